@@ -1,0 +1,21 @@
+# The README's commands. `make test` creates .venv on first use.
+PY ?= python3
+VENV := .venv
+
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+.PHONY: install test demo bench
+install: $(VENV)/.installed
+
+test: $(VENV)/.installed
+	$(VENV)/bin/pytest -q
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/support-console demo
+
+bench: $(VENV)/.installed
+	for b in bench/bench_*.py; do $(VENV)/bin/python $$b || exit 1; done

@@ -1,0 +1,181 @@
+"""Who is on call: a weekly rotation plus overrides.
+
+Pure code: no I/O and no clock of its own; ``now`` is always a parameter.
+Datetime arguments must be timezone-aware (any zone); results are UTC.
+
+The rotation hands off once a week at a local wall-clock time in
+``Rotation.tz`` ("mon 09:00" stays 09:00 local across DST, so a shift that
+spans a DST change lasts 167 or 169 hours). The week that starts at the first
+handoff on or after ``anchor`` has ``handles[0]`` as primary; each handoff
+moves one place along: primary ``handles[k % n]``, secondary
+``handles[(k + 1) % n]`` (None when the rotation has one person).
+
+An active override (``start <= now < end``) replaces one position. When
+several overlap for a position, the one that started latest wins (on a tie,
+the one later in the sequence).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Sequence
+from zoneinfo import ZoneInfo
+
+__all__ = ["Rotation", "Override", "OnCall", "POSITIONS", "parse_handoff", "on_call", "handoffs"]
+
+UTC = timezone.utc
+POSITIONS = ("primary", "secondary")
+
+_WEEKDAYS = {
+    "mon": 0, "monday": 0,
+    "tue": 1, "tues": 1, "tuesday": 1,
+    "wed": 2, "wednesday": 2,
+    "thu": 3, "thur": 3, "thurs": 3, "thursday": 3,
+    "fri": 4, "friday": 4,
+    "sat": 5, "saturday": 5,
+    "sun": 6, "sunday": 6,
+}  # fmt: skip
+
+
+def _utc(dt: datetime, what: str) -> datetime:
+    if not isinstance(dt, datetime):
+        raise TypeError(f"{what} must be a datetime, not {type(dt).__name__}")
+    if dt.tzinfo is None or dt.tzinfo.utcoffset(dt) is None:
+        raise ValueError(f"{what} must be timezone-aware, got naive {dt.isoformat()}")
+    return dt.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Rotation:
+    handles: tuple[str, ...]
+    handoff_weekday: int  # 0 = Monday
+    handoff_time: time  # local, in tz
+    tz: ZoneInfo
+    anchor: date = date(2024, 1, 1)  # the week from the first handoff on/after anchor has handles[0] as primary
+
+    def __post_init__(self) -> None:
+        if isinstance(self.handles, str):
+            raise ValueError("rotation handles must be a sequence of handles, not one string")
+        object.__setattr__(self, "handles", tuple(self.handles))
+        if not self.handles:
+            raise ValueError("on-call rotation needs at least one handle")
+        if any(not isinstance(h, str) or not h for h in self.handles):
+            raise ValueError(f"on-call rotation handles must be non-empty strings, got {self.handles!r}")
+        if not isinstance(self.handoff_weekday, int) or not 0 <= self.handoff_weekday <= 6:
+            raise ValueError(f"handoff weekday must be 0 (Mon) to 6 (Sun), got {self.handoff_weekday!r}")
+        if not isinstance(self.handoff_time, time) or self.handoff_time.tzinfo is not None:
+            raise ValueError("handoff time must be a local datetime.time without tzinfo")
+
+    @property
+    def first_handoff_date(self) -> date:
+        """Local date of the anchor handoff (first handoff weekday on/after anchor)."""
+        return self.anchor + timedelta(days=(self.handoff_weekday - self.anchor.weekday()) % 7)
+
+    def handoff(self, k: int) -> datetime:
+        """UTC time of handoff number ``k`` (0 = the anchor handoff; may be negative)."""
+        d = self.first_handoff_date + timedelta(weeks=k)
+        # fold=0; a handoff inside a DST gap is normalised forward through UTC.
+        return datetime.combine(d, self.handoff_time, tzinfo=self.tz).astimezone(UTC)
+
+    def week_index(self, now: datetime) -> int:
+        """k such that ``handoff(k) <= now < handoff(k + 1)``."""
+        now_u = _utc(now, "now")
+        local_day = now_u.astimezone(self.tz).date()
+        k = (local_day - self.first_handoff_date).days // 7
+        while self.handoff(k) > now_u:
+            k -= 1
+        while self.handoff(k + 1) <= now_u:
+            k += 1
+        return k
+
+    def positions(self, k: int) -> tuple[str, str | None]:
+        n = len(self.handles)
+        return self.handles[k % n], (self.handles[(k + 1) % n] if n > 1 else None)
+
+
+def parse_handoff(s: str) -> tuple[int, time]:
+    """ "mon 09:00" -> (0, time(9, 0)). Day names may be short or long, any case."""
+    if not isinstance(s, str):
+        raise ValueError(f"handoff must be a string like 'mon 09:00', got {type(s).__name__}")
+    m = re.fullmatch(r"\s*([A-Za-z]+)\s+(\d{1,2}):(\d{2})\s*", s)
+    problem = "expected a weekday and a 24-hour time, e.g. 'mon 09:00'"
+    if m is None:
+        raise ValueError(f"invalid handoff {s!r}: {problem}")
+    day, hh, mm = m.group(1).lower(), int(m.group(2)), int(m.group(3))
+    if day not in _WEEKDAYS:
+        raise ValueError(f"invalid handoff {s!r}: unknown weekday {m.group(1)!r} (use mon, tue, ... sun)")
+    if hh > 23 or mm > 59:
+        raise ValueError(f"invalid handoff {s!r}: {hh:02d}:{mm:02d} is not a valid time of day")
+    return _WEEKDAYS[day], time(hh, mm)
+
+
+@dataclass(frozen=True)
+class Override:
+    start: datetime
+    end: datetime
+    position: str  # "primary" | "secondary"
+    handle: str
+
+    def __post_init__(self) -> None:
+        if self.position not in POSITIONS:
+            raise ValueError(f"override position must be 'primary' or 'secondary', got {self.position!r}")
+        if not isinstance(self.handle, str) or not self.handle:
+            raise ValueError("override handle must be a non-empty string")
+        if _utc(self.end, "override end") <= _utc(self.start, "override start"):
+            raise ValueError("override end must be after its start")
+
+    def active(self, now: datetime) -> bool:
+        return _utc(self.start, "start") <= now < _utc(self.end, "end")
+
+
+@dataclass(frozen=True)
+class OnCall:
+    primary: str | None
+    secondary: str | None
+    since: datetime  # UTC
+    until: datetime  # UTC
+
+
+def on_call(rotation: Rotation, now: datetime, overrides: Sequence[Override] = ()) -> OnCall:
+    """Who is primary and secondary at ``now``.
+
+    ``since``/``until`` are the current shift's handoffs, narrowed by any
+    override start or end that falls inside the shift, so the answer holds
+    for the whole ``[since, until)`` interval and ``until`` is the next time
+    it may change.
+    """
+    now_u = _utc(now, "now")
+    k = rotation.week_index(now_u)
+    primary, secondary = rotation.positions(k)
+    since, until = rotation.handoff(k), rotation.handoff(k + 1)
+
+    chosen: dict[str, tuple[datetime, int, Override]] = {}
+    for i, ov in enumerate(overrides):
+        start, end = _utc(ov.start, "override start"), _utc(ov.end, "override end")
+        for edge in (start, end):
+            if since < edge <= now_u:
+                since = edge
+            elif now_u < edge < until:
+                until = edge
+        if start <= now_u < end:
+            key = (start, i)
+            if ov.position not in chosen or key > chosen[ov.position][:2]:
+                chosen[ov.position] = (start, i, ov)
+    if "primary" in chosen:
+        primary = chosen["primary"][2].handle
+    if "secondary" in chosen:
+        secondary = chosen["secondary"][2].handle
+    return OnCall(primary=primary, secondary=secondary, since=since, until=until)
+
+
+def handoffs(rotation: Rotation, now: datetime, count: int = 3) -> list[tuple[datetime, str, str | None]]:
+    """The next ``count`` handoffs strictly after ``now``: (UTC time, incoming primary, incoming secondary).
+
+    Rotation only; overrides are not applied.
+    """
+    if count < 0:
+        raise ValueError(f"count must not be negative, got {count}")
+    k = rotation.week_index(now)
+    return [(rotation.handoff(j), *rotation.positions(j)) for j in range(k + 1, k + 1 + count)]

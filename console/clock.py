@@ -1,0 +1,40 @@
+"""The one clock. Logic takes `now` from a Clock; tests inject a frozen or offset one."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+class FrozenClock:
+    """Moves only when told to."""
+
+    def __init__(self, at: datetime):
+        self._at = at.astimezone(timezone.utc)
+
+    def now(self) -> datetime:
+        return self._at
+
+    def advance(self, delta: timedelta | float) -> None:
+        self._at += delta if isinstance(delta, timedelta) else timedelta(seconds=delta)
+
+    def set(self, at: datetime) -> None:
+        self._at = at.astimezone(timezone.utc)
+
+
+class OffsetClock:
+    """Real time shifted by a fixed offset (the demo replays old mail as if it just arrived)."""
+
+    def __init__(self, offset: timedelta):
+        self.offset = offset
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc) + self.offset

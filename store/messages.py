@@ -1,0 +1,119 @@
+"""Stored mail: raw bytes first, parsed fields beside them, and where each copy was fetched from."""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any, Iterable
+
+from sqlite_utils import Database
+
+from store.times import iso
+
+PUBLIC_COLUMNS = (
+    "id", "ticket_id", "kind", "message_id", "sha256", "size", "oversize", "unparseable", "defects",
+    "from_addr", "from_name", "recipients", "subject", "sent_date", "body_text", "attachments",
+    "in_reply_to", "refs", "received_at", "stored_at", "source",
+)
+_JSON_COLUMNS = {"defects", "recipients", "attachments", "refs"}
+
+
+def sha256(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def dedup_key(raw_sha256: str, message_id: str | None) -> str:
+    # The same bytes are the same message; a reused Message-ID with other bytes is not.
+    return f"{raw_sha256}|{message_id or ''}"
+
+
+def find_by_dedup_key(db: Database, key: str) -> tuple[int, int | None] | None:
+    row = db.execute("SELECT id, ticket_id FROM messages WHERE dedup_key = ?", [key]).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def tickets_for_message_ids(db: Database, message_ids: Iterable[str]) -> list[int]:
+    """Tickets holding any of these Message-IDs, most recent message first."""
+    ids = [m for m in dict.fromkeys(message_ids) if m]
+    if not ids:
+        return []
+    rows = db.execute(
+        f"SELECT DISTINCT ticket_id FROM messages WHERE message_id IN ({','.join('?' * len(ids))})"
+        " AND ticket_id IS NOT NULL ORDER BY id DESC",
+        ids,
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def insert_message(db: Database, *, raw: bytes, raw_sha256: str, ticket_id: int | None, kind: str,
+                   fields: dict[str, Any], received_at: datetime, now: datetime, source: str) -> int:
+    row = {k: fields.get(k) for k in (
+        "message_id", "from_addr", "from_name", "subject", "body_text", "in_reply_to", "sent_date",
+    )}
+    for k in _JSON_COLUMNS:
+        row[k] = json.dumps(list(fields.get(k) or []), default=str)
+    for k in ("from_addr", "from_name", "subject", "body_text"):
+        row[k] = row[k] or ""
+    cur = db.execute(
+        """INSERT INTO messages (ticket_id, kind, message_id, sha256, dedup_key, raw, size, oversize, unparseable,
+               defects, from_addr, from_name, recipients, subject, sent_date, body_text, attachments, in_reply_to,
+               refs, received_at, stored_at, source)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [ticket_id, kind, row["message_id"], raw_sha256, dedup_key(raw_sha256, row["message_id"]), raw, len(raw),
+         int(bool(fields.get("oversize"))), int(bool(fields.get("unparseable"))), row["defects"],
+         row["from_addr"], row["from_name"], row["recipients"], row["subject"], row["sent_date"],
+         row["body_text"], row["attachments"], row["in_reply_to"], row["refs"], iso(received_at), iso(now),
+         source],
+    )
+    return cur.lastrowid
+
+
+def source_row(db: Database, account: str, folder: str, uidvalidity: int, uid: int) -> int | None:
+    row = db.execute(
+        "SELECT message_row FROM message_sources WHERE account = ? AND folder = ? AND uidvalidity = ? AND uid = ?",
+        [account, folder, uidvalidity, uid],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def record_source(db: Database, account: str, folder: str, uidvalidity: int, uid: int, message_row: int,
+                  now: datetime) -> None:
+    db.execute(
+        "INSERT OR IGNORE INTO message_sources (account, folder, uidvalidity, uid, message_row, seen_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [account, folder, uidvalidity, uid, message_row, iso(now)],
+    )
+
+
+def _public(cols, values) -> dict[str, Any]:
+    d = dict(zip(cols, values))
+    for k in _JSON_COLUMNS & d.keys():
+        d[k] = json.loads(d[k])
+    for k in ("oversize", "unparseable"):
+        if k in d:
+            d[k] = bool(d[k])
+    return d
+
+
+def messages_for(db: Database, ticket_id: int) -> list[dict[str, Any]]:
+    rows = db.execute(
+        f"SELECT {', '.join(PUBLIC_COLUMNS)} FROM messages WHERE ticket_id = ? ORDER BY received_at, id", [ticket_id]
+    ).fetchall()
+    return [_public(PUBLIC_COLUMNS, r) for r in rows]
+
+
+def unfiled_messages(db: Database) -> list[dict[str, Any]]:
+    """Auto-replies and bounces that could not be attached to a ticket: kept and shown, never dropped."""
+    rows = db.execute(
+        f"SELECT {', '.join(PUBLIC_COLUMNS)} FROM messages WHERE ticket_id IS NULL ORDER BY id"
+    ).fetchall()
+    return [_public(PUBLIC_COLUMNS, r) for r in rows]
+
+
+def raw_message(db: Database, message_row: int) -> bytes:
+    row = db.execute("SELECT raw FROM messages WHERE id = ?", [message_row]).fetchone()
+    return bytes(row[0]) if row else b""
+
+
+def count_messages(db: Database) -> int:
+    return db.execute("SELECT count(*) FROM messages").fetchone()[0]

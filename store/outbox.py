@@ -1,0 +1,175 @@
+"""The alert outbox: one row per (ticket, class, step, target), written with whatever made it due.
+
+States: pending -> sending -> sent; sending -> failed (retried with backoff until the last try);
+sending -> expired when the sender died mid-send (never re-fired blindly: an operator decides);
+pending/failed -> cancelled when the ticket is acknowledged or resolved first.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+
+from sqlite_utils import Database
+
+from store.db import StoreError
+from store.times import iso
+
+COLUMNS = (
+    "id", "dedup_key", "ticket_id", "cls", "step", "audience", "target", "urgent", "title", "body", "state",
+    "due_at", "created_at", "next_attempt_at", "attempts", "send_deadline", "sent_at", "last_error",
+    "claimed_by", "updated_at",
+)
+OPEN_STATES = ("pending", "failed")
+
+
+def _rows(cur) -> list[dict[str, Any]]:
+    return [dict(zip(COLUMNS, r)) for r in cur.fetchall()]
+
+
+def add_alert(db: Database, *, dedup_key: str, ticket_id: int | None, cls: str | None, step: str, audience: str,
+              target: str, urgent: bool, title: str, body: str, due_at: datetime, now: datetime) -> int | None:
+    """Insert unless the dedup key exists. Returns the new id, or None for a duplicate."""
+    cur = db.execute(
+        """INSERT OR IGNORE INTO alerts (dedup_key, ticket_id, cls, step, audience, target, urgent, title, body,
+               state, due_at, created_at, next_attempt_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)""",
+        [dedup_key, ticket_id, cls, step, audience, target, int(urgent), title, body, iso(due_at), iso(now),
+         iso(now), iso(now)],
+    )
+    return cur.lastrowid if cur.rowcount else None
+
+
+def next_attempt_due(db: Database) -> str | None:
+    row = db.execute(
+        "SELECT min(next_attempt_at) FROM alerts WHERE state IN ('pending', 'failed') AND attempts >= 0"
+        " AND next_attempt_at IS NOT NULL"
+    ).fetchone()
+    return row[0]
+
+
+def claim_due(db: Database, now: datetime, *, send_deadline: datetime, claimed_by: str, max_attempts: int,
+              limit: int = 100) -> list[dict[str, Any]]:
+    """Move due rows to 'sending'. Call inside store.write() so two dispatchers never claim one row."""
+    rows = _rows(db.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM alerts WHERE state IN ('pending', 'failed') AND attempts < ?"
+        " AND next_attempt_at <= ? ORDER BY urgent DESC, next_attempt_at, id LIMIT ?",
+        [max_attempts, iso(now), limit],
+    ))
+    for r in rows:
+        db.execute(
+            "UPDATE alerts SET state = 'sending', attempts = attempts + 1, send_deadline = ?, claimed_by = ?,"
+            " updated_at = ? WHERE id = ?",
+            [iso(send_deadline), claimed_by, iso(now), r["id"]],
+        )
+        r["attempts"] += 1
+        r["state"] = "sending"
+    return rows
+
+
+def record_results(db: Database, alert_id: int, now: datetime, results: Iterable[dict[str, Any]]) -> None:
+    for res in results:
+        db.execute(
+            "INSERT INTO alert_results (alert_id, at, service, ok, status, elapsed, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [alert_id, iso(now), res["service"], int(bool(res["ok"])), res["status"], res.get("elapsed"),
+             res.get("error")],
+        )
+
+
+def finish(db: Database, alert_id: int, now: datetime, *, ok: bool, error: str | None = None,
+           retry_at: datetime | None = None) -> None:
+    """After a send: 'sent', or 'failed' (retry_at=None means no more tries)."""
+    if ok:
+        db.execute(
+            "UPDATE alerts SET state = 'sent', sent_at = ?, last_error = NULL, updated_at = ? WHERE id = ?"
+            " AND state = 'sending'",
+            [iso(now), iso(now), alert_id],
+        )
+    else:
+        # A failed row with no retry time is parked: attempts is pushed past any limit.
+        db.execute(
+            "UPDATE alerts SET state = 'failed', last_error = ?, next_attempt_at = ?, updated_at = ?,"
+            " attempts = CASE WHEN ? IS NULL THEN attempts + 1000000 ELSE attempts END"
+            " WHERE id = ? AND state = 'sending'",
+            [error, iso(retry_at) if retry_at else iso(now), iso(now), iso(retry_at) if retry_at else None,
+             alert_id],
+        )
+
+
+def expire_orphans(db: Database, now: datetime, *, claimed_by: str | None = None) -> int:
+    """'sending' rows whose sender is gone become 'expired': it may or may not have gone out.
+
+    With claimed_by, every row not claimed by that sender is orphaned (the caller owns the outbox now);
+    otherwise only rows past their send deadline.
+    """
+    if claimed_by is not None:
+        cur = db.execute(
+            "UPDATE alerts SET state = 'expired', last_error = 'sender stopped during the send; not resent',"
+            " updated_at = ? WHERE state = 'sending' AND (claimed_by IS NULL OR claimed_by != ? OR send_deadline < ?)",
+            [iso(now), claimed_by, iso(now)],
+        )
+    else:
+        cur = db.execute(
+            "UPDATE alerts SET state = 'expired', last_error = 'send deadline passed; not resent', updated_at = ?"
+            " WHERE state = 'sending' AND send_deadline < ?",
+            [iso(now), iso(now)],
+        )
+    return cur.rowcount
+
+
+def cancel_for_ticket(db: Database, ticket_id: int, now: datetime, reason: str) -> int:
+    cur = db.execute(
+        "UPDATE alerts SET state = 'cancelled', last_error = ?, updated_at = ?"
+        " WHERE ticket_id = ? AND state IN ('pending', 'failed')",
+        [reason, iso(now), ticket_id],
+    )
+    return cur.rowcount
+
+
+def requeue(db: Database, alert_id: int, now: datetime) -> None:
+    """Operator's explicit resend of an expired or failed row."""
+    row = db.execute("SELECT state FROM alerts WHERE id = ?", [alert_id]).fetchone()
+    if row is None:
+        raise StoreError(f"no alert {alert_id}")
+    if row[0] not in ("expired", "failed", "cancelled"):
+        raise StoreError(f"alert {alert_id} is {row[0]}; only expired, failed or cancelled alerts can be resent")
+    db.execute(
+        "UPDATE alerts SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+        [iso(now), iso(now), alert_id],
+    )
+
+
+def list_alerts(db: Database, *, ticket_id: int | None = None, states: Iterable[str] | None = None,
+                limit: int | None = None) -> list[dict[str, Any]]:
+    where, params = [], []
+    if ticket_id is not None:
+        where.append("ticket_id = ?")
+        params.append(ticket_id)
+    if states:
+        states = list(states)
+        where.append(f"state IN ({','.join('?' * len(states))})")
+        params.extend(states)
+    sql = f"SELECT {', '.join(COLUMNS)} FROM alerts"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY id DESC"
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    rows = _rows(db.execute(sql, params))
+    by_id = {r["id"]: r for r in rows}
+    for r in rows:
+        r["results"] = []
+        r["urgent"] = bool(r["urgent"])
+    if by_id:
+        ids = list(by_id)
+        for a_id, at, service, ok, status, elapsed, error in db.execute(
+            f"SELECT alert_id, at, service, ok, status, elapsed, error FROM alert_results"
+            f" WHERE alert_id IN ({','.join('?' * len(ids))}) ORDER BY id", ids
+        ).fetchall():
+            by_id[a_id]["results"].append(
+                {"at": at, "service": service, "ok": bool(ok), "status": status, "elapsed": elapsed, "error": error})
+    return rows
+
+
+def state_counts(db: Database) -> dict[str, int]:
+    return dict(db.execute("SELECT state, count(*) FROM alerts GROUP BY state").fetchall())

@@ -1,0 +1,179 @@
+"""The schema, one sqlite-utils migration per change. Never edit an applied one; add another."""
+from __future__ import annotations
+
+import sqlite3
+
+from sqlite_utils import Migrations
+
+migrations = Migrations("support-console")
+
+
+def _run_script(db, script: str) -> None:
+    # executescript() would COMMIT behind the migration's transaction, so run statement by statement.
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+
+
+@migrations()
+def m001_initial(db):
+    _run_script(db, """
+        CREATE TABLE tickets (
+            id INTEGER PRIMARY KEY,
+            class TEXT NOT NULL CHECK (class IN ('I', 'II', 'III')),
+            class_reason TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'acknowledged', 'resolved')),
+            subject TEXT NOT NULL DEFAULT '',
+            requester TEXT NOT NULL DEFAULT '',
+            requester_name TEXT NOT NULL DEFAULT '',
+            received_at TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            acknowledged_at TEXT,
+            acknowledged_by TEXT,
+            assignee TEXT,
+            resolved_at TEXT,
+            panic_mode INTEGER NOT NULL DEFAULT 0,
+            needs_details INTEGER NOT NULL DEFAULT 0,
+            quarantined INTEGER NOT NULL DEFAULT 0,
+            -- escalation bookkeeping: last step time already written to the outbox, and the next one
+            step_cursor TEXT,
+            next_step_at TEXT,
+            version INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            last_message_at TEXT
+        );
+        CREATE INDEX tickets_status ON tickets(status, due_at);
+        CREATE INDEX tickets_next_step ON tickets(next_step_at) WHERE next_step_at IS NOT NULL;
+
+        CREATE TABLE ticket_participants (
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
+            address TEXT NOT NULL,
+            PRIMARY KEY (ticket_id, address)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER REFERENCES tickets(id),
+            kind TEXT NOT NULL CHECK (kind IN ('new', 'reply', 'autoreply', 'bounce')),
+            message_id TEXT,
+            sha256 TEXT NOT NULL,
+            -- Message-ID alone is not trusted: a reused or forged id with other bytes is another message
+            dedup_key TEXT NOT NULL UNIQUE,
+            raw BLOB NOT NULL,
+            size INTEGER NOT NULL,
+            oversize INTEGER NOT NULL DEFAULT 0,
+            unparseable INTEGER NOT NULL DEFAULT 0,
+            defects TEXT NOT NULL DEFAULT '[]',
+            from_addr TEXT NOT NULL DEFAULT '',
+            from_name TEXT NOT NULL DEFAULT '',
+            recipients TEXT NOT NULL DEFAULT '[]',
+            subject TEXT NOT NULL DEFAULT '',
+            sent_date TEXT,
+            body_text TEXT NOT NULL DEFAULT '',
+            attachments TEXT NOT NULL DEFAULT '[]',
+            in_reply_to TEXT,
+            refs TEXT NOT NULL DEFAULT '[]',
+            received_at TEXT NOT NULL,
+            stored_at TEXT NOT NULL,
+            source TEXT NOT NULL
+        );
+        CREATE INDEX messages_ticket ON messages(ticket_id);
+        CREATE INDEX messages_message_id ON messages(message_id) WHERE message_id IS NOT NULL;
+
+        -- every (account, folder, uidvalidity, uid) ever fetched, pointing at the stored message
+        CREATE TABLE message_sources (
+            account TEXT NOT NULL,
+            folder TEXT NOT NULL,
+            uidvalidity INTEGER NOT NULL,
+            uid INTEGER NOT NULL,
+            message_row INTEGER NOT NULL REFERENCES messages(id),
+            seen_at TEXT NOT NULL,
+            PRIMARY KEY (account, folder, uidvalidity, uid)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE mailboxes (
+            account TEXT NOT NULL,
+            folder TEXT NOT NULL,
+            uidvalidity INTEGER NOT NULL,
+            last_uid INTEGER NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (account, folder)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER REFERENCES tickets(id),
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX events_ticket ON events(ticket_id);
+
+        -- who may act. Notify URLs stay in the config file (they often hold tokens)
+        CREATE TABLE staff (
+            handle TEXT PRIMARY KEY,
+            name TEXT NOT NULL DEFAULT '',
+            role TEXT NOT NULL DEFAULT 'staff' CHECK (role IN ('staff', 'supervisor'))
+        );
+
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            dedup_key TEXT NOT NULL UNIQUE,
+            ticket_id INTEGER REFERENCES tickets(id),
+            cls TEXT,
+            step TEXT NOT NULL,
+            audience TEXT NOT NULL DEFAULT '',
+            target TEXT NOT NULL,
+            urgent INTEGER NOT NULL DEFAULT 1,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'expired', 'cancelled')),
+            due_at TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            next_attempt_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            send_deadline TEXT,
+            sent_at TEXT,
+            last_error TEXT,
+            claimed_by TEXT,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX alerts_state ON alerts(state, next_attempt_at);
+        CREATE INDEX alerts_ticket ON alerts(ticket_id);
+
+        CREATE TABLE alert_results (
+            id INTEGER PRIMARY KEY,
+            alert_id INTEGER NOT NULL REFERENCES alerts(id),
+            at TEXT NOT NULL,
+            service TEXT NOT NULL,
+            ok INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            elapsed REAL,
+            error TEXT
+        );
+        CREATE INDEX alert_results_alert ON alert_results(alert_id);
+
+        CREATE TABLE oncall_overrides (
+            id INTEGER PRIMARY KEY,
+            start TEXT NOT NULL,
+            "end" TEXT NOT NULL,
+            position TEXT NOT NULL CHECK (position IN ('primary', 'secondary')),
+            handle TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+
+        CREATE TABLE heartbeats (
+            name TEXT PRIMARY KEY,
+            at TEXT NOT NULL,
+            pid INTEGER,
+            host TEXT,
+            detail TEXT NOT NULL DEFAULT '{}'
+        );
+        """)

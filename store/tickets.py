@@ -1,0 +1,147 @@
+"""Ticket rows. Updates check `version` so a write made against a stale read is refused."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable
+
+from sqlite_utils import Database
+
+from store.db import StaleWrite, StoreError
+from store.times import iso
+
+COLUMNS = (
+    "id", "class", "class_reason", "status", "subject", "requester", "requester_name", "received_at",
+    "due_at", "acknowledged_at", "acknowledged_by", "assignee", "resolved_at", "panic_mode",
+    "needs_details", "quarantined", "step_cursor", "next_step_at", "version", "created_at", "updated_at",
+    "last_message_at",
+)
+_SELECT = "SELECT " + ", ".join(f"t.{c}" for c in COLUMNS)
+
+
+class NoSuchTicket(StoreError):
+    pass
+
+
+def _row(cols: Iterable[str], values) -> dict[str, Any]:
+    return dict(zip(cols, values))
+
+
+def create_ticket(
+    db: Database,
+    *,
+    cls: str,
+    class_reason: str,
+    subject: str,
+    requester: str,
+    requester_name: str,
+    received_at: datetime,
+    due_at: datetime,
+    next_step_at: datetime | None,
+    now: datetime,
+    needs_details: bool = False,
+    quarantined: bool = False,
+) -> int:
+    cur = db.execute(
+        """INSERT INTO tickets (class, class_reason, subject, requester, requester_name, received_at, due_at,
+               next_step_at, needs_details, quarantined, created_at, updated_at, last_message_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [cls, class_reason, subject, requester, requester_name, iso(received_at), iso(due_at),
+         iso(next_step_at), int(needs_details), int(quarantined), iso(now), iso(now), iso(received_at)],
+    )
+    return cur.lastrowid
+
+
+def get_ticket(db: Database, ticket_id: int) -> dict[str, Any]:
+    row = db.execute(f"{_SELECT} FROM tickets t WHERE t.id = ?", [ticket_id]).fetchone()
+    if row is None:
+        raise NoSuchTicket(f"no ticket #{ticket_id}")
+    return _row(COLUMNS, row)
+
+
+def list_tickets(
+    db: Database,
+    *,
+    open_only: bool = False,
+    cls: str | None = None,
+    ids: Iterable[int] | None = None,
+    with_counts: bool = True,
+) -> list[dict[str, Any]]:
+    where, params = [], []
+    if open_only:
+        where.append("t.status != 'resolved'")
+    if cls:
+        where.append("t.class = ?")
+        params.append(cls)
+    if ids is not None:
+        ids = list(ids)
+        where.append(f"t.id IN ({','.join('?' * len(ids))})")
+        params.extend(ids)
+    cols = list(COLUMNS)
+    select = _SELECT
+    if with_counts:
+        select += ", (SELECT count(*) FROM messages m WHERE m.ticket_id = t.id) AS message_count"
+        cols.append("message_count")
+    sql = f"{select} FROM tickets t"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY t.id"
+    return [_row(cols, r) for r in db.execute(sql, params).fetchall()]
+
+
+def update_ticket(db: Database, ticket_id: int, changes: dict[str, Any], now: datetime,
+                  expected_version: int | None = None) -> dict[str, Any]:
+    """Apply `changes` (column -> value, datetimes allowed) and bump the version.
+
+    With `expected_version`, the update happens only if nobody changed the ticket
+    since it was read; otherwise StaleWrite and nothing is written.
+    """
+    changes = {k: (iso(v) if isinstance(v, datetime) else v) for k, v in changes.items()}
+    bad = set(changes) - set(COLUMNS) - {"class"}
+    if bad or "id" in changes or "version" in changes:
+        raise ValueError(f"cannot update columns {sorted(bad)}")
+    sets = ", ".join(f'"{k}" = ?' for k in changes)
+    params = list(changes.values()) + [iso(now), ticket_id]
+    sql = f"UPDATE tickets SET {sets}{', ' if sets else ''}version = version + 1, updated_at = ? WHERE id = ?"
+    if expected_version is not None:
+        sql += " AND version = ?"
+        params.append(expected_version)
+    cur = db.execute(sql, params)
+    if cur.rowcount == 0:
+        current = get_ticket(db, ticket_id)  # raises NoSuchTicket if it is gone
+        raise StaleWrite(
+            f"ticket #{ticket_id} was changed by someone else (version {current['version']}, "
+            f"you had {expected_version}); reload and try again"
+        )
+    return get_ticket(db, ticket_id)
+
+
+def add_participants(db: Database, ticket_id: int, addresses: Iterable[str]) -> None:
+    for a in {a.strip().lower() for a in addresses if a and "@" in a}:
+        db.execute("INSERT OR IGNORE INTO ticket_participants (ticket_id, address) VALUES (?, ?)", [ticket_id, a])
+
+
+def is_participant(db: Database, ticket_id: int, address: str) -> bool:
+    return db.execute(
+        "SELECT 1 FROM ticket_participants WHERE ticket_id = ? AND address = ?", [ticket_id, address.lower()]
+    ).fetchone() is not None
+
+
+def ticket_exists(db: Database, ticket_id: int) -> bool:
+    return db.execute("SELECT 1 FROM tickets WHERE id = ?", [ticket_id]).fetchone() is not None
+
+
+def next_step_due(db: Database) -> str | None:
+    """The earliest escalation step time over all open, unacknowledged tickets."""
+    row = db.execute(
+        "SELECT min(next_step_at) FROM tickets WHERE next_step_at IS NOT NULL AND status = 'new'"
+    ).fetchone()
+    return row[0]
+
+
+def tickets_with_steps_due(db: Database, now: datetime) -> list[dict[str, Any]]:
+    rows = db.execute(
+        f"{_SELECT} FROM tickets t WHERE t.next_step_at IS NOT NULL AND t.status = 'new' AND t.next_step_at <= ?"
+        " ORDER BY t.next_step_at",
+        [iso(now)],
+    ).fetchall()
+    return [_row(COLUMNS, r) for r in rows]

@@ -1,0 +1,20 @@
+"""UTC timestamps as fixed-width ISO 8601 text, so they sort as strings."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def iso(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        raise ValueError("naive datetime given to the store; all times must be aware")
+    return dt.astimezone(timezone.utc).strftime(FORMAT)
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.strptime(text, FORMAT).replace(tzinfo=timezone.utc)
