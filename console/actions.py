@@ -1,0 +1,149 @@
+"""The desk's actions, shared by the CLI and the console: permission checks, stale-write refusal,
+an audit event with the actor, and the effect on escalation, all in one short transaction."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from console import policy as pol
+from console.alerts import escalation
+from console.config import Config
+from store import audit, staff as store_staff, tickets, write
+from store.db import StoreError
+
+
+class ActionRefused(StoreError):
+    """The actor may not do this, or it makes no sense now. Nothing was written."""
+
+
+def _actor(db: Database, handle: str) -> dict:
+    person = store_staff.get_staff(db, handle)
+    if person is None:
+        raise ActionRefused(f"{handle!r} is not on the staff list; pass --as HANDLE or set [console] operator")
+    return person
+
+
+def _load(db: Database, ticket_id: int, expected_version: int | None) -> dict:
+    t = tickets.get_ticket(db, ticket_id)
+    if expected_version is not None and t["version"] != expected_version:
+        raise ActionRefused(f"ticket #{ticket_id} changed since you loaded it (by someone else); "
+                            "nothing was written, look again")
+    return t
+
+
+def _is_super(person: dict) -> bool:
+    return person["role"] == "supervisor"
+
+
+def _own_or_super(person: dict, t: dict, verb: str) -> None:
+    if _is_super(person):
+        return
+    if t["assignee"] not in (None, person["handle"]):
+        raise ActionRefused(f"#{t['id']} is assigned to {t['assignee']}; only they or a supervisor may {verb} it")
+
+
+def acknowledge(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime,
+                expected_version: int | None = None) -> dict:
+    """First contact made: stops the SLA clock and every further page."""
+    with write(db):
+        person = _actor(db, actor)
+        t = _load(db, ticket_id, expected_version)
+        if t["status"] != "new":
+            raise ActionRefused(f"#{ticket_id} is already {t['status']}")
+        _own_or_super(person, t, "acknowledge")
+        changes = {"status": "acknowledged", "acknowledged_at": now, "acknowledged_by": actor}
+        if t["assignee"] is None:
+            changes["assignee"] = actor  # whoever made first contact owns it
+        t = tickets.update_ticket(db, ticket_id, changes, now, expected_version=t["version"])
+        breached = pol.is_breached(parse(t["due_at"]), now, now)
+        cancelled = escalation.stop(db, ticket_id, now, f"acknowledged by {actor}")
+        audit.add_event(db, ticket_id, "acknowledged", actor, now, breached=breached, cancelled_pages=cancelled)
+        return t
+
+
+def take(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime,
+         expected_version: int | None = None) -> dict:
+    with write(db):
+        person = _actor(db, actor)
+        t = _load(db, ticket_id, expected_version)
+        if t["status"] == "resolved":
+            raise ActionRefused(f"#{ticket_id} is resolved")
+        if t["assignee"] == actor:
+            raise ActionRefused(f"#{ticket_id} is already yours")
+        if t["assignee"] is not None and not _is_super(person):
+            raise ActionRefused(f"#{ticket_id} is assigned to {t['assignee']}; ask a supervisor to reassign it")
+        t2 = tickets.update_ticket(db, ticket_id, {"assignee": actor}, now, expected_version=t["version"])
+        audit.add_event(db, ticket_id, "taken", actor, now, previous=t["assignee"])
+        return t2
+
+
+def assign(db: Database, cfg: Config, ticket_id: int, handle: str, actor: str, now: datetime,
+           expected_version: int | None = None) -> dict:
+    with write(db):
+        person = _actor(db, actor)
+        t = _load(db, ticket_id, expected_version)
+        if store_staff.get_staff(db, handle) is None:
+            raise ActionRefused(f"{handle!r} is not on the staff list")
+        if t["status"] == "resolved":
+            raise ActionRefused(f"#{ticket_id} is resolved")
+        if not _is_super(person):
+            if handle != actor or t["assignee"] not in (None, actor):
+                raise ActionRefused("only a supervisor may assign tickets to others or reassign them; "
+                                    "staff may take unassigned tickets")
+        if t["assignee"] == handle:
+            raise ActionRefused(f"#{ticket_id} is already assigned to {handle}")
+        t2 = tickets.update_ticket(db, ticket_id, {"assignee": handle}, now, expected_version=t["version"])
+        audit.add_event(db, ticket_id, "assigned", actor, now, previous=t["assignee"], assignee=handle)
+        return t2
+
+
+def reclassify(db: Database, cfg: Config, ticket_id: int, cls: str, actor: str, now: datetime, *,
+               reason: str | None = None, panic: bool = False, expected_version: int | None = None) -> dict:
+    if cls not in pol.CLASSES:
+        raise ActionRefused(f"class must be I, II or III, not {cls!r}")
+    with write(db):
+        person = _actor(db, actor)
+        t = _load(db, ticket_id, expected_version)
+        if panic and not _is_super(person):
+            raise ActionRefused("only a supervisor may record panic mode")
+        if panic and t["class"] != "III":
+            raise ActionRefused(f"panic mode is for misused Class III mail; #{ticket_id} is Class {t['class']}")
+        _own_or_super(person, t, "reclassify")
+        if cls == t["class"] and not panic:
+            raise ActionRefused(f"#{ticket_id} is already Class {cls}")
+        received = parse(t["received_at"])
+        changes = {"class": cls, "due_at": pol.deadline(cls, received, cfg.sla),
+                   "class_reason": f"reclassified by {actor}" + (f": {reason}" if reason else "")}
+        if panic:
+            changes["panic_mode"] = 1
+        t2 = tickets.update_ticket(db, ticket_id, changes, now, expected_version=t["version"])
+        escalation.restart(db, t2, cfg)
+        audit.add_event(db, ticket_id, "reclassified", actor, now, previous=t["class"], to=cls, reason=reason or "",
+                        panic=panic)
+        return tickets.get_ticket(db, ticket_id)
+
+
+def resolve(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime, *, note: str | None = None,
+            expected_version: int | None = None) -> dict:
+    with write(db):
+        person = _actor(db, actor)
+        t = _load(db, ticket_id, expected_version)
+        if t["status"] == "resolved":
+            raise ActionRefused(f"#{ticket_id} is already resolved")
+        _own_or_super(person, t, "resolve")
+        changes = {"status": "resolved", "resolved_at": now}
+        if t["acknowledged_at"] is None:
+            changes.update(acknowledged_at=now, acknowledged_by=actor)  # resolving is contact too
+        if t["assignee"] is None:
+            changes["assignee"] = actor
+        t2 = tickets.update_ticket(db, ticket_id, changes, now, expected_version=t["version"])
+        cancelled = escalation.stop(db, ticket_id, now, f"resolved by {actor}")
+        audit.add_event(db, ticket_id, "resolved", actor, now, note=note or "", cancelled_pages=cancelled)
+        return t2
+
+
+def parse(text: str) -> datetime:
+    from store.times import parse_iso
+
+    return parse_iso(text)

@@ -1,0 +1,131 @@
+"""What is due: turn policy steps into outbox rows, inside the caller's transaction.
+
+Each ticket carries `step_cursor` (steps up to this time are already in the outbox) and
+`next_step_at` (when to look again), so the scheduler asks SQLite for min(next_step_at)
+and sleeps exactly until then instead of sweeping.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from sqlite_utils import Database
+
+from console import policy as pol
+from console.alerts import audience as aud
+from console.config import Config
+from console.safe_text import clean_line
+from store import audit, outbox, tickets
+from store.times import iso, parse_iso
+
+STEP_TITLES = {
+    "page": "NEW", "notify": "NEW", "warn": "WARNING", "escalate": "ESCALATED", "breach": "BREACHED",
+    "repeat": "STILL BREACHED",
+}
+
+
+def format_delta(td: timedelta) -> str:
+    s = int(abs(td.total_seconds()))
+    d, rem = divmod(s, 86400)
+    h, rem = divmod(rem, 3600)
+    m, s = divmod(rem, 60)
+    if d:
+        return f"{d}d {h}h"
+    if h:
+        return f"{h}h {m:02d}m"
+    return f"{m}m {s:02d}s"
+
+
+def page_text(ticket: dict, step: pol.Step, now: datetime, cfg: Config) -> tuple[str, str]:
+    due = parse_iso(ticket["due_at"])
+    left = pol.time_left(due, now)
+    when = f"due in {format_delta(left)}" if left.total_seconds() >= 0 else f"OVERDUE by {format_delta(left)}"
+    subject = clean_line(ticket["subject"], 120) or "(no subject)"
+    requester = clean_line(f"{ticket['requester_name']} <{ticket['requester']}>".strip(), 120)
+    title = f"[Class {ticket['class']}] #{ticket['id']} {STEP_TITLES.get(step.kind, step.kind.upper())}: {subject}"
+    local_due = due.astimezone(cfg.timezone).strftime("%a %H:%M %Z")
+    body = (
+        f"Class {ticket['class']} ticket #{ticket['id']} from {requester}\n"
+        f"Subject: {subject}\n"
+        f"First contact {when} ({local_due}).\n"
+        f"Acknowledge: support-console ack {ticket['id']}  (or press 'a' in the console)"
+    )
+    return title, body
+
+
+def advance(db: Database, ticket: dict, cfg: Config, now: datetime) -> list[int]:
+    """Write the outbox rows for the ticket's steps that came due, and move its cursor.
+
+    Several steps due at once (a reclassification, a poller that was down) collapse into the
+    latest: its audience contains the earlier ones', so nobody is paged four times for one event.
+    """
+    if ticket["status"] != "new":
+        _set_steps(db, ticket["id"], ticket["step_cursor"], None)
+        return []
+    received = parse_iso(ticket["received_at"])
+    cursor = parse_iso(ticket["step_cursor"])
+    due = pol.due_steps(ticket["class"], received, cfg.sla, after=cursor, now=now)
+    created: list[int] = []
+    if due:
+        step = due[-1]
+        if len(due) > 1:
+            audit.add_event(db, ticket["id"], "steps_collapsed", "poller", now,
+                            skipped=[s.name for s in due[:-1]], sent=step.name)
+        created = write_step(db, ticket, step, cfg, now)
+    _set_steps(db, ticket["id"], now, pol.next_step_at(ticket["class"], received, cfg.sla, after=now))
+    return created
+
+
+def write_step(db: Database, ticket: dict, step: pol.Step, cfg: Config, now: datetime) -> list[int]:
+    title, body = page_text(ticket, step, now, cfg)
+    targets = aud.resolve(db, cfg, step.audience, ticket.get("assignee"), now)
+    created = []
+    for audience_name, handle in targets:
+        alert_id = outbox.add_alert(
+            db, dedup_key=f"t{ticket['id']}:{ticket['class']}:{step.name}:{handle}", ticket_id=ticket["id"],
+            cls=ticket["class"], step=step.name, audience=audience_name, target=handle, urgent=step.urgent,
+            title=title, body=body, due_at=step.at, now=now,
+        )
+        if alert_id:
+            created.append(alert_id)
+    audit.add_event(db, ticket["id"], "alert_due", "poller", now, step=step.name, step_kind=step.kind,
+                    targets=[h for _, h in targets] or "nobody configured")
+    return created
+
+
+def _set_steps(db: Database, ticket_id: int, cursor: datetime | str | None, next_at: datetime | None) -> None:
+    # Bookkeeping only: no version bump, so a console's pending edit is not made stale by the poller.
+    if isinstance(cursor, datetime):
+        cursor = iso(cursor)
+    db.execute("UPDATE tickets SET step_cursor = ?, next_step_at = ? WHERE id = ?", [cursor, iso(next_at), ticket_id])
+
+
+def first_step_at(cls: str, received_at: datetime, cfg: Config) -> datetime | None:
+    return next(iter(pol.schedule(cls, received_at, cfg.sla)), None).at if cls else None
+
+
+def run_due(db: Database, cfg: Config, now: datetime) -> list[int]:
+    """Materialise every step due by `now`. Call inside store.write()."""
+    created: list[int] = []
+    for t in tickets.tickets_with_steps_due(db, now):
+        created += advance(db, t, cfg, now)
+    return created
+
+
+def stop(db: Database, ticket_id: int, now: datetime, reason: str) -> int:
+    """First contact made (or resolved): no more steps, and unsent pages are cancelled."""
+    _set_steps(db, ticket_id, now, None)
+    return outbox.cancel_for_ticket(db, ticket_id, now, reason)
+
+
+def restart(db: Database, ticket: dict, cfg: Config) -> None:
+    """After a reclassification: the new class's steps count from the original arrival."""
+    if ticket["status"] != "new":
+        _set_steps(db, ticket["id"], ticket["step_cursor"], None)
+        return
+    received = parse_iso(ticket["received_at"])
+    _set_steps(db, ticket["id"], None, first_step_at(ticket["class"], received, cfg))
+
+
+def pending_ids(rows: Iterable[dict]) -> list[int]:
+    return [r["id"] for r in rows]

@@ -1,0 +1,139 @@
+"""The escalation scheduler and dispatcher of the poller.
+
+It sleeps until the exact next step or retry time, a wake-up from intake, or a change by another
+process (PRAGMA data_version, checked every 0.25 s); then it writes due alerts and claims them for a
+small pool of senders, so a hung pager service never delays scheduling or mail.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from console.alerts import dispatch, escalation
+from console.clock import Clock
+from console.config import Config
+from store import heartbeat, open_db, outbox, tickets, write
+from store.db import data_version
+from store.times import parse_iso
+
+log = logging.getLogger("support_console.scheduler")
+
+HEARTBEAT_SECONDS = 5.0
+CHANGE_CHECK_SECONDS = 0.25
+
+
+class Scheduler:
+    """Escalation and dispatch; owns the outbox while the outbox lock is held."""
+
+    def __init__(self, cfg: Config, clock: Clock, stop: threading.Event, *, workers: int = 4):
+        self.cfg, self.clock, self.stop = cfg, clock, stop
+        self.wake = threading.Event()
+        self.me = dispatch.sender_id()
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send")
+        self._inflight: set[int] = set()
+        self._lock = threading.Lock()
+        self._last_beat = 0.0
+        self.db = open_db(cfg.store_path)
+
+    def start_up(self) -> int:
+        """We own the outbox now: anything left 'sending' by a dead process is expired, not resent."""
+        with write(self.db):
+            n = outbox.expire_orphans(self.db, self.clock.now(), claimed_by=self.me)
+        if n:
+            log.warning("%d page(s) were cut short by a crash and are marked expired (not resent)", n)
+        return n
+
+    def cycle(self) -> None:
+        now = self.clock.now()
+        with write(self.db):
+            escalation.run_due(self.db, self.cfg, now)
+            outbox.expire_orphans(self.db, now)
+        for alert in dispatch.claim(self.db, self.cfg, now, self.me):
+            with self._lock:
+                self._inflight.add(alert["id"])
+            self.pool.submit(self._send, alert)
+        self.beat()
+
+    def _send(self, alert: dict) -> None:
+        db = _thread_db(self.cfg.store_path)
+        try:
+            dispatch.deliver(db, self.cfg, alert, self.clock.now)
+        except Exception:  # noqa: BLE001 - logged; the row stays 'sending' and expires, never resent blindly
+            log.exception("dispatch of alert %s crashed", alert["id"])
+        finally:
+            with self._lock:
+                self._inflight.discard(alert["id"])
+            self.wake.set()
+
+    def beat(self, force: bool = False) -> None:
+        if not force and time.monotonic() - self._last_beat < HEARTBEAT_SECONDS:
+            return
+        self._last_beat = time.monotonic()
+        now = self.clock.now()
+        with write(self.db):
+            heartbeat.beat(self.db, "poller", now, pid=os.getpid(), host=socket.gethostname(),
+                           mailbox=(self.cfg.imap.account + "/" + self.cfg.imap.folder) if self.cfg.imap else None)
+        if self.cfg.alerts.heartbeat_url:
+            self.pool.submit(_ping, self.cfg.alerts.heartbeat_url)
+
+    def seconds_until_next(self) -> float:
+        candidates = [tickets.next_step_due(self.db), outbox.next_attempt_due(self.db)]
+        now = self.clock.now()
+        waits = [(parse_iso(c) - now).total_seconds() for c in candidates if c]
+        return max(0.0, min(waits + [HEARTBEAT_SECONDS]))
+
+    def run(self) -> None:
+        version = data_version(self.db)
+        while not self.stop.is_set():
+            try:
+                self.cycle()
+            except Exception:  # noqa: BLE001 - keep scheduling; a DB hiccup must not stop the pager
+                log.exception("scheduler cycle failed; retrying")
+                self.stop.wait(1.0)
+            deadline = time.monotonic() + self.seconds_until_next()
+            while not self.stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                if self.wake.wait(min(left, CHANGE_CHECK_SECONDS)):
+                    self.wake.clear()
+                    break
+                v = data_version(self.db)
+                if v != version:  # another process acted (ack, reclassify, ingest): recompute now
+                    version = v
+                    break
+
+    def drain(self, timeout: float) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self._lock:
+                if not self._inflight:
+                    return
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+_local = threading.local()
+
+
+def _thread_db(path: Path):
+    db = getattr(_local, "db", None)
+    if db is None:
+        db = _local.db = open_db(path, migrate=False)
+    return db
+
+
+def _ping(url: str) -> None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - operator-configured URL
+            resp.read(64)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("heartbeat_url failed: %s", type(exc).__name__)

@@ -1,0 +1,128 @@
+"""Operator commands that report rather than change: check, test-page, oncall, report panic."""
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+
+from console.alerts import audience, dispatch, oncall as oc
+from console.config import Config
+from store import open_db
+
+
+def run_check(cfg: Config) -> int:
+    """Validate the config (already loaded), the database, IMAP login and folder, and alert targets."""
+    problems = 0
+    print(f"config: ok ({cfg.path})")
+    try:
+        db = open_db(cfg.store_path)
+        db.close()
+        print(f"database: ok ({cfg.store_path})")
+    except Exception as exc:  # noqa: BLE001
+        print(f"database: FAILED: {exc}")
+        problems += 1
+    if cfg.imap is None:
+        print("imap: not configured (mail arrives through `support-console ingest`)")
+    else:
+        from console.intake import imap
+
+        try:
+            client = imap.connect(cfg.imap, imap.resolve_password(cfg.imap))
+            try:
+                uidvalidity = imap.select(client, cfg.imap)
+                idle = b"IDLE" in client.capabilities()
+                print(f"imap: ok ({cfg.imap.username}@{cfg.imap.host}:{cfg.imap.port} {cfg.imap.folder}, "
+                      f"UIDVALIDITY {uidvalidity}, {'IDLE push' if idle else 'no IDLE: polling'})")
+            finally:
+                client.logout()
+        except imap.IntakeError as exc:
+            print(f"imap: FAILED: {exc}")
+            problems += 1
+    if not cfg.staff:
+        print("staff: none configured: nobody can be paged")
+        problems += 1
+    for s in cfg.staff:
+        urls = [dispatch.service_name(u) for u in s.notify]
+        bad = [u for u in urls if u.startswith("invalid-url:")]
+        print(f"target {s.handle} ({s.role}): " + (", ".join(urls) if urls else "NO notify URLs"))
+        if bad or not urls:
+            problems += 1
+    if cfg.oncall.rotation:
+        print("on call rotation: " + ", ".join(cfg.oncall.rotation))
+    else:
+        print("on call: no [oncall] rotation: primary/secondary pages go nowhere")
+        problems += 1
+    print("check: " + ("ok" if not problems else f"{problems} problem(s)"))
+    return 0 if not problems else 1
+
+
+def test_page(cfg: Config, target: str, now: datetime) -> int:
+    tags = {"primary": ("primary",), "secondary": ("secondary",), "team": ("team",), "supervisors": ("supervisors",)}
+    db = open_db(cfg.store_path)
+    if target in tags:
+        handles = [h for _, h in audience.resolve(db, cfg, tags[target], None, now) if h != "@desk"]
+    elif target == "desk" or target == "@desk":
+        handles = ["@desk"]
+    elif cfg.person(target):
+        handles = [target]
+    else:
+        known = ", ".join([s.handle for s in cfg.staff] + list(tags))
+        print(f"unknown target {target!r}; use a handle or a tag ({known})", file=sys.stderr)
+        return 1
+    if not handles:
+        print(f"{target}: nobody to page", file=sys.stderr)
+        return 1
+    failures = 0
+    for h in handles:
+        report = dispatch.send("support-console test page", f"Test page for {h} from support-console. No action.",
+                               dispatch.target_urls(cfg, h), cfg, urgent=False)
+        print(f"{h}: {report.outcome}" + (f" ({report.error})" if report.error else ""))
+        for r in report.results:
+            print(f"  {r['service']}: {r['status']}" + (f" - {r['error']}" if r.get("error") else ""))
+        failures += report.outcome != "sent"
+    return 0 if not failures else 1
+
+
+def show_oncall(cfg: Config, now: datetime, *, as_json: bool = False) -> int:
+    db = open_db(cfg.store_path)
+    rot = audience.rotation(cfg)
+    if rot is None:
+        print("no [oncall] rotation configured", file=sys.stderr)
+        return 1
+    cur = audience.current(db, cfg, now)
+    nxt = oc.handoffs(rot, now, 3)
+    if as_json:
+        json.dump({"primary": cur.primary, "secondary": cur.secondary, "since": cur.since.isoformat(),
+                   "until": cur.until.isoformat(),
+                   "handoffs": [{"at": t.isoformat(), "primary": p, "secondary": s} for t, p, s in nxt]},
+                  sys.stdout, indent=2)
+        print()
+        return 0
+    tz = cfg.timezone
+    print(f"now:   primary {cur.primary}, secondary {cur.secondary or '-'} "
+          f"(until {cur.until.astimezone(tz):%a %Y-%m-%d %H:%M %Z})")
+    for t, p, s in nxt:
+        print(f"next:  {t.astimezone(tz):%a %Y-%m-%d %H:%M %Z}  primary {p}, secondary {s or '-'}")
+    return 0
+
+
+def panic_report(cfg: Config, *, as_json: bool = False) -> int:
+    """Panic-mode tickets per requester and month, for billing (the policy bills misused Class III)."""
+    db = open_db(cfg.store_path)
+    rows = db.execute(
+        """SELECT t.requester, substr(e.at, 1, 7) AS month, count(DISTINCT t.id), group_concat(DISTINCT t.id)
+           FROM tickets t JOIN events e ON e.ticket_id = t.id AND e.kind = 'reclassified'
+                AND json_extract(e.detail, '$.panic') = 1
+           WHERE t.panic_mode = 1 GROUP BY t.requester, month ORDER BY month, t.requester"""
+    ).fetchall()
+    out = [{"requester": r[0], "month": r[1], "tickets": r[2],
+            "ids": sorted(int(x) for x in str(r[3]).split(","))} for r in rows]
+    if as_json:
+        json.dump(out, sys.stdout, indent=2)
+        print()
+        return 0
+    if not out:
+        print("no panic-mode tickets")
+    for r in out:
+        print(f"{r['month']}  {r['requester']:30} {r['tickets']} ticket(s): " + ", ".join(f"#{i}" for i in r["ids"]))
+    return 0

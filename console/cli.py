@@ -1,0 +1,365 @@
+"""`support-console`: the entry point and its subcommands (see shared/DESIGN.md, "Public contract").
+
+Errors are one clear line and a non-zero exit, never a traceback (set SUPPORT_CONSOLE_DEBUG=1 to see one).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+EX_USAGE, EX_DATAERR, EX_SOFTWARE, EX_TEMPFAIL, EX_CONFIG = 64, 65, 70, 75, 78
+EX_LOCKED = 3
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help="config file (else $SUPPORT_CONSOLE_CONFIG, else the "
+                                                         "user config dir)")
+    common.add_argument("--as", dest="actor", metavar="HANDLE", default=argparse.SUPPRESS, help="who is acting (default: [console] operator, "
+                                                                    "else $USER)")
+    p = argparse.ArgumentParser(prog="support-console", parents=[common],
+                                description="Email support desk: intake, SLA clocks, pages and a console.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def cmd(name, help_):
+        return sub.add_parser(name, help=help_, parents=[common], description=help_)
+
+    s = cmd("poll", "run the poller (IMAP IDLE intake, escalation, pages)")
+    s.add_argument("--once", action="store_true", help="one full cycle, then exit")
+    s.add_argument("-v", "--verbose", action="store_true")
+    cmd("ingest", "store one RFC 5322 message from stdin (for an MTA pipe); exit 75 = try later")
+    s = cmd("tickets", "list tickets")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--open", action="store_true", help="only tickets not resolved")
+    s.add_argument("--class", dest="cls", choices=["I", "II", "III"])
+    s = cmd("show", "one ticket with its messages and audit events")
+    s.add_argument("ticket")
+    s.add_argument("--json", action="store_true")
+    for name, help_ in (("ack", "acknowledge: first contact made"), ("take", "take a ticket")):
+        cmd(name, help_).add_argument("ticket")
+    s = cmd("assign", "assign or reassign a ticket")
+    s.add_argument("ticket")
+    s.add_argument("handle")
+    s = cmd("reclassify", "change a ticket's class; the deadline counts from the original arrival")
+    s.add_argument("ticket")
+    s.add_argument("cls", metavar="CLASS", help="I, II or III")
+    s.add_argument("--reason")
+    s.add_argument("--panic", action="store_true", help="record a misused Class III for billing (supervisors)")
+    s = cmd("resolve", "resolve a ticket")
+    s.add_argument("ticket")
+    s.add_argument("--note")
+    s = cmd("alerts", "the page outbox: pending, sent, failed, expired")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--resend", type=int, metavar="ID", help="send an expired or failed page again")
+    cmd("check", "validate config, log in to IMAP, list alert targets")
+    s = cmd("test-page", "send a test page to a handle or a tag (primary, secondary, team, supervisors)")
+    s.add_argument("target")
+    s = cmd("oncall", "who is on call now, and the next handoffs")
+    s.add_argument("--json", action="store_true")
+    s = cmd("report", "reports")
+    s.add_argument("which", choices=["panic"])
+    s.add_argument("--json", action="store_true")
+    cmd("demo", "the console on a bundled demo mailbox with live deadlines; no server, no config")
+    s = cmd("screenshots", "regenerate the SVG screenshots")
+    s.add_argument("dir", nargs="?", default="screenshots")
+    s = cmd("serve", "serve the console in a browser through textual-serve")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    # --config/--as may come before or after the command; SUPPRESS keeps a subparser from resetting them.
+    args.config = getattr(args, "config", None)
+    args.actor = getattr(args, "actor", None)
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) or args.command == "poll"
+                        else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apprise").setLevel(logging.WARNING)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - turned into one line below
+        code, message = _explain(exc, args.command)
+        if os.environ.get("SUPPORT_CONSOLE_DEBUG"):
+            raise
+        print(f"support-console: {message}", file=sys.stderr)
+        return code
+
+
+def _explain(exc: Exception, command: str | None) -> tuple[int, str]:
+    from console.config import ConfigError
+    from console.intake.imap import IntakeError
+    from console.locks import LockHeld
+    from store.db import StoreError
+
+    if isinstance(exc, CliError):
+        return exc.code, str(exc)
+    if isinstance(exc, ConfigError):
+        return (EX_TEMPFAIL if command == "ingest" else EX_CONFIG), f"config error: {exc}"
+    if isinstance(exc, IntakeError):
+        return 1, str(exc)
+    if isinstance(exc, LockHeld):
+        return EX_LOCKED, str(exc)
+    if isinstance(exc, StoreError):
+        return (EX_TEMPFAIL if command == "ingest" else 1), str(exc)
+    if command == "ingest":
+        return EX_TEMPFAIL, f"cannot store the message now ({type(exc).__name__}); the MTA should retry"
+    return EX_SOFTWARE, f"internal error ({type(exc).__name__}: {exc}); set SUPPORT_CONSOLE_DEBUG=1 for details"
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+def _config(args):
+    from console import config
+
+    return config.load(config.resolve_path(args.config))
+
+
+def _actor(args, cfg) -> str:
+    actor = args.actor or cfg.console.operator or os.environ.get("USER")
+    if not actor:
+        raise CliError("who is acting? pass --as HANDLE or set [console] operator", EX_USAGE)
+    return actor
+
+
+def _db(cfg):
+    from store import open_db
+
+    return open_db(cfg.store_path)
+
+
+def _clock():
+    from console.clock import SystemClock
+
+    return SystemClock()
+
+
+def _ticket_id(text: str) -> int:
+    t = text.lstrip("#")
+    if not t.isdigit():
+        raise CliError(f"not a ticket id: {text!r} (expected a number such as 42 or #42)", EX_USAGE)
+    return int(t)
+
+
+def _local(cfg, text: str | None) -> str:
+    from store.times import parse_iso
+
+    if not text:
+        return "-"
+    return parse_iso(text).astimezone(cfg.timezone).strftime("%Y-%m-%d %H:%M")
+
+
+def _left(seconds: int | None) -> str:
+    if seconds is None:
+        return "-"
+    sign = "-" if seconds < 0 else ""
+    s = abs(seconds)
+    d, r = divmod(s, 86400)
+    h, r = divmod(r, 3600)
+    m, s = divmod(r, 60)
+    return sign + (f"{d}d{h:02d}h" if d else f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s")
+
+
+def _print_json(obj) -> None:
+    json.dump(obj, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+def _dispatch(args) -> int:
+    cmd = args.command
+    if cmd == "demo":
+        from console.demo import run_demo
+
+        return run_demo()
+    if cmd == "screenshots":
+        from console.screenshots import write_screenshots
+
+        for p in write_screenshots(Path(args.dir)):
+            print(p)
+        return 0
+    if cmd == "ingest":
+        return _ingest(args)
+    cfg = _config(args)
+    if cmd is None:
+        from console.poller import sync_staff
+        from console.ui.app import run_console
+
+        sync_staff(cfg)
+        return run_console(cfg.store_path, cfg, _actor(args, cfg), _clock())
+    if cmd == "serve":
+        from console.serve import serve
+
+        return serve(str(cfg.path), host=args.host, port=args.port)
+    if cmd == "poll":
+        from console import poller
+
+        return poller.run(cfg, _clock(), once=args.once)
+    if cmd == "tickets":
+        return _tickets(args, cfg)
+    if cmd == "show":
+        return _show(args, cfg)
+    if cmd in ("ack", "take", "assign", "reclassify", "resolve"):
+        return _action(args, cfg)
+    if cmd == "alerts":
+        return _alerts(args, cfg)
+    if cmd == "check":
+        from console.checks import run_check
+
+        return run_check(cfg)
+    if cmd == "test-page":
+        from console.checks import test_page
+
+        return test_page(cfg, args.target, _clock().now())
+    if cmd == "oncall":
+        from console.checks import show_oncall
+
+        return show_oncall(cfg, _clock().now(), as_json=args.json)
+    if cmd == "report":
+        from console.checks import panic_report
+
+        return panic_report(cfg, as_json=args.json)
+    raise CliError(f"unknown command {cmd!r}", EX_USAGE)
+
+
+def _ingest(args) -> int:
+    from console.intake.pipeline import Incoming, file_messages
+    from console.poller import sync_staff
+
+    raw = sys.stdin.buffer.read()
+    if not raw.strip():
+        raise CliError("no message on stdin; nothing stored", EX_DATAERR)
+    cfg = _config(args)
+    sync_staff(cfg)
+    db = _db(cfg)
+    filed = file_messages(db, cfg, [Incoming(raw=raw)], _clock().now(), source="ingest")[0]
+    where = f" (ticket #{filed.ticket_id})" if filed.ticket_id else ""
+    print(f"{filed.outcome}{where}")
+    return 0
+
+
+def _tickets(args, cfg) -> int:
+    from console.safe_text import clean_line
+    from console.views import ticket_public
+    from store import tickets
+
+    now = _clock().now()
+    rows = [ticket_public(r, now) for r in tickets.list_tickets(_db(cfg), open_only=args.open, cls=args.cls)]
+    if args.json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        print("no tickets")
+        return 0
+    print(f"{'ID':>5}  {'CLASS':5} {'STATUS':12} {'DUE':16} {'LEFT':>8}  {'ASSIGNEE':10} {'REQUESTER':24} SUBJECT")
+    for t in rows:
+        flags = ("!" if t["breached"] else "") + ("?" if t["needs_details"] else "") + ("P" if t["panic_mode"] else "")
+        print(f"{t['id']:>5}  {t['class']:5} {t['status']:12} {_local(cfg, t['due_at']):16} "
+              f"{_left(t['seconds_left']):>8}  {(t['assignee'] or '-')[:10]:10} {clean_line(t['requester'], 24):24} "
+              f"{flags + ' ' if flags else ''}{clean_line(t['subject'], 60)}")
+    return 0
+
+
+def _show(args, cfg) -> int:
+    from console.views import message_public, ticket_public
+    from store import audit, messages, outbox, tickets
+
+    db = _db(cfg)
+    tid = _ticket_id(args.ticket)
+    now = _clock().now()
+    row = tickets.list_tickets(db, ids=[tid])
+    if not row:
+        raise CliError(f"no ticket #{tid}")
+    t = ticket_public(row[0], now)
+    msgs = [message_public(m) for m in messages.messages_for(db, tid)]
+    events = audit.events_for(db, tid)
+    pages = outbox.list_alerts(db, ticket_id=tid)
+    if args.json:
+        t["messages"], t["events"], t["alerts"] = msgs, events, pages
+        _print_json(t)
+        return 0
+    print(f"#{t['id']}  Class {t['class']}  {t['status']}  {'BREACHED ' if t['breached'] else ''}"
+          f"due {_local(cfg, t['due_at'])} ({_left(t['seconds_left'])})")
+    print(f"Subject:   {msgs[0]['subject'] if msgs else ''}")
+    print(f"Requester: {t['requester']}   Assignee: {t['assignee'] or '-'}")
+    flags = [f for f in ("needs_details", "panic_mode", "quarantined") if t[f]]
+    if flags:
+        print("Flags:     " + ", ".join(flags))
+    for m in msgs:
+        print(f"\n--- {m['kind']} from {m['from_name']} <{m['from_addr']}> at {_local(cfg, m['received_at'])}")
+        if m["defects"]:
+            print("    defects: " + "; ".join(map(str, m["defects"]))[:300])
+        print(m["body_text"][:4000])
+    print("\nHistory:")
+    for e in events:
+        print(f"  {_local(cfg, e['at'])}  {e['actor']:10} {e['kind']}  {json.dumps(e['detail'])[:120]}")
+    if pages:
+        print("\nPages:")
+        for a in pages:
+            print(f"  {a['id']:>5} {a['state']:9} {a['step']:10} -> {a['target']}")
+    return 0
+
+
+def _action(args, cfg) -> int:
+    from console import actions
+    from console.poller import sync_staff
+
+    sync_staff(cfg)
+    db = _db(cfg)
+    tid = _ticket_id(args.ticket)
+    actor = _actor(args, cfg)
+    now = _clock().now()
+    if args.command == "ack":
+        t = actions.acknowledge(db, cfg, tid, actor, now)
+        print(f"#{tid} acknowledged by {actor}; pages stopped")
+    elif args.command == "take":
+        actions.take(db, cfg, tid, actor, now)
+        print(f"#{tid} is now assigned to {actor}")
+    elif args.command == "assign":
+        actions.assign(db, cfg, tid, args.handle, actor, now)
+        print(f"#{tid} assigned to {args.handle}")
+    elif args.command == "reclassify":
+        t = actions.reclassify(db, cfg, tid, args.cls.upper(), actor, now, reason=args.reason, panic=args.panic)
+        print(f"#{tid} is now Class {t['class']}, due {_local(cfg, t['due_at'])}"
+              + (" (panic mode recorded)" if args.panic else ""))
+    elif args.command == "resolve":
+        actions.resolve(db, cfg, tid, actor, now, note=args.note)
+        print(f"#{tid} resolved")
+    return 0
+
+
+def _alerts(args, cfg) -> int:
+    from store import outbox, write
+
+    db = _db(cfg)
+    if args.resend is not None:
+        with write(db):
+            outbox.requeue(db, args.resend, _clock().now())
+        print(f"alert {args.resend} queued to be sent again")
+        return 0
+    rows = outbox.list_alerts(db, limit=500)
+    if args.json:
+        _print_json(rows)
+        return 0
+    counts = outbox.state_counts(db)
+    print("outbox: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "empty"))
+    for a in rows:
+        res = "; ".join(f"{r['service']}={r['status']}" for r in a["results"][-3:])
+        print(f"{a['id']:>5} {a['state']:9} #{a['ticket_id'] or '-':<5} {a['step']:10} -> {a['target']:10} "
+              f"tries {a['attempts']:<3} {res}{'  ' + a['last_error'] if a['last_error'] else ''}")
+    return 0

@@ -1,0 +1,155 @@
+"""IMAP intake with imapclient: connect, sync new UIDs in batches, IDLE for push.
+
+Facts this code relies on (imapclient 4.1, see shared/NOTES.md):
+- fetch() wants a list of ints; range strings raise after the command ran;
+- `UID n:*` returns the highest UID even when it is below n, so filter uid > last_uid here;
+- BODY.PEEK[] leaves \\Seen alone and its reply key is b"BODY[]";
+- after EOF idle_check() returns [] exactly as on a timeout: only noop()/idle_done() raise.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import socket
+import ssl
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import timezone
+from typing import Callable
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from console.config import ImapConfig
+
+log = logging.getLogger("support_console.imap")
+
+FETCH_KEYS = [b"BODY.PEEK[]", b"INTERNALDATE"]
+
+
+class IntakeError(Exception):
+    """A connection or login problem, phrased for the operator (never holds the password)."""
+
+
+@dataclass
+class Fetched:
+    uid: int
+    raw: bytes
+    internaldate: object
+
+
+def resolve_password(cfg: ImapConfig) -> str:
+    if cfg.password_env:
+        value = os.environ.get(cfg.password_env)
+        if value is None:
+            raise IntakeError(f"imap.password_env: environment variable {cfg.password_env} is not set")
+        return value
+    try:
+        proc = subprocess.run(shlex.split(cfg.password_command or ""), capture_output=True, timeout=30, text=True)
+    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+        raise IntakeError(f"imap.password_command: could not run it ({type(exc).__name__})") from None
+    if proc.returncode != 0:
+        raise IntakeError(f"imap.password_command: exited with status {proc.returncode}")
+    return proc.stdout.rstrip("\r\n")
+
+
+def connect(cfg: ImapConfig, password: str) -> IMAPClient:
+    """A logged-in client. TLS is verified; plain text only for loopback (checked by config)."""
+    where = f"{cfg.host}:{cfg.port}"
+    try:
+        if cfg.security == "tls":
+            client = IMAPClient(cfg.host, port=cfg.port, ssl=True, ssl_context=ssl.create_default_context(),
+                                timeout=cfg.timeout_seconds)
+        else:
+            client = IMAPClient(cfg.host, port=cfg.port, ssl=False, timeout=cfg.timeout_seconds)
+            if cfg.security == "starttls":
+                client.starttls(ssl.create_default_context())
+    except ssl.SSLCertVerificationError as exc:
+        raise IntakeError(f"IMAP server {where}: TLS certificate not trusted ({exc.verify_message})") from None
+    except ssl.SSLError as exc:
+        raise IntakeError(f"IMAP server {where}: TLS failed ({exc.reason or exc})") from None
+    except ConnectionRefusedError:
+        raise IntakeError(f"IMAP server {where}: connection refused") from None
+    except socket.gaierror:
+        raise IntakeError(f"IMAP server {cfg.host}: host name not found") from None
+    except (socket.timeout, TimeoutError):
+        raise IntakeError(f"IMAP server {where}: timed out after {cfg.timeout_seconds:g}s") from None
+    except (OSError, IMAPClientError) as exc:
+        raise IntakeError(f"IMAP server {where}: cannot connect ({type(exc).__name__}: {exc})") from None
+    client.normalise_times = False  # keep INTERNALDATE timezone-aware
+    try:
+        client.login(cfg.username, password)
+    except LoginError:
+        _quietly(client.logout)
+        raise IntakeError(f"IMAP login failed for user {cfg.username!r} at {where}: wrong username or password") \
+            from None
+    except (OSError, IMAPClientError) as exc:
+        _quietly(client.shutdown)
+        raise IntakeError(f"IMAP server {where}: login failed ({type(exc).__name__})") from None
+    return client
+
+
+def select(client: IMAPClient, cfg: ImapConfig) -> int:
+    """Select the folder (read-only unless we tag processed mail) and return its UIDVALIDITY."""
+    try:
+        info = client.select_folder(cfg.folder, readonly=not cfg.processed_keyword)
+    except IMAPClientError as exc:
+        text = str(exc).lower()
+        if "doesn't exist" in text or "nonexistent" in text or "not exist" in text or "no such" in text:
+            raise IntakeError(f"imap.folder: folder {cfg.folder!r} does not exist on {cfg.host}") from None
+        raise IntakeError(f"imap.folder: cannot select {cfg.folder!r}: {exc}") from None
+    return int(info[b"UIDVALIDITY"])
+
+
+def new_uids(client: IMAPClient, last_uid: int) -> list[int]:
+    uids = client.search(["UID", f"{last_uid + 1}:*"])
+    return sorted(u for u in uids if u > last_uid)
+
+
+def fetch_batch(client: IMAPClient, uids: list[int]) -> list[Fetched]:
+    """Fetch raw bytes without touching \\Seen. Unrequested keys in the reply are ignored."""
+    data = client.fetch(list(uids), FETCH_KEYS)
+    out = []
+    for uid in uids:
+        item = data.get(uid)
+        if item is None:  # expunged between SEARCH and FETCH
+            continue
+        raw = item.get(b"BODY[]")
+        if raw is None:
+            continue
+        idate = item.get(b"INTERNALDATE")
+        if idate is not None and getattr(idate, "tzinfo", None) is not None:
+            idate = idate.astimezone(timezone.utc)
+        else:
+            idate = None
+        out.append(Fetched(uid, bytes(raw), idate))
+    return out
+
+
+def _quietly(fn: Callable, *args) -> None:
+    try:
+        fn(*args)
+    except Exception:  # noqa: BLE001 - best-effort cleanup of a connection we are dropping anyway
+        pass
+
+
+class Backoff:
+    """Capped exponential backoff for reconnects."""
+
+    def __init__(self, first: float = 1.0, cap: float = 60.0):
+        self.first, self.cap, self.delay = first, cap, 0.0
+
+    def next(self) -> float:
+        self.delay = self.first if self.delay == 0 else min(self.cap, self.delay * 2)
+        return self.delay
+
+    def reset(self) -> None:
+        self.delay = 0.0
+
+
+def monotonic() -> float:
+    return time.monotonic()
+
+

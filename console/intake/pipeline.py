@@ -1,0 +1,172 @@
+"""Raw bytes -> stored message -> ticket, reply or auto-reply, in one transaction per batch.
+
+Parsing happens before the write lock is taken (it never raises); the transaction then holds
+the message rows, ticket rows, audit events, due alerts and the mailbox watermark together,
+so a crash leaves either all of a batch or none of it.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from console import policy as pol
+from console.alerts import escalation
+from console.config import Config
+from console.intake import autoreply, callme, classify, threads
+from console.intake.parse import ParsedMail, parse_message
+from store import audit, mailbox, messages, tickets, write
+from store.times import iso
+
+
+@dataclass
+class Incoming:
+    raw: bytes
+    received_at: datetime | None = None  # INTERNALDATE; None means "now"
+    uid: int | None = None
+
+
+@dataclass
+class Filed:
+    outcome: str  # "new" | "reply" | "reopened" | "autoreply" | "bounce" | "duplicate"
+    ticket_id: int | None
+    message_row: int
+    uid: int | None = None
+
+
+def _arrival(item: Incoming, now: datetime) -> datetime:
+    # The customer's clock starts when the server got the mail; never in our future.
+    t = item.received_at
+    if t is None or t.tzinfo is None or t > now:
+        return now.replace(microsecond=0)
+    return t.replace(microsecond=0)
+
+
+def _fields(mail: ParsedMail) -> dict:
+    d = {
+        "message_id": mail.message_id, "from_addr": mail.from_addr, "from_name": mail.from_name,
+        "subject": mail.subject, "body_text": mail.body_text, "in_reply_to": mail.in_reply_to,
+        "sent_date": iso(mail.date) if mail.date else None, "recipients": list(mail.recipients),
+        "refs": list(mail.references), "defects": list(mail.defects), "oversize": mail.oversize,
+        "unparseable": mail.unparseable,
+        "attachments": [dataclasses.asdict(a) for a in mail.attachments],
+    }
+    return d
+
+
+def file_messages(db: Database, cfg: Config, items: list[Incoming], now: datetime, *, source: str = "ingest",
+                  mailbox_key: tuple[str, str, int] | None = None, last_uid: int | None = None) -> list[Filed]:
+    """Store and file a batch. With mailbox_key=(account, folder, uidvalidity) each item's uid is
+    recorded as a source and the watermark moves to `last_uid` (or the highest uid) in the same commit."""
+    parsed = [(item, parse_message(item.raw, cfg.imap.max_message_bytes if cfg.imap else 25 * 1024 * 1024))
+              for item in items]
+    out: list[Filed] = []
+    with write(db):
+        for item, mail in parsed:
+            out.append(_file_one(db, cfg, item, mail, now, source, mailbox_key))
+        if mailbox_key is not None:
+            uids = [i.uid for i in items if i.uid is not None]
+            top = max([last_uid or 0, *uids])
+            if top:
+                account, folder, uidvalidity = mailbox_key
+                current = mailbox.get_watermark(db, account, folder)
+                if current is None or current[0] != uidvalidity or current[1] < top:
+                    mailbox.set_watermark(db, account, folder, uidvalidity, top, now)
+    return out
+
+
+def _file_one(db: Database, cfg: Config, item: Incoming, mail: ParsedMail, now: datetime, source: str,
+              mailbox_key: tuple[str, str, int] | None) -> Filed:
+    if mailbox_key is not None and item.uid is not None:
+        existing = messages.source_row(db, *mailbox_key, item.uid)
+        if existing is not None:
+            return Filed("duplicate", None, existing, item.uid)
+    digest = messages.sha256(item.raw)
+    dup = messages.find_by_dedup_key(db, messages.dedup_key(digest, mail.message_id))
+    if dup is not None:
+        _record_source(db, mailbox_key, item.uid, dup[0], now)
+        return Filed("duplicate", dup[1], dup[0], item.uid)
+
+    received = _arrival(item, now)
+    fields = _fields(mail)
+    kind = autoreply.auto_kind(mail)
+    if kind is not None:
+        # Auto-replies and bounces never open a ticket and never count as contact; attach if we can.
+        ticket_id, how = threads.find_ticket(db, mail, bounce=(kind == "bounce"))
+        row = messages.insert_message(db, raw=item.raw, raw_sha256=digest, ticket_id=ticket_id, kind=kind,
+                                      fields=fields, received_at=received, now=now, source=source)
+        if ticket_id is not None:
+            audit.add_event(db, ticket_id, f"{kind}_received", "intake", now, message=row, matched=how,
+                            subject=mail.subject)
+        _record_source(db, mailbox_key, item.uid, row, now)
+        return Filed(kind, ticket_id, row, item.uid)
+
+    ticket_id, how = threads.find_ticket(db, mail)
+    if ticket_id is not None:
+        return _reply(db, cfg, item, mail, fields, digest, ticket_id, how, received, now, source, mailbox_key)
+
+    verdict = classify.classify(mail.recipients, mail.subject, mail.body_text, urgent=cfg.routing.urgent,
+                                support=cfg.routing.support, default_class=cfg.routing.default_class)
+    due = pol.deadline(verdict.cls, received, cfg.sla)
+    flagged = mail.unparseable or mail.oversize or bool(mail.defects and not mail.body_text)
+    ticket_id = tickets.create_ticket(
+        db, cls=verdict.cls, class_reason=verdict.reason, subject=mail.subject, requester=mail.from_addr,
+        requester_name=mail.from_name, received_at=received, due_at=due,
+        next_step_at=escalation.first_step_at(verdict.cls, received, cfg), now=now,
+        needs_details=callme.needs_details(mail.subject, mail.body_text), quarantined=flagged,
+    )
+    row = messages.insert_message(db, raw=item.raw, raw_sha256=digest, ticket_id=ticket_id, kind="new",
+                                  fields=fields, received_at=received, now=now, source=source)
+    tickets.add_participants(db, ticket_id, [mail.from_addr, *_customer_cc(mail, cfg)])
+    audit.add_event(db, ticket_id, "created", "intake", now, message=row, cls=verdict.cls, reason=verdict.reason,
+                    note=how if how != "no thread reference" else "")
+    if threads.subject_tag(mail.subject) is not None and how.startswith("subject tag"):
+        audit.add_event(db, ticket_id, "thread_refused", "intake", now, detail=how)
+    _record_source(db, mailbox_key, item.uid, row, now)
+    # Steps already due (a Class III's arrival page) go into the outbox in this same transaction.
+    escalation.advance(db, tickets.get_ticket(db, ticket_id), cfg, now)
+    return Filed("new", ticket_id, row, item.uid)
+
+
+def _reply(db, cfg, item, mail, fields, digest, ticket_id, how, received, now, source, mailbox_key) -> Filed:
+    row = messages.insert_message(db, raw=item.raw, raw_sha256=digest, ticket_id=ticket_id, kind="reply",
+                                  fields=fields, received_at=received, now=now, source=source)
+    t = tickets.get_ticket(db, ticket_id)
+    changes = {"last_message_at": max(received, _parse(t["last_message_at"]) or received)}
+    outcome = "reply"
+    if t["status"] == "resolved":
+        # A reply reopens: the first-contact clock is not restarted (contact was made).
+        changes.update(status="acknowledged" if t["acknowledged_at"] else "new", resolved_at=None)
+        outcome = "reopened"
+        audit.add_event(db, ticket_id, "reopened", "intake", now, message=row, by=mail.from_addr)
+    if mail.unparseable or mail.oversize:
+        changes["quarantined"] = 1
+    if outcome == "reopened" or "quarantined" in changes:
+        tickets.update_ticket(db, ticket_id, changes, now)
+    else:
+        # A plain reply changes nothing an operator acts on, so it must not make their edit stale.
+        db.execute("UPDATE tickets SET last_message_at = ? WHERE id = ?", [iso(changes["last_message_at"]), ticket_id])
+    tickets.add_participants(db, ticket_id, [mail.from_addr])
+    audit.add_event(db, ticket_id, "reply_received", "intake", now, message=row, matched=how, by=mail.from_addr)
+    _record_source(db, mailbox_key, item.uid, row, now)
+    return Filed(outcome, ticket_id, row, item.uid)
+
+
+def _customer_cc(mail: ParsedMail, cfg: Config) -> list[str]:
+    desk = set(cfg.routing.urgent) | set(cfg.routing.support)
+    return [a for a in mail.recipients if a not in desk]
+
+
+def _record_source(db, mailbox_key, uid, row, now) -> None:
+    if mailbox_key is not None and uid is not None:
+        messages.record_source(db, *mailbox_key, uid, row, now)
+
+
+def _parse(text):
+    from store.times import parse_iso
+
+    return parse_iso(text)
+
+

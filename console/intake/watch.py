@@ -1,0 +1,137 @@
+"""Watching one mailbox: sync new mail above the watermark, then IDLE (or poll) until stopped."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from console.clock import Clock
+from console.config import Config
+from console.intake import imap
+from console.intake.pipeline import Incoming, file_messages
+from store import mailbox, open_db
+
+log = logging.getLogger("support_console.intake")
+
+LIVENESS_SECONDS = 30.0  # NOOP during IDLE: a dropped connection looks exactly like silence
+
+
+class Intake:
+    """One mailbox: sync new mail, then IDLE (or poll) until stopped."""
+
+    def __init__(self, cfg: Config, clock: Clock, stop: threading.Event, on_commit=None):
+        assert cfg.imap is not None
+        self.cfg, self.imap, self.clock, self.stop = cfg, cfg.imap, clock, stop
+        self.on_commit = on_commit or (lambda n: None)
+        self.db = open_db(cfg.store_path)
+        self.password = imap.resolve_password(cfg.imap)
+        self.backoff = imap.Backoff()
+
+    def sync(self, client) -> int:
+        """Fetch everything above the watermark; a UIDVALIDITY change rescans the whole folder."""
+        uidvalidity = imap.select(client, self.imap)
+        wm = mailbox.get_watermark(self.db, self.imap.account, self.imap.folder)
+        last_uid = 0
+        if wm is not None:
+            if wm[0] != uidvalidity:
+                log.warning("UIDVALIDITY of %s changed (%s -> %s): rescanning; duplicates are dropped by content",
+                            self.imap.folder, wm[0], uidvalidity)
+            else:
+                last_uid = wm[1]
+        uids = imap.new_uids(client, last_uid)
+        stored = 0
+        key = (self.imap.account, self.imap.folder, uidvalidity)
+        for i in range(0, len(uids), self.imap.batch_size):
+            batch = uids[i:i + self.imap.batch_size]
+            fetched = imap.fetch_batch(client, batch)
+            items = [Incoming(raw=f.raw, received_at=f.internaldate, uid=f.uid) for f in fetched]
+            filed = file_messages(self.db, self.cfg, items, self.clock.now(), source="imap", mailbox_key=key,
+                                  last_uid=batch[-1])
+            stored += sum(1 for f in filed if f.outcome != "duplicate")
+            self.on_commit(len(filed))
+            self._mark_processed(client, [f.uid for f in filed])
+        if uids:
+            log.info("%s: %d new message(s), %d stored", self.imap.folder, len(uids), stored)
+        return stored
+
+    def _mark_processed(self, client, uids: list[int]) -> None:
+        # Cosmetic and idempotent, only after the commit; failure changes nothing we rely on.
+        if self.imap.processed_keyword and uids:
+            try:
+                client.add_flags(uids, [self.imap.processed_keyword.encode()], silent=True)
+            except Exception as exc:  # noqa: BLE001
+                log.debug("could not set keyword: %s", type(exc).__name__)
+
+    def once(self) -> int:
+        client = imap.connect(self.imap, self.password)
+        try:
+            return self.sync(client)
+        finally:
+            _logout(client)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            client = None
+            try:
+                client = imap.connect(self.imap, self.password)
+                self.sync(client)
+                self.backoff.reset()
+                if self.imap.idle and b"IDLE" in client.capabilities():
+                    self._idle_loop(client)
+                else:
+                    self._poll_loop(client)
+            except imap.IntakeError as exc:
+                if "login failed" in str(exc) or "does not exist" in str(exc):
+                    raise  # configuration problems do not heal by retrying
+                self._pause(exc)
+            except (OSError, imap.IMAPClientError, EOFError) as exc:
+                self._pause(exc)
+            finally:
+                if client is not None:
+                    _logout(client)
+
+    def _pause(self, exc: Exception) -> None:
+        delay = self.backoff.next()
+        log.warning("IMAP connection lost (%s); reconnecting in %.0fs", _describe(exc), delay)
+        self.stop.wait(delay)
+
+    def _idle_loop(self, client) -> None:
+        client.idle()
+        started = last_check = time.monotonic()
+        while not self.stop.is_set():
+            t0 = time.monotonic()
+            responses = client.idle_check(timeout=1.0)
+            now = time.monotonic()
+            if any(r[0] == b"BYE" for r in responses if isinstance(r, tuple) and r):
+                raise ConnectionAbortedError("server said BYE")
+            news = [r for r in responses if isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"RECENT")]
+            suspicious = not responses and now - t0 < 0.5  # EOF returns [] at once, forever
+            if news or now - started >= self.imap.idle_refresh_seconds or now - last_check >= LIVENESS_SECONDS \
+                    or suspicious:
+                client.idle_done()  # raises on a dead connection
+                client.noop()
+                if news or suspicious:
+                    self.sync(client)
+                client.idle()
+                started = last_check = time.monotonic()
+        client.idle_done()
+
+    def _poll_loop(self, client) -> None:
+        while not self.stop.wait(self.imap.poll_seconds):
+            client.noop()
+            self.sync(client)
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _logout(client) -> None:
+    try:
+        client.logout()
+    except Exception:  # noqa: BLE001
+        try:
+            client.shutdown()
+        except Exception:  # noqa: BLE001
+            pass

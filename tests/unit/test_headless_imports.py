@@ -1,0 +1,43 @@
+"""The poller runs on servers without a terminal: nothing outside console/ui may import Textual."""
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def headless_modules() -> list[str]:
+    mods = []
+    for pkg in ("store", "console"):
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            rel = path.relative_to(ROOT).with_suffix("")
+            parts = rel.parts
+            if parts[:2] in (("console", "ui"), ("console", "demo")) or rel.name in ("screenshots", "serve"):
+                continue
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            mods.append(".".join(parts))
+    return mods
+
+
+def test_headless_modules_do_not_import_textual():
+    mods = headless_modules()
+    assert "console.poller" in mods and "store.db" in mods and "console.cli" in mods
+    code = (
+        "import importlib, sys\n"
+        f"for m in {mods!r}:\n"
+        "    importlib.import_module(m)\n"
+        "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.') or m == 'rich'"
+        " or m.startswith('rich.'))\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "", f"headless import pulled in: {out.stdout.strip()}"
+
+
+def test_the_check_can_fail():
+    # Guard against a check that never fails: importing the UI must show up as Textual.
+    code = "import sys, console.ui.app; print('textual' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "True", out.stderr

@@ -1,0 +1,95 @@
+"""The store: schema through migrations, WAL, stale-write refusal, watermark, dedup keys."""
+import sqlite3
+import threading
+
+import pytest
+
+from store import StaleWrite, open_db, write
+from store import audit, mailbox, messages, tickets
+from store.schema import migrations
+
+from tests.factories import T0
+
+
+def new_ticket(db, **kw):
+    args = dict(cls="I", class_reason="test", subject="s", requester="r@x", requester_name="R", received_at=T0,
+                due_at=T0, next_step_at=None, now=T0)
+    args.update(kw)
+    with write(db):
+        return tickets.create_ticket(db, **args)
+
+
+def test_migrations_applied_once_and_wal_on(db, cfg):
+    assert migrations.pending(db) == []
+    assert db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
+    again = open_db(cfg.store_path)  # reopening does not re-run anything
+    assert [m.name for m in migrations.applied(again)] == [m.name for m in migrations.applied(db)]
+
+
+def test_stale_write_is_refused_and_nothing_changes(db):
+    tid = new_ticket(db)
+    t = tickets.get_ticket(db, tid)
+    with write(db):
+        tickets.update_ticket(db, tid, {"assignee": "bob"}, T0, expected_version=t["version"])
+    with pytest.raises(StaleWrite, match="changed by someone else"):
+        with write(db):
+            tickets.update_ticket(db, tid, {"assignee": "cy"}, T0, expected_version=t["version"])
+    assert tickets.get_ticket(db, tid)["assignee"] == "bob"
+
+
+def test_write_rolls_back_everything_on_error(db):
+    with pytest.raises(RuntimeError):
+        with write(db):
+            tid = tickets.create_ticket(db, cls="I", class_reason="", subject="x", requester="", requester_name="",
+                                        received_at=T0, due_at=T0, next_step_at=None, now=T0)
+            audit.add_event(db, tid, "created", "test", T0)
+            mailbox.set_watermark(db, "acct", "INBOX", 7, 42, T0)
+            raise RuntimeError("crash before commit")
+    assert tickets.list_tickets(db) == []
+    assert mailbox.get_watermark(db, "acct", "INBOX") is None
+    assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+
+
+def test_watermark_upsert(db):
+    with write(db):
+        mailbox.set_watermark(db, "a", "INBOX", 1, 10, T0)
+        mailbox.set_watermark(db, "a", "INBOX", 2, 3, T0)
+    assert mailbox.get_watermark(db, "a", "INBOX") == (2, 3)
+
+
+def test_dedup_key_is_unique_but_message_id_alone_is_not(db):
+    raw1, raw2 = b"Message-ID: <x@y>\r\n\r\none", b"Message-ID: <x@y>\r\n\r\ntwo"
+    with write(db):
+        for raw in (raw1, raw2):
+            messages.insert_message(db, raw=raw, raw_sha256=messages.sha256(raw), ticket_id=None, kind="autoreply",
+                                    fields={"message_id": "x@y"}, received_at=T0, now=T0, source="test")
+    assert messages.count_messages(db) == 2
+    with pytest.raises(sqlite3.IntegrityError):
+        with write(db):
+            messages.insert_message(db, raw=raw1, raw_sha256=messages.sha256(raw1), ticket_id=None, kind="autoreply",
+                                    fields={"message_id": "x@y"}, received_at=T0, now=T0, source="test")
+
+
+def test_concurrent_writers_wait_instead_of_failing(cfg, db):
+    tid = new_ticket(db)
+    errors = []
+
+    def bump(n):
+        conn = open_db(cfg.store_path)
+        try:
+            for _ in range(n):
+                with write(conn):
+                    t = tickets.get_ticket(conn, tid)
+                    tickets.update_ticket(conn, tid, {"subject": t["subject"] + "."}, T0)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=bump, args=(50,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert tickets.get_ticket(db, tid)["subject"] == "s" + "." * 200
