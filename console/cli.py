@@ -64,8 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     cmd("check", "validate config, log in to IMAP, list alert targets")
     s = cmd("test-page", "send a test page to a handle or a tag (primary, secondary, team, supervisors)")
     s.add_argument("target")
-    s = cmd("oncall", "who is on call now, and the next handoffs")
+    s = cmd("oncall", "who is on call now, and the next handoffs; supervisors can override")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--set", nargs=2, metavar=("POSITION", "HANDLE"),
+                   help="put HANDLE on call as primary or secondary (supervisors)")
+    s.add_argument("--until", help="end of the override: 'YYYY-MM-DD HH:MM' (desk time zone) or a duration like 8h")
+    s.add_argument("--from", dest="start", help="start of the override (default: now)")
     s = cmd("report", "reports")
     s.add_argument("which", choices=["panic"])
     s.add_argument("--json", action="store_true")
@@ -229,6 +233,8 @@ def _dispatch(args) -> int:
     if cmd == "oncall":
         from console.checks import show_oncall
 
+        if args.set:
+            _override(args, cfg)
         return show_oncall(cfg, _clock().now(), as_json=args.json)
     if cmd == "report":
         from console.checks import panic_report
@@ -341,6 +347,28 @@ def _action(args, cfg) -> int:
         actions.resolve(db, cfg, tid, actor, now, note=args.note)
         print(f"#{tid} resolved")
     return 0
+
+
+def _override(args, cfg) -> None:
+    from console.overrides import add_override, parse_local
+    from console.poller import sync_staff
+
+    position, handle = args.set
+    if position not in ("primary", "secondary"):
+        raise CliError(f"position must be primary or secondary, not {position!r}", EX_USAGE)
+    if not args.until:
+        raise CliError("an override needs --until (a time or a duration like 8h)", EX_USAGE)
+    sync_staff(cfg)
+    now = _clock().now()
+    start = parse_local(args.start, cfg, now) if args.start else now
+    end = parse_local(args.until, cfg, now)
+    add_override(_db(cfg), cfg, handle=handle, position=position, start=start, end=end, actor=_actor(args, cfg),
+                 now=now)
+    print(f"{handle} is {position} from {_local_dt(cfg, start)} until {_local_dt(cfg, end)}")
+
+
+def _local_dt(cfg, dt) -> str:
+    return dt.astimezone(cfg.timezone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _alerts(args, cfg) -> int:

@@ -163,10 +163,14 @@ def on_call(rotation: Rotation, now: datetime, overrides: Sequence[Override] = (
             key = (start, i)
             if ov.position not in chosen or key > chosen[ov.position][:2]:
                 chosen[ov.position] = (start, i, ov)
+    displaced = primary
     if "primary" in chosen:
         primary = chosen["primary"][2].handle
     if "secondary" in chosen:
         secondary = chosen["secondary"][2].handle
+    elif primary == secondary and displaced != primary:
+        # The secondary stepped up to primary: the displaced primary backs them up.
+        secondary = displaced
     return OnCall(primary=primary, secondary=secondary, since=since, until=until)
 
 

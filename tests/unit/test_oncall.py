@@ -269,3 +269,18 @@ def test_handoffs_single_person():
 def test_handoffs_negative_count():
     with pytest.raises(ValueError, match="count"):
         handoffs(DESK, utc(2024, 1, 3), count=-1)
+
+
+def test_secondary_stepping_up_swaps_with_the_displaced_primary():
+    from datetime import date, datetime, time, timezone
+    from zoneinfo import ZoneInfo
+
+    from console.alerts.oncall import Override, Rotation, on_call
+
+    rot = Rotation(handles=("ann", "bob", "cy"), handoff_weekday=0, handoff_time=time(9), tz=ZoneInfo("UTC"),
+                   anchor=date(2026, 11, 2))
+    now = datetime(2026, 11, 3, 12, tzinfo=timezone.utc)
+    assert (on_call(rot, now).primary, on_call(rot, now).secondary) == ("ann", "bob")
+    ov = Override(start=now, end=datetime(2026, 11, 4, tzinfo=timezone.utc), position="primary", handle="bob")
+    got = on_call(rot, now, [ov])
+    assert (got.primary, got.secondary) == ("bob", "ann")

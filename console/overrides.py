@@ -1,0 +1,46 @@
+"""On-call overrides: a supervisor puts someone on call for a while. Stored with an audit event."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlite_utils import Database
+
+from console.actions import ActionRefused
+from console.config import Config
+from store import audit, oncall as store_oncall, staff as store_staff, write
+
+
+def parse_local(text: str, cfg: Config, now: datetime) -> datetime:
+    """'2026-12-01 09:00' in the desk's time zone, or a duration from now such as '8h'."""
+    from console.policy import parse_duration
+
+    try:
+        return now + parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise ActionRefused(f"not a time: {text!r} (use 'YYYY-MM-DD HH:MM' or a duration like 8h)") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=cfg.timezone)
+    return dt
+
+
+def add_override(db: Database, cfg: Config, *, handle: str, position: str, start: datetime, end: datetime,
+                 actor: str, now: datetime) -> int:
+    with write(db):
+        person = store_staff.get_staff(db, actor)
+        if person is None or person["role"] != "supervisor":
+            raise ActionRefused("only a supervisor may change who is on call")
+        if store_staff.get_staff(db, handle) is None:
+            raise ActionRefused(f"{handle!r} is not on the staff list")
+        if end <= start:
+            raise ActionRefused("the override must end after it starts")
+        if end - start > timedelta(days=60):
+            raise ActionRefused("an override may last at most 60 days; change [oncall] rotation instead")
+        oid = store_oncall.add_override(db, start=start, end=end, position=position, handle=handle, actor=actor,
+                                        now=now)
+        audit.add_event(db, None, "oncall_override", actor, now, handle=handle, position=position,
+                        start=start.isoformat(), end=end.isoformat(), override=oid)
+        return oid
