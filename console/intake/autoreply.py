@@ -1,0 +1,64 @@
+"""Is a mail machine-generated? Bounces and auto-replies must not open tickets or get replies.
+
+Pure code over ``ParsedMail.headers`` (lower-cased names, first value).
+"""
+
+from __future__ import annotations
+
+import re
+
+from console.intake.parse import ParsedMail
+
+__all__ = ["auto_kind"]
+
+_BULK_PRECEDENCE = {"bulk", "junk", "list", "auto_reply", "auto-reply"}
+_BOUNCE_LOCALPARTS = {"mailer-daemon", "postmaster"}
+_AUTOREPLY_FLAGS = ("x-autoreply", "x-autorespond", "x-auto-response-suppress")
+_DSN_TYPE = re.compile(r"multipart/report\b", re.IGNORECASE)
+_DSN_REPORT = re.compile(r"report-type\s*=\s*\"?\s*delivery-status\b", re.IGNORECASE)
+
+
+def _token(value: str | None) -> str:
+    """First token of a header value, lower-cased, without comments or parameters."""
+    v = (value or "").strip().lower()
+    v = re.split(r"[;(\s]", v, maxsplit=1)[0] if v else ""
+    return v.strip("\"'")
+
+
+def _is_dsn(content_type: str | None) -> bool:
+    ct = content_type or ""
+    return bool(_DSN_TYPE.search(ct) and _DSN_REPORT.search(ct))
+
+
+def auto_kind(mail: ParsedMail) -> str | None:
+    """"bounce", "autoreply" or None (a human wrote it, as far as we can tell).
+
+    Bounce: From local part MAILER-DAEMON or postmaster; an empty ``Return-Path: <>``; a
+    ``multipart/report; report-type=delivery-status`` body. (Auto-Submitted on a DSN is a bounce too.)
+
+    Auto-reply: ``Auto-Submitted`` other than "no"; ``Precedence`` bulk/junk/list/auto_reply;
+    ``X-Autoreply`` or ``X-Autorespond``; ``X-Auto-Response-Suppress`` with any value.
+    """
+    try:
+        h = mail.headers or {}
+    except Exception:
+        h = {}
+
+    local = (getattr(mail, "from_addr", "") or "").lower().split("@", 1)[0]
+    return_path = h.get("return-path")
+    if local in _BOUNCE_LOCALPARTS:
+        return "bounce"
+    if return_path is not None and re.sub(r"\s+", "", return_path) == "<>":
+        return "bounce"
+    if _is_dsn(h.get("content-type")):
+        return "bounce"
+
+    auto_submitted = _token(h.get("auto-submitted"))
+    if auto_submitted and auto_submitted != "no":
+        return "autoreply"
+    if _token(h.get("precedence")) in _BULK_PRECEDENCE:
+        return "autoreply"
+    for name in _AUTOREPLY_FLAGS:
+        if name in h:
+            return "autoreply"
+    return None
