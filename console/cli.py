@@ -391,3 +391,7 @@ def _alerts(args, cfg) -> int:
         print(f"{a['id']:>5} {a['state']:9} #{a['ticket_id'] or '-':<5} {a['step']:10} -> {a['target']:10} "
               f"tries {a['attempts']:<3} {res}{'  ' + a['last_error'] if a['last_error'] else ''}")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,78 @@
+"""`support-console screenshots [DIR]`: SVGs of the console over seeded data with a frozen clock."""
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+AT = datetime(2026, 1, 5, 17, 0, 0, tzinfo=timezone.utc)  # Monday 10:00 in Phoenix
+SIZE = (120, 36)
+
+
+def _seed(tmp: Path, clock):
+    """The demo mailbox, filed through the real pipeline, plus one escalation/dispatch-free cycle."""
+    import store
+    from console import actions
+    from console.alerts import escalation
+    from console.demo import build_demo
+    from store import heartbeat
+
+    db_path, cfg = build_demo(tmp, clock)
+    db = store.open_db(db_path)
+    try:
+        def tid(fragment: str) -> int:
+            return db.execute("SELECT id FROM tickets WHERE subject LIKE ?", [f"%{fragment}%"]).fetchone()[0]
+
+        now = clock.now()
+        actions.assign(db, cfg, tid("invoices for December"), "bob", "ann", now)
+        actions.acknowledge(db, cfg, tid("SSO login"), "ann", now)
+        actions.reclassify(db, cfg, tid("profile picture"), "I", "ann", now, reason="not critical", panic=True)
+        clock.advance(45)  # one Class III ticket breached, another escalated
+        with store.write(db):
+            escalation.run_due(db, cfg, clock.now())
+            heartbeat.beat(db, "poller", clock.now(), pid=1, host="desk")
+    finally:
+        db.conn.close()
+    return db_path, cfg
+
+
+async def _shoot(out_dir: Path, db_path: Path, cfg, clock) -> list[Path]:
+    from console.ui.app import ConsoleApp
+
+    written: list[Path] = []
+    app = ConsoleApp(db_path, cfg, "ann", clock, live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+
+        def save(name: str) -> None:
+            app.save_screenshot(name, str(out_dir))
+            written.append(out_dir / name)
+
+        save("dashboard.svg")
+        table = app.dashboard.table
+        table.move_cursor(row=1)  # the Class III ticket that is about to escalate
+        await pilot.press("enter")
+        await pilot.pause()
+        save("detail.svg")
+        await pilot.press("escape")
+        table.move_cursor(row=3)
+        await pilot.press("o")
+        await pilot.pause()
+        save("reassign.svg")
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        save("help.svg")
+    return written
+
+
+def write_screenshots(out_dir: Path) -> list[Path]:
+    from console.clock import FrozenClock
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clock = FrozenClock(AT)
+    with tempfile.TemporaryDirectory(prefix="support-console-shots-") as tmp:
+        db_path, cfg = _seed(Path(tmp), clock)
+        return asyncio.run(_shoot(out_dir, db_path, cfg, clock))
