@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shlex
 import socket
 import ssl
@@ -20,7 +21,7 @@ from datetime import timezone
 from typing import Callable
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from console.config import ImapConfig
 
@@ -30,7 +31,14 @@ FETCH_KEYS = [b"BODY.PEEK[]", b"INTERNALDATE"]
 
 
 class IntakeError(Exception):
-    """A connection or login problem, phrased for the operator (never holds the password)."""
+    """A connection or login problem, phrased for the operator (never holds the password).
+
+    `permanent` marks problems that retrying cannot fix (wrong credentials, a folder that does not exist
+    or cannot be selected): a long-running poller stops on these instead of retrying forever."""
+
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
 
 
 @dataclass
@@ -81,10 +89,13 @@ def connect(cfg: ImapConfig, password: str) -> IMAPClient:
     client.normalise_times = False  # keep INTERNALDATE timezone-aware
     try:
         client.login(cfg.username, password)
-    except LoginError:
+    except LoginError as exc:
         _quietly(client.logout)
-        raise IntakeError(f"IMAP login failed for user {cfg.username!r} at {where}: wrong username or password") \
-            from None
+        if "[unavailable]" in str(exc).lower():
+            # RFC 5530 [UNAVAILABLE]: the server's auth backend is down; the credentials may be fine.
+            raise IntakeError(f"IMAP server {where}: login temporarily unavailable") from None
+        raise IntakeError(f"IMAP login failed for user {cfg.username!r} at {where}: wrong username or password",
+                          permanent=True) from None
     except (OSError, IMAPClientError) as exc:
         _quietly(client.shutdown)
         raise IntakeError(f"IMAP server {where}: login failed ({type(exc).__name__})") from None
@@ -95,12 +106,25 @@ def select(client: IMAPClient, cfg: ImapConfig) -> int:
     """Select the folder (read-only unless we tag processed mail) and return its UIDVALIDITY."""
     try:
         info = client.select_folder(cfg.folder, readonly=not cfg.processed_keyword)
+    except IMAPClientAbortError:
+        raise  # the connection died: transient, handled by the caller's reconnect
     except IMAPClientError as exc:
         text = str(exc).lower()
         if "doesn't exist" in text or "nonexistent" in text or "not exist" in text or "no such" in text:
-            raise IntakeError(f"imap.folder: folder {cfg.folder!r} does not exist on {cfg.host}") from None
-        raise IntakeError(f"imap.folder: cannot select {cfg.folder!r}: {exc}") from None
+            raise IntakeError(f"imap.folder: folder {cfg.folder!r} does not exist on {cfg.host}",
+                              permanent=True) from None
+        # A NO to SELECT (invalid name, no permission): the server will say the same next time.
+        raise IntakeError(f"imap.folder: cannot select {cfg.folder!r}: {_server_text(exc)}", permanent=True) from None
     return int(info[b"UIDVALIDITY"])
+
+
+def _server_text(exc: Exception) -> str:
+    """The server's words without imapclient's prefix or Dovecot's timing suffix such as "(0.001 + 0.000 secs)"."""
+    text = str(exc)
+    for prefix in ("select failed: ", "examine failed: "):
+        if text.lower().startswith(prefix):
+            text = text[len(prefix):]
+    return re.sub(r"\s*\([0-9.]+ \+ [0-9.]+(?: \+ [0-9.]+)? secs\)\.?$", "", text).strip()
 
 
 def new_uids(client: IMAPClient, last_uid: int) -> list[int]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 
@@ -10,6 +11,7 @@ from console.config import Config
 from console.intake import imap
 from console.intake.pipeline import Incoming, file_messages
 from store import mailbox, open_db
+from store.db import StoreError
 
 log = logging.getLogger("support_console.intake")
 
@@ -41,6 +43,8 @@ class Intake:
         uids = imap.new_uids(client, last_uid)
         stored = 0
         key = (self.imap.account, self.imap.folder, uidvalidity)
+        # One batch at a time. (Reading the next batch ahead in a thread was tried: no gain, since fetch,
+        # parse and filing are all GIL-bound Python; see bench/bench_intake.py.)
         for i in range(0, len(uids), self.imap.batch_size):
             batch = uids[i:i + self.imap.batch_size]
             fetched = imap.fetch_batch(client, batch)
@@ -70,29 +74,42 @@ class Intake:
             _logout(client)
 
     def run(self) -> None:
+        lost = False
         while not self.stop.is_set():
             client = None
             try:
                 client = imap.connect(self.imap, self.password)
                 self.sync(client)
+                idle = self.imap.idle and b"IDLE" in client.capabilities()
+                log.info("%s to %s:%d as %s; watching %s (%s)", "reconnected" if lost else "connected",
+                         self.imap.host, self.imap.port, self.imap.username, self.imap.folder,
+                         "IDLE" if idle else f"polling every {self.imap.poll_seconds:g}s")
                 self.backoff.reset()
-                if self.imap.idle and b"IDLE" in client.capabilities():
+                lost = False
+                if idle:
                     self._idle_loop(client)
                 else:
                     self._poll_loop(client)
             except imap.IntakeError as exc:
-                if "login failed" in str(exc) or "does not exist" in str(exc):
+                if exc.permanent:
                     raise  # configuration problems do not heal by retrying
+                lost = True
                 self._pause(exc)
             except (OSError, imap.IMAPClientError, EOFError) as exc:
+                lost = True
                 self._pause(exc)
+            except (StoreError, sqlite3.OperationalError) as exc:
+                # A console holding the write lock past the busy timeout (or a full disk) must not kill
+                # intake: nothing was committed for this batch, the watermark did not move; retry later.
+                lost = True
+                self._pause(exc, what="database unavailable")
             finally:
                 if client is not None:
                     _logout(client)
 
-    def _pause(self, exc: Exception) -> None:
+    def _pause(self, exc: Exception, what: str = "IMAP connection lost") -> None:
         delay = self.backoff.next()
-        log.warning("IMAP connection lost (%s); reconnecting in %.0fs", _describe(exc), delay)
+        log.warning("%s (%s); reconnecting in %.0fs", what, _describe(exc), delay)
         self.stop.wait(delay)
 
     def _idle_loop(self, client) -> None:
