@@ -65,6 +65,9 @@ def clean_line(s: str, limit: int | None = None) -> str:
     """
     if not isinstance(s, str):
         s = "" if s is None else str(s)
+    if s.isascii() and s.isprintable() and "  " not in s and s == s.strip():
+        # Fast path (most headers): printable ASCII has no controls, escapes or bidi marks.
+        return _truncate(s, limit)
     s = _strip_escapes(s)
     s = _LINE_BREAKS.sub(" ", s)
     s = _CONTROLS.sub("", s)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 
 FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -11,6 +12,11 @@ def iso(dt: datetime | None) -> str | None:
         return None
     if dt.tzinfo is None:
         raise ValueError("naive datetime given to the store; all times must be aware")
+    return _iso(dt)
+
+
+@lru_cache(maxsize=4096)  # a batch formats the same `now` and arrival times many times over
+def _iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).strftime(FORMAT)
 
 

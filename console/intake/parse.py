@@ -255,11 +255,24 @@ _PLAUSIBLE_ADDR = re.compile(r"[^@\s<>]+@[^@\s<>]+|mailer-daemon|postmaster")
 _BARE_ADDR = re.compile(r"[^\s<>()\[\],;:\"'@]{1,64}@[^\s<>()\[\],;:\"'@]{1,255}")
 
 
+_SIMPLE_ADDR = re.compile(
+    r'\s*(?:"([^"\\<>]{0,200})"\s*|([A-Za-z0-9 .\'-]{0,200}?)\s*)?<([A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,255})>\s*'
+    r'|\s*([A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,255})\s*'
+)
+
+
 def _addresses(values: Iterable[str]) -> list[tuple[str, str]]:
     """Header values -> [(display name, lower-cased address)]; never raises."""
     out: list[tuple[str, str]] = []
     vals = [v for v in values if v]
     if not vals:
+        return out
+    simple = [_SIMPLE_ADDR.fullmatch(v) for v in vals]
+    if all(simple):
+        # Fast path for the common `Name <a@b>` / `a@b` forms; anything else goes to getaddresses.
+        for m in simple:
+            name = (m.group(1) or m.group(2) or "").strip()
+            out.append((name, (m.group(3) or m.group(4)).lower()))
         return out
     try:
         pairs = email.utils.getaddresses(vals)

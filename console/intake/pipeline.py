@@ -110,11 +110,12 @@ def _file_one(db: Database, cfg: Config, item: Incoming, mail: ParsedMail, now: 
     verdict = classify.classify(mail.recipients, mail.subject, mail.body_text, urgent=cfg.routing.urgent,
                                 support=cfg.routing.support, default_class=cfg.routing.default_class)
     due = pol.deadline(verdict.cls, received, cfg.sla)
+    first_step = escalation.first_step_at(verdict.cls, received, cfg)
     flagged = mail.unparseable or mail.oversize or bool(mail.defects and not mail.body_text)
     ticket_id = tickets.create_ticket(
         db, cls=verdict.cls, class_reason=verdict.reason, subject=mail.subject, requester=mail.from_addr,
         requester_name=mail.from_name, received_at=received, due_at=due,
-        next_step_at=escalation.first_step_at(verdict.cls, received, cfg), now=now,
+        next_step_at=first_step, now=now,
         needs_details=callme.needs_details(mail.subject, mail.body_text), quarantined=flagged,
     )
     row = messages.insert_message(db, raw=item.raw, raw_sha256=digest, ticket_id=ticket_id, kind="new",
@@ -126,7 +127,8 @@ def _file_one(db: Database, cfg: Config, item: Incoming, mail: ParsedMail, now: 
         audit.add_event(db, ticket_id, "thread_refused", "intake", now, detail=how)
     _record_source(db, mailbox_key, item.uid, row, now)
     # Steps already due (a Class III's arrival page) go into the outbox in this same transaction.
-    escalation.advance(db, tickets.get_ticket(db, ticket_id), cfg, now)
+    if first_step is not None and first_step <= now:
+        escalation.advance(db, tickets.get_ticket(db, ticket_id), cfg, now)
     return Filed("new", ticket_id, row, item.uid)
 
 

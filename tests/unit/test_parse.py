@@ -426,3 +426,28 @@ def test_parsed_mail_is_hashable_and_frozen():
     hash(m)
     with pytest.raises(dataclasses.FrozenInstanceError):
         m.subject = "changed"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("value", [
+    "Carl <carl@cust.example>",
+    '"Doe, John" <John.Doe@Example.COM>',
+    "plain@example.com",
+    "  Ann Example   <ann+tag@ex-ample.org>  ",
+    "O'Brien <ob@x.example>",
+])
+def test_simple_address_fast_path_agrees_with_getaddresses(value):
+    import email.utils
+
+    from console.intake.parse import _addresses
+
+    expected = [(n, a.lower()) for n, a in email.utils.getaddresses([value])]
+    assert _addresses([value]) == expected
+
+
+def test_clean_line_fast_path_still_strips_everything_else():
+    from console.safe_text import clean_line
+
+    assert clean_line("plain subject") == "plain subject"
+    assert clean_line("two  spaces") == "two spaces"
+    assert clean_line(" padded ") == "padded"
+    assert clean_line("bell\x07 and \x1b[31mred") == "bell and red"
