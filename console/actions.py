@@ -118,9 +118,11 @@ def reclassify(db: Database, cfg: Config, ticket_id: int, cls: str, actor: str, 
         if panic:
             changes["panic_mode"] = 1
         t2 = tickets.update_ticket(db, ticket_id, changes, now, expected_version=t["version"])
-        escalation.restart(db, t2, cfg)
+        cancelled = 0
+        if cls != t["class"]:  # recording panic mode alone does not restart the schedule
+            cancelled = escalation.restart(db, t2, cfg, now, f"reclassified to Class {cls} by {actor}")
         audit.add_event(db, ticket_id, "reclassified", actor, now, previous=t["class"], to=cls, reason=reason or "",
-                        panic=panic)
+                        panic=panic, cancelled_pages=cancelled)
         return tickets.get_ticket(db, ticket_id)
 
 

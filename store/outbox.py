@@ -6,8 +6,7 @@ pending/failed -> cancelled when the ticket is acknowledged or resolved first.
 """
 from __future__ import annotations
 
-import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Iterable
 
 from sqlite_utils import Database
@@ -21,6 +20,10 @@ COLUMNS = (
     "claimed_by", "updated_at",
 )
 OPEN_STATES = ("pending", "failed")
+# next_attempt_at of a 'failed' row that gets no more tries (given up, or nobody to page). A time
+# rather than a flag: claim_due() and the scheduler's sleep need no special case, and `attempts`
+# stays the true number of tries the console shows.
+NEVER = "9999-12-31T23:59:59Z"
 
 
 def _rows(cur) -> list[dict[str, Any]]:
@@ -40,12 +43,19 @@ def add_alert(db: Database, *, dedup_key: str, ticket_id: int | None, cls: str |
     return cur.lastrowid if cur.rowcount else None
 
 
-def next_attempt_due(db: Database) -> str | None:
-    row = db.execute(
-        "SELECT min(next_attempt_at) FROM alerts WHERE state IN ('pending', 'failed') AND attempts >= 0"
-        " AND next_attempt_at IS NOT NULL"
-    ).fetchone()
-    return row[0]
+def next_attempt_due(db: Database, max_attempts: int | None = None) -> str | None:
+    """When the next claimable row is due (None when there is none).
+
+    Rows out of attempts do not count; before, a parked row's past next_attempt_at made the
+    scheduler's sleep zero, so it spun at 100 % CPU after a page was given up.
+    """
+    sql = ("SELECT min(next_attempt_at) FROM alerts WHERE state IN ('pending', 'failed')"
+           " AND next_attempt_at IS NOT NULL AND next_attempt_at < ?")
+    params: list[Any] = [NEVER]
+    if max_attempts is not None:
+        sql += " AND attempts < ?"
+        params.append(max_attempts)
+    return db.execute(sql, params).fetchone()[0]
 
 
 def claim_due(db: Database, now: datetime, *, send_deadline: datetime, claimed_by: str, max_attempts: int,
@@ -86,13 +96,12 @@ def finish(db: Database, alert_id: int, now: datetime, *, ok: bool, error: str |
             [iso(now), iso(now), alert_id],
         )
     else:
-        # A failed row with no retry time is parked: attempts is pushed past any limit.
+        # A failed row with no retry time is parked: it stays 'failed' and visible, never claimed again
+        # until an operator resends it (requeue).
         db.execute(
-            "UPDATE alerts SET state = 'failed', last_error = ?, next_attempt_at = ?, updated_at = ?,"
-            " attempts = CASE WHEN ? IS NULL THEN attempts + 1000000 ELSE attempts END"
+            "UPDATE alerts SET state = 'failed', last_error = ?, next_attempt_at = ?, updated_at = ?"
             " WHERE id = ? AND state = 'sending'",
-            [error, iso(retry_at) if retry_at else iso(now), iso(now), iso(retry_at) if retry_at else None,
-             alert_id],
+            [error, iso(retry_at) if retry_at else NEVER, iso(now), alert_id],
         )
 
 
@@ -117,13 +126,16 @@ def expire_orphans(db: Database, now: datetime, *, claimed_by: str | None = None
     return cur.rowcount
 
 
-def cancel_for_ticket(db: Database, ticket_id: int, now: datetime, reason: str) -> int:
-    cur = db.execute(
-        "UPDATE alerts SET state = 'cancelled', last_error = ?, updated_at = ?"
-        " WHERE ticket_id = ? AND state IN ('pending', 'failed')",
-        [reason, iso(now), ticket_id],
-    )
-    return cur.rowcount
+def cancel_for_ticket(db: Database, ticket_id: int, now: datetime, reason: str, *,
+                      except_cls: str | None = None) -> int:
+    """Cancel the ticket's unsent pages (those of classes other than `except_cls`, when given)."""
+    sql = ("UPDATE alerts SET state = 'cancelled', last_error = ?, updated_at = ?"
+           " WHERE ticket_id = ? AND state IN ('pending', 'failed')")
+    params: list[Any] = [reason, iso(now), ticket_id]
+    if except_cls is not None:
+        sql += " AND (cls IS NULL OR cls != ?)"
+        params.append(except_cls)
+    return db.execute(sql, params).rowcount
 
 
 def requeue(db: Database, alert_id: int, now: datetime) -> None:

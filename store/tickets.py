@@ -132,15 +132,17 @@ def ticket_exists(db: Database, ticket_id: int) -> bool:
 
 def next_step_due(db: Database) -> str | None:
     """The earliest escalation step time over all open, unacknowledged tickets."""
+    # Unary + keeps SQLite off the status index: the partial next_step_at index answers this at once.
     row = db.execute(
-        "SELECT min(next_step_at) FROM tickets WHERE next_step_at IS NOT NULL AND status = 'new'"
+        "SELECT next_step_at FROM tickets WHERE next_step_at IS NOT NULL AND +status = 'new'"
+        " ORDER BY next_step_at LIMIT 1"
     ).fetchone()
-    return row[0]
+    return row[0] if row else None
 
 
 def tickets_with_steps_due(db: Database, now: datetime) -> list[dict[str, Any]]:
     rows = db.execute(
-        f"{_SELECT} FROM tickets t WHERE t.next_step_at IS NOT NULL AND t.status = 'new' AND t.next_step_at <= ?"
+        f"{_SELECT} FROM tickets t WHERE t.next_step_at IS NOT NULL AND +t.status = 'new' AND t.next_step_at <= ?"
         " ORDER BY t.next_step_at",
         [iso(now)],
     ).fetchall()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import urllib.parse
 from dataclasses import dataclass
@@ -26,7 +27,10 @@ log = logging.getLogger("support_console.dispatch")
 
 
 def sender_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Who claimed a row: host, pid and a random part. The pid alone is reused (a container's poller
+    is often pid 1 every time), and a restarted poller must not take its dead predecessor's
+    half-sent rows for its own."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def target_urls(cfg: Config, target: str) -> list[str]:
@@ -117,14 +121,24 @@ def _last_log(r) -> str | None:
     return None
 
 
+def _ceil_second(dt: datetime) -> datetime:
+    # The store keeps whole seconds (truncating): round up, or a retry comes up to 1 s early and a
+    # sub-second backoff becomes no backoff at all.
+    return dt if dt.microsecond == 0 else dt.replace(microsecond=0) + timedelta(seconds=1)
+
+
 def backoff(cfg: Config, attempts: int) -> timedelta:
     return timedelta(seconds=min(cfg.alerts.backoff_max_seconds, cfg.alerts.backoff_seconds * 2 ** (attempts - 1)))
 
 
-def claim(db: Database, cfg: Config, now: datetime, claimed_by: str) -> list[dict]:
+def claim(db: Database, cfg: Config, now: datetime, claimed_by: str, limit: int = 100) -> list[dict]:
+    """Claim up to `limit` due rows. Claim only what can be sent right away: the send deadline runs
+    from here, so a row queued behind hung sends would expire before it was ever tried."""
+    if limit <= 0:
+        return []
     with write(db):
         return outbox.claim_due(db, now, send_deadline=now + timedelta(seconds=cfg.alerts.send_timeout_seconds + 30),
-                                claimed_by=claimed_by, max_attempts=cfg.alerts.max_attempts)
+                                claimed_by=claimed_by, max_attempts=cfg.alerts.max_attempts, limit=limit)
 
 
 def deliver(db: Database, cfg: Config, alert: dict, clock_now) -> str:
@@ -145,7 +159,7 @@ def deliver(db: Database, cfg: Config, alert: dict, clock_now) -> str:
         else:
             final = report.outcome == "no-targets" or alert["attempts"] >= cfg.alerts.max_attempts
             outbox.finish(db, alert["id"], now, ok=False, error=report.error,
-                          retry_at=None if final else now + backoff(cfg, alert["attempts"]))
+                          retry_at=None if final else _ceil_second(now + backoff(cfg, alert["attempts"])))
     log.info("alert %s to %s: %s", alert["id"], alert["target"], report.outcome)
     return report.outcome
 

@@ -97,6 +97,9 @@ def _set_steps(db: Database, ticket_id: int, cursor: datetime | str | None, next
     # Bookkeeping only: no version bump, so a console's pending edit is not made stale by the poller.
     if isinstance(cursor, datetime):
         cursor = iso(cursor)
+    if next_at is not None and next_at.microsecond:
+        # Stored in whole seconds: round up, or the scheduler wakes before the step and spins until it.
+        next_at = next_at.replace(microsecond=0) + timedelta(seconds=1)
     db.execute("UPDATE tickets SET step_cursor = ?, next_step_at = ? WHERE id = ?", [cursor, iso(next_at), ticket_id])
 
 
@@ -118,13 +121,19 @@ def stop(db: Database, ticket_id: int, now: datetime, reason: str) -> int:
     return outbox.cancel_for_ticket(db, ticket_id, now, reason)
 
 
-def restart(db: Database, ticket: dict, cfg: Config) -> None:
-    """After a reclassification: the new class's steps count from the original arrival."""
+def restart(db: Database, ticket: dict, cfg: Config, now: datetime | None = None,
+            reason: str = "reclassified") -> int:
+    """After a reclassification: the new class's steps count from the original arrival, and unsent
+    pages of the old class are cancelled (the new class's schedule replaces them). Returns how many."""
+    cancelled = 0
+    if now is not None:
+        cancelled = outbox.cancel_for_ticket(db, ticket["id"], now, reason, except_cls=ticket["class"])
     if ticket["status"] != "new":
         _set_steps(db, ticket["id"], ticket["step_cursor"], None)
-        return
+        return cancelled
     received = parse_iso(ticket["received_at"])
     _set_steps(db, ticket["id"], None, first_step_at(ticket["class"], received, cfg))
+    return cancelled
 
 
 def pending_ids(rows: Iterable[dict]) -> list[int]:

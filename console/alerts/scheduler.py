@@ -26,6 +26,7 @@ log = logging.getLogger("support_console.scheduler")
 
 HEARTBEAT_SECONDS = 5.0
 CHANGE_CHECK_SECONDS = 0.25
+RECHECK_SECONDS = 60.0  # longest sleep without a full cycle when nothing is due and nothing changed
 
 
 class Scheduler:
@@ -35,7 +36,10 @@ class Scheduler:
         self.cfg, self.clock, self.stop = cfg, clock, stop
         self.wake = threading.Event()
         self.me = dispatch.sender_id()
+        self.workers = workers
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send")
+        # Heartbeat pings get their own thread: a slow monitor must not hold a sender that _dispatch counts free.
+        self.ping_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ping")
         self._inflight: set[int] = set()
         self._lock = threading.Lock()
         self._last_beat = 0.0
@@ -54,11 +58,20 @@ class Scheduler:
         with write(self.db):
             escalation.run_due(self.db, self.cfg, now)
             outbox.expire_orphans(self.db, now)
-        for alert in dispatch.claim(self.db, self.cfg, now, self.me):
+        self._dispatch(now)
+        self.beat()
+
+    def _dispatch(self, now) -> int:
+        with self._lock:
+            free = self.workers - len(self._inflight)
+        # Only as many as there are idle senders: a claimed row's send deadline is running. The rest
+        # stay pending; a finishing sender wakes us to claim more.
+        rows = dispatch.claim(self.db, self.cfg, now, self.me, limit=free)
+        for alert in rows:
             with self._lock:
                 self._inflight.add(alert["id"])
             self.pool.submit(self._send, alert)
-        self.beat()
+        return len(rows)
 
     def _send(self, alert: dict) -> None:
         db = _thread_db(self.cfg.store_path)
@@ -80,28 +93,41 @@ class Scheduler:
             heartbeat.beat(self.db, "poller", now, pid=os.getpid(), host=socket.gethostname(),
                            mailbox=(self.cfg.imap.account + "/" + self.cfg.imap.folder) if self.cfg.imap else None)
         if self.cfg.alerts.heartbeat_url:
-            self.pool.submit(_ping, self.cfg.alerts.heartbeat_url)
+            self.ping_pool.submit(_ping, self.cfg.alerts.heartbeat_url)
 
     def seconds_until_next(self) -> float:
-        candidates = [tickets.next_step_due(self.db), outbox.next_attempt_due(self.db)]
+        """Until the next step or retry; at most RECHECK_SECONDS (a safety net, e.g. for clock jumps)."""
+        candidates = [tickets.next_step_due(self.db), outbox.next_attempt_due(self.db, self.cfg.alerts.max_attempts)]
         now = self.clock.now()
         waits = [(parse_iso(c) - now).total_seconds() for c in candidates if c]
-        return max(0.0, min(waits + [HEARTBEAT_SECONDS]))
+        return max(0.0, min(waits + [RECHECK_SECONDS]))
 
     def run(self) -> None:
         version = data_version(self.db)
         while not self.stop.is_set():
             try:
                 self.cycle()
+                wait = self.seconds_until_next()
             except Exception:  # noqa: BLE001 - keep scheduling; a DB hiccup must not stop the pager
                 log.exception("scheduler cycle failed; retrying")
                 self.stop.wait(1.0)
-            deadline = time.monotonic() + self.seconds_until_next()
+                continue
+            deadline = time.monotonic() + wait
             while not self.stop.is_set():
-                left = deadline - time.monotonic()
+                mono = time.monotonic()
+                left = deadline - mono
                 if left <= 0:
                     break
-                if self.wake.wait(min(left, CHANGE_CHECK_SECONDS)):
+                beat_in = self._last_beat + HEARTBEAT_SECONDS - mono
+                if beat_in <= 0:
+                    # Liveness only: nothing came due, so no full cycle (its queries are O(open tickets)).
+                    try:
+                        self.beat()
+                    except Exception:  # noqa: BLE001
+                        log.exception("heartbeat failed")
+                        self._last_beat = time.monotonic()
+                    continue
+                if self.wake.wait(min(left, CHANGE_CHECK_SECONDS, beat_in)):
                     self.wake.clear()
                     break
                 v = data_version(self.db)
@@ -110,8 +136,12 @@ class Scheduler:
                     break
 
     def drain(self, timeout: float) -> None:
+        """Wait for the sends in flight. Unless stopping, keep claiming rows that are due meanwhile
+        (`poll --once`: the senders take only a few rows at a time)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
+            if not self.stop.is_set():
+                self._dispatch(self.clock.now())
             with self._lock:
                 if not self._inflight:
                     return
@@ -119,6 +149,7 @@ class Scheduler:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+        self.ping_pool.shutdown(wait=False, cancel_futures=True)
 
 
 _local = threading.local()

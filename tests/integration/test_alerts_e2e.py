@@ -1,0 +1,191 @@
+"""Pages end to end: real Dovecot, the real `support-console poll` process, apprise json:// pages to a
+real HTTP receiver (one path per person: json://127.0.0.1:PORT/<handle>).
+
+bob is primary and cy secondary this week; ann is the supervisor.
+"""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+from tests.integration import alerts_helpers as h
+
+pytestmark = pytest.mark.integration
+
+SHORT_SLA = {"III": "6s", "III_escalate_after": "3s", "III_repeat_every": "3s"}
+
+
+@pytest.fixture
+def desk(tmp_path, dovecot, http_receiver):
+    """Write a config for this test's servers: desk(sla=..., alerts=...) -> config path."""
+
+    def make(**kw):
+        kw.setdefault("notify", {x: [http_receiver.url(f"/{x}")] for x in h.HANDLES})
+        return h.write_config(tmp_path, dovecot=dovecot, **kw)
+
+    return make
+
+
+@pytest.fixture
+def poller(request):
+    started: list[h.Poller] = []
+
+    def start(config):
+        p = h.Poller(config).start()
+        started.append(p)
+        h.wait_until(lambda: "watching" in p.output() or not p.alive(), 20, what="poller connected")
+        assert p.alive(), p.output()
+        return p
+
+    def finish():
+        for p in started:
+            p.kill()
+
+    request.addfinalizer(finish)
+    return start
+
+
+def by_handle(records):
+    out: dict[str, list] = {}
+    for r in records:
+        out.setdefault(h.path_of(r), []).append(r)
+    return out
+
+
+def test_urgent_mail_pages_primary_and_secondary(desk, dovecot, http_receiver, poller, tmp_path):
+    conf = desk()
+    poller(conf)
+    dovecot.append(h.mail(1, subject="DNS service is down"))
+    records = http_receiver.wait_for(2, timeout=10)
+    time.sleep(1.0)  # nobody else is paged at arrival
+    records = http_receiver.records
+    assert sorted(h.path_of(r) for r in records) == [h.PRIMARY, h.SECONDARY]
+    [t] = h.tickets(tmp_path / "support.db")
+    assert t["class"] == "III"
+    for r in records:
+        title, body = r.body["title"], r.body["message"]
+        assert "Class III" in title and f"#{t['id']}" in title and "DNS service is down" in title
+        assert f"support-console ack {t['id']}" in body
+        assert r.body["type"] == "failure"  # urgent: apprise's highest severity
+    rows = h.wait_until(lambda: [a for a in h.alerts(tmp_path / "support.db") if a["state"] == "sent"] or None, 5)
+    assert sorted(a["target"] for a in rows) == ["bob", "cy"]
+    results = h.query(tmp_path / "support.db", "SELECT * FROM alert_results ORDER BY id")
+    assert sorted(r["service"] for r in results) == [f"json://127.0.0.1:{http_receiver.port}/bob",
+                                                      f"json://127.0.0.1:{http_receiver.port}/cy"]
+    assert all(r["ok"] == 1 and r["status"] == "SUCCESS" for r in results)
+
+
+def test_escalation_and_breach_arrive_on_time_and_ack_stops_them(desk, dovecot, http_receiver, poller, tmp_path):
+    db = tmp_path / "support.db"
+    conf = desk(sla=SHORT_SLA)
+    poller(conf)
+    appended = time.time()
+    dovecot.append(h.mail(1))
+    # arrival (bob, cy) at +0, escalate (team) at +3 s, breach (team + supervisors) at +6 s
+    http_receiver.wait_for(8, timeout=20)
+    [t] = h.tickets(db)
+    received = h.parse_iso(t["received_at"]).timestamp()
+    # received_at is INTERNALDATE truncated to the second: within a second before the APPEND.
+    assert appended - 1.0 <= received <= appended + 1.0
+
+    rows = {(a["target"], a["title"]): a for a in h.alerts(db)}
+    expected_offsets = {"NEW": 0, "ESCALATED": 3, "BREACHED": 6}
+    seen = []
+    for rec in http_receiver.records[:8]:
+        row = rows[(h.path_of(rec), rec.body["title"])]
+        due = h.parse_iso(row["due_at"]).timestamp()
+        kind = next(k for k in expected_offsets if f" {k}:" in rec.body["title"])
+        assert due - received == expected_offsets[kind], (kind, row)
+        if kind == "NEW":
+            # Due at received_at (truncated), so it is bounded by intake (IDLE) latency instead.
+            took = rec.wall - appended
+            assert took <= 2.0, f"arrival page to {row['target']} came {took:.2f}s after the APPEND"
+        else:
+            late = rec.wall - due
+            assert -0.1 <= late <= 1.0, f"{kind} page to {row['target']} arrived {late:+.2f}s from its due time"
+        seen.append((kind, h.path_of(rec)))
+    assert sorted(seen) == sorted([("NEW", "bob"), ("NEW", "cy"), ("ESCALATED", "ann"), ("ESCALATED", "bob"),
+                                   ("ESCALATED", "cy"), ("BREACHED", "ann"), ("BREACHED", "bob"),
+                                   ("BREACHED", "cy")])
+
+    out = h.cli(conf, "ack", str(t["id"]), actor="ann").stdout
+    assert "acknowledged by ann" in out
+    n = len(http_receiver.records)
+    time.sleep(3 * 3 + 1)  # three repeat periods
+    late = http_receiver.records[n:]
+    assert late == [], [r.body["title"] for r in late]
+    t = h.tickets(db)[0]
+    assert t["status"] == "acknowledged" and t["acknowledged_by"] == "ann" and t["next_step_at"] is None
+    assert not [a for a in h.alerts(db) if a["state"] in ("pending", "failed", "sending")]
+
+
+def test_check_passes_and_lists_targets(desk, http_receiver):
+    conf = desk()
+    r = h.cli(conf, "check")
+    assert "imap: ok" in r.stdout
+    for handle, role in h.ROLES.items():
+        assert f"target {handle} ({role}): json://127.0.0.1:{http_receiver.port}/{handle}" in r.stdout
+    assert "on call rotation: bob, cy, ann" in r.stdout
+    assert r.stdout.rstrip().endswith("check: ok")
+
+
+def test_check_fails_on_a_bad_login(tmp_path, dovecot, http_receiver):
+    conf = h.write_config(tmp_path, dovecot=dovecot, imap={"username": "nobody"},
+                          notify={x: [http_receiver.url(f"/{x}")] for x in h.HANDLES})
+    r = h.cli(conf, "check", check=False)
+    assert r.returncode != 0
+    assert "imap: FAILED" in r.stdout and "login failed" in r.stdout
+    assert "secret" not in r.stdout + r.stderr
+
+
+def test_test_page_reports_each_target(desk, http_receiver, tmp_path):
+    conf = desk(notify={"ann": [http_receiver.url("/ann")], "bob": [http_receiver.url("/bob")],
+                        "cy": ["json://127.0.0.1:9/cy"]})
+    r = h.cli(conf, "test-page", "ann")
+    assert "ann: sent" in r.stdout
+    assert f"json://127.0.0.1:{http_receiver.port}/ann: SUCCESS" in r.stdout
+    [rec] = http_receiver.wait_for(1, timeout=5)
+    assert h.path_of(rec) == "ann" and "test page" in rec.body["title"]
+
+    r = h.cli(conf, "test-page", "primary")
+    assert "bob: sent" in r.stdout
+    assert h.path_of(http_receiver.wait_for(2, timeout=5)[1]) == "bob"
+
+    r = h.cli(conf, "test-page", "cy", check=False)
+    assert r.returncode != 0
+    assert "cy: failed" in r.stdout and "json://127.0.0.1:9/cy: FAILURE" in r.stdout
+
+    r = h.cli(conf, "test-page", "team", check=False)
+    assert r.returncode != 0  # one of three failed
+    assert "ann: sent" in r.stdout and "bob: sent" in r.stdout and "cy: failed" in r.stdout
+
+
+def test_oncall_shows_primary_and_secondary(desk):
+    conf = desk()
+    out = h.cli(conf, "oncall").stdout
+    assert "primary bob, secondary cy" in out.splitlines()[0]
+    assert "next:" in out and "primary cy, secondary ann" in out
+    data = json.loads(h.cli(conf, "oncall", "--json").stdout)
+    assert (data["primary"], data["secondary"]) == ("bob", "cy")
+
+
+def test_poll_once_writes_a_fresh_heartbeat(desk, dovecot, http_receiver, tmp_path):
+    conf = desk()
+    for i in (1, 2, 3):
+        dovecot.append(h.mail(i))
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    h.cli(conf, "poll", "--once")
+    [beat] = h.query(tmp_path / "support.db", "SELECT * FROM heartbeats WHERE name = 'poller'")
+    at = h.parse_iso(beat["at"])
+    assert before <= at <= datetime.now(timezone.utc)
+    assert beat["pid"] and beat["host"]
+    assert json.loads(beat["detail"])["mailbox"].endswith("/INBOX")
+    # ... and that one cycle took the mail in and paged primary and secondary for each (six pages:
+    # more than the poller has senders, so --once must keep dispatching until the outbox is drained).
+    assert len(h.tickets(tmp_path / "support.db")) == 3
+    records = http_receiver.wait_for(6, timeout=5)
+    assert sorted(h.path_of(r) for r in records) == ["bob"] * 3 + ["cy"] * 3
+    assert {a["state"] for a in h.alerts(tmp_path / "support.db")} == {"sent"}
