@@ -14,8 +14,7 @@ from console.actions import ActionRefused
 from console.clock import FrozenClock
 from console.config import from_dict
 from console.intake.pipeline import Incoming, file_messages
-from console.poller import sync_staff
-from store import audit, open_db, outbox, tickets
+from store import audit, outbox, tickets
 from store.db import StaleWrite
 from store.times import iso
 from tests.integration.alerts_helpers import SUPPORT, T0, URGENT, cli, config_dict, mail, to_toml
@@ -29,16 +28,8 @@ def cfg(tmp_path):
 
 
 @pytest.fixture
-def clock():
+def clock():  # the alerts desk's start time (tests/unit/conftest.py provides `db` for this `cfg`)
     return FrozenClock(T0)
-
-
-@pytest.fixture
-def db(cfg):
-    sync_staff(cfg)
-    d = open_db(cfg.store_path)
-    yield d
-    d.close()
 
 
 def new_ticket(db, cfg, at, i=1, to=URGENT, frm=None) -> int:

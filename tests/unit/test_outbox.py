@@ -64,16 +64,8 @@ def cfg(tmp_path):
 
 
 @pytest.fixture
-def clock():
+def clock():  # the alerts desk's start time (tests/unit/conftest.py provides `db` for this `cfg`)
     return FrozenClock(T0)
-
-
-@pytest.fixture
-def db(cfg):
-    sync_staff(cfg)
-    d = open_db(cfg.store_path)
-    yield d
-    d.close()
 
 
 def add(db, clock, key="k1", target="bob", **kw):
