@@ -92,20 +92,20 @@ class PageSink:
         self._callback: Callable[[str, str], None] | None = None
         self._buffer: list[tuple[str, str]] = []
 
-    def attach(self, callback: Callable[[str, str], None]) -> None:
+    def attach(self, callback: Callable[[str, str, str], None]) -> None:
         with self._lock:
             self._callback = callback
             pending, self._buffer = self._buffer, []
-        for title, body in pending:
-            callback(title, body)
+        for title, body, to in pending:
+            callback(title, body, to)
 
-    def __call__(self, title: str, body: str) -> None:
+    def __call__(self, title: str, body: str, to: str = "") -> None:
         with self._lock:
             cb = self._callback
             if cb is None:
-                self._buffer.append((title, body))
+                self._buffer.append((title, body, to))
                 return
-        cb(title, body)
+        cb(title, body, to)
 
 
 _SINK: PageSink | None = None
@@ -121,9 +121,10 @@ def register_desk_channel(sink: PageSink) -> None:
     from apprise.decorators import notify
 
     @notify(on="desk", name="support-console desk channel")
-    def _desk(body, title, notify_type, *args, **kwargs):
+    def _desk(body, title, notify_type, *args, meta=None, **kwargs):
         if _SINK is not None:
-            _SINK(title or "", body or "")
+            # desk://ann -> the page was for ann
+            _SINK(title or "", body or "", str((meta or {}).get("host") or ""))
         return True
 
     _REGISTERED = True

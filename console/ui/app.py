@@ -51,6 +51,7 @@ class ActionDone(Message):
 class PageArrived(Message):
     title: str
     body: str
+    to: str = ""
 
 
 class ConsoleApp(App):
@@ -78,6 +79,7 @@ class ConsoleApp(App):
         self._oncall_at: datetime | None = None
         self.role: str | None = None
         self.pages: list[tuple[str, str, str]] = []
+        self._last_toast = ""
         self._counts: dict[str, int] | None = None  # per class, and unacknowledged due times: rebuilt on change
         self._dues: list[datetime] = []
 
@@ -99,7 +101,7 @@ class ConsoleApp(App):
         self.ensure_loaded()
         person = self.role is not None
         if self.page_sink is not None:
-            self.page_sink.attach(lambda title, body: self.post_message(PageArrived(title, body)))
+            self.page_sink.attach(lambda title, body, to: self.post_message(PageArrived(title, body, to)))
         if not person:
             self.notify(f"{self.operator!r} is not on the staff list: actions will be refused",
                         severity="warning", markup=False)
@@ -298,9 +300,13 @@ class ConsoleApp(App):
     def on_page_arrived(self, msg: PageArrived) -> None:
         at = self.clock.now().astimezone(self.cfg.timezone).strftime("%H:%M:%S")
         self.pages.append((at, msg.title, msg.body))
-        self.notify(clean_line(msg.body, 160), title=clean_line(msg.title, 80), severity="warning",
-                    markup=False, timeout=6)
-        self.dashboard.add_page(clean_line(msg.title, 120), clean_block(msg.body), at)
+        # One page goes to several people at once: one toast per page, one log line per person.
+        if msg.title != self._last_toast:
+            self._last_toast = msg.title
+            self.notify(clean_line(msg.body, 160), title=clean_line(msg.title, 80), severity="warning",
+                        markup=False, timeout=6)
+        who = f"-> {clean_line(msg.to, 12)}  " if msg.to else ""
+        self.dashboard.add_page(who + clean_line(msg.title, 120), clean_block(msg.body), at)
 
 
 def _prep(row: dict[str, Any]) -> dict[str, Any]:

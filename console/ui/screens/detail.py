@@ -149,6 +149,7 @@ class DetailScreen(Screen):
 
     def on_mount(self) -> None:
         self.reload()
+        self.app.update_status()  # paint the status line now, not at the next tick
         self.query_one("#detail-body").focus()
 
     def reload(self) -> None:
