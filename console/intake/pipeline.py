@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 from console import policy as pol
 from console.alerts import escalation
-from console.config import Config
+from console.config import Config, Routing
 from console.intake import autoreply, callme, classify, threads
 from console.intake.parse import ParsedMail, parse_message
 from store import audit, mailbox, messages, tickets, write
@@ -56,16 +56,51 @@ def _fields(mail: ParsedMail) -> dict:
     return d
 
 
+@dataclass
+class Analysis:
+    """Everything about one message that needs no database: parsed fields, hash, auto-reply kind,
+    class and flags. Pure, so a big sync can compute it in another process (see intake/watch.py)."""
+    mail: ParsedMail
+    digest: str
+    auto: str | None
+    verdict: classify.Classification
+    needs_details: bool
+    fields: dict
+
+
+def analyze(raw: bytes, routing: Routing, max_bytes: int) -> Analysis:
+    mail = parse_message(raw, max_bytes)
+    # The headers view is only needed for auto-reply detection; a plain dict keeps Analysis picklable.
+    mail = dataclasses.replace(mail, headers=dict(mail.headers))
+    return Analysis(
+        mail=mail, digest=messages.sha256(raw), auto=autoreply.auto_kind(mail),
+        verdict=classify.classify(mail.recipients, mail.subject, mail.body_text, urgent=routing.urgent,
+                                  support=routing.support, default_class=routing.default_class),
+        needs_details=callme.needs_details(mail.subject, mail.body_text), fields=_fields(mail),
+    )
+
+
+def analyze_batch(raws: list[bytes], routing: Routing, max_bytes: int) -> list[Analysis]:
+    return [analyze(r, routing, max_bytes) for r in raws]
+
+
+def max_bytes(cfg: Config) -> int:
+    return cfg.imap.max_message_bytes if cfg.imap else 25 * 1024 * 1024
+
+
 def file_messages(db: Database, cfg: Config, items: list[Incoming], now: datetime, *, source: str = "ingest",
-                  mailbox_key: tuple[str, str, int] | None = None, last_uid: int | None = None) -> list[Filed]:
+                  mailbox_key: tuple[str, str, int] | None = None, last_uid: int | None = None,
+                  analyses: list[Analysis] | None = None) -> list[Filed]:
     """Store and file a batch. With mailbox_key=(account, folder, uidvalidity) each item's uid is
-    recorded as a source and the watermark moves to `last_uid` (or the highest uid) in the same commit."""
-    parsed = [(item, parse_message(item.raw, cfg.imap.max_message_bytes if cfg.imap else 25 * 1024 * 1024))
-              for item in items]
+    recorded as a source and the watermark moves to `last_uid` (or the highest uid) in the same commit.
+    `analyses` (one per item) may come precomputed; otherwise they are computed here, before the
+    write lock is taken."""
+    if analyses is None:
+        analyses = analyze_batch([i.raw for i in items], cfg.routing, max_bytes(cfg))
     out: list[Filed] = []
     with write(db):
-        for item, mail in parsed:
-            out.append(_file_one(db, cfg, item, mail, now, source, mailbox_key))
+        for item, analysis in zip(items, analyses, strict=True):
+            out.append(_file_one(db, cfg, item, analysis, now, source, mailbox_key))
         if mailbox_key is not None:
             uids = [i.uid for i in items if i.uid is not None]
             top = max([last_uid or 0, *uids])
@@ -77,46 +112,42 @@ def file_messages(db: Database, cfg: Config, items: list[Incoming], now: datetim
     return out
 
 
-def _file_one(db: Database, cfg: Config, item: Incoming, mail: ParsedMail, now: datetime, source: str,
+def _file_one(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datetime, source: str,
               mailbox_key: tuple[str, str, int] | None) -> Filed:
     if mailbox_key is not None and item.uid is not None:
         existing = messages.source_row(db, *mailbox_key, item.uid)
         if existing is not None:
             return Filed("duplicate", None, existing, item.uid)
-    digest = messages.sha256(item.raw)
+    mail, digest, fields = a.mail, a.digest, a.fields
     dup = messages.find_by_dedup_key(db, messages.dedup_key(digest, mail.message_id))
     if dup is not None:
         _record_source(db, mailbox_key, item.uid, dup[0], now)
         return Filed("duplicate", dup[1], dup[0], item.uid)
 
     received = _arrival(item, now)
-    fields = _fields(mail)
-    kind = autoreply.auto_kind(mail)
-    if kind is not None:
+    if a.auto is not None:
         # Auto-replies and bounces never open a ticket and never count as contact; attach if we can.
-        ticket_id, how = threads.find_ticket(db, mail, bounce=(kind == "bounce"))
-        row = messages.insert_message(db, raw=item.raw, raw_sha256=digest, ticket_id=ticket_id, kind=kind,
+        ticket_id, how = threads.find_ticket(db, mail, bounce=(a.auto == "bounce"))
+        row = messages.insert_message(db, raw=item.raw, raw_sha256=digest, ticket_id=ticket_id, kind=a.auto,
                                       fields=fields, received_at=received, now=now, source=source)
         if ticket_id is not None:
-            audit.add_event(db, ticket_id, f"{kind}_received", "intake", now, message=row, matched=how,
+            audit.add_event(db, ticket_id, f"{a.auto}_received", "intake", now, message=row, matched=how,
                             subject=mail.subject)
         _record_source(db, mailbox_key, item.uid, row, now)
-        return Filed(kind, ticket_id, row, item.uid)
+        return Filed(a.auto, ticket_id, row, item.uid)
 
     ticket_id, how = threads.find_ticket(db, mail)
     if ticket_id is not None:
         return _reply(db, cfg, item, mail, fields, digest, ticket_id, how, received, now, source, mailbox_key)
 
-    verdict = classify.classify(mail.recipients, mail.subject, mail.body_text, urgent=cfg.routing.urgent,
-                                support=cfg.routing.support, default_class=cfg.routing.default_class)
+    verdict = a.verdict
     due = pol.deadline(verdict.cls, received, cfg.sla)
     first_step = escalation.first_step_at(verdict.cls, received, cfg)
     flagged = mail.unparseable or mail.oversize or bool(mail.defects and not mail.body_text)
     ticket_id = tickets.create_ticket(
         db, cls=verdict.cls, class_reason=verdict.reason, subject=mail.subject, requester=mail.from_addr,
         requester_name=mail.from_name, received_at=received, due_at=due,
-        next_step_at=first_step, now=now,
-        needs_details=callme.needs_details(mail.subject, mail.body_text), quarantined=flagged,
+        next_step_at=first_step, now=now, needs_details=a.needs_details, quarantined=flagged,
     )
     row = messages.insert_message(db, raw=item.raw, raw_sha256=digest, ticket_id=ticket_id, kind="new",
                                   fields=fields, received_at=received, now=now, source=source)

@@ -2,20 +2,77 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import sqlite3
 import threading
 import time
+from concurrent.futures import Future, ProcessPoolExecutor
 
 from console.clock import Clock
 from console.config import Config
 from console.intake import imap
-from console.intake.pipeline import Incoming, file_messages
+from console.intake.pipeline import Analysis, Incoming, analyze_batch, file_messages, max_bytes
 from store import mailbox, open_db
 from store.db import StoreError
 
 log = logging.getLogger("support_console.intake")
 
 LIVENESS_SECONDS = 30.0  # NOOP during IDLE: a dropped connection looks exactly like silence
+PARALLEL_MIN = 400  # a backlog this big is parsed in a helper process; below it the process costs more
+
+
+def _die_with_parent() -> None:
+    """In the helper process: exit if the poller dies, even by SIGKILL (Linux), so none is left behind."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - not Linux: the closed pipe to the parent still ends the worker
+        pass
+
+
+class Analyzer:
+    """Parses and classifies a big backlog in a helper process while this one fetches and commits.
+
+    Parsing is pure, GIL-bound Python, so a thread would share this core; a process uses the other.
+    Anything wrong with the helper falls back to parsing here: it is an accelerator, never a dependency.
+    """
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.pool: ProcessPoolExecutor | None = None
+        self.broken = False
+
+    def submit(self, raws: list[bytes]) -> Future | None:
+        if self.broken:
+            return None
+        try:
+            if self.pool is None:
+                # spawn, not fork: this process has threads (scheduler, senders), open sqlite handles and
+                # the mailbox flock, none of which a child may inherit.
+                self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=_die_with_parent)
+            return self.pool.submit(analyze_batch, raws, self.cfg.routing, max_bytes(self.cfg))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("parsing in a helper process is off (%s); parsing here", type(exc).__name__)
+            self.broken = True
+            return None
+
+    def result(self, fut: Future | None, raws: list[bytes]) -> list[Analysis] | None:
+        if fut is None:
+            return None  # file_messages parses in this process
+        try:
+            return fut.result(timeout=300)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("helper process failed (%s); parsing this batch here", type(exc).__name__)
+            self.broken = True
+            return None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
 
 
 class Intake:
@@ -28,6 +85,7 @@ class Intake:
         self.db = open_db(cfg.store_path)
         self.password = imap.resolve_password(cfg.imap)
         self.backoff = imap.Backoff()
+        self.analyzer = Analyzer(cfg)
 
     def sync(self, client) -> int:
         """Fetch everything above the watermark; a UIDVALIDITY change rescans the whole folder."""
@@ -41,22 +99,35 @@ class Intake:
             else:
                 last_uid = wm[1]
         uids = imap.new_uids(client, last_uid)
-        stored = 0
         key = (self.imap.account, self.imap.folder, uidvalidity)
-        # One batch at a time. (Reading the next batch ahead in a thread was tried: no gain, since fetch,
-        # parse and filing are all GIL-bound Python; see bench/bench_intake.py.)
+        parallel = len(uids) >= PARALLEL_MIN
+        stored = 0
+        # Batches are committed strictly in UID order (the watermark moves with each commit). For a big
+        # backlog, batch k is parsed in the helper process while batch k-1 is committed and k+1 fetched.
+        previous = None
         for i in range(0, len(uids), self.imap.batch_size):
             batch = uids[i:i + self.imap.batch_size]
             fetched = imap.fetch_batch(client, batch)
             items = [Incoming(raw=f.raw, received_at=f.internaldate, uid=f.uid) for f in fetched]
-            filed = file_messages(self.db, self.cfg, items, self.clock.now(), source="imap", mailbox_key=key,
-                                  last_uid=batch[-1])
-            stored += sum(1 for f in filed if f.outcome != "duplicate")
-            self.on_commit(len(filed))
-            self._mark_processed(client, [f.uid for f in filed])
+            fut = self.analyzer.submit([it.raw for it in items]) if parallel else None
+            if previous is not None:
+                stored += self._commit(client, key, *previous)
+            previous = (batch, items, fut)
+        if previous is not None:
+            stored += self._commit(client, key, *previous)
+        if parallel:
+            self.analyzer.close()  # backlogs are rare; do not keep a process idling
         if uids:
             log.info("%s: %d new message(s), %d stored", self.imap.folder, len(uids), stored)
         return stored
+
+    def _commit(self, client, key, batch: list[int], items: list[Incoming], fut: Future | None) -> int:
+        analyses = self.analyzer.result(fut, [it.raw for it in items])
+        filed = file_messages(self.db, self.cfg, items, self.clock.now(), source="imap", mailbox_key=key,
+                              last_uid=batch[-1], analyses=analyses)
+        self.on_commit(len(filed))
+        self._mark_processed(client, [f.uid for f in filed])
+        return sum(1 for f in filed if f.outcome != "duplicate")
 
     def _mark_processed(self, client, uids: list[int]) -> None:
         # Cosmetic and idempotent, only after the commit; failure changes nothing we rely on.

@@ -1,0 +1,67 @@
+"""A big backlog is parsed in a helper process: the result must be exactly what in-process parsing files."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from console.clock import SystemClock
+from console.config import load
+from console.intake import watch
+from console.poller import sync_staff
+from tests.corpus import corpus
+from tests.integration.helpers import DESK_PASSWORD, PASSWORD_ENV, mail, query, write_config
+
+pytestmark = pytest.mark.integration
+
+FILED = """SELECT m.sha256, m.kind, m.subject, m.body_text, t.class, t.needs_details, t.quarantined, t.subject
+           FROM messages m LEFT JOIN tickets t ON t.id = m.ticket_id ORDER BY m.sha256"""
+
+
+def intake(tmp_path, dovecot, name: str, parallel_min: int, monkeypatch):
+    d = tmp_path / name
+    d.mkdir()
+    cfg = load(write_config(d, port=dovecot.port, max_message_size="64KB", imap_extra="batch_size = 100"))
+    sync_staff(cfg)
+    monkeypatch.setattr(watch, "PARALLEL_MIN", parallel_min)
+    used = []
+    real_submit = watch.Analyzer.submit
+
+    def spy(self, raws):
+        fut = real_submit(self, raws)
+        used.append(fut is not None)
+        return fut
+
+    monkeypatch.setattr(watch.Analyzer, "submit", spy)
+    stored = watch.Intake(cfg, SystemClock(), threading.Event()).once()
+    return cfg.store_path, stored, used
+
+
+def test_helper_process_files_exactly_what_in_process_parsing_files(tmp_path, dovecot, monkeypatch):
+    monkeypatch.setenv(PASSWORD_ENV, DESK_PASSWORD)
+    raws = [raw for _, raw in corpus() if raw.strip()]
+    raws += [mail(i, to="urgent@example.com" if i % 7 == 0 else "support@example.com",
+                  subject=f"Class II: printer {i}" if i % 5 == 0 else None) for i in range(300)]
+    dovecot.append_many(raws)
+
+    par_db, par_stored, par_used = intake(tmp_path, dovecot, "par", 1, monkeypatch)
+    seq_db, seq_stored, seq_used = intake(tmp_path, dovecot, "seq", 10**9, monkeypatch)
+
+    assert par_used and all(par_used), "the big backlog went through the helper process"
+    assert seq_used == []
+    assert par_stored == seq_stored > 300
+    assert query(par_db, FILED) == query(seq_db, FILED)
+    assert query(par_db, "SELECT uidvalidity, last_uid FROM mailboxes") == \
+        query(seq_db, "SELECT uidvalidity, last_uid FROM mailboxes")
+
+
+def test_a_failing_helper_falls_back_to_parsing_here(tmp_path):
+    from concurrent.futures import Future
+
+    from tests.factories import desk_config
+
+    analyzer = watch.Analyzer(desk_config(tmp_path))
+    fut = Future()
+    fut.set_exception(RuntimeError("helper died"))
+    assert analyzer.result(fut, [b"Subject: x\r\n\r\ny"]) is None  # None: file_messages parses in-process
+    assert analyzer.broken and analyzer.submit([b"x"]) is None
