@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 
 $(VENV)/.installed: pyproject.toml
-	$(PY) -m venv $(VENV)
+	$(PY) -m venv $(VENV) || { rm -rf $(VENV); echo "could not create a virtualenv: on Debian/Ubuntu run 'apt-get install python3-venv'" >&2; exit 1; }
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[test]'
 	touch $@

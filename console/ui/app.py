@@ -80,12 +80,14 @@ class ConsoleApp(App):
         self.role: str | None = None
         self.pages: list[tuple[str, str, str]] = []
         self._last_toast = ""
+        self._dashboard: DashboardScreen | None = None
         self._counts: dict[str, int] | None = None  # per class, and unacknowledged due times: rebuilt on change
         self._dues: list[datetime] = []
 
     # -- start-up ------------------------------------------------------------------------------------
     def get_default_screen(self) -> DashboardScreen:
-        return DashboardScreen()
+        self._dashboard = DashboardScreen()
+        return self._dashboard
 
     def ensure_loaded(self) -> None:
         """The first load (called by whichever of app and dashboard mounts first)."""
@@ -115,14 +117,14 @@ class ConsoleApp(App):
 
     @property
     def dashboard(self) -> DashboardScreen:
-        return self.get_default_screen_instance()
-
-    def get_default_screen_instance(self) -> DashboardScreen:
-        return self.screen_stack[0]
+        # Kept, not looked up in screen_stack: that is empty while the app shuts down and a timer fires.
+        return self._dashboard
 
     # -- clocks --------------------------------------------------------------------------------------
     def tick(self) -> None:
         """Once a second: visible countdowns, the status line, the open detail's header."""
+        if self._dashboard is None or not self._dashboard.is_attached:  # a tick can race the teardown
+            return
         now = self.clock.now()
         self.dashboard.refresh_visible(now)
         self.update_status(now)
@@ -130,6 +132,8 @@ class ConsoleApp(App):
             self.screen.tick()
 
     def _poll_timer(self) -> None:
+        if self._dashboard is None or not self._dashboard.is_attached:  # shutting down: let it lapse
+            return
         try:
             self.refresh_now()
         finally:

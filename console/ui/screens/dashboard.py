@@ -42,6 +42,7 @@ class DashboardScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.view = View()
+        self._table: TicketTable | None = None
         self._order: list[int] = []
         self._shown: dict[int, tuple[str, str]] = {}  # id -> (countdown text, level) on screen
         self._keys: dict[int, tuple] = {}  # id -> sort key of the shown rows
@@ -49,7 +50,7 @@ class DashboardScreen(Screen):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         yield Static(id="viewbar")
-        table = TicketTable(id="tickets")
+        table = self._table = TicketTable(id="tickets")
         table.on_viewport = self.refresh_visible
         yield table
         yield Input(placeholder="search subject, requester, body: ⏎ apply, esc clear", id="search")
@@ -67,7 +68,7 @@ class DashboardScreen(Screen):
 
     @property
     def table(self) -> TicketTable:
-        return self.query_one(TicketTable)
+        return self._table  # kept from compose(): no DOM query per tick, and none after teardown
 
     # -- rows ------------------------------------------------------------------------------------
     def _sort_key(self, t: dict[str, Any]):
@@ -172,8 +173,10 @@ class DashboardScreen(Screen):
     def refresh_visible(self, now: datetime | None = None) -> None:
         """The once-a-second work: only the countdown cells of the rows on screen, only when they change."""
         app = self.app
-        now = now or app.clock.now()
         table = self.table
+        if table is None or not table.is_attached:  # a timer firing while the app shuts down
+            return
+        now = now or app.clock.now()
         tickets, shown = app.tickets, self._shown
         with app.batch_update():
             for key in table.visible_keys():
