@@ -54,7 +54,8 @@ async def run(path: Path, cfg, ticks: int) -> dict:
     app = ConsoleApp(path, cfg, "ann", clock, live=False)
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()
-        first_paint = time.perf_counter() - t0
+        loaded = time.perf_counter() - t0
+        first_paint = app.first_paint_at - t0  # the first frame: the most urgent rows, in order
         rows = app.dashboard.table.row_count
         costs = []
         for _ in range(ticks):
@@ -73,7 +74,7 @@ async def run(path: Path, cfg, ticks: int) -> dict:
         s = time.perf_counter()
         app.refresh_now()
         idle_poll_ms = (time.perf_counter() - s) * 1000
-    return {"rows": rows, "first_paint": first_paint, "costs": costs, "poll_ms": poll_ms, "idle_poll_ms": idle_poll_ms}
+    return {"rows": rows, "first_paint": first_paint, "loaded": loaded, "costs": costs, "poll_ms": poll_ms, "idle_poll_ms": idle_poll_ms}
 
 
 def main() -> int:
@@ -93,6 +94,7 @@ def main() -> int:
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(f"rows in table:      {r['rows']}")
     print(f"first paint:        {r['first_paint']:.2f} s   (target < 1.5 s; includes importing Textual)")
+    print(f"all rows loaded:    {r['loaded']:.2f} s")
     print(f"tick cost:          mean {statistics.mean(costs):.2f} ms, p95 {p95:.2f} ms, max {costs[-1]:.2f} ms "
           f"over {len(costs)} ticks   (target < 10 ms)")
     print(f"change poll:        {r['poll_ms']:.2f} ms with one changed ticket, {r['idle_poll_ms']:.3f} ms idle")

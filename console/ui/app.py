@@ -81,6 +81,7 @@ class ConsoleApp(App):
         self.pages: list[tuple[str, str, str]] = []
         self._last_toast = ""
         self._dashboard: DashboardScreen | None = None
+        self.first_paint_at: float | None = None  # perf_counter() of the first frame (for bench/)
         self._counts: dict[str, int] | None = None  # per class, and unacknowledged due times: rebuilt on change
         self._dues: list[datetime] = []
 

@@ -1,6 +1,8 @@
 """The ticket list: open tickets by time left, live countdowns, filters, search, marks."""
 from __future__ import annotations
 
+import time
+
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,6 +37,9 @@ class View:
         return bool(self.cls or self.mine or self.unassigned or self.breached or self.search)
 
 
+FIRST_PAGE = 200  # rows built before the first paint; the rest are added straight after it
+
+
 class DashboardScreen(Screen):
     KEY_CONTEXT = keys.DASHBOARD
     BINDINGS = keys.bindings(keys.DASHBOARD)
@@ -62,9 +67,14 @@ class DashboardScreen(Screen):
 
     def on_mount(self) -> None:
         self.app.ensure_loaded()
+        self.call_after_refresh(self._painted)  # registered first: runs right after the first frame
         self.sync()
         self.app.update_status()
         self.table.focus()
+
+    def _painted(self) -> None:
+        if self.app.first_paint_at is None:
+            self.app.first_paint_at = time.perf_counter()
 
     @property
     def table(self) -> TicketTable:
@@ -124,8 +134,7 @@ class DashboardScreen(Screen):
                     continue
                 key = self._sort_key(t)
                 if tid not in shown:
-                    secs, lvl = ticket_level(t, now, app.warn_fraction)
-                    new_rows.append((key, tid, row_cells(t, secs, lvl, tid in app.marked), lvl))
+                    new_rows.append((key, tid, t))
                     keys[tid] = key
                 elif changed is not None:
                     self._redraw(tid, now)
@@ -135,11 +144,24 @@ class DashboardScreen(Screen):
             if new_rows:
                 empty = not shown
                 new_rows.sort(key=lambda r: r[0])  # on a first load the rows go in already in order
-                table.add_rows_bulk([(str(tid), cells) for _, tid, cells, _ in new_rows])
-                for _, tid, cells, lvl in new_rows:
+                if empty and len(new_rows) > FIRST_PAGE:
+                    # Paint the most urgent screenful first; the long tail follows right after the paint.
+                    later = [tid for _, tid, _ in new_rows[FIRST_PAGE:]]
+                    new_rows = new_rows[:FIRST_PAGE]
+                    for tid in later:
+                        keys.pop(tid, None)
+                    self.call_after_refresh(self.sync, set(later))
+                built = []
+                for key, tid, t in new_rows:
+                    secs, lvl = ticket_level(t, now, app.warn_fraction)
+                    built.append((tid, row_cells(t, secs, lvl, tid in app.marked), lvl))
+                table.add_rows_bulk([(str(tid), cells) for tid, cells, _ in built])
+                for tid, cells, lvl in built:
                     shown[tid] = (cells[3].plain, lvl)
                 if empty:
-                    self._order = [tid for _, tid, _, _ in new_rows]
+                    self._order = [tid for tid, _, _ in built]
+                elif self._order and new_rows[0][0] > keys[self._order[-1]]:
+                    self._order.extend(tid for tid, _, _ in built)  # all sort after the shown rows: appended
                 else:
                     reorder = True
             if reorder or len(self._order) != len(shown):
