@@ -51,7 +51,9 @@ def insert_message(db: Database, *, raw: bytes, raw_sha256: str, ticket_id: int 
         "message_id", "from_addr", "from_name", "subject", "body_text", "in_reply_to", "sent_date",
     )}
     for k in _JSON_COLUMNS:
-        row[k] = json.dumps(list(fields.get(k) or []), default=str)
+        v = fields.get(k)
+        # Already-encoded JSON is taken as is (intake encodes in its parsing stage, off the write path).
+        row[k] = v if isinstance(v, str) else json.dumps(list(v or []), default=str)
     for k in ("from_addr", "from_name", "subject", "body_text"):
         row[k] = row[k] or ""
     cur = db.execute(
@@ -66,6 +68,32 @@ def insert_message(db: Database, *, raw: bytes, raw_sha256: str, ticket_id: int 
          source],
     )
     return cur.lastrowid
+
+
+def known_sources(db: Database, account: str, folder: str, uidvalidity: int, uids: list[int]) -> dict[int, int]:
+    """uid -> stored message row, for the uids of a batch already recorded (one query for the batch)."""
+    if not uids:
+        return {}
+    rows = db.execute(
+        "SELECT uid, message_row FROM message_sources WHERE account = ? AND folder = ? AND uidvalidity = ?"
+        " AND uid BETWEEN ? AND ?",
+        [account, folder, uidvalidity, min(uids), max(uids)],
+    ).fetchall()
+    wanted = set(uids)
+    return {uid: row for uid, row in rows if uid in wanted}
+
+
+def known_dedup_keys(db: Database, keys: list[str]) -> dict[str, tuple[int, int | None]]:
+    """dedup key -> (message row, ticket id) for the keys of a batch already stored (one query per 500)."""
+    out: dict[str, tuple[int, int | None]] = {}
+    keys = list(dict.fromkeys(keys))
+    for i in range(0, len(keys), 500):
+        chunk = keys[i:i + 500]
+        for key, row, ticket in db.execute(
+            f"SELECT dedup_key, id, ticket_id FROM messages WHERE dedup_key IN ({','.join('?' * len(chunk))})", chunk
+        ).fetchall():
+            out[key] = (row, ticket)
+    return out
 
 
 def source_row(db: Database, account: str, folder: str, uidvalidity: int, uid: int) -> int | None:

@@ -7,6 +7,7 @@ so a crash leaves either all of a batch or none of it.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,14 +45,18 @@ def _arrival(item: Incoming, now: datetime) -> datetime:
     return t.replace(microsecond=0)
 
 
+def _json(values) -> str:
+    return json.dumps(list(values), default=str)
+
+
 def _fields(mail: ParsedMail) -> dict:
     d = {
         "message_id": mail.message_id, "from_addr": mail.from_addr, "from_name": mail.from_name,
         "subject": mail.subject, "body_text": mail.body_text, "in_reply_to": mail.in_reply_to,
-        "sent_date": iso(mail.date) if mail.date else None, "recipients": list(mail.recipients),
-        "refs": list(mail.references), "defects": list(mail.defects), "oversize": mail.oversize,
+        "sent_date": iso(mail.date) if mail.date else None, "recipients": _json(mail.recipients),
+        "refs": _json(mail.references), "defects": _json(mail.defects), "oversize": mail.oversize,
         "unparseable": mail.unparseable,
-        "attachments": [dataclasses.asdict(a) for a in mail.attachments],
+        "attachments": _json([dataclasses.asdict(a) for a in mail.attachments]),
     }
     return d
 
@@ -99,8 +104,14 @@ def file_messages(db: Database, cfg: Config, items: list[Incoming], now: datetim
         analyses = analyze_batch([i.raw for i in items], cfg.routing, max_bytes(cfg))
     out: list[Filed] = []
     with write(db):
+        # What the batch already has, in two queries rather than two per message.
+        seen = Seen(
+            sources=messages.known_sources(db, *mailbox_key, [i.uid for i in items if i.uid is not None])
+            if mailbox_key is not None else {},
+            keys=messages.known_dedup_keys(db, [messages.dedup_key(a.digest, a.mail.message_id) for a in analyses]),
+        )
         for item, analysis in zip(items, analyses, strict=True):
-            out.append(_file_one(db, cfg, item, analysis, now, source, mailbox_key))
+            out.append(_file_one(db, cfg, item, analysis, now, source, mailbox_key, seen))
         if mailbox_key is not None:
             uids = [i.uid for i in items if i.uid is not None]
             top = max([last_uid or 0, *uids])
@@ -112,17 +123,32 @@ def file_messages(db: Database, cfg: Config, items: list[Incoming], now: datetim
     return out
 
 
+@dataclass
+class Seen:
+    """What a batch found already stored, kept current as the batch files its own messages."""
+    sources: dict[int, int]  # uid -> message row
+    keys: dict[str, tuple[int, int | None]]  # dedup key -> (message row, ticket id)
+
+
 def _file_one(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datetime, source: str,
-              mailbox_key: tuple[str, str, int] | None) -> Filed:
-    if mailbox_key is not None and item.uid is not None:
-        existing = messages.source_row(db, *mailbox_key, item.uid)
-        if existing is not None:
-            return Filed("duplicate", None, existing, item.uid)
-    mail, digest, fields = a.mail, a.digest, a.fields
-    dup = messages.find_by_dedup_key(db, messages.dedup_key(digest, mail.message_id))
+              mailbox_key: tuple[str, str, int] | None, seen: Seen) -> Filed:
+    if item.uid is not None and item.uid in seen.sources:
+        return Filed("duplicate", None, seen.sources[item.uid], item.uid)
+    key = messages.dedup_key(a.digest, a.mail.message_id)
+    dup = seen.keys.get(key)
     if dup is not None:
         _record_source(db, mailbox_key, item.uid, dup[0], now)
         return Filed("duplicate", dup[1], dup[0], item.uid)
+    filed = _file_new(db, cfg, item, a, now, source, mailbox_key)
+    seen.keys[key] = (filed.message_row, filed.ticket_id)
+    if item.uid is not None:
+        seen.sources[item.uid] = filed.message_row
+    return filed
+
+
+def _file_new(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datetime, source: str,
+              mailbox_key: tuple[str, str, int] | None) -> Filed:
+    mail, digest, fields = a.mail, a.digest, a.fields
 
     received = _arrival(item, now)
     if a.auto is not None:
