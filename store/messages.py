@@ -27,11 +27,6 @@ def dedup_key(raw_sha256: str, message_id: str | None) -> str:
     return f"{raw_sha256}|{message_id or ''}"
 
 
-def find_by_dedup_key(db: Database, key: str) -> tuple[int, int | None] | None:
-    row = db.execute("SELECT id, ticket_id FROM messages WHERE dedup_key = ?", [key]).fetchone()
-    return (row[0], row[1]) if row else None
-
-
 def tickets_for_message_ids(db: Database, message_ids: Iterable[str]) -> list[int]:
     """Tickets holding any of these Message-IDs, most recent message first."""
     ids = [m for m in dict.fromkeys(message_ids) if m]
@@ -94,14 +89,6 @@ def known_dedup_keys(db: Database, keys: list[str]) -> dict[str, tuple[int, int 
         ).fetchall():
             out[key] = (row, ticket)
     return out
-
-
-def source_row(db: Database, account: str, folder: str, uidvalidity: int, uid: int) -> int | None:
-    row = db.execute(
-        "SELECT message_row FROM message_sources WHERE account = ? AND folder = ? AND uidvalidity = ? AND uid = ?",
-        [account, folder, uidvalidity, uid],
-    ).fetchone()
-    return row[0] if row else None
 
 
 def record_source(db: Database, account: str, folder: str, uidvalidity: int, uid: int, message_row: int,

@@ -121,3 +121,18 @@ def test_arrival_time_is_internaldate_but_never_in_the_future(db, cfg):
                            T0)[0]
     assert tickets.get_ticket(db, early.ticket_id)["received_at"] == "2026-11-02T15:00:00Z"
     assert tickets.get_ticket(db, future.ticket_id)["received_at"] == "2026-11-02T16:00:00Z"
+
+
+def test_same_bytes_twice_in_one_batch_stored_once(db, cfg):
+    raw = mail(message_id="<twice@c>")
+    key = ("acct", "INBOX", 3)
+    first, second = file_messages(db, cfg, [Incoming(raw=raw, uid=1), Incoming(raw=raw, uid=2)], T0,
+                                  mailbox_key=key)
+    assert (first.outcome, second.outcome) == ("new", "duplicate")
+    assert second.message_row == first.message_row and second.ticket_id == first.ticket_id
+    assert messages.count_messages(db) == 1
+    assert db.execute("SELECT count(*) FROM message_sources").fetchone()[0] == 2
+    # fetched again (a re-poll): both uids are known sources, nothing new
+    again = file_messages(db, cfg, [Incoming(raw=raw, uid=1), Incoming(raw=raw, uid=2)], T0, mailbox_key=key)
+    assert [f.outcome for f in again] == ["duplicate", "duplicate"]
+    assert messages.count_messages(db) == 1
