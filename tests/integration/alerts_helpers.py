@@ -34,6 +34,9 @@ PRIMARY, SECONDARY = "bob", "cy"
 T0 = datetime(2026, 3, 2, 16, 0, 0, tzinfo=UTC)
 
 
+SHORT_SLA = {"III": "6s", "III_escalate_after": "3s", "III_repeat_every": "3s"}
+
+
 def monday_of(at: datetime) -> date:
     d = at.astimezone(UTC).date()
     return d - timedelta(days=d.weekday())

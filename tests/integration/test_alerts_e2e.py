@@ -15,37 +15,7 @@ from tests.integration import alerts_helpers as h
 
 pytestmark = pytest.mark.integration
 
-SHORT_SLA = {"III": "6s", "III_escalate_after": "3s", "III_repeat_every": "3s"}
-
-
-@pytest.fixture
-def desk(tmp_path, dovecot, http_receiver):
-    """Write a config for this test's servers: desk(sla=..., alerts=...) -> config path."""
-
-    def make(**kw):
-        kw.setdefault("notify", {x: [http_receiver.url(f"/{x}")] for x in h.HANDLES})
-        return h.write_config(tmp_path, dovecot=dovecot, **kw)
-
-    return make
-
-
-@pytest.fixture
-def poller(request):
-    started: list[h.Poller] = []
-
-    def start(config):
-        p = h.Poller(config).start()
-        started.append(p)
-        h.wait_until(lambda: "watching" in p.output() or not p.alive(), 20, what="poller connected")
-        assert p.alive(), p.output()
-        return p
-
-    def finish():
-        for p in started:
-            p.kill()
-
-    request.addfinalizer(finish)
-    return start
+SHORT_SLA = h.SHORT_SLA
 
 
 def by_handle(records):
