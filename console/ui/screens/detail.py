@@ -19,7 +19,9 @@ from store.times import parse_iso
 
 
 def _section(title: str) -> Text:
-    return Text(f"\n{title}\n", style="bold underline")
+    out = Text()
+    out.append(f"\n{title}\n", style="bold underline")  # a span, not the Text's base style: the body stays plain
+    return out
 
 
 def head_text(d: Detail, app) -> Text:
