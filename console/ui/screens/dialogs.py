@@ -35,9 +35,10 @@ class StaffPicker(Dialog):
 
     def compose(self) -> ComposeResult:
         options = []
+        width = max((len(p["name"]) for p in self.people), default=0)  # notes line up in a column
         for p in self.people:
             t = Text(f"{p['handle']:<8}", style="bold")
-            t.append(f" {p['name']}")
+            t.append(f" {p['name']:<{width}}")
             if p["role"] == "supervisor":
                 t.append("  supervisor", style="italic")
             if self.oncall and p["handle"] == self.oncall.primary:
