@@ -114,7 +114,8 @@ def load(path: Path) -> Config:
     try:
         text = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path} (pass --config PATH or set ${ENV_VAR})") from None
+        raise ConfigError(f"config file not found: {path} (pass --config PATH or set ${ENV_VAR}; "
+                          "`support-console demo` runs without one)") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     try:
