@@ -106,6 +106,8 @@ class Intake:
         # backlog, batch k is parsed in the helper process while batch k-1 is committed and k+1 fetched.
         previous = None
         for i in range(0, len(uids), self.imap.batch_size):
+            if self.stop.is_set():  # SIGTERM mid-backlog: stop after a committed batch; the rest waits
+                break
             batch = uids[i:i + self.imap.batch_size]
             fetched = imap.fetch_batch(client, batch)
             items = [Incoming(raw=f.raw, received_at=f.internaldate, uid=f.uid) for f in fetched]
@@ -142,6 +144,7 @@ class Intake:
         try:
             return self.sync(client)
         finally:
+            self.analyzer.close()
             _logout(client)
 
     def run(self) -> None:
@@ -175,6 +178,7 @@ class Intake:
                 lost = True
                 self._pause(exc, what="database unavailable")
             finally:
+                self.analyzer.close()  # a sync cut short may have left the helper process running
                 if client is not None:
                     _logout(client)
 
