@@ -61,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     s = cmd("alerts", "the page outbox: pending, sent, failed, expired")
     s.add_argument("--json", action="store_true")
     s.add_argument("--resend", type=int, metavar="ID", help="send an expired or failed page again")
+    s = cmd("unfiled", "auto-replies and bounces that matched no ticket (kept, never dropped)")
+    s.add_argument("--json", action="store_true")
+    s = cmd("raw", "the stored bytes of one message (for quarantined mail); escaped on a terminal")
+    s.add_argument("message", type=int, metavar="MESSAGE", help="message id (see `show TICKET`)")
     cmd("check", "validate config, log in to IMAP, list alert targets")
     s = cmd("test-page", "send a test page to a handle or a tag (primary, secondary, team, supervisors)")
     s.add_argument("target")
@@ -222,6 +226,10 @@ def _dispatch(args) -> int:
         return _action(args, cfg)
     if cmd == "alerts":
         return _alerts(args, cfg)
+    if cmd == "unfiled":
+        return _unfiled(args, cfg)
+    if cmd == "raw":
+        return _raw(args, cfg)
     if cmd == "check":
         from console.checks import run_check
 
@@ -307,7 +315,8 @@ def _show(args, cfg) -> int:
     if flags:
         print("Flags:     " + ", ".join(flags))
     for m in msgs:
-        print(f"\n--- {m['kind']} from {m['from_name']} <{m['from_addr']}> at {_local(cfg, m['received_at'])}")
+        print(f"\n--- message {m['id']}: {m['kind']} from {m['from_name']} <{m['from_addr']}> "
+              f"at {_local(cfg, m['received_at'])}")
         if m["defects"]:
             print("    defects: " + "; ".join(map(str, m["defects"]))[:300])
         print(m["body_text"][:4000])
@@ -346,6 +355,36 @@ def _action(args, cfg) -> int:
     elif args.command == "resolve":
         actions.resolve(db, cfg, tid, actor, now, note=args.note)
         print(f"#{tid} resolved")
+    return 0
+
+
+def _unfiled(args, cfg) -> int:
+    from console.views import message_public
+    from store import messages
+
+    rows = [message_public(m) for m in messages.unfiled_messages(_db(cfg))]
+    if args.json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        print("no unfiled mail")
+    for m in rows:
+        print(f"{m['id']:>6}  {m['kind']:9} {_local(cfg, m['received_at'])}  {m['from_addr'][:30]:30} {m['subject'][:60]}")
+    return 0
+
+
+def _raw(args, cfg) -> int:
+    from console.safe_text import clean_block
+    from store import messages
+
+    raw = messages.raw_message(_db(cfg), args.message)
+    if not raw:
+        raise CliError(f"no message {args.message}")
+    if sys.stdout.isatty():
+        # Mail is untrusted: on a terminal, show it with control sequences removed (pipe it for the bytes).
+        print(clean_block(raw.decode("utf-8", "replace")))
+    else:
+        sys.stdout.buffer.write(raw)
     return 0
 
 

@@ -7,7 +7,6 @@ and sleeps exactly until then instead of sweeping.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Iterable
 
 from sqlite_utils import Database
 
@@ -135,6 +134,3 @@ def restart(db: Database, ticket: dict, cfg: Config, now: datetime | None = None
     _set_steps(db, ticket["id"], None, first_step_at(ticket["class"], received, cfg))
     return cancelled
 
-
-def pending_ids(rows: Iterable[dict]) -> list[int]:
-    return [r["id"] for r in rows]

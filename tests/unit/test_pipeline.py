@@ -136,3 +136,19 @@ def test_same_bytes_twice_in_one_batch_stored_once(db, cfg):
     again = file_messages(db, cfg, [Incoming(raw=raw, uid=1), Incoming(raw=raw, uid=2)], T0, mailbox_key=key)
     assert [f.outcome for f in again] == ["duplicate", "duplicate"]
     assert messages.count_messages(db) == 1
+
+
+def test_unfiled_and_raw_commands_show_kept_mail(db, cfg, tmp_path, capsys):
+    from console.cli import main
+
+    raw = mail(frm="MAILER-DAEMON@mx.example", subject="Undelivered \x1b[31mred", message_id="<b@c>")
+    f = file1(db, cfg, raw)
+    conf = tmp_path / "config.toml"
+    conf.write_text(f'[store]\npath = "{cfg.store_path}"\n')
+    assert main(["--config", str(conf), "unfiled", "--json"]) == 0
+    listed = __import__("json").loads(capsys.readouterr().out)
+    assert [(m["id"], m["kind"], m["subject"]) for m in listed] == [(f.message_row, "bounce", "Undelivered red")]
+    assert main(["--config", str(conf), "raw", str(f.message_row)]) == 0
+    assert capsys.readouterr().out.encode() == raw  # not a terminal: the stored bytes, exactly
+    assert main(["--config", str(conf), "raw", "999"]) == 1
+    assert "no message 999" in capsys.readouterr().err
