@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.integration import alerts_helpers as h  # noqa: E402
+from tests.integration.helpers import Poller, Pollers  # noqa: E402
 from tests.servers.dovecot import Dovecot, dovecot_unavailable_reason  # noqa: E402
 from tests.servers.receivers import HTTPReceiver  # noqa: E402
 
@@ -58,7 +59,7 @@ class Rig:
         self.work = Path(tempfile.mkdtemp(prefix="bench-alerts-"))
         self.dovecot = Dovecot(self.dc_root)
         self.receiver = HTTPReceiver()
-        self.pollers: list[h.Poller] = []
+        self.pollers = Pollers(self.work)
 
     def __enter__(self):
         self.dovecot.start()
@@ -66,8 +67,7 @@ class Rig:
         return self
 
     def __exit__(self, *exc):
-        for p in self.pollers:
-            p.kill()
+        self.pollers.stop_all()
         self.receiver.stop()
         self.dovecot.stop(graceful=False)
         shutil.rmtree(self.dc_root, ignore_errors=True)
@@ -90,13 +90,8 @@ class Rig:
         kw.setdefault("notify", {x: [self.receiver.url(f"/{x}")] for x in h.HANDLES})
         return h.write_config(self.work / name, dovecot=self.dovecot, **kw)
 
-    def poller(self, conf: Path) -> h.Poller:
-        p = h.Poller(conf).start()
-        self.pollers.append(p)
-        h.wait_until(lambda: "watching" in p.output() or not p.alive(), 30, what="poller connected")
-        if not p.alive():
-            raise RuntimeError(p.output())
-        return p
+    def poller(self, conf: Path) -> Poller:
+        return self.pollers.start(conf, ready="watching", timeout=30)
 
 
 def arrival_to_page(rig: Rig, n: int) -> None:

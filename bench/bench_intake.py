@@ -31,7 +31,7 @@ from console.clock import SystemClock  # noqa: E402
 from console.config import load  # noqa: E402
 from console.intake.watch import Intake  # noqa: E402
 from tests.integration.helpers import (  # noqa: E402
-    DESK_PASSWORD, PASSWORD_ENV, Poller, cli_env, mail, scalar, write_config,
+    DESK_PASSWORD, PASSWORD_ENV, Poller, mail, scalar, wait_until, write_config,
 )
 from tests.servers.dovecot import Dovecot, dovecot_unavailable_reason  # noqa: E402
 
@@ -76,11 +76,11 @@ def latency(dovecot: Dovecot, tmp: Path, n: int) -> list[float]:
     dovecot.create_folder("Latency")
     cfg = write_config(tmp, port=dovecot.port, folder="Latency", store=tmp / "latency.db", name="latency.toml")
     db = tmp / "latency.db"
-    poller = Poller(cfg, tmp / "latency-poller.log", cli_env()).start()
+    poller = Poller(cfg, tmp / "latency-poller.log").start()
     try:
         # Ready when the first message has gone through (connected, synced, in IDLE).
         dovecot.append(mail("warm-up", msgid="<warm-up@bench>"), folder="Latency")
-        _wait(lambda: scalar(db, "SELECT count(*) FROM messages"), 30, poller)
+        wait_until(lambda: scalar(db, "SELECT count(*) FROM messages"), 30, "the warm-up message", alive=poller.alive)
         out = []
         c = dovecot.client()
         try:
@@ -89,24 +89,17 @@ def latency(dovecot: Dovecot, tmp: Path, n: int) -> list[float]:
                 raw = mail(f"lat{i}", msgid=f"<{mid}>")
                 c.append("Latency", raw)
                 t0 = time.perf_counter()
-                _wait(lambda: scalar(db, "SELECT count(*) FROM messages m JOIN tickets t ON t.id = m.ticket_id"
-                                         " WHERE m.message_id = ?", [mid]), 30, poller, interval=0.01)
+                wait_until(lambda: scalar(db, "SELECT count(*) FROM messages m JOIN tickets t ON t.id = m.ticket_id"
+                                              " WHERE m.message_id = ?", [mid]), 30, mid, interval=0.01,
+                           alive=poller.alive)
                 out.append(time.perf_counter() - t0)
         finally:
             c.logout()
         return out
+    except AssertionError as exc:  # from wait_until: the poller died or did not store the message in time
+        raise RuntimeError(f"{exc}; the poller's log:\n{poller.log()[-3000:]}") from None
     finally:
-        poller.terminate()
-
-
-def _wait(pred, timeout: float, poller: Poller, interval: float = 0.05) -> None:
-    end = time.monotonic() + timeout
-    while not pred():
-        if not poller.alive():
-            raise RuntimeError("poller died:\n" + poller.log()[-3000:])
-        if time.monotonic() > end:
-            raise TimeoutError("poller did not store the message:\n" + poller.log()[-3000:])
-        time.sleep(interval)
+        poller.stop()
 
 
 def pct(values: list[float], p: float) -> float:

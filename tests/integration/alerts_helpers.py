@@ -1,7 +1,8 @@
-"""Config writer, CLI runner and poller process for the escalation/page tests (issue #3).
+"""The paging tests' desk (issue #3): its config, its urgent mail, and readers for its tickets and pages.
 
-Used by tests/integration/test_alerts_*.py, tests/unit/test_{outbox,actions,escalation}.py and
-bench/bench_alerts.py. (tests/integration/helpers.py belongs to the intake tests.)
+Used by tests/integration/test_alerts_*.py, tests/integration/conftest.py, tests/unit/test_{outbox,
+action_rules,escalation}.py and bench/bench_alerts.py. The CLI runner, poller process, wait_until and
+query are shared with the intake tests: tests/integration/helpers.py.
 
 The desk: ann (supervisor), bob and cy (staff). The rotation is bob, cy, ann, handing off on Monday;
 `oncall_start` makes bob primary and cy secondary for the week that contains `at`.
@@ -9,21 +10,15 @@ The desk: ann (supervisor), bob and cy (staff). The rotation is bob, cy, ann, ha
 from __future__ import annotations
 
 import json
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
 import time
 from datetime import date, datetime, timedelta, timezone
-from email.utils import format_datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
+
+from tests.integration import helpers
+from tests.integration.helpers import PASSWORD_ENV, query, run_cli
 
 UTC = timezone.utc
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).with_name("support-console")
-PASSWORD_ENV = "SC_ALERTS_TEST_IMAP_PASSWORD"
 URGENT = "urgent@desk.example"
 SUPPORT = "support@desk.example"
 HANDLES = ("ann", "bob", "cy")
@@ -148,148 +143,38 @@ def write_config(directory: Path, **kwargs) -> Path:
     return path
 
 
-def load(path: Path):
-    from console.config import load as _load
-
-    return _load(Path(path))
-
-
 # ------------------------------------------------------------------ mail
 
 
 def mail(i: int = 1, *, to: str = URGENT, subject: str | None = None, frm: str | None = None,
          body: str = "The DNS service is down for all our sites.", date_: datetime | None = None) -> bytes:
-    frm = frm or f"carl{i}@cust{i}.example"
-    subject = subject or f"DNS down {i}"
-    date_ = date_ or datetime.now(UTC)
-    return (
-        f"From: Carl {i} <{frm}>\r\nTo: {to}\r\nSubject: {subject}\r\n"
-        f"Message-ID: <alerts-{i}-{time.time_ns()}@cust.example>\r\n"
-        f"Date: {format_datetime(date_)}\r\n"
-        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-        f"\r\n{body}\r\n"
-    ).encode()
+    """An urgent (Class III) mail from customer Carl I, dated now, with a unique Message-ID."""
+    return helpers.mail(i, to=to, subject=subject or f"DNS down {i}", frm=frm or f"carl{i}@cust{i}.example",
+                        name=f"Carl {i}", msgid=f"<alerts-{i}-{time.time_ns()}@cust.example>",
+                        date=date_ or datetime.now(UTC), body=f"{body}\r\n",
+                        extra="MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8")
 
 
 # ------------------------------------------------------------------ processes
 
 
-def env() -> dict[str, str]:
-    e = dict(os.environ)
-    e[PASSWORD_ENV] = "secret"
-    e.pop("SUPPORT_CONSOLE_CONFIG", None)
-    e["PYTHONUNBUFFERED"] = "1"
-    return e
-
-
-def cli(config: Path, *args: str, actor: str | None = None, check: bool = True,
-        timeout: float = 60) -> subprocess.CompletedProcess:
-    cmd = [str(BIN), "--config", str(config)]
-    if actor:
-        cmd += ["--as", actor]
-    cmd += list(args)
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env(), timeout=timeout, cwd=str(REPO))
-    if check and r.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd[1:])} exited {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}")
-    return r
-
-
-class Poller:
-    """`support-console poll` as a child process (its own process group), log in a file."""
-
-    def __init__(self, config: Path, log: Path | None = None):
-        self.config = Path(config)
-        self.log = Path(log) if log else self.config.with_name(f"poller-{time.time_ns()}.log")
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> "Poller":
-        fh = open(self.log, "ab")
-        self.proc = subprocess.Popen([str(BIN), "--config", str(self.config), "poll"], stdout=fh,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env(),
-                                     cwd=str(REPO), start_new_session=True)
-        fh.close()
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self, sig: int = signal.SIGKILL, timeout: float = 10.0) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-        return self.proc.returncode
-
-    def stop(self) -> int | None:
-        """SIGTERM (graceful), SIGKILL if it does not go within 10 s."""
-        return self.kill(signal.SIGTERM)
-
-    def output(self) -> str:
-        try:
-            return self.log.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def __enter__(self) -> "Poller":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.kill(signal.SIGKILL)
-
-
-def wait_until(pred: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() >= end:
-            raise TimeoutError(f"{what} not reached within {timeout}s")
-        time.sleep(interval)
+def cli(config: Path, *args: str, check: bool = True, **kw):
+    """run_cli, but a non-zero exit fails the test unless check=False (what the paging tests want)."""
+    return run_cli(config, *args, check=check, **kw)
 
 
 # ------------------------------------------------------------------ reading the store (read-only)
 
 
-def query(db_path: Path, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=15)
-    try:
-        conn.row_factory = sqlite3.Row
-        return [dict(r) for r in conn.execute(sql, list(params)).fetchall()]
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc):
-            return []
-        raise
-    finally:
-        conn.close()
-
-
 def tickets(db_path: Path) -> list[dict[str, Any]]:
-    if not Path(db_path).exists():
-        return []
-    return query(db_path, "SELECT * FROM tickets ORDER BY id")
+    return query(db_path, "SELECT * FROM tickets ORDER BY id", dicts=True)
 
 
 def alerts(db_path: Path, **where: Any) -> list[dict[str, Any]]:
-    if not Path(db_path).exists():
-        return []
     sql = "SELECT * FROM alerts"
     if where:
         sql += " WHERE " + " AND ".join(f"{k} = ?" for k in where)
-    return query(db_path, sql + " ORDER BY id", where.values())
+    return query(db_path, sql + " ORDER BY id", where.values(), dicts=True)
 
 
 def parse_iso(text: str) -> datetime:

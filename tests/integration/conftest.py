@@ -1,9 +1,10 @@
-"""Fixtures shared by the paging tests: a desk config for this test's servers, and background pollers."""
+"""Fixtures shared by the integration tests: background pollers, and a paging desk config for this test's servers."""
 from __future__ import annotations
 
 import pytest
 
 from tests.integration import alerts_helpers as h
+from tests.integration.helpers import Pollers
 
 
 @pytest.fixture
@@ -18,16 +19,14 @@ def desk(tmp_path, dovecot, http_receiver):
 
 
 @pytest.fixture
-def poller(request):
+def pollers(tmp_path):
+    """pollers.start(config) runs `support-console poll` in the background; all are killed at the end."""
+    ps = Pollers(tmp_path)
+    yield ps
+    ps.stop_all()
+
+
+@pytest.fixture
+def poller(pollers):
     """poller(config) starts `support-console poll` and waits until it watches the mailbox."""
-    started: list[h.Poller] = []
-
-    def start(config):
-        p = h.Poller(config).start()
-        started.append(p)
-        h.wait_until(lambda: "watching" in p.output() or not p.alive(), 20, what="poller connected")
-        assert p.alive(), p.output()
-        return p
-
-    request.addfinalizer(lambda: [p.kill() for p in started])
-    return start
+    return lambda config: pollers.start(config, ready="watching", timeout=20)

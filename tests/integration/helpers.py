@@ -1,5 +1,6 @@
-"""Helpers for the mail-intake integration tests: a config for a Dovecot fixture, the CLI as a
-subprocess (one-shot or a background poller), and read-only looks into the SQLite file.
+"""Helpers for the integration tests (intake and pages) and the benchmarks: the CLI as a subprocess
+(one-shot or a background poller), waiting for effects, read-only looks into the SQLite file, test mail,
+and the intake tests' config for a Dovecot fixture (the paging tests' desk is in alerts_helpers.py).
 
 No mocks: the CLI runs as a real process against a real Dovecot; tests wait for effects with a
 bounded poll loop on the database, never by sleeping for a fixed time.
@@ -12,12 +13,14 @@ import sqlite3
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import format_datetime
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterable
 
 from tests.servers import free_port
 
+REPO = Path(__file__).resolve().parents[2]
 PASSWORD_ENV = "SC_TEST_IMAP_PASSWORD"
 DESK_PASSWORD = "secret"  # tests.servers.dovecot.Dovecot.password
 
@@ -98,28 +101,36 @@ def cli_env(password: str | None = DESK_PASSWORD, **extra: str) -> dict[str, str
     return env
 
 
-def run_cli(config: Path | None, *args: str, input: bytes | None = None, env: dict | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess:
-    """`support-console --config CONFIG ARGS...`; stdout/stderr as text (undecodable bytes replaced)."""
-    cmd = [*CLI, *(["--config", str(config)] if config is not None else []), *args]
-    p = subprocess.run(cmd, input=input, capture_output=True, timeout=timeout, env=env or cli_env())
-    return subprocess.CompletedProcess(p.args, p.returncode, p.stdout.decode("utf-8", "replace"),
-                                       p.stderr.decode("utf-8", "replace"))
+def run_cli(config: Path | None, *args: str, actor: str | None = None, input: bytes | None = None,
+            env: dict | None = None, timeout: float = 120, check: bool = False) -> subprocess.CompletedProcess:
+    """`support-console --config CONFIG [--as ACTOR] ARGS...`; stdout/stderr as text (undecodable bytes
+    replaced). With `check`, a non-zero exit fails the test (with both outputs)."""
+    cmd = [*CLI, *(["--config", str(config)] if config is not None else []), *(["--as", actor] if actor else []),
+           *args]
+    p = subprocess.run(cmd, input=input, capture_output=True, timeout=timeout, env=env or cli_env(), cwd=REPO)
+    r = subprocess.CompletedProcess(p.args, p.returncode, p.stdout.decode("utf-8", "replace"),
+                                    p.stderr.decode("utf-8", "replace"))
+    if check and r.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd[len(CLI):])} exited {r.returncode}\n"
+                             f"stdout:\n{r.stdout}\nstderr:\n{r.stderr}")
+    return r
 
 
-@dataclass
 class Poller:
-    """`support-console poll` running in the background; output goes to a log file (no pipe to fill up)."""
+    """`support-console poll` in the background, in its own process group (a signal reaches its intake
+    helper process too); output goes to a log file (no pipe to fill up)."""
 
-    config: Path
-    log_path: Path
-    env: dict = field(default_factory=cli_env)
-    proc: subprocess.Popen | None = None
+    def __init__(self, config: Path, log_path: Path | None = None, env: dict | None = None):
+        self.config = Path(config)
+        self.log_path = Path(log_path) if log_path else self.config.with_name(f"poller-{time.time_ns()}.log")
+        self.env = env if env is not None else cli_env()
+        self.proc: subprocess.Popen | None = None
 
     def start(self) -> "Poller":
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([*CLI, "--config", str(self.config), "poll"], stdin=subprocess.DEVNULL,
-                                     stdout=self._log, stderr=subprocess.STDOUT, env=self.env)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([*CLI, "--config", str(self.config), "poll"], stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=REPO,
+                                         start_new_session=True)
         return self
 
     @property
@@ -136,59 +147,56 @@ class Poller:
         except OSError:
             return ""
 
-    def kill(self) -> None:
-        """SIGKILL: a crash, no clean-up of any kind."""
-        if self.alive():
-            self.proc.send_signal(signal.SIGKILL)
-        if self.proc is not None:
-            self.proc.wait(timeout=10)
-        self._close()
-
-    def terminate(self, timeout: float = 10.0) -> int:
-        """SIGTERM and wait; SIGKILL if it does not stop in time (then the test should fail on the code)."""
-        assert self.proc is not None
+    def kill(self, sig: int = signal.SIGKILL, timeout: float = 10.0) -> int | None:
+        """Send `sig` to the process group (default SIGKILL: a crash, no clean-up of any kind) and wait;
+        SIGKILL if it has not gone within `timeout`. The exit code (-N: killed by signal N)."""
+        if self.proc is None:
+            return None
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self._killpg(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._killpg(signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        return self.proc.returncode
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM (graceful) and wait; SIGKILL if it does not stop in time (then a test should fail on the code)."""
+        return self.kill(signal.SIGTERM, timeout)
+
+    def _killpg(self, sig: int) -> None:
         try:
-            rc = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-            rc = None
-        self._close()
-        return rc
-
-    def _close(self) -> None:
-        log = getattr(self, "_log", None)
-        if log is not None and not log.closed:
-            log.close()
-
-
-def start_poller(config: Path, log_path: Path, env: dict | None = None) -> Poller:
-    return Poller(config, log_path, env or cli_env()).start()
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
 
 
 class Pollers:
-    """Every background poller of a test, so a finalizer can stop them all (by their own pid)."""
+    """Every background poller of a test (or bench), so a finalizer can stop them all (by their own pid)."""
 
     def __init__(self, tmp: Path):
         self.tmp, self.all = Path(tmp), []
 
-    def start(self, config: Path, env: dict | None = None) -> Poller:
-        p = start_poller(config, self.tmp / f"poller-{len(self.all)}.log", env)
+    def start(self, config: Path, env: dict | None = None, *, ready: str | None = None,
+              timeout: float = 30) -> Poller:
+        """A poller logging to TMP/poller-N.log; with `ready`, wait until its log shows that text."""
+        p = Poller(config, self.tmp / f"poller-{len(self.all)}.log", env).start()
         self.all.append(p)
+        if ready is not None:
+            wait_until(lambda: ready in p.log() or not p.alive(), timeout, f"{ready!r} in the poller log")
+            assert p.alive(), p.log()
         return p
 
     def stop_all(self) -> None:
         for p in self.all:
-            if p.alive():
-                p.kill()
-            p._close()
+            p.kill()
 
 
-def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.05,
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition", interval: float = 0.05,
                alive: Callable[[], bool] | None = None):
-    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
+    """Poll `predicate` until it returns something truthy (and return that); fail after `timeout` seconds,
+    or as soon as `alive` (e.g. Poller.alive) says the process under test has died."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -203,18 +211,17 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str, inter
 
 # --- looking into the database (read-only, its own connection) ---------------------------------
 
-def db_connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=15)
-    conn.execute("PRAGMA busy_timeout = 15000")
-    return conn
-
-
-def query(path: Path, sql: str, params=()) -> list[tuple]:
+def query(path: Path, sql: str, params: Iterable[Any] = (), *, dicts: bool = False) -> list:
+    """Rows as tuples (or, with `dicts`, as {column: value}); [] if there is no database or table yet."""
     if not Path(path).exists():
         return []
-    conn = db_connect(path)
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=15)
     try:
-        return conn.execute(sql, params).fetchall()
+        conn.execute("PRAGMA busy_timeout = 15000")
+        if dicts:
+            conn.row_factory = sqlite3.Row
+        rows = conn.execute(sql, list(params)).fetchall()
+        return [dict(r) for r in rows] if dicts else rows
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):
             return []
@@ -232,11 +239,15 @@ def count(path: Path, table: str) -> int:
     return scalar(path, f"SELECT count(*) FROM {table}") or 0
 
 
-def mail(i: int | str, *, subject: str | None = None, frm: str = "cust@customer.example",
-         to: str = "support@example.com", msgid: str | None = None, extra: str = "", body: str | None = None) -> bytes:
+def mail(i: int | str, *, subject: str | None = None, frm: str = "cust@customer.example", name: str | None = None,
+         to: str = "support@example.com", msgid: str | None = None, date: datetime | None = None, extra: str = "",
+         body: str | None = None) -> bytes:
+    """A test message "From: Customer I <frm>" (`name` replaces "Customer I"); `msgid=""` leaves out the
+    Message-ID; `extra` adds header lines; the Date is a fixed Monday unless `date` says otherwise."""
     msgid = msgid if msgid is not None else f"<m{i}@customer.example>"
-    head = (f"From: Customer {i} <{frm}>\r\nTo: {to}\r\nSubject: {subject or f'test {i}'}\r\n"
-            f"Date: Mon, 02 Mar 2026 10:00:00 +0000\r\n")
+    date = date or datetime(2026, 3, 2, 10, 0, 0, tzinfo=timezone.utc)
+    head = (f"From: {name or f'Customer {i}'} <{frm}>\r\nTo: {to}\r\nSubject: {subject or f'test {i}'}\r\n"
+            f"Date: {format_datetime(date)}\r\n")
     if msgid:
         head += f"Message-ID: {msgid}\r\n"
     head += "".join(f"{h}\r\n" for h in extra.splitlines() if h)

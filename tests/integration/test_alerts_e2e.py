@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 import pytest
 
 from tests.integration import alerts_helpers as h
+from tests.integration.helpers import query, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -40,9 +41,9 @@ def test_urgent_mail_pages_primary_and_secondary(desk, dovecot, http_receiver, p
         assert "Class III" in title and f"#{t['id']}" in title and "DNS service is down" in title
         assert f"support-console ack {t['id']}" in body
         assert r.body["type"] == "failure"  # urgent: apprise's highest severity
-    rows = h.wait_until(lambda: [a for a in h.alerts(tmp_path / "support.db") if a["state"] == "sent"] or None, 5)
+    rows = wait_until(lambda: [a for a in h.alerts(tmp_path / "support.db") if a["state"] == "sent"] or None, 5)
     assert sorted(a["target"] for a in rows) == ["bob", "cy"]
-    results = h.query(tmp_path / "support.db", "SELECT * FROM alert_results ORDER BY id")
+    results = query(tmp_path / "support.db", "SELECT * FROM alert_results ORDER BY id", dicts=True)
     assert sorted(r["service"] for r in results) == [f"json://127.0.0.1:{http_receiver.port}/bob",
                                                       f"json://127.0.0.1:{http_receiver.port}/cy"]
     assert all(r["ok"] == 1 and r["status"] == "SUCCESS" for r in results)
@@ -148,7 +149,7 @@ def test_poll_once_writes_a_fresh_heartbeat(desk, dovecot, http_receiver, tmp_pa
         dovecot.append(h.mail(i))
     before = datetime.now(timezone.utc).replace(microsecond=0)
     h.cli(conf, "poll", "--once")
-    [beat] = h.query(tmp_path / "support.db", "SELECT * FROM heartbeats WHERE name = 'poller'")
+    [beat] = query(tmp_path / "support.db", "SELECT * FROM heartbeats WHERE name = 'poller'", dicts=True)
     at = h.parse_iso(beat["at"])
     assert before <= at <= datetime.now(timezone.utc)
     assert beat["pid"] and beat["host"]

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from tests.integration import alerts_helpers as h
+from tests.integration.helpers import query
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +35,7 @@ def test_email_target_receives_the_page(tmp_path, dovecot, smtp_sink, http_recei
 
     rows = h.alerts(tmp_path / "support.db")
     assert {(a["target"], a["state"]) for a in rows} == {("bob", "sent"), ("cy", "sent")}
-    services = [r["service"] for r in h.query(tmp_path / "support.db", "SELECT service FROM alert_results")]
+    services = [r["service"] for r in query(tmp_path / "support.db", "SELECT service FROM alert_results", dicts=True)]
     assert len(services) == 3
     mail_services = [s for s in services if s.startswith("mailto://")]
     assert len(mail_services) == 2

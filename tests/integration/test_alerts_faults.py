@@ -12,6 +12,7 @@ import time
 import pytest
 
 from tests.integration import alerts_helpers as h
+from tests.integration.helpers import query, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +44,7 @@ def test_receiver_down_pages_wait_in_outbox_and_arrive_once(desk, dovecot, http_
         rows = h.alerts(db)
         return len(rows) == 2 and all(r["state"] in ("failed", "sending") and r["attempts"] >= 2 for r in rows)
 
-    h.wait_until(failing_twice, 15, what="two failed attempts per page")
+    wait_until(failing_twice, 15, what="two failed attempts per page")
     data = json.loads(h.cli(conf, "alerts", "--json").stdout)
     assert sorted(a["target"] for a in data) == ["bob", "cy"]
     for a in data:
@@ -55,12 +56,12 @@ def test_receiver_down_pages_wait_in_outbox_and_arrive_once(desk, dovecot, http_
 
     http_receiver.start()  # the same port
     http_receiver.wait_for(2, timeout=10)
-    h.wait_until(lambda: all(a["state"] == "sent" for a in h.alerts(db)), 5, what="rows sent")
+    wait_until(lambda: all(a["state"] == "sent" for a in h.alerts(db)), 5, what="rows sent")
     time.sleep(2.0)  # retries would show up here
     records = http_receiver.records
     assert sorted(h.path_of(r) for r in records) == ["bob", "cy"]
     for a in h.alerts(db):
-        results = h.query(db, "SELECT ok FROM alert_results WHERE alert_id = ? ORDER BY id", [a["id"]])
+        results = query(db, "SELECT ok FROM alert_results WHERE alert_id = ? ORDER BY id", [a["id"]], dicts=True)
         assert [r["ok"] for r in results][-1] == 1 and sum(r["ok"] for r in results) == 1
 
 
@@ -70,7 +71,7 @@ def test_poller_killed_and_restarted_sends_no_page_twice(desk, dovecot, http_rec
     p = poller(conf)
     dovecot.append(h.mail(1))
     http_receiver.wait_for(2, timeout=10)  # arrival pages
-    h.wait_until(lambda: [a["state"] for a in h.alerts(db)] == ["sent", "sent"], 5, what="arrival pages recorded")
+    wait_until(lambda: [a["state"] for a in h.alerts(db)] == ["sent", "sent"], 5, what="arrival pages recorded")
     assert p.kill(signal.SIGKILL) == -signal.SIGKILL
     time.sleep(3.5)  # the escalation (+3 s) comes due while nobody runs
     assert len(http_receiver.records) == 2
@@ -97,12 +98,12 @@ def test_kill_during_send_expires_the_row_and_resend_sends_it(desk, dovecot, htt
     p = poller(conf)
     dovecot.append(h.mail(1))
     http_receiver.wait_for(2, timeout=10)
-    h.wait_until(lambda: [a["state"] for a in h.alerts(db)] == ["sending", "sending"], 5)
+    wait_until(lambda: [a["state"] for a in h.alerts(db)] == ["sending", "sending"], 5)
     p.kill(signal.SIGKILL)
     http_receiver.delay = 0
 
     poller(conf)  # the new owner of the outbox
-    h.wait_until(lambda: [a["state"] for a in h.alerts(db)] == ["expired", "expired"], 10, what="rows expired")
+    wait_until(lambda: [a["state"] for a in h.alerts(db)] == ["expired", "expired"], 10, what="rows expired")
     time.sleep(2.0)
     assert len(http_receiver.records) == 2  # not fired blindly a second time
 
@@ -118,7 +119,7 @@ def test_kill_during_send_expires_the_row_and_resend_sends_it(desk, dovecot, htt
     records = http_receiver.wait_for(3, timeout=10)
     first = next(r for r in records[:2] if h.path_of(r) == "bob")
     assert h.path_of(records[2]) == "bob" and records[2].body == first.body
-    h.wait_until(lambda: {a["target"]: a["state"] for a in h.alerts(db)} == {"bob": "sent", "cy": "expired"}, 5)
+    wait_until(lambda: {a["target"]: a["state"] for a in h.alerts(db)} == {"bob": "sent", "cy": "expired"}, 5)
     time.sleep(1.0)
     assert len(http_receiver.records) == 3
 
@@ -134,7 +135,7 @@ def test_hung_pager_does_not_delay_mail_intake(desk, dovecot, http_receiver, pol
     def intake_time(i):
         t0 = time.monotonic()
         dovecot.append(h.mail(i))
-        h.wait_until(lambda: len(h.tickets(db)) == i, 10, interval=0.02, what=f"ticket {i}")
+        wait_until(lambda: len(h.tickets(db)) == i, 10, interval=0.02, what=f"ticket {i}")
         return time.monotonic() - t0
 
     took = intake_time(2)
@@ -150,7 +151,7 @@ def test_hung_pager_does_not_delay_mail_intake(desk, dovecot, http_receiver, pol
     http_receiver.delay = 0
     http_receiver.stop()  # releases the hung responses (200 OK)
     http_receiver.start()
-    h.wait_until(lambda: all(a["state"] == "sent" for a in h.alerts(db)), 15, what="all pages sent")
+    wait_until(lambda: all(a["state"] == "sent" for a in h.alerts(db)), 15, what="all pages sent")
     time.sleep(1.0)
     records = http_receiver.records
     assert len(records) == 6
@@ -165,10 +166,10 @@ def test_send_timeout_expires_the_row_without_retry(desk, dovecot, http_receiver
     poller(conf)
     dovecot.append(h.mail(1))
     http_receiver.wait_for(2, timeout=10)
-    h.wait_until(lambda: [a["state"] for a in h.alerts(db)] == ["expired", "expired"], 10, what="rows expired")
+    wait_until(lambda: [a["state"] for a in h.alerts(db)] == ["expired", "expired"], 10, what="rows expired")
     rows = h.alerts(db)
     assert all("timed out" in a["last_error"] and a["attempts"] == 1 for a in rows)
     time.sleep(3.0)
     assert len(http_receiver.records) == 2
-    results = h.query(db, "SELECT status FROM alert_results")
+    results = query(db, "SELECT status FROM alert_results", dicts=True)
     assert [r["status"] for r in results] == ["TIMEOUT", "TIMEOUT"]

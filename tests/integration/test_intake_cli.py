@@ -7,20 +7,13 @@ import time
 import pytest
 
 from tests.integration.helpers import (
-    PASSWORD_ENV, Pollers, cli_env, count, mail, run_cli, scalar, wait_until, write_config,
+    PASSWORD_ENV, cli_env, count, mail, run_cli, scalar, wait_until, write_config,
 )
 from tests.servers import free_port
 
 pytestmark = pytest.mark.integration
 
 EX_TEMPFAIL, EX_CONFIG = 75, 78
-
-
-@pytest.fixture
-def pollers(tmp_path):
-    ps = Pollers(tmp_path)
-    yield ps
-    ps.stop_all()
 
 
 def _one_clean_line(r) -> str:
@@ -210,7 +203,7 @@ def test_sigterm_stops_poll_cleanly(dovecot, tmp_path, pollers):
     dovecot.append(mail(1))
     wait_until(lambda: count(db, "messages") == 1, 30, "the poller to take in mail", alive=p.alive)
     t0 = time.monotonic()
-    rc = p.terminate(timeout=10)
+    rc = p.stop(timeout=10)
     elapsed = time.monotonic() - t0
     assert rc == 0, p.log()[-2000:]
     assert elapsed < 5, elapsed
@@ -240,7 +233,7 @@ def test_password_never_stored_or_logged(dovecot, tmp_path, pollers):
     wait_until(lambda: count(p.config.parent / "support.db", "messages") == 6, 30, "live mail", alive=p.alive)
     dovecot.kick()  # a reconnect logs connection details again
     wait_until(lambda: "reconnected" in p.log(), 30, "the reconnect", alive=p.alive)
-    assert p.terminate() == 0
+    assert p.stop() == 0
     outputs = [r.stdout, r.stderr, p.log()]
     for args in (("tickets", "--json"), ("show", "1", "--json"), ("alerts", "--json"), ("check",)):
         o = run_cli(cfg, *args, env=env)

@@ -7,19 +7,12 @@ import time
 import pytest
 
 from tests.integration.helpers import (
-    Pollers, count, mail, query, run_cli, scalar, server_flags, wait_until, write_config,
+    count, mail, query, run_cli, scalar, server_flags, wait_until, write_config,
 )
 
 pytestmark = pytest.mark.integration
 
 CRASH_SEED = 20260302
-
-
-@pytest.fixture
-def pollers(tmp_path):
-    ps = Pollers(tmp_path)
-    yield ps
-    ps.stop_all()
 
 
 def _has(db, msgid: str) -> bool:
@@ -101,7 +94,7 @@ def test_dropped_connection_reconnects_and_mail_sent_meanwhile_arrives(dovecot, 
     assert "connection lost" in log and "reconnected" in log
     assert "Traceback" not in log
     assert count(db, "messages") == 3 and count(db, "tickets") == 3
-    assert p.terminate() == 0
+    assert p.stop() == 0
     assert not [u for u, f in server_flags(dovecot).items() if b"\\Seen" in f]
 
 
@@ -118,7 +111,7 @@ def test_server_down_then_back(dovecot, tmp_path, pollers):
     dovecot.append(mail(2))
     wait_until(lambda: count(db, "messages") == 2, 60, "the message sent after the restart", alive=p.alive)
     assert "reconnected" in p.log()
-    assert p.terminate() == 0
+    assert p.stop() == 0
 
 
 def test_second_poller_on_the_same_mailbox_is_refused(dovecot, tmp_path, pollers):
@@ -140,6 +133,6 @@ def test_second_poller_on_the_same_mailbox_is_refused(dovecot, tmp_path, pollers
     # The first poller is unaffected and keeps taking in mail.
     dovecot.append(mail("still", msgid="<still@x.example>"))
     wait_until(lambda: _has(db, "<still@x.example>"), 30, "mail to the first poller", alive=first.alive)
-    assert first.terminate() == 0
+    assert first.stop() == 0
     # Once the owner is gone, the next poller may run.
     assert run_cli(cfg, "poll", "--once").returncode == 0
