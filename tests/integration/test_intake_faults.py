@@ -136,3 +136,16 @@ def test_second_poller_on_the_same_mailbox_is_refused(dovecot, tmp_path, pollers
     assert first.stop() == 0
     # Once the owner is gone, the next poller may run.
     assert run_cli(cfg, "poll", "--once").returncode == 0
+
+
+def test_without_idle_the_poller_polls_every_poll_seconds(dovecot, tmp_path, pollers):
+    cfg = write_config(tmp_path, port=dovecot.port, imap_extra="idle = false\npoll_seconds = 1")
+    db = tmp_path / "support.db"
+    p = pollers.start(cfg)
+    wait_until(lambda: "watching" in p.log(), 20, "the poller to connect", alive=p.alive)
+    assert "watching INBOX (polling every 1s)" in p.log()
+    for i in range(3):
+        dovecot.append(mail(f"polled{i}", msgid=f"<polled{i}@x.example>"))
+        wait_until(lambda: _has(db, f"<polled{i}@x.example>"), 10, f"polled message {i}", alive=p.alive)
+    assert count(db, "tickets") == 3
+    assert p.stop() == 0

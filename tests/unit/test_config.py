@@ -98,3 +98,9 @@ def test_load_reports_missing_file_and_bad_toml(tmp_path):
     bad.write_text("[imap\nhost = 1")
     with pytest.raises(ConfigError, match="invalid TOML"):
         load(bad)
+
+
+def test_idle_is_reissued_at_least_every_ten_minutes():
+    assert from_dict(GOOD).imap.idle_refresh_seconds <= 600
+    with pytest.raises(ConfigError, match="^imap.idle_refresh"):
+        from_dict(with_("imap.idle_refresh", "11m"))
