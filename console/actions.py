@@ -11,6 +11,7 @@ from console.alerts import escalation
 from console.config import Config
 from store import audit, staff as store_staff, tickets, write
 from store.db import StoreError
+from store.times import parse_iso
 
 
 class ActionRefused(StoreError):
@@ -56,7 +57,7 @@ def acknowledge(db: Database, cfg: Config, ticket_id: int, actor: str, now: date
         if t["assignee"] is None:
             changes["assignee"] = actor  # whoever made first contact owns it
         t = tickets.update_ticket(db, ticket_id, changes, now, expected_version=t["version"])
-        breached = pol.is_breached(parse(t["due_at"]), now, now)
+        breached = pol.is_breached(parse_iso(t["due_at"]), now, now)
         cancelled = escalation.stop(db, ticket_id, now, f"acknowledged by {actor}")
         audit.add_event(db, ticket_id, "acknowledged", actor, now, breached=breached, cancelled_pages=cancelled)
         return t
@@ -112,7 +113,7 @@ def reclassify(db: Database, cfg: Config, ticket_id: int, cls: str, actor: str, 
         _own_or_super(person, t, "reclassify")
         if cls == t["class"] and not panic:
             raise ActionRefused(f"#{ticket_id} is already Class {cls}")
-        received = parse(t["received_at"])
+        received = parse_iso(t["received_at"])
         changes = {"class": cls, "due_at": pol.deadline(cls, received, cfg.sla),
                    "class_reason": f"reclassified by {actor}" + (f": {reason}" if reason else "")}
         if panic:
@@ -143,9 +144,3 @@ def resolve(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime
         cancelled = escalation.stop(db, ticket_id, now, f"resolved by {actor}")
         audit.add_event(db, ticket_id, "resolved", actor, now, note=note or "", cancelled_pages=cancelled)
         return t2
-
-
-def parse(text: str) -> datetime:
-    from store.times import parse_iso
-
-    return parse_iso(text)

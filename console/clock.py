@@ -1,4 +1,4 @@
-"""The one clock. Logic takes `now` from a Clock; tests inject a frozen or offset one."""
+"""The one clock. Logic takes `now` from a Clock; tests inject a frozen one."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -29,12 +29,3 @@ class FrozenClock:
     def set(self, at: datetime) -> None:
         self._at = at.astimezone(timezone.utc)
 
-
-class OffsetClock:
-    """Real time shifted by a fixed offset (the demo replays old mail as if it just arrived)."""
-
-    def __init__(self, offset: timedelta):
-        self.offset = offset
-
-    def now(self) -> datetime:
-        return datetime.now(timezone.utc) + self.offset

@@ -19,7 +19,6 @@ COLUMNS = (
     "due_at", "created_at", "next_attempt_at", "attempts", "send_deadline", "sent_at", "last_error",
     "claimed_by", "updated_at",
 )
-OPEN_STATES = ("pending", "failed")
 # next_attempt_at of a 'failed' row that gets no more tries (given up, or nobody to page). A time
 # rather than a flag: claim_due() and the scheduler's sleep need no special case, and `attempts`
 # stays the true number of tries the console shows.

@@ -19,7 +19,7 @@ from console.config import Config, Routing
 from console.intake import autoreply, callme, classify, threads
 from console.intake.parse import ParsedMail, parse_message
 from store import audit, mailbox, messages, tickets, write
-from store.times import iso
+from store.times import iso, parse_iso
 
 
 @dataclass
@@ -193,7 +193,7 @@ def _reply(db, cfg, item, mail, fields, digest, ticket_id, how, received, now, s
     row = messages.insert_message(db, raw=item.raw, raw_sha256=digest, ticket_id=ticket_id, kind="reply",
                                   fields=fields, received_at=received, now=now, source=source)
     t = tickets.get_ticket(db, ticket_id)
-    changes = {"last_message_at": max(received, _parse(t["last_message_at"]) or received)}
+    changes = {"last_message_at": max(received, parse_iso(t["last_message_at"]) or received)}
     outcome = "reply"
     if t["status"] == "resolved":
         # A reply reopens: the first-contact clock is not restarted (contact was made).
@@ -221,11 +221,5 @@ def _customer_cc(mail: ParsedMail, cfg: Config) -> list[str]:
 def _record_source(db, mailbox_key, uid, row, now) -> None:
     if mailbox_key is not None and uid is not None:
         messages.record_source(db, *mailbox_key, uid, row, now)
-
-
-def _parse(text):
-    from store.times import parse_iso
-
-    return parse_iso(text)
 
 

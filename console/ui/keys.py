@@ -88,15 +88,6 @@ def bindings(context: str) -> list[Binding]:
     ]
 
 
-def help_rows() -> list[tuple[str, str, str]]:
-    """(context title, key label, description) for the help screen, grouped by context."""
-    rows = []
-    for ctx in (APP, DASHBOARD, DETAIL):
-        for k in for_context(ctx):
-            rows.append((CONTEXT_TITLES[ctx], k.label, k.description))
-    return rows
-
-
 class KeyCommands(Provider):
     """The command palette's view of the registry: the entries of the current screen and the app."""
 
