@@ -9,12 +9,23 @@ from sqlite_utils import Database
 from store.times import iso
 
 
+_INSERT_EVENT = "INSERT INTO events (ticket_id, at, actor, kind, detail) VALUES (?, ?, ?, ?, ?)"
+
+
+_encode = json.JSONEncoder(sort_keys=True, default=str).encode  # one encoder, not one per event
+
+
+def event_row(ticket_id: int | None, kind: str, actor: str, now: str, detail: dict) -> tuple:
+    return (ticket_id, now, actor, kind, _encode(detail))
+
+
 def add_event(db: Database, ticket_id: int | None, kind: str, actor: str, now: datetime, **detail) -> int:
-    cur = db.execute(
-        "INSERT INTO events (ticket_id, at, actor, kind, detail) VALUES (?, ?, ?, ?, ?)",
-        [ticket_id, iso(now), actor, kind, json.dumps(detail, sort_keys=True, default=str)],
-    )
-    return cur.lastrowid
+    return db.execute(_INSERT_EVENT, event_row(ticket_id, kind, actor, iso(now), detail)).lastrowid
+
+
+def insert_rows(db: Database, rows: list[tuple]) -> None:
+    """Rows from event_row(), in order (their ids follow it)."""
+    db.conn.executemany(_INSERT_EVENT, rows)
 
 
 def events_for(db: Database, ticket_id: int) -> list[dict]:

@@ -40,29 +40,46 @@ def tickets_for_message_ids(db: Database, message_ids: Iterable[str]) -> list[in
     return [r[0] for r in rows]
 
 
+_INSERT_MESSAGE = (
+    "INSERT INTO messages (id, ticket_id, kind, received_at, stored_at, source, raw, message_id, sha256, dedup_key,"
+    " size, oversize, unparseable, defects, from_addr, from_name, recipients, subject, sent_date, body_text,"
+    " attachments, in_reply_to, refs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def message_columns(fields: dict[str, Any], raw_sha256: str, size: int) -> tuple:
+    """The columns of a messages row that follow from the mail alone, in _INSERT_MESSAGE's order after `raw`.
+    Intake computes them in its parsing stage, off the write path."""
+    get = fields.get
+    json_cols = []
+    for k in ("defects", "recipients", "attachments", "refs"):
+        v = get(k)
+        json_cols.append(v if isinstance(v, str) else json.dumps(list(v or []), default=str))  # str: encoded
+    defects, recipients, attachments, refs = json_cols
+    message_id = get("message_id")
+    return (message_id, raw_sha256, dedup_key(raw_sha256, message_id), size, int(bool(get("oversize"))),
+            int(bool(get("unparseable"))), defects, get("from_addr") or "", get("from_name") or "", recipients,
+            get("subject") or "", get("sent_date"), get("body_text") or "", attachments, get("in_reply_to"), refs)
+
+
+def message_row(row_id: int | None, ticket_id: int | None, kind: str, received_at: str, now: str, source: str,
+                raw: bytes, columns: tuple) -> tuple:
+    """One messages row for insert_rows/insert_row (times already ISO text; `columns` from message_columns)."""
+    return (row_id, ticket_id, kind, received_at, now, source, raw) + columns
+
+
+def insert_rows(db: Database, rows: list[tuple]) -> None:
+    db.conn.executemany(_INSERT_MESSAGE, rows)
+
+
+def insert_row(db: Database, row: tuple) -> int:
+    return db.execute(_INSERT_MESSAGE, row).lastrowid
+
+
 def insert_message(db: Database, *, raw: bytes, raw_sha256: str, ticket_id: int | None, kind: str,
                    fields: dict[str, Any], received_at: datetime, now: datetime, source: str) -> int:
-    row = {k: fields.get(k) for k in (
-        "message_id", "from_addr", "from_name", "subject", "body_text", "in_reply_to", "sent_date",
-    )}
-    for k in _JSON_COLUMNS:
-        v = fields.get(k)
-        # Already-encoded JSON is taken as is (intake encodes in its parsing stage, off the write path).
-        row[k] = v if isinstance(v, str) else json.dumps(list(v or []), default=str)
-    for k in ("from_addr", "from_name", "subject", "body_text"):
-        row[k] = row[k] or ""
-    cur = db.execute(
-        """INSERT INTO messages (ticket_id, kind, message_id, sha256, dedup_key, raw, size, oversize, unparseable,
-               defects, from_addr, from_name, recipients, subject, sent_date, body_text, attachments, in_reply_to,
-               refs, received_at, stored_at, source)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [ticket_id, kind, row["message_id"], raw_sha256, dedup_key(raw_sha256, row["message_id"]), raw, len(raw),
-         int(bool(fields.get("oversize"))), int(bool(fields.get("unparseable"))), row["defects"],
-         row["from_addr"], row["from_name"], row["recipients"], row["subject"], row["sent_date"],
-         row["body_text"], row["attachments"], row["in_reply_to"], row["refs"], iso(received_at), iso(now),
-         source],
-    )
-    return cur.lastrowid
+    columns = message_columns(fields, raw_sha256, len(raw))
+    return insert_row(db, message_row(None, ticket_id, kind, iso(received_at), iso(now), source, raw, columns))
 
 
 def known_sources(db: Database, account: str, folder: str, uidvalidity: int, uids: list[int]) -> dict[int, int]:
@@ -91,13 +108,18 @@ def known_dedup_keys(db: Database, keys: list[str]) -> dict[str, tuple[int, int 
     return out
 
 
+_INSERT_SOURCE = ("INSERT OR IGNORE INTO message_sources (account, folder, uidvalidity, uid, message_row, seen_at)"
+                  " VALUES (?, ?, ?, ?, ?, ?)")
+
+
 def record_source(db: Database, account: str, folder: str, uidvalidity: int, uid: int, message_row: int,
                   now: datetime) -> None:
-    db.execute(
-        "INSERT OR IGNORE INTO message_sources (account, folder, uidvalidity, uid, message_row, seen_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        [account, folder, uidvalidity, uid, message_row, iso(now)],
-    )
+    db.execute(_INSERT_SOURCE, [account, folder, uidvalidity, uid, message_row, iso(now)])
+
+
+def insert_source_rows(db: Database, rows: list[tuple]) -> None:
+    """(account, folder, uidvalidity, uid, message_row, seen_at) rows."""
+    db.conn.executemany(_INSERT_SOURCE, rows)
 
 
 def _public(cols, values) -> dict[str, Any]:

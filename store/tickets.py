@@ -26,6 +26,25 @@ def _row(cols: Iterable[str], values) -> dict[str, Any]:
     return dict(zip(cols, values))
 
 
+_INSERT_TICKET = (
+    "INSERT INTO tickets (id, class, class_reason, subject, requester, requester_name, received_at, due_at,"
+    " next_step_at, needs_details, quarantined, created_at, updated_at, last_message_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def ticket_row(ticket_id: int | None, *, cls: str, class_reason: str, subject: str, requester: str,
+               requester_name: str, received_at: str, due_at: str, next_step_at: str | None, now: str,
+               needs_details: bool = False, quarantined: bool = False) -> tuple:
+    """The values of one new tickets row, in _INSERT_TICKET's order (times already ISO text)."""
+    return (ticket_id, cls, class_reason, subject, requester, requester_name, received_at, due_at, next_step_at,
+            int(needs_details), int(quarantined), now, now, received_at)
+
+
+def insert_rows(db: Database, rows: list[tuple]) -> None:
+    db.conn.executemany(_INSERT_TICKET, rows)
+
+
 def create_ticket(
     db: Database,
     *,
@@ -41,14 +60,11 @@ def create_ticket(
     needs_details: bool = False,
     quarantined: bool = False,
 ) -> int:
-    cur = db.execute(
-        """INSERT INTO tickets (class, class_reason, subject, requester, requester_name, received_at, due_at,
-               next_step_at, needs_details, quarantined, created_at, updated_at, last_message_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [cls, class_reason, subject, requester, requester_name, iso(received_at), iso(due_at),
-         iso(next_step_at), int(needs_details), int(quarantined), iso(now), iso(now), iso(received_at)],
-    )
-    return cur.lastrowid
+    row = ticket_row(None, cls=cls, class_reason=class_reason, subject=subject, requester=requester,
+                     requester_name=requester_name, received_at=iso(received_at), due_at=iso(due_at),
+                     next_step_at=iso(next_step_at), now=iso(now), needs_details=needs_details,
+                     quarantined=quarantined)
+    return db.execute(_INSERT_TICKET, row).lastrowid
 
 
 def get_ticket(db: Database, ticket_id: int) -> dict[str, Any]:
@@ -115,9 +131,16 @@ def update_ticket(db: Database, ticket_id: int, changes: dict[str, Any], now: da
     return get_ticket(db, ticket_id)
 
 
+_INSERT_PARTICIPANT = "INSERT OR IGNORE INTO ticket_participants (ticket_id, address) VALUES (?, ?)"
+
+
 def add_participants(db: Database, ticket_id: int, addresses: Iterable[str]) -> None:
-    for a in {a.strip().lower() for a in addresses if a and "@" in a}:
-        db.execute("INSERT OR IGNORE INTO ticket_participants (ticket_id, address) VALUES (?, ?)", [ticket_id, a])
+    insert_participant_rows(db, [(ticket_id, a) for a in {a.strip().lower() for a in addresses if a and "@" in a}])
+
+
+def insert_participant_rows(db: Database, rows: list[tuple[int, str]]) -> None:
+    """(ticket id, lower-cased address) rows; ones already there are skipped."""
+    db.conn.executemany(_INSERT_PARTICIPANT, rows)
 
 
 def is_participant(db: Database, ticket_id: int, address: str) -> bool:

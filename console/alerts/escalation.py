@@ -102,8 +102,8 @@ def _set_steps(db: Database, ticket_id: int, cursor: datetime | str | None, next
     db.execute("UPDATE tickets SET step_cursor = ?, next_step_at = ? WHERE id = ?", [cursor, iso(next_at), ticket_id])
 
 
-def first_step_at(cls: str, received_at: datetime, cfg: Config) -> datetime | None:
-    return next(iter(pol.schedule(cls, received_at, cfg.sla)), None).at if cls else None
+def first_step_at(cls: str, received_at: datetime, sla: pol.SlaPolicy) -> datetime | None:
+    return next(iter(pol.schedule(cls, received_at, sla)), None).at if cls else None
 
 
 def run_due(db: Database, cfg: Config, now: datetime) -> list[int]:
@@ -131,6 +131,6 @@ def restart(db: Database, ticket: dict, cfg: Config, now: datetime | None = None
         _set_steps(db, ticket["id"], ticket["step_cursor"], None)
         return cancelled
     received = parse_iso(ticket["received_at"])
-    _set_steps(db, ticket["id"], None, first_step_at(ticket["class"], received, cfg))
+    _set_steps(db, ticket["id"], None, first_step_at(ticket["class"], received, cfg.sla))
     return cancelled
 

@@ -46,11 +46,11 @@ def _arrival(item: Incoming, now: datetime) -> datetime:
 
 
 def _json(values) -> str:
-    return json.dumps(list(values), default=str)
+    return json.dumps(list(values), default=str) if values else "[]"
 
 
 def _fields(mail: ParsedMail) -> dict:
-    d = {
+    return {
         "message_id": mail.message_id, "from_addr": mail.from_addr, "from_name": mail.from_name,
         "subject": mail.subject, "body_text": mail.body_text, "in_reply_to": mail.in_reply_to,
         "sent_date": iso(mail.date) if mail.date else None, "recipients": _json(mail.recipients),
@@ -58,35 +58,51 @@ def _fields(mail: ParsedMail) -> dict:
         "unparseable": mail.unparseable,
         "attachments": _json([dataclasses.asdict(a) for a in mail.attachments]),
     }
-    return d
 
 
 @dataclass
 class Analysis:
     """Everything about one message that needs no database: parsed fields, hash, auto-reply kind,
-    class and flags. Pure, so a big sync can compute it in another process (see intake/watch.py)."""
+    class, flags and, for the arrival time it was given, the ticket's deadlines. Pure, so a big sync
+    can compute it in another process (see intake/watch.py) and leave the writer only the SQL."""
     mail: ParsedMail
     digest: str
+    key: str  # messages.dedup_key
     auto: str | None
     verdict: classify.Classification
     needs_details: bool
-    fields: dict
+    columns: tuple  # messages.message_columns()
+    thread_ids: tuple[str, ...]  # Message-IDs that may name this mail's ticket, as threads.find_ticket asks
+    tag: int | None  # a [#123] subject tag
+    participants: tuple[str, ...]  # who joins a new ticket: the sender and the customer's Cc
+    timing: tuple[datetime, datetime, datetime | None] | None = None  # (arrival, due, first step)
 
 
-def analyze(raw: bytes, routing: Routing, max_bytes: int) -> Analysis:
+def analyze(raw: bytes, routing: Routing, max_bytes: int, received_at: datetime | None = None,
+            sla: pol.SlaPolicy | None = None) -> Analysis:
     mail = parse_message(raw, max_bytes)
-    # The headers view is only needed for auto-reply detection; a plain dict keeps Analysis picklable.
-    mail = dataclasses.replace(mail, headers=dict(mail.headers))
+    if not isinstance(mail.headers, dict):  # a read-only view does not pickle
+        mail = dataclasses.replace(mail, headers=dict(mail.headers))
+    digest = messages.sha256(raw)
+    verdict = classify.classify(mail.recipients, mail.subject, mail.body_text, urgent=routing.urgent,
+                                support=routing.support, default_class=routing.default_class)
+    timing = None
+    if sla is not None and received_at is not None and received_at.tzinfo is not None:
+        arrival = received_at.replace(microsecond=0)
+        timing = (arrival, pol.deadline(verdict.cls, arrival, sla), escalation.first_step_at(verdict.cls, arrival, sla))
     return Analysis(
-        mail=mail, digest=messages.sha256(raw), auto=autoreply.auto_kind(mail),
-        verdict=classify.classify(mail.recipients, mail.subject, mail.body_text, urgent=routing.urgent,
-                                  support=routing.support, default_class=routing.default_class),
-        needs_details=callme.needs_details(mail.subject, mail.body_text), fields=_fields(mail),
+        mail=mail, digest=digest, key=messages.dedup_key(digest, mail.message_id), auto=autoreply.auto_kind(mail),
+        verdict=verdict, needs_details=callme.needs_details(mail.subject, mail.body_text),
+        columns=messages.message_columns(_fields(mail), digest, len(raw)),
+        thread_ids=threads.reference_ids(mail), tag=threads.subject_tag(mail.subject),
+        participants=_participants(mail, routing), timing=timing,
     )
 
 
-def analyze_batch(raws: list[bytes], routing: Routing, max_bytes: int) -> list[Analysis]:
-    return [analyze(r, routing, max_bytes) for r in raws]
+def analyze_batch(raws: list[bytes], routing: Routing, max_bytes: int, received: list[datetime | None] | None = None,
+                  sla: pol.SlaPolicy | None = None) -> list[Analysis]:
+    received = received or [None] * len(raws)
+    return [analyze(r, routing, max_bytes, t, sla) for r, t in zip(raws, received, strict=True)]
 
 
 def max_bytes(cfg: Config) -> int:
@@ -101,17 +117,20 @@ def file_messages(db: Database, cfg: Config, items: list[Incoming], now: datetim
     `analyses` (one per item) may come precomputed; otherwise they are computed here, before the
     write lock is taken."""
     if analyses is None:
-        analyses = analyze_batch([i.raw for i in items], cfg.routing, max_bytes(cfg))
+        analyses = analyze_batch([i.raw for i in items], cfg.routing, max_bytes(cfg),
+                                 [i.received_at for i in items], cfg.sla)
     out: list[Filed] = []
     with write(db):
         # What the batch already has, in two queries rather than two per message.
         seen = Seen(
             sources=messages.known_sources(db, *mailbox_key, [i.uid for i in items if i.uid is not None])
             if mailbox_key is not None else {},
-            keys=messages.known_dedup_keys(db, [messages.dedup_key(a.digest, a.mail.message_id) for a in analyses]),
+            keys=messages.known_dedup_keys(db, [a.key for a in analyses]),
         )
+        rows = Rows(db, iso(now), source, mailbox_key)
         for item, analysis in zip(items, analyses, strict=True):
-            out.append(_file_one(db, cfg, item, analysis, now, source, mailbox_key, seen))
+            out.append(_file_one(db, cfg, item, analysis, now, rows, seen))
+        rows.flush()
         if mailbox_key is not None:
             uids = [i.uid for i in items if i.uid is not None]
             top = max([last_uid or 0, *uids])
@@ -130,68 +149,139 @@ class Seen:
     keys: dict[str, tuple[int, int | None]]  # dedup key -> (message row, ticket id)
 
 
-def _file_one(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datetime, source: str,
-              mailbox_key: tuple[str, str, int] | None, seen: Seen) -> Filed:
+class Rows:
+    """The rows of a batch's plain new tickets and messages, inserted together with executemany.
+
+    A batch holds the write lock (BEGIN IMMEDIATE), so ids are taken here as SQLite itself would
+    (max + 1), and rows can point at each other before they are written. Anything that reads these
+    tables, or writes them another way, calls flush() first, so it sees every earlier row and the
+    audit log keeps its order.
+    """
+
+    def __init__(self, db: Database, now: str, source: str, mailbox_key: tuple[str, str, int] | None):
+        self.db, self.now, self.source, self.mailbox_key = db, now, source, mailbox_key
+        self.tickets: list[tuple] = []
+        self.messages: list[tuple] = []
+        self.participants: list[tuple] = []
+        self.events: list[tuple] = []
+        self.sources: list[tuple] = []
+        self.next_ticket = self.next_message = 0  # 0: read max(id) when next needed
+
+    def ticket_id(self) -> int:
+        if not self.next_ticket:
+            self.next_ticket = (self.db.execute("SELECT max(id) FROM tickets").fetchone()[0] or 0) + 1
+        self.next_ticket += 1
+        return self.next_ticket - 1
+
+    def message_id(self) -> int:
+        if not self.next_message:
+            self.next_message = (self.db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0) + 1
+        self.next_message += 1
+        return self.next_message - 1
+
+    def message(self, row_id: int, ticket_id: int | None, kind: str, a: Analysis, raw: bytes, received: str) -> None:
+        self.messages.append(messages.message_row(row_id, ticket_id, kind, received, self.now, self.source, raw,
+                                                  a.columns))
+
+    def event(self, ticket_id: int, kind: str, **detail) -> None:
+        self.events.append(audit.event_row(ticket_id, kind, "intake", self.now, detail))
+
+    def source_of(self, uid: int | None, message_row: int) -> None:
+        if self.mailbox_key is not None and uid is not None:
+            self.sources.append((*self.mailbox_key, uid, message_row, self.now))
+
+    def flush(self) -> None:
+        # Parents before children, for the foreign keys.
+        db = self.db
+        if self.tickets:
+            tickets.insert_rows(db, self.tickets)
+        if self.messages:
+            messages.insert_rows(db, self.messages)
+        if self.participants:
+            tickets.insert_participant_rows(db, self.participants)
+        if self.events:
+            audit.insert_rows(db, self.events)
+        if self.sources:
+            messages.insert_source_rows(db, self.sources)
+        for pending in (self.tickets, self.messages, self.participants, self.events, self.sources):
+            pending.clear()
+        self.next_ticket = self.next_message = 0  # others may insert before the next row of ours
+
+
+def _file_one(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datetime, rows: Rows,
+              seen: Seen) -> Filed:
     if item.uid is not None and item.uid in seen.sources:
         return Filed("duplicate", None, seen.sources[item.uid], item.uid)
-    key = messages.dedup_key(a.digest, a.mail.message_id)
-    dup = seen.keys.get(key)
+    dup = seen.keys.get(a.key)
     if dup is not None:
-        _record_source(db, mailbox_key, item.uid, dup[0], now)
+        rows.source_of(item.uid, dup[0])
         return Filed("duplicate", dup[1], dup[0], item.uid)
-    filed = _file_new(db, cfg, item, a, now, source, mailbox_key)
-    seen.keys[key] = (filed.message_row, filed.ticket_id)
+    filed = _file_new(db, cfg, item, a, now, rows)
+    seen.keys[a.key] = (filed.message_row, filed.ticket_id)
     if item.uid is not None:
         seen.sources[item.uid] = filed.message_row
     return filed
 
 
-def _file_new(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datetime, source: str,
-              mailbox_key: tuple[str, str, int] | None) -> Filed:
-    mail, digest, fields = a.mail, a.digest, a.fields
+def _find_ticket(db: Database, a: Analysis, rows: Rows) -> tuple[int | None, str]:
+    if not a.thread_ids and a.tag is None and a.auto != "bounce":
+        return None, "no thread reference"  # nothing to look up (most new mail)
+    rows.flush()
+    return threads.find_ticket(db, a.mail, bounce=(a.auto == "bounce"))
 
+
+def _file_new(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datetime, rows: Rows) -> Filed:
+    mail = a.mail
     received = _arrival(item, now)
+    received_iso = iso(received)
     if a.auto is not None:
         # Auto-replies and bounces never open a ticket and never count as contact; attach if we can.
-        ticket_id, how = threads.find_ticket(db, mail, bounce=(a.auto == "bounce"))
-        row = messages.insert_message(db, raw=item.raw, raw_sha256=digest, ticket_id=ticket_id, kind=a.auto,
-                                      fields=fields, received_at=received, now=now, source=source)
+        ticket_id, how = _find_ticket(db, a, rows)
+        row = rows.message_id()
+        rows.message(row, ticket_id, a.auto, a, item.raw, received_iso)
         if ticket_id is not None:
-            audit.add_event(db, ticket_id, f"{a.auto}_received", "intake", now, message=row, matched=how,
-                            subject=mail.subject)
-        _record_source(db, mailbox_key, item.uid, row, now)
+            rows.event(ticket_id, f"{a.auto}_received", message=row, matched=how, subject=mail.subject)
+        rows.source_of(item.uid, row)
         return Filed(a.auto, ticket_id, row, item.uid)
 
-    ticket_id, how = threads.find_ticket(db, mail)
+    ticket_id, how = _find_ticket(db, a, rows)
     if ticket_id is not None:
-        return _reply(db, cfg, item, mail, fields, digest, ticket_id, how, received, now, source, mailbox_key)
+        rows.flush()
+        return _reply(db, cfg, item, a, ticket_id, how, received, now, rows)
 
     verdict = a.verdict
-    due = pol.deadline(verdict.cls, received, cfg.sla)
-    first_step = escalation.first_step_at(verdict.cls, received, cfg)
+    if a.timing is not None and a.timing[0] == received:
+        _, due, first_step = a.timing
+    else:  # parsed without the arrival time, or the arrival was clamped to now
+        due = pol.deadline(verdict.cls, received, cfg.sla)
+        first_step = escalation.first_step_at(verdict.cls, received, cfg.sla)
     flagged = mail.unparseable or mail.oversize or bool(mail.defects and not mail.body_text)
-    ticket_id = tickets.create_ticket(
-        db, cls=verdict.cls, class_reason=verdict.reason, subject=mail.subject, requester=mail.from_addr,
-        requester_name=mail.from_name, received_at=received, due_at=due,
-        next_step_at=first_step, now=now, needs_details=a.needs_details, quarantined=flagged,
-    )
-    row = messages.insert_message(db, raw=item.raw, raw_sha256=digest, ticket_id=ticket_id, kind="new",
-                                  fields=fields, received_at=received, now=now, source=source)
-    tickets.add_participants(db, ticket_id, [mail.from_addr, *_customer_cc(mail, cfg)])
-    audit.add_event(db, ticket_id, "created", "intake", now, message=row, cls=verdict.cls, reason=verdict.reason,
-                    note=how if how != "no thread reference" else "")
-    if threads.subject_tag(mail.subject) is not None and how.startswith("subject tag"):
-        audit.add_event(db, ticket_id, "thread_refused", "intake", now, detail=how)
-    _record_source(db, mailbox_key, item.uid, row, now)
+    ticket_id = rows.ticket_id()
+    rows.tickets.append(tickets.ticket_row(
+        ticket_id, cls=verdict.cls, class_reason=verdict.reason, subject=mail.subject, requester=mail.from_addr,
+        requester_name=mail.from_name, received_at=received_iso, due_at=iso(due), next_step_at=iso(first_step),
+        now=rows.now, needs_details=a.needs_details, quarantined=flagged,
+    ))
+    row = rows.message_id()
+    rows.message(row, ticket_id, "new", a, item.raw, received_iso)
+    rows.participants.extend((ticket_id, p) for p in a.participants)
+    rows.event(ticket_id, "created", message=row, cls=verdict.cls, reason=verdict.reason,
+               note=how if how != "no thread reference" else "")
+    if a.tag is not None and how.startswith("subject tag"):
+        rows.event(ticket_id, "thread_refused", detail=how)
+    rows.source_of(item.uid, row)
     # Steps already due (a Class III's arrival page) go into the outbox in this same transaction.
     if first_step is not None and first_step <= now:
+        rows.flush()
         escalation.advance(db, tickets.get_ticket(db, ticket_id), cfg, now)
     return Filed("new", ticket_id, row, item.uid)
 
 
-def _reply(db, cfg, item, mail, fields, digest, ticket_id, how, received, now, source, mailbox_key) -> Filed:
-    row = messages.insert_message(db, raw=item.raw, raw_sha256=digest, ticket_id=ticket_id, kind="reply",
-                                  fields=fields, received_at=received, now=now, source=source)
+def _reply(db, cfg, item, a: Analysis, ticket_id, how, received, now, rows: Rows) -> Filed:
+    # Rows were flushed by the caller: this path reads and updates the ticket directly.
+    mail = a.mail
+    row = messages.insert_row(db, messages.message_row(None, ticket_id, "reply", iso(received), rows.now, rows.source,
+                                                       item.raw, a.columns))
     t = tickets.get_ticket(db, ticket_id)
     changes = {"last_message_at": max(received, parse_iso(t["last_message_at"]) or received)}
     outcome = "reply"
@@ -209,17 +299,12 @@ def _reply(db, cfg, item, mail, fields, digest, ticket_id, how, received, now, s
         db.execute("UPDATE tickets SET last_message_at = ? WHERE id = ?", [iso(changes["last_message_at"]), ticket_id])
     tickets.add_participants(db, ticket_id, [mail.from_addr])
     audit.add_event(db, ticket_id, "reply_received", "intake", now, message=row, matched=how, by=mail.from_addr)
-    _record_source(db, mailbox_key, item.uid, row, now)
+    rows.source_of(item.uid, row)
+    rows.next_message = 0  # inserted directly
     return Filed(outcome, ticket_id, row, item.uid)
 
 
-def _customer_cc(mail: ParsedMail, cfg: Config) -> list[str]:
-    desk = set(cfg.routing.urgent) | set(cfg.routing.support)
-    return [a for a in mail.recipients if a not in desk]
-
-
-def _record_source(db, mailbox_key, uid, row, now) -> None:
-    if mailbox_key is not None and uid is not None:
-        messages.record_source(db, *mailbox_key, uid, row, now)
-
-
+def _participants(mail: ParsedMail, routing: Routing) -> tuple[str, ...]:
+    desk = set(routing.urgent) | set(routing.support)
+    cc = (a for a in mail.recipients if a not in desk)
+    return tuple(dict.fromkeys(a.strip().lower() for a in (mail.from_addr, *cc) if a and "@" in a))

@@ -16,11 +16,17 @@ def subject_tag(subject: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def find_ticket(db: Database, mail: ParsedMail, *, bounce: bool = False) -> tuple[int | None, str]:
-    """(ticket id, how it was found) or (None, why not)."""
+def reference_ids(mail: ParsedMail, *, bounce: bool = False) -> tuple[str, ...]:
+    """The Message-IDs that may name this mail's ticket, the most telling first."""
     ids = [i for i in (mail.in_reply_to, *reversed(mail.references)) if i]
     if bounce and mail.original_message_id:
         ids.insert(0, mail.original_message_id)
+    return tuple(ids)
+
+
+def find_ticket(db: Database, mail: ParsedMail, *, bounce: bool = False) -> tuple[int | None, str]:
+    """(ticket id, how it was found) or (None, why not)."""
+    ids = reference_ids(mail, bounce=bounce)
     found = messages.tickets_for_message_ids(db, ids)
     if found:
         return found[0], "in-reply-to/references"

@@ -44,7 +44,7 @@ class Analyzer:
         self.pool: ProcessPoolExecutor | None = None
         self.broken = False
 
-    def submit(self, raws: list[bytes]) -> Future | None:
+    def submit(self, items: list[Incoming]) -> Future | None:
         if self.broken:
             return None
         try:
@@ -53,13 +53,14 @@ class Analyzer:
                 # the mailbox flock, none of which a child may inherit.
                 self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                                 initializer=_die_with_parent)
-            return self.pool.submit(analyze_batch, raws, self.cfg.routing, max_bytes(self.cfg))
+            return self.pool.submit(analyze_batch, [it.raw for it in items], self.cfg.routing, max_bytes(self.cfg),
+                                    [it.received_at for it in items], self.cfg.sla)
         except Exception as exc:  # noqa: BLE001
             log.warning("parsing in a helper process is off (%s); parsing here", type(exc).__name__)
             self.broken = True
             return None
 
-    def result(self, fut: Future | None, raws: list[bytes]) -> list[Analysis] | None:
+    def result(self, fut: Future | None) -> list[Analysis] | None:
         if fut is None:
             return None  # file_messages parses in this process
         try:
@@ -111,7 +112,7 @@ class Intake:
             batch = uids[i:i + self.imap.batch_size]
             fetched = imap.fetch_batch(client, batch)
             items = [Incoming(raw=f.raw, received_at=f.internaldate, uid=f.uid) for f in fetched]
-            fut = self.analyzer.submit([it.raw for it in items]) if parallel else None
+            fut = self.analyzer.submit(items) if parallel else None
             if previous is not None:
                 stored += self._commit(client, key, *previous)
             previous = (batch, items, fut)
@@ -124,7 +125,7 @@ class Intake:
         return stored
 
     def _commit(self, client, key, batch: list[int], items: list[Incoming], fut: Future | None) -> int:
-        analyses = self.analyzer.result(fut, [it.raw for it in items])
+        analyses = self.analyzer.result(fut)
         filed = file_messages(self.db, self.cfg, items, self.clock.now(), source="imap", mailbox_key=key,
                               last_uid=batch[-1], analyses=analyses)
         self.on_commit(len(filed))

@@ -8,6 +8,7 @@ import pytest
 from console.clock import SystemClock
 from console.config import load
 from console.intake import watch
+from console.intake.pipeline import Incoming
 from console.poller import sync_staff
 from tests.corpus import corpus
 from tests.integration.helpers import DESK_PASSWORD, PASSWORD_ENV, mail, query, write_config
@@ -25,14 +26,21 @@ def intake(tmp_path, dovecot, name: str, parallel_min: int, monkeypatch):
     sync_staff(cfg)
     monkeypatch.setattr(watch, "PARALLEL_MIN", parallel_min)
     used = []
-    real_submit = watch.Analyzer.submit
+    real_submit, real_result = watch.Analyzer.submit, watch.Analyzer.result
 
-    def spy(self, raws):
-        fut = real_submit(self, raws)
+    def spy(self, items):
+        fut = real_submit(self, items)
         used.append(fut is not None)
         return fut
 
+    def spy_result(self, fut):
+        analyses = real_result(self, fut)
+        if fut is not None:
+            used.append(analyses is not None)  # None: the helper failed and this process parsed instead
+        return analyses
+
     monkeypatch.setattr(watch.Analyzer, "submit", spy)
+    monkeypatch.setattr(watch.Analyzer, "result", spy_result)
     stored = watch.Intake(cfg, SystemClock(), threading.Event()).once()
     return cfg.store_path, stored, used
 
@@ -47,7 +55,7 @@ def test_helper_process_files_exactly_what_in_process_parsing_files(tmp_path, do
     par_db, par_stored, par_used = intake(tmp_path, dovecot, "par", 1, monkeypatch)
     seq_db, seq_stored, seq_used = intake(tmp_path, dovecot, "seq", 10**9, monkeypatch)
 
-    assert par_used and all(par_used), "the big backlog went through the helper process"
+    assert par_used and all(par_used), "the big backlog was parsed by the helper process"
     assert seq_used == []
     assert par_stored == seq_stored > 300
     assert query(par_db, FILED) == query(seq_db, FILED)
@@ -63,5 +71,5 @@ def test_a_failing_helper_falls_back_to_parsing_here(tmp_path):
     analyzer = watch.Analyzer(desk_config(tmp_path))
     fut = Future()
     fut.set_exception(RuntimeError("helper died"))
-    assert analyzer.result(fut, [b"Subject: x\r\n\r\ny"]) is None  # None: file_messages parses in-process
-    assert analyzer.broken and analyzer.submit([b"x"]) is None
+    assert analyzer.result(fut) is None  # None: file_messages parses in-process
+    assert analyzer.broken and analyzer.submit([Incoming(raw=b"x")]) is None

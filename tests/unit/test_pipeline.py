@@ -4,6 +4,7 @@ from datetime import timedelta
 import pytest
 
 from console import actions
+from console import policy as pol
 from console.intake import pipeline
 from console.intake.pipeline import Incoming, file_messages
 from store import mailbox, messages, outbox, tickets
@@ -120,7 +121,38 @@ def test_arrival_time_is_internaldate_but_never_in_the_future(db, cfg):
     future = file_messages(db, cfg, [Incoming(raw=mail(message_id="<f@c>"), received_at=T0 + timedelta(hours=1))],
                            T0)[0]
     assert tickets.get_ticket(db, early.ticket_id)["received_at"] == "2026-11-02T15:00:00Z"
-    assert tickets.get_ticket(db, future.ticket_id)["received_at"] == "2026-11-02T16:00:00Z"
+    late = tickets.get_ticket(db, future.ticket_id)
+    assert late["received_at"] == "2026-11-02T16:00:00Z"
+    # the deadline follows the clamped arrival, not the future INTERNALDATE the parsing stage saw
+    assert parse_iso(late["due_at"]) == pol.deadline("I", T0, cfg.sla)
+
+
+def test_one_batch_threads_mail_onto_tickets_it_opened_itself(db, cfg):
+    # Plain new tickets are written together at the end of a batch; a later mail of the same batch
+    # that refers to one of them must still find it, and the audit log must keep arrival order.
+    key = ("acct", "INBOX", 4)
+    batch = [
+        mail(frm="ann@cust.example", message_id="<a@c>"),
+        mail(frm="ann@cust.example", subject="Re: Help", message_id="<a2@c>", extra="In-Reply-To: <a@c>\r\n"),
+        mail(to="urgent@desk.example", subject="DNS down", message_id="<u@c>"),
+        mail(frm="ann@cust.example", subject="more [#1]", message_id="<a3@c>"),
+        mail(frm="ooo@cust.example", subject="Away", message_id="<o@c>",
+             extra="Auto-Submitted: auto-replied\r\nReferences: <a@c>\r\n"),
+        mail(frm="bob@cust.example", subject="Printer", message_id="<b@c>"),
+    ]
+    filed = file_messages(db, cfg, [Incoming(raw=r, uid=i + 1) for i, r in enumerate(batch)], T0, mailbox_key=key)
+    assert [(f.outcome, f.ticket_id) for f in filed] == [
+        ("new", 1), ("reply", 1), ("new", 2), ("reply", 1), ("autoreply", 1), ("new", 3)]
+    assert [e["kind"] for e in __import__("store").audit.events_for(db, 1)] == [
+        "created", "reply_received", "reply_received", "autoreply_received"]
+    assert sorted(t["id"] for t in tickets.list_tickets(db)) == [1, 2, 3]
+    assert sorted(p["target"] for p in outbox.list_alerts(db, ticket_id=2)) == ["bob", "cy"]
+    stored = db.execute("SELECT m.id, m.ticket_id, s.uid FROM messages m JOIN message_sources s"
+                        " ON s.message_row = m.id ORDER BY s.uid").fetchall()
+    assert [(t, uid) for _, t, uid in stored] == [(1, 1), (1, 2), (2, 3), (1, 4), (1, 5), (3, 6)]
+    assert [f.message_row for f in filed] == [row for row, _, _ in stored]
+    assert tickets.is_participant(db, 3, "bob@cust.example")
+    assert mailbox.get_watermark(db, "acct", "INBOX") == (4, 6)
 
 
 def test_same_bytes_twice_in_one_batch_stored_once(db, cfg):
@@ -152,3 +184,15 @@ def test_unfiled_and_raw_commands_show_kept_mail(db, cfg, tmp_path, capsys):
     assert capsys.readouterr().out.encode() == raw  # not a terminal: the stored bytes, exactly
     assert main(["--config", str(conf), "raw", "999"]) == 1
     assert "no message 999" in capsys.readouterr().err
+
+
+def test_analysis_crosses_to_a_helper_process_intact(cfg):
+    # Big syncs parse in a spawned process: what it sends back must pickle, deadlines included.
+    import pickle
+
+    raws = [mail(to="urgent@desk.example", message_id="<p1@c>"), mail(subject="Class II: slow", message_id="<p2@c>")]
+    sent = pipeline.analyze_batch(raws, cfg.routing, pipeline.max_bytes(cfg), [T0, T0], cfg.sla)
+    back = pickle.loads(pickle.dumps(sent))
+    assert back == sent
+    assert [(a.verdict.cls, a.timing[1]) for a in back] == [("III", T0 + timedelta(minutes=15)),
+                                                            ("II", pol.deadline("II", T0, cfg.sla))]
