@@ -62,39 +62,47 @@ def _fields(mail: ParsedMail) -> dict:
 
 @dataclass
 class Analysis:
-    """Everything about one message that needs no database: parsed fields, hash, auto-reply kind,
-    class, flags and, for the arrival time it was given, the ticket's deadlines. Pure, so a big sync
-    can compute it in another process (see intake/watch.py) and leave the writer only the SQL."""
-    mail: ParsedMail
-    digest: str
+    """Everything the writer needs about one message that takes no database: hash, auto-reply kind,
+    class, flags, the message row's columns and, for the arrival time it was given, the ticket's
+    deadlines. Pure and flat, so a big sync computes it in another process (see intake/watch.py),
+    ships it back cheaply and leaves the writer little more than the SQL."""
     key: str  # messages.dedup_key
-    auto: str | None
-    verdict: classify.Classification
-    needs_details: bool
+    digest: str
+    auto: str | None  # "autoreply" | "bounce" | None
+    cls: str
+    reason: str  # why this class
+    needs_details: bool  # call-me-only mail
+    flagged: bool  # a new ticket from it is quarantined: unparseable, oversize, or defects and no text
+    damaged: bool  # unparseable or oversize: a reply quarantines its ticket
+    subject: str
+    sender: str
+    sender_name: str
     columns: tuple  # messages.message_columns()
-    thread_ids: tuple[str, ...]  # Message-IDs that may name this mail's ticket, as threads.find_ticket asks
+    thread_ids: tuple[str, ...]  # Message-IDs that may name this mail's ticket (threads.reference_ids)
     tag: int | None  # a [#123] subject tag
     participants: tuple[str, ...]  # who joins a new ticket: the sender and the customer's Cc
-    timing: tuple[datetime, datetime, datetime | None] | None = None  # (arrival, due, first step)
+    timing: tuple[str, str, datetime | None] | None = None  # (arrival, due) as ISO text, first step
 
 
 def analyze(raw: bytes, routing: Routing, max_bytes: int, received_at: datetime | None = None,
             sla: pol.SlaPolicy | None = None) -> Analysis:
     mail = parse_message(raw, max_bytes)
-    if not isinstance(mail.headers, dict):  # a read-only view does not pickle
-        mail = dataclasses.replace(mail, headers=dict(mail.headers))
     digest = messages.sha256(raw)
     verdict = classify.classify(mail.recipients, mail.subject, mail.body_text, urgent=routing.urgent,
                                 support=routing.support, default_class=routing.default_class)
+    auto = autoreply.auto_kind(mail)
     timing = None
     if sla is not None and received_at is not None and received_at.tzinfo is not None:
         arrival = received_at.replace(microsecond=0)
-        timing = (arrival, pol.deadline(verdict.cls, arrival, sla), escalation.first_step_at(verdict.cls, arrival, sla))
+        timing = (iso(arrival), iso(pol.deadline(verdict.cls, arrival, sla)),
+                  escalation.first_step_at(verdict.cls, arrival, sla))
     return Analysis(
-        mail=mail, digest=digest, key=messages.dedup_key(digest, mail.message_id), auto=autoreply.auto_kind(mail),
-        verdict=verdict, needs_details=callme.needs_details(mail.subject, mail.body_text),
-        columns=messages.message_columns(_fields(mail), digest, len(raw)),
-        thread_ids=threads.reference_ids(mail), tag=threads.subject_tag(mail.subject),
+        key=messages.dedup_key(digest, mail.message_id), digest=digest, auto=auto, cls=verdict.cls,
+        reason=verdict.reason, needs_details=callme.needs_details(mail.subject, mail.body_text),
+        flagged=mail.unparseable or mail.oversize or bool(mail.defects and not mail.body_text),
+        damaged=mail.unparseable or mail.oversize, subject=mail.subject, sender=mail.from_addr,
+        sender_name=mail.from_name, columns=messages.message_columns(_fields(mail), digest, len(raw)),
+        thread_ids=threads.reference_ids(mail, bounce=(auto == "bounce")), tag=threads.subject_tag(mail.subject),
         participants=_participants(mail, routing), timing=timing,
     )
 
@@ -224,14 +232,13 @@ def _file_one(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datet
 
 
 def _find_ticket(db: Database, a: Analysis, rows: Rows) -> tuple[int | None, str]:
-    if not a.thread_ids and a.tag is None and a.auto != "bounce":
+    if not a.thread_ids and a.tag is None:
         return None, "no thread reference"  # nothing to look up (most new mail)
     rows.flush()
-    return threads.find_ticket(db, a.mail, bounce=(a.auto == "bounce"))
+    return threads.find_ticket(db, a.thread_ids, a.tag, a.sender)
 
 
 def _file_new(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datetime, rows: Rows) -> Filed:
-    mail = a.mail
     received = _arrival(item, now)
     received_iso = iso(received)
     if a.auto is not None:
@@ -240,7 +247,7 @@ def _file_new(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datet
         row = rows.message_id()
         rows.message(row, ticket_id, a.auto, a, item.raw, received_iso)
         if ticket_id is not None:
-            rows.event(ticket_id, f"{a.auto}_received", message=row, matched=how, subject=mail.subject)
+            rows.event(ticket_id, f"{a.auto}_received", message=row, matched=how, subject=a.subject)
         rows.source_of(item.uid, row)
         return Filed(a.auto, ticket_id, row, item.uid)
 
@@ -249,23 +256,21 @@ def _file_new(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datet
         rows.flush()
         return _reply(db, cfg, item, a, ticket_id, how, received, now, rows)
 
-    verdict = a.verdict
-    if a.timing is not None and a.timing[0] == received:
-        _, due, first_step = a.timing
+    if a.timing is not None and a.timing[0] == received_iso:
+        _, due_iso, first_step = a.timing
     else:  # parsed without the arrival time, or the arrival was clamped to now
-        due = pol.deadline(verdict.cls, received, cfg.sla)
-        first_step = escalation.first_step_at(verdict.cls, received, cfg.sla)
-    flagged = mail.unparseable or mail.oversize or bool(mail.defects and not mail.body_text)
+        due_iso = iso(pol.deadline(a.cls, received, cfg.sla))
+        first_step = escalation.first_step_at(a.cls, received, cfg.sla)
     ticket_id = rows.ticket_id()
     rows.tickets.append(tickets.ticket_row(
-        ticket_id, cls=verdict.cls, class_reason=verdict.reason, subject=mail.subject, requester=mail.from_addr,
-        requester_name=mail.from_name, received_at=received_iso, due_at=iso(due), next_step_at=iso(first_step),
-        now=rows.now, needs_details=a.needs_details, quarantined=flagged,
+        ticket_id, cls=a.cls, class_reason=a.reason, subject=a.subject, requester=a.sender,
+        requester_name=a.sender_name, received_at=received_iso, due_at=due_iso, next_step_at=iso(first_step),
+        now=rows.now, needs_details=a.needs_details, quarantined=a.flagged,
     ))
     row = rows.message_id()
     rows.message(row, ticket_id, "new", a, item.raw, received_iso)
     rows.participants.extend((ticket_id, p) for p in a.participants)
-    rows.event(ticket_id, "created", message=row, cls=verdict.cls, reason=verdict.reason,
+    rows.event(ticket_id, "created", message=row, cls=a.cls, reason=a.reason,
                note=how if how != "no thread reference" else "")
     if a.tag is not None and how.startswith("subject tag"):
         rows.event(ticket_id, "thread_refused", detail=how)
@@ -279,7 +284,6 @@ def _file_new(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datet
 
 def _reply(db, cfg, item, a: Analysis, ticket_id, how, received, now, rows: Rows) -> Filed:
     # Rows were flushed by the caller: this path reads and updates the ticket directly.
-    mail = a.mail
     row = messages.insert_row(db, messages.message_row(None, ticket_id, "reply", iso(received), rows.now, rows.source,
                                                        item.raw, a.columns))
     t = tickets.get_ticket(db, ticket_id)
@@ -289,16 +293,16 @@ def _reply(db, cfg, item, a: Analysis, ticket_id, how, received, now, rows: Rows
         # A reply reopens: the first-contact clock is not restarted (contact was made).
         changes.update(status="acknowledged" if t["acknowledged_at"] else "new", resolved_at=None)
         outcome = "reopened"
-        audit.add_event(db, ticket_id, "reopened", "intake", now, message=row, by=mail.from_addr)
-    if mail.unparseable or mail.oversize:
+        audit.add_event(db, ticket_id, "reopened", "intake", now, message=row, by=a.sender)
+    if a.damaged:
         changes["quarantined"] = 1
     if outcome == "reopened" or "quarantined" in changes:
         tickets.update_ticket(db, ticket_id, changes, now)
     else:
         # A plain reply changes nothing an operator acts on, so it must not make their edit stale.
         db.execute("UPDATE tickets SET last_message_at = ? WHERE id = ?", [iso(changes["last_message_at"]), ticket_id])
-    tickets.add_participants(db, ticket_id, [mail.from_addr])
-    audit.add_event(db, ticket_id, "reply_received", "intake", now, message=row, matched=how, by=mail.from_addr)
+    tickets.add_participants(db, ticket_id, [a.sender])
+    audit.add_event(db, ticket_id, "reply_received", "intake", now, message=row, matched=how, by=a.sender)
     rows.source_of(item.uid, row)
     rows.next_message = 0  # inserted directly
     return Filed(outcome, ticket_id, row, item.uid)

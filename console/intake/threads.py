@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from sqlite_utils import Database
 
@@ -24,16 +25,15 @@ def reference_ids(mail: ParsedMail, *, bounce: bool = False) -> tuple[str, ...]:
     return tuple(ids)
 
 
-def find_ticket(db: Database, mail: ParsedMail, *, bounce: bool = False) -> tuple[int | None, str]:
-    """(ticket id, how it was found) or (None, why not)."""
-    ids = reference_ids(mail, bounce=bounce)
+def find_ticket(db: Database, ids: Sequence[str], tag: int | None, sender: str) -> tuple[int | None, str]:
+    """(ticket id, how it was found) or (None, why not), from reference_ids(), the subject_tag() and the
+    sender's address."""
     found = messages.tickets_for_message_ids(db, ids)
     if found:
         return found[0], "in-reply-to/references"
-    tag = subject_tag(mail.subject)
     if tag is not None and tickets.ticket_exists(db, tag):
         # A bare [#42] is trivially forged: it only counts from someone already on that ticket.
-        if mail.from_addr and tickets.is_participant(db, tag, mail.from_addr):
+        if sender and tickets.is_participant(db, tag, sender):
             return tag, "subject tag from a participant"
-        return None, f"subject tag [#{tag}] ignored: {mail.from_addr or 'sender'} is not a participant"
+        return None, f"subject tag [#{tag}] ignored: {sender or 'sender'} is not a participant"
     return None, "no thread reference"

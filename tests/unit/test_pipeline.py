@@ -8,7 +8,7 @@ from console import policy as pol
 from console.intake import pipeline
 from console.intake.pipeline import Incoming, file_messages
 from store import mailbox, messages, outbox, tickets
-from store.times import parse_iso
+from store.times import iso, parse_iso
 from tests.factories import T0, mail
 
 
@@ -194,5 +194,5 @@ def test_analysis_crosses_to_a_helper_process_intact(cfg):
     sent = pipeline.analyze_batch(raws, cfg.routing, pipeline.max_bytes(cfg), [T0, T0], cfg.sla)
     back = pickle.loads(pickle.dumps(sent))
     assert back == sent
-    assert [(a.verdict.cls, a.timing[1]) for a in back] == [("III", T0 + timedelta(minutes=15)),
-                                                            ("II", pol.deadline("II", T0, cfg.sla))]
+    assert [(a.cls, a.timing[1]) for a in back] == [("III", iso(T0 + timedelta(minutes=15))),
+                                                    ("II", iso(pol.deadline("II", T0, cfg.sla)))]
