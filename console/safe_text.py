@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["clean_block", "clean_line", "strip_controls"]
+__all__ = ["clean_block", "clean_line", "has_word_prefix", "strip_controls"]
 
 ELLIPSIS = "\u2026"
 
@@ -38,6 +38,8 @@ _WS = re.compile(r"\s+")
 
 
 def _strip_escapes(s: str) -> str:
+    if s.isascii():  # no 8-bit introducers, no surrogates
+        return _ESCAPES.sub("", s) if "\x1b" in s else s
     if "\x1b" in s or any(c in s for c in "\x90\x98\x9b\x9d\x9e\x9f"):
         s = _ESCAPES.sub("", s)
     return _SURROGATES.sub("\ufffd", s)
@@ -48,6 +50,35 @@ def strip_controls(s: str) -> str:
     if not isinstance(s, str):
         s = "" if s is None else str(s)
     return _CONTROLS.sub("", _strip_escapes(s))
+
+
+# The non-ASCII letters that re.IGNORECASE matches to ASCII letters (İ ı -> i, ſ -> s, K -> k).
+_IGNORECASE_TO_ASCII = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
+def _lower_for_search(s: str) -> str:
+    """Lower-cased ``s``, with the letters above made ASCII: a lower-case ASCII word that a re.IGNORECASE
+    pattern finds in ``s`` is found here by ``in``, and a character before it that is not ``\\w`` stays so."""
+    if not s.isascii() and any(c in s for c in "\u0130\u0131\u017f\u212a"):
+        s = s.translate(_IGNORECASE_TO_ASCII)
+    return s.lower()
+
+
+def has_word_prefix(s: str, words: tuple[str, ...]) -> bool:
+    """Whether a word of ``s`` starts with one of ``words`` (lower-case ASCII), ignoring case the way
+    ``re.IGNORECASE`` does.
+
+    A cheap pre-check: when it is False, no case-insensitive pattern in which such a word comes after
+    ``\\b``, ``\\s`` or ``(?<!\\w)`` can match ``s``.
+    """
+    low = _lower_for_search(s)
+    for word in words:
+        i = low.find(word)
+        while i >= 0:
+            if i == 0 or not (low[i - 1].isalnum() or low[i - 1] == "_"):  # what \w is for re
+                return True
+            i = low.find(word, i + 1)
+    return False
 
 
 def _truncate(s: str, limit: int | None) -> str:
@@ -67,12 +98,18 @@ def clean_line(s: str, limit: int | None = None) -> str:
         s = "" if s is None else str(s)
     if s.isascii() and s.isprintable() and "  " not in s and s == s.strip():
         # Fast path (most headers): printable ASCII has no controls, escapes or bidi marks.
-        return _truncate(s, limit)
+        return s if limit is None else _truncate(s, limit)
     s = _strip_escapes(s)
     s = _LINE_BREAKS.sub(" ", s)
     s = _CONTROLS.sub("", s)
     s = _WS.sub(" ", s).strip()
     return _truncate(s, limit)
+
+
+def _unify_line_breaks(s: str) -> str:
+    if s.isascii():  # only \r\n, \r, \v and \f can occur: str.replace() is quicker than the regex
+        return s.replace("\r\n", "\n").replace("\r", "\n").replace("\x0b", "\n").replace("\x0c", "\n")
+    return _LINE_BREAKS.sub("\n", s)
 
 
 def clean_block(s: str) -> str:
@@ -85,7 +122,7 @@ def clean_block(s: str) -> str:
     if not isinstance(s, str):
         s = "" if s is None else str(s)
     s = _strip_escapes(s)
-    s = _LINE_BREAKS.sub("\n", s)
+    s = _unify_line_breaks(s)
     s = _CONTROLS.sub("", s)
     s = s.replace("\t", "    ")
     lines = [line.rstrip() for line in s.split("\n")]

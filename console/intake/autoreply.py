@@ -16,12 +16,14 @@ _BOUNCE_LOCALPARTS = {"mailer-daemon", "postmaster"}
 _AUTOREPLY_FLAGS = ("x-autoreply", "x-autorespond", "x-auto-response-suppress")
 _DSN_TYPE = re.compile(r"multipart/report\b", re.IGNORECASE)
 _DSN_REPORT = re.compile(r"report-type\s*=\s*\"?\s*delivery-status\b", re.IGNORECASE)
+_TOKEN_END = re.compile(r"[;(\s]")
+_SPACE = re.compile(r"\s+")
 
 
 def _token(value: str | None) -> str:
     """First token of a header value, lower-cased, without comments or parameters."""
     v = (value or "").strip().lower()
-    v = re.split(r"[;(\s]", v, maxsplit=1)[0] if v else ""
+    v = _TOKEN_END.split(v, maxsplit=1)[0] if v else ""
     return v.strip("\"'")
 
 
@@ -48,7 +50,7 @@ def auto_kind(mail: ParsedMail) -> str | None:
     return_path = h.get("return-path")
     if local in _BOUNCE_LOCALPARTS:
         return "bounce"
-    if return_path is not None and re.sub(r"\s+", "", return_path) == "<>":
+    if return_path is not None and _SPACE.sub("", return_path) == "<>":
         return "bounce"
     if _is_dsn(h.get("content-type")):
         return "bounce"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from console.safe_text import has_word_prefix
+
 __all__ = ["MIN_MEANINGFUL_WORDS", "needs_details"]
 
 # needs_details only when fewer than this many meaningful words remain. Filler, greetings and
@@ -32,6 +34,9 @@ _CALL_REQUEST = re.compile(
     """,
     re.IGNORECASE | re.VERBOSE,
 )
+# In every alternative of _CALL_REQUEST one of these begins a word (it follows \b or \s): text in
+# which none does cannot hold a call request.
+_CALL_WORDS = ("call", "phone", "ring", "tel", "buzz")
 
 _PHONE = re.compile(
     r"(?:\+|\b)\d[\d\s().\-/]{4,30}\d\b(?:\s*(?:ext\.?|extension|x)\s*\d+)?"
@@ -49,6 +54,8 @@ _SIGNOFF_LINE = re.compile(
     r"sincerely|yours|many\s+thanks|ta|br)\b[\w\s,.!]{0,30}$",
     re.IGNORECASE,
 )
+_ORIGINAL_MESSAGE = re.compile(r"-{2,}\s*original message\s*-{2,}", re.IGNORECASE)
+_WROTE_LINE = re.compile(r"on .{0,200}wrote:\s*$", re.IGNORECASE)
 _NAME_LINE = re.compile(r"^\s*[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,2}\s*[.,]?\s*$")
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 
@@ -79,9 +86,9 @@ def _relevant_lines(body: str) -> list[str]:
     lines: list[str] = []
     for line in (body or "").splitlines():
         stripped = line.strip()
-        if line.rstrip() in ("--", "-- ") or re.match(r"^-{2,}\s*original message\s*-{2,}", stripped, re.IGNORECASE):
+        if line.rstrip() in ("--", "-- ") or _ORIGINAL_MESSAGE.match(stripped):
             break  # signature or quoted original below
-        if re.match(r"^on .{0,200}wrote:\s*$", stripped, re.IGNORECASE):
+        if _WROTE_LINE.match(stripped):
             break
         if stripped.startswith(">"):
             continue
@@ -117,6 +124,11 @@ def _meaningful_words(text: str) -> list[str]:
     return words
 
 
+def _mentions_call(text: str) -> bool:
+    """False when ``text`` cannot hold a call request (see _CALL_WORDS)."""
+    return has_word_prefix(text, _CALL_WORDS)
+
+
 def needs_details(subject: str, body: str) -> bool:
     """True when the mail asks to be called and says (almost) nothing about the problem.
 
@@ -124,7 +136,11 @@ def needs_details(subject: str, body: str) -> bool:
     request, phone numbers, greetings, thanks, sign-off names and filler words, fewer than
     ``MIN_MEANINGFUL_WORDS`` words must remain.
     """
-    subject = _SUBJECT_PREFIX.sub("", (subject or "")[:_MAX_CHARS])
+    head, text = (subject or "")[:_MAX_CHARS], body or ""
+    both_str = isinstance(head, str) and isinstance(text, str)
+    if both_str and not _mentions_call(head) and not _mentions_call(text[:_MAX_CHARS]):
+        return False  # most mail: no call request can be found below
+    subject = _SUBJECT_PREFIX.sub("", head)
     lines = _relevant_lines((body or "")[:_MAX_CHARS])
     text_for_request = subject + "\n" + "\n".join(lines)
     if not _CALL_REQUEST.search(text_for_request):

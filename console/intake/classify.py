@@ -6,9 +6,12 @@ unless the customer marks it Class II (or III) themselves.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from console.safe_text import has_word_prefix
 
 __all__ = ["CLASSES", "Classification", "classify", "customer_mark"]
 
@@ -32,10 +35,16 @@ _CLASS_WORD = re.compile(r"(?<![\w])class[\s:#-]*(iii|ii|i|3|2|1|three|two|one)(
 _BRACKET = re.compile(r"\[\s*(iii|ii|i)\s*\]", re.IGNORECASE)
 
 
+def _may_have_mark(text: str) -> bool:
+    """False when neither _CLASS_WORD (needs a word starting "class") nor _BRACKET (needs "[") can match."""
+    return "[" in text or has_word_prefix(text, ("class",))
+
+
 def _marks(text: str) -> list[str]:
-    found = [_NUMERAL[m.group(1).lower()] for m in _CLASS_WORD.finditer(text)]
-    found += [_NUMERAL[m.group(1).lower()] for m in _BRACKET.finditer(text)]
-    return found
+    # re.IGNORECASE also matches "İ", "ı" and "ſ"; their lower() is no numeral we know, so they are skipped
+    found = [_NUMERAL.get(m.group(1).lower()) for m in _CLASS_WORD.finditer(text)]
+    found += [_NUMERAL.get(m.group(1).lower()) for m in _BRACKET.finditer(text)]
+    return [f for f in found if f is not None]
 
 
 def _body_head(body: str) -> list[str]:
@@ -53,7 +62,10 @@ def _body_head(body: str) -> list[str]:
 
 
 def _find_mark(subject: str, body: str) -> tuple[str, str] | None:
-    marks = _marks(subject or "")
+    head, text = subject or "", body or ""
+    if isinstance(head, str) and isinstance(text, str) and not _may_have_mark(head) and not _may_have_mark(text):
+        return None  # most mail: the body lines below hold no mark either
+    marks = _marks(head)
     if marks:
         return max(marks, key=_RANK.__getitem__), "subject"
     for line in _body_head(body):
@@ -87,6 +99,19 @@ def _norm(addrs: Iterable[str] | str | None) -> list[str]:
     return out
 
 
+def _address_set(addrs: Iterable[str] | str | None) -> frozenset[str]:
+    """set(_norm(addrs)); cached for the configured routing tuples, which are the same on every call.
+    Only tuples of str: equal tuples of other values, (1,) and (True,), normalise differently."""
+    if type(addrs) is tuple and all(type(a) is str for a in addrs):
+        return _address_set_of_tuple(addrs)
+    return frozenset(_norm(addrs))
+
+
+@functools.lru_cache(maxsize=64)
+def _address_set_of_tuple(addrs: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(_norm(addrs))
+
+
 def classify(
     recipients: Iterable[str],
     subject: str,
@@ -108,8 +133,8 @@ def classify(
     if default_class not in _RANK:
         raise ValueError(f"default_class must be one of {CLASSES}, not {default_class!r}")
     rcpts = _norm(recipients)
-    urgent_set = set(_norm(urgent))
-    support_set = set(_norm(support))
+    urgent_set = _address_set(urgent)
+    support_set = _address_set(support)
 
     for r in rcpts:
         if r in urgent_set:

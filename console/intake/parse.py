@@ -7,6 +7,10 @@ hostile or not mail at all. Every step has a fallback, and whatever went wrong i
 Structure comes from ``email.policy.default`` (``BytesParser``). Headers are read from the raw header
 list (``Message.raw_items()``) and decoded by our own code, which cannot raise: raw 8-bit bytes are
 tried as UTF-8, then cp1252; RFC 2047 encoded words are decoded with the same charset fallbacks.
+
+The common case is made cheap without changing any result: plain ASCII headers, Content-Type /
+Content-Disposition values of the simple ``type/sub; name=value`` shape, identity and quoted-printable
+payloads and RFC 5322 dates are read directly; anything else goes the general (slower) way.
 """
 
 from __future__ import annotations
@@ -16,16 +20,16 @@ import binascii
 import codecs
 import email.header
 import email.utils
+import functools
 import html as html_lib
 import quopri
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from email import policy as email_policy
 from email.message import Message
 from email.parser import BytesParser
-from types import MappingProxyType
 from typing import Any
 
 from console.safe_text import clean_block, clean_line
@@ -96,6 +100,8 @@ def decode_bytes(data: bytes, charset: Any = None, notes: list[str] | None = Non
     """
     if not data:
         return ""
+    if charset is None:
+        return _decode_fallback(data)[0]
     cs = _norm_charset(charset)
     if cs in ("unknown-8bit", "x-unknown", "8bit", "default", "none"):
         bad = cs
@@ -154,8 +160,15 @@ _FOLD = re.compile(r"\r\n|\r|\n")
 _ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bBqQ]\?[^?\s]*\?=")
 
 
+def _plain_value(value: Any) -> bool:
+    """ASCII str without line breaks or encoded words: decode_header_value() returns it unchanged."""
+    return type(value) is str and value.isascii() and "=?" not in value and "\r" not in value and "\n" not in value
+
+
 def decode_header_value(value: Any, notes: list[str] | None = None) -> str:
     """Unfold, undo raw 8-bit, decode RFC 2047 encoded words. Not cleaned. Never raises."""
+    if _plain_value(value):
+        return value
     try:
         s = _raw_to_str(value)
         s = _FOLD.sub("", s)
@@ -224,10 +237,18 @@ _ANGLE_ID = re.compile(r"<([^<>]{0,2000})>")
 _WS = re.compile(r"\s+")
 
 
+# "<id>" with printable ASCII inside and no spaces: the usual form, which the general code returns as is
+_PLAIN_MSGID = re.compile(r"<([!-;=?-~]{1,2000})>")
+
+
 def normalize_msgid(value: Any) -> str | None:
     """``" <abc@x> "`` -> ``"abc@x"``; None when missing or empty."""
     if value is None:
         return None
+    if type(value) is str:
+        m = _PLAIN_MSGID.fullmatch(value)
+        if m:
+            return m.group(1)
     try:
         s = clean_line(str(value))
         m = _ANGLE_ID.search(s)
@@ -261,19 +282,36 @@ _SIMPLE_ADDR = re.compile(
 )
 
 
+def _simple_address(value: str) -> tuple[str, str] | None:
+    """``Name <a@b>`` / ``a@b`` -> (name, lower-cased address); None for any other form.
+
+    Cached, as the desk's own addresses and regular customers come again and again; but only short
+    values, so hostile mail cannot fill the cache with huge strings."""
+    return _simple_address_cached(value) if len(value) <= 300 else _match_simple_address(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _simple_address_cached(value: str) -> tuple[str, str] | None:
+    return _match_simple_address(value)
+
+
+def _match_simple_address(value: str) -> tuple[str, str] | None:
+    m = _SIMPLE_ADDR.fullmatch(value)
+    if not m:
+        return None
+    return (m.group(1) or m.group(2) or "").strip(), (m.group(3) or m.group(4)).lower()
+
+
 def _addresses(values: Iterable[str]) -> list[tuple[str, str]]:
     """Header values -> [(display name, lower-cased address)]; never raises."""
     out: list[tuple[str, str]] = []
     vals = [v for v in values if v]
     if not vals:
         return out
-    simple = [_SIMPLE_ADDR.fullmatch(v) for v in vals]
-    if all(simple):
+    simple = [_simple_address(v) if type(v) is str else None for v in vals]
+    if None not in simple:
         # Fast path for the common `Name <a@b>` / `a@b` forms; anything else goes to getaddresses.
-        for m in simple:
-            name = (m.group(1) or m.group(2) or "").strip()
-            out.append((name, (m.group(3) or m.group(4)).lower()))
-        return out
+        return simple  # type: ignore[return-value]
     try:
         pairs = email.utils.getaddresses(vals)
     except Exception:
@@ -296,11 +334,43 @@ def _addresses(values: Iterable[str]) -> list[tuple[str, str]]:
     return out
 
 
+# The RFC 5322 form nearly every client writes: "Mon, 2 Mar 2026 10:00:00 +0000".
+_PLAIN_DATE = re.compile(
+    r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?([0-9]{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+    r"([1-9][0-9]{3}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-][0-9]{4})"
+)
+_MONTHS = {"Jan": 1, "Feb": 2, "Mar": 3, "Apr": 4, "May": 5, "Jun": 6, "Jul": 7, "Aug": 8, "Sep": 9, "Oct": 10,
+           "Nov": 11, "Dec": 12}
+
+
+def _plain_date(value: str) -> datetime | None:
+    """What parsedate_to_datetime() returns for a date in the plain form (it takes ~20 us to get there).
+    Raises what it raises (ValueError) for impossible dates and offsets."""
+    m = _PLAIN_DATE.fullmatch(value)
+    if not m:
+        return None
+    day, month, year, hh, mm, ss, zone = m.groups()
+    hhmm = int(zone)  # "-0130" -> -130
+    # "-0000" is "zone unknown": a naive result, as from parsedate_to_datetime()
+    tz = None if zone == "-0000" else _fixed_zone(hhmm)
+    return datetime(int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss), tzinfo=tz)
+
+
+@functools.lru_cache(maxsize=256)
+def _fixed_zone(hhmm: int) -> timezone:
+    """-130 -> UTC-01:30. ValueError (not cached) for a day or more."""
+    seconds = (abs(hhmm) // 100 * 3600 + abs(hhmm) % 100 * 60) * (-1 if hhmm < 0 else 1)
+    return timezone(timedelta(seconds=seconds))
+
+
 def _parse_date(value: str) -> datetime | None:
     if not value:
         return None
     try:
-        dt = email.utils.parsedate_to_datetime(clean_line(value))
+        value = clean_line(value)
+        dt = _plain_date(value)
+        if dt is None:
+            dt = email.utils.parsedate_to_datetime(value)
     except Exception:
         return None
     if dt is None:
@@ -317,53 +387,88 @@ def _parse_date(value: str) -> datetime | None:
 
 
 class _Headers:
-    """Decoded view of one part's raw header list. Never raises."""
+    """Decoded view of one part's raw header list. Never raises. The lists it hands out are its own."""
 
     def __init__(self, msg: Message | None, notes: list[str]):
-        self.items: list[tuple[str, str]] = []
-        self.undecoded: list[tuple[str, str]] = []  # unfolded, 8-bit decoded, RFC 2047 left alone
-        raw: list[tuple[Any, Any]] = []
+        # lower-cased name -> values in order: unfolded and decoded / without RFC 2047 decoding
+        self.decoded: dict[str, list[str]] = {}
+        self.undecoded: dict[str, list[str]] = {}
+        self.raw: list[tuple[Any, Any]] = []  # as the parser stored them, for raw_first()
+        self._raw_first: dict[str, Any] | None = None
+        self._simple: dict[str, tuple[str, list[tuple[str, str]]] | None] = {}
+        self.content_type: str | None = None  # set by _content_type()
         if msg is not None:
             try:
-                raw = list(msg.raw_items())
+                self.raw = list(msg.raw_items())
             except Exception:
                 try:
-                    raw = list(getattr(msg, "_headers", []))
+                    self.raw = list(getattr(msg, "_headers", []))
                 except Exception:
-                    raw = []
-        for name, value in raw[:_MAX_HEADERS]:
-            try:
-                key = clean_line(_raw_to_str(name)).lower()
-            except Exception:
-                continue
-            if not key:
-                continue
-            self.items.append((key, decode_header_value(value, notes)))
-            try:
-                self.undecoded.append((key, _FOLD.sub("", _raw_to_str(value))))
-            except Exception:
-                self.undecoded.append((key, ""))
-        if len(raw) > _MAX_HEADERS:
-            notes.append(f"{len(raw)} header fields, only the first {_MAX_HEADERS} were read")
+                    self.raw = []
+        for name, value in self.raw[:_MAX_HEADERS]:
+            if _plain_header(name, value):
+                # what the general path below computes for plain ASCII, cheaply
+                key = name.lower()
+                decoded = undecoded = value
+            else:
+                try:
+                    key = clean_line(_raw_to_str(name)).lower()
+                except Exception:
+                    continue
+                if not key:
+                    continue
+                decoded = decode_header_value(value, notes)
+                try:
+                    undecoded = _FOLD.sub("", _raw_to_str(value))
+                except Exception:
+                    undecoded = ""
+            self.decoded.setdefault(key, []).append(decoded)
+            self.undecoded.setdefault(key, []).append(undecoded)
+        if len(self.raw) > _MAX_HEADERS:
+            notes.append(f"{len(self.raw)} header fields, only the first {_MAX_HEADERS} were read")
 
     def all(self, name: str) -> list[str]:
-        return [v for k, v in self.items if k == name]
+        return self.decoded.get(name) or []
 
     def raw_all(self, name: str) -> list[str]:
-        return [v for k, v in self.undecoded if k == name]
+        return self.undecoded.get(name) or []
 
     def first(self, name: str) -> str | None:
-        for k, v in self.items:
-            if k == name:
-                return v
-        return None
+        values = self.decoded.get(name)
+        return values[0] if values else None
+
+    def raw_first(self, name: str) -> Any:
+        """The stored value Message.get(name) would parse: first match, names compared lower-cased."""
+        if self._raw_first is None:
+            self._raw_first = {}
+            for k, v in self.raw:
+                try:
+                    self._raw_first.setdefault(k.lower(), v)
+                except Exception:
+                    continue
+        return self._raw_first.get(name)
+
+    def simple_params(self, name: str) -> tuple[str, list[tuple[str, str]]] | None:
+        """Cached :func:`_simple_param_header` of the first ``name`` header ("content-type", ...)."""
+        if name not in self._simple:
+            self._simple[name] = _simple_param_header(self.raw_first(name))
+        return self._simple[name]
 
     def mapping(self) -> Mapping[str, str]:
-        d: dict[str, str] = {}
-        for k, v in self.items:
-            if k not in d:
-                d[k] = clean_line(v)
-        return MappingProxyType(d)
+        return {k: clean_line(values[0]) for k, values in self.decoded.items()}
+
+
+def _plain_header(name: Any, value: Any) -> bool:
+    """True when decoding and cleaning leave name and value as they are: a printable ASCII name that
+    clean_line() keeps, a _plain_value(). Most headers of most mail are like this."""
+    return (
+        type(name) is str
+        and name.isascii()
+        and name.isprintable()
+        and name.strip() == name != ""
+        and "  " not in name
+        and _plain_value(value)
+    )
 
 
 # --------------------------------------------------------------------------- MIME helpers
@@ -384,9 +489,58 @@ def _param(header_value: str, name: str) -> str | None:
         return m.group(1).strip('"') if m else None
 
 
+# --- fast path for the common shape of Content-Type / Content-Disposition
+#
+# policy.default parses a structured header again on every get() (tens of microseconds each), and
+# get_content_type(), get_param() and get_filename() each do a get(). For a value of exactly the shape
+# `type/subtype; name=token; name="quoted"` their answers can be read off the text; everything else
+# (comments, RFC 2231 `name*=`, encoded words, backslashes, folding, non-ASCII ...) still goes to them.
+
+_MIME_TOKEN = r"[A-Za-z0-9!#$&+.^_`{|}~-]+"  # RFC 2045 token without the RFC 2231 characters * ' %
+# quoted-string content: printable ASCII except '"', backslash (escapes), "?" (encoded words) and
+# "<" ">" (email.utils.unquote() strips those)
+_MIME_QUOTED = r'"([\x20\x21\x23-\x3b\x3d\x40-\x5b\x5d-\x7e]*)"'
+_MIME_PARAM = rf"[ \t]*;[ \t]*({_MIME_TOKEN})[ \t]*=[ \t]*(?:({_MIME_TOKEN})|{_MIME_QUOTED})"
+_SIMPLE_MIME_VALUE = re.compile(rf"[ \t]*({_MIME_TOKEN}(?:/{_MIME_TOKEN})?)((?:{_MIME_PARAM})*)[ \t]*")
+_MIME_PARAM_RE = re.compile(_MIME_PARAM)
+
+
+def _simple_param_header(value: Any) -> tuple[str, list[tuple[str, str]]] | None:
+    """``Text/Plain; Charset="utf-8"`` -> ``("text/plain", [("charset", "utf-8")])``; None unless the value
+    has the simple shape above."""
+    if type(value) is not str or not value.isascii():
+        return None
+    m = _SIMPLE_MIME_VALUE.fullmatch(value)
+    if not m:
+        return None
+    params = [(p.group(1).lower(), p.group(2) if p.group(2) is not None else p.group(3))
+              for p in _MIME_PARAM_RE.finditer(m.group(2))]
+    return m.group(1).lower(), params
+
+
+def _first_param(simple: tuple[str, list[tuple[str, str]]], name: str) -> str | None:
+    """Message.get_param(name) for a simple header (name lower-cased)."""
+    if simple[0] == name:
+        return ""  # get_param() sees the leading type as a parameter without a value
+    for k, v in simple[1]:
+        if k == name:
+            return v
+    return None
+
+
 def _content_type(part: Message, hdrs: _Headers) -> str:
+    if hdrs.content_type is None:  # asked twice for the top level
+        hdrs.content_type = _read_content_type(part, hdrs)
+    return hdrs.content_type
+
+
+def _read_content_type(part: Message, hdrs: _Headers) -> str:
+    simple = hdrs.simple_params("content-type")
+    if simple is not None:
+        return simple[0] if "/" in simple[0] else "text/plain"  # get_content_type() rule
     try:
-        ct = part.get_content_type()
+        # get_content_type() without the header is the default type; asking it would search the headers
+        ct = part.get_default_type() if hdrs.raw_first("content-type") is None else part.get_content_type()
         if isinstance(ct, str) and "/" in ct:
             return ct.lower()
     except Exception:
@@ -400,6 +554,11 @@ def _content_type(part: Message, hdrs: _Headers) -> str:
 
 
 def _charset(part: Message, hdrs: _Headers) -> str | None:
+    simple = hdrs.simple_params("content-type")
+    if simple is not None:
+        return _first_param(simple, "charset")
+    if hdrs.raw_first("content-type") is None and hdrs.first("content-type") is None:
+        return None  # no Content-Type: neither way below can find a charset
     try:
         cs = part.get_param("charset", None)
         if cs is not None:
@@ -416,7 +575,29 @@ def _disposition(hdrs: _Headers) -> str:
     return raw.split(";", 1)[0].strip().lower()
 
 
+def _simple_filename(hdrs: _Headers) -> str | None:
+    """get_filename() for simple headers, cleaned; None when _filename() has to work it out."""
+    found: str | None = None
+    # get_filename(): Content-Disposition's filename, else Content-Type's name
+    for header, pname in (("content-disposition", "filename"), ("content-type", "name")):
+        simple = hdrs.simple_params(header)
+        if simple is None:
+            if hdrs.raw_first(header) is not None:
+                return None  # present but not simple
+            continue
+        if found is None:
+            found = _first_param(simple, pname)
+    if found is None:
+        return ""
+    found = found.strip()
+    # an empty name sends _filename() down its compat32 fallback
+    return clean_line(found, _FILENAME_LIMIT) if found else None
+
+
 def _filename(part: Message, hdrs: _Headers, notes: list[str]) -> str:
+    fast = _simple_filename(hdrs)
+    if fast is not None:
+        return fast
     name = None
     try:
         name = part.get_filename(None)
@@ -443,8 +624,37 @@ def _cte(hdrs: _Headers) -> str:
     return (hdrs.first("content-transfer-encoding") or "").strip().lower()
 
 
+_PLAIN_CTE = re.compile(r"[A-Za-z0-9._+-]+")
+# left to get_payload(): base64 (its decoder records defects on the part) and uuencode
+_DECODED_BY_GET_PAYLOAD = ("base64", "x-uuencode", "uuencode", "uue", "x-uue")
+
+
+def _payload_fast(part: Message, hdrs: _Headers) -> bytes | None:
+    """``part.get_payload(decode=True)`` for a text payload in an identity or quoted-printable encoding,
+    without get_payload() parsing Content-Transfer-Encoding again; None when get_payload() must decide."""
+    try:
+        cte = hdrs.raw_first("content-transfer-encoding")
+        if cte is None:
+            cte = ""
+        elif type(cte) is str and _PLAIN_CTE.fullmatch(cte):
+            cte = cte.lower()
+        else:
+            return None
+        payload = part._payload  # get_payload() would parse the header we just read
+        if cte in _DECODED_BY_GET_PAYLOAD or type(payload) is not str:
+            return None
+        # as get_payload(): the parser keeps undecodable bytes as surrogate escapes
+        data = payload.encode("ascii") if payload.isascii() else payload.encode("ascii", "surrogateescape")
+        return quopri.decodestring(data) if cte == "quoted-printable" else data
+    except Exception:
+        return None
+
+
 def _payload_bytes(part: Message, hdrs: _Headers, notes: list[str]) -> bytes:
     """Decoded payload of a non-multipart part. Never raises."""
+    fast = _payload_fast(part, hdrs)
+    if fast is not None:
+        return fast
     try:
         data = part.get_payload(decode=True)
         if isinstance(data, bytes):
@@ -538,6 +748,8 @@ _NON_BODY_TYPES = (
 def _children(part: Message) -> list[Any] | None:
     """Sub-parts if the payload is a list, else None."""
     try:
+        if not part.is_multipart():
+            return None  # (get_payload() of a leaf would parse Content-Transfer-Encoding for nothing)
         payload = part.get_payload()
     except Exception:
         payload = getattr(part, "_payload", None)
@@ -736,7 +948,8 @@ def _parse(raw: bytes, max_size: int) -> ParsedMail:
     pieces: list[tuple[str, str]] = []
     if not oversize:
         pieces = _extract(msg, 0, ctx, h)
-    ctx.defects_of(msg)  # duplicates are dropped later; needed when oversize (no _extract)
+    if oversize:
+        ctx.defects_of(msg)  # (otherwise _extract() recorded them)
     if not oversize and ctx.truncated_walk:
         ctx.notes.append("MIME structure too deep or too large; only part of it was read")
 
@@ -773,7 +986,7 @@ def _parse(raw: bytes, max_size: int) -> ParsedMail:
         if original and original == own:
             original = None
 
-    unparseable = not h.items
+    unparseable = not h.decoded
     if unparseable and not oversize and not body_text:
         body_text = clean_block(decode_bytes(raw[:max_size]))
     if unparseable:
@@ -790,7 +1003,7 @@ def _parse(raw: bytes, max_size: int) -> ParsedMail:
         date=_parse_date(h.first("date") or ""),
         body_text=body_text,
         attachments=tuple(ctx.attachments),
-        defects=_dedupe(clean_line(n, 500) for n in ctx.notes)[:_MAX_DEFECTS],
+        defects=_dedupe(clean_line(n, 500) for n in ctx.notes)[:_MAX_DEFECTS] if ctx.notes else (),
         headers=h.mapping(),
         original_message_id=original,
         size=size,
@@ -843,6 +1056,6 @@ def _fallback(raw: bytes, max_size: Any, note: str) -> ParsedMail:
         return ParsedMail(
             message_id=None, in_reply_to=None, references=(), subject="", from_addr="", from_name="",
             recipients=(), date=None, body_text="", attachments=(), defects=tuple(notes),
-            headers=MappingProxyType({}), original_message_id=None, size=size, oversize=size > max_size,
+            headers={}, original_message_id=None, size=size, oversize=size > max_size,
             unparseable=True,
         )

@@ -88,3 +88,10 @@ def test_config_lists_are_case_insensitive():
 def test_bad_default_class():
     with pytest.raises(ValueError):
         classify([], "", "", urgent=URGENT, support=SUPPORT, default_class="IV")
+
+
+@pytest.mark.parametrize("subject", ["Class \u0130", "class \u0131i", "[\u0131]", "[\u0130\u0130]", "Class \u0130II"])
+def test_look_alike_letters_are_no_mark_and_never_raise(subject):
+    # re.IGNORECASE matches the Turkish dotted/dotless i to "i"; such a mark is ignored, not a KeyError
+    assert customer_mark(subject, "") is None
+    assert classify(["support@example.com"], subject, "", urgent=[], support=["support@example.com"]).cls == "I"
