@@ -27,13 +27,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from console.clock import SystemClock  # noqa: E402
-from console.config import load  # noqa: E402
-from console.intake.watch import Intake  # noqa: E402
-from tests.integration.helpers import (  # noqa: E402
-    DESK_PASSWORD, PASSWORD_ENV, Poller, mail, scalar, wait_until, write_config,
-)
-from tests.servers.dovecot import Dovecot, dovecot_unavailable_reason  # noqa: E402
+# Intake's parsing helper process (spawn) re-runs this file as __mp_main__. A real poller's main module
+# is the small `support-console` launcher, so the helper must not pay for these imports here either.
+if __name__ != "__mp_main__":
+    from console.clock import SystemClock
+    from console.config import load
+    from console.intake.watch import Intake
+    from tests.integration.helpers import (
+        DESK_PASSWORD, PASSWORD_ENV, Poller, mail, scalar, wait_until, write_config,
+    )
+    from tests.servers.dovecot import Dovecot, dovecot_unavailable_reason
 
 
 def small_mail(i: int) -> bytes:

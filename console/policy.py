@@ -327,6 +327,11 @@ def _repeats_by(cls: str, due: datetime, moment: datetime, policy: SlaPolicy) ->
     return span // policy.repeat_every
 
 
+def first_step_at(cls: str, received_at: datetime, policy: SlaPolicy) -> datetime:
+    """When a new ticket's first step is due (its arrival page, or the warning for Class I)."""
+    return next(schedule(cls, received_at, policy)).at
+
+
 def schedule(cls: str, received_at: datetime, policy: SlaPolicy) -> Iterator[Step]:
     """Every step of an unacknowledged ticket, in time order.
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-from sqlite_utils import Database
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 from store.times import iso
 

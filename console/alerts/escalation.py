@@ -102,10 +102,6 @@ def _set_steps(db: Database, ticket_id: int, cursor: datetime | str | None, next
     db.execute("UPDATE tickets SET step_cursor = ?, next_step_at = ? WHERE id = ?", [cursor, iso(next_at), ticket_id])
 
 
-def first_step_at(cls: str, received_at: datetime, sla: pol.SlaPolicy) -> datetime | None:
-    return next(iter(pol.schedule(cls, received_at, sla)), None).at if cls else None
-
-
 def run_due(db: Database, cfg: Config, now: datetime) -> list[int]:
     """Materialise every step due by `now`. Call inside store.write()."""
     created: list[int] = []
@@ -131,6 +127,6 @@ def restart(db: Database, ticket: dict, cfg: Config, now: datetime | None = None
         _set_steps(db, ticket["id"], ticket["step_cursor"], None)
         return cancelled
     received = parse_iso(ticket["received_at"])
-    _set_steps(db, ticket["id"], None, first_step_at(ticket["class"], received, cfg.sla))
+    _set_steps(db, ticket["id"], None, pol.first_step_at(ticket["class"], received, cfg.sla))
     return cancelled
 

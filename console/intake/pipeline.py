@@ -6,8 +6,6 @@ so a crash leaves either all of a batch or none of it.
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,9 +13,9 @@ from sqlite_utils import Database
 
 from console import policy as pol
 from console.alerts import escalation
-from console.config import Config, Routing
-from console.intake import autoreply, callme, classify, threads
-from console.intake.parse import ParsedMail, parse_message
+from console.config import Config
+from console.intake import threads
+from console.intake.analysis import Analysis, analyze_batch
 from store import audit, mailbox, messages, tickets, write
 from store.times import iso, parse_iso
 
@@ -43,74 +41,6 @@ def _arrival(item: Incoming, now: datetime) -> datetime:
     if t is None or t.tzinfo is None or t > now:
         return now.replace(microsecond=0)
     return t.replace(microsecond=0)
-
-
-def _json(values) -> str:
-    return json.dumps(list(values), default=str) if values else "[]"
-
-
-def _fields(mail: ParsedMail) -> dict:
-    return {
-        "message_id": mail.message_id, "from_addr": mail.from_addr, "from_name": mail.from_name,
-        "subject": mail.subject, "body_text": mail.body_text, "in_reply_to": mail.in_reply_to,
-        "sent_date": iso(mail.date) if mail.date else None, "recipients": _json(mail.recipients),
-        "refs": _json(mail.references), "defects": _json(mail.defects), "oversize": mail.oversize,
-        "unparseable": mail.unparseable,
-        "attachments": _json([dataclasses.asdict(a) for a in mail.attachments]),
-    }
-
-
-@dataclass
-class Analysis:
-    """Everything the writer needs about one message that takes no database: hash, auto-reply kind,
-    class, flags, the message row's columns and, for the arrival time it was given, the ticket's
-    deadlines. Pure and flat, so a big sync computes it in another process (see intake/watch.py),
-    ships it back cheaply and leaves the writer little more than the SQL."""
-    key: str  # messages.dedup_key
-    digest: str
-    auto: str | None  # "autoreply" | "bounce" | None
-    cls: str
-    reason: str  # why this class
-    needs_details: bool  # call-me-only mail
-    flagged: bool  # a new ticket from it is quarantined: unparseable, oversize, or defects and no text
-    damaged: bool  # unparseable or oversize: a reply quarantines its ticket
-    subject: str
-    sender: str
-    sender_name: str
-    columns: tuple  # messages.message_columns()
-    thread_ids: tuple[str, ...]  # Message-IDs that may name this mail's ticket (threads.reference_ids)
-    tag: int | None  # a [#123] subject tag
-    participants: tuple[str, ...]  # who joins a new ticket: the sender and the customer's Cc
-    timing: tuple[str, str, datetime | None] | None = None  # (arrival, due) as ISO text, first step
-
-
-def analyze(raw: bytes, routing: Routing, max_bytes: int, received_at: datetime | None = None,
-            sla: pol.SlaPolicy | None = None) -> Analysis:
-    mail = parse_message(raw, max_bytes)
-    digest = messages.sha256(raw)
-    verdict = classify.classify(mail.recipients, mail.subject, mail.body_text, urgent=routing.urgent,
-                                support=routing.support, default_class=routing.default_class)
-    auto = autoreply.auto_kind(mail)
-    timing = None
-    if sla is not None and received_at is not None and received_at.tzinfo is not None:
-        arrival = received_at.replace(microsecond=0)
-        timing = (iso(arrival), iso(pol.deadline(verdict.cls, arrival, sla)),
-                  escalation.first_step_at(verdict.cls, arrival, sla))
-    return Analysis(
-        key=messages.dedup_key(digest, mail.message_id), digest=digest, auto=auto, cls=verdict.cls,
-        reason=verdict.reason, needs_details=callme.needs_details(mail.subject, mail.body_text),
-        flagged=mail.unparseable or mail.oversize or bool(mail.defects and not mail.body_text),
-        damaged=mail.unparseable or mail.oversize, subject=mail.subject, sender=mail.from_addr,
-        sender_name=mail.from_name, columns=messages.message_columns(_fields(mail), digest, len(raw)),
-        thread_ids=threads.reference_ids(mail, bounce=(auto == "bounce")), tag=threads.subject_tag(mail.subject),
-        participants=_participants(mail, routing), timing=timing,
-    )
-
-
-def analyze_batch(raws: list[bytes], routing: Routing, max_bytes: int, received: list[datetime | None] | None = None,
-                  sla: pol.SlaPolicy | None = None) -> list[Analysis]:
-    received = received or [None] * len(raws)
-    return [analyze(r, routing, max_bytes, t, sla) for r, t in zip(raws, received, strict=True)]
 
 
 def max_bytes(cfg: Config) -> int:
@@ -260,7 +190,7 @@ def _file_new(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datet
         _, due_iso, first_step = a.timing
     else:  # parsed without the arrival time, or the arrival was clamped to now
         due_iso = iso(pol.deadline(a.cls, received, cfg.sla))
-        first_step = escalation.first_step_at(a.cls, received, cfg.sla)
+        first_step = pol.first_step_at(a.cls, received, cfg.sla)
     ticket_id = rows.ticket_id()
     rows.tickets.append(tickets.ticket_row(
         ticket_id, cls=a.cls, class_reason=a.reason, subject=a.subject, requester=a.sender,
@@ -306,9 +236,3 @@ def _reply(db, cfg, item, a: Analysis, ticket_id, how, received, now, rows: Rows
     rows.source_of(item.uid, row)
     rows.next_message = 0  # inserted directly
     return Filed(outcome, ticket_id, row, item.uid)
-
-
-def _participants(mail: ParsedMail, routing: Routing) -> tuple[str, ...]:
-    desk = set(routing.urgent) | set(routing.support)
-    cc = (a for a in mail.recipients if a not in desk)
-    return tuple(dict.fromkeys(a.strip().lower() for a in (mail.from_addr, *cc) if a and "@" in a))

@@ -11,7 +11,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from console.clock import Clock
 from console.config import Config
 from console.intake import imap
-from console.intake.pipeline import Analysis, Incoming, analyze_batch, file_messages, max_bytes
+from console.intake.analysis import Analysis, analyze_batch, die_with_parent
+from console.intake.pipeline import Incoming, file_messages, max_bytes
 from store import mailbox, open_db
 from store.db import StoreError
 
@@ -19,17 +20,6 @@ log = logging.getLogger("support_console.intake")
 
 LIVENESS_SECONDS = 30.0  # NOOP during IDLE: a dropped connection looks exactly like silence
 PARALLEL_MIN = 400  # a backlog this big is parsed in a helper process; below it the process costs more
-
-
-def _die_with_parent() -> None:
-    """In the helper process: exit if the poller dies, even by SIGKILL (Linux), so none is left behind."""
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - not Linux: the closed pipe to the parent still ends the worker
-        pass
 
 
 class Analyzer:
@@ -44,15 +34,21 @@ class Analyzer:
         self.pool: ProcessPoolExecutor | None = None
         self.broken = False
 
+    def start(self) -> None:
+        """Start the helper process now, so that it is ready by the second batch; the first one is parsed
+        here meanwhile (starting Python and importing the parser takes about 0.2 s)."""
+        self.submit([])
+
     def submit(self, items: list[Incoming]) -> Future | None:
         if self.broken:
             return None
         try:
             if self.pool is None:
                 # spawn, not fork: this process has threads (scheduler, senders), open sqlite handles and
-                # the mailbox flock, none of which a child may inherit.
+                # the mailbox flock, none of which a child may inherit. The child imports only the
+                # analysis module (the function and the initializer both live there).
                 self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                                initializer=_die_with_parent)
+                                                initializer=die_with_parent)
             return self.pool.submit(analyze_batch, [it.raw for it in items], self.cfg.routing, max_bytes(self.cfg),
                                     [it.received_at for it in items], self.cfg.sla)
         except Exception as exc:  # noqa: BLE001
@@ -104,7 +100,10 @@ class Intake:
         parallel = len(uids) >= PARALLEL_MIN
         stored = 0
         # Batches are committed strictly in UID order (the watermark moves with each commit). For a big
-        # backlog, batch k is parsed in the helper process while batch k-1 is committed and k+1 fetched.
+        # backlog, batch k is parsed in the helper process while batch k-1 is committed and k+1 fetched;
+        # the first batch is parsed here while the helper starts.
+        if parallel:
+            self.analyzer.start()
         previous = None
         for i in range(0, len(uids), self.imap.batch_size):
             if self.stop.is_set():  # SIGTERM mid-backlog: stop after a committed batch; the rest waits
@@ -112,7 +111,7 @@ class Intake:
             batch = uids[i:i + self.imap.batch_size]
             fetched = imap.fetch_batch(client, batch)
             items = [Incoming(raw=f.raw, received_at=f.internaldate, uid=f.uid) for f in fetched]
-            fut = self.analyzer.submit(items) if parallel else None
+            fut = self.analyzer.submit(items) if parallel and i > 0 else None
             if previous is not None:
                 stored += self._commit(client, key, *previous)
             previous = (batch, items, fut)

@@ -41,3 +41,18 @@ def test_the_check_can_fail():
     code = "import sys, console.ui.app; print('textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "True", out.stderr
+
+
+def _imported_by(module: str) -> set[str]:
+    code = f"import sys, {module}; print(','.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return set(out.stdout.strip().split(","))
+
+
+def test_the_parsing_helper_process_imports_only_pure_code():
+    # Intake's helper process imports console.intake.analysis and nothing more; the database layer,
+    # sqlite-utils and the alerting side would double its start-up time.
+    heavy = {"sqlite_utils", "sqlite3", "store.db", "console.alerts", "console.intake.pipeline", "textual"}
+    assert heavy & _imported_by("console.intake.pipeline")  # the check can fail
+    assert not heavy & _imported_by("console.intake.analysis")

@@ -5,7 +5,7 @@ import pytest
 
 from console import actions
 from console import policy as pol
-from console.intake import pipeline
+from console.intake import analysis, pipeline
 from console.intake.pipeline import Incoming, file_messages
 from store import mailbox, messages, outbox, tickets
 from store.times import iso, parse_iso
@@ -191,7 +191,7 @@ def test_analysis_crosses_to_a_helper_process_intact(cfg):
     import pickle
 
     raws = [mail(to="urgent@desk.example", message_id="<p1@c>"), mail(subject="Class II: slow", message_id="<p2@c>")]
-    sent = pipeline.analyze_batch(raws, cfg.routing, pipeline.max_bytes(cfg), [T0, T0], cfg.sla)
+    sent = analysis.analyze_batch(raws, cfg.routing, pipeline.max_bytes(cfg), [T0, T0], cfg.sla)
     back = pickle.loads(pickle.dumps(sent))
     assert back == sent
     assert [(a.cls, a.timing[1]) for a in back] == [("III", iso(T0 + timedelta(minutes=15))),
