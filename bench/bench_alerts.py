@@ -1,6 +1,6 @@
 """Benchmark: pages. Prints figures; not a test.
 
-    /tmp/v/bin/python bench/bench_alerts.py [--mails 50] [--tickets 20] [--idle-tickets 10000] [--idle-seconds 20]
+    .venv/bin/python bench/bench_alerts.py [--mails 50] [--tickets 20] [--idle-tickets 10000] [--idle-seconds 20]
 
 (1) arrival to page: the poller runs (IMAP IDLE against a throw-away Dovecot); Class III mails are
     APPENDed one at a time; time from the APPEND to the HTTP receiver getting the page

@@ -1,11 +1,11 @@
 """Mail intake benchmark against a throw-away Dovecot (needs root and dovecot-imapd). Prints figures.
 
-    /tmp/v/bin/python bench/bench_intake.py [--messages 5000] [--latency 60] [--profile]
+    .venv/bin/python bench/bench_intake.py [--messages 5000] [--latency 60] [--profile]
 
 (a) Throughput: N small messages are written into the Maildir; a raw imapclient batch FETCH
     (BODY.PEEK[], batches of 500) is timed against `Intake.once()` (the work of `poll --once`:
     fetch, parse, classify, one transaction per batch with tickets, audit events and watermark)
-    into a fresh database. Targets: intake >= 1,000 msg/s and >= 0.5 of the raw FETCH rate.
+    into a fresh database. The timing includes starting the parsing helper process. Targets: intake >= 1,000 msg/s and >= 0.5 of the raw FETCH rate.
 (b) Latency: `support-console poll` runs in IDLE on its own folder; messages are APPENDed one at a
     time and each is timed from APPEND's return to its row being committed (the DB is polled every
     10 ms). Target: p95 <= 1 s.
