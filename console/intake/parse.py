@@ -4,7 +4,8 @@
 hostile or not mail at all. Every step has a fallback, and whatever went wrong is written to
 ``ParsedMail.defects`` so the console can show it next to the raw message.
 
-Structure comes from ``email.policy.default`` (``BytesParser``). Headers are read from the raw header
+Structure comes from ``email.policy.default`` (``BytesParser``), cloned only to give its header
+factory a memo (:class:`_MemoHeaders`): the policy re-parses Content-Type on every access. Headers are read from the raw header
 list (``Message.raw_items()``) and decoded by our own code, which cannot raise: raw 8-bit bytes are
 tried as UTF-8, then cp1252; RFC 2047 encoded words are decoded with the same charset fallbacks.
 
@@ -71,6 +72,40 @@ class ParsedMail:
     size: int
     oversize: bool
     unparseable: bool
+
+
+class _MemoHeaders:
+    """``email.policy.default``'s own header factory, remembering what it parsed.
+
+    With that policy every ``msg.get()`` of a present header parses it again, and the parser itself
+    asks for Content-Type three or four times per MIME part: that was most of the cost of a real
+    (MIME) mail. Header objects are immutable, so the same (name, value) can share one. Bounded.
+    """
+
+    _LIMIT = 2048  # entries
+    _LONGEST = 1000  # characters of a value worth keeping; a hostile 1 MB header is parsed and dropped
+
+    def __init__(self, factory):
+        self._factory = factory
+        self._seen: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, name: str, value: str):
+        key = (name, value)
+        header = self._seen.get(key)
+        if header is None:
+            header = self._factory(name, value)
+            if len(value) <= self._LONGEST:
+                if len(self._seen) >= self._LIMIT:
+                    self._seen.clear()
+                self._seen[key] = header
+        return header
+
+    def __getattr__(self, attr: str):  # the registry's other methods (map_to_type ...) pass through
+        return getattr(self._factory, attr)
+
+
+# policy.default in every rule; only its header factory remembers.
+_POLICY = email_policy.default.clone(header_factory=_MemoHeaders(email_policy.default.header_factory))
 
 
 # --------------------------------------------------------------------------- text decoding
@@ -938,10 +973,10 @@ def _parse(raw: bytes, max_size: int) -> ParsedMail:
 
     if oversize:
         block = _header_block(raw, max(0, min(max(max_size, 64 * 1024), _HEADER_SCAN_LIMIT)))
-        msg = BytesParser(policy=email_policy.default).parsebytes(block, headersonly=True)
+        msg = BytesParser(policy=_POLICY).parsebytes(block, headersonly=True)
         ctx.notes.append(f"message is {size} bytes, over the {max_size}-byte limit: only its headers were parsed")
     else:
-        msg = BytesParser(policy=email_policy.default).parsebytes(raw)
+        msg = BytesParser(policy=_POLICY).parsebytes(raw)
     h = _Headers(msg, ctx.notes)
 
     top_type = _content_type(msg, h)
