@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -112,7 +113,7 @@ def _participants(mail: ParsedMail, routing: Routing) -> tuple[str, ...]:
     return tuple(dict.fromkeys(a.strip().lower() for a in (mail.from_addr, *cc) if a and "@" in a))
 
 
-def die_with_parent() -> None:
+def die_with_parent(parent_pid: int) -> None:
     """The helper process's initializer: exit if the poller dies, even by SIGKILL (Linux), so none is
     left behind. It lives here so that starting the helper imports only this module."""
     import ctypes
@@ -120,5 +121,7 @@ def die_with_parent() -> None:
 
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - not Linux: the closed pipe to the parent still ends the worker
+    except Exception:  # noqa: BLE001 - not Linux: the poller's exit still shuts the pool down
         pass
+    if os.getppid() != parent_pid:
+        os._exit(0)  # the poller died while this process was starting, before the line above took effect

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import sqlite3
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from console.clock import Clock
@@ -20,6 +22,7 @@ log = logging.getLogger("support_console.intake")
 
 LIVENESS_SECONDS = 30.0  # NOOP during IDLE: a dropped connection looks exactly like silence
 PARALLEL_MIN = 400  # a backlog this big is parsed in a helper process; below it the process costs more
+HELPERS = 2  # parsing processes: MIME mail takes ~1 ms to parse (the stdlib compiles a regex per boundary)
 
 
 class Analyzer:
@@ -35,9 +38,10 @@ class Analyzer:
         self.broken = False
 
     def start(self) -> None:
-        """Start the helper process now, so that it is ready by the second batch; the first one is parsed
-        here meanwhile (starting Python and importing the parser takes about 0.2 s)."""
-        self.submit([])
+        """Start the helper processes now, so that they are ready by the second batch; the first one is
+        parsed here meanwhile (starting Python and importing the parser takes about 0.2 s)."""
+        for _ in range(HELPERS):
+            self.submit([])
 
     def submit(self, items: list[Incoming]) -> Future | None:
         if self.broken:
@@ -47,8 +51,8 @@ class Analyzer:
                 # spawn, not fork: this process has threads (scheduler, senders), open sqlite handles and
                 # the mailbox flock, none of which a child may inherit. The child imports only the
                 # analysis module (the function and the initializer both live there).
-                self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                                initializer=die_with_parent)
+                self.pool = ProcessPoolExecutor(max_workers=HELPERS, mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=die_with_parent, initargs=(os.getpid(),))
             return self.pool.submit(analyze_batch, [it.raw for it in items], self.cfg.routing, max_bytes(self.cfg),
                                     [it.received_at for it in items], self.cfg.sla)
         except Exception as exc:  # noqa: BLE001
@@ -100,23 +104,22 @@ class Intake:
         parallel = len(uids) >= PARALLEL_MIN
         stored = 0
         # Batches are committed strictly in UID order (the watermark moves with each commit). For a big
-        # backlog, batch k is parsed in the helper process while batch k-1 is committed and k+1 fetched;
-        # the first batch is parsed here while the helper starts.
+        # backlog the helpers parse the next HELPERS batches while the oldest fetched one is committed;
+        # the first batch is parsed here while they start.
         if parallel:
             self.analyzer.start()
-        previous = None
+        pending: deque[tuple[list[int], list[Incoming], Future | None]] = deque()
         for i in range(0, len(uids), self.imap.batch_size):
-            if self.stop.is_set():  # SIGTERM mid-backlog: stop after a committed batch; the rest waits
+            if self.stop.is_set():  # SIGTERM mid-backlog: stop after committing what was fetched
                 break
             batch = uids[i:i + self.imap.batch_size]
             fetched = imap.fetch_batch(client, batch)
             items = [Incoming(raw=f.raw, received_at=f.internaldate, uid=f.uid) for f in fetched]
-            fut = self.analyzer.submit(items) if parallel and i > 0 else None
-            if previous is not None:
-                stored += self._commit(client, key, *previous)
-            previous = (batch, items, fut)
-        if previous is not None:
-            stored += self._commit(client, key, *previous)
+            pending.append((batch, items, self.analyzer.submit(items) if parallel and i > 0 else None))
+            if len(pending) > (HELPERS if parallel else 0):
+                stored += self._commit(client, key, *pending.popleft())
+        while pending:
+            stored += self._commit(client, key, *pending.popleft())
         if parallel:
             self.analyzer.close()  # backlogs are rare; do not keep a process idling
         if uids:

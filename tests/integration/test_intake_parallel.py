@@ -1,7 +1,10 @@
 """A big backlog is parsed in a helper process: the result must be exactly what in-process parsing files."""
 from __future__ import annotations
 
+import os
+import signal
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +14,8 @@ from console.intake import watch
 from console.intake.pipeline import Incoming
 from console.poller import sync_staff
 from tests.corpus import corpus
-from tests.integration.helpers import DESK_PASSWORD, PASSWORD_ENV, mail, query, write_config
+from tests.integration.helpers import DESK_PASSWORD, PASSWORD_ENV, count, mail, query, wait_until, write_config
+from tests.servers.dovecot import _children
 
 pytestmark = pytest.mark.integration
 
@@ -73,3 +77,39 @@ def test_a_failing_helper_falls_back_to_parsing_here(tmp_path):
     fut.set_exception(RuntimeError("helper died"))
     assert analyzer.result(fut) is None  # None: file_messages parses in-process
     assert analyzer.broken and analyzer.submit([Incoming(raw=b"x")]) is None
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")  # a zombie has exited; only its parent's reaping is left
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_helper_processes_die_with_a_sigkilled_poller(dovecot, tmp_path, pollers, monkeypatch):
+    monkeypatch.setenv(PASSWORD_ENV, DESK_PASSWORD)
+    dovecot.deliver_files([mail(i) for i in range(6000)])
+    cfg = write_config(tmp_path, port=dovecot.port, imap_extra="batch_size = 100")
+    db = tmp_path / "support.db"
+    p = pollers.start(cfg)
+    helpers: set[int] = set()
+
+    def parsing_in_helpers() -> bool:
+        helpers.update(c for c in _children(p.pid) if "spawn_main" in _cmdline(c))
+        return len(helpers) == watch.HELPERS or not p.alive()
+
+    wait_until(parsing_in_helpers, 60, "the backlog's helper processes")
+    assert p.alive(), p.log()[-3000:]
+    os.kill(p.pid, signal.SIGKILL)  # the poller alone, not its process group: nobody tells the helpers
+    p.proc.wait(timeout=10)
+    wait_until(lambda: not any(_running(h) for h in helpers), 10, "the helper processes to exit")
+    assert count(db, "message_sources") < 6000  # killed mid-backlog, not after it
