@@ -10,8 +10,6 @@ from store.times import iso
 
 
 _INSERT_EVENT = "INSERT INTO events (ticket_id, at, actor, kind, detail) VALUES (?, ?, ?, ?, ?)"
-
-
 _encode = json.JSONEncoder(sort_keys=True, default=str).encode  # one encoder, not one per event
 
 

@@ -52,11 +52,10 @@ def message_columns(fields: dict[str, Any], raw_sha256: str, size: int) -> tuple
     """The columns of a messages row that follow from the mail alone, in _INSERT_MESSAGE's order after `raw`.
     Intake computes them in its parsing stage, off the write path."""
     get = fields.get
-    json_cols = []
-    for k in ("defects", "recipients", "attachments", "refs"):
-        v = get(k)
-        json_cols.append(v if isinstance(v, str) else json.dumps(list(v or []), default=str))  # str: encoded
-    defects, recipients, attachments, refs = json_cols
+    defects, recipients, attachments, refs = (
+        json.dumps(list(v), default=str) if (v := get(k)) else "[]"
+        for k in ("defects", "recipients", "attachments", "refs")
+    )
     message_id = get("message_id")
     return (message_id, raw_sha256, dedup_key(raw_sha256, message_id), size, int(bool(get("oversize"))),
             int(bool(get("unparseable"))), defects, get("from_addr") or "", get("from_name") or "", recipients,

@@ -135,11 +135,16 @@ _INSERT_PARTICIPANT = "INSERT OR IGNORE INTO ticket_participants (ticket_id, add
 
 
 def add_participants(db: Database, ticket_id: int, addresses: Iterable[str]) -> None:
-    insert_participant_rows(db, [(ticket_id, a) for a in {a.strip().lower() for a in addresses if a and "@" in a}])
+    insert_participant_rows(db, participant_rows(ticket_id, addresses))
+
+
+def participant_rows(ticket_id: int, addresses: Iterable[str]) -> list[tuple[int, str]]:
+    """(ticket id, address) rows for insert_participant_rows: lower-cased, once each, mail addresses only."""
+    return [(ticket_id, a) for a in {a.strip().lower() for a in addresses if a and "@" in a}]
 
 
 def insert_participant_rows(db: Database, rows: list[tuple[int, str]]) -> None:
-    """(ticket id, lower-cased address) rows; ones already there are skipped."""
+    """participant_rows(); ones already there are skipped."""
     db.conn.executemany(_INSERT_PARTICIPANT, rows)
 
 

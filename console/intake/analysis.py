@@ -7,7 +7,6 @@ never sqlite-utils or the alerting side: the helper starts in a fraction of the 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -39,18 +38,13 @@ def reference_ids(mail: ParsedMail, *, bounce: bool = False) -> tuple[str, ...]:
     return tuple(ids)
 
 
-def _json(values) -> str:
-    return json.dumps(list(values), default=str) if values else "[]"
-
-
 def _fields(mail: ParsedMail) -> dict:
     return {
         "message_id": mail.message_id, "from_addr": mail.from_addr, "from_name": mail.from_name,
         "subject": mail.subject, "body_text": mail.body_text, "in_reply_to": mail.in_reply_to,
-        "sent_date": iso(mail.date) if mail.date else None, "recipients": _json(mail.recipients),
-        "refs": _json(mail.references), "defects": _json(mail.defects), "oversize": mail.oversize,
-        "unparseable": mail.unparseable,
-        "attachments": _json([dataclasses.asdict(a) for a in mail.attachments]),
+        "sent_date": iso(mail.date) if mail.date else None, "recipients": mail.recipients,
+        "refs": mail.references, "defects": mail.defects, "oversize": mail.oversize,
+        "unparseable": mail.unparseable, "attachments": [dataclasses.asdict(a) for a in mail.attachments],
     }
 
 
@@ -74,7 +68,7 @@ class Analysis:
     columns: tuple  # messages.message_columns()
     thread_ids: tuple[str, ...]  # Message-IDs that may name this mail's ticket (reference_ids)
     tag: int | None  # a [#123] subject tag
-    participants: tuple[str, ...]  # who joins a new ticket: the sender and the customer's Cc
+    participants: tuple[str, ...]  # who joins a new ticket: the sender and the customer's Cc (as written)
     timing: tuple[str, str, datetime | None] | None = None  # (arrival, due) as ISO text, first step
 
 
@@ -109,8 +103,7 @@ def analyze_batch(raws: list[bytes], routing: Routing, max_bytes: int, received:
 
 def _participants(mail: ParsedMail, routing: Routing) -> tuple[str, ...]:
     desk = set(routing.urgent) | set(routing.support)
-    cc = (a for a in mail.recipients if a not in desk)
-    return tuple(dict.fromkeys(a.strip().lower() for a in (mail.from_addr, *cc) if a and "@" in a))
+    return (mail.from_addr, *(a for a in mail.recipients if a not in desk))
 
 
 def die_with_parent(parent_pid: int) -> None:

@@ -103,19 +103,14 @@ class Rows:
         self.participants: list[tuple] = []
         self.events: list[tuple] = []
         self.sources: list[tuple] = []
-        self.next_ticket = self.next_message = 0  # 0: read max(id) when next needed
+        self.next_ids: dict[str, int] = {}  # table -> next free id; empty: read max(id) when next needed
 
-    def ticket_id(self) -> int:
-        if not self.next_ticket:
-            self.next_ticket = (self.db.execute("SELECT max(id) FROM tickets").fetchone()[0] or 0) + 1
-        self.next_ticket += 1
-        return self.next_ticket - 1
-
-    def message_id(self) -> int:
-        if not self.next_message:
-            self.next_message = (self.db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0) + 1
-        self.next_message += 1
-        return self.next_message - 1
+    def take_id(self, table: str) -> int:
+        """The next id of "tickets" or "messages"."""
+        if table not in self.next_ids:
+            self.next_ids[table] = (self.db.execute(f"SELECT max(id) FROM {table}").fetchone()[0] or 0) + 1
+        self.next_ids[table] += 1
+        return self.next_ids[table] - 1
 
     def message(self, row_id: int, ticket_id: int | None, kind: str, a: Analysis, raw: bytes, received: str) -> None:
         self.messages.append(messages.message_row(row_id, ticket_id, kind, received, self.now, self.source, raw,
@@ -143,7 +138,7 @@ class Rows:
             messages.insert_source_rows(db, self.sources)
         for pending in (self.tickets, self.messages, self.participants, self.events, self.sources):
             pending.clear()
-        self.next_ticket = self.next_message = 0  # others may insert before the next row of ours
+        self.next_ids.clear()  # others may insert before the next row of ours
 
 
 def _file_one(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datetime, rows: Rows,
@@ -174,7 +169,7 @@ def _file_new(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datet
     if a.auto is not None:
         # Auto-replies and bounces never open a ticket and never count as contact; attach if we can.
         ticket_id, how = _find_ticket(db, a, rows)
-        row = rows.message_id()
+        row = rows.take_id("messages")
         rows.message(row, ticket_id, a.auto, a, item.raw, received_iso)
         if ticket_id is not None:
             rows.event(ticket_id, f"{a.auto}_received", message=row, matched=how, subject=a.subject)
@@ -182,8 +177,7 @@ def _file_new(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datet
         return Filed(a.auto, ticket_id, row, item.uid)
 
     ticket_id, how = _find_ticket(db, a, rows)
-    if ticket_id is not None:
-        rows.flush()
+    if ticket_id is not None:  # found by a lookup, so rows are flushed
         return _reply(db, cfg, item, a, ticket_id, how, received, now, rows)
 
     if a.timing is not None and a.timing[0] == received_iso:
@@ -191,15 +185,15 @@ def _file_new(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datet
     else:  # parsed without the arrival time, or the arrival was clamped to now
         due_iso = iso(pol.deadline(a.cls, received, cfg.sla))
         first_step = pol.first_step_at(a.cls, received, cfg.sla)
-    ticket_id = rows.ticket_id()
+    ticket_id = rows.take_id("tickets")
     rows.tickets.append(tickets.ticket_row(
         ticket_id, cls=a.cls, class_reason=a.reason, subject=a.subject, requester=a.sender,
         requester_name=a.sender_name, received_at=received_iso, due_at=due_iso, next_step_at=iso(first_step),
         now=rows.now, needs_details=a.needs_details, quarantined=a.flagged,
     ))
-    row = rows.message_id()
+    row = rows.take_id("messages")
     rows.message(row, ticket_id, "new", a, item.raw, received_iso)
-    rows.participants.extend((ticket_id, p) for p in a.participants)
+    rows.participants.extend(tickets.participant_rows(ticket_id, a.participants))
     rows.event(ticket_id, "created", message=row, cls=a.cls, reason=a.reason,
                note=how if how != "no thread reference" else "")
     if a.tag is not None and how.startswith("subject tag"):
@@ -234,5 +228,4 @@ def _reply(db, cfg, item, a: Analysis, ticket_id, how, received, now, rows: Rows
     tickets.add_participants(db, ticket_id, [a.sender])
     audit.add_event(db, ticket_id, "reply_received", "intake", now, message=row, matched=how, by=a.sender)
     rows.source_of(item.uid, row)
-    rows.next_message = 0  # inserted directly
     return Filed(outcome, ticket_id, row, item.uid)

@@ -21,6 +21,8 @@ def test_parsing_with_the_memo_gives_what_plain_policy_default_gives(monkeypatch
     raws = [raw for _, raw in corpus()] + [MIME, MIME.replace(b"alt@", b"alt2@")]
     remembered = [parse.parse_message(r) for r in raws]
     remembered += [parse.parse_message(r) for r in raws]  # the second time every header is a memo hit
+    seen = parse._POLICY.header_factory._seen  # the parser goes through the memo
+    assert ("Content-Type", 'multipart/alternative; boundary="a"') in seen
     monkeypatch.setattr(parse, "_POLICY", policy.default)
     plain = [parse.parse_message(r) for r in raws]
     assert remembered == plain + plain
