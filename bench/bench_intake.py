@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-# Intake's parsing helper process (spawn) re-runs this file as __mp_main__. A real poller's main module
+# Intake's parsing helpers' fork server imports this file as __mp_main__. A real poller's main module
 # is the small `support-console` launcher, so the helper must not pay for these imports here either.
 if __name__ != "__mp_main__":
     from console.clock import SystemClock

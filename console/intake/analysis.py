@@ -106,15 +106,35 @@ def _participants(mail: ParsedMail, routing: Routing) -> tuple[str, ...]:
     return (mail.from_addr, *(a for a in mail.recipients if a not in desk))
 
 
-def die_with_parent(parent_pid: int) -> None:
-    """The helper process's initializer: exit if the poller dies, even by SIGKILL (Linux), so none is
-    left behind. It lives here so that starting the helper imports only this module."""
-    import ctypes
-    import signal
+def die_with_poller(poller_pid: int) -> None:
+    """The helper process's initializer: exit as soon as the poller is gone, even killed by SIGKILL, so
+    no helper is left behind. A helper is forked from multiprocessing's fork server, not from the poller,
+    so the kernel's parent-death signal would only tell it about the fork server; it watches the poller
+    itself instead. It lives here so that a helper needs nothing beyond this module."""
+    import threading
 
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - not Linux: the poller's exit still shuts the pool down
-        pass
-    if os.getppid() != parent_pid:
-        os._exit(0)  # the poller died while this process was starting, before the line above took effect
+        watch = os.pidfd_open(poller_pid)  # readable once the poller has exited (Linux 5.3+)
+    except ProcessLookupError:
+        os._exit(0)  # the poller died while this process was starting
+    except (AttributeError, OSError):
+        watch = None  # no pidfd here: look every second instead
+    threading.Thread(target=_exit_with, args=(poller_pid, watch), name="poller-watch", daemon=True).start()
+
+
+def _exit_with(poller_pid: int, watch: int | None) -> None:
+    import select
+    import time
+
+    if watch is not None:
+        select.select([watch], [], [])
+    else:
+        while True:
+            try:
+                os.kill(poller_pid, 0)
+            except ProcessLookupError:
+                break
+            except OSError:
+                pass  # alive, but not ours to signal
+            time.sleep(1.0)
+    os._exit(0)

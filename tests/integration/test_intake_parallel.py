@@ -101,15 +101,17 @@ def test_helper_processes_die_with_a_sigkilled_poller(dovecot, tmp_path, pollers
     cfg = write_config(tmp_path, port=dovecot.port, imap_extra="batch_size = 100")
     db = tmp_path / "support.db"
     p = pollers.start(cfg)
-    helpers: set[int] = set()
+    left: set[int] = set()  # the fork server, the helpers forked from it and multiprocessing's tracker
 
     def parsing_in_helpers() -> bool:
-        helpers.update(c for c in _children(p.pid) if "spawn_main" in _cmdline(c))
+        mp = {c for c in _children(p.pid) if "multiprocessing" in _cmdline(c)}
+        helpers = {h for c in mp for h in _children(c)}
+        left.update(mp | helpers)
         return len(helpers) == watch.HELPERS or not p.alive()
 
     wait_until(parsing_in_helpers, 60, "the backlog's helper processes")
     assert p.alive(), p.log()[-3000:]
     os.kill(p.pid, signal.SIGKILL)  # the poller alone, not its process group: nobody tells the helpers
     p.proc.wait(timeout=10)
-    wait_until(lambda: not any(_running(h) for h in helpers), 10, "the helper processes to exit")
+    wait_until(lambda: not any(_running(h) for h in left), 10, "the helper processes to exit")
     assert count(db, "message_sources") < 6000  # killed mid-backlog, not after it
