@@ -40,6 +40,9 @@ def _helper_context() -> multiprocessing.context.BaseContext:
     return ctx
 
 
+_helpers_ready = False  # a helper has answered in this process: the fork server is up, helpers fork fast
+
+
 class Analyzer:
     """Parses and classifies a big backlog in a helper process while this one fetches and commits.
 
@@ -53,10 +56,15 @@ class Analyzer:
         self.broken = False
 
     def start(self) -> None:
-        """Start the helper processes now, so that they are ready by the second batch; the first one is
-        parsed here meanwhile (the poller's first backlog also starts the fork server: about 0.15 s)."""
+        """Start the helper processes now, so that they are ready by the second batch."""
         for _ in range(HELPERS):
             self.submit([])
+
+    @property
+    def ready(self) -> bool:
+        """Whether helpers start in milliseconds here. Until the fork server is up (about 0.15 s, on the
+        poller's first backlog) the first batch is parsed in this process instead of waiting."""
+        return _helpers_ready and not self.broken
 
     def submit(self, items: list[Incoming]) -> Future | None:
         if self.broken:
@@ -76,11 +84,14 @@ class Analyzer:
         if fut is None:
             return None  # file_messages parses in this process
         try:
-            return fut.result(timeout=300)
+            analyses = fut.result(timeout=300)
         except Exception as exc:  # noqa: BLE001
             log.warning("helper process failed (%s); parsing this batch here", type(exc).__name__)
             self.broken = True
             return None
+        global _helpers_ready
+        _helpers_ready = True
+        return analyses
 
     def close(self) -> None:
         if self.pool is not None:
@@ -117,7 +128,8 @@ class Intake:
         stored = 0
         # Batches are committed strictly in UID order (the watermark moves with each commit). For a big
         # backlog the helpers parse the next HELPERS batches while the oldest fetched one is committed;
-        # the first batch is parsed here while they start.
+        # on the poller's first backlog the first batch is parsed here while they start.
+        here_first = parallel and not self.analyzer.ready
         if parallel:
             self.analyzer.start()
         pending: deque[tuple[list[int], list[Incoming], Future | None]] = deque()
@@ -127,7 +139,8 @@ class Intake:
             batch = uids[i:i + self.imap.batch_size]
             fetched = imap.fetch_batch(client, batch)
             items = [Incoming(raw=f.raw, received_at=f.internaldate, uid=f.uid) for f in fetched]
-            pending.append((batch, items, self.analyzer.submit(items) if parallel and i > 0 else None))
+            helped = parallel and (i > 0 or not here_first)
+            pending.append((batch, items, self.analyzer.submit(items) if helped else None))
             if len(pending) > (HELPERS if parallel else 0):
                 stored += self._commit(client, key, *pending.popleft())
         while pending:

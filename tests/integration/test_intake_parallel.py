@@ -67,6 +67,32 @@ def test_helper_process_files_exactly_what_in_process_parsing_files(tmp_path, do
         query(seq_db, "SELECT uidvalidity, last_uid FROM mailboxes")
 
 
+def test_once_helpers_are_up_the_first_batch_goes_to_them_too(tmp_path, dovecot, monkeypatch):
+    monkeypatch.setenv(PASSWORD_ENV, DESK_PASSWORD)
+    monkeypatch.setattr(watch, "_helpers_ready", False)  # as in a poller that has had no backlog yet
+    monkeypatch.setattr(watch, "PARALLEL_MIN", 1)
+    cfg = load(write_config(tmp_path, port=dovecot.port, imap_extra="batch_size = 100"))
+    sync_staff(cfg)
+    sizes = []
+    real_submit = watch.Analyzer.submit
+
+    def spy(self, items):
+        if items:  # start() sends empty batches to start the helpers
+            sizes.append(len(items))
+        return real_submit(self, items)
+
+    monkeypatch.setattr(watch.Analyzer, "submit", spy)
+    intake = watch.Intake(cfg, SystemClock(), threading.Event())
+    dovecot.append_many([mail(i) for i in range(300)])
+    assert intake.once() == 300
+    assert sizes == [100, 100]  # the first batch was parsed here while the fork server started
+    sizes.clear()
+    dovecot.append_many([mail(i) for i in range(300, 600)])
+    assert intake.once() == 300
+    assert sizes == [100, 100, 100]
+    assert count(cfg.store_path, "tickets") == 600
+
+
 def test_a_failing_helper_falls_back_to_parsing_here(tmp_path):
     from concurrent.futures import Future
 
