@@ -328,8 +328,11 @@ def _repeats_by(cls: str, due: datetime, moment: datetime, policy: SlaPolicy) ->
 
 
 def first_step_at(cls: str, received_at: datetime, policy: SlaPolicy) -> datetime:
-    """When a new ticket's first step is due (its arrival page, or the warning for Class I)."""
-    return next(schedule(cls, received_at, policy)).at
+    """When a new ticket's first step is due: its arrival (the Class II notice, the Class III page), or
+    for Class I the warning. The first step of schedule(), without building it: intake asks this for
+    every new mail."""
+    received = _utc(received_at, "received_at")
+    return warn_at(cls, received, policy) if _check_class(cls) == "I" else received
 
 
 def schedule(cls: str, received_at: datetime, policy: SlaPolicy) -> Iterator[Step]:

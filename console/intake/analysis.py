@@ -71,6 +71,10 @@ class Analysis:
     participants: tuple[str, ...]  # who joins a new ticket: the sender and the customer's Cc (as written)
     timing: tuple[str, str, datetime | None] | None = None  # (arrival, due) as ISO text, first step
 
+    def __reduce__(self):
+        # Pickled as its field values in order, without the field names: half the work of the default.
+        return Analysis, tuple(self.__dict__.values())
+
 
 def analyze(raw: bytes, routing: Routing, max_bytes: int, received_at: datetime | None = None,
             sla: pol.SlaPolicy | None = None) -> Analysis:

@@ -187,7 +187,7 @@ def test_unfiled_and_raw_commands_show_kept_mail(db, cfg, tmp_path, capsys):
 
 
 def test_analysis_crosses_to_a_helper_process_intact(cfg):
-    # Big syncs parse in a spawned process: what it sends back must pickle, deadlines included.
+    # Big syncs parse in helper processes: what they send back must pickle, deadlines included.
     import pickle
 
     raws = [mail(to="urgent@desk.example", message_id="<p1@c>"), mail(subject="Class II: slow", message_id="<p2@c>")]

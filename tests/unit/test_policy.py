@@ -16,6 +16,7 @@ from console.policy import (
     Step,
     deadline,
     due_steps,
+    first_step_at,
     is_breached,
     next_step_at,
     parse_duration,
@@ -239,6 +240,14 @@ def test_due_steps_and_next_step_agree_with_schedule(cls, policy):
         assert due_steps(cls, received, policy, after=after, now=now) == expected, (after, now)
     for after in probes:
         assert next_step_at(cls, received, policy, after=after) == next(s.at for s in steps if s.at > after)
+
+
+@pytest.mark.parametrize("policy", [POLICY, III_OFFICE], ids=["24x7", "office-hours"])
+@pytest.mark.parametrize("cls", CLASSES)
+def test_first_step_at_is_the_first_step_of_the_schedule(cls, policy):
+    start = ny(2024, 5, 10, 16, 53)  # Friday, near closing: office hours push Class I past the weekend
+    for received in (start + k * 37 * M for k in range(200)):
+        assert first_step_at(cls, received, policy) == next(schedule(cls, received, policy)).at, received
 
 
 # ------------------------------------------------------------------ acknowledgement / breach
