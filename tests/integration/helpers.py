@@ -118,12 +118,14 @@ def run_cli(config: Path | None, *args: str, actor: str | None = None, input: by
 
 class Poller:
     """`support-console poll` in the background, in its own process group (a signal reaches its intake
-    helper process too); output goes to a log file (no pipe to fill up)."""
+    helper processes too); output goes to a log file (no pipe to fill up)."""
 
     def __init__(self, config: Path, log_path: Path | None = None, env: dict | None = None):
         self.config = Path(config)
         self.log_path = Path(log_path) if log_path else self.config.with_name(f"poller-{time.time_ns()}.log")
-        self.env = env if env is not None else cli_env()
+        # TMPDIR beside the log: a poller killed by SIGKILL leaves multiprocessing's fork-server socket
+        # directory behind, and it should go with the test's temporary directory, not stay in /tmp.
+        self.env = {**(env if env is not None else cli_env()), "TMPDIR": str(self.log_path.parent)}
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "Poller":
