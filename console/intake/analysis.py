@@ -110,12 +110,24 @@ def _participants(mail: ParsedMail, routing: Routing) -> tuple[str, ...]:
     return (mail.from_addr, *(a for a in mail.recipients if a not in desk))
 
 
-def die_with_poller(poller_pid: int) -> None:
-    """The helper process's initializer: exit as soon as the poller is gone, even killed by SIGKILL, so
-    no helper is left behind. A helper is forked from multiprocessing's fork server, not from the poller,
-    so the kernel's parent-death signal would only tell it about the fork server; it watches the poller
-    itself instead. It lives here so that a helper needs nothing beyond this module."""
+HELPER_NICE = 10  # a backlog's parsing yields the CPU to the poller: its pages, deadlines and commits
+
+
+def start_helper(poller_pid: int) -> None:
+    """The helper process's initializer. It lives here so that a helper needs nothing beyond this module.
+
+    The helper runs at a lower priority than the poller, which stays on the critical path (fetching and
+    committing in UID order) and keeps paging on time while a backlog is parsed. And it exits as soon
+    as the poller is gone, even killed by SIGKILL, so no helper is left behind. A helper is forked from
+    multiprocessing's fork server, not from the poller, so the kernel's parent-death signal would only
+    tell it about the fork server; it watches the poller itself instead.
+    """
     import threading
+
+    try:
+        os.nice(HELPER_NICE)
+    except OSError:
+        pass  # only a priority
 
     try:
         watch = os.pidfd_open(poller_pid)  # readable once the poller has exited (Linux 5.3+)

@@ -13,7 +13,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from console.clock import Clock
 from console.config import Config
 from console.intake import imap
-from console.intake.analysis import Analysis, analyze_batch, die_with_poller
+from console.intake.analysis import Analysis, analyze_batch, start_helper
 from console.intake.pipeline import Incoming, file_messages, max_bytes
 from store import mailbox, open_db
 from store.db import StoreError
@@ -72,7 +72,7 @@ class Analyzer:
         try:
             if self.pool is None:
                 self.pool = ProcessPoolExecutor(max_workers=HELPERS, mp_context=_helper_context(),
-                                                initializer=die_with_poller, initargs=(os.getpid(),))
+                                                initializer=start_helper, initargs=(os.getpid(),))
             return self.pool.submit(analyze_batch, [it.raw for it in items], self.cfg.routing, max_bytes(self.cfg),
                                     [it.received_at for it in items], self.cfg.sla)
         except Exception as exc:  # noqa: BLE001

@@ -11,6 +11,7 @@ import pytest
 from console.clock import SystemClock
 from console.config import load
 from console.intake import watch
+from console.intake.analysis import HELPER_NICE
 from console.intake.pipeline import Incoming
 from console.poller import sync_staff
 from tests.corpus import corpus
@@ -113,6 +114,13 @@ def _running(pid: int) -> bool:
     return state not in ("Z", "X")  # a zombie has exited; only its parent's reaping is left
 
 
+def _nice(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+    except OSError:
+        return None
+
+
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
@@ -137,6 +145,10 @@ def test_helper_processes_die_with_a_sigkilled_poller(dovecot, tmp_path, pollers
 
     wait_until(parsing_in_helpers, 60, "the backlog's helper processes")
     assert p.alive(), p.log()[-3000:]
+    helpers = left - _children(p.pid)  # not the fork server or the tracker
+    # The poller keeps the CPU it needs: helpers lower their priority as they start.
+    wait_until(lambda: {_nice(h) for h in helpers} == {min(19, _nice(p.pid) + HELPER_NICE)}, 10,
+               "helpers at a lower priority")
     os.kill(p.pid, signal.SIGKILL)  # the poller alone, not its process group: nobody tells the helpers
     p.proc.wait(timeout=10)
     wait_until(lambda: not any(_running(h) for h in left), 10, "the helper processes to exit")
