@@ -47,7 +47,8 @@ class Analyzer:
     """Parses and classifies a big backlog in a helper process while this one fetches and commits.
 
     Parsing is pure, GIL-bound Python, so a thread would share this core; a process uses the other.
-    Anything wrong with the helper falls back to parsing here: it is an accelerator, never a dependency.
+    Anything wrong with a helper falls back to parsing here for the rest of the backlog: it is an
+    accelerator, never a dependency.
     """
 
     def __init__(self, cfg: Config):
@@ -94,9 +95,12 @@ class Analyzer:
         return analyses
 
     def close(self) -> None:
+        """Stop the helpers (at the end of each backlog). A poller runs for months: helpers that failed
+        during this backlog get another chance at the next one, with a new pool."""
         if self.pool is not None:
             self.pool.shutdown(wait=False, cancel_futures=True)
             self.pool = None
+        self.broken = False
 
 
 class Intake:

@@ -103,7 +103,13 @@ def test_a_failing_helper_falls_back_to_parsing_here(tmp_path):
     fut = Future()
     fut.set_exception(RuntimeError("helper died"))
     assert analyzer.result(fut) is None  # None: file_messages parses in-process
-    assert analyzer.broken and analyzer.submit([Incoming(raw=b"x")]) is None
+    assert analyzer.broken and analyzer.submit([Incoming(raw=b"x")]) is None  # for the rest of this backlog
+    analyzer.close()  # the backlog is done; the next one tries helpers again
+    try:
+        again = analyzer.submit([Incoming(raw=mail(1))])
+        assert again is not None and [a.subject for a in analyzer.result(again)] == ["test 1"]
+    finally:
+        analyzer.close()
 
 
 def _running(pid: int) -> bool:
