@@ -138,7 +138,7 @@ def start_helper(poller_pid: int) -> None:
     threading.Thread(target=_exit_with, args=(poller_pid, watch), name="poller-watch", daemon=True).start()
 
 
-def _exit_with(poller_pid: int, watch: int | None) -> None:
+def _exit_with(poller_pid: int, watch: int | None, interval: float = 1.0) -> None:
     import select
     import time
 
@@ -152,5 +152,5 @@ def _exit_with(poller_pid: int, watch: int | None) -> None:
                 break
             except OSError:
                 pass  # alive, but not ours to signal
-            time.sleep(1.0)
+            time.sleep(interval)
     os._exit(0)

@@ -112,6 +112,29 @@ def test_a_failing_helper_falls_back_to_parsing_here(tmp_path):
         analyzer.close()
 
 
+@pytest.mark.parametrize("how", ["pidfd", "polling"])
+def test_a_helper_exits_when_the_poller_is_gone(how):
+    import subprocess
+    import sys
+
+    poller = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    watch = "os.pidfd_open(pid)" if how == "pidfd" else "None"  # polling: where there is no pidfd
+    helper = subprocess.Popen([sys.executable, "-c", f"import os, time; from console.intake.analysis import _exit_with;"
+                                                     f" pid = {poller.pid}; _exit_with(pid, {watch}, 0.05); time.sleep(60)"],
+                              cwd=Path(__file__).resolve().parents[2])
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            helper.wait(timeout=0.5)  # the poller is alive: the helper stays
+        poller.kill()
+        poller.wait(timeout=10)
+        assert helper.wait(timeout=10) == 0  # exits at once, without the 60 s sleep
+    finally:
+        for p in (poller, helper):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
 def _running(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
