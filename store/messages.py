@@ -112,11 +112,6 @@ _INSERT_SOURCE = ("INSERT OR IGNORE INTO message_sources (account, folder, uidva
                   " VALUES (?, ?, ?, ?, ?, ?)")
 
 
-def record_source(db: Database, account: str, folder: str, uidvalidity: int, uid: int, message_row: int,
-                  now: datetime) -> None:
-    db.execute(_INSERT_SOURCE, [account, folder, uidvalidity, uid, message_row, iso(now)])
-
-
 def insert_source_rows(db: Database, rows: list[tuple]) -> None:
     """(account, folder, uidvalidity, uid, message_row, seen_at) rows."""
     db.conn.executemany(_INSERT_SOURCE, rows)

@@ -69,7 +69,7 @@ class Analysis:
     thread_ids: tuple[str, ...]  # Message-IDs that may name this mail's ticket (reference_ids)
     tag: int | None  # a [#123] subject tag
     participants: tuple[str, ...]  # who joins a new ticket: the sender and the customer's Cc (as written)
-    timing: tuple[str, str, datetime | None] | None = None  # (arrival, due) as ISO text, first step
+    timing: tuple[str, str, datetime] | None = None  # (arrival, due) as ISO text, first step
 
     def __reduce__(self):
         # Pickled as its field values in order, without the field names: half the work of the default.

@@ -200,7 +200,7 @@ def _file_new(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datet
         rows.event(ticket_id, "thread_refused", detail=how)
     rows.source_of(item.uid, row)
     # Steps already due (a Class III's arrival page) go into the outbox in this same transaction.
-    if first_step is not None and first_step <= now:
+    if first_step <= now:
         rows.flush()
         escalation.advance(db, tickets.get_ticket(db, ticket_id), cfg, now)
     return Filed("new", ticket_id, row, item.uid)

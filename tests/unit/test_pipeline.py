@@ -1,4 +1,5 @@
 """Filing mail: new tickets, replies, reopen, auto-replies, subject tags, and all-or-nothing batches."""
+import json
 from datetime import timedelta
 
 import pytest
@@ -7,7 +8,7 @@ from console import actions
 from console import policy as pol
 from console.intake import analysis, pipeline
 from console.intake.pipeline import Incoming, file_messages
-from store import mailbox, messages, outbox, tickets
+from store import audit, mailbox, messages, outbox, tickets
 from store.times import iso, parse_iso
 from tests.factories import T0, mail
 
@@ -143,7 +144,7 @@ def test_one_batch_threads_mail_onto_tickets_it_opened_itself(db, cfg):
     filed = file_messages(db, cfg, [Incoming(raw=r, uid=i + 1) for i, r in enumerate(batch)], T0, mailbox_key=key)
     assert [(f.outcome, f.ticket_id) for f in filed] == [
         ("new", 1), ("reply", 1), ("new", 2), ("reply", 1), ("autoreply", 1), ("new", 3)]
-    assert [e["kind"] for e in __import__("store").audit.events_for(db, 1)] == [
+    assert [e["kind"] for e in audit.events_for(db, 1)] == [
         "created", "reply_received", "reply_received", "autoreply_received"]
     assert sorted(t["id"] for t in tickets.list_tickets(db)) == [1, 2, 3]
     assert sorted(p["target"] for p in outbox.list_alerts(db, ticket_id=2)) == ["bob", "cy"]
@@ -178,7 +179,7 @@ def test_unfiled_and_raw_commands_show_kept_mail(db, cfg, tmp_path, capsys):
     conf = tmp_path / "config.toml"
     conf.write_text(f'[store]\npath = "{cfg.store_path}"\n')
     assert main(["--config", str(conf), "unfiled", "--json"]) == 0
-    listed = __import__("json").loads(capsys.readouterr().out)
+    listed = json.loads(capsys.readouterr().out)
     assert [(m["id"], m["kind"], m["subject"]) for m in listed] == [(f.message_row, "bounce", "Undelivered red")]
     assert main(["--config", str(conf), "raw", str(f.message_row)]) == 0
     assert capsys.readouterr().out.encode() == raw  # not a terminal: the stored bytes, exactly
