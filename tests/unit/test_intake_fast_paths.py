@@ -1,6 +1,7 @@
 """The shortcuts in parse / classify / callme / safe_text must give what the general code gives."""
 
 import email.utils
+import random
 import re
 from email import policy
 from email.parser import BytesParser
@@ -10,6 +11,7 @@ import pytest
 from console.intake import callme, classify
 from console.intake import parse as P
 from console.safe_text import _IGNORECASE_TO_ASCII, _lower_for_search, has_word_prefix
+from tests.corpus import corpus
 
 _WORD_CHAR = re.compile(r"\w")
 
@@ -150,3 +152,70 @@ def test_headers_are_a_plain_dict():
     m = P.parse_message(b"Subject: hi\r\nX-A: 1\r\nx-a: 2\r\n\r\nbody")
     assert type(m.headers) is dict
     assert m.headers == {"subject": "hi", "x-a": "1"}
+
+
+# --------------------------------------------------------------------------- plain messages without the parser
+
+_PLAIN = (b"From: Customer 7 <cust7@customer.example>\r\nTo: support@example.com\r\nSubject: test 7\r\n"
+          b"Date: Mon, 02 Mar 2026 10:00:00 +0000\r\nMessage-ID: <m7@customer.example>\r\n\r\n"
+          b"Hello,\r\n\r\nthe service is slow again.\r\n")
+# Header lines and body pieces spliced into _PLAIN: each either keeps it plain or must send it to the parser.
+_HEADER_BITS = [
+    b"Content-Type: text/plain\r\n", b"Content-Type: text/plain; charset=utf-8\r\n", b"content-type: TEXT/Plain\r\n",
+    b"Content-Type: text/plain; charset=\"iso-8859-1\"\r\n", b"Content-Type: text/plain; charset=bogus\r\n",
+    b"Content-Type: text/plain; name=x.txt\r\n", b"Content-Type: text/html\r\n", b"Content-Type: text\r\n",
+    b"Content-Type: multipart/mixed; boundary=b\r\n", b"Content-Type: text/plain; charset*=utf-8''x\r\n",
+    b"Content-Type: message/rfc822\r\n", b"Content-Type: multipart/report; report-type=delivery-status\r\n",
+    b"Content-Transfer-Encoding: quoted-printable\r\n", b"Content-Transfer-Encoding: 8BIT\r\n",
+    b"Content-Transfer-Encoding: base64\r\n", b"Content-Transfer-Encoding: 7bit \r\n",
+    b"Content-Transfer-Encoding: x-uue\r\n", b"Content-Disposition: inline\r\n", b"Content-Disposition: attachment\r\n",
+    b"X-Empty:\r\n", b"X-Blank: \t a \t \r\n", b"Subject: =?utf-8?q?caf=C3=A9?=\r\n", b"Subject: caf\xc3\xa9\r\n",
+    b"Subject: \xe9t\xe9\r\n", b"Return-Path: <>\r\n",
+    b"Auto-Submitted: auto-replied\r\n", b"Precedence: bulk\r\n", b" folded\r\n", b"\tfolded\r\n", b"From someone\r\n",
+    b"NoColon\r\n", b": no name\r\n", b"Na me: v\r\n", b"X-Ctl: a\x01b\x0bc\x1bd\r\n", b"References: <a@b> <c@d>\r\n",
+    b"Date: garbage\r\n", b"To: \"Desk\" <urgent@example.com>, support@example.com\r\n", b"X-Bare: a\rb\r\n",
+    b"X-Bare: a\nb\r\n", b"X-Long: " + b"y" * 3000 + b"\r\n", b"\r\n",
+]
+_BODY_BITS = [b"caf\xc3\xa9", b"caf=C3=A9=\r\n", b"\xe9", b"\r", b"\n", b"\x00", b"\x1b[31m", b"--b\r\n",
+              b"call me at 555-1212", b"Class III", b"Message-ID: <orig@x>\r\n", b"<p>html</p>"]
+
+
+def _plain_variants(count: int):
+    rng = random.Random(2026)
+    for _ in range(count):
+        raw = bytearray(_PLAIN)
+        end = raw.find(b"\r\n\r\n") + 2  # after the last header line
+        for _ in range(rng.randint(0, 3)):
+            starts = [0] + [i + 2 for i in range(end - 2) if raw[i:i + 2] == b"\r\n"]
+            bit = rng.choice(_HEADER_BITS)
+            at = rng.choice(starts)
+            raw[at:at] = bit
+            end += len(bit)
+        for _ in range(rng.randint(0, 2)):
+            at = rng.randrange(end + 2, len(raw) + 1)
+            raw[at:at] = rng.choice(_BODY_BITS)
+        if rng.random() < 0.1:
+            raw[rng.randrange(len(raw))] = rng.randrange(256)
+        yield bytes(raw)
+
+
+def test_plain_messages_are_read_without_the_parser():
+    notes = []
+    assert P._read_plain(_PLAIN, notes) is not None and notes == []
+    for raw in (_PLAIN.replace(b"\r\n", b"\n"), _PLAIN.replace(b"To:", b" To:"),
+                _PLAIN.replace(b"\r\n\r\n", b"\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n")):
+        assert P._read_plain(raw, []) is None
+
+
+def test_the_plain_reader_gives_what_the_parser_gives(monkeypatch):
+    inputs = list(_plain_variants(1500)) + [raw for _, raw in corpus(2)]
+    read_plain = P._read_plain
+    plain = [bool(read_plain(raw, [])) for raw in inputs]
+    assert sum(plain) > 600 and not all(plain)  # both ways are exercised
+    for cap in (25 << 20, 300):  # 300: some are oversize, read by the parser whatever their shape
+        fast = [P.parse_message(raw, cap) for raw in inputs]
+        monkeypatch.setattr(P, "_read_plain", lambda raw, notes: None)
+        general = [P.parse_message(raw, cap) for raw in inputs]
+        monkeypatch.setattr(P, "_read_plain", read_plain)
+        for raw, a, b in zip(inputs, fast, general, strict=True):
+            assert a == b, raw
