@@ -900,7 +900,9 @@ def _extract_part(part: Message, depth: int, ctx: _Ctx, inner_headers: _Headers 
 # unusual header lines, bare CR or LF in the header, any Content-Type but plain text, a
 # Content-Disposition, base64 ...) goes through the parser.
 
-_PLAIN_FIELD = re.compile(r"([!-9;-~]+):[ \t]*(.*)")  # headerRE's name, a colon, the value
+# headerRE's field name, a colon, the value; every line of the header block, each ended by CRLF
+_PLAIN_HEAD = re.compile(r"(?:[!-9;-~]+:[^\r\n]*\r\n)+")
+_PLAIN_FIELD = re.compile(r"([!-9;-~]+):[ \t]*([^\r\n]*)\r\n")
 
 
 def _read_plain(raw: bytes, notes: list[str]) -> tuple[_Headers, list[tuple[str, str]]] | None:
@@ -909,15 +911,10 @@ def _read_plain(raw: bytes, notes: list[str]) -> tuple[_Headers, list[tuple[str,
     end = raw.find(b"\r\n\r\n")
     if end <= 0:
         return None
-    head = raw[:end]
-    if head.count(b"\n") != head.count(b"\r\n") or head.count(b"\r") != head.count(b"\r\n"):
-        return None  # a bare CR or LF: the parser splits lines there too
-    pairs = []
-    for line in head.decode("ascii", "surrogateescape").split("\r\n"):
-        m = _PLAIN_FIELD.fullmatch(line)
-        if m is None:
-            return None  # a continuation line, "From " or not a header field at all
-        pairs.append((m.group(1), m.group(2)))
+    head = raw[:end + 2].decode("ascii", "surrogateescape")
+    if not _PLAIN_HEAD.fullmatch(head):
+        return None  # a continuation line, "From ", a bare CR or LF (the parser splits lines there too) ...
+    pairs = _PLAIN_FIELD.findall(head)
     h = _Headers(None, notes, raw=pairs)
     if h.raw_first("content-type") is not None:
         simple = h.simple_params("content-type")
