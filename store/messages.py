@@ -17,6 +17,7 @@ PUBLIC_COLUMNS = (
     "in_reply_to", "refs", "received_at", "stored_at", "source",
 )
 _JSON_COLUMNS = {"defects", "recipients", "attachments", "refs"}
+_encode = json.JSONEncoder(default=str).encode  # json.dumps(v, default=str) builds an encoder per call
 
 
 def sha256(raw: bytes) -> str:
@@ -53,7 +54,7 @@ def message_columns(fields: dict[str, Any], raw_sha256: str, size: int) -> tuple
     Intake computes them in its parsing stage, off the write path."""
     get = fields.get
     defects, recipients, attachments, refs = (
-        json.dumps(list(v), default=str) if (v := get(k)) else "[]"
+        _encode(list(v)) if (v := get(k)) else "[]"
         for k in ("defects", "recipients", "attachments", "refs")
     )
     message_id = get("message_id")

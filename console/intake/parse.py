@@ -444,8 +444,10 @@ class _Headers:
                     self.raw = list(getattr(msg, "_headers", []))
                 except Exception:
                     self.raw = []
+        # _read_plain()'s names are printable ASCII without blanks: only their values need the test
+        names_plain = raw is not None
         for name, value in self.raw[:_MAX_HEADERS]:
-            if _plain_header(name, value):
+            if _plain_value(value) if names_plain else _plain_header(name, value):
                 # what the general path below computes for plain ASCII, cheaply
                 key = name.lower()
                 decoded = undecoded = value
