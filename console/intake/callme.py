@@ -141,7 +141,7 @@ def needs_details(subject: str, body: str) -> bool:
     if both_str and not _mentions_call(head) and not _mentions_call(text[:_MAX_CHARS]):
         return False  # most mail: no call request can be found below
     subject = _SUBJECT_PREFIX.sub("", head)
-    lines = _relevant_lines((body or "")[:_MAX_CHARS])
+    lines = _relevant_lines(text[:_MAX_CHARS])
     text_for_request = subject + "\n" + "\n".join(lines)
     if not _CALL_REQUEST.search(text_for_request):
         return False

@@ -5,9 +5,10 @@ hostile or not mail at all. Every step has a fallback, and whatever went wrong i
 ``ParsedMail.defects`` so the console can show it next to the raw message.
 
 Structure comes from ``email.policy.default`` (``BytesParser``), cloned only to give its header
-factory a memo (:class:`_MemoHeaders`): the policy re-parses Content-Type on every access. Headers are read from the raw header
-list (``Message.raw_items()``) and decoded by our own code, which cannot raise: raw 8-bit bytes are
-tried as UTF-8, then cp1252; RFC 2047 encoded words are decoded with the same charset fallbacks.
+factory a memo (:class:`_MemoHeaders`): the policy re-parses Content-Type on every access. Headers are
+read from the raw header list (``Message.raw_items()``) and decoded by our own code, which cannot raise:
+raw 8-bit bytes are tried as UTF-8, then cp1252; RFC 2047 encoded words are decoded with the same
+charset fallbacks.
 
 The common case is made cheap without changing any result: plain ASCII headers, Content-Type /
 Content-Disposition values of the simple ``type/sub; name=value`` shape, identity and quoted-printable
@@ -670,23 +671,32 @@ _PLAIN_CTE = re.compile(r"[A-Za-z0-9._+-]+")
 _DECODED_BY_GET_PAYLOAD = ("base64", "x-uuencode", "uuencode", "uue", "x-uue")
 
 
+def _simple_cte(hdrs: _Headers) -> str | None:
+    """The lower-cased Content-Transfer-Encoding ("" when absent) when it is identity or quoted-printable
+    in a plain spelling, which get_payload(decode=True) undoes as _undo_simple_cte() does; else None."""
+    cte = hdrs.raw_first("content-transfer-encoding")
+    if cte is None:
+        return ""
+    if type(cte) is not str or not _PLAIN_CTE.fullmatch(cte) or cte.lower() in _DECODED_BY_GET_PAYLOAD:
+        return None
+    return cte.lower()
+
+
+def _undo_simple_cte(cte: str, data: bytes) -> bytes:
+    return quopri.decodestring(data) if cte == "quoted-printable" else data
+
+
 def _payload_fast(part: Message, hdrs: _Headers) -> bytes | None:
     """``part.get_payload(decode=True)`` for a text payload in an identity or quoted-printable encoding,
     without get_payload() parsing Content-Transfer-Encoding again; None when get_payload() must decide."""
     try:
-        cte = hdrs.raw_first("content-transfer-encoding")
-        if cte is None:
-            cte = ""
-        elif type(cte) is str and _PLAIN_CTE.fullmatch(cte):
-            cte = cte.lower()
-        else:
-            return None
+        cte = _simple_cte(hdrs)
         payload = part._payload  # get_payload() would parse the header we just read
-        if cte in _DECODED_BY_GET_PAYLOAD or type(payload) is not str:
+        if cte is None or type(payload) is not str:
             return None
         # as get_payload(): the parser keeps undecodable bytes as surrogate escapes
         data = payload.encode("ascii") if payload.isascii() else payload.encode("ascii", "surrogateescape")
-        return quopri.decodestring(data) if cte == "quoted-printable" else data
+        return _undo_simple_cte(cte, data)
     except Exception:
         return None
 
@@ -895,8 +905,8 @@ def _extract_part(part: Message, depth: int, ctx: _Ctx, inner_headers: _Headers 
 
 # --------------------------------------------------------------------------- plain messages
 #
-# Much of the mail that monitoring systems, scripts and plain-text clients send has no MIME structure: one-line
-# "Name: value" header fields, a blank line, a text body. For that shape email's parser stores each
+# Much of the mail that monitoring systems, scripts and plain-text clients send has no MIME
+# structure: one-line "Name: value" header fields, a blank line, a text body. For that shape email's parser stores each
 # field as (name, value without the blank after the colon), takes the rest as the payload and records
 # no defect; _read_plain() reads it the same way in a fraction of the time. Anything else (folded or
 # unusual header lines, bare CR or LF in the header, any Content-Type but plain text, a
@@ -918,21 +928,17 @@ def _read_plain(raw: bytes, notes: list[str]) -> tuple[_Headers, list[tuple[str,
         return None  # a continuation line, "From ", a bare CR or LF (the parser splits lines there too) ...
     pairs = _PLAIN_FIELD.findall(head)
     h = _Headers(None, notes, raw=pairs)
-    if h.raw_first("content-type") is not None:
-        simple = h.simple_params("content-type")
-        if simple is None or simple[0] != "text/plain":
-            return None
+    simple = h.simple_params("content-type")
+    if (simple is None and h.raw_first("content-type") is not None) or (simple and simple[0] != "text/plain"):
+        return None
     if h.raw_first("content-disposition") is not None or _simple_filename(h) != "":
         return None
-    cte = h.raw_first("content-transfer-encoding")
-    if cte is not None:
-        if not _PLAIN_CTE.fullmatch(cte) or cte.lower() in _DECODED_BY_GET_PAYLOAD:
-            return None
-        cte = cte.lower()
-    body = raw[end + 4:]
-    data = quopri.decodestring(body) if cte == "quoted-printable" else body
+    cte = _simple_cte(h)
+    if cte is None:
+        return None
     h.content_type = "text/plain"
-    return h, [("plain", decode_bytes(data, _charset(None, h), notes, "text/plain"))]
+    charset = _first_param(simple, "charset") if simple else None  # what _charset() reads
+    return h, [("plain", decode_bytes(_undo_simple_cte(cte, raw[end + 4:]), charset, notes, "text/plain"))]
 
 
 # --------------------------------------------------------------------------- bounces

@@ -199,9 +199,17 @@ def _plain_variants(count: int):
         yield bytes(raw)
 
 
-def test_plain_messages_are_read_without_the_parser():
+def test_plain_messages_are_read_without_the_parser(monkeypatch):
     notes = []
     assert P._read_plain(_PLAIN, notes) is not None and notes == []
+
+    class NoParser:
+        def __init__(self, *a, **kw):
+            raise AssertionError("email's parser was used")
+
+    monkeypatch.setattr(P, "BytesParser", NoParser)
+    m = P.parse_message(_PLAIN)  # parse_message() would fall back (unparseable) had it used the parser
+    assert not m.unparseable and m.subject == "test 7" and m.body_text == "Hello,\n\nthe service is slow again."
     for raw in (_PLAIN.replace(b"\r\n", b"\n"), _PLAIN.replace(b"To:", b" To:"),
                 _PLAIN.replace(b"\r\n\r\n", b"\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n")):
         assert P._read_plain(raw, []) is None
