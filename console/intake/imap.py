@@ -17,7 +17,7 @@ import ssl
 import subprocess
 import time
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import Callable
 
 from imapclient import IMAPClient
@@ -143,13 +143,18 @@ def fetch_batch(client: IMAPClient, uids: list[int]) -> list[Fetched]:
         raw = item.get(b"BODY[]")
         if raw is None:
             continue
-        idate = item.get(b"INTERNALDATE")
-        if idate is not None and getattr(idate, "tzinfo", None) is not None:
-            idate = idate.astimezone(timezone.utc)
-        else:
-            idate = None
-        out.append(Fetched(uid, bytes(raw), idate))
+        out.append(Fetched(uid, bytes(raw), _utc(item.get(b"INTERNALDATE"))))
     return out
+
+
+def _utc(idate) -> datetime | None:
+    """INTERNALDATE in UTC, or None when the server gave none, no zone, or one that cannot be (+2400)."""
+    if not isinstance(idate, datetime) or idate.tzinfo is None:
+        return None
+    try:
+        return idate.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _quietly(fn: Callable, *args) -> None:
