@@ -22,12 +22,15 @@ from typing import Callable
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+from imapclient.util import to_unicode
 
 from console.config import ImapConfig
+from console.intake.fetch_reply import read_reply
 
 log = logging.getLogger("support_console.imap")
 
 FETCH_KEYS = [b"BODY.PEEK[]", b"INTERNALDATE"]
+_FETCH_ITEMS = "(" + " ".join(k.decode() for k in FETCH_KEYS) + ")"
 
 
 class IntakeError(Exception):
@@ -134,7 +137,7 @@ def new_uids(client: IMAPClient, last_uid: int) -> list[int]:
 
 def fetch_batch(client: IMAPClient, uids: list[int]) -> list[Fetched]:
     """Fetch raw bytes without touching \\Seen. Unrequested keys in the reply are ignored."""
-    data = client.fetch(list(uids), FETCH_KEYS)
+    data = _fetch(client, list(uids))
     out = []
     for uid in uids:
         item = data.get(uid)
@@ -155,6 +158,25 @@ def _utc(idate) -> datetime | None:
         return idate.astimezone(timezone.utc)
     except (ValueError, OverflowError):
         return None
+
+
+def _fetch(client: IMAPClient, uids: list[int]) -> dict:
+    """client.fetch(uids, FETCH_KEYS), with the reply read by fetch_reply.read_reply.
+
+    The command goes out and its reply comes back through the same imaplib calls that imapclient 4.1's
+    fetch() makes; only the parsing of the reply differs (it was ~70 % of the FETCH's CPU). A client
+    without them (another imapclient, a test double) gets client.fetch() itself.
+    """
+    conn = getattr(client, "_imap", None)
+    if getattr(client, "use_uid", False) is not True or getattr(client, "normalise_times", True) is not False \
+            or not all(callable(getattr(conn, m, None)) for m in ("_command", "_command_complete", "_untagged_response")):
+        return client.fetch(uids, FETCH_KEYS)
+    tag = conn._command("UID", "FETCH", ",".join(map(str, uids)), _FETCH_ITEMS)
+    typ, data = conn._command_complete("FETCH", tag)
+    if typ != "OK":
+        raise IMAPClientError(f"fetch failed: {to_unicode(data[0])}")  # as imapclient words it
+    typ, data = conn._untagged_response(typ, data, "FETCH")
+    return read_reply(data)
 
 
 def _quietly(fn: Callable, *args) -> None:
