@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 if __name__ != "__mp_main__":
     from console.clock import SystemClock
     from console.config import load
-    from console.intake.imap import fetch_batch
+    from console.intake.imap import fetch_batch, silence_imaplib_debug
     from console.intake.watch import Intake
     from tests.integration.helpers import (
         DESK_PASSWORD, PASSWORD_ENV, Poller, mail, scalar, wait_until, write_config,
@@ -77,10 +77,11 @@ def raw_fetch_rate(dovecot: Dovecot, batch: int = 500) -> tuple[int, float]:
 
 
 def reader_fetch_rate(dovecot: Dovecot, batch: int = 500) -> tuple[int, float]:
-    """The same FETCH, read as intake reads it (imap.fetch_batch: fetch_reply instead of imapclient's parser)."""
+    """The same FETCH on a connection set up and read as intake's (imap.connect, imap.fetch_batch)."""
     t0 = time.perf_counter()
     c = dovecot.client(timeout=60)
-    c.normalise_times = False  # as imap.connect() sets it
+    c.normalise_times = False  # as imap.connect() sets it, and:
+    silence_imaplib_debug(c)
     try:
         c.select_folder("INBOX", readonly=True)
         uids = c.search(["ALL"])

@@ -1,6 +1,7 @@
 """fetch_batch against a real Dovecot: its replies are read as imapclient's own fetch() reads them."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -79,3 +80,25 @@ def test_an_unsolicited_flag_update_in_the_reply_is_read_by_imapclient(dovecot, 
         client.logout()
     assert got == expected
     assert len(replies) == 1 and any(b"FLAGS" in e for e in replies[0] if isinstance(e, bytes))
+
+
+def test_imaplib_formats_no_debug_text_unless_its_logger_is_on(dovecot, tmp_path, caplog):
+    # imapclient sets imaplib's debug level to 5: imaplib then formats the repr of every line and message
+    # it reads for the "imapclient.imaplib" logger, which drops it unless someone turned it on.
+    client = _connect(tmp_path, dovecot)
+    try:
+        assert client._imap.debug == 0
+    finally:
+        client.logout()
+    caplog.set_level(logging.DEBUG, logger="imapclient.imaplib")
+    client = _connect(tmp_path, dovecot)
+    try:
+        assert client._imap.debug == 5
+        dovecot.append(mail(1))
+        client.select_folder("INBOX", readonly=True)
+        imap.fetch_batch(client, client.search(["ALL"]))
+    finally:
+        client.logout()
+    text = "\n".join(r.getMessage() for r in caplog.records if r.name == "imapclient.imaplib")
+    assert "FETCH" in text  # whoever turned the logger on gets the exchange...
+    assert DESK_PASSWORD not in text and "**REDACTED**" in text  # ...and never the password
