@@ -31,6 +31,7 @@ log = logging.getLogger("support_console.imap")
 
 FETCH_KEYS = [b"BODY.PEEK[]", b"INTERNALDATE"]
 _FETCH_ITEMS = "(" + " ".join(k.decode() for k in FETCH_KEYS) + ")"
+_IMAPLIB_CALLS = ("_command", "_command_complete", "_untagged_response")  # what imapclient's fetch() calls
 
 
 class IntakeError(Exception):
@@ -182,8 +183,8 @@ def _fetch(client: IMAPClient, uids: list[int]) -> dict:
     without them (another imapclient, a test double) gets client.fetch() itself.
     """
     conn = getattr(client, "_imap", None)
-    if getattr(client, "use_uid", False) is not True or getattr(client, "normalise_times", True) is not False \
-            or not all(callable(getattr(conn, m, None)) for m in ("_command", "_command_complete", "_untagged_response")):
+    as_connected = getattr(client, "use_uid", False) is True and getattr(client, "normalise_times", True) is False
+    if not as_connected or not all(callable(getattr(conn, m, None)) for m in _IMAPLIB_CALLS):
         return client.fetch(uids, FETCH_KEYS)
     tag = conn._command("UID", "FETCH", ",".join(map(str, uids)), _FETCH_ITEMS)
     typ, data = conn._command_complete("FETCH", tag)

@@ -74,7 +74,8 @@ def test_an_unsolicited_flag_update_in_the_reply_is_read_by_imapclient(dovecot, 
         other.logout()
         replies = []
         real = fetch_reply.parse_fetch_response
-        monkeypatch.setattr(fetch_reply, "parse_fetch_response", lambda data, *a: replies.append(data) or real(data, *a))
+        monkeypatch.setattr(fetch_reply, "parse_fetch_response",
+                            lambda data, *a: replies.append(data) or real(data, *a))
         got = [(f.uid, f.raw, f.internaldate) for f in imap.fetch_batch(client, uids)]
     finally:
         client.logout()
