@@ -91,7 +91,6 @@ def connect(cfg: ImapConfig, password: str) -> IMAPClient:
     except (OSError, IMAPClientError) as exc:
         raise IntakeError(f"IMAP server {where}: cannot connect ({type(exc).__name__}: {exc})") from None
     client.normalise_times = False  # keep INTERNALDATE timezone-aware
-    silence_imaplib_debug(client)
     try:
         client.login(cfg.username, password)
     except LoginError as exc:
@@ -104,6 +103,8 @@ def connect(cfg: ImapConfig, password: str) -> IMAPClient:
     except (OSError, IMAPClientError) as exc:
         _quietly(client.shutdown)
         raise IntakeError(f"IMAP server {where}: login failed ({type(exc).__name__})") from None
+    # After LOGIN: below level 4 imaplib keeps each command line in memory, and that one holds the password
+    silence_imaplib_debug(client)
     return client
 
 
@@ -112,8 +113,8 @@ def silence_imaplib_debug(client: IMAPClient) -> None:
 
     imapclient sets imaplib's debug level to 5 and sends it to the "imapclient.imaplib" logger. imaplib
     then formats the repr of every line and of every message it reads, and of each whole FETCH reply,
-    before that logger drops it: ~40 % of the CPU of a FETCH of small mail. Level 0 leaves imaplib's own
-    ring of its last ten lines (never printed at level 0). Whoever turns that logger on keeps level 5.
+    before that logger drops it: ~40 % of the CPU of a FETCH of small mail. At level 0 imaplib only keeps
+    its last ten lines in memory (printed only at level 1 and up). Whoever turns that logger on keeps 5.
     """
     conn = getattr(client, "_imap", None)
     if conn is not None and not logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):

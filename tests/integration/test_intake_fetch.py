@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -103,3 +104,16 @@ def test_imaplib_formats_no_debug_text_unless_its_logger_is_on(dovecot, tmp_path
     text = "\n".join(r.getMessage() for r in caplog.records if r.name == "imapclient.imaplib")
     assert "FETCH" in text  # whoever turned the logger on gets the exchange...
     assert DESK_PASSWORD not in text and "**REDACTED**" in text  # ...and never the password
+
+
+def test_imaplib_keeps_no_copy_of_the_login_line(dovecot, tmp_path):
+    # Below level 4 imaplib keeps its last ten lines in memory: the level drops only after LOGIN.
+    client = _connect(tmp_path, dovecot)
+    try:
+        kept = " ".join(str(line) for line, _ in client._imap._cmd_log.values())
+        client.noop()
+        assert "NOOP" in " ".join(str(line) for line, _ in client._imap._cmd_log.values())
+    finally:
+        client.logout()
+    assert "CAPABILITY" in kept  # what imaplib kept before imapclient raised the level, and nothing after
+    assert DESK_PASSWORD not in kept and not re.search(r"\S+ LOGIN ", kept)
