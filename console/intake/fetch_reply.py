@@ -7,7 +7,7 @@ answer this one request in a fixed shape; imaplib hands each message over as two
     (b'7 (UID 7 INTERNALDATE "29-Nov-2026 23:46:28 +0000" BODY[] {230}', b'<the 230 bytes>'), b')'
 
 (or with INTERNALDATE after the literal). read_reply() reads that shape with one regular expression a
-message. Anything else anywhere in the reply (an unsolicited FETCH, another item, NIL, a repeated UID,
+message. Anything else anywhere in the reply (an unsolicited FETCH, another item, NIL, a quoted body,
 a date it does not read exactly as imapclient does) sends the whole reply through parse_fetch_response.
 Either way the result equals what imapclient's fetch() parses (tests/unit/test_fetch_reply.py).
 """
@@ -58,8 +58,9 @@ def _read_common(data: list) -> dict[int, dict[bytes, object]] | None:
                 return None
             date, size = _date(t.groups()), m[3]
         uid = int(m[2])
-        if date is None or len(body) != int(size) or uid in out:
+        if date is None or len(body) != int(size):
             return None
+        # A UID seen twice: the later entry wins, as in imapclient's merge (dict.update, same keys).
         out[uid] = {b"SEQ": int(m[1]), b"INTERNALDATE": date, b"BODY[]": body}
     return out
 

@@ -30,6 +30,8 @@ ODD_ENTRIES = [
     [(b'9 (INTERNALDATE "30-Nov-2026 10:00:00 +0000" UID 9 BODY[] {3}', b"abc"), b")"],
     [(b'9 (UID 9 BODY[] {3}', b"abc"), b' INTERNALDATE "30-Nov-2026 10:00:00 +0000" FLAGS ())'],
     [(b'9 (UID 9 BODY[] {3}', b"abc"), b")"],
+    [(b'9 (UID 9 INTERNALDATE "30-Nov-2026 10:00:00 +0000" BODY[] {3}', b"abc"), b" FLAGS (\\Seen))"],
+    [(b'9 (UID 9 INTERNALDATE "30-Nov-2026 10:00:00 +0000" BODY[] {3}', b"abc"), b" UID 10)"],
     [(b'9 (UID 9 INTERNALDATE "30-Nov-2026 10:00:00 +0000" BODY[] {3}', b"abc"), b" )"],
     [(b'9 (UID "9" INTERNALDATE "30-Nov-2026 10:00:00 +0000" BODY[] {3}', b"abc"), b")"],
     [(b'9 (UID 9 INTERNALDATE "30-Nov-2026 10:00:00 +0000" BODY[] {4}', b"abc"), b")"],
@@ -110,7 +112,11 @@ def test_each_odd_date_is_read_as_imapclient_reads_it(date):
 
 @pytest.mark.parametrize("entries", ODD_ENTRIES)
 def test_each_odd_entry_is_read_as_imapclient_reads_it(entries):
-    data = _message(random.Random(1), 1, 5) + entries + _message(random.Random(2), 2, 6)
+    # between two messages in the common shape, one in each order: the odd entry alone sends it to imapclient
+    first = [(b'1 (UID 5 INTERNALDATE "30-Nov-2026 10:00:00 +0100" BODY[] {2}', b"hi"), b")"]
+    last = [(b"2 (UID 6 BODY[] {3}", b"h\r\n"), b' INTERNALDATE " 1-Dec-2026 10:00:00 -0230")']
+    assert fetch_reply._read_common(first + last) is not None
+    data = first + entries + last
     assert fetch_reply._read_common(data) is None
     assert _read(fetch_reply.read_reply, data) == _read(lambda d: parse_fetch_response(d, False, True), data)
 
