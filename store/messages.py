@@ -63,6 +63,11 @@ def message_columns(fields: dict[str, Any], raw_sha256: str, size: int) -> tuple
             get("subject") or "", get("sent_date"), get("body_text") or "", attachments, get("in_reply_to"), refs)
 
 
+def dedup_key_of(columns: tuple) -> str:
+    """The dedup key among message_columns()."""
+    return columns[2]
+
+
 def message_row(row_id: int | None, ticket_id: int | None, kind: str, received_at: str, now: str, source: str,
                 raw: bytes, columns: tuple) -> tuple:
     """One messages row for insert_rows/insert_row (times already ISO text; `columns` from message_columns)."""

@@ -54,8 +54,6 @@ class Analysis:
     class, flags, the message row's columns and, for the arrival time it was given, the ticket's
     deadlines. Pure and flat, so a big sync computes it in another process (see intake/watch.py),
     ships it back cheaply and leaves the writer little more than the SQL."""
-    key: str  # messages.dedup_key
-    digest: str
     auto: str | None  # "autoreply" | "bounce" | None
     cls: str
     reason: str  # why this class
@@ -70,6 +68,11 @@ class Analysis:
     tag: int | None  # a [#123] subject tag
     participants: tuple[str, ...]  # who joins a new ticket: the sender and the customer's Cc (as written)
     timing: tuple[str, str, datetime] | None = None  # (arrival, due) as ISO text, first step
+
+    @property
+    def key(self) -> str:
+        """messages.dedup_key(), which the message row holds already."""
+        return messages.dedup_key_of(self.columns)
 
     def __reduce__(self):
         # Pickled as its field values in order, without the field names: half the work of the default.
@@ -89,8 +92,8 @@ def analyze(raw: bytes, routing: Routing, max_bytes: int, received_at: datetime 
         timing = (iso(arrival), iso(pol.deadline(verdict.cls, arrival, sla)),
                   pol.first_step_at(verdict.cls, arrival, sla))
     return Analysis(
-        key=messages.dedup_key(digest, mail.message_id), digest=digest, auto=auto, cls=verdict.cls,
-        reason=verdict.reason, needs_details=callme.needs_details(mail.subject, mail.body_text),
+        auto=auto, cls=verdict.cls, reason=verdict.reason,
+        needs_details=callme.needs_details(mail.subject, mail.body_text),
         flagged=mail.unparseable or mail.oversize or bool(mail.defects and not mail.body_text),
         damaged=mail.unparseable or mail.oversize, subject=mail.subject, sender=mail.from_addr,
         sender_name=mail.from_name, columns=messages.message_columns(_fields(mail), digest, len(raw)),
