@@ -14,18 +14,19 @@ Either way the result equals what imapclient's fetch() parses (tests/unit/test_f
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from imapclient.response_parser import parse_fetch_response
 
-_MONTHS = {m.encode(): i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+from console.intake.parse import MONTHS, fixed_zone
+
+_MONTHS = {m.encode(): n for m, n in MONTHS.items()}
 # imapclient reads dates with email.utils.parsedate_tz. Only the unambiguous RFC 3501 form is read here:
 # parsedate_tz turns two-digit years into 19xx/20xx and "-0000" into "no zone", so those go to it.
 _DATE = rb'([ \d]\d)-(' + b"|".join(_MONTHS) + rb')-([1-9]\d{3}) (\d\d):(\d\d):(\d\d) ([+-])([01]\d|2[0-3])([0-5]\d)'
 _HEAD_DATE_FIRST = re.compile(rb'(\d+) \(UID (\d+) INTERNALDATE "' + _DATE + rb'" BODY\[\] \{(\d+)\}')
 _HEAD_BODY_FIRST = re.compile(rb'(\d+) \(UID (\d+) BODY\[\] \{(\d+)\}')
 _TAIL_DATE = re.compile(rb' INTERNALDATE "' + _DATE + rb'"\)')
-_ZONES: dict[bytes, timezone] = {}
 
 
 def read_reply(data: list) -> dict[int, dict[bytes, object]]:
@@ -67,13 +68,10 @@ def _read_common(data: list) -> dict[int, dict[bytes, object]] | None:
 
 def _date(g: tuple) -> datetime | None:
     day, month, year, hour, minute, second, sign, zh, zm = g
-    zone = _ZONES.get(sign + zh + zm)
-    if zone is None:
-        if sign == b"-" and zh == b"00" and zm == b"00":
-            return None  # parsedate_tz: "-0000" means no zone at all
-        minutes = int(zh) * 60 + int(zm)
-        zone = _ZONES[sign + zh + zm] = timezone(timedelta(minutes=-minutes if sign == b"-" else minutes))
+    if sign == b"-" and zh == b"00" and zm == b"00":
+        return None  # parsedate_tz: "-0000" means no zone at all
     try:
-        return datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=zone)
+        return datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second),
+                        tzinfo=fixed_zone(int(sign + zh + zm)))
     except ValueError:  # 31-Feb, 24:00:00, second 60: imapclient gives None; let it say so
         return None

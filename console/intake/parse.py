@@ -377,8 +377,8 @@ _PLAIN_DATE = re.compile(
     r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?([0-9]{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
     r"([1-9][0-9]{3}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-][0-9]{4})"
 )
-_MONTHS = {"Jan": 1, "Feb": 2, "Mar": 3, "Apr": 4, "May": 5, "Jun": 6, "Jul": 7, "Aug": 8, "Sep": 9, "Oct": 10,
-           "Nov": 11, "Dec": 12}
+MONTHS = {"Jan": 1, "Feb": 2, "Mar": 3, "Apr": 4, "May": 5, "Jun": 6, "Jul": 7, "Aug": 8, "Sep": 9, "Oct": 10,
+          "Nov": 11, "Dec": 12}
 
 
 def _plain_date(value: str) -> datetime | None:
@@ -390,12 +390,12 @@ def _plain_date(value: str) -> datetime | None:
     day, month, year, hh, mm, ss, zone = m.groups()
     hhmm = int(zone)  # "-0130" -> -130
     # "-0000" is "zone unknown": a naive result, as from parsedate_to_datetime()
-    tz = None if zone == "-0000" else _fixed_zone(hhmm)
-    return datetime(int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss), tzinfo=tz)
+    tz = None if zone == "-0000" else fixed_zone(hhmm)
+    return datetime(int(year), MONTHS[month], int(day), int(hh), int(mm), int(ss), tzinfo=tz)
 
 
 @functools.lru_cache(maxsize=256)
-def _fixed_zone(hhmm: int) -> timezone:
+def fixed_zone(hhmm: int) -> timezone:
     """-130 -> UTC-01:30. ValueError (not cached) for a day or more."""
     seconds = (abs(hhmm) // 100 * 3600 + abs(hhmm) % 100 * 60) * (-1 if hhmm < 0 else 1)
     return timezone(timedelta(seconds=seconds))
