@@ -1039,13 +1039,13 @@ def _parse(raw: bytes, max_size: int) -> ParsedMail:
         h = _Headers(msg, ctx.notes)
 
         top_type = _content_type(msg, h)
-        pieces: list[tuple[str, str]] = []
-        if not oversize:
-            pieces = _extract(msg, 0, ctx, h)
         if oversize:
-            ctx.defects_of(msg)  # (otherwise _extract() recorded them)
-        if not oversize and ctx.truncated_walk:
-            ctx.notes.append("MIME structure too deep or too large; only part of it was read")
+            pieces = []
+            ctx.defects_of(msg)  # (_extract() records them for a whole message)
+        else:
+            pieces = _extract(msg, 0, ctx, h)
+            if ctx.truncated_walk:
+                ctx.notes.append("MIME structure too deep or too large; only part of it was read")
 
     texts: list[str] = []
     for kind, text in pieces:
