@@ -62,34 +62,25 @@ def mime_mail(i: int) -> bytes:
                 extra=f"MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=\"b{i}\"")
 
 
-def raw_fetch_rate(dovecot: Dovecot, batch: int = 500) -> tuple[int, float]:
+def fetch_rate(dovecot: Dovecot, as_intake: bool = False, batch: int = 500) -> tuple[int, float]:
+    """A batch FETCH of the whole mailbox with imapclient's fetch(); `as_intake`: on a connection set up
+    and read as intake's (imap.connect's settings, imap.fetch_batch)."""
     # Timed like Intake.once(): from connecting (~10 ms with login) to logging out.
     t0 = time.perf_counter()
     c = dovecot.client(timeout=60)
+    if as_intake:
+        c.normalise_times = False
+        silence_imaplib_debug(c)
     try:
         c.select_folder("INBOX", readonly=True)
         uids = c.search(["ALL"])
         got = 0
         for i in range(0, len(uids), batch):
-            data = c.fetch(uids[i:i + batch], [b"BODY.PEEK[]", b"INTERNALDATE"])
-            got += sum(1 for d in data.values() if d.get(b"BODY[]") is not None)
-    finally:
-        c.logout()
-    return got, time.perf_counter() - t0
-
-
-def reader_fetch_rate(dovecot: Dovecot, batch: int = 500) -> tuple[int, float]:
-    """The same FETCH on a connection set up and read as intake's (imap.connect, imap.fetch_batch)."""
-    t0 = time.perf_counter()
-    c = dovecot.client(timeout=60)
-    c.normalise_times = False  # as imap.connect() sets it, and:
-    silence_imaplib_debug(c)
-    try:
-        c.select_folder("INBOX", readonly=True)
-        uids = c.search(["ALL"])
-        got = 0
-        for i in range(0, len(uids), batch):
-            got += len(fetch_batch(c, uids[i:i + batch]))
+            if as_intake:
+                got += len(fetch_batch(c, uids[i:i + batch]))
+            else:
+                data = c.fetch(uids[i:i + batch], [b"BODY.PEEK[]", b"INTERNALDATE"])
+                got += sum(1 for d in data.values() if d.get(b"BODY[]") is not None)
     finally:
         c.logout()
     return got, time.perf_counter() - t0
@@ -179,8 +170,8 @@ def main() -> int:
               f" {args.rounds} round(s) of raw FETCH then intake")
         ratios, raw_rates, in_rates, own = [], [], [], []
         for r in range(args.rounds):
-            n_raw, t_raw = raw_fetch_rate(dovecot)
-            n_own, t_own = reader_fetch_rate(dovecot)
+            n_raw, t_raw = fetch_rate(dovecot)
+            n_own, t_own = fetch_rate(dovecot, as_intake=True)
             store = work / f"bench-{r}.db"  # a fresh database each round
             cfg = write_config(work, port=dovecot.port, store=store, max_message_size="25MB", name=f"bench-{r}.toml")
             n_in, t_in, prof = intake_rate(cfg, args.profile and r == 0)
