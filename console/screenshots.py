@@ -31,7 +31,7 @@ def _seed(tmp: Path, clock):
         clock.advance(45)  # one Class III ticket breached, another escalated
         with store.write(db):
             escalation.run_due(db, cfg, clock.now())
-            heartbeat.beat(db, "poller", clock.now(), pid=1, host="desk")
+            heartbeat.beat(db, "scheduler", clock.now(), pid=1, host="desk")
     finally:
         db.conn.close()
     return db_path, cfg

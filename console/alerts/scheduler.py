@@ -15,6 +15,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from console import health
 from console.alerts import dispatch, escalation
 from console.clock import Clock
 from console.config import Config
@@ -90,7 +91,7 @@ class Scheduler:
         self._last_beat = time.monotonic()
         now = self.clock.now()
         with write(self.db):
-            heartbeat.beat(self.db, "poller", now, pid=os.getpid(), host=socket.gethostname(),
+            heartbeat.beat(self.db, health.SCHEDULER, now, pid=os.getpid(), host=socket.gethostname(),
                            mailbox=(self.cfg.imap.account + "/" + self.cfg.imap.folder) if self.cfg.imap else None)
         if self.cfg.alerts.heartbeat_url:
             self.ping_pool.submit(_ping, self.cfg.alerts.heartbeat_url)

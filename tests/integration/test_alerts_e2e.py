@@ -149,7 +149,7 @@ def test_poll_once_writes_a_fresh_heartbeat(desk, dovecot, http_receiver, tmp_pa
         dovecot.append(h.mail(i))
     before = datetime.now(timezone.utc).replace(microsecond=0)
     h.cli(conf, "poll", "--once")
-    [beat] = query(tmp_path / "support.db", "SELECT * FROM heartbeats WHERE name = 'poller'", dicts=True)
+    [beat] = query(tmp_path / "support.db", "SELECT * FROM heartbeats WHERE name = 'scheduler'", dicts=True)
     at = h.parse_iso(beat["at"])
     assert before <= at <= datetime.now(timezone.utc)
     assert beat["pid"] and beat["host"]

@@ -95,7 +95,7 @@ def seeded(tmp_path, cfg):
     db = store.open_db(path)
     with store.write(db):
         staff.sync_staff(db, [(s.handle, s.name, s.role) for s in cfg.staff])
-        heartbeat.beat(db, "poller", NOW - timedelta(seconds=4), pid=1, host="desk")
+        heartbeat.beat(db, "scheduler", NOW - timedelta(seconds=4), pid=1, host="desk")
     ids = []
     for cls, ago, subject, requester, assignee, acked in SEED:
         body = None

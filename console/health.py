@@ -1,0 +1,146 @@
+"""How healthy the desk's machinery is, judged from what the poller wrote to the database. Pure.
+
+One assessment feeds `support-console status`, the console's header and the stale-intake page, so
+they can never disagree. The rows it reads (store.heartbeat) are:
+
+- ``scheduler``: written by the poller's escalation scheduler at least every HEARTBEAT_SECONDS.
+- ``intake:<account>/<folder>``: written by intake at every change of state, after every sync and at
+  every liveness check. Its detail holds:
+  ``state``          "connecting" | "idle" | "polling" | "syncing" | "error"
+  ``ever_connected`` whether this poller has logged in once since it started
+  ``last_sync_at``   ISO time of the last sync that reached the end of the mailbox, or None
+  ``last_error``     one line, already safe to show (no credentials), or None
+  ``last_error_at``  ISO time of that error, or None
+  ``waiting``        messages on the server above the watermark, not yet filed (None: unknown)
+
+A poller that never ran leaves no rows: that is "never run", and unhealthy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from store.times import parse_iso
+
+SCHEDULER = "scheduler"
+INTAKE_PREFIX = "intake:"
+# The scheduler beats every 5 s; this much silence means it is gone or hung.
+SCHEDULER_STALE = timedelta(seconds=30)
+# Intake writes its row at least every liveness check (30 s) while it is alive.
+INTAKE_SILENT = timedelta(seconds=90)
+DEFAULT_INTAKE_STALE_AFTER = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str  # "intake", "scheduler", "outbox"
+    ok: bool
+    state: str  # one word: "ok", "stale", "never run", "error", "connecting", "failed", ...
+    summary: str  # one line for people
+    detail: dict = field(default_factory=dict)  # for --json
+
+
+@dataclass(frozen=True)
+class Health:
+    intake: Component
+    scheduler: Component
+    outbox: Component
+
+    @property
+    def healthy(self) -> bool:
+        return self.intake.ok and self.scheduler.ok and self.outbox.ok
+
+    @property
+    def components(self) -> tuple[Component, ...]:
+        return (self.intake, self.scheduler, self.outbox)
+
+    def as_json(self) -> dict:
+        return {"healthy": self.healthy,
+                **{c.name: {"ok": c.ok, "state": c.state, "summary": c.summary, **c.detail} for c in self.components}}
+
+
+def _age(now: datetime, at: str | None) -> float | None:
+    t = parse_iso(at)
+    return None if t is None else max(0.0, (now - t).total_seconds())
+
+
+def _ago(seconds: float | None) -> str:
+    if seconds is None:
+        return "never"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s ago"
+    if s < 3600:
+        return f"{s // 60}m ago"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m ago"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h ago"
+
+
+def assess_scheduler(beats: list[dict], now: datetime) -> Component:
+    row = next((b for b in beats if b["name"] == SCHEDULER), None)
+    if row is None:
+        return Component("scheduler", False, "never run", "scheduler: no poller has run")
+    age = _age(now, row["at"])
+    detail = {"last_beat_at": row["at"], "age_seconds": age, "pid": row.get("pid"), "host": row.get("host")}
+    if age is None or age > SCHEDULER_STALE.total_seconds():
+        return Component("scheduler", False, "stale", f"scheduler: STALE, last seen {_ago(age)}", detail)
+    return Component("scheduler", True, "ok", f"scheduler: ok ({_ago(age)})", detail)
+
+
+def intake_rows(beats: list[dict]) -> list[dict]:
+    return [b for b in beats if b["name"].startswith(INTAKE_PREFIX)]
+
+
+def assess_intake(beats: list[dict], now: datetime, *, stale_after: timedelta = DEFAULT_INTAKE_STALE_AFTER,
+                  expected: bool = True) -> Component:
+    """`expected`: the config has an [imap] section (without it, mail comes by `ingest` only)."""
+    rows = intake_rows(beats)
+    if not rows:
+        if not expected:
+            return Component("intake", True, "ingest only", "intake: no IMAP configured (MTA pipe only)")
+        return Component("intake", False, "never run", "intake: no poller has connected yet")
+    # One poller per mailbox; with several rows the worst one speaks for intake.
+    parts = [_assess_one(r, now, stale_after) for r in rows]
+    bad = [p for p in parts if not p.ok]
+    return (bad or parts)[0]
+
+
+def _assess_one(row: dict, now: datetime, stale_after: timedelta) -> Component:
+    d = row.get("detail") or {}
+    mailbox = row["name"][len(INTAKE_PREFIX):]
+    state = d.get("state") or "unknown"
+    seen_age = _age(now, row["at"])
+    sync_age = _age(now, d.get("last_sync_at"))
+    detail = {"mailbox": mailbox, "state": state, "last_seen_at": row["at"], "last_sync_at": d.get("last_sync_at"),
+              "last_error": d.get("last_error"), "last_error_at": d.get("last_error_at"),
+              "waiting": d.get("waiting"), "ever_connected": bool(d.get("ever_connected"))}
+    waiting = f", {d['waiting']} waiting" if d.get("waiting") else ""
+    err = f": {d['last_error']}" if d.get("last_error") and state in ("error", "connecting") else ""
+    if seen_age is None or seen_age > INTAKE_SILENT.total_seconds():
+        return Component("intake", False, "stale", f"intake {mailbox}: STALE, last seen {_ago(seen_age)}", detail)
+    if sync_age is None or sync_age > stale_after.total_seconds():
+        word = "cannot connect" if not d.get("ever_connected") else "not synced"
+        return Component("intake", False, "error" if d.get("last_error") else "stale",
+                         f"intake {mailbox}: {word}, last sync {_ago(sync_age)}{err}{waiting}", detail)
+    if state == "error":
+        # A fresh failure: reconnecting within the stale window is normal weather, shown but not alarming.
+        return Component("intake", True, "reconnecting",
+                         f"intake {mailbox}: reconnecting, last sync {_ago(sync_age)}{err}{waiting}", detail)
+    return Component("intake", True, state, f"intake {mailbox}: {state}, last sync {_ago(sync_age)}{waiting}", detail)
+
+
+def assess_outbox(counts: dict[str, int]) -> Component:
+    pending = counts.get("pending", 0) + counts.get("sending", 0)
+    failed, expired = counts.get("failed", 0), counts.get("expired", 0)
+    detail = {"pending": pending, "failed": failed, "expired": expired, "sent": counts.get("sent", 0)}
+    if failed or expired:
+        return Component("outbox", False, "failed",
+                         f"outbox: {failed} failed, {expired} expired, {pending} pending", detail)
+    return Component("outbox", True, "ok", f"outbox: {pending} pending, none failed", detail)
+
+
+def assess(beats: list[dict], outbox_counts: dict[str, int], now: datetime, *,
+           intake_stale_after: timedelta = DEFAULT_INTAKE_STALE_AFTER, intake_expected: bool = True) -> Health:
+    return Health(intake=assess_intake(beats, now, stale_after=intake_stale_after, expected=intake_expected),
+                  scheduler=assess_scheduler(beats, now), outbox=assess_outbox(outbox_counts))
