@@ -131,10 +131,10 @@ def _explain(exc: Exception, command: str | None) -> tuple[int, str]:
 
 # --- helpers -------------------------------------------------------------------------------------
 
-def _config(args):
+def _config(args, *, check_urls: bool = True):
     from console import config
 
-    return config.load(config.resolve_path(args.config))
+    return config.load(config.resolve_path(args.config), check_urls=check_urls)
 
 
 def _actor(args, cfg) -> str:
@@ -258,7 +258,7 @@ def _ingest(args) -> int:
     raw = sys.stdin.buffer.read()
     if not raw.strip():
         raise CliError("no message on stdin; nothing stored", EX_DATAERR)
-    cfg = _config(args)
+    cfg = _config(args, check_urls=False)  # a pager typo must not make the MTA defer mail
     sync_staff(cfg)
     db = _db(cfg)
     filed = file_messages(db, cfg, [Incoming(raw=raw)], _clock().now(), source="ingest")[0]

@@ -1,11 +1,19 @@
-"""TOML config -> frozen dataclasses. Every error names the key and what is wrong with it."""
+"""TOML config -> frozen dataclasses. Strict: every error names its key, and unknown keys are refused.
+
+Each dataclass field that comes from the file carries its TOML key, its kind and its default, so
+the defaults are written once (here; the SLA's come from console.policy, which is the policy).
+One generic reader (`_read`) checks every table against its dataclass; the few rules that tie keys
+together are in `_cross_check`.
+"""
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import tomllib
-from dataclasses import dataclass, field
-from datetime import time, timedelta
+from dataclasses import MISSING, dataclass, field, fields
+from datetime import date, time, timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,64 +27,121 @@ class ConfigError(Exception):
     """Bad or missing configuration; the message names the key."""
 
 
+def _key(default: Any = MISSING, kind: str = "str", *, key: str | None = None, choices: tuple = (),
+         lo: float | None = None, hi: float | None = None, secret: bool = False):
+    """A field read from the file: its kind, its TOML name (when not the field's) and its default."""
+    md = {"kind": kind, "key": key, "choices": choices, "lo": lo, "hi": hi}
+    return field(default=default, metadata=md, repr=not secret)
+
+
 @dataclass(frozen=True)
 class ImapConfig:
-    host: str
-    port: int
-    security: str
-    username: str
-    password_env: str | None
-    password_command: str | None
-    folder: str
-    account: str
-    idle: bool = True
-    poll_seconds: float = 60.0
-    idle_refresh_seconds: float = 540.0
-    batch_size: int = 500
-    timeout_seconds: float = 30.0
-    max_message_bytes: int = 25 * 1024 * 1024
-    processed_keyword: str | None = None  # optional cosmetic IMAP keyword set after commit
+    host: str = _key()
+    username: str = _key()
+    security: str = _key("tls", choices=("tls", "starttls", "none"))
+    port: int | None = _key(None, "int", lo=1, hi=65535)  # None: 993 for tls, else 143
+    password_env: str | None = _key(None)
+    password_command: str | None = _key(None)
+    folder: str = _key("INBOX")
+    account: str | None = _key(None)  # None: username@host
+    idle: bool = _key(True, "bool")
+    poll_seconds: float = _key(60.0, "float", lo=1)
+    idle_refresh_seconds: float = _key(540.0, "seconds", key="idle_refresh", lo=1, hi=600)
+    batch_size: int = _key(500, "int", lo=1, hi=5000)
+    timeout_seconds: float = _key(30.0, "float", lo=1)
+    max_message_bytes: int = _key(25 * 1024 * 1024, "size", key="max_message_size")
+    processed_keyword: str | None = _key(None)  # optional cosmetic IMAP keyword set after commit
+    ca_file: Path | None = _key(None, "file")  # a private CA or self-signed server
 
     def __repr__(self) -> str:  # credentials are never in here, but keep reprs short in logs
         return f"ImapConfig({self.username}@{self.host}:{self.port}/{self.folder}, {self.security})"
 
 
 @dataclass(frozen=True)
+class SmtpConfig:
+    host: str = _key()
+    from_header: str = _key(key="from")  # "Example Support <support@example.com>"
+    security: str = _key("starttls", choices=("tls", "starttls", "none"))
+    port: int | None = _key(None, "int", lo=1, hi=65535)  # None: 465 for tls, 587 for starttls, 25 for none
+    username: str | None = _key(None)
+    password_env: str | None = _key(None)
+    password_command: str | None = _key(None)
+    save_to: str | None = _key(None)  # APPEND a copy of each sent mail to this IMAP folder
+    timeout_seconds: float = _key(30.0, "float", lo=1)
+    ca_file: Path | None = _key(None, "file")  # default: [imap] ca_file
+
+    @property
+    def from_addr(self) -> str:
+        return parseaddr(self.from_header)[1].lower()
+
+    @property
+    def from_name(self) -> str:
+        return parseaddr(self.from_header)[0]
+
+    def __repr__(self) -> str:
+        return f"SmtpConfig({self.username or '-'}@{self.host}:{self.port}, {self.security})"
+
+
+@dataclass(frozen=True)
 class Routing:
-    urgent: tuple[str, ...] = ()
-    support: tuple[str, ...] = ()
-    default_class: str = "I"
+    urgent: tuple[str, ...] = _key((), "addresses")
+    support: tuple[str, ...] = _key((), "addresses")
+    default_class: str = _key("I", choices=pol.CLASSES)
 
 
 @dataclass(frozen=True)
 class Staff:
-    handle: str
-    name: str
-    role: str
-    notify: tuple[str, ...] = field(default=(), repr=False)  # apprise URLs may hold tokens
+    handle: str = _key()
+    name: str | None = _key(None)  # None: the handle
+    role: str = _key("staff", choices=("staff", "supervisor"))
+    notify: tuple[str, ...] = _key((), "urls", secret=True)  # apprise URLs may hold tokens
+    login: str | None = _key(None)  # the operating-system account that acts as this person
+    email: str | None = _key(None, "address")  # their own address: their mail threads as staff
+    signature: str | None = _key(None)  # appended to their replies
 
 
 @dataclass(frozen=True)
 class OnCallConfig:
-    rotation: tuple[str, ...] = ()
-    handoff_weekday: int = 0
+    rotation: tuple[str, ...] = _key((), "strings")
+    handoff: str = _key("mon 09:00")
+    anchor: str = _key("2024-01-01", "date", key="start")
+    handoff_weekday: int = 0  # derived from handoff
     handoff_time: time = time(9, 0)
-    anchor: str = "2024-01-01"
 
 
 @dataclass(frozen=True)
 class AlertsConfig:
-    heartbeat_url: str | None = field(default=None, repr=False)
-    max_attempts: int = 8
-    send_timeout_seconds: float = 20.0
-    backoff_seconds: float = 5.0
-    backoff_max_seconds: float = 300.0
-    channels: tuple[str, ...] = field(default=(), repr=False)  # extra apprise URLs that get every page (tag "desk")
+    heartbeat_url: str | None = _key(None, "url", secret=True)
+    max_attempts: int = _key(8, "int", lo=1)
+    send_timeout_seconds: float = _key(20.0, "float", lo=0.1)
+    backoff_seconds: float = _key(5.0, "float", lo=0)
+    backoff_max_seconds: float = _key(300.0, "float", lo=0)
+    channels: tuple[str, ...] = _key((), "urls", secret=True)  # desk-wide targets that get every page (tag "desk")
+    intake_stale_after: timedelta = _key(timedelta(minutes=5), "duration")
+    ack_listen: str = _key("127.0.0.1:8025", "hostport")
+    ack_base_url: str | None = _key(None, "url")  # the links' prefix, as phones reach them
+    ack_link_lifetime: timedelta = _key(timedelta(hours=24), "duration")
+
+    @property
+    def ack_host(self) -> str:
+        return self.ack_listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def ack_port(self) -> int:
+        return int(self.ack_listen.rpartition(":")[2])
+
+
+@dataclass(frozen=True)
+class RepliesConfig:
+    receipt: bool = _key(False, "bool")  # "we have your request #N" on a new ticket
+    receipt_window: timedelta = _key(timedelta(hours=1), "duration")  # one receipt per sender per window
+    details_request: bool = _key(False, "bool")  # send "we need details" to call-me-only mail on arrival
+    templates: Path | None = _key(None, "dir")  # NAME.txt canned replies (None: the bundled ones)
 
 
 @dataclass(frozen=True)
 class ConsoleConfig:
-    operator: str | None = None
+    operator: str | None = _key(None)
 
 
 @dataclass(frozen=True)
@@ -91,9 +156,30 @@ class Config:
     oncall: OnCallConfig
     alerts: AlertsConfig
     console: ConsoleConfig
+    smtp: SmtpConfig | None = None
+    replies: RepliesConfig = RepliesConfig()
 
     def person(self, handle: str) -> Staff | None:
         return next((s for s in self.staff if s.handle == handle), None)
+
+    def by_login(self, login: str) -> Staff | None:
+        return next((s for s in self.staff if s.login == login), None)
+
+    def by_email(self, address: str) -> Staff | None:
+        address = address.lower()
+        return next((s for s in self.staff if s.email == address), None)
+
+    @property
+    def uses_logins(self) -> bool:
+        return any(s.login for s in self.staff)
+
+    @property
+    def desk_addresses(self) -> frozenset[str]:
+        """Every address that is the desk itself (mail from one of these is our own)."""
+        own = {*self.routing.urgent, *self.routing.support}
+        if self.smtp is not None:
+            own.add(self.smtp.from_addr)
+        return frozenset(own)
 
 
 def default_path() -> Path:
@@ -110,12 +196,16 @@ def resolve_path(explicit: str | None) -> Path:
     return default_path()
 
 
-def load(path: Path) -> Config:
+def load(path: Path, *, check_urls: bool = True) -> Config:
+    """Read and validate. `check_urls=False` skips asking apprise about notify URLs (~0.2 s): `ingest`
+    takes mail in, and a pager typo must not make the MTA defer it."""
     try:
         text = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path} (pass --config PATH or set ${ENV_VAR}; "
-                          "`support-console demo` runs without one)") from None
+                          "`support-console init` writes a starter, `support-console demo` runs without one)") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     try:
@@ -124,73 +214,140 @@ def load(path: Path) -> Config:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return from_dict(data, path=path)
+    return from_dict(data, path=path, check_urls=check_urls)
 
 
-# --- validation helpers -------------------------------------------------------------------------
+# --- the generic reader ---------------------------------------------------------------------------
 
-def _get(d: dict, key: str, typ, where: str, default=..., allow_none=False):
-    if key not in d:
-        if default is ...:
-            raise ConfigError(f"{where}{key}: required key is missing")
-        return default
-    v = d[key]
-    if allow_none and v is None:
-        return v
-    if typ is float and isinstance(v, int) and not isinstance(v, bool):
-        v = float(v)
-    if not isinstance(v, typ) or (typ is int and isinstance(v, bool)):
-        names = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
-        raise ConfigError(f"{where}{key}: expected {names}, got {type(v).__name__} {v!r}")
-    return v
+def _reject_unknown(t: dict, known, where: str) -> None:
+    known = list(known)
+    for k in t:
+        if k in known:
+            continue
+        close = difflib.get_close_matches(k, known, n=1, cutoff=0.6) or \
+            [c for c in known if c.lower() == str(k).lower()]
+        hint = f"did you mean {close[0]}?" if close else "known keys: " + ", ".join(known)
+        raise ConfigError(f"{where}{k}: unknown key ({hint})")
 
 
 def _table(d: dict, key: str, where: str = "") -> dict:
     v = d.get(key, {})
     if not isinstance(v, dict):
-        raise ConfigError(f"{where}{key}: expected a table ([{key}])")
+        raise ConfigError(f"{where}{key}: expected a table ([{where}{key}])")
     return v
 
 
-def _duration(d: dict, key: str, where: str, default: timedelta) -> timedelta:
-    if key not in d:
-        return default
-    v = d[key]
+def _read(cls, t: dict, where: str, base: Path | None, extra_known: tuple[str, ...] = ()) -> dict:
+    """The fields of `cls` found in table `t`, converted and checked; absent ones keep their default."""
+    spec = {(f.metadata.get("key") or f.name): f for f in fields(cls) if "kind" in f.metadata}
+    _reject_unknown(t, [*spec, *extra_known], where)
+    out = {}
+    for key, f in spec.items():
+        if key not in t:
+            if f.default is MISSING:
+                raise ConfigError(f"{where}{key}: required key is missing")
+            continue
+        out[f.name] = _convert(t[key], f.metadata, f"{where}{key}", base)
+    return out
+
+
+_TYPE_WORDS = {"str": "a string", "int": "a whole number", "float": "a number", "bool": "true or false"}
+
+
+def _convert(v: Any, md: dict, name: str, base: Path | None) -> Any:
+    kind = md["kind"]
+    if kind in ("str", "int", "float", "bool"):
+        ok = {"str": isinstance(v, str), "bool": isinstance(v, bool),
+              "int": isinstance(v, int) and not isinstance(v, bool),
+              "float": isinstance(v, (int, float)) and not isinstance(v, bool)}[kind]
+        if not ok:
+            raise ConfigError(f"{name}: expected {_TYPE_WORDS[kind]}, got {type(v).__name__} {v!r}")
+        if kind == "float":
+            v = float(v)
+        if md["choices"] and v not in md["choices"]:
+            raise ConfigError(f"{name}: must be {_either(md['choices'])}, got {v!r}")
+        _bounds(v, md, name, str(v))
+        return v
+    if kind in ("duration", "seconds"):
+        td = _duration(v, name)
+        _bounds(td.total_seconds(), md, name, v, unit="s")
+        return td.total_seconds() if kind == "seconds" else td
+    if kind == "size":
+        return _size(v, name)
+    if kind == "date":
+        if isinstance(v, date):
+            return v.isoformat()
+        try:
+            return date.fromisoformat(v).isoformat()
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}: expected a date like 2026-01-05, got {v!r}") from None
+    if kind in ("file", "dir"):
+        if not isinstance(v, str) or not v:
+            raise ConfigError(f"{name}: expected a path, got {v!r}")
+        p = Path(v).expanduser()
+        if not p.is_absolute() and base is not None:
+            p = base / p
+        if not (p.is_file() if kind == "file" else p.is_dir()):
+            raise ConfigError(f"{name}: no such {'file' if kind == 'file' else 'directory'}: {p}")
+        return p
+    if kind == "hostport":
+        host, sep, port = v.rpartition(":") if isinstance(v, str) else ("", "", "")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{name}: expected host:port such as \"127.0.0.1:8025\", got {v!r}")
+        return v
+    if kind == "url":
+        if not isinstance(v, str) or "://" not in v:
+            raise ConfigError(f"{name}: expected a URL (scheme://...), got {v!r}")
+        return v
+    if kind == "address":
+        if not isinstance(v, str) or "@" not in v or any(c.isspace() for c in v.strip()):
+            raise ConfigError(f"{name}: expected an email address, got {v!r}")
+        return v.strip().lower()
+    if isinstance(v, str) and kind in ("addresses", "urls"):
+        v = [v]
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise ConfigError(f"{name}: expected a list of strings, got {v!r}")
+    if kind == "addresses":
+        bad = [a for a in v if "@" not in a or any(c.isspace() for c in a.strip())]
+        if bad:
+            raise ConfigError(f"{name}: expected a list of email addresses, got {bad[0]!r}")
+        return tuple(a.strip().lower() for a in v)
+    if kind == "urls":
+        bad = [u for u in v if "://" not in u]
+        if bad:
+            raise ConfigError(f"{name}: expected a list of apprise URLs (scheme://...), got {bad[0]!r}")
+    return tuple(v)
+
+
+def _either(choices: tuple) -> str:
+    quoted = [f'"{c}"' for c in choices]
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else quoted[0]
+
+
+def _bounds(v: float, md: dict, name: str, shown: Any, unit: str = "") -> None:
+    lo, hi = md["lo"], md["hi"]
+    if lo is not None and v < lo:
+        raise ConfigError(f"{name}: must be at least {lo:g}{unit}, got {shown}")
+    if hi is not None and v > hi:
+        raise ConfigError(f"{name}: must be at most {hi:g}{unit}, got {shown}")
+
+
+def _duration(v: Any, name: str) -> timedelta:
     if isinstance(v, (int, float)) and not isinstance(v, bool):
-        if v <= 0:
-            raise ConfigError(f"{where}{key}: must be positive, got {v}")
-        return timedelta(seconds=v)
+        n = int(v) if float(v).is_integer() else v
+        raise ConfigError(f"{name}: a duration needs a unit: write \"{n}h\", \"{n}m\" or \"{n}s\" (got {v!r})")
     if not isinstance(v, str):
-        raise ConfigError(f"{where}{key}: expected a duration such as \"15m\" or \"8h\", got {v!r}")
+        raise ConfigError(f"{name}: expected a duration such as \"15m\" or \"8h\", got {v!r}")
     try:
         td = pol.parse_duration(v)
     except ValueError as exc:
-        raise ConfigError(f"{where}{key}: {exc}") from None
+        raise ConfigError(f"{name}: {exc}") from None
     if td <= timedelta(0):
-        raise ConfigError(f"{where}{key}: must be positive, got {v!r}")
+        raise ConfigError(f"{name}: must be positive, got {v!r}")
     return td
 
 
-def _addresses(d: dict, key: str, where: str) -> tuple[str, ...]:
-    v = d.get(key, [])
-    if isinstance(v, str):
-        v = [v]
-    if not isinstance(v, list) or not all(isinstance(a, str) and "@" in a for a in v):
-        raise ConfigError(f"{where}{key}: expected a list of email addresses, got {v!r}")
-    return tuple(a.strip().lower() for a in v)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _size(d: dict, key: str, where: str, default: int) -> int:
-    v = d.get(key, default)
+def _size(v: Any, name: str) -> int:
     if isinstance(v, int) and not isinstance(v, bool) and v > 0:
         return v
     if isinstance(v, str):
@@ -198,105 +355,7 @@ def _size(d: dict, key: str, where: str, default: int) -> int:
         for suffix, mult in (("KB", 1024), ("MB", 1024**2), ("GB", 1024**3), ("B", 1)):
             if s.endswith(suffix) and s[: -len(suffix)].strip().isdigit():
                 return int(s[: -len(suffix)]) * mult
-    raise ConfigError(f"{where}{key}: expected a size such as \"25MB\", got {v!r}")
-
-
-def _imap(d: dict) -> ImapConfig | None:
-    if "imap" not in d:
-        return None
-    t = _table(d, "imap")
-    w = "imap."
-    host = _get(t, "host", str, w)
-    security = _get(t, "security", str, w, "tls")
-    if security not in ("tls", "starttls", "none"):
-        raise ConfigError(f"imap.security: must be \"tls\", \"starttls\" or \"none\", got {security!r}")
-    if security == "none" and not _is_loopback(host):
-        raise ConfigError(f"imap.security: \"none\" is only allowed for a loopback host, not {host!r}")
-    port = _get(t, "port", int, w, 993 if security == "tls" else 143)
-    if not 0 < port < 65536:
-        raise ConfigError(f"imap.port: must be 1-65535, got {port}")
-    if "password" in t:
-        raise ConfigError("imap.password: plain passwords are not read from the config; use password_env or "
-                          "password_command")
-    penv = _get(t, "password_env", str, w, None, allow_none=True)
-    pcmd = _get(t, "password_command", str, w, None, allow_none=True)
-    if not penv and not pcmd:
-        raise ConfigError("imap.password_env: set password_env (an environment variable name) or password_command")
-    username = _get(t, "username", str, w)
-    folder = _get(t, "folder", str, w, "INBOX")
-    poll = _get(t, "poll_seconds", float, w, 60.0)
-    if poll <= 0:
-        raise ConfigError(f"imap.poll_seconds: must be positive, got {poll}")
-    idle_refresh = _duration(t, "idle_refresh", w, timedelta(minutes=9)).total_seconds()
-    if idle_refresh > 600:
-        raise ConfigError("imap.idle_refresh: must be 10m or less (servers drop IDLE after ~29m, NATs sooner)")
-    batch = _get(t, "batch_size", int, w, 500)
-    if not 1 <= batch <= 5000:
-        raise ConfigError(f"imap.batch_size: must be 1-5000, got {batch}")
-    return ImapConfig(
-        host=host, port=port, security=security, username=username, password_env=penv, password_command=pcmd,
-        folder=folder, account=_get(t, "account", str, w, f"{username}@{host}"),
-        idle=_get(t, "idle", bool, w, True), poll_seconds=poll, idle_refresh_seconds=idle_refresh,
-        batch_size=batch, timeout_seconds=_get(t, "timeout_seconds", float, w, 30.0),
-        max_message_bytes=_size(t, "max_message_size", w, 25 * 1024 * 1024),
-        processed_keyword=_get(t, "processed_keyword", str, w, None, allow_none=True),
-    )
-
-
-def _sla(d: dict, tz: ZoneInfo) -> pol.SlaPolicy:
-    t = _table(d, "sla")
-    w = "sla."
-    base = pol.SlaPolicy()
-    targets = {c: _duration(t, c, w, base.targets[c]) for c in pol.CLASSES}
-    frac = _get(t, "warn_fraction", float, w, base.warn_fraction)
-    if not 0 < frac < 1:
-        raise ConfigError(f"sla.warn_fraction: must be between 0 and 1, got {frac}")
-    hours = {}
-    bh = _table(t, "business_hours", w)
-    for cls, spec in bh.items():
-        if cls not in pol.CLASSES:
-            raise ConfigError(f"sla.business_hours.{cls}: unknown class (use I, II or III)")
-        hours[cls] = _business_hours(spec, f"sla.business_hours.{cls}.", tz)
-    return pol.SlaPolicy(
-        targets=targets,
-        escalate_after=_duration(t, "III_escalate_after", w, base.escalate_after),
-        repeat_every=_duration(t, "III_repeat_every", w, base.repeat_every),
-        warn_fraction=frac,
-        business_hours=hours,
-    )
-
-
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _business_hours(spec: Any, w: str, tz: ZoneInfo) -> pol.BusinessHours:
-    from datetime import date
-
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{w[:-1]}: expected a table with days = \"mon-fri\", hours = \"09:00-17:00\"")
-    zone = _zone(spec.get("timezone", tz.key), f"{w}timezone")
-    days = _get(spec, "days", str, w, "mon-fri").lower()
-    try:
-        if "-" in days:
-            a, b = days.split("-")
-            ds = list(range(_DAYS.index(a.strip()), _DAYS.index(b.strip()) + 1))
-        else:
-            ds = [_DAYS.index(x.strip()) for x in days.split(",")]
-    except ValueError:
-        raise ConfigError(f"{w}days: expected e.g. \"mon-fri\" or \"mon,wed,fri\", got {days!r}") from None
-    hours = _get(spec, "hours", str, w, "09:00-17:00")
-    try:
-        s, e = (time.fromisoformat(x.strip()) for x in hours.split("-"))
-        if e <= s:
-            raise ValueError
-    except ValueError:
-        raise ConfigError(f"{w}hours: expected \"HH:MM-HH:MM\" with start before end, got {hours!r}") from None
-    hol = _get(spec, "holidays", list, w, [])
-    try:
-        holidays = frozenset(h if isinstance(h, date) else date.fromisoformat(h) for h in hol)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{w}holidays: expected a list of dates like 2026-12-25, got {hol!r}") from None
-    return pol.BusinessHours(tz=zone, weekly={d: (s, e) for d in ds}, holidays=holidays)
+    raise ConfigError(f"{name}: expected a size such as \"25MB\", got {v!r}")
 
 
 def _zone(name: Any, key: str) -> ZoneInfo:
@@ -308,92 +367,215 @@ def _zone(name: Any, key: str) -> ZoneInfo:
         raise ConfigError(f"{key}: unknown time zone {name!r}") from None
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# --- the tables -----------------------------------------------------------------------------------
+
+def _server(cls, t: dict, w: str, base: Path | None, ports: dict[str, int]) -> dict:
+    """What IMAP and SMTP share: security rules, the port's default, and where the password comes from."""
+    if "password" in t:
+        raise ConfigError(f"{w}password: plain passwords are not read from the config; use password_env or "
+                          "password_command")
+    v = _read(cls, t, w, base)
+    security = v.get("security", "tls" if cls is ImapConfig else "starttls")
+    host = v["host"]
+    if security == "none" and not _is_loopback(host):
+        raise ConfigError(f"{w}security: \"none\" is only allowed for a loopback host, not {host!r}")
+    v.setdefault("port", ports[security])
+    if v.get("password_env") and v.get("password_command"):
+        raise ConfigError(f"{w}password_command: set password_env or password_command, not both")
+    return v
+
+
+def _imap(d: dict, base: Path | None) -> ImapConfig | None:
+    if "imap" not in d:
+        return None
+    v = _server(ImapConfig, _table(d, "imap"), "imap.", base, {"tls": 993, "starttls": 143, "none": 143})
+    if not v.get("password_env") and not v.get("password_command"):
+        raise ConfigError("imap.password_env: set password_env (an environment variable name) or password_command")
+    v.setdefault("account", f"{v['username']}@{v['host']}")
+    return ImapConfig(**v)
+
+
+def _smtp(d: dict, base: Path | None, imap: ImapConfig | None) -> SmtpConfig | None:
+    if "smtp" not in d:
+        return None
+    v = _server(SmtpConfig, _table(d, "smtp"), "smtp.", base, {"tls": 465, "starttls": 587, "none": 25})
+    if v.get("username") and not v.get("password_env") and not v.get("password_command"):
+        raise ConfigError("smtp.password_env: with smtp.username set, set password_env or password_command")
+    name, addr = parseaddr(v["from_header"])
+    if "@" not in addr:
+        raise ConfigError(f"smtp.from: expected the desk's address, e.g. \"Example Support <support@example.com>\", "
+                          f"got {v['from_header']!r}")
+    if "ca_file" not in v and imap is not None and imap.ca_file is not None:
+        v["ca_file"] = imap.ca_file
+    return SmtpConfig(**v)
+
+
+_POLICY = pol.SlaPolicy()  # the policy's own values are the defaults
+
+
+@dataclass(frozen=True)
+class _SlaKeys:
+    I: timedelta = _key(_POLICY.targets["I"], "duration")
+    II: timedelta = _key(_POLICY.targets["II"], "duration")
+    III: timedelta = _key(_POLICY.targets["III"], "duration")
+    III_escalate_after: timedelta = _key(_POLICY.escalate_after, "duration")
+    III_repeat_every: timedelta = _key(_POLICY.repeat_every, "duration")
+    warn_fraction: float = _key(_POLICY.warn_fraction, "float")
+
+
+def _sla(d: dict, tz: ZoneInfo) -> pol.SlaPolicy:
+    t = _table(d, "sla")
+    k = _SlaKeys(**_read(_SlaKeys, t, "sla.", None, extra_known=("business_hours",)))
+    if not 0 < k.warn_fraction < 1:
+        raise ConfigError(f"sla.warn_fraction: must be between 0 and 1, got {k.warn_fraction:g}")
+    if k.III_escalate_after >= k.III:
+        raise ConfigError(f"sla.III_escalate_after: must be shorter than the Class III target "
+                          f"(sla.III = {pol.format_duration(k.III)}), got {pol.format_duration(k.III_escalate_after)}")
+    hours = {}
+    bh = _table(t, "business_hours", "sla.")
+    for cls, spec in bh.items():
+        if cls not in pol.CLASSES:
+            raise ConfigError(f"sla.business_hours.{cls}: unknown class (use I, II or III)")
+        hours[cls] = _business_hours(spec, f"sla.business_hours.{cls}.", tz)
+    return pol.SlaPolicy(targets={"I": k.I, "II": k.II, "III": k.III}, escalate_after=k.III_escalate_after,
+                         repeat_every=k.III_repeat_every, warn_fraction=k.warn_fraction, business_hours=hours)
+
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _business_hours(spec: Any, w: str, tz: ZoneInfo) -> pol.BusinessHours:
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{w[:-1]}: expected a table with days = \"mon-fri\", hours = \"09:00-17:00\"")
+    _reject_unknown(spec, ["days", "hours", "holidays", "timezone"], w)
+    zone = _zone(spec.get("timezone", tz.key), f"{w}timezone")
+    days = spec.get("days", "mon-fri")
+    try:
+        days = days.lower()
+        if "-" in days:
+            a, b = days.split("-")
+            ds = list(range(_DAYS.index(a.strip()), _DAYS.index(b.strip()) + 1))
+        else:
+            ds = [_DAYS.index(x.strip()) for x in days.split(",")]
+    except (AttributeError, ValueError):
+        raise ConfigError(f"{w}days: expected e.g. \"mon-fri\" or \"mon,wed,fri\", got {days!r}") from None
+    hours = spec.get("hours", "09:00-17:00")
+    try:
+        s, e = (time.fromisoformat(x.strip()) for x in hours.split("-"))
+        if e <= s:
+            raise ValueError
+    except (AttributeError, ValueError):
+        raise ConfigError(f"{w}hours: expected \"HH:MM-HH:MM\" with start before end, got {hours!r}") from None
+    hol = spec.get("holidays", [])
+    try:
+        holidays = frozenset(h if isinstance(h, date) else date.fromisoformat(h) for h in hol)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{w}holidays: expected a list of dates like 2026-12-25, got {hol!r}") from None
+    return pol.BusinessHours(tz=zone, weekly={d: (s, e) for d in ds}, holidays=holidays)
+
+
 def _staff(d: dict) -> tuple[Staff, ...]:
     v = d.get("staff", [])
     if not isinstance(v, list):
         raise ConfigError("staff: expected [[staff]] tables")
-    out, seen = [], set()
+    out: list[Staff] = []
     for i, t in enumerate(v):
         w = f"staff[{i}]."
         if not isinstance(t, dict):
             raise ConfigError(f"staff[{i}]: expected a table")
-        handle = _get(t, "handle", str, w)
-        if not handle or not handle.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        s = _read(Staff, t, w, None)
+        handle = s["handle"]
+        if not handle or not handle.replace("-", "").replace("_", "").replace(".", "").isalnum() \
+                or not handle.isascii():
             raise ConfigError(f"{w}handle: must be letters, digits, '-', '_' or '.', got {handle!r}")
-        if handle in seen:
-            raise ConfigError(f"{w}handle: duplicate handle {handle!r}")
-        seen.add(handle)
-        role = _get(t, "role", str, w, "staff")
-        if role not in ("staff", "supervisor"):
-            raise ConfigError(f"{w}role: must be \"staff\" or \"supervisor\", got {role!r}")
-        notify = t.get("notify", [])
-        if isinstance(notify, str):
-            notify = [notify]
-        if not isinstance(notify, list) or not all(isinstance(u, str) and "://" in u for u in notify):
-            raise ConfigError(f"{w}notify: expected a list of apprise URLs (scheme://...)")
-        out.append(Staff(handle=handle, name=_get(t, "name", str, w, handle), role=role, notify=tuple(notify)))
+        for other in out:
+            for attr in ("handle", "login", "email"):
+                if s.get(attr) is not None and s.get(attr) == getattr(other, attr):
+                    raise ConfigError(f"{w}{attr}: {s[attr]!r} is already {other.handle}'s")
+        s.setdefault("name", handle)
+        out.append(Staff(**s))
     return tuple(out)
 
 
 def _oncall(d: dict, staff: tuple[Staff, ...]) -> OnCallConfig:
     from console.alerts.oncall import parse_handoff
 
-    t = _table(d, "oncall")
-    rotation = _get(t, "rotation", list, "oncall.", [])
+    v = _read(OnCallConfig, _table(d, "oncall"), "oncall.", None)
     known = {s.handle for s in staff}
-    for h in rotation:
-        if not isinstance(h, str) or h not in known:
+    for h in v.get("rotation", ()):
+        if h not in known:
             raise ConfigError(f"oncall.rotation: {h!r} is not a [[staff]] handle")
     try:
-        wd, at = parse_handoff(_get(t, "handoff", str, "oncall.", "mon 09:00"))
+        wd, at = parse_handoff(v.get("handoff", OnCallConfig.handoff))
     except ValueError as exc:
         raise ConfigError(f"oncall.handoff: {exc}") from None
-    anchor = t.get("start", "2024-01-01")
-    anchor = anchor.isoformat() if hasattr(anchor, "isoformat") else anchor
-    try:
-        from datetime import date
-
-        date.fromisoformat(anchor)
-    except (TypeError, ValueError):
-        raise ConfigError(f"oncall.start: expected a date like 2026-01-05, got {anchor!r}") from None
-    return OnCallConfig(rotation=tuple(rotation), handoff_weekday=wd, handoff_time=at, anchor=anchor)
+    return OnCallConfig(**v, handoff_weekday=wd, handoff_time=at)
 
 
-def from_dict(data: dict, *, path: Path | None = None) -> Config:
-    known = {"timezone", "store", "imap", "routing", "sla", "staff", "oncall", "alerts", "console"}
-    unknown = set(data) - known
-    if unknown:
-        raise ConfigError(f"{sorted(unknown)[0]}: unknown top-level key (known: {', '.join(sorted(known))})")
+def _alerts(d: dict) -> AlertsConfig:
+    v = _read(AlertsConfig, _table(d, "alerts"), "alerts.", None)
+    a = AlertsConfig(**v)
+    if a.backoff_max_seconds < a.backoff_seconds:
+        raise ConfigError(f"alerts.backoff_max_seconds: must not be below backoff_seconds ({a.backoff_seconds:g})")
+    if a.ack_base_url is not None and not a.ack_base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"alerts.ack_base_url: expected an http:// or https:// URL, got {a.ack_base_url!r}")
+    return a
+
+
+def _check_urls(cfg: Config) -> None:
+    """Ask apprise whether it can use each notify URL (it imports its plugins: only when paging matters)."""
+    import apprise
+
+    probe = apprise.Apprise()
+    where = [(f"staff[{i}].notify", u) for i, s in enumerate(cfg.staff) for u in s.notify]
+    where += [("alerts.channels", u) for u in cfg.alerts.channels]
+    for name, url in where:
+        if not probe.add(url):
+            scheme = url.split("://", 1)[0]
+            raise ConfigError(f"{name}: apprise cannot use this {scheme}:// URL (unknown service or malformed; "
+                              "see https://github.com/caronc/apprise/wiki)")
+
+
+def from_dict(data: dict, *, path: Path | None = None, check_urls: bool = False) -> Config:
+    tables = ("timezone", "store", "imap", "smtp", "routing", "sla", "staff", "oncall", "alerts", "replies",
+              "console")
+    _reject_unknown(data, tables, "")
+    base = path.parent if path is not None else None
     tz = _zone(data.get("timezone", "UTC"), "timezone")
     store = _table(data, "store")
-    store_path = Path(_get(store, "path", str, "store.", "support.db")).expanduser()
-    if not store_path.is_absolute() and path is not None:
-        store_path = path.parent / store_path
-    routing_t = _table(data, "routing")
-    default_class = _get(routing_t, "default_class", str, "routing.", "I")
-    if default_class not in pol.CLASSES:
-        raise ConfigError(f"routing.default_class: must be I, II or III, got {default_class!r}")
-    routing = Routing(urgent=_addresses(routing_t, "urgent", "routing."),
-                      support=_addresses(routing_t, "support", "routing."), default_class=default_class)
+    _reject_unknown(store, ["path"], "store.")
+    sp = store.get("path", "support.db")
+    if not isinstance(sp, str) or not sp:
+        raise ConfigError(f"store.path: expected a path, got {sp!r}")
+    store_path = Path(sp).expanduser()
+    if not store_path.is_absolute() and base is not None:
+        store_path = base / store_path
+    routing = Routing(**_read(Routing, _table(data, "routing"), "routing.", base))
+    both = sorted(set(routing.urgent) & set(routing.support))
+    if both:
+        raise ConfigError(f"routing.support: {both[0]} is also in routing.urgent; an address has one class")
     staff = _staff(data)
-    alerts_t = _table(data, "alerts")
-    w = "alerts."
-    channels = alerts_t.get("channels", [])
-    if not isinstance(channels, list) or not all(isinstance(u, str) and "://" in u for u in channels):
-        raise ConfigError("alerts.channels: expected a list of apprise URLs")
-    alerts = AlertsConfig(
-        heartbeat_url=_get(alerts_t, "heartbeat_url", str, w, None, allow_none=True),
-        max_attempts=_get(alerts_t, "max_attempts", int, w, 8),
-        send_timeout_seconds=_get(alerts_t, "send_timeout_seconds", float, w, 20.0),
-        backoff_seconds=_get(alerts_t, "backoff_seconds", float, w, 5.0),
-        backoff_max_seconds=_get(alerts_t, "backoff_max_seconds", float, w, 300.0),
-        channels=tuple(channels),
+    imap = _imap(data, base)
+    cfg = Config(
+        path=path, timezone=tz, store_path=store_path, imap=imap, routing=routing, sla=_sla(data, tz),
+        staff=staff, oncall=_oncall(data, staff), alerts=_alerts(data),
+        console=ConsoleConfig(**_read(ConsoleConfig, _table(data, "console"), "console.", base)),
+        smtp=_smtp(data, base, imap),
+        replies=RepliesConfig(**_read(RepliesConfig, _table(data, "replies"), "replies.", base)),
     )
-    if alerts.max_attempts < 1:
-        raise ConfigError("alerts.max_attempts: must be at least 1")
-    console_t = _table(data, "console")
-    return Config(
-        path=path, timezone=tz, store_path=store_path, imap=_imap(data), routing=routing, sla=_sla(data, tz),
-        staff=staff, oncall=_oncall(data, staff), alerts=alerts,
-        console=ConsoleConfig(operator=_get(console_t, "operator", str, "console.", None, allow_none=True)),
-    )
+    desk = cfg.desk_addresses
+    for i, s in enumerate(staff):
+        if s.email in desk:
+            raise ConfigError(f"staff[{i}].email: {s.email} is one of the desk's own addresses")
+    if check_urls:
+        _check_urls(cfg)
+    return cfg

@@ -443,3 +443,14 @@ def parse_duration(s: str) -> timedelta:
         )
     parts = {k: int(v) if v else 0 for k, v in m.groupdict().items()}
     return timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
+
+
+def format_duration(td: timedelta) -> str:
+    """The inverse of parse_duration: timedelta(hours=1, minutes=30) -> "1h30m" (whole seconds)."""
+    s = int(td.total_seconds())
+    if s <= 0:
+        return "0s"
+    d, s = divmod(s, 86400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    return "".join(f"{n}{u}" for n, u in ((d, "d"), (h, "h"), (m, "m"), (s, "s")) if n)

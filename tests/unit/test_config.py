@@ -104,3 +104,123 @@ def test_idle_is_reissued_at_least_every_ten_minutes():
     assert from_dict(GOOD).imap.idle_refresh_seconds <= 600
     with pytest.raises(ConfigError, match="^imap.idle_refresh"):
         from_dict(with_("imap.idle_refresh", "11m"))
+
+
+# --- strictness (issue 12): typos, unitless durations and contradictions are refused, naming the key --
+
+@pytest.mark.parametrize("path,value,message", [
+    ("sla.III_escalte_after", "5m", "sla.III_escalte_after: unknown key (did you mean III_escalate_after?)"),
+    ("imap.hots", "x", "imap.hots: unknown key (did you mean host?)"),
+    ("alerts.chanels", [], "alerts.chanels: unknown key (did you mean channels?)"),
+    ("oncall.hand_off", "mon 09:00", "oncall.hand_off: unknown key (did you mean handoff?)"),
+    ("routing.Urgent", [], "routing.Urgent: unknown key (did you mean urgent?)"),
+    ("console.operater", "ann", "console.operater: unknown key (did you mean operator?)"),
+    ("store.pth", "x.db", "store.pth: unknown key (did you mean path?)"),
+    ("replies.reciept", True, "replies.reciept: unknown key (did you mean receipt?)"),
+    ("sla.II", 8, 'sla.II: a duration needs a unit: write "8h", "8m" or "8s" (got 8)'),
+    ("sla.III_escalate_after", "20m",
+     "sla.III_escalate_after: must be shorter than the Class III target (sla.III = 15m), got 20m"),
+    ("sla.warn_fraction", 1.5, "sla.warn_fraction: must be between 0 and 1, got 1.5"),
+    ("routing.support", ["urgent@example.com"],
+     "routing.support: urgent@example.com is also in routing.urgent; an address has one class"),
+    ("alerts.intake_stale_after", 300, 'alerts.intake_stale_after: a duration needs a unit: write "300h", "300m" '
+                                       'or "300s" (got 300)'),
+    ("alerts.ack_listen", "8025", 'alerts.ack_listen: expected host:port such as "127.0.0.1:8025", got \'8025\''),
+    ("alerts.ack_base_url", "ftp://x/ack", "alerts.ack_base_url: expected an http:// or https:// URL, got 'ftp://x/ack'"),
+    ("imap.ca_file", "/nonexistent/ca.pem", "imap.ca_file: no such file: /nonexistent/ca.pem"),
+    ("frobnicate", 1, "frobnicate: unknown key (known keys: timezone, store, imap, smtp, routing, sla, staff, oncall, "
+                      "alerts, replies, console)"),
+])
+def test_mistakes_are_refused_with_the_exact_message(path, value, message):
+    with pytest.raises(ConfigError) as exc:
+        from_dict(with_(path, value))
+    assert str(exc.value) == message
+
+
+def test_unknown_staff_key_names_the_entry():
+    d = with_("staff", [{"handle": "ann", "notfy": ["json://127.0.0.1:9/x"]}])
+    d["oncall"]["rotation"] = ["ann"]
+    with pytest.raises(ConfigError) as exc:
+        from_dict(d)
+    assert str(exc.value) == "staff[0].notfy: unknown key (did you mean notify?)"
+
+
+def test_business_hours_keys_are_checked():
+    with pytest.raises(ConfigError) as exc:
+        from_dict(with_("sla.business_hours", {"II": {"days": "mon-fri", "hour": "09:00-17:00"}}))
+    assert str(exc.value) == "sla.business_hours.II.hour: unknown key (did you mean hours?)"
+
+
+@pytest.mark.parametrize("attr,first,second", [
+    ("handle", {"handle": "ann"}, {"handle": "ann"}),
+    ("login", {"handle": "ann", "login": "ann"}, {"handle": "bob", "login": "ann"}),
+    ("email", {"handle": "ann", "email": "a@x.org"}, {"handle": "bob", "email": "A@x.org"}),
+])
+def test_staff_identities_are_unique(attr, first, second):
+    d = with_("staff", [first, second])
+    d["oncall"]["rotation"] = []
+    with pytest.raises(ConfigError) as exc:
+        from_dict(d)
+    assert str(exc.value).startswith(f"staff[1].{attr}: ") and "already ann's" in str(exc.value)
+
+
+def test_notify_urls_apprise_refuses_are_an_error():
+    d = with_("staff", [{"handle": "ann", "notify": ["ntfy://ntfy.example.com/ok", "nosuchservice://x/y"]}])
+    d["oncall"]["rotation"] = ["ann"]
+    from_dict(d)  # the cheap check only looks for a scheme
+    with pytest.raises(ConfigError) as exc:
+        from_dict(d, check_urls=True)
+    assert str(exc.value).startswith("staff[0].notify: apprise cannot use this nosuchservice:// URL")
+    assert from_dict(GOOD, check_urls=True).person("ann").notify == ("ntfy://ntfy.example.com/ann-pager",)
+
+
+def test_durations_with_units_load():
+    cfg = from_dict(with_("sla.II", "4h") | {"alerts": {"intake_stale_after": "90s"},
+                                             "replies": {"receipt": True, "receipt_window": "30m"}})
+    assert cfg.sla.targets["II"] == timedelta(hours=4)
+    assert cfg.alerts.intake_stale_after == timedelta(seconds=90)
+    assert cfg.replies.receipt and cfg.replies.receipt_window == timedelta(minutes=30)
+
+
+def test_new_tables_have_the_designs_defaults():
+    cfg = from_dict(GOOD)
+    assert cfg.smtp is None and cfg.replies.receipt is False and cfg.replies.details_request is False
+    assert cfg.replies.receipt_window == timedelta(hours=1)
+    assert cfg.alerts.intake_stale_after == timedelta(minutes=5)
+    assert (cfg.alerts.ack_host, cfg.alerts.ack_port, cfg.alerts.ack_base_url) == ("127.0.0.1", 8025, None)
+    assert cfg.imap.ca_file is None
+
+
+def test_smtp_section(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    d = with_("imap.ca_file", "ca.pem") | {"smtp": {"host": "mail.example.com", "from": "Example Support <Support@Example.com>",
+                                                     "username": "support", "password_env": "SMTP_PASSWORD"}}
+    cfg = from_dict(d, path=tmp_path / "config.toml")
+    assert cfg.imap.ca_file == ca  # relative to the config file
+    s = cfg.smtp
+    assert (s.port, s.security, s.from_addr, s.from_name) == (587, "starttls", "support@example.com", "Example Support")
+    assert s.ca_file == ca  # [imap] ca_file trusts the CA for SMTP too
+    assert "support@example.com" in cfg.desk_addresses
+    for bad, message in [
+        ({"from": "nobody"}, "smtp.from: expected the desk's address"),
+        ({"security": "none"}, "smtp.security: \"none\" is only allowed for a loopback host"),
+        ({"password": "x"}, "smtp.password: plain passwords are not read"),
+        ({"password_env": None}, "smtp.password_env: expected a string"),
+    ]:
+        dd = with_("smtp", d["smtp"] | bad)
+        with pytest.raises(ConfigError) as exc:
+            from_dict(dd, path=tmp_path / "config.toml")
+        assert str(exc.value).startswith(message), str(exc.value)
+
+
+def test_staff_login_and_email():
+    d = with_("staff", [{"handle": "ann", "role": "supervisor", "login": "annx", "email": "Ann@Example.org"},
+                        {"handle": "bob"}])
+    cfg = from_dict(d)
+    assert cfg.uses_logins and cfg.by_login("annx").handle == "ann" and cfg.by_email("ann@example.org").handle == "ann"
+    assert cfg.person("bob").name == "bob"
+    d = with_("staff", [{"handle": "ann", "email": "support@example.com"}])
+    d["oncall"]["rotation"] = ["ann"]
+    with pytest.raises(ConfigError, match=r"^staff\[0\]\.email: support@example.com is one of the desk's own"):
+        from_dict(d)
