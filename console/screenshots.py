@@ -15,14 +15,14 @@ def _seed(tmp: Path, clock):
     import store
     from console import actions
     from console.alerts import escalation
-    from console.demo import build_demo
-    from store import heartbeat
+    from console.demo import beat_healthy, build_demo
+    from store import console_reads
 
     db_path, cfg = build_demo(tmp, clock)
     db = store.open_db(db_path)
     try:
         def tid(fragment: str) -> int:
-            return db.execute("SELECT id FROM tickets WHERE subject LIKE ?", [f"%{fragment}%"]).fetchone()[0]
+            return console_reads.ticket_ids_with_subject(db, fragment)[0]
 
         now = clock.now()
         actions.assign(db, cfg, tid("invoices for December"), "bob", "ann", now)
@@ -31,7 +31,7 @@ def _seed(tmp: Path, clock):
         clock.advance(45)  # one Class III ticket breached, another escalated
         with store.write(db):
             escalation.run_due(db, cfg, clock.now())
-            heartbeat.beat(db, "scheduler", clock.now(), pid=1, host="desk")
+            beat_healthy(db, clock.now())
     finally:
         db.conn.close()
     return db_path, cfg
