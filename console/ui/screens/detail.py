@@ -227,7 +227,10 @@ class DetailScreen(Screen):
 
     def _failed(self, why: str) -> None:
         self.app.notify(why, severity="error", markup=False)
-        self.query_one("#detail-info", Static).update(Content(why))
+        if self.ticket is None and self.is_current:
+            self.app.pop_screen()  # a number that names no ticket: back to where the operator was
+        else:
+            self.query_one("#detail-info", Static).update(Content(why))
 
     def _show(self, d: Detail, r: Rendered) -> None:
         if not self.is_attached:
