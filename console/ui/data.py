@@ -23,7 +23,7 @@ from store import audit, console_reads, heartbeat, outbox, staff as store_staff
 from store.times import iso, parse_iso
 
 SLACK = timedelta(seconds=5)  # rows committed a little late with an older updated_at are still seen
-PREVIEW_CHARS = 20_000        # of each message body, shown before "more"
+PREVIEW_CHARS = 10_000        # of each message body, shown before "more"
 
 
 @dataclass

@@ -25,8 +25,8 @@ from console.ui.screens.dashboard import ticket_level
 from console.ui.widgets.status import StatusBar
 from store.times import parse_iso
 
-MORE_FACTOR = 8
-MAX_CHARS = 400_000  # past this, the raw command (or saving) is the way to read a body
+MORE_FACTOR = 4
+MAX_CHARS = 160_000  # past this, the raw command (or saving) is the way to read a body
 
 
 def _section(title: str) -> Content:
