@@ -508,14 +508,23 @@ class ConsoleApp(App):
 
         self.push_screen(StaffPicker(title, people, self.oncall, current), chosen)
 
-    def open_reclassify(self, tid: int) -> None:
+    def _changeable(self, verb: str, tid: int) -> dict | None:
+        """The open ticket as the operator sees it now, if they may `verb` it; else say why and None."""
         t = self.known(tid)
         if t is None or t["status"] == "resolved":
             self.notify(f"#{tid} is not open", severity="warning")
-            return
-        if self._owned_elsewhere(t) or self.role is None:
-            self._refuse_early("reclassify", tid, f"#{tid} is assigned to {t['_assignee']}; only they or a "
-                               "supervisor may reclassify it" if self.role else "you are not on the staff list")
+            return None
+        if self.role is None:
+            self._refuse_early(verb, tid, "you are not on the staff list")
+            return None
+        if self._owned_elsewhere(t):
+            self._refuse_early(verb, tid, f"#{tid} is assigned to {t['_assignee']}; only they or a supervisor "
+                               f"may {verb} it")
+            return None
+        return t
+
+    def open_reclassify(self, tid: int) -> None:
+        if (t := self._changeable("reclassify", tid)) is None:
             return
         seen = {tid: dict(t)}
         received = t["_received"]
@@ -535,13 +544,7 @@ class ConsoleApp(App):
                                           allow_panic=self._is_super() and t["class"] == "III"), chosen)
 
     def open_resolve(self, tid: int) -> None:
-        t = self.known(tid)
-        if t is None or t["status"] == "resolved":
-            self.notify(f"#{tid} is not open", severity="warning")
-            return
-        if self._owned_elsewhere(t) or self.role is None:
-            self._refuse_early("resolve", tid, f"#{tid} is assigned to {t['_assignee']}; only they or a "
-                               "supervisor may resolve it" if self.role else "you are not on the staff list")
+        if (t := self._changeable("resolve", tid)) is None:
             return
         seen = {tid: dict(t)}
 

@@ -225,6 +225,10 @@ async def test_movement_keys(make_app, seeded):
         assert t.cursor_row == 2
         await pilot.press("k")
         assert t.cursor_row == 1
+        await pilot.press("end")  # Home and End reach the screen's bindings (the list does not swallow them)
+        assert t.cursor_row == t.row_count - 1
+        await pilot.press("home")
+        assert t.cursor_row == 0
 
 
 async def test_filters(make_app, seeded):

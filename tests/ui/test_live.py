@@ -32,7 +32,19 @@ async def test_new_ticket_from_another_connection_appears(make_app, seeded, cfg,
         assert app.data.poll() is None  # nothing new: the cheap check says so
 
 
-async def test_changes_show_within_a_second_via_the_timer(make_app, seeded, cfg, clock):
+async def test_changes_show_within_a_second_via_the_timer(make_app, seeded, cfg, clock, monkeypatch):
+    import threading
+
+    from console.ui.data import TicketData
+
+    on_ui_thread = []
+    real = TicketData.poll
+
+    def spy(self, *a, **kw):
+        on_ui_thread.append(threading.current_thread() is threading.main_thread())
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(TicketData, "poll", spy)
     _, ids = seeded
     app = make_app("ann")
     async with app.run_test(size=SIZE) as pilot:
@@ -45,6 +57,7 @@ async def test_changes_show_within_a_second_via_the_timer(make_app, seeded, cfg,
         await settle(pilot)
         assert row(app, ids[4]).assignee == "dee"
         assert ids[3] not in row_ids(app)
+        assert on_ui_thread and not any(on_ui_thread)  # the timer's checks run in a worker
 
 
 async def test_countdown_ticks_with_the_injected_clock(make_app, seeded, clock):

@@ -1,4 +1,4 @@
-"""Keyboard comfort: Home/End, a clock that keeps time under dialogs, jump to #N (key and palette),
+"""Keyboard comfort: a clock that keeps time under dialogs, jump to #N (key and palette),
 the resolved view and reopen, layout at 80x24 and on wide terminals, search without case or accents."""
 from __future__ import annotations
 
@@ -14,18 +14,6 @@ from tests.ui.helpers import notifications, row_ids, screen_lines, screen_text, 
 
 pytestmark = pytest.mark.ui
 SIZE = (120, 36)
-
-
-async def test_home_and_end_move_the_cursor(make_app, seeded):
-    app = make_app("ann", live=False)
-    async with app.run_test(size=SIZE) as pilot:
-        t = app.dashboard.table
-        await pilot.press("end")
-        assert t.cursor_row == t.row_count - 1
-        await pilot.press("home")
-        assert t.cursor_row == 0
-        await pilot.press("G", "k", "g")
-        assert t.cursor_row == 0
 
 
 async def test_the_header_clock_keeps_time_while_help_is_open(make_app, seeded, clock):

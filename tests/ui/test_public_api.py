@@ -72,3 +72,26 @@ def test_the_theme_defines_every_variable_the_stylesheet_uses():
     used = set(re.findall(r"\$([a-z][a-z0-9-]*)", (UI / "app.tcss").read_text()))
     ours = {v for v in used if v.startswith(("class-", "urgency-", "row-"))}
     assert ours and ours <= set(THEME.variables)
+
+
+async def test_time_left_is_coloured_by_urgency_and_the_cursor_by_neither(make_app):
+    from console.ui.widgets.tickets import RowView
+
+    app = make_app("ann", live=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        table = app.dashboard.table
+        cols = table.columns()
+        left = [n for n, c in enumerate(cols) if c.key == "left"][0] * 2  # a gap segment follows each cell
+
+        def left_style(cls_css: str, level: str):
+            v = RowView(cls_css, " X ", 1, "1m00s !", level, "s", "r", "-", "new", False, False)
+            return table._row_segments(v, cols, cursor=False)[left].style
+
+        assert left_style("class-iii", "warn") == left_style("class-i", "warn")  # urgency, not class
+        assert left_style("class-i", "warn") != left_style("class-i", "ok")
+        assert left_style("class-i", "breached").bgcolor is not None
+        cursor = table.get_component_rich_style("tickets--cursor").bgcolor
+        amber = table.get_component_rich_style("tickets--class-ii").bgcolor
+        assert cursor is not None and cursor != amber
+        assert cursor.triplet.hex != app.get_css_variables()["class-ii"]
