@@ -144,3 +144,22 @@ def resolve(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime
         cancelled = escalation.stop(db, ticket_id, now, f"resolved by {actor}")
         audit.add_event(db, ticket_id, "resolved", actor, now, note=note or "", cancelled_pages=cancelled)
         return t2
+
+
+def reopen(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime, *,
+           expected_version: int | None = None) -> dict:
+    """A resolved ticket goes back to the open list. First contact was made when it was resolved, so
+    its clock stays stopped (acknowledged); one never acknowledged comes back new, with its steps."""
+    with write(db):
+        person = _actor(db, actor)
+        t = _load(db, ticket_id, expected_version)
+        if t["status"] != "resolved":
+            raise ActionRefused(f"#{ticket_id} is not resolved; it is {t['status']}")
+        _own_or_super(person, t, "reopen")
+        status = "acknowledged" if t["acknowledged_at"] else "new"
+        t2 = tickets.update_ticket(db, ticket_id, {"status": status, "resolved_at": None}, now,
+                                   expected_version=t["version"])
+        if status == "new":
+            escalation.restart(db, t2, cfg, now, f"reopened by {actor}")
+        audit.add_event(db, ticket_id, "reopened", actor, now, previous="resolved", status=status)
+        return t2

@@ -172,14 +172,9 @@ def _local(cfg, text: str | None) -> str:
 
 
 def _left(seconds: int | None) -> str:
-    if seconds is None:
-        return "-"
-    sign = "-" if seconds < 0 else ""
-    s = abs(seconds)
-    d, r = divmod(s, 86400)
-    h, r = divmod(r, 3600)
-    m, s = divmod(r, 60)
-    return sign + (f"{d}d{h:02d}h" if d else f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s")
+    from console.timefmt import left
+
+    return left(seconds)
 
 
 def _print_json(obj) -> None:
@@ -194,7 +189,7 @@ def _dispatch(args) -> int:
     if cmd == "demo":
         from console.demo import run_demo
 
-        return run_demo()
+        return run_demo(operator=args.actor)
     if cmd == "screenshots":
         from console.screenshots import write_screenshots
 

@@ -15,14 +15,14 @@ def _seed(tmp: Path, clock):
     import store
     from console import actions
     from console.alerts import escalation
-    from console.demo import build_demo
-    from store import heartbeat
+    from console.demo import beat_healthy, build_demo
+    from store import console_reads
 
     db_path, cfg = build_demo(tmp, clock)
     db = store.open_db(db_path)
     try:
         def tid(fragment: str) -> int:
-            return db.execute("SELECT id FROM tickets WHERE subject LIKE ?", [f"%{fragment}%"]).fetchone()[0]
+            return console_reads.ticket_ids_with_subject(db, fragment)[0]
 
         now = clock.now()
         actions.assign(db, cfg, tid("invoices for December"), "bob", "ann", now)
@@ -31,10 +31,17 @@ def _seed(tmp: Path, clock):
         clock.advance(45)  # one Class III ticket breached, another escalated
         with store.write(db):
             escalation.run_due(db, cfg, clock.now())
-            heartbeat.beat(db, "scheduler", clock.now(), pid=1, host="desk")
+            beat_healthy(db, clock.now())
     finally:
         db.conn.close()
     return db_path, cfg
+
+
+async def _settle(pilot) -> None:
+    for _ in range(3):  # details, previews and the pages panel load in workers
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
 
 
 async def _shoot(out_dir: Path, db_path: Path, cfg, clock) -> list[Path]:
@@ -43,26 +50,35 @@ async def _shoot(out_dir: Path, db_path: Path, cfg, clock) -> list[Path]:
     written: list[Path] = []
     app = ConsoleApp(db_path, cfg, "ann", clock, live=False)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await _settle(pilot)
 
         def save(name: str) -> None:
             app.save_screenshot(name, str(out_dir))
             written.append(out_dir / name)
 
-        save("dashboard.svg")
         table = app.dashboard.table
         table.move_cursor(row=1)  # the Class III ticket that is about to escalate
+        await _settle(pilot)
+        save("dashboard.svg")
         await pilot.press("enter")
-        await pilot.pause()
+        await _settle(pilot)
         save("detail.svg")
         await pilot.press("escape")
         table.move_cursor(row=3)
         await pilot.press("o")
-        await pilot.pause()
+        await _settle(pilot)
         save("reassign.svg")
         await pilot.press("escape")
-        await pilot.press("question_mark")
-        await pilot.pause()
+        table.move_cursor(row=4)
+        await pilot.press("c", "k")  # a Class I ticket moved to Class III: the deadline is long past
+        await _settle(pilot)
+        save("reclassify.svg")
+        await pilot.press("escape")
+        await pilot.press("p")
+        await _settle(pilot)
+        save("pages.svg")
+        await pilot.press("p", "question_mark")
+        await _settle(pilot)
         save("help.svg")
     return written
 

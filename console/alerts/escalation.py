@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
-from console import policy as pol
+from console import policy as pol, timefmt
 from console.alerts import audience as aud
 from console.config import Config
 from console.safe_text import clean_line
@@ -24,15 +24,7 @@ STEP_TITLES = {
 
 
 def format_delta(td: timedelta) -> str:
-    s = int(abs(td.total_seconds()))
-    d, rem = divmod(s, 86400)
-    h, rem = divmod(rem, 3600)
-    m, s = divmod(rem, 60)
-    if d:
-        return f"{d}d {h}h"
-    if h:
-        return f"{h}h {m:02d}m"
-    return f"{m}m {s:02d}s"
+    return timefmt.span(td)
 
 
 def page_text(ticket: dict, step: pol.Step, now: datetime, cfg: Config) -> tuple[str, str]:

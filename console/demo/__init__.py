@@ -3,7 +3,7 @@
 `build_demo` files the .eml files in `mailbox/` through the real intake pipeline into a fresh
 SQLite file, with arrival times shifted so that, within the first minute, one Class III ticket
 escalates (10 min) and another breaches (15 min). `run_demo` opens the console on it as "ann"
-(a supervisor) while a background thread runs the escalation scheduler and the dispatcher every
+(a supervisor; `--as` picks another of the demo's staff) while a background thread runs the escalation scheduler and the dispatcher every
 second. Pages go to an in-app apprise channel (`desk://`): they show up as toasts and in the
 "pages" panel. No server and no config file are needed.
 
@@ -79,6 +79,8 @@ def build_demo(tmpdir: Path, clock) -> tuple[Path, "Config"]:
             items.append(Incoming(raw=path.read_bytes(), received_at=(now - ago).replace(microsecond=0)))
         items.sort(key=lambda i: i.received_at)  # originals before their replies
         file_messages(db, cfg, items, now, source="demo")
+        with store.write(db):
+            beat_healthy(db, now)
     finally:
         db.conn.close()
     return db_path, cfg
@@ -130,6 +132,22 @@ def register_desk_channel(sink: PageSink) -> None:
     _REGISTERED = True
 
 
+INTAKE_ROW = "intake:demo/INBOX"
+
+
+def beat_healthy(db, now) -> None:
+    """The rows a healthy poller writes (console.health reads them): the scheduler's, and intake's
+    for the demo mailbox, idle and synced just now (the demo's mail is filed at start-up)."""
+    from console.health import SCHEDULER
+    from store import heartbeat
+    from store.times import iso
+
+    host, pid = socket.gethostname(), os.getpid()
+    heartbeat.beat(db, SCHEDULER, now, pid=pid, host=host)
+    heartbeat.beat(db, INTAKE_ROW, now, pid=pid, host=host, state="idle", ever_connected=True,
+                   last_sync_at=iso(now), last_error=None, last_error_at=None, waiting=0)
+
+
 class Escalator:
     """The demo's poller: escalation scheduler + dispatcher + heartbeat, once a second, in a thread."""
 
@@ -142,14 +160,13 @@ class Escalator:
     def cycle(self) -> int:
         import store
         from console.alerts import dispatch, escalation
-        from store import heartbeat
 
         if self._db is None:
             self._db = store.open_db(self.db_path)
         db, now = self._db, self.clock.now()
         with store.write(db):
             escalation.run_due(db, self.cfg, now)
-            heartbeat.beat(db, "demo-poller", now, pid=os.getpid(), host=socket.gethostname())
+            beat_healthy(db, now)
         return dispatch.dispatch_due(db, self.cfg, now)
 
     def _run(self) -> None:
@@ -172,7 +189,19 @@ class Escalator:
             self._thread.join(timeout=10)
 
 
-def run_demo() -> int:
+def demo_staff() -> list[str]:
+    return [s["handle"] for s in demo_config_dict(Path("demo.db"))["staff"]]
+
+
+def run_demo(operator: str | None = None) -> int:
+    """The demo as `operator` (one of the demo's staff; default ann, a supervisor)."""
+    import sys
+
+    operator = operator or OPERATOR
+    if operator not in demo_staff():
+        print(f"support-console: demo: {operator!r} is not on the demo's staff; use --as with one of "
+              f"{', '.join(demo_staff())}", file=sys.stderr)
+        return 64
     from console.clock import SystemClock
     from console.ui.app import ConsoleApp
 
@@ -183,7 +212,7 @@ def run_demo() -> int:
         sink = PageSink()
         register_desk_channel(sink)
         escalator = Escalator(db_path, cfg, clock)
-        app = ConsoleApp(db_path, cfg, OPERATOR, clock, page_sink=sink)
+        app = ConsoleApp(db_path, cfg, operator, clock, page_sink=sink)
         escalator.start()
         try:
             app.run()

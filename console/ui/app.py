@@ -1,57 +1,79 @@
 """The operator console: a Textual app over the shared SQLite file.
 
-Reads happen on the UI thread through one connection (`TicketData`); every write goes through
-`console.actions` in a thread worker with its own connection, and the result comes back as a
-message. A 0.5 s timer asks SQLite whether anyone committed (`PRAGMA data_version`) and, only
-then, loads the tickets that changed; it is re-armed after each check finishes. A 1 s timer
-updates the countdown cells of the rows on screen.
+Nothing slow runs on the UI thread. A 0.5 s timer starts a thread worker that asks SQLite whether
+anyone committed (`PRAGMA data_version`) and only then reads what changed; its result comes back
+to the UI thread, which applies it and re-arms the timer (checks never overlap). A 1 s timer
+redraws the visible countdowns and the header. Ticket details, searches, the pages panel and every
+write (through `console.actions`, each worker with its own connection) run in thread workers too.
+Worker errors are reported in one place, `on_worker_state_changed`.
 """
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rich.text import Text
 from textual import work
 from textual.app import App
-from textual.message import Message
+from textual.content import Content
+from textual.worker import Worker, WorkerState
 
-from console import actions
+from console import actions, health as desk_health
 from console.clock import Clock
 from console.config import Config
-from console.safe_text import clean_block, clean_line
+from console.fold import fold
+from console.safe_text import clean_line
+from console.ui import format as fmt
 from console.ui import keys
-from console.ui.data import Stats, TicketData
+from console.ui import styles as st
+from console.ui.data import Changes, TicketData
 from console.ui.screens.dashboard import DashboardScreen
-from console.ui.screens.detail import DetailScreen
-from console.ui.screens.dialogs import ReclassifyDialog, ReclassifyResult, ResolveDialog, StaffPicker
+from console.ui.screens.detail import DetailScreen, default_save_dir, file_words
+from console.ui.screens.dialogs import (GotoDialog, Person, ReclassifyDialog, ReclassifyResult, ResolveDialog,
+                                        SaveChoice, SaveDialog, StaffPicker)
 from console.ui.screens.help import HelpScreen
+from console.ui.theme import THEME
 from console.ui.widgets.status import StatusBar, status_text
-from console.ui.widgets.tickets import badge_text, fast_time
 from store.db import StoreError
 
 POLL_SECONDS = 0.5
 TICK_SECONDS = 1.0
+STARTUP_QUIET = 2.0     # toasts raised in the first seconds are gathered into one
+COALESCE_SECONDS = 0.3  # later ones that come together, too
+MAX_TOAST_LINES = 6
 VERBS = {"acknowledge": "Acknowledged", "take": "Took", "assign": "Assigned", "reclassify": "Reclassified",
-         "resolve": "Resolved"}
+         "resolve": "Resolved", "reopen": "Reopened"}
+# Pages that every console announces with a toast and the bell (a Class III arrival has its own toast).
+STEP_NEWS = {"escalate": ("ESCALATED", "to the whole team"), "breach": ("BREACHED", "first contact is overdue"),
+             "repeat": ("STILL BREACHED", "nobody has acknowledged it")}
 
 
-@dataclass
-class ActionDone(Message):
-    kind: str
-    done: list[int]
-    refused: list[tuple[int, str]]
-    params: dict[str, Any]
+def fast_time(text: str | None) -> datetime | None:
+    """store.times ISO text ("2026-01-05T17:00:00Z") -> aware UTC datetime, without strptime's cost."""
+    return datetime.fromisoformat(text) if text else None
 
 
-@dataclass
-class PageArrived(Message):
-    title: str
-    body: str
-    to: str = ""
+def one_line(s: str | None, limit: int) -> str:
+    """clean_line(s, limit), with a fast path for text that is already one clean printable line."""
+    if s and s.isprintable() and "  " not in s and s[0] != " " and s[-1] != " ":
+        return s if len(s) <= limit else s[: limit - 1].rstrip() + "\u2026"
+    return clean_line(s or "", limit)
+
+
+def prep(row: dict[str, Any]) -> dict[str, Any]:
+    """A ticket row with what drawing it needs, computed once: times parsed, text cleaned, search folded."""
+    t = dict(row)
+    t["_due"] = fast_time(t["due_at"])
+    t["_received"] = fast_time(t["received_at"])
+    t["_resolved"] = fast_time(t.get("resolved_at"))
+    t["_subject"] = one_line(t.get("subject") or "(no subject)", 300)
+    t["_requester"] = one_line(t.get("requester_name") or t.get("requester") or "", 60)
+    t["_assignee"] = one_line(t.get("assignee") or "-", 20)
+    t["_sort"] = (1 if t.get("acknowledged_at") else 0, t["due_at"], t["id"])  # the default order: time left
+    t["_fold"] = fold(" ".join((t.get("subject") or "", t.get("requester") or "", t.get("requester_name") or "")))
+    return t
 
 
 class ConsoleApp(App):
@@ -64,6 +86,8 @@ class ConsoleApp(App):
     def __init__(self, db_path: Path, cfg: Config, operator: str, clock: Clock, *,
                  page_sink: Any = None, live: bool = True):
         super().__init__()
+        self.register_theme(THEME)
+        self.theme = THEME.name
         self.db_path = Path(db_path)
         self.cfg = cfg
         self.operator = operator
@@ -73,41 +97,56 @@ class ConsoleApp(App):
         self.warn_fraction = cfg.sla.warn_fraction
         self.data: TicketData | None = None
         self.tickets: dict[int, dict[str, Any]] = {}
+        self.resolved: dict[int, dict[str, Any]] = {}
         self.marked: set[int] = set()
-        self.stats: Stats | None = None
+        self.people: list[Person] = []
+        self.health: desk_health.Health | None = None
+        self._beats: list[dict] = []
+        self._outbox: dict[str, int] = {}
         self.oncall = None
         self._oncall_at: datetime | None = None
         self.role: str | None = None
-        self.pages: list[tuple[str, str, str]] = []
-        self._last_toast = ""
+        self.pages: list[tuple[str, str, str]] = []  # demo: what reached the desk:// channel
         self._dashboard: DashboardScreen | None = None
-        self.first_paint_at: float | None = None  # perf_counter() of the first frame (for bench/)
+        self.first_paint_at: float | None = None   # perf_counter() of the first frame (for bench/)
+        self.detail_painted_at: float | None = None
         self._counts: dict[str, int] | None = None  # per class, and unacknowledged due times: rebuilt on change
         self._dues: list[datetime] = []
+        self._news: list[tuple[str, str, str, bool]] = []
+        self._news_timer = None
+        self._started = time.monotonic()
 
     # -- start-up ------------------------------------------------------------------------------------
     def get_default_screen(self) -> DashboardScreen:
         self._dashboard = DashboardScreen()
         return self._dashboard
 
+    def get_system_commands(self, screen):
+        # Quit and help are in the key registry already: the palette lists each entry once.
+        for cmd in super().get_system_commands(screen):
+            if cmd.title not in ("Quit", "Keys"):
+                yield cmd
+
     def ensure_loaded(self) -> None:
         """The first load (called by whichever of app and dashboard mounts first)."""
         if self.data is not None:
             return
         self.data = TicketData(self.db_path)
-        self.tickets = {tid: _prep(r) for tid, r in self.data.load_all().items()}
-        person = next((p for p in self.data.staff() if p["handle"] == self.operator), None)
-        self.role = person["role"] if person else None
-        self.stats = self.data.stats()
+        self.tickets = {tid: prep(r) for tid, r in self.data.load_all().items()}
+        self.people = [Person.clean(p) for p in self.data.staff()]
+        person = next((p for p in self.people if p.handle == self.operator), None)
+        self.role = person.role if person else None
+        self._beats, self._outbox = self.data.health_inputs()
 
     def on_mount(self) -> None:
         self.ensure_loaded()
-        person = self.role is not None
         if self.page_sink is not None:
-            self.page_sink.attach(lambda title, body, to: self.post_message(PageArrived(title, body, to)))
-        if not person:
-            self.notify(f"{self.operator!r} is not on the staff list: actions will be refused",
-                        severity="warning", markup=False)
+            self.page_sink.attach(lambda title, body, to: self.call_later(self._page_arrived, title, body, to))
+        if self.role is None:
+            self.announce("Not on the staff list", f"{clean_line(self.operator, 40)!r} is not on the staff list: "
+                          "actions will be refused", "warning")
+        self._assess(self.clock.now(), first=True)
+        self._news_done()
         if self.live:
             self.set_interval(TICK_SECONDS, self.tick)
             self.set_timer(POLL_SECONDS, self._poll_timer)
@@ -116,60 +155,158 @@ class ConsoleApp(App):
         if self.data is not None:
             self.data.close()
 
+    def painted(self) -> None:
+        if self.first_paint_at is None:
+            self.first_paint_at = time.perf_counter()
+
+    def detail_painted(self, screen) -> None:
+        self.detail_painted_at = time.perf_counter()
+
     @property
     def dashboard(self) -> DashboardScreen:
         # Kept, not looked up in screen_stack: that is empty while the app shuts down and a timer fires.
         return self._dashboard
 
+    def _alive(self) -> bool:
+        return self._dashboard is not None and self._dashboard.is_attached and self.data is not None \
+            and not self.data.closed
+
     # -- clocks --------------------------------------------------------------------------------------
     def tick(self) -> None:
-        """Once a second: visible countdowns, the status line, the open detail's header."""
-        if self._dashboard is None or not self._dashboard.is_attached:  # a tick can race the teardown
+        """Once a second: visible countdowns, health, the header of every screen, the open detail's header."""
+        if not self._alive():  # a tick can race the teardown
             return
         now = self.clock.now()
-        self.dashboard.refresh_visible(now)
+        self.dashboard.tick(now)
+        self._assess(now)
+        self._news_done()
         self.update_status(now)
-        if isinstance(self.screen, DetailScreen):
-            self.screen.tick()
+        for screen in self.screen_stack:
+            if isinstance(screen, DetailScreen):
+                screen.tick()
 
     def _poll_timer(self) -> None:
-        if self._dashboard is None or not self._dashboard.is_attached:  # shutting down: let it lapse
-            return
+        if self._alive():
+            self._poll_worker()
+
+    @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
+    def _poll_worker(self) -> None:
         try:
-            self.refresh_now()
+            ch = self.data.poll()
         finally:
-            if self.live and self.data is not None and not self.data.closed:
-                self.set_timer(POLL_SECONDS, self._poll_timer)  # re-armed only after the check finished
+            self.call_from_thread(self._polled_then_rearm)
+        if ch is not None:
+            self.call_from_thread(self._apply, ch)
+
+    def _polled_then_rearm(self) -> None:
+        if self.live and self._alive():
+            self.set_timer(POLL_SECONDS, self._poll_timer)  # re-armed only after the check finished
 
     def refresh_now(self, force: bool = False) -> None:
-        """Load what other processes committed, if anything (cheap when nothing changed)."""
+        """Check for changes here and now (tests, `R`, after an action): the same work as the timer's."""
         if self.data is None or self.data.closed:
             return
         ch = self.data.poll(force=force)
-        if ch is None:
+        if ch is not None:
+            self._apply(ch)
+
+    def _apply(self, ch: Changes) -> None:
+        if not self._alive():
             return
-        self.stats = self.data.stats()
+        self._beats, self._outbox = ch.beats, ch.outbox
         if ch:
             self._counts = None
             for tid in ch.removed:
                 self.tickets.pop(tid, None)
                 self.marked.discard(tid)
             for tid, r in ch.upserts.items():
-                self.tickets[tid] = _prep(r)
+                self.tickets[tid] = prep(r)
+                self.resolved.pop(tid, None)
+            if self.dashboard.view.resolved and (ch.removed or ch.upserts):
+                self.load_resolved()
             self.dashboard.sync(set(ch.upserts) | ch.removed)
             for tid in sorted(ch.new_ids):
                 t = self.tickets.get(tid)
                 if t and t["class"] == "III" and t["status"] == "new":
-                    self.notify(f"#{tid} {clean_line(t['subject'], 80)} from {clean_line(t['requester'], 60)}",
-                                title="New Class III ticket", severity="error", timeout=10, markup=False)
-                    self.bell()
-            if isinstance(self.screen, DetailScreen) and (
-                    self.screen.ticket_id in ch.upserts or self.screen.ticket_id in ch.removed):
-                self.screen.reload()
+                    self.announce("New Class III ticket", f"#{tid} {t['_subject'][:80]} from {t['_requester']}",
+                                  "error", bell=True)
+            for screen in self.screen_stack:
+                if isinstance(screen, DetailScreen) and (screen.ticket_id in ch.upserts
+                                                         or screen.ticket_id in ch.removed):
+                    screen.reload()
+        self._announce_pages(ch.alerts)
+        if ch.alerts and self.dashboard.query_one("#pages").has_class("-shown"):
+            self.load_pages()
+        self._assess(self.clock.now())
+        self._news_done()
         self.update_status()
+
+    # -- news: toasts and the bell -----------------------------------------------------------------------
+    def announce(self, title: str, message: str, severity: str = "information", bell: bool = False) -> None:
+        """A toast, gathered with others raised at about the same time (and all those of start-up) into
+        one, so that they never pile up over the list."""
+        self._news.append((title, message, severity, bell))
+        if self.live and self._news_timer is None:
+            wait = max(COALESCE_SECONDS, STARTUP_QUIET - (time.monotonic() - self._started))
+            self._news_timer = self.set_timer(wait, self.flush_news)
+
+    def _news_done(self) -> None:
+        """Without timers (tests, screenshots), what one step raised is shown at its end."""
+        if not self.live:
+            self.flush_news()
+
+    def flush_news(self) -> None:
+        self._news_timer = None
+        news, self._news = self._news, []
+        if not news:
+            return
+        rank = {"information": 0, "warning": 1, "error": 2}
+        severity = max((n[2] for n in news), key=lambda s: rank.get(s, 0))
+        if len(news) == 1:
+            title, message = news[0][0], news[0][1]
+        else:
+            title = f"{len(news)} alerts"
+            lines = [f"{t}: {m}" for t, m, _, _ in news[:MAX_TOAST_LINES]]
+            if len(news) > MAX_TOAST_LINES:
+                lines.append(f"… and {len(news) - MAX_TOAST_LINES} more (p shows the pages)")
+            message = "\n".join(lines)
+        self.notify(message, title=title, severity=severity, timeout=10 if severity == "error" else 6, markup=False)
+        if any(n[3] for n in news):
+            self.bell()
+
+    def _announce_pages(self, alerts: list[dict]) -> None:
+        seen = set()
+        for a in alerts:
+            kind = "repeat" if a["step"].startswith("repeat") else a["step"]
+            news = STEP_NEWS.get(kind)
+            key = (a["ticket_id"], a["step"])
+            if news is None or key in seen:
+                continue  # one toast per step, however many people it paged
+            seen.add(key)
+            t = self.tickets.get(a["ticket_id"])
+            subject = t["_subject"][:60] if t else clean_line(a["title"], 60)
+            targets = sorted({clean_line(b["target"], 20) for b in alerts if (b["ticket_id"], b["step"]) == key})
+            self.announce(f"{news[0]}: #{a['ticket_id']}", f"{subject}: {news[1]}; paged {', '.join(targets)}",
+                          "error", bell=True)
+
+    def _assess(self, now: datetime, first: bool = False) -> None:
+        stale_after = getattr(self.cfg.alerts, "intake_stale_after", desk_health.DEFAULT_INTAKE_STALE_AFTER)
+        h = desk_health.assess(self._beats, self._outbox, now, intake_stale_after=stale_after,
+                               intake_expected=self.cfg.imap is not None)
+        before, self.health = self.health, h
+        for name in ("scheduler", "intake"):
+            c = getattr(h, name)
+            was = getattr(before, name) if before is not None else None
+            if not c.ok and (first or (was is not None and was.ok)):
+                self.announce(f"{name.capitalize()} is not running" if c.state in ("stale", "never run")
+                              else f"{name.capitalize()}: {c.state}", clean_line(c.summary, 160), "error", bell=True)
+            elif c.ok and was is not None and not was.ok:
+                self.announce(f"{name.capitalize()} is back", clean_line(c.summary, 160))
 
     def update_status(self, now: datetime | None = None) -> None:
         now = now or self.clock.now()
+        if self.data is None or self.data.closed:
+            return
         if self._oncall_at is None or abs((now - self._oncall_at).total_seconds()) >= 10:
             try:
                 self.oncall = self.data.oncall(self.cfg, now)
@@ -177,59 +314,110 @@ class ConsoleApp(App):
                 self.oncall = None
             self._oncall_at = now
         if self._counts is None:
-            self._counts = {"I": 0, "II": 0, "III": 0}
+            self._counts = {cls: 0 for cls in fmt.CLASSES}
             for t in self.tickets.values():
                 self._counts[t["class"]] = self._counts.get(t["class"], 0) + 1
             self._dues = sorted(t["_due"] for t in self.tickets.values() if not t["acknowledged_at"])
-        counts = self._counts
         breached = bisect.bisect_left(self._dues, now)  # due strictly before now: breached
-        text = status_text(operator=self.operator, counts=counts, breached=breached, oncall=self.oncall,
-                           stats=self.stats, now=now, tz=self.cfg.timezone, role=self.role)
-        for bar in self.screen.query(StatusBar):
-            bar.set_status(text)
+        text = status_text(operator=self.operator, counts=self._counts, breached=breached, oncall=self.oncall,
+                           health=self.health, now=now, tz=self.cfg.timezone, role=self.role)
+        for screen in self.screen_stack:  # the screens under a dialog keep time too
+            for bar in screen.query(StatusBar):
+                bar.set_status(text)
+
+    # -- worker errors, in one place ------------------------------------------------------------------
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        err = event.worker.error
+        self.notify(f"{type(err).__name__}: {clean_line(str(err), 200)}", title=f"Internal error ({event.worker.name})",
+                    severity="error", markup=False, timeout=10)
+        if event.worker.group == "poll":
+            self._polled_then_rearm()
+
+    # -- tickets by id ---------------------------------------------------------------------------------
+    def known(self, tid: int) -> dict[str, Any] | None:
+        return self.tickets.get(tid) or self.resolved.get(tid)
+
+    def ticket_summary(self, tid: int) -> str:
+        t = self.known(tid)
+        return f"{t['_subject'][:50]} (Class {t['class']}, {t['status']})" if t else ""
+
+    def open_ticket(self, tid: int) -> None:
+        for screen in list(self.screen_stack[1:]):
+            if isinstance(screen, DetailScreen) and screen.ticket_id == tid:
+                return
+        self.push_screen(DetailScreen(tid))
+
+    def action_goto(self) -> None:
+        def chosen(tid: int | None) -> None:
+            if tid is not None:
+                self.open_ticket(tid)
+
+        self.push_screen(GotoDialog(), chosen)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def prep(self, row: dict[str, Any]) -> dict[str, Any]:
+        return prep(row)
+
+    @work(thread=True, exclusive=True, group="resolved", exit_on_error=False)
+    def load_resolved(self) -> None:
+        rows = {tid: prep(r) for tid, r in self.data.resolved().items()}
+        self.call_from_thread(self._resolved_loaded, rows)
+
+    def _resolved_loaded(self, rows: dict[int, dict[str, Any]]) -> None:
+        self.resolved = rows
+        if self._alive():
+            self.dashboard.sync()
+
+    @work(thread=True, exclusive=True, group="pages", exit_on_error=False)
+    def load_pages(self) -> None:
+        rows = self.data.recent_pages()
+        self.call_from_thread(lambda: self._alive() and self.dashboard.show_pages(rows))
 
     # -- actions ---------------------------------------------------------------------------------------
-    def start_action(self, kind: str, ids: list[int], **params: Any) -> None:
-        versions = {}
-        for tid in ids:
-            t = self.tickets.get(tid)
-            if t is None:
-                self.notify(f"#{tid} is no longer open", severity="warning")
-            else:
-                versions[tid] = t["version"]  # the version the operator saw: a stale write is refused
-        if versions:
-            self._run_action(kind, versions, params)
+    def start_action(self, kind: str, ids: list[int], seen: dict[int, dict] | None = None, **params: Any) -> None:
+        """Run an action on tickets as the operator saw them (`seen`: when a dialog opened; else now).
+        A ticket changed since then is refused with what changed, and nothing is written."""
+        if seen is None:
+            seen = {}
+            for tid in ids:
+                t = self.known(tid)
+                if t is None:
+                    for screen in self.screen_stack:
+                        if isinstance(screen, DetailScreen) and screen.ticket_id == tid and screen.ticket:
+                            t = screen.ticket
+                if t is None:
+                    self.notify(f"#{tid} is not loaded here", severity="warning")
+                else:
+                    seen[tid] = dict(t)
+        if seen:
+            self._run_action(kind, seen, params)
 
     @work(thread=True, group="actions", exit_on_error=False)
-    def _run_action(self, kind: str, versions: dict[int, int], params: dict[str, Any]) -> None:
+    def _run_action(self, kind: str, seen: dict[int, dict], params: dict[str, Any]) -> None:
         import store
+        from store import tickets as store_tickets
 
         done, refused = [], []
         try:
             db = store.open_db(self.db_path)
         except StoreError as exc:
-            self.post_message(ActionDone(kind, [], [(tid, str(exc)) for tid in versions], params))
+            self.call_from_thread(self._action_done, kind, [], [(tid, str(exc)) for tid in seen], params)
             return
         try:
-            for tid, version in versions.items():
+            for tid, t in seen.items():
                 now = self.clock.now()
+                version = t["version"]
                 try:
-                    if kind == "acknowledge":
-                        actions.acknowledge(db, self.cfg, tid, self.operator, now, expected_version=version)
-                    elif kind == "take":
-                        actions.take(db, self.cfg, tid, self.operator, now, expected_version=version)
-                    elif kind == "assign":
-                        actions.assign(db, self.cfg, tid, params["handle"], self.operator, now,
-                                       expected_version=version)
-                    elif kind == "reclassify":
-                        actions.reclassify(db, self.cfg, tid, params["cls"], self.operator, now,
-                                           reason=params.get("reason") or None, panic=params.get("panic", False),
-                                           expected_version=version)
-                    elif kind == "resolve":
-                        actions.resolve(db, self.cfg, tid, self.operator, now, note=params.get("note") or None,
-                                        expected_version=version)
-                    else:
-                        raise actions.ActionRefused(f"unknown action {kind}")
+                    current = store_tickets.get_ticket(db, tid)
+                    if current["version"] != version:
+                        raise actions.ActionRefused(f"#{tid} changed since you opened this: "
+                                                    f"{fmt.describe_change(t, current)}; nothing was written")
+                    self._one_action(db, kind, tid, version, now, params)
                     done.append(tid)
                 except StoreError as exc:
                     refused.append((tid, str(exc)))
@@ -237,91 +425,188 @@ class ConsoleApp(App):
                     refused.append((tid, f"internal error: {type(exc).__name__}: {exc}"))
         finally:
             db.conn.close()
-        self.post_message(ActionDone(kind, done, refused, params))
+        self.call_from_thread(self._action_done, kind, done, refused, params)
 
-    def on_action_done(self, msg: ActionDone) -> None:
-        if msg.done:
-            ids = ", ".join(f"#{t}" for t in msg.done)
+    def _one_action(self, db, kind: str, tid: int, version: int, now: datetime, params: dict[str, Any]) -> None:
+        me = self.operator
+        if kind == "acknowledge":
+            actions.acknowledge(db, self.cfg, tid, me, now, expected_version=version)
+        elif kind == "take":
+            actions.take(db, self.cfg, tid, me, now, expected_version=version)
+        elif kind == "assign":
+            actions.assign(db, self.cfg, tid, params["handle"], me, now, expected_version=version)
+        elif kind == "reclassify":
+            actions.reclassify(db, self.cfg, tid, params["cls"], me, now, reason=params.get("reason") or None,
+                               panic=params.get("panic", False), expected_version=version)
+        elif kind == "resolve":
+            actions.resolve(db, self.cfg, tid, me, now, note=params.get("note") or None, expected_version=version)
+        elif kind == "reopen":
+            actions.reopen(db, self.cfg, tid, me, now, expected_version=version)
+        else:
+            raise actions.ActionRefused(f"unknown action {kind}")
+
+    def _action_done(self, kind: str, done: list[int], refused: list[tuple[int, str]], params: dict) -> None:
+        if done:
+            ids = ", ".join(f"#{t}" for t in done)
             extra = ""
-            if msg.kind == "assign":
-                extra = f" to {msg.params['handle']}"
-            elif msg.kind == "reclassify":
-                extra = f" as Class {msg.params['cls']}" + (" (panic mode)" if msg.params.get("panic") else "")
-            self.notify(f"{VERBS.get(msg.kind, msg.kind)} {ids}{extra}", markup=False, timeout=4)
-            self.marked.difference_update(msg.done if msg.kind == "assign" else ())
-        for tid, why in msg.refused:
-            self.notify(why, title=f"Refused: {msg.kind} #{tid}", severity="error", markup=False, timeout=8)
+            if kind == "assign":
+                extra = f" to {clean_line(params['handle'], 20)}"
+            elif kind == "reclassify":
+                extra = f" as Class {params['cls']}" + (" (panic mode)" if params.get("panic") else "")
+            self.notify(f"{VERBS.get(kind, kind)} {ids}{extra}", markup=False, timeout=4)
+            if kind == "assign":
+                self.marked.difference_update(done)
+        for tid, why in refused:
+            self.notify(clean_line(why, 300), title=f"Refused: {kind} #{tid}", severity="error", markup=False,
+                        timeout=8)
+        if not self._alive():
+            return
         self.refresh_now(force=True)
+        if kind in ("resolve", "reopen") and (self.dashboard.view.resolved or kind == "reopen"):
+            self.load_resolved()
         self.dashboard.show_viewbar()
 
-    def _title(self, verb: str, tid: int) -> Text:
-        t = self.tickets.get(tid)
-        out = Text(f"{verb} ", style="bold")
+    def _title(self, verb: str, tid: int) -> Content:
+        t = self.known(tid)
         if t is None:
-            return out + Text(f"#{tid}")
-        out.append_text(badge_text(t["class"]))
-        out.append(f" #{tid} ", style="bold")
-        out.append(clean_line(t["subject"], 50))
-        return out
+            return st.bold(f"{verb} #{tid}")
+        return st.join(st.bold(f"{verb} "), st.badge(t["class"]), st.bold(f" #{tid} "), t["_subject"][:50])
+
+    def _is_super(self) -> bool:
+        return self.role == "supervisor"
+
+    def _refuse_early(self, kind: str, tid: int, why: str) -> None:
+        self.notify(why, title=f"Not allowed: {kind} #{tid}", severity="warning", markup=False, timeout=6)
+
+    def _owned_elsewhere(self, t: dict) -> bool:
+        return not self._is_super() and t.get("assignee") not in (None, self.operator)
 
     def open_assign(self, ids: list[int]) -> None:
+        seen = {tid: dict(t) for tid in ids if (t := self.known(tid)) is not None}
+        if not seen:
+            return
         if len(ids) == 1:
-            title = self._title("Assign", ids[0])
-            current = (self.tickets.get(ids[0]) or {}).get("assignee")
+            current = seen[ids[0]].get("assignee")
+            title = self._title("Assign", ids[0]) + (st.muted(f"   now {clean_line(current, 20)}") if current else "")
         else:
-            title = Text(f"Reassign {len(ids)} marked tickets to", style="bold")
+            title = st.bold(f"Reassign {len(ids)} marked tickets to")
             current = None
+        people = self.people
+        if not self._is_super():
+            # Staff may only take unassigned tickets: offer that one choice, or say why there is none.
+            if self.role is None or any(t.get("assignee") is not None for t in seen.values()):
+                self._refuse_early("assign", ids[0], "only a supervisor may assign tickets to others or reassign "
+                                   "them; staff may take unassigned tickets (t)")
+                return
+            people = [p for p in people if p.handle == self.operator]
+        elif current is not None:
+            people = [p for p in people if p.handle != current]  # "already assigned to" would be refused
 
         def chosen(handle: str | None) -> None:
             if handle:
-                self.start_action("assign", ids, handle=handle)
+                self.start_action("assign", list(seen), seen=seen, handle=handle)
 
-        self.push_screen(StaffPicker(title, self.data.staff(), self.oncall, current), chosen)
+        self.push_screen(StaffPicker(title, people, self.oncall, current), chosen)
+
+    def _changeable(self, verb: str, tid: int) -> dict | None:
+        """The open ticket as the operator sees it now, if they may `verb` it; else say why and None."""
+        t = self.known(tid)
+        if t is None or t["status"] == "resolved":
+            self.notify(f"#{tid} is not open", severity="warning")
+            return None
+        if self.role is None:
+            self._refuse_early(verb, tid, "you are not on the staff list")
+            return None
+        if self._owned_elsewhere(t):
+            self._refuse_early(verb, tid, f"#{tid} is assigned to {t['_assignee']}; only they or a supervisor "
+                               f"may {verb} it")
+            return None
+        return t
 
     def open_reclassify(self, tid: int) -> None:
-        t = self.tickets.get(tid)
-        if t is None:
-            self.notify(f"#{tid} is no longer open", severity="warning")
+        if (t := self._changeable("reclassify", tid)) is None:
             return
+        seen = {tid: dict(t)}
+        received = t["_received"]
+
+        def note_for(cls: str) -> tuple[str, bool]:
+            from console import policy as pol
+
+            due = pol.deadline(cls, received, self.cfg.sla)
+            now = self.clock.now()
+            return fmt.deadline_note(cls, due, now), due < now
 
         def chosen(r: ReclassifyResult | None) -> None:
             if r is not None:
-                self.start_action("reclassify", [tid], cls=r.cls, reason=r.reason, panic=r.panic)
+                self.start_action("reclassify", [tid], seen=seen, cls=r.cls, reason=r.reason, panic=r.panic)
 
-        self.push_screen(ReclassifyDialog(self._title("Reclassify", tid), t["class"]), chosen)
+        self.push_screen(ReclassifyDialog(self._title("Reclassify", tid), t["class"], note_for,
+                                          allow_panic=self._is_super() and t["class"] == "III"), chosen)
 
     def open_resolve(self, tid: int) -> None:
+        if (t := self._changeable("resolve", tid)) is None:
+            return
+        seen = {tid: dict(t)}
+
         def chosen(note: str | None) -> None:
             if note is not None:
-                self.start_action("resolve", [tid], note=note)
+                self.start_action("resolve", [tid], seen=seen, note=note)
 
         self.push_screen(ResolveDialog(self._title("Resolve", tid)), chosen)
 
-    def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+    # -- attachments -------------------------------------------------------------------------------------
+    def open_save(self, screen: DetailScreen) -> None:
+        refs = screen.refs
+        if not screen.loaded:
+            return
+        if not refs:
+            self.notify("This ticket has no attachments", timeout=3)
+            return
+        from console.attachments import safe_name
 
-    # -- pages (demo) ----------------------------------------------------------------------------------
-    def on_page_arrived(self, msg: PageArrived) -> None:
+        def default_path(i: int) -> str:
+            name = safe_name(refs[i].filename, f"attachment-{i + 1}.bin")
+            return str(default_save_dir() / f"ticket{screen.ticket_id}-{name}")
+
+        def chosen(c: SaveChoice | None) -> None:
+            if c is not None:
+                self._save_attachment(refs[c.index], c.path)
+
+        self.push_screen(SaveDialog(st.bold(f"Save an attachment of #{screen.ticket_id}"),
+                                    [file_words(f) for f in refs], default_path), chosen)
+
+    @work(thread=True, group="save", exit_on_error=False)
+    def _save_attachment(self, ref, path: str) -> None:
+        from console import attachments
+
+        data = attachments.find_payload(self.data.raw(ref.message_id), ref.filename, ref.content_type, ref.size)
+        if data is None:
+            self.call_from_thread(self.notify, "could not find that attachment in the stored mail",
+                                  severity="error", markup=False)
+            return
+        try:
+            written = attachments.write_new(path, data)
+        except FileExistsError:
+            self.call_from_thread(self.notify, f"{path} exists; nothing was written", title="Not saved",
+                                  severity="warning", markup=False)
+            return
+        except OSError as exc:
+            self.call_from_thread(self.notify, f"{path}: {exc.strerror or exc}", title="Not saved",
+                                  severity="error", markup=False)
+            return
+        self.call_from_thread(self.notify, f"{written} ({fmt.size_words(len(data))}); not opened",
+                              title="Attachment saved", markup=False)
+
+    # -- pages reaching the demo's desk:// channel ------------------------------------------------------
+    def _page_arrived(self, title: str, body: str, to: str) -> None:
         at = self.clock.now().astimezone(self.cfg.timezone).strftime("%H:%M:%S")
-        self.pages.append((at, msg.title, msg.body))
-        # One page goes to several people at once: one toast per page, one log line per person.
-        if msg.title != self._last_toast:
-            self._last_toast = msg.title
-            self.notify(clean_line(msg.body, 160), title=clean_line(msg.title, 80), severity="warning",
-                        markup=False, timeout=6)
-        who = f"-> {clean_line(msg.to, 12)}  " if msg.to else ""
-        self.dashboard.add_page(who + clean_line(msg.title, 120), clean_block(msg.body), at)
-
-
-def _prep(row: dict[str, Any]) -> dict[str, Any]:
-    t = dict(row)
-    t["_due"] = fast_time(t["due_at"])
-    t["_received"] = fast_time(t["received_at"])
-    return t
+        self.pages.append((at, title, body))
+        if self._alive() and self.dashboard.query_one("#pages").has_class("-shown"):
+            self.load_pages()
 
 
 def run_console(db_path: Path, cfg: Config, operator: str, clock: Clock) -> int:
     app = ConsoleApp(db_path, cfg, operator, clock)
     app.run()
     return app.return_code or 0
+

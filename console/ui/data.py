@@ -1,46 +1,42 @@
-"""Loading rows for the console, and noticing what other processes changed.
+"""What the console reads from the shared SQLite file, and noticing what other processes changed.
 
-One `TicketData` per app, holding one read connection guarded by a lock (reads are short and WAL
-readers never wait for writers). Writes do not happen here: actions run in thread workers, each
-with its own connection (`store.open_db`).
+Every method blocks, so the app calls them from thread workers (the first load excepted: nothing
+ticks before the first paint). One read connection, guarded by a lock, serves the change checks;
+ticket details open a connection of their own, so a slow read of a huge message never delays a
+change check. Writes do not happen here: actions run in thread workers through `console.actions`.
 
-Change detection: `PRAGMA data_version` changes when another connection commits. Only then do we
-ask for tickets with `updated_at >= last_seen - slack OR id > max_id` and diff them against the
-cache by value; `updated_at` has one-second resolution, hence `>=` and the diff.
+Change detection: `PRAGMA data_version` changes when another connection commits. Only then are the
+tickets that may have changed read (store.console_reads.changed_ticket_rows) and diffed against the
+cache by value, with any new pages and the heartbeat rows.
 """
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import store
-from store import audit, heartbeat, messages, outbox, staff as store_staff, tickets
+from console.fold import fold
+from store import audit, console_reads, heartbeat, outbox, staff as store_staff
 from store.times import iso, parse_iso
 
-_COLS = list(tickets.COLUMNS) + ["message_count"]
-_SELECT = ("SELECT " + ", ".join(f"t.{c}" for c in tickets.COLUMNS)
-           + ", (SELECT count(*) FROM messages m WHERE m.ticket_id = t.id) FROM tickets t")
 SLACK = timedelta(seconds=5)  # rows committed a little late with an older updated_at are still seen
+PREVIEW_CHARS = 10_000        # of each message body, shown before "more"
 
 
 @dataclass
 class Changes:
     upserts: dict[int, dict[str, Any]] = field(default_factory=dict)  # open tickets, new or changed
-    removed: set[int] = field(default_factory=set)                     # resolved (or deleted)
+    removed: set[int] = field(default_factory=set)                     # resolved (or gone)
     new_ids: set[int] = field(default_factory=set)                     # ids never seen before
+    alerts: list[dict[str, Any]] = field(default_factory=list)         # outbox rows written since the last look
+    beats: list[dict[str, Any]] = field(default_factory=list)
+    outbox: dict[str, int] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.upserts or self.removed)
-
-
-@dataclass
-class Stats:
-    outbox: dict[str, int] = field(default_factory=dict)
-    heartbeat_at: datetime | None = None
-    heartbeat_name: str | None = None
 
 
 @dataclass
@@ -49,6 +45,7 @@ class Detail:
     messages: list[dict[str, Any]]
     events: list[dict[str, Any]]
     alerts: list[dict[str, Any]]
+    chars: int = PREVIEW_CHARS
 
 
 class TicketData:
@@ -57,35 +54,26 @@ class TicketData:
         self._db = store.open_db(self.db_path)
         self._lock = threading.Lock()
         self.cache: dict[int, dict[str, Any]] = {}
-        self.max_id = 0
-        self.last_seen: str | None = None
+        self.marks: dict[str, Any] = {"ticket": 0, "updated_at": "", "message": 0, "event": 0, "alert": 0}
         self._dv: int | None = None
-
-    closed = False
+        self.closed = False
 
     def close(self) -> None:
         with self._lock:
             self.closed = True
             self._db.conn.close()
 
-    # -- tickets ---------------------------------------------------------------------------------
-    def _note(self, rows: list[dict[str, Any]]) -> None:
-        for r in rows:
-            if r["id"] > self.max_id:
-                self.max_id = r["id"]
-            if self.last_seen is None or r["updated_at"] > self.last_seen:
-                self.last_seen = r["updated_at"]
+    def _reader(self):
+        return store.open_db(self.db_path, migrate=False)
 
+    # -- tickets ---------------------------------------------------------------------------------
     def load_all(self) -> dict[int, dict[str, Any]]:
-        """Every open ticket (the first paint)."""
+        """Every open ticket (the first paint); pages already in the outbox are not news."""
         with self._lock:
             self._dv = store.data_version(self._db)
-            rows = [dict(zip(_COLS, r)) for r in
-                    self._db.execute(_SELECT + " WHERE t.status != 'resolved' ORDER BY t.id").fetchall()]
-            top = self._db.execute("SELECT max(id), max(updated_at) FROM tickets").fetchone()
+            self.marks = console_reads.watermarks(self._db)
+            rows = console_reads.open_ticket_rows(self._db)
         self.cache = {r["id"]: r for r in rows}
-        self.max_id = top[0] or 0
-        self.last_seen = top[1]
         return dict(self.cache)
 
     def changed(self) -> bool:
@@ -93,7 +81,7 @@ class TicketData:
             return store.data_version(self._db) != self._dv
 
     def poll(self, force: bool = False) -> Changes | None:
-        """None when nothing was committed since the last look; else what changed among tickets."""
+        """None when nothing was committed since the last look; else what changed."""
         with self._lock:
             if self.closed:
                 return None
@@ -101,57 +89,100 @@ class TicketData:
             if dv == self._dv and not force:
                 return None
             self._dv = dv
-            since = parse_iso(self.last_seen) - SLACK if self.last_seen else None
-            rows = [dict(zip(_COLS, r)) for r in self._db.execute(
-                _SELECT + " WHERE t.updated_at >= ? OR t.id > ?", [iso(since) if since else "", self.max_id]
-            ).fetchall()]
-        ch = Changes()
+            old = self.marks
+            marks = console_reads.watermarks(self._db)  # before the reads: a later commit is seen next time
+            since = parse_iso(old["updated_at"]) - SLACK if old["updated_at"] else None
+            rows = console_reads.changed_ticket_rows(self._db, old, iso(since) if since else "")
+            alerts = console_reads.alerts_after(self._db, old["alert"])
+            beats = heartbeat.heartbeats(self._db)
+            counts = outbox.state_counts(self._db)
+        self.marks = marks
+        ch = Changes(alerts=alerts, beats=beats, outbox=counts)
+        if alerts:
+            self.marks["alert"] = max(self.marks["alert"], alerts[-1]["id"])
         for r in rows:
             tid = r["id"]
-            if tid > self.max_id:
+            if tid > old["ticket"]:
                 ch.new_ids.add(tid)
-            old = self.cache.get(tid)
+            before = self.cache.get(tid)
             if r["status"] == "resolved":
-                if old is not None:
+                if before is not None:
                     del self.cache[tid]
                     ch.removed.add(tid)
-            elif old != r:
+            elif before != r:
                 self.cache[tid] = r
                 ch.upserts[tid] = r
-        self._note(rows)
         return ch
 
-    # -- everything else ---------------------------------------------------------------------------
-    def stats(self) -> Stats:
+    def health_inputs(self) -> tuple[list[dict], dict[str, int]]:
         with self._lock:
-            counts = outbox.state_counts(self._db)
-            beats = heartbeat.heartbeats(self._db)
-        latest = max(beats, key=lambda b: b["at"], default=None)
-        return Stats(outbox=counts, heartbeat_at=parse_iso(latest["at"]) if latest else None,
-                     heartbeat_name=latest["name"] if latest else None)
+            return heartbeat.heartbeats(self._db), outbox.state_counts(self._db)
 
-    def detail(self, ticket_id: int) -> Detail:
-        with self._lock:
-            t = tickets.get_ticket(self._db, ticket_id)
-            return Detail(ticket=t, messages=messages.messages_for(self._db, ticket_id),
-                          events=audit.events_for(self._db, ticket_id),
-                          alerts=outbox.list_alerts(self._db, ticket_id=ticket_id))
+    # -- everything else (own connections: callers are workers) ---------------------------------------
+    def detail(self, ticket_id: int, chars: int = PREVIEW_CHARS) -> Detail:
+        from store import tickets
+
+        db = self._reader()
+        try:
+            t = console_reads.ticket_row(db, ticket_id)
+            if t is None:
+                tickets.get_ticket(db, ticket_id)  # raises NoSuchTicket with the usual words
+            return Detail(ticket=t, messages=console_reads.message_previews(db, ticket_id, chars),
+                          events=audit.events_for(db, ticket_id),
+                          alerts=outbox.list_alerts(db, ticket_id=ticket_id), chars=chars)
+        finally:
+            db.conn.close()
+
+    def preview(self, ticket_id: int, chars: int = 2000) -> dict[str, Any] | None:
+        db = self._reader()
+        try:
+            return console_reads.latest_message_preview(db, ticket_id, chars)
+        finally:
+            db.conn.close()
+
+    def resolved(self, limit: int = 500) -> dict[int, dict[str, Any]]:
+        db = self._reader()
+        try:
+            return {r["id"]: r for r in console_reads.resolved_ticket_rows(db, limit)}
+        finally:
+            db.conn.close()
+
+    def ticket(self, ticket_id: int) -> dict[str, Any] | None:
+        db = self._reader()
+        try:
+            return console_reads.ticket_row(db, ticket_id)
+        finally:
+            db.conn.close()
 
     def search_bodies(self, text: str) -> set[int]:
-        """Tickets with a message whose subject, sender or body contains `text` (case-insensitive)."""
-        pat = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT DISTINCT ticket_id FROM messages WHERE ticket_id IS NOT NULL AND (body_text LIKE ? ESCAPE '\\'"
-                " OR subject LIKE ? ESCAPE '\\' OR from_addr LIKE ? ESCAPE '\\' OR from_name LIKE ? ESCAPE '\\')",
-                [pat, pat, pat, pat]).fetchall()
-        return {r[0] for r in rows}
+        """Tickets with a message whose subject, sender or body contains `text`, ignoring case and accents."""
+        db = self._reader()
+        try:
+            return console_reads.tickets_with_text(db, fold(text), fold)
+        finally:
+            db.conn.close()
+
+    def recent_pages(self, limit: int = 200) -> list[dict[str, Any]]:
+        db = self._reader()
+        try:
+            return console_reads.recent_alerts(db, limit)
+        finally:
+            db.conn.close()
+
+    def raw(self, message_id: int) -> bytes:
+        from store import messages
+
+        db = self._reader()
+        try:
+            return messages.raw_message(db, message_id)
+        finally:
+            db.conn.close()
 
     def staff(self) -> list[dict]:
         with self._lock:
             return store_staff.all_staff(self._db)
 
-    def oncall(self, cfg, now: datetime):
+    def oncall(self, cfg, now):
         from console.alerts import audience
 
         with self._lock:

@@ -1,44 +1,52 @@
-"""Pure text helpers for the console: countdowns, badges, urgency levels, ages.
+"""Pure text for the console: class metadata, time-left cells, urgency levels, history in words.
 
-No Textual, no database, no clock: callers pass numbers in. Colour names live here too so every
-part of the UI (rows, badges, detail, header) uses the same ones; colour is never the only signal,
-so every level also has text ("III", "BREACHED", "!").
+No Textual, no database, no clock: callers pass values in. Colour is never the only signal: every
+level also has text ("III", "BREACHED", "!"). Colours themselves live in the theme (console/ui/theme.py);
+here a class or a level only names its CSS class.
 """
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-CLASS_COLOR = {"III": "#e5484d", "II": "#f5a524", "I": "#3b82f6"}
-CLASS_NAME = {"III": "critical", "II": "urgent", "I": "normal"}
+from console import timefmt
+from console.safe_text import clean_line
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    code: str   # "III"
+    name: str   # "critical"
+    rank: int   # 0 sorts first
+    css: str    # CSS class and theme variable: "class-iii" -> $class-iii
+
+    @property
+    def badge(self) -> str:
+        """Fixed width, readable in monochrome."""
+        return f"{self.code:^5}"
+
+
+# The one definition of the three classes (support-policy.txt); everything else looks them up here.
+CLASSES: dict[str, ClassInfo] = {
+    "III": ClassInfo("III", "critical", 0, "class-iii"),
+    "II": ClassInfo("II", "urgent", 1, "class-ii"),
+    "I": ClassInfo("I", "normal", 2, "class-i"),
+}
+UNKNOWN_CLASS = ClassInfo("?", "unknown", 9, "class-i")
+
+
+def class_info(code: str) -> ClassInfo:
+    return CLASSES.get(code, UNKNOWN_CLASS)
+
+
 LEVELS = ("ok", "warn", "breached", "acked")
 
 
 def seconds_left(due_at: datetime, now: datetime) -> int:
     """Whole seconds until `due_at`, rounded down, so any overdue moment is negative."""
     return math.floor((due_at - now).total_seconds())
-
-
-def _span(s: int) -> str:
-    if s >= 86400:
-        d, rem = divmod(s, 86400)
-        return f"{d}d {rem // 3600}h"
-    if s >= 3600:
-        h, rem = divmod(s, 3600)
-        m, sec = divmod(rem, 60)
-        return f"{h}:{m:02d}:{sec:02d}"
-    m, sec = divmod(s, 60)
-    return f"{m}:{sec:02d}"
-
-
-def countdown(seconds: int | float | None) -> str:
-    """`14:59` under an hour, `7:59:12` under a day, `2d 23h` beyond; `-3:12 BREACHED` once overdue."""
-    if seconds is None:
-        return "-"
-    s = math.floor(seconds)
-    if s < 0:
-        return f"-{_span(-s)} BREACHED"
-    return _span(s)
 
 
 def level(seconds: int | float | None, target_seconds: float, warn_fraction: float = 0.8) -> str:
@@ -55,33 +63,19 @@ def level(seconds: int | float | None, target_seconds: float, warn_fraction: flo
     return "ok"
 
 
-def countdown_cell(seconds: int | float | None, lvl: str) -> str:
-    """The countdown column's text: the warn level carries a '!' so it reads without colour."""
-    text = countdown(seconds)
-    if lvl == "warn":
-        return f"{text} !"
-    if lvl == "acked":
+def left_cell(seconds: int | float | None, lvl: str) -> str:
+    """The time-left column: `14m59s`, `4m10s !` (80 % of the target used), `BREACHED 3m12s`, `ack'd`."""
+    if lvl == "acked" or seconds is None:
         return "ack'd"
-    return text
-
-
-def badge(cls: str) -> str:
-    """Class badge text, fixed width, readable in monochrome."""
-    return f"{cls:^5}"
+    if lvl == "breached":
+        return f"BREACHED {timefmt.span(seconds)}"
+    text = timefmt.left(seconds)
+    return f"{text} !" if lvl == "warn" else text
 
 
 def age(seconds: float | None) -> str:
-    """A short age such as `4s`, `3m 05s`, `2h 10m`, `3d 4h`; `never` for None."""
-    if seconds is None:
-        return "never"
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h {(s % 3600) // 60:02d}m"
-    return f"{s // 86400}d {(s % 86400) // 3600}h"
+    """A short age such as `4s`, `3m05s`, `2h10m`; `never` for None."""
+    return "never" if seconds is None else timefmt.span(max(0.0, seconds))
 
 
 def target_seconds(received_at: datetime, due_at: datetime) -> float:
@@ -94,5 +88,108 @@ def local_time(dt: datetime | None, tz, fmt: str = "%a %d %b %H:%M %Z") -> str:
     return dt.astimezone(tz).strftime(fmt)
 
 
-def span(td: timedelta) -> str:
-    return _span(abs(math.floor(td.total_seconds())))
+def status_word(t: dict[str, Any]) -> str:
+    word = {"acknowledged": "ack'd"}.get(t["status"], t["status"])
+    return ("PANIC " if t.get("panic_mode") else "") + word
+
+
+# -- what changed, in words -------------------------------------------------------------------------
+
+def describe_change(seen: dict[str, Any], now: dict[str, Any]) -> str:
+    """How ticket `now` differs from the version `seen` an operator acted on, e.g.
+    "now assigned to dee", "now Class II", "now acknowledged by bob"."""
+    parts = []
+    if now["status"] != seen["status"]:
+        who = now.get("acknowledged_by") if now["status"] == "acknowledged" else None
+        parts.append(f"now {now['status']}" + (f" by {clean_line(who, 20)}" if who else ""))
+    if now.get("assignee") != seen.get("assignee"):
+        parts.append(f"now assigned to {clean_line(now['assignee'], 20)}" if now.get("assignee") else "now unassigned")
+    if now["class"] != seen["class"]:
+        parts.append(f"now Class {now['class']}")
+    if now.get("panic_mode") and not seen.get("panic_mode"):
+        parts.append("now in panic mode")
+    return ", ".join(parts) or "changed by someone else"
+
+
+def deadline_note(cls: str, due_at: datetime, now: datetime) -> str:
+    """What a reclassification to `cls` means for the deadline, counted from the original arrival."""
+    secs = seconds_left(due_at, now)
+    if secs < 0:
+        pages = "pages go out now" if cls == "III" else "the breach page goes out now"
+        return f"Class {cls} counted from arrival: {timefmt.span(-secs)} overdue, {pages}"
+    return f"Class {cls} counted from arrival: due in {timefmt.span(secs)}"
+
+
+def _names(targets) -> str:
+    if isinstance(targets, str):
+        return clean_line(targets, 60)
+    return ", ".join(clean_line(str(t), 20) for t in (targets or [])) or "nobody"
+
+
+STEP_WORDS = {"arrival": "paged {targets} (arrival)", "warn": "warned {targets} (80 % of the target)",
+              "escalate": "escalated to the whole team ({targets})", "breach": "BREACHED: paged {targets}"}
+
+
+def event_words(e: dict[str, Any]) -> str:
+    """One audit event as a sentence: "paged bob, cy (arrival)", "ann assigned it to dee (was bob)"."""
+    d, actor, kind = e.get("detail") or {}, clean_line(e["actor"], 20), e["kind"]
+    if kind == "alert_due":
+        step = str(d.get("step", ""))
+        if step.startswith("repeat"):
+            return f"still breached: paged {_names(d.get('targets'))} again"
+        return STEP_WORDS.get(step, "paged {targets} (" + clean_line(step, 20) + ")").format(
+            targets=_names(d.get("targets")))
+    if kind == "created":
+        why = f": {clean_line(str(d['reason']), 80)}" if d.get("reason") else ""
+        return f"ticket opened as Class {d.get('cls', '?')}{why}"
+    if kind == "acknowledged":
+        extra = " (after the deadline)" if d.get("breached") else ""
+        return f"{actor} acknowledged it{extra}" + _cancelled(d)
+    if kind == "taken":
+        return f"{actor} took it" + (f" (was {clean_line(d['previous'], 20)})" if d.get("previous") else "")
+    if kind == "assigned":
+        was = f" (was {clean_line(d['previous'], 20)})" if d.get("previous") else ""
+        return f"{actor} assigned it to {clean_line(str(d.get('assignee')), 20)}{was}"
+    if kind == "reclassified":
+        why = f": {clean_line(str(d['reason']), 80)}" if d.get("reason") else ""
+        panic = ", panic mode recorded" if d.get("panic") else ""
+        return f"{actor} moved it from Class {d.get('previous')} to Class {d.get('to')}{why}{panic}"
+    if kind == "resolved":
+        note = f": {clean_line(str(d['note']), 80)}" if d.get("note") else ""
+        return f"{actor} resolved it{note}" + _cancelled(d)
+    if kind == "reopened":
+        by = f" by mail from {clean_line(str(d['by']), 60)}" if d.get("by") else ""
+        return f"{actor} reopened it" + by if actor != "intake" else f"reopened{by}"
+    if kind == "reply_received":
+        return f"the customer wrote again ({clean_line(str(d.get('by') or ''), 60)})"
+    if kind == "steps_collapsed":
+        return f"{', '.join(map(str, d.get('skipped') or []))} came due together: sent only {d.get('sent')}"
+    if kind.endswith("_received"):
+        return f"{kind.removesuffix('_received')} received: {clean_line(str(d.get('subject') or ''), 80)}"
+    rest = ", ".join(f"{k} {clean_line(str(v), 40)}" for k, v in sorted(d.items()) if v not in ("", None, [], {}))
+    return f"{actor} {kind.replace('_', ' ')}" + (f" ({rest})" if rest else "")
+
+
+def _cancelled(d: dict) -> str:
+    n = d.get("cancelled_pages") or 0
+    return f"; {n} unsent page{'s' if n != 1 else ''} cancelled" if n else ""
+
+
+def page_words(a: dict[str, Any]) -> str:
+    """One outbox row: "breach to ann: sent", "arrival to bob: failed after 3 tries (timeout)"."""
+    state, tries = a["state"], a.get("attempts") or 0
+    what = f"{clean_line(a['step'], 20)} to {clean_line(a['target'], 20)}: {state}"
+    if state in ("failed", "expired") and tries:
+        what += f" after {tries} tr{'ies' if tries != 1 else 'y'}"
+    if a.get("last_error") and state != "sent":
+        what += f" ({clean_line(a['last_error'], 80)})"
+    return what
+
+
+def size_words(n: int | None) -> str:
+    n = n or 0
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n / 1024 / 1024:.1f} MB"

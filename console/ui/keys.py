@@ -3,7 +3,10 @@
 Every key the console answers to is a `Key` here: an id, the key(s), a description and the contexts
 (screens) it applies to. Screens take their Textual `BINDINGS` from `bindings(context)`, so the
 Footer shows exactly the keys that apply now; the `?` help screen lists `for_context()`; and the
-ctrl+p command palette offers the same entries through `KeyCommands`.
+ctrl+p command palette offers the same entries through `KeyCommands`, once each, plus "open #N"
+for a typed ticket number.
+
+Replies (`r` reply, `n` internal note) come with the composer (issue 14); their keys are kept free.
 """
 from __future__ import annotations
 
@@ -12,12 +15,14 @@ from functools import partial
 
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
 
 APP = "app"
 DASHBOARD = "dashboard"
 DETAIL = "detail"
 DIALOG = "dialog"
 CONTEXT_TITLES = {APP: "Everywhere", DASHBOARD: "Ticket list", DETAIL: "Ticket detail", DIALOG: "Dialogs"}
+RESERVED = {"r": "reply (coming with the composer)", "n": "internal note (coming with the composer)"}
 
 
 @dataclass(frozen=True)
@@ -30,7 +35,7 @@ class Key:
     display: str | None = None   # how the key is written in help and footer
     show: bool = True            # shown in the footer
     palette: bool = True         # offered in the command palette
-    bind: bool = True            # False: documented only (the key is bound elsewhere, e.g. by Textual)
+    bind: bool = True            # False: documented only (the key is bound elsewhere, e.g. by a widget)
     priority: bool = False
 
     @property
@@ -38,35 +43,49 @@ class Key:
         return self.display or self.keys.replace(",", "/")
 
 
-D, T = DASHBOARD, DETAIL
+D, T, M = DASHBOARD, DETAIL, DIALOG
 REGISTRY: tuple[Key, ...] = (
-    Key("help", "question_mark", "app.help", "Help: all keys", (APP,), display="?"),
-    Key("quit", "q", "app.quit", "Quit", (APP,)),
-    Key("palette", "ctrl+p", "app.command_palette", "Command palette", (APP,), display="ctrl+p",
-        bind=False, palette=False),
-    Key("down", "j,down", "cursor_down", "Next ticket", (D,), display="j/↓", show=False),
-    Key("up", "k,up", "cursor_up", "Previous ticket", (D,), display="k/↑", show=False),
-    Key("top", "g,home", "cursor_top", "First ticket", (D,), display="g", show=False),
-    Key("bottom", "G,end", "cursor_bottom", "Last ticket", (D,), display="G", show=False),
+    # Open and Help come first, so that the footer shows them even at 80 columns.
     Key("open", "enter", "open_detail", "Open", (D,), display="⏎"),
     Key("close", "escape", "close", "Back", (T,), display="esc"),
-    Key("scroll_down", "j,down", "scroll_down", "Scroll down", (T,), display="j/↓", show=False),
-    Key("scroll_up", "k,up", "scroll_up", "Scroll up", (T,), display="k/↑", show=False),
+    Key("help", "question_mark", "app.help", "Help", (D, T), display="?"),
     Key("ack", "a", "ack", "Acknowledge", (D, T)),
     Key("take", "t", "take", "Take", (D, T)),
     Key("assign", "o", "assign", "Assign", (D, T)),
     Key("reclassify", "c", "reclassify", "Reclassify", (D, T)),
     Key("resolve", "x", "resolve", "Resolve", (D, T)),
+    Key("reopen", "u", "reopen", "Reopen", (D, T), show=False),
     Key("search", "slash", "search", "Search", (D,), display="/"),
+    Key("goto", "number_sign", "app.goto", "Go to ticket #N", (D, T), display="#"),
     Key("filter", "f", "filter", "Filter", (D,)),
+    Key("resolved", "v", "toggle_resolved", "Resolved / open tickets", (D,)),
+    Key("pages", "p", "pages", "Pages sent", (D,)),
+    Key("sort", "s", "sort", "Sort", (D,), show=False),
+    Key("more", "m", "more", "More of a long message", (T,)),
+    Key("save", "w", "save_attachment", "Save an attachment to a file", (T,)),
+    Key("down", "j,down", "cursor_down", "Next ticket", (D,), display="j/↓", show=False),
+    Key("up", "k,up", "cursor_up", "Previous ticket", (D,), display="k/↑", show=False),
+    Key("top", "g,home", "cursor_top", "First ticket", (D,), display="g/home", show=False),
+    Key("bottom", "G,end", "cursor_bottom", "Last ticket", (D,), display="G/end", show=False),
+    Key("scroll_down", "j,down", "scroll_down", "Scroll down", (T,), display="j/↓", show=False),
+    Key("scroll_up", "k,up", "scroll_up", "Scroll up", (T,), display="k/↑", show=False),
+    Key("scroll_top", "g,home", "scroll_top", "Top", (T,), display="g/home", show=False),
+    Key("scroll_bottom", "G,end", "scroll_bottom", "Bottom", (T,), display="G/end", show=False),
     Key("class3", "3", "class_filter('III')", "Only Class III", (D,), show=False),
     Key("class2", "2", "class_filter('II')", "Only Class II", (D,), show=False),
     Key("class1", "1", "class_filter('I')", "Only Class I", (D,), show=False),
     Key("clear_filter", "0", "class_filter('')", "Clear filters and search", (D,), show=False),
-    Key("sort", "s", "sort", "Sort", (D,)),
     Key("mark", "space", "mark", "Mark (bulk reassign)", (D,), display="space", show=False),
     Key("unmark", "escape", "unmark", "Clear marks and search", (D,), display="esc", show=False),
     Key("refresh", "R", "refresh", "Refresh now", (D, T), show=False),
+    Key("quit", "q", "app.quit", "Quit", (APP,), show=False),
+    Key("palette", "ctrl+p", "app.command_palette", "Command palette", (APP,), display="^p",
+        bind=False, palette=False),
+    # Dialogs: the list widgets handle Enter themselves; the rest is bound on the dialog.
+    Key("dialog.ok", "enter", "", "Choose / confirm", (M,), display="⏎", bind=False, palette=False),
+    Key("dialog.down", "j,down", "list_down", "Next choice", (M,), display="j/↓", show=False, palette=False),
+    Key("dialog.up", "k,up", "list_up", "Previous choice", (M,), display="k/↑", show=False, palette=False),
+    Key("dialog.cancel", "escape", "cancel", "Cancel", (M,), display="esc", palette=False),
 )
 
 _BY_ID = {k.id: k for k in REGISTRY}
@@ -88,15 +107,21 @@ def bindings(context: str) -> list[Binding]:
     ]
 
 
+def hint(context: str) -> str:
+    """A one-line hint of a context's keys, as dialogs show it."""
+    return "   ".join(f"{k.label} {k.description.lower()}" for k in for_context(context))
+
+
 class KeyCommands(Provider):
-    """The command palette's view of the registry: the entries of the current screen and the app."""
+    """The command palette's view of the registry: the current screen's entries and the app's, each
+    once; and "Open #N" when the query is a ticket number."""
 
     def _entries(self) -> list[Key]:
         context = getattr(self.screen, "KEY_CONTEXT", DASHBOARD)
         seen, out = set(), []
         for k in for_context(context) + for_context(APP):
-            if k.palette and k.id not in seen:
-                seen.add(k.id)
+            if k.palette and k.bind and k.description not in seen:
+                seen.add(k.description)
                 out.append(k)
         return out
 
@@ -110,6 +135,12 @@ class KeyCommands(Provider):
             yield DiscoveryHit(f"{k.description}  ({k.label})", self._runner(k), help=f"key {k.label}")
 
     async def search(self, query: str) -> Hits:
+        number = query.strip().lstrip("#")
+        if number.isdigit():
+            tid = int(number)
+            about = getattr(self.app, "ticket_summary", lambda _tid: "")(tid)
+            yield Hit(1.0, Content(f"Open #{tid}" + (f"  {about}" if about else "")),
+                      partial(self.app.open_ticket, tid), help="jump to the ticket")
         matcher = self.matcher(query)
         for k in self._entries():
             text = f"{k.description}  ({k.label})"

@@ -1,22 +1,29 @@
-"""The demo builds through the real intake pipeline and starts headless with all three classes."""
+"""The demo builds through the real intake pipeline, looks healthy, and every page that matters is news."""
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime, timedelta, timezone
+
 import pytest
+
+from tests.ui.helpers import notifications, screen_text
 
 pytestmark = pytest.mark.ui
 
 
-async def test_demo_starts_with_all_classes(tmp_path):
+async def test_demo_starts_with_all_classes_and_announces_escalation_and_breach(tmp_path):
     pytest.importorskip("console.intake.pipeline")
-    from console.clock import SystemClock
+    from console.clock import FrozenClock
     from console.demo import Escalator, PageSink, build_demo, register_desk_channel
     from console.ui.app import ConsoleApp
 
-    clock = SystemClock()
+    clock = FrozenClock(datetime.now(timezone.utc).replace(microsecond=0))
     db_path, cfg = build_demo(tmp_path, clock)
     sink = PageSink()
     register_desk_channel(sink)
-    app = ConsoleApp(db_path, cfg, "ann", clock, page_sink=sink)
+    app = ConsoleApp(db_path, cfg, "ann", clock, page_sink=sink, live=False)
+    bells = []
+    app.bell = lambda: bells.append(1)
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()
         classes = {t["class"] for t in app.tickets.values()}
@@ -24,12 +31,48 @@ async def test_demo_starts_with_all_classes(tmp_path):
         assert any(t["needs_details"] for t in app.tickets.values())  # the call-me-only mail
         assert any(t["message_count"] >= 2 for t in app.tickets.values())  # a thread with a reply
         assert app.role == "supervisor"
+        assert app.health.healthy, app.health.as_json()  # the demo writes a scheduler and an intake row
+        app.update_status()
+        await pilot.pause()
+        header = screen_text(app).splitlines()[1]
+        assert "intake idle" in header and "scheduler ok" in header and "outbox" in header
+        assert notifications(app) == [] and bells == []  # a healthy start says nothing
+        clock.advance(timedelta(seconds=40))  # 01 escalates (10 min), 02 breaches (15 min)
         escalator = Escalator(db_path, cfg, clock)
-        import asyncio
-
         sent = await asyncio.to_thread(escalator.cycle)  # the escalator's own thread and connection
         assert sent > 0
-        await pilot.pause(0.2)
+        app.refresh_now()
         await pilot.pause()
-        assert app.pages and any("Class III" in title for _, title, _ in app.pages)
-        assert any("Class III" in n.title for n in app._notifications)
+        news = notifications(app)
+        assert len(news) == 1, news  # gathered into one toast, not stacked over the list
+        assert "ESCALATED" in news[0] and "BREACHED" in news[0]
+        assert bells
+        await pilot.pause(0.2)
+        assert sink and app.pages and any("Class III" in title for _, title, _ in app.pages)
+
+
+def test_demo_as_someone_not_on_its_staff_says_so(capsys):
+    from console.cli import main
+
+    assert main(["demo", "--as", "zed"]) == 64
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "'zed' is not on the demo's staff" in err and "ann, bob, cy, dee" in err
+
+
+def test_demo_as_takes_the_handle(monkeypatch):
+    import console.ui.app as ui_app
+    from console import demo
+
+    seen = {}
+
+    class Fake:
+        def __init__(self, db_path, cfg, operator, clock, **kw):
+            seen["operator"] = operator
+            self.return_code = 0
+
+        def run(self):
+            pass
+
+    monkeypatch.setattr(ui_app, "ConsoleApp", Fake)
+    assert demo.run_demo(operator="bob") == 0
+    assert seen == {"operator": "bob"}

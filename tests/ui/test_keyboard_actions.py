@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Checkbox, Input
+from textual.widgets import Checkbox, Input, OptionList
 
 from console.ui.screens.detail import DetailScreen
 from console.ui.screens.dialogs import FilterDialog, ReclassifyDialog, ResolveDialog, StaffPicker
 from store import audit, tickets
-from tests.ui.helpers import notifications, pick_option, row_ids, select, settle
+from tests.ui.helpers import notifications, pick_option, row, row_ids, select, settle
 
 pytestmark = pytest.mark.ui
 SIZE = (120, 36)
@@ -80,7 +80,7 @@ async def test_bulk_reassign(make_app, seeded, db):
         assert app.marked == set()
 
 
-async def test_refused_reassign_as_staff(make_app, seeded, db):
+async def test_staff_are_not_offered_choices_they_would_be_refused(make_app, seeded, db):
     _, ids = seeded
     app = make_app("bob")
     async with app.run_test(size=SIZE) as pilot:
@@ -88,11 +88,27 @@ async def test_refused_reassign_as_staff(make_app, seeded, db):
         before = audit.events_for(db, ids[3])
         await pilot.press("o")
         await pilot.pause()
-        await pick_option(pilot, "bob")
-        await settle(pilot)
+        assert not isinstance(app.screen, StaffPicker)  # nothing to choose that would not be refused
+        assert any("Not allowed" in n and "only a supervisor may assign" in n for n in notifications(app))
+        await pilot.press("c")
+        await pilot.pause()
+        assert not isinstance(app.screen, ReclassifyDialog)
+        assert any("only they or a supervisor may reclassify" in n for n in notifications(app))
         assert tickets.get_ticket(db, ids[3])["assignee"] == "cy"
         assert audit.events_for(db, ids[3]) == before
-        assert any("only a supervisor may assign" in n and "Refused" in n for n in notifications(app))
+        select(app, ids[4])  # unassigned: bob may take it, so he is offered himself only
+        await pilot.press("o")
+        await pilot.pause()
+        assert isinstance(app.screen, StaffPicker)
+        options = app.screen.query_one(OptionList)
+        assert [options.get_option_at_index(i).id for i in range(options.option_count)] == ["bob"]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert tickets.get_ticket(db, ids[4])["assignee"] == "bob"
+        select(app, ids[1])  # a Class III: staff see no panic checkbox
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, ReclassifyDialog) and not app.screen.query("#panic")
         assert app.is_running
 
 
@@ -108,7 +124,7 @@ async def test_stale_action_is_refused(make_app, seeded, db, clock):
         await settle(pilot)
         t = tickets.get_ticket(db, ids[4])
         assert t["status"] == "new" and t["assignee"] == "cy"
-        assert any("changed since you loaded it" in n for n in notifications(app))
+        assert any("changed since you opened this: now assigned to cy" in n for n in notifications(app))
 
 
 async def test_reclassify_with_reason(make_app, seeded, db):
@@ -119,7 +135,9 @@ async def test_reclassify_with_reason(make_app, seeded, db):
         await pilot.press("c")
         await pilot.pause()
         assert isinstance(app.screen, ReclassifyDialog)
-        await pick_option(pilot, "II")
+        ol = app.screen.query_one("#classes")
+        assert ol.get_option_at_index(ol.highlighted).id == "II"  # one step up from Class I is offered first
+        await pilot.press("tab")  # to the reason
         await pilot.press(*"customer blocked")
         await pilot.press("enter")
         await settle(pilot)
@@ -149,7 +167,7 @@ async def test_reclassify_panic_mode(make_app, seeded, db):
         ev = last_event(db, ids[1])
         assert ev["kind"] == "reclassified" and ev["detail"]["panic"] is True and ev["actor"] == "ann"
         assert ev["detail"]["previous"] == "III" and ev["detail"]["to"] == "I"
-        assert "PANIC" in app.dashboard.table.get_cell(str(ids[1]), "status").plain
+        assert "PANIC" in row(app, ids[1]).status
 
 
 async def test_resolve_with_confirm_and_note(make_app, seeded, db):
@@ -183,11 +201,12 @@ async def test_actions_from_detail_screen(make_app, seeded, db):
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, DetailScreen) and app.screen.ticket_id == ids[1]
+        await settle(pilot)
         await pilot.press("t")
         await settle(pilot)
         assert tickets.get_ticket(db, ids[1])["assignee"] == "ann"
         assert last_event(db, ids[1])["kind"] == "taken"
-        head = app.screen.query_one("#detail-head").render()
+        head = app.screen.query_one("#detail-head").content
         assert "assignee ann" in str(head)
         await pilot.press("escape")
         assert not isinstance(app.screen, DetailScreen)
@@ -206,6 +225,10 @@ async def test_movement_keys(make_app, seeded):
         assert t.cursor_row == 2
         await pilot.press("k")
         assert t.cursor_row == 1
+        await pilot.press("end")  # Home and End reach the screen's bindings (the list does not swallow them)
+        assert t.cursor_row == t.row_count - 1
+        await pilot.press("home")
+        assert t.cursor_row == 0
 
 
 async def test_filters(make_app, seeded):
@@ -218,7 +241,7 @@ async def test_filters(make_app, seeded):
         assert row_ids(app) == [ids[1], ids[0]]
         await pilot.press("1")
         assert sorted(row_ids(app)) == sorted([ids[3], ids[4]])
-        await pilot.press("0")
+        await pilot.press("1")  # the same key again clears it
         assert len(row_ids(app)) == 6
         for choice, expected in (("unassigned", {ids[0], ids[1], ids[4]}), ("breached", {ids[1]})):
             await pilot.press("0", "f")

@@ -1,23 +1,17 @@
 from datetime import datetime, timedelta, timezone
 
 from console.ui import format as f
+from console.ui.widgets.tickets import fit, layout
 
 
-def test_countdown_minutes_hours_days():
-    assert f.countdown(14 * 60 + 59) == "14:59"
-    assert f.countdown(0) == "0:00"
-    assert f.countdown(59) == "0:59"
-    assert f.countdown(7 * 3600 + 59 * 60 + 12) == "7:59:12"
-    assert f.countdown(3600) == "1:00:00"
-    assert f.countdown(2 * 86400 + 23 * 3600 + 59 * 60) == "2d 23h"
-    assert f.countdown(None) == "-"
-
-
-def test_countdown_breached():
-    assert f.countdown(-(3 * 60 + 12)) == "-3:12 BREACHED"
-    assert f.countdown(-0.2) == "-0:01 BREACHED"
-    assert f.countdown(-(2 * 3600 + 5)) == "-2:00:05 BREACHED"
-    assert f.countdown(-(3 * 86400)) == "-3d 0h BREACHED"
+def test_left_cell_reads_one_way():
+    assert f.left_cell(14 * 60 + 59, "ok") == "14m59s"
+    assert f.left_cell(28, "ok") == "28s"
+    assert f.left_cell(4 * 3600 + 59 * 60 + 58, "ok") == "4h59m"
+    assert f.left_cell(2 * 86400 + 23 * 3600 + 59 * 60, "ok") == "2d23h"
+    assert f.left_cell(100, "warn") == "1m40s !"
+    assert f.left_cell(-192, "breached") == "BREACHED 3m12s"
+    assert f.left_cell(None, "acked") == "ack'd"
 
 
 def test_seconds_left_rounds_down():
@@ -36,19 +30,60 @@ def test_level():
     assert f.level(None, target) == "acked"
 
 
-def test_countdown_cell_has_text_signal():
-    assert f.countdown_cell(100, "warn") == "1:40 !"
-    assert f.countdown_cell(-5, "breached") == "-0:05 BREACHED"
-    assert f.countdown_cell(None, "acked") == "ack'd"
-    assert f.countdown_cell(100, "ok") == "1:40"
-
-
-def test_badge_and_age():
-    assert f.badge("III") == " III "
-    assert f.badge("I").strip() == "I"
-    assert len(f.badge("II")) == 5
+def test_class_metadata_and_age():
+    assert f.class_info("III").badge == " III "
+    assert [c.code for c in f.CLASSES.values()] == ["III", "II", "I"]
+    assert f.class_info("II").css == "class-ii" and f.class_info("I").name == "normal"
     assert f.age(None) == "never"
     assert f.age(4) == "4s"
-    assert f.age(185) == "3m 05s"
-    assert f.age(7800) == "2h 10m"
-    assert f.age(90000) == "1d 1h"
+    assert f.age(185) == "3m05s"
+    assert f.age(7800) == "2h10m"
+
+
+def test_describe_change_says_what_is_new():
+    seen = {"status": "new", "assignee": "bob", "class": "I", "panic_mode": 0}
+    assert f.describe_change(seen, dict(seen, assignee="dee")) == "now assigned to dee"
+    assert f.describe_change(seen, dict(seen, status="acknowledged", acknowledged_by="cy")) == \
+        "now acknowledged by cy"
+    assert f.describe_change(seen, dict(seen, **{"class": "III"})) == "now Class III"
+    assert f.describe_change(seen, dict(seen, assignee="\x1b[31mevil")) == "now assigned to evil"
+
+
+def test_deadline_note_for_a_reclassification():
+    now = datetime(2026, 1, 5, 12, 0, 0, tzinfo=timezone.utc)
+    assert f.deadline_note("III", now - timedelta(minutes=11), now) == \
+        "Class III counted from arrival: 11m00s overdue, pages go out now"
+    assert f.deadline_note("II", now + timedelta(hours=4, minutes=59, seconds=59), now) == \
+        "Class II counted from arrival: due in 4h59m"
+
+
+def test_history_in_words():
+    ev = lambda kind, actor="ann", **d: {"kind": kind, "actor": actor, "detail": d}  # noqa: E731
+    assert f.event_words(ev("alert_due", "poller", step="arrival", targets=["bob", "cy"])) == \
+        "paged bob, cy (arrival)"
+    assert f.event_words(ev("alert_due", "poller", step="escalate", targets=["ann", "bob"])).startswith(
+        "escalated to the whole team")
+    assert f.event_words(ev("alert_due", "poller", step="repeat-2", targets=["ann"])) == \
+        "still breached: paged ann again"
+    assert f.event_words(ev("assigned", assignee="dee", previous="bob")) == "ann assigned it to dee (was bob)"
+    assert f.event_words(ev("reclassified", previous="III", to="I", reason="not urgent", panic=True)) == \
+        "ann moved it from Class III to Class I: not urgent, panic mode recorded"
+    assert f.event_words(ev("resolved", note="done", cancelled_pages=2)) == \
+        "ann resolved it: done; 2 unsent pages cancelled"
+    assert "{" not in f.event_words(ev("something_new", x=1))  # never JSON
+
+
+def test_layout_fits_80_columns_and_gives_wide_terminals_to_the_subject():
+    narrow = {c.key: c.width for c in layout(79)}
+    assert {"cls", "id", "left", "subject", "assignee"} <= narrow.keys()
+    assert "requester" not in narrow and "status" not in narrow
+    assert sum(narrow.values()) + len(narrow) - 1 == 79  # one space between columns
+    wide, wider = {c.key: c for c in layout(119)}, {c.key: c for c in layout(239)}
+    assert "requester" in wide and "status" in wide
+    assert wider["subject"].width - wide["subject"].width == 120
+
+
+def test_fit_counts_wide_characters():
+    assert fit("abc", 5) == "abc  "
+    assert fit("abcdef", 4) == "abc\u2026"
+    assert fit("日本語テキスト", 6) == "日本\u2026 "  # two cells each; the ellipsis one

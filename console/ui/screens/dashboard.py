@@ -1,26 +1,29 @@
-"""The ticket list: open tickets by time left, live countdowns, filters, search, marks."""
+"""The ticket list: open (or resolved) tickets by time left, live countdowns, filters, search, marks,
+a preview of the selected ticket when the list is short, and the pages panel."""
 from __future__ import annotations
-
-import time
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
+from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Input, RichLog, Static
+from textual.widgets import Footer, Input, Static
 
-from console.safe_text import clean_line
+from console.fold import fold
+from console.safe_text import clean_block, clean_line
+from console.ui import format as fmt
 from console.ui import keys
+from console.ui import styles as st
 from console.ui.screens.dialogs import FilterDialog
 from console.ui.widgets.status import StatusBar
-from console.ui.widgets.tickets import TicketTable, left_text, row_cells, ticket_level
+from console.ui.widgets.tickets import RowView, TicketTable
 
 SORTS = ("time", "id", "class")
 SORT_LABELS = {"time": "time left", "id": "id", "class": "class"}
-_RANK = {"III": 0, "II": 1, "I": 2}
+PREVIEW_MIN_LINES = 6  # the list leaves at least this many lines free before a preview shows
 
 
 @dataclass
@@ -29,15 +32,33 @@ class View:
     mine: bool = False
     unassigned: bool = False
     breached: bool = False
+    wrote: bool = False
     search: str = ""
     search_ids: set[int] = field(default_factory=set)
     sort: str = "time"
+    resolved: bool = False  # the resolved tickets instead of the open ones
 
-    def active(self) -> bool:
-        return bool(self.cls or self.mine or self.unassigned or self.breached or self.search)
+    def filters(self) -> list[str]:
+        parts = [f"Class {self.cls}"] if self.cls else []
+        parts += [name for name in ("mine", "unassigned", "breached") if getattr(self, name)]
+        if self.wrote:
+            parts.append("customer wrote")
+        return parts
 
 
-FIRST_PAGE = 200  # rows built before the first paint; the rest are added straight after it
+def ticket_level(t: dict[str, Any], now: datetime, warn_fraction: float) -> tuple[int | None, str]:
+    """(seconds left or None when acknowledged or resolved, level)."""
+    if t.get("acknowledged_at") or t["status"] == "resolved":
+        return None, "acked"
+    secs = fmt.seconds_left(t["_due"], now)
+    return secs, fmt.level(secs, fmt.target_seconds(t["_received"], t["_due"]), warn_fraction)
+
+
+def row_view(t: dict[str, Any], now: datetime, warn_fraction: float, marked: bool) -> RowView:
+    secs, lvl = ticket_level(t, now, warn_fraction)
+    info = fmt.class_info(t["class"])
+    return RowView(info.css, info.badge, t["id"], fmt.left_cell(secs, lvl), lvl, t["_subject"], t["_requester"],
+                   t["_assignee"], fmt.status_word(t), marked, bool(t.get("customer_wrote")))
 
 
 class DashboardScreen(Screen):
@@ -48,46 +69,53 @@ class DashboardScreen(Screen):
         super().__init__()
         self.view = View()
         self._table: TicketTable | None = None
-        self._order: list[int] = []
-        self._shown: dict[int, tuple[str, str]] = {}  # id -> (countdown text, level) on screen
-        self._keys: dict[int, tuple] = {}  # id -> sort key of the shown rows
+        self._preview_for: int | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         yield Static(id="viewbar")
-        table = self._table = TicketTable(id="tickets")
-        table.on_viewport = self.refresh_visible
+        table = self._table = TicketTable(self._row_view, self.app.clock.now, id="tickets")
         yield table
-        yield Input(placeholder="search subject, requester, body: ⏎ apply, esc clear", id="search")
-        if self.app.page_sink is not None:
-            log = RichLog(id="pages", markup=False, wrap=False, max_lines=500)
-            log.border_title = "Pages sent to desk://"
-            yield log
+        yield Static(id="preview")
+        pages = Static(id="pages")
+        pages.border_title = "Pages sent (p hides)"
+        yield pages
+        yield Input(placeholder="search subject, requester, mail (case and accents ignored); #N jumps to a ticket;"
+                                " ⏎ apply, esc clear", id="search")
         yield Footer()
 
     def on_mount(self) -> None:
         self.app.ensure_loaded()
-        self.call_after_refresh(self._painted)  # registered first: runs right after the first frame
+        self.call_after_refresh(self._painted)
         self.sync()
         self.app.update_status()
         self.table.focus()
 
     def _painted(self) -> None:
-        if self.app.first_paint_at is None:
-            self.app.first_paint_at = time.perf_counter()
+        self.app.painted()
 
     @property
     def table(self) -> TicketTable:
         return self._table  # kept from compose(): no DOM query per tick, and none after teardown
 
     # -- rows ------------------------------------------------------------------------------------
+    def source(self) -> dict[int, dict[str, Any]]:
+        return self.app.resolved if self.view.resolved else self.app.tickets
+
+    def _row_view(self, tid: int, now: datetime) -> RowView | None:
+        t = self.source().get(tid)
+        if t is None:
+            return None
+        return row_view(t, now, self.app.warn_fraction, tid in self.app.marked)
+
     def _sort_key(self, t: dict[str, Any]):
-        acked = 1 if t.get("acknowledged_at") else 0
+        if self.view.resolved:
+            return (-(t["_resolved"].timestamp() if t.get("_resolved") else 0), -t["id"])
         if self.view.sort == "id":
             return (t["id"],)
         if self.view.sort == "class":
-            return (_RANK.get(t["class"], 9), acked, t["due_at"], t["id"])
-        return (acked, t["due_at"], t["id"])
+            return (fmt.class_info(t["class"]).rank,) + t["_sort"]
+        return t["_sort"]
 
     def _passes(self, t: dict[str, Any], now: datetime) -> bool:
         v, app = self.view, self.app
@@ -97,155 +125,108 @@ class DashboardScreen(Screen):
             return False
         if v.unassigned and t.get("assignee"):
             return False
+        if v.wrote and not t.get("customer_wrote"):
+            return False
         if v.breached and ticket_level(t, now, app.warn_fraction)[1] != "breached":
             return False
         if v.search:
-            q = v.search.lower()
-            if not (t["id"] in v.search_ids or q in (t.get("subject") or "").lower()
-                    or q in (t.get("requester") or "").lower() or q in (t.get("requester_name") or "").lower()
-                    or q == str(t["id"]) or q == f"#{t['id']}"):
+            q = fold(v.search)
+            if not (t["id"] in v.search_ids or q in t["_fold"] or q.lstrip("#") == str(t["id"])):
                 return False
         return True
 
-    def sync(self, changed: set[int] | None = None, reorder: bool = False) -> None:
-        """Bring the table in line with app.tickets, diffing by row key; never clear and rebuild.
-
-        `changed`: only these tickets changed (a poll); None: check every ticket (a new filter).
-        Rows are re-sorted only when a sort key changed or rows came or went.
-        """
-        app = self.app
-        now = app.clock.now()
-        table = self.table
-        tickets, shown, keys = app.tickets, self._shown, self._keys
-        keep_key = table.cursor_key()
-        keep_row = table.cursor_row
-        candidates = tickets.keys() | shown.keys() if changed is None else changed
-        new_rows = []
-        with app.batch_update():
-            for tid in candidates:
-                t = tickets.get(tid)
-                want = t is not None and self._passes(t, now)
-                if not want:
-                    if tid in shown:
-                        table.remove_row(str(tid))
-                        del shown[tid]
-                        keys.pop(tid, None)
-                        reorder = True
-                    continue
-                key = self._sort_key(t)
-                if tid not in shown:
-                    new_rows.append((key, tid, t))
-                    keys[tid] = key
-                elif changed is not None:
-                    self._redraw(tid, now)
-                    if keys.get(tid) != key:
-                        keys[tid] = key
-                        reorder = True
-            if new_rows:
-                empty = not shown
-                new_rows.sort(key=lambda r: r[0])  # on a first load the rows go in already in order
-                if empty and len(new_rows) > FIRST_PAGE:
-                    # Paint the most urgent screenful first; the long tail follows right after the paint.
-                    later = [tid for _, tid, _ in new_rows[FIRST_PAGE:]]
-                    new_rows = new_rows[:FIRST_PAGE]
-                    for tid in later:
-                        keys.pop(tid, None)
-                    self.call_after_refresh(self.sync, set(later))
-                built = []
-                for key, tid, t in new_rows:
-                    secs, lvl = ticket_level(t, now, app.warn_fraction)
-                    built.append((tid, row_cells(t, secs, lvl, tid in app.marked), lvl))
-                table.add_rows_bulk([(str(tid), cells) for tid, cells, _ in built])
-                for tid, cells, lvl in built:
-                    shown[tid] = (cells[3].plain, lvl)
-                if empty:
-                    self._order = [tid for tid, _, _ in built]
-                elif self._order and new_rows[0][0] > keys[self._order[-1]]:
-                    self._order.extend(tid for tid, _, _ in built)  # all sort after the shown rows: appended
-                else:
-                    reorder = True
-            if reorder or len(self._order) != len(shown):
-                order = sorted(shown, key=keys.__getitem__)
-                if order != self._order:
-                    rank = {tid: n for n, tid in enumerate(order)}
-                    table.sort("id", key=rank.__getitem__)
-                    self._order = order
-            if keep_key is not None and int(keep_key) in shown:
-                if table.get_row_index(keep_key) != table.cursor_row:
-                    table.move_cursor(row=table.get_row_index(keep_key))
-            elif table.row_count:
-                table.move_cursor(row=min(keep_row, table.row_count - 1))
+    def sync(self, changed: set[int] | None = None) -> None:
+        """Bring the list in line with the tickets: one new order, the cursor kept on its ticket."""
+        now = self.app.clock.now()
+        src = self.source()
+        ids = [tid for tid, t in src.items() if self._passes(t, now)]
+        ids.sort(key=lambda tid: self._sort_key(src[tid]))
+        self.table.empty_text = self._empty_text()
+        self.table.now = now
+        if ids != self.table.ids:
+            self.table.set_rows(ids)
+        elif changed:
+            self.table.refresh()
         self.show_viewbar()
-        self.refresh_visible(now)
+        self._layout_preview()
+
+    def _empty_text(self) -> str:
+        v = self.view
+        if v.search:
+            return f"no ticket matches {clean_line(v.search, 60)!r}" + (" with these filters" if v.filters() else "")
+        if v.filters():
+            return "no ticket passes these filters (0 clears them)"
+        return "no resolved tickets" if v.resolved else "no open tickets: all quiet"
 
     def resort(self) -> None:
-        """A new sort mode: every key changes."""
-        self._keys = {tid: self._sort_key(self.app.tickets[tid]) for tid in self._shown}
-        self.sync(reorder=True)
+        self.sync()
 
-    def _redraw(self, tid: int, now: datetime) -> None:
-        app, table = self.app, self.table
-        t = app.tickets[tid]
-        secs, lvl = ticket_level(t, now, app.warn_fraction)
-        cells = row_cells(t, secs, lvl, tid in app.marked)
-        for (key, *_), value in zip(table.columns.items(), cells):
-            table.update_cell(str(tid), key, value)
-        self._shown[tid] = (cells[3].plain, lvl)
-
-    def refresh_visible(self, now: datetime | None = None) -> None:
-        """The once-a-second work: only the countdown cells of the rows on screen, only when they change."""
-        app = self.app
-        table = self.table
-        if table is None or not table.is_attached:  # a timer firing while the app shuts down
+    def tick(self, now: datetime) -> None:
+        """The once-a-second work: the visible rows are drawn again with the new time."""
+        if self._table is None or not self._table.is_attached:  # a timer firing while the app shuts down
             return
-        now = now or app.clock.now()
-        tickets, shown = app.tickets, self._shown
-        with app.batch_update():
-            for key in table.visible_keys():
-                tid = int(key)
-                t = tickets.get(tid)
-                if t is None:
-                    continue
-                secs, lvl = ticket_level(t, now, app.warn_fraction)
-                old = shown.get(tid)
-                if old is not None and old[1] != lvl:
-                    self._redraw(tid, now)  # the row's shading changes: every cell
-                    continue
-                cell = left_text(t, secs, lvl)
-                if old is None or old[0] != cell.plain:
-                    table.update_cell(key, "left", cell)
-                    shown[tid] = (cell.plain, lvl)
+        self.table.tick(now)
         if self.view.breached:
-            wanted = sum(1 for t in tickets.values() if self._passes(t, now))
-            if wanted != len(shown):
-                self.sync()
+            self.sync()
 
     def show_viewbar(self) -> None:
         v, app = self.view, self.app
-        t = Text(no_wrap=True)
-        t.append(f" {len(self._shown)} of {len(app.tickets)} open", style="bold")
-        t.append(f"  sort: {SORT_LABELS[v.sort]}")
-        parts = []
-        if v.cls:
-            parts.append(f"Class {v.cls}")
-        if v.mine:
-            parts.append("mine")
-        if v.unassigned:
-            parts.append("unassigned")
-        if v.breached:
-            parts.append("breached")
-        if parts:
-            t.append("  filter: " + ", ".join(parts), style="bold")
+        shown, total = self.table.row_count, len(self.source())
+        parts: list = [st.bold(f" {shown} of {total} {'resolved (v: open)' if v.resolved else 'open'}")]
+        parts.append(f"  sort: {'resolved, newest first' if v.resolved else SORT_LABELS[v.sort]}")
+        if v.filters():
+            parts.append(st.bold("  filter: " + ", ".join(v.filters())))
         if v.search:
-            t.append("  search: ")
-            t.append(v.search, style="bold")  # plain Text: typed text is never markup
+            parts += ["  search: ", st.bold(clean_line(v.search, 60))]
+            if not shown:
+                parts.append(st.alarm(" no match "))
         if app.marked:
-            t.append(f"  marked: {len(app.marked)} (o reassigns all, esc clears)", style="bold reverse")
-        self.query_one("#viewbar", Static).update(t)
+            parts.append(Content.styled(f"  marked: {len(app.marked)} (o reassigns all, esc clears)", "bold reverse"))
+        self.query_one("#viewbar", Static).update(st.join(*parts))
 
     def selected_id(self) -> int | None:
-        key = self.table.cursor_key()
-        return int(key) if key is not None else None
+        return self.table.cursor_id
+
+    # -- preview below a short list ------------------------------------------------------------------
+    def on_resize(self) -> None:
+        self._layout_preview()
+
+    def _layout_preview(self) -> None:
+        table = self.table
+        preview = self.query_one("#preview", Static)
+        free = self.size.height - 5 - (9 if self.query_one("#pages").has_class("-shown") else 0)
+        short = table.row_count + 1 + PREVIEW_MIN_LINES <= free
+        table.set_class(short, "-short")
+        if short:
+            table.styles.height = max(1, table.row_count) + 1  # the header, and a row saying why it is empty
+        else:
+            table.styles.height = None  # back to the stylesheet's 1fr
+        preview.set_class(short and table.cursor_id is not None, "-shown")
+        if short:
+            self._want_preview(table.cursor_id)
+
+    def on_ticket_table_highlighted(self, event: TicketTable.Highlighted) -> None:
+        if self.query_one("#preview").has_class("-shown"):
+            self._want_preview(event.ticket_id)
+
+    def _want_preview(self, tid: int | None) -> None:
+        if tid is None or tid == self._preview_for:
+            return
+        self._preview_for = tid
+        self._load_preview(tid)
+
+    @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
+    def _load_preview(self, tid: int) -> None:
+        m = self.app.data.preview(tid)
+        text = preview_text(self.source().get(tid), m)
+        self.app.call_from_thread(self._show_preview, tid, text)
+
+    def _show_preview(self, tid: int, text: Content) -> None:
+        if tid == self._preview_for and self.is_attached:
+            self.query_one("#preview", Static).update(text)
+
+    def on_ticket_table_chosen(self, event: TicketTable.Chosen) -> None:
+        self.app.open_ticket(event.ticket_id)
 
     # -- movement --------------------------------------------------------------------------------
     def action_cursor_down(self) -> None:
@@ -255,28 +236,22 @@ class DashboardScreen(Screen):
         self.table.action_cursor_up()
 
     def action_cursor_top(self) -> None:
-        self.table.move_cursor(row=0)
+        self.table.move_cursor(0)
 
     def action_cursor_bottom(self) -> None:
-        self.table.move_cursor(row=max(0, self.table.row_count - 1))
-
-    def on_data_table_row_selected(self, event: TicketTable.RowSelected) -> None:
-        event.stop()
-        self.action_open_detail()
+        self.table.move_cursor(max(0, self.table.row_count - 1))
 
     def action_open_detail(self) -> None:
         tid = self.selected_id()
         if tid is not None:
-            from console.ui.screens.detail import DetailScreen
+            self.app.open_ticket(tid)
 
-            self.app.push_screen(DetailScreen(tid))
-
-    # -- filters, search, sort, marks --------------------------------------------------------------
+    # -- filters, search, sort, marks, views ---------------------------------------------------------
     def action_class_filter(self, cls: str) -> None:
         if cls:
             self.view.cls = None if self.view.cls == cls else cls
         else:
-            self.view = View(sort=self.view.sort)
+            self.view = View(sort=self.view.sort, resolved=self.view.resolved)
             self.query_one("#search", Input).value = ""
         self.sync()
 
@@ -286,8 +261,8 @@ class DashboardScreen(Screen):
                 return
             v = self.view
             if choice == "all":
-                self.view = View(sort=v.sort, search=v.search, search_ids=v.search_ids)
-            elif choice in ("I", "II", "III"):
+                self.view = View(sort=v.sort, search=v.search, search_ids=v.search_ids, resolved=v.resolved)
+            elif choice in fmt.CLASSES:
                 v.cls = None if v.cls == choice else choice
             else:
                 setattr(v, choice, not getattr(v, choice))
@@ -300,6 +275,23 @@ class DashboardScreen(Screen):
         self.resort()
         self.app.notify(f"Sorted by {SORT_LABELS[self.view.sort]}", timeout=2)
 
+    def action_toggle_resolved(self) -> None:
+        self.view.resolved = not self.view.resolved
+        self.app.marked.clear()
+        if self.view.resolved:
+            self.app.load_resolved()
+        self.sync()
+
+    def action_pages(self) -> None:
+        pages = self.query_one("#pages", Static)
+        pages.toggle_class("-shown")
+        if pages.has_class("-shown"):
+            self.app.load_pages()
+        self._layout_preview()
+
+    def show_pages(self, rows: list[dict]) -> None:
+        self.query_one("#pages", Static).update(pages_text(rows, self.app.cfg.timezone))
+
     def action_search(self) -> None:
         box = self.query_one("#search", Input)
         box.add_class("-open")
@@ -308,28 +300,48 @@ class DashboardScreen(Screen):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "search":
             return
-        self.apply_search(event.value)
+        text = event.value.strip()
+        if text.startswith("#") and text[1:].isdigit():
+            event.input.value = ""
+            event.input.remove_class("-open")
+            self.table.focus()
+            self.app.open_ticket(int(text[1:]))
+            return
+        self.apply_search(text)
         self.table.focus()
 
     def apply_search(self, text: str) -> None:
+        """Search the list at once (subject, requester); bodies are searched in a worker and added."""
         text = text.strip()
         self.view.search = text
-        self.view.search_ids = self.app.data.search_bodies(text) if text else set()
+        self.view.search_ids = set()
         box = self.query_one("#search", Input)
         box.value = text
         box.set_class(bool(text), "-open")
         self.sync()
+        if text:
+            self._search_bodies(text)
+
+    @work(thread=True, exclusive=True, group="search", exit_on_error=False)
+    def _search_bodies(self, text: str) -> None:
+        ids = self.app.data.search_bodies(text)
+        self.app.call_from_thread(self._bodies_found, text, ids)
+
+    def _bodies_found(self, text: str, ids: set[int]) -> None:
+        if self.view.search == text and self.is_attached:
+            self.view.search_ids = ids
+            self.sync()
+            if not self.table.row_count:
+                self.app.notify(f"No ticket matches {clean_line(text, 60)!r}", severity="warning", timeout=4,
+                                markup=False)
 
     def action_unmark(self) -> None:
         box = self.query_one("#search", Input)
         if box.has_focus:
             box.value = ""
         if self.app.marked:
-            marked = set(self.app.marked)
             self.app.marked.clear()
-            now = self.app.clock.now()
-            for tid in marked & set(self._shown):
-                self._redraw(tid, now)
+            self.table.refresh()
         elif self.view.search:
             self.apply_search("")
         box.remove_class("-open")
@@ -338,15 +350,17 @@ class DashboardScreen(Screen):
 
     def action_mark(self) -> None:
         tid = self.selected_id()
-        if tid is None:
+        if tid is None or self.view.resolved:
             return
         self.app.marked.symmetric_difference_update({tid})
-        self._redraw(tid, self.app.clock.now())
         self.table.action_cursor_down()
+        self.table.refresh()
         self.show_viewbar()
 
     def action_refresh(self) -> None:
         self.app.refresh_now(force=True)
+        if self.view.resolved:
+            self.app.load_resolved()
 
     # -- actions -----------------------------------------------------------------------------------
     def _one(self) -> int | None:
@@ -376,9 +390,36 @@ class DashboardScreen(Screen):
         if (tid := self._one()) is not None:
             self.app.open_resolve(tid)
 
-    def add_page(self, title: str, body: str, at: str) -> None:
-        for log in self.query("#pages"):
-            line = Text(f"{at}  ", style="dim")
-            line.append(title, style="bold")
-            line.append("  " + " / ".join(clean_line(x, 120) for x in body.splitlines()[:2]))
-            log.write(line)
+    def action_reopen(self) -> None:
+        if (tid := self._one()) is not None:
+            self.app.start_action("reopen", [tid])
+
+
+def preview_text(t: dict[str, Any] | None, m: dict[str, Any] | None) -> Content:
+    if t is None:
+        return Content("")
+    head = st.join(st.badge(t["class"]), st.bold(f" #{t['id']} {t['_subject']}"), "\n")
+    if m is None:
+        return head + st.muted("no messages")
+    who = clean_line(m["from_name"] or m["from_addr"] or "(unknown sender)", 60)
+    body = clean_block(m["body_text"] or "")
+    lines = body.splitlines()[:12]
+    return head + st.muted(f"latest: {m['kind']} from {who}\n") + Content("\n".join(lines) or "(no text)")
+
+
+def pages_text(rows: list[dict], tz) -> Content:
+    if not rows:
+        return st.muted("no pages sent yet")
+    parts: list = []
+    for a in rows[:7]:
+        when = a.get("sent_at") or a.get("created_at")
+        from store.times import parse_iso
+
+        parts.append(st.muted(fmt.local_time(parse_iso(when), tz, "%H:%M:%S") + "  "))
+        parts.append(st.bold(f"#{a['ticket_id'] or '-'} "))
+        style = {"sent": "$success", "failed": "bold $error", "expired": "bold $error"}.get(a["state"], "")
+        parts.append(Content.styled(fmt.page_words(a), style))
+        if a.get("title"):
+            parts.append(st.muted("  " + clean_line(a["title"], 80)))
+        parts.append("\n")
+    return st.join(*parts[:-1])

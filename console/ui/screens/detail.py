@@ -1,64 +1,44 @@
-"""One ticket: header, flags, the message thread as plain text, audit history and pages sent."""
+"""One ticket: header, flags, the thread as plain text, attachments, history in words, pages sent.
+
+Everything is read and prepared in a thread worker (a ticket may hold a 20 MB mail), and only the
+first PREVIEW_CHARS of each body are read and shown; `m` shows more, `support-console raw ID` all.
+"""
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from console.safe_text import clean_block, clean_line
 from console.ui import format as fmt
 from console.ui import keys
-from console.ui.data import Detail
+from console.ui import styles as st
+from console.ui.data import PREVIEW_CHARS, Detail
+from console.ui.screens.dashboard import ticket_level
 from console.ui.widgets.status import StatusBar
-from console.ui.widgets.tickets import badge_text, left_text, ticket_level
 from store.times import parse_iso
 
-
-def _section(title: str) -> Text:
-    out = Text()
-    out.append(f"\n{title}\n", style="bold underline")  # a span, not the Text's base style: the body stays plain
-    return out
+MORE_FACTOR = 4
+MAX_CHARS = 160_000  # past this, the raw command (or saving) is the way to read a body
 
 
-def head_text(d: Detail, app) -> Text:
-    t = d.ticket
-    now = app.clock.now()
-    secs, lvl = ticket_level(t, now, app.warn_fraction)
-    out = Text(no_wrap=False)
-    out.append_text(badge_text(t["class"]))
-    out.append(f" #{t['id']} ", style="bold")
-    out.append(clean_line(t["subject"] or "(no subject)", 200), style="bold")
-    out.append("\n")
-    out.append("time left ")
-    out.append_text(left_text(t, secs, lvl))
-    out.append(f"   status {t['status']}   assignee {t['assignee'] or '-'}   version {t['version']}")
-    return out
+def _section(title: str) -> Content:
+    return st.join("\n", st.heading(title), "\n")
 
 
-def info_text(d: Detail, app) -> Text:
-    t, tz = d.ticket, app.cfg.timezone
-    out = Text()
-    out.append("Requester  ")
-    out.append(clean_line(f"{t['requester_name']} <{t['requester']}>", 120))
-    out.append(f"\nReceived   {fmt.local_time(parse_iso(t['received_at']), tz)}")
-    out.append(f"\nDue        {fmt.local_time(parse_iso(t['due_at']), tz)}   (Class {t['class']}: "
-               f"{fmt.CLASS_NAME[t['class']]})")
-    if t["acknowledged_at"]:
-        out.append(f"\nAcked      {fmt.local_time(parse_iso(t['acknowledged_at']), tz)} by {t['acknowledged_by']}")
-    out.append("\nWhy class  ")
-    out.append(clean_line(t["class_reason"] or "-", 160))
-    flags = flag_list(d)
-    out.append("\nFlags      ")
-    if flags:
-        for i, f in enumerate(flags):
-            out.append((" " if i else "") + f" {f} ", style="bold reverse")
-    else:
-        out.append("none", style="dim")
-    return out
+def head_text(t: dict[str, Any], app) -> Content:
+    secs, lvl = ticket_level(t, app.clock.now(), app.warn_fraction)
+    return st.join(st.badge(t["class"]), st.bold(f" #{t['id']} "), st.bold(t["_subject"] or "(no subject)"), "\n",
+                   "time left ", st.left(secs, lvl),
+                   f"   status {fmt.status_word(t)}   assignee {t['_assignee']}   version {t['version']}",
+                   st.bold("   \u2709 the customer wrote again") if t.get("customer_wrote") else "")
 
 
 def flag_list(d: Detail) -> list[str]:
@@ -79,55 +59,118 @@ def flag_list(d: Detail) -> list[str]:
     return flags
 
 
-def thread_text(d: Detail, app) -> Text:
-    out = _section(f"Messages ({len(d.messages)})")
+def info_text(d: Detail, tz) -> Content:
+    t = d.ticket
+    who = f"{t['requester_name']} <{t['requester']}>" if t["requester_name"] else t["requester"]
+    parts: list = ["Requester  ", clean_line(who, 120),
+                   f"\nReceived   {fmt.local_time(parse_iso(t['received_at']), tz)}",
+                   f"\nDue        {fmt.local_time(parse_iso(t['due_at']), tz)}   (Class {t['class']}: "
+                   f"{fmt.class_info(t['class']).name})"]
+    if t["acknowledged_at"]:
+        parts.append(f"\nAcked      {fmt.local_time(parse_iso(t['acknowledged_at']), tz)} by "
+                     f"{clean_line(t['acknowledged_by'] or '-', 20)}")
+    if t["resolved_at"]:
+        parts.append(f"\nResolved   {fmt.local_time(parse_iso(t['resolved_at']), tz)}   (u reopens)")
+    parts += ["\nWhy class  ", clean_line(t["class_reason"] or "-", 160), "\nFlags      "]
+    flags = flag_list(d)
+    if flags:
+        for i, f in enumerate(flags):
+            parts += [" " if i else "", Content.styled(f" {f} ", "bold reverse")]
+    else:
+        parts.append(st.muted("none"))
+    return st.join(*parts)
+
+
+def thread_text(d: Detail, tz) -> Content:
+    parts: list = [_section(f"Messages ({len(d.messages)})")]
     for m in d.messages:
         who = clean_line(f"{m['from_name']} <{m['from_addr']}>" if m["from_name"] else m["from_addr"], 100)
-        out.append(f"── {fmt.local_time(parse_iso(m['received_at']), app.cfg.timezone)}  {m['kind']}  ", style="bold")
-        out.append(who or "(unknown sender)", style="bold")
-        out.append("\n")
-        out.append("Subject: ")
-        out.append(clean_line(m["subject"], 200))
+        parts.append(st.bold(f"── {fmt.local_time(parse_iso(m['received_at']), tz)}  {m['kind']}  "
+                             f"{who or '(unknown sender)'}  (message {m['id']})"))
+        parts += ["\nSubject: ", clean_line(m["subject"], 200)]
         tags = [k for k in ("unparseable", "oversize") if m[k]]
         if m["defects"]:
             tags.append(f"{len(m['defects'])} defects")
         if m["attachments"]:
             tags.append(f"{len(m['attachments'])} attachments")
         if tags:
-            out.append("  [" + ", ".join(tags) + "]", style="bold")
-        out.append("\n\n")
-        body = clean_block(m["body_text"]) or "(no text)"
-        out.append(body)
-        out.append("\n\n")
-    return out
+            parts.append(st.bold("  [" + ", ".join(tags) + "]"))
+        parts.append("\n\n")
+        parts.append(clean_block(m["body_text"]) or "(no text)")
+        if m["body_length"] > len(m["body_text"]):
+            parts.append(Content.styled(
+                f"\n\n… shown: the first {len(m['body_text']):,} of {m['body_length']:,} characters. "
+                + ("m shows more; " if d.chars < MAX_CHARS else "")
+                + f"`support-console raw {m['id']}` prints the whole message.", "bold $urgency-warn"))
+        parts.append("\n\n")
+    return st.join(*parts)
 
 
-def audit_text(d: Detail, app) -> Text:
-    out = _section(f"History ({len(d.events)})")
+@dataclass(frozen=True)
+class FileRef:
+    message_id: int
+    filename: str
+    content_type: str
+    size: int
+
+
+def file_refs(d: Detail) -> list[FileRef]:
+    return [FileRef(m["id"], clean_line(a.get("filename") or "", 200), clean_line(a.get("content_type") or "", 80),
+                    int(a.get("size") or 0))
+            for m in d.messages for a in m["attachments"]]
+
+
+def file_words(f: FileRef) -> str:
+    return f"{f.filename or '(no name)'}   {f.content_type or '?'}   {fmt.size_words(f.size)}"
+
+
+def files_text(d: Detail) -> Content:
+    refs = file_refs(d)
+    if not refs:
+        return Content("")
+    parts: list = [_section(f"Attachments ({len(refs)})  w saves one to a file (never opened)")]
+    for i, f in enumerate(refs, 1):
+        parts.append(f"{i:>3}. {file_words(f)}   (message {f.message_id})\n")
+    return st.join(*parts)
+
+
+def audit_text(d: Detail, tz) -> Content:
+    parts: list = [_section(f"History ({len(d.events)})")]
     for e in d.events:
-        out.append(f"{fmt.local_time(parse_iso(e['at']), app.cfg.timezone, '%d %b %H:%M:%S')}  ")
-        out.append(f"{e['actor']:<8} ", style="bold")
-        out.append(f"{e['kind']:<14} ")
-        detail = {k: v for k, v in e["detail"].items() if v not in ("", None, [], {})}
-        out.append(clean_line(json.dumps(detail, sort_keys=True, default=str), 160) if detail else "", style="dim")
-        out.append("\n")
-    return out
+        parts += [st.muted(fmt.local_time(parse_iso(e["at"]), tz, "%d %b %H:%M:%S") + "  "),
+                  fmt.event_words(e), "\n"]
+    return st.join(*parts)
 
 
-def pages_text(d: Detail, app) -> Text:
-    out = _section(f"Pages ({len(d.alerts)})")
+def pages_text(d: Detail, tz) -> Content:
+    parts: list = [_section(f"Pages ({len(d.alerts)})")]
     if not d.alerts:
-        out.append("none\n", style="dim")
+        parts.append(st.muted("none\n"))
     for a in sorted(d.alerts, key=lambda a: a["id"]):
-        out.append(f"{fmt.local_time(parse_iso(a['due_at']), app.cfg.timezone, '%d %b %H:%M:%S')}  ")
-        out.append(f"{a['step']:<10} {a['target']:<8} ")
-        style = {"sent": "green", "failed": "bold red", "expired": "bold red", "cancelled": "dim"}.get(a["state"], "")
-        out.append(f"{a['state']:<9}", style=style)
-        out.append(f" tries {a['attempts']}")
-        if a["last_error"]:
-            out.append("  " + clean_line(a["last_error"], 100), style="dim")
-        out.append("\n")
-    return out
+        sent = a.get("sent_at")
+        when = fmt.local_time(parse_iso(sent or a["due_at"]), tz, "%d %b %H:%M:%S")
+        parts.append(st.muted(f"{when} {'sent' if sent else 'due '}  "))
+        style = {"sent": "$success", "failed": "bold $error", "expired": "bold $error",
+                 "cancelled": "$text-muted"}.get(a["state"], "")
+        parts.append(Content.styled(fmt.page_words(a), style))
+        results = a.get("results") or []
+        if results:
+            r = results[-1]
+            parts.append(st.muted(f"   last try {fmt.local_time(parse_iso(r['at']), tz, '%H:%M:%S')}: "
+                                  f"{clean_line(r['service'], 40)} {clean_line(r['status'], 20)}"))
+        parts.append("\n")
+    return st.join(*parts)
+
+
+@dataclass
+class Rendered:
+    ticket: dict[str, Any]
+    info: Content
+    thread: Content
+    files: Content
+    audit: Content
+    pages: Content
+    refs: list[FileRef]
 
 
 class DetailScreen(Screen):
@@ -138,40 +181,73 @@ class DetailScreen(Screen):
         super().__init__()
         self.ticket_id = ticket_id
         self.detail: Detail | None = None
+        self.ticket: dict[str, Any] | None = None
+        self.refs: list[FileRef] = []
+        self.chars = PREVIEW_CHARS
+        self.loaded = False
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         yield Static(id="detail-head")
         with VerticalScroll(id="detail-body"):
-            yield Static(id="detail-info")
+            yield Static(st.muted("loading…"), id="detail-info")
             yield Static(id="detail-thread")
+            yield Static(id="detail-files")
             yield Static(id="detail-audit")
             yield Static(id="detail-pages")
         yield Footer()
 
     def on_mount(self) -> None:
+        known = self.app.tickets.get(self.ticket_id) or self.app.resolved.get(self.ticket_id)
+        if known is not None:
+            self.ticket = known
+            self.query_one("#detail-head", Static).update(head_text(known, self.app))
         self.reload()
         self.app.update_status()  # paint the status line now, not at the next tick
         self.query_one("#detail-body").focus()
 
     def reload(self) -> None:
+        self._load(self.chars)
+
+    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
+    def _load(self, chars: int) -> None:
         from store.db import StoreError
 
+        app = self.app
         try:
-            self.detail = d = self.app.data.detail(self.ticket_id)
+            d = app.data.detail(self.ticket_id, chars)
         except StoreError as exc:
-            self.app.notify(str(exc), severity="error", markup=False)
+            app.call_from_thread(self._failed, str(exc))
             return
-        self.query_one("#detail-head", Static).update(head_text(d, self.app))
-        self.query_one("#detail-info", Static).update(info_text(d, self.app))
-        self.query_one("#detail-thread", Static).update(thread_text(d, self.app))
-        self.query_one("#detail-audit", Static).update(audit_text(d, self.app))
-        self.query_one("#detail-pages", Static).update(pages_text(d, self.app))
-        self.add_class(f"class-{d.ticket['class']}")
+        tz = app.cfg.timezone
+        t = app.prep(d.ticket)
+        r = Rendered(t, info_text(d, tz), thread_text(d, tz), files_text(d), audit_text(d, tz), pages_text(d, tz),
+                     file_refs(d))
+        app.call_from_thread(self._show, d, r)
+
+    def _failed(self, why: str) -> None:
+        self.app.notify(why, severity="error", markup=False)
+        if self.ticket is None and self.is_current:
+            self.app.pop_screen()  # a number that names no ticket: back to where the operator was
+        else:
+            self.query_one("#detail-info", Static).update(Content(why))
+
+    def _show(self, d: Detail, r: Rendered) -> None:
+        if not self.is_attached:
+            return
+        self.detail, self.ticket, self.refs, self.loaded = d, r.ticket, r.refs, True
+        self.query_one("#detail-head", Static).update(head_text(r.ticket, self.app))
+        self.query_one("#detail-info", Static).update(r.info)
+        self.query_one("#detail-thread", Static).update(r.thread)
+        self.query_one("#detail-files", Static).update(r.files)
+        self.query_one("#detail-audit", Static).update(r.audit)
+        self.query_one("#detail-pages", Static).update(r.pages)
+        self.set_class(True, f"class-{r.ticket['class']}")
+        self.app.detail_painted(self)
 
     def tick(self) -> None:
-        if self.detail is not None:
-            self.query_one("#detail-head", Static).update(head_text(self.detail, self.app))
+        if self.ticket is not None:
+            self.query_one("#detail-head", Static).update(head_text(self.ticket, self.app))
 
     def action_close(self) -> None:
         self.app.pop_screen()
@@ -182,9 +258,30 @@ class DetailScreen(Screen):
     def action_scroll_up(self) -> None:
         self.query_one("#detail-body").scroll_up()
 
+    def action_scroll_top(self) -> None:
+        self.query_one("#detail-body").scroll_home()
+
+    def action_scroll_bottom(self) -> None:
+        self.query_one("#detail-body").scroll_end()
+
     def action_refresh(self) -> None:
         self.app.refresh_now(force=True)
         self.reload()
+
+    def action_more(self) -> None:
+        d = self.detail
+        if d is None or not any(m["body_length"] > len(m["body_text"]) for m in d.messages):
+            self.app.notify("Every message is shown whole", timeout=3)
+            return
+        if self.chars >= MAX_CHARS:
+            self.app.notify("That is as much as the console shows; `support-console raw ID` prints the rest",
+                            severity="warning", timeout=6)
+            return
+        self.chars = min(MAX_CHARS, self.chars * MORE_FACTOR)
+        self.reload()
+
+    def action_save_attachment(self) -> None:
+        self.app.open_save(self)
 
     def action_ack(self) -> None:
         self.app.start_action("acknowledge", [self.ticket_id])
@@ -200,3 +297,11 @@ class DetailScreen(Screen):
 
     def action_resolve(self) -> None:
         self.app.open_resolve(self.ticket_id)
+
+    def action_reopen(self) -> None:
+        self.app.start_action("reopen", [self.ticket_id])
+
+
+def default_save_dir() -> Path:
+    downloads = Path.home() / "Downloads"
+    return downloads if downloads.is_dir() else Path.home()

@@ -1,66 +1,131 @@
-"""Modal dialogs: staff picker, reclassify, resolve, filter. Each returns a value with dismiss()."""
+"""Modal dialogs: staff picker, reclassify, resolve, filter, go to, save attachment.
+
+Each returns a value with dismiss() (None when cancelled), shows a hint line and a footer with its own
+keys, and moves through lists with j/k as well as the arrows. Dialogs offer only the choices the
+operator may make; the permission checks in console.actions stay the authority.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
-from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, OptionList, Static
+from textual.widgets import Button, Checkbox, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from console.safe_text import clean_line
 from console.ui import format as fmt
 from console.ui import keys
+from console.ui import styles as st
 
 
 class Dialog(ModalScreen):
     KEY_CONTEXT = keys.DIALOG
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
+    BINDINGS = keys.bindings(keys.DIALOG)
+    HINT = "⏎ choose   j/k move   esc cancel"
+
+    def hint(self) -> Static:
+        return Static(self.HINT, classes="dialog-help")
+
+    def _list(self) -> OptionList | None:
+        lists = self.query(OptionList)
+        return lists.first() if lists else None
+
+    def action_list_down(self) -> None:
+        if (ol := self._list()) is not None:
+            ol.action_cursor_down()
+
+    def action_list_up(self) -> None:
+        if (ol := self._list()) is not None:
+            ol.action_cursor_up()
 
     def action_cancel(self) -> None:
         self.dismiss(None)
 
 
-class StaffPicker(Dialog):
-    """Pick who gets the ticket(s). Returns a handle or None."""
+@dataclass(frozen=True)
+class Person:
+    handle: str
+    name: str
+    role: str
 
-    def __init__(self, title: Text, people: list[dict], oncall=None, current: str | None = None):
+    @classmethod
+    def clean(cls, row: dict) -> "Person":
+        """Names and handles from the config are untrusted text like mail."""
+        return cls(clean_line(row["handle"], 24), clean_line(row.get("name") or "", 40), row.get("role") or "staff")
+
+
+class StaffPicker(Dialog):
+    """Pick who gets the ticket(s). Type to filter; returns a handle or None."""
+
+    HINT = "⏎ assign   j/k move   type to filter   esc cancel"
+
+    def __init__(self, title: Content, people: list[Person], oncall=None, current: str | None = None):
         super().__init__()
         self.title_text = title
         self.people = people
         self.oncall = oncall
         self.current = current
 
+    def _option(self, p: Person, width: int) -> Option:
+        t = Content.styled(f"{p.handle:<8}", "bold") + Content(f" {p.name:<{width}}")
+        if p.role == "supervisor":
+            t += Content.styled("  supervisor", "italic")
+        if self.oncall and p.handle == self.oncall.primary:
+            t += st.bold("  on call (primary)")
+        elif self.oncall and p.handle == self.oncall.secondary:
+            t += Content("  on call (secondary)")
+        if p.handle == self.current:
+            t += st.muted("  current")
+        return Option(t, id=p.handle)
+
+    def _options(self, query: str) -> list[Option]:
+        width = max((len(p.name) for p in self.people), default=0)  # notes line up in a column
+        q = query.strip().lower()
+        return [self._option(p, width) for p in self.people
+                if not q or q in p.handle.lower() or q in p.name.lower()]
+
     def compose(self) -> ComposeResult:
-        options = []
-        width = max((len(p["name"]) for p in self.people), default=0)  # notes line up in a column
-        for p in self.people:
-            t = Text(f"{p['handle']:<8}", style="bold")
-            t.append(f" {p['name']:<{width}}")
-            if p["role"] == "supervisor":
-                t.append("  supervisor", style="italic")
-            if self.oncall and p["handle"] == self.oncall.primary:
-                t.append("  on call (primary)", style="bold")
-            elif self.oncall and p["handle"] == self.oncall.secondary:
-                t.append("  on call (secondary)")
-            if p["handle"] == self.current:
-                t.append("  current", style="dim")
-            options.append(Option(t, id=p["handle"]))
         with Vertical(id="dialog", classes="dialog"):
             yield Static(self.title_text, classes="dialog-title")
-            yield OptionList(*options, id="staff")
-            yield Static("⏎ assign   esc cancel", classes="dialog-help")
+            yield Input(placeholder="filter by handle or name", id="staff-filter")
+            yield OptionList(*self._options(""), id="staff")
+            yield Static("", id="staff-empty", classes="dialog-note")
+            yield self.hint()
+        yield Footer()
 
     def on_mount(self) -> None:
         ol = self.query_one(OptionList)
         ol.focus()
-        ids = [p["handle"] for p in self.people]
-        if self.current in ids and len(ids) > 1:
-            ol.highlighted = (ids.index(self.current) + 1) % len(ids)
-        elif ids:
+        if self.people:
             ol.highlighted = 0
+
+    def on_key(self, event: events.Key) -> None:
+        # Typing on the list starts the filter (j and k move, as in every list).
+        ol = self.query_one(OptionList)
+        if ol.has_focus and event.is_printable and event.character and event.character not in "jk ":
+            box = self.query_one("#staff-filter", Input)
+            box.value += event.character
+            box.cursor_position = len(box.value)
+            box.focus()
+            event.stop()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        ol = self.query_one(OptionList)
+        ol.clear_options()
+        opts = self._options(event.value)
+        ol.add_options(opts)
+        ol.highlighted = 0 if opts else None
+        self.query_one("#staff-empty", Static).update("" if opts else f"nobody matches {event.value!r}")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        ol = self.query_one(OptionList)
+        if ol.highlighted is not None:
+            self.dismiss(ol.get_option_at_index(ol.highlighted).id)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
@@ -73,37 +138,76 @@ class ReclassifyResult:
     panic: bool
 
 
-class ReclassifyDialog(Dialog):
-    """Choose a class (1/2/3 or the list), give a reason, optionally record panic mode."""
+def panic_label(on: bool) -> str:
+    return ("Panic mode: ON (a misused Class III, billed as consulting)" if on
+            else "Panic mode: off (space to record a misused Class III)")
 
-    def __init__(self, title: Text, current: str):
+
+class ReclassifyDialog(Dialog):
+    """Choose a class, give a reason, and (supervisors, Class III tickets) record panic mode.
+
+    `note_for(cls)` says what the new deadline would be, counted from the original arrival."""
+
+    HINT = "⏎ reclassify   j/k move   tab reason / panic   esc cancel"
+
+    def __init__(self, title: Content, current: str, note_for: Callable[[str], tuple[str, bool]], *,
+                 allow_panic: bool = False):
         super().__init__()
         self.title_text = title
         self.current = current
+        self.note_for = note_for
+        self.allow_panic = allow_panic
 
     def compose(self) -> ComposeResult:
         options = []
-        for cls in ("III", "II", "I"):
-            t = Text(fmt.badge(cls), style=f"bold {'#000000' if cls == 'II' else '#ffffff'} on {fmt.CLASS_COLOR[cls]}")
-            t.append(f"  Class {cls} ({fmt.CLASS_NAME[cls]})" + ("  current" if cls == self.current else ""))
+        for cls, info in fmt.CLASSES.items():
+            if cls == self.current and not self.allow_panic:
+                continue  # a move to the same class is refused; with panic mode it records the misuse
+            t = st.badge(cls) + Content(f"  Class {cls} ({info.name})" + ("  current" if cls == self.current else ""))
             options.append(Option(t, id=cls))
         with Vertical(id="dialog", classes="dialog"):
             yield Static(self.title_text, classes="dialog-title")
             yield OptionList(*options, id="classes")
+            yield Static("", id="deadline", classes="dialog-note")
             yield Input(placeholder="reason (recorded in the audit log)", id="reason")
-            yield Checkbox("Panic mode: Class III used for something that was not critical", id="panic")
+            if self.allow_panic:
+                yield Checkbox(panic_label(False), id="panic")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Reclassify", variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")
+            yield self.hint()
+        yield Footer()
 
     def on_mount(self) -> None:
         ol = self.query_one(OptionList)
-        order = ["III", "II", "I"]
-        ol.highlighted = (order.index(self.current) + 1) % 3 if self.current in order else 0
+        order = [o.id for o in ol.options]
+        below = {"III": "II", "II": "I", "I": "II"}.get(self.current)
+        ol.highlighted = order.index(below) if below in order else 0
         ol.focus()
+        self._show_note()
+
+    def _chosen(self) -> str | None:
+        ol = self.query_one(OptionList)
+        return ol.get_option_at_index(ol.highlighted).id if ol.highlighted is not None else None
+
+    def _show_note(self) -> None:
+        cls = self._chosen()
+        note = self.query_one("#deadline", Static)
+        if cls is None:
+            note.update("")
+            return
+        text, overdue = self.note_for(cls)
+        note.update(Content(text))
+        note.set_class(not overdue, "-ok")
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self._show_note()
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        event.checkbox.label = panic_label(event.value)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.query_one("#reason", Input).focus()
+        self._submit()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self._submit()
@@ -115,16 +219,19 @@ class ReclassifyDialog(Dialog):
             self.dismiss(None)
 
     def _submit(self) -> None:
-        ol = self.query_one(OptionList)
-        opt = ol.get_option_at_index(ol.highlighted or 0)
-        self.dismiss(ReclassifyResult(cls=opt.id, reason=self.query_one("#reason", Input).value.strip(),
-                                      panic=self.query_one("#panic", Checkbox).value))
+        cls = self._chosen()
+        if cls is None:
+            return
+        panic = self.allow_panic and self.query_one("#panic", Checkbox).value
+        self.dismiss(ReclassifyResult(cls=cls, reason=self.query_one("#reason", Input).value.strip(), panic=panic))
 
 
 class ResolveDialog(Dialog):
     """Confirm a resolve, with an optional note. Returns the note ('' allowed) or None."""
 
-    def __init__(self, title: Text):
+    HINT = "⏎ resolve   esc cancel"
+
+    def __init__(self, title: Content):
         super().__init__()
         self.title_text = title
 
@@ -135,6 +242,8 @@ class ResolveDialog(Dialog):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Resolve", variant="error", id="ok")
                 yield Button("Cancel", id="cancel")
+            yield self.hint()
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -147,27 +256,99 @@ class ResolveDialog(Dialog):
 
 
 FILTERS = (
-    ("all", "All open tickets"),
+    ("all", "All tickets (clear filters)"),
     ("III", "Class III only"),
     ("II", "Class II only"),
     ("I", "Class I only"),
     ("mine", "Mine"),
     ("unassigned", "Unassigned"),
     ("breached", "Breached"),
+    ("wrote", "Customer wrote again"),
 )
 
 
 class FilterDialog(Dialog):
     """Pick a filter. Returns its id or None."""
 
+    HINT = "⏎ apply   j/k move   esc cancel"
+
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
-            yield Static(Text("Filter tickets", style="bold"), classes="dialog-title")
+            yield Static(st.bold("Filter tickets"), classes="dialog-title")
             yield OptionList(*[Option(label, id=fid) for fid, label in FILTERS], id="filters")
-            yield Static("⏎ apply   esc cancel", classes="dialog-help")
+            yield self.hint()
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
+
+
+class GotoDialog(Dialog):
+    """Ask for a ticket number. Returns it or None."""
+
+    HINT = "⏎ open   esc cancel"
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Static(st.bold("Go to ticket"), classes="dialog-title")
+            yield Input(placeholder="ticket number, e.g. 42 or #42", id="goto", restrict=r"#?[0-9]*")
+            yield Static("", id="goto-error", classes="dialog-note")
+            yield self.hint()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip().lstrip("#")
+        if not text.isdigit():
+            self.query_one("#goto-error", Static).update("a ticket number, such as 42")
+            return
+        self.dismiss(int(text))
+
+
+@dataclass(frozen=True)
+class SaveChoice:
+    index: int  # among the choices given
+    path: str
+
+
+class SaveDialog(Dialog):
+    """Pick an attachment and the file to write it to (never opened or run). Returns a SaveChoice."""
+
+    HINT = "⏎ save   j/k move   tab file name   esc cancel"
+
+    def __init__(self, title: Content, choices: list[str], default_path: Callable[[int], str]):
+        super().__init__()
+        self.title_text = title
+        self.choices = choices
+        self.default_path = default_path
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Static(self.title_text, classes="dialog-title")
+            yield OptionList(*[Option(Content(c), id=str(i)) for i, c in enumerate(self.choices)], id="files")
+            yield Input(self.default_path(0), id="path")
+            yield Static("Saved with permissions 0600; an existing file is never overwritten.",
+                         classes="dialog-note -ok")
+            yield self.hint()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        ol = self.query_one(OptionList)
+        ol.highlighted = 0
+        ol.focus()
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self.query_one("#path", Input).value = self.default_path(int(event.option.id))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.query_one("#path", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        ol = self.query_one(OptionList)
+        if event.value.strip() and ol.highlighted is not None:
+            self.dismiss(SaveChoice(ol.highlighted, event.value.strip()))

@@ -1,57 +1,66 @@
-"""The status line: open tickets per class, breached, on call now, poller health, outbox."""
+"""The header: who is acting, open tickets per class, breached, on call now, and the health of
+intake, the scheduler and the outbox (console.health, the same assessment as `support-console status`)."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from rich.text import Text
+from textual.content import Content
 from textual.widgets import Static
 
+from console.health import Health
+from console.safe_text import clean_line
 from console.ui import format as fmt
+from console.ui import styles as st
+from store.times import parse_iso
 
-STALE_SECONDS = 30
+
+def intake_words(h: Health, now: datetime) -> Content:
+    c = h.intake
+    if c.state in ("ingest only",):
+        return st.muted("intake by MTA pipe")
+    sync = parse_iso(c.detail.get("last_sync_at")) if c.detail else None
+    age = fmt.age((now - sync).total_seconds()) if sync else None
+    if not c.ok:
+        words = {"never run": "intake never ran", "stale": "intake STALE", "error": "intake FAILING"}.get(
+            c.state, f"intake {c.state.upper()}")
+        return st.alarm(f" {words}" + (f" {age}" if age else "") + " ")
+    return st.good(f"intake {clean_line(c.state, 14)}" + (f" {age}" if age else ""))
 
 
-def status_text(*, operator: str, counts: dict[str, int], breached: int, oncall, stats, now: datetime,
-                tz, role: str | None) -> Text:
-    t = Text(no_wrap=True, overflow="ellipsis")
-    t.append(" support-console ", style="bold reverse")
-    t.append(f" {operator}" + (f" ({role})" if role else "") + "  ")
-    for cls in ("III", "II", "I"):
-        color = fmt.CLASS_COLOR[cls]
-        fg = "#000000" if cls == "II" else "#ffffff"
-        t.append(f" {cls} ", style=f"bold {fg} on {color}")
-        t.append(f" {counts.get(cls, 0)}  ", style=f"bold {color}")
-    if breached:
-        t.append(f" {breached} BREACHED ", style="bold #ffffff on #b4232a")
-    else:
-        t.append("0 breached", style="dim")
-    t.append("\n")
-    t.append(" on call ")
+def scheduler_words(h: Health) -> Content:
+    c = h.scheduler
+    if not c.ok:
+        age = c.detail.get("age_seconds") if c.detail else None
+        return st.alarm(f" scheduler {c.state.upper()}" + (f" {fmt.age(age)}" if age is not None else "") + " ")
+    return st.good("scheduler ok")
+
+
+def outbox_words(h: Health) -> Content:
+    d = h.outbox.detail
+    out = Content(f"outbox {d.get('pending', 0)} pending")
+    failed = d.get("failed", 0) + d.get("expired", 0)
+    if failed:
+        out = out + Content(" ") + st.alarm(f" {failed} failed ")
+    return out
+
+
+def status_text(*, operator: str, counts: dict[str, int], breached: int, oncall, health: Health | None,
+                now: datetime, tz, role: str | None) -> Content:
+    parts: list[Content | str] = [st.bold(" " + now.astimezone(tz).strftime("%H:%M:%S %Z")),
+                                  f"  {clean_line(operator, 20)}" + (f" ({role})" if role else "") + "   "]
+    for cls in fmt.CLASSES:
+        parts += [st.badge(cls), Content.styled(f" {counts.get(cls, 0)}  ", f"bold ${fmt.CLASSES[cls].css}")]
+    parts.append(st.alarm(f" {breached} BREACHED ") if breached else st.muted("0 breached"))
+    parts.append("\n on call ")
     if oncall is None:
-        t.append("no rotation", style="dim")
+        parts.append(st.muted("no rotation"))
     else:
-        t.append(oncall.primary or "-", style="bold")
-        t.append(" / ")
-        t.append(oncall.secondary or "-")
-    t.append("  │ poller ")
-    if stats is None or stats.heartbeat_at is None:
-        t.append("never seen", style="bold #ffffff on #b4232a")
-    else:
-        age = (now - stats.heartbeat_at).total_seconds()
-        if age > STALE_SECONDS:
-            t.append(f"STALE {fmt.age(age)}", style="bold #ffffff on #b4232a")
-        else:
-            t.append(f"ok {fmt.age(age)}", style="green")
-    out = stats.outbox if stats else {}
-    t.append("  │ outbox ")
-    t.append(f"{out.get('pending', 0) + out.get('sending', 0)} pending", style="")
-    t.append(" ")
-    failed = out.get("failed", 0) + out.get("expired", 0)
-    t.append(f"{failed} failed", style="bold #ffffff on #b4232a" if failed else "dim")
-    t.append("  │ " + now.astimezone(tz).strftime("%H:%M:%S %Z"))
-    return t
+        parts += [st.bold(clean_line(oncall.primary or "-", 20)), " / " + clean_line(oncall.secondary or "-", 20)]
+    if health is not None:
+        parts += [" │ ", intake_words(health, now), " / ", scheduler_words(health), " / ", outbox_words(health)]
+    return st.join(*parts)
 
 
 class StatusBar(Static):
-    def set_status(self, text: Text) -> None:
+    def set_status(self, text: Content) -> None:
         self.update(text)

@@ -1,0 +1,149 @@
+"""Reads for the console: ticket rows with what the list shows, what changed since a look, message
+previews that never load a whole huge body, text search, and new pages. No writes here.
+
+A ticket row carries, beside its columns:
+  message_count   messages filed on the ticket
+  customer_wrote  1 when a reply came in after the desk last acted on the ticket (any event by a
+                  person rather than by intake or the poller), else 0
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sqlite_utils import Database
+
+from store import tickets
+
+SYSTEM_ACTORS = ("intake", "poller")
+ROW_COLUMNS = list(tickets.COLUMNS) + ["message_count", "customer_wrote"]
+_LAST_DESK_ACT = ("(SELECT max(e.at) FROM events e WHERE e.ticket_id = t.id"
+                  f" AND e.actor NOT IN ({', '.join(repr(a) for a in SYSTEM_ACTORS)}))")
+_LAST_REPLY = "(SELECT max(m.received_at) FROM messages m WHERE m.ticket_id = t.id AND m.kind = 'reply')"
+_SELECT_ROWS = (
+    "SELECT " + ", ".join(f"t.{c}" for c in tickets.COLUMNS)
+    + ", (SELECT count(*) FROM messages m WHERE m.ticket_id = t.id)"
+    + f", coalesce({_LAST_REPLY} > coalesce({_LAST_DESK_ACT}, ''), 0)"
+    + " FROM tickets t"
+)
+
+
+def _rows(cur) -> list[dict[str, Any]]:
+    return [dict(zip(ROW_COLUMNS, r)) for r in cur.fetchall()]
+
+
+def open_ticket_rows(db: Database) -> list[dict[str, Any]]:
+    return _rows(db.execute(_SELECT_ROWS + " WHERE t.status != 'resolved' ORDER BY t.id"))
+
+
+def resolved_ticket_rows(db: Database, limit: int = 500) -> list[dict[str, Any]]:
+    """The most recently resolved tickets, newest first."""
+    return _rows(db.execute(_SELECT_ROWS + " WHERE t.status = 'resolved' ORDER BY t.resolved_at DESC, t.id DESC"
+                            " LIMIT ?", [int(limit)]))
+
+
+def ticket_row(db: Database, ticket_id: int) -> dict[str, Any] | None:
+    rows = _rows(db.execute(_SELECT_ROWS + " WHERE t.id = ?", [ticket_id]))
+    return rows[0] if rows else None
+
+
+def watermarks(db: Database) -> dict[str, Any]:
+    """The highest ids and update time: what a later changed_ticket_rows() compares against."""
+    row = db.execute(
+        "SELECT (SELECT max(id) FROM tickets), (SELECT max(updated_at) FROM tickets),"
+        " (SELECT max(id) FROM messages), (SELECT max(id) FROM events), (SELECT max(id) FROM alerts)"
+    ).fetchone()
+    return {"ticket": row[0] or 0, "updated_at": row[1] or "", "message": row[2] or 0, "event": row[3] or 0,
+            "alert": row[4] or 0}
+
+
+def changed_ticket_rows(db: Database, marks: dict[str, Any], updated_since: str) -> list[dict[str, Any]]:
+    """Tickets (open or not) that may have changed since `marks` (from watermarks()): updated at or after
+    `updated_since`, new, or with a message or an audit event above the marks. A reply that changes
+    nothing an operator acts on does not bump updated_at, so messages and events are looked at too."""
+    return _rows(db.execute(
+        _SELECT_ROWS + " WHERE t.updated_at >= ? OR t.id > ?"
+        " OR t.id IN (SELECT ticket_id FROM messages WHERE id > ? AND ticket_id IS NOT NULL)"
+        " OR t.id IN (SELECT ticket_id FROM events WHERE id > ? AND ticket_id IS NOT NULL)",
+        [updated_since, marks["ticket"], marks["message"], marks["event"]]))
+
+
+ALERT_COLUMNS = ("id", "ticket_id", "cls", "step", "audience", "target", "urgent", "title", "state", "due_at",
+                 "created_at", "sent_at", "attempts", "last_error")
+
+
+def alerts_after(db: Database, after_id: int, limit: int = 500) -> list[dict[str, Any]]:
+    """Outbox rows written after `after_id`, oldest first."""
+    return [dict(zip(ALERT_COLUMNS, r)) for r in db.execute(
+        f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts WHERE id > ? ORDER BY id LIMIT ?",
+        [after_id, int(limit)]).fetchall()]
+
+
+def recent_alerts(db: Database, limit: int = 200) -> list[dict[str, Any]]:
+    """The newest outbox rows with each one's latest delivery result, newest first."""
+    cols = ALERT_COLUMNS + ("result_status", "result_at")
+    return [dict(zip(cols, r)) for r in db.execute(
+        f"SELECT {', '.join('a.' + c for c in ALERT_COLUMNS)},"
+        " (SELECT r.status FROM alert_results r WHERE r.alert_id = a.id ORDER BY r.id DESC LIMIT 1),"
+        " (SELECT r.at FROM alert_results r WHERE r.alert_id = a.id ORDER BY r.id DESC LIMIT 1)"
+        " FROM alerts a ORDER BY a.id DESC LIMIT ?", [int(limit)]).fetchall()]
+
+
+PREVIEW_COLUMNS = ("id", "kind", "from_addr", "from_name", "subject", "received_at", "size", "oversize",
+                   "unparseable", "defects", "attachments")
+
+
+def message_previews(db: Database, ticket_id: int, chars: int) -> list[dict[str, Any]]:
+    """A ticket's messages in order, each with only the first `chars` characters of its body
+    (`body_text`) and the body's full length (`body_length`): a 20 MB body is never read whole."""
+    import json
+
+    rows = db.execute(
+        f"SELECT {', '.join(PREVIEW_COLUMNS)}, substr(body_text, 1, ?), length(body_text) FROM messages"
+        " WHERE ticket_id = ? ORDER BY received_at, id", [int(chars), ticket_id]).fetchall()
+    out = []
+    for r in rows:
+        m = dict(zip(PREVIEW_COLUMNS, r))
+        m["body_text"], m["body_length"] = r[-2] or "", r[-1] or 0
+        m["defects"] = json.loads(m["defects"] or "[]")
+        m["attachments"] = json.loads(m["attachments"] or "[]")
+        m["oversize"], m["unparseable"] = bool(m["oversize"]), bool(m["unparseable"])
+        out.append(m)
+    return out
+
+
+def body_slice(db: Database, message_id: int, start: int, chars: int) -> str:
+    """Characters [start, start + chars) of a message's body."""
+    row = db.execute("SELECT substr(body_text, ?, ?) FROM messages WHERE id = ?",
+                     [int(start) + 1, int(chars), message_id]).fetchone()
+    return row[0] or "" if row else ""
+
+
+def latest_message_preview(db: Database, ticket_id: int, chars: int) -> dict[str, Any] | None:
+    """The newest message of a ticket with the first `chars` characters of its body."""
+    row = db.execute(
+        "SELECT id, kind, from_addr, from_name, received_at, substr(body_text, 1, ?) FROM messages"
+        " WHERE ticket_id = ? ORDER BY received_at DESC, id DESC LIMIT 1", [int(chars), ticket_id]).fetchone()
+    if row is None:
+        return None
+    return dict(zip(("id", "kind", "from_addr", "from_name", "received_at", "body_text"), row))
+
+
+def tickets_with_text(db: Database, needle: str, fold: Callable[[str], str], *,
+                      body_chars: int = 1_000_000) -> set[int]:
+    """Tickets with a message whose subject, sender or body contains `needle` once both are passed
+    through `fold` (e.g. case and accents removed). `needle` must already be folded. Only the first
+    `body_chars` characters of each body are searched: the work per message is bounded."""
+    db.conn.create_function("console_fold", 1, lambda s: fold(s or ""), deterministic=True)
+    pat = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = db.execute(
+        "SELECT DISTINCT ticket_id FROM messages WHERE ticket_id IS NOT NULL AND ("
+        "console_fold(subject) LIKE ?1 ESCAPE '\\' OR console_fold(from_addr) LIKE ?1 ESCAPE '\\'"
+        " OR console_fold(from_name) LIKE ?1 ESCAPE '\\'"
+        " OR console_fold(substr(body_text, 1, ?2)) LIKE ?1 ESCAPE '\\')", [pat, int(body_chars)]).fetchall()
+    return {r[0] for r in rows}
+
+
+def ticket_ids_with_subject(db: Database, fragment: str) -> list[int]:
+    """Tickets whose subject contains `fragment` (for seeding screenshots and tests)."""
+    return [r[0] for r in db.execute("SELECT id FROM tickets WHERE subject LIKE ? ORDER BY id",
+                                     [f"%{fragment}%"]).fetchall()]

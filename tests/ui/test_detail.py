@@ -1,0 +1,128 @@
+"""The detail view: huge mail never blocks, history reads in words, pages show when and how they went,
+attachments are listed and saved to a file (never opened)."""
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from datetime import timedelta
+from email.message import EmailMessage
+
+import pytest
+from textual.widgets import Input, Static
+
+import store
+from console.ui.data import TicketData
+from console.ui.screens.detail import DetailScreen
+from console.ui.screens.dialogs import SaveDialog
+from store import messages, outbox
+from tests.ui.conftest import NOW, add_ticket, message_fields
+from tests.ui.helpers import notifications, select, settle
+
+pytestmark = pytest.mark.ui
+SIZE = (120, 36)
+
+
+def _text(app, wid: str) -> str:
+    return str(app.screen.query_one(wid, Static).content)
+
+
+async def _open(pilot, tid: int) -> None:
+    select(pilot.app, tid)
+    await pilot.press("enter")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, DetailScreen) and pilot.app.screen.loaded
+
+
+async def test_a_huge_body_is_read_in_a_worker_and_shown_in_part(make_app, seeded, cfg, db, monkeypatch):
+    body = ("All services down; the log follows. " * 3 + "\n") * 20_000  # about 2 MB
+    tid = add_ticket(db, cfg, "III", 60, "Everything is on fire", "ops@big.example", body=body)
+    threads = []
+    real = TicketData.detail
+
+    def spy(self, *a, **kw):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(TicketData, "detail", spy)
+    app = make_app("ann", live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        app.refresh_now()
+        await _open(pilot, tid)
+        assert threads == [False]  # read off the UI thread
+        thread = _text(app, "#detail-thread")
+        assert f"the first 10,000 of {len(body):,} characters" in thread
+        assert f"support-console raw" in thread and len(thread) < 20_000
+        await pilot.press("m")
+        await settle(pilot)
+        assert f"the first 40,000 of {len(body):,} characters" in _text(app, "#detail-thread")
+        app.tick()  # the clock keeps going with the detail open
+        assert app.is_running
+
+
+async def test_history_in_words_and_pages_with_their_result(make_app, seeded, db):
+    _, ids = seeded
+    first = ids[0]
+    with store.write(db):
+        claimed = outbox.claim_due(db, NOW, send_deadline=NOW + timedelta(seconds=20), claimed_by="t", max_attempts=3)
+        for a in claimed:
+            outbox.record_results(db, a["id"], NOW, [{"service": "json://127.0.0.1/ann", "ok": True, "status": "success"}])
+            outbox.finish(db, a["id"], NOW, ok=True)
+    app = make_app("ann", live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await _open(pilot, first)
+        history = _text(app, "#detail-audit")
+        assert "paged ann, bob (arrival)" in history and "ticket opened as Class III" in history
+        assert "{" not in history  # words, not JSON
+        pages = _text(app, "#detail-pages")
+        assert "arrival to ann: sent" in pages and "arrival to bob: sent" in pages
+        assert "10:00:00 sent" in pages  # the time it went, in the desk's zone
+        assert "last try 10:00:00: json://127.0.0.1/ann success" in pages
+
+
+def _mail_with_attachment() -> tuple[bytes, bytes]:
+    msg = EmailMessage()
+    msg["From"] = "lee@small.example"
+    msg["Subject"] = "Report attached"
+    msg.set_content("See the report.")
+    payload = b"%PDF-1.4 not really\x00\x01\x02"
+    msg.add_attachment(payload, maintype="application", subtype="pdf", filename="../../report Q4.pdf")
+    return msg.as_bytes(), payload
+
+
+async def test_attachments_are_listed_and_saved_never_opened(make_app, seeded, db, tmp_path):
+    _, ids = seeded
+    raw, payload = _mail_with_attachment()
+    with store.write(db):
+        fields = message_fields("Report attached", "lee@small.example", "See the report.")
+        fields["attachments"] = [{"filename": "../../report Q4.pdf", "content_type": "application/pdf",
+                                  "size": len(payload)}]
+        messages.insert_message(db, raw=raw, raw_sha256=messages.sha256(raw), ticket_id=ids[3], kind="reply",
+                                fields=fields, received_at=NOW, now=NOW, source="test")
+    app = make_app("ann", live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        app.refresh_now()
+        await _open(pilot, ids[3])
+        files = _text(app, "#detail-files")
+        assert "../../report Q4.pdf   application/pdf   22 B" in files
+        await pilot.press("w")
+        await pilot.pause()
+        assert isinstance(app.screen, SaveDialog)
+        box = app.screen.query_one("#path", Input)
+        assert box.value.endswith(f"ticket{ids[3]}-report_Q4.pdf")  # no path from the mail survives
+        target = tmp_path / "saved.pdf"
+        box.value = str(target)
+        box.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert target.read_bytes() == payload
+        assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+        assert any("Attachment saved" in n and "not opened" in n for n in notifications(app))
+        await pilot.press("w")
+        await pilot.pause()
+        app.screen.query_one("#path", Input).value = str(target)
+        app.screen.query_one("#path", Input).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert any("exists; nothing was written" in n for n in notifications(app))
+        assert target.read_bytes() == payload
