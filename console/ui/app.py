@@ -290,8 +290,7 @@ class ConsoleApp(App):
                           "error", bell=True)
 
     def _assess(self, now: datetime, first: bool = False) -> None:
-        stale_after = getattr(self.cfg.alerts, "intake_stale_after", desk_health.DEFAULT_INTAKE_STALE_AFTER)
-        h = desk_health.assess(self._beats, self._outbox, now, intake_stale_after=stale_after,
+        h = desk_health.assess(self._beats, self._outbox, now, intake_stale_after=self.cfg.alerts.intake_stale_after,
                                intake_expected=self.cfg.imap is not None)
         before, self.health = self.health, h
         for name in ("scheduler", "intake"):
