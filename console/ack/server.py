@@ -87,8 +87,8 @@ def summary(db, cfg: Config, r: verify.Resolved, now: datetime) -> list[tuple[st
     """What the page may show: class, subject, requester, time left, assignee, who else was paged."""
     t, handle = r.ticket, r.claim.handle
     left = parse_iso(t["due_at"]) - now
-    when = (f"due in {texts.long_delta(left)}" if left.total_seconds() >= 0
-            else f"OVERDUE by {texts.long_delta(left)}") + f" ({_when(cfg, t['due_at'])})"
+    when = (f"due in {texts.format_delta(left)}" if left.total_seconds() >= 0
+            else f"OVERDUE by {texts.format_delta(left)}") + f" ({_when(cfg, t['due_at'])})"
     others = [texts.person_name(cfg, h) for h in outbox.paged_targets(db, t["id"]) if h != handle]
     return [
         ("Class", t["class"]),
@@ -147,26 +147,8 @@ class Handlers:
             log.error("acknowledge link failed: %s", type(exc).__name__)
             return Page(500, "Something went wrong", [], "Nothing was changed. Use the console.")
 
-    def show(self, token: str) -> Page:
-        db, now = self._db(), self.clock.now()
-        try:
-            r = verify.resolve(db, self.cfg, token, now)
-        except verify.InvalidToken:
-            return _invalid()
-        except keyfile.KeyFileError as exc:
-            log.error("acknowledge links cannot be checked: %s", exc)
-            return Page(503, "Links cannot be checked right now", [], "Use the console.")
-        if r.state == "used":
-            return _done(self.cfg, r)
-        if r.state == "expired":
-            return _expired(self.cfg, r)
-        name = texts.person_name(self.cfg, r.claim.handle)
-        return Page(200, f"#{r.ticket['id']} needs first contact", summary(db, self.cfg, r, now),
-                    button=f"Acknowledge as {name}")
-
-    def act(self, token: str) -> Page:
-        from console import actions
-
+    def _live(self, token: str):
+        """(db, now, the resolved token) while the link still works; otherwise the Page that says why not."""
         db, now = self._db(), self.clock.now()
         try:
             r = verify.resolve(db, self.cfg, token, now)
@@ -179,6 +161,24 @@ class Handlers:
             return _done(self.cfg, r)
         if r.state == "expired":
             return _expired(self.cfg, r)
+        return db, now, r
+
+    def show(self, token: str) -> Page:
+        live = self._live(token)
+        if isinstance(live, Page):
+            return live
+        db, now, r = live
+        name = texts.person_name(self.cfg, r.claim.handle)
+        return Page(200, f"#{r.ticket['id']} needs first contact", summary(db, self.cfg, r, now),
+                    button=f"Acknowledge as {name}")
+
+    def act(self, token: str) -> Page:
+        from console import actions
+
+        live = self._live(token)
+        if isinstance(live, Page):
+            return live
+        db, now, r = live
         tid, handle = r.claim.ticket_id, r.claim.handle
         try:
             actions.acknowledge(db, self.cfg, tid, handle, now, via={"via": "page link", "page": r.claim.alert_id})

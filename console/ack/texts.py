@@ -25,30 +25,19 @@ STEP_TITLES = {
 }
 
 
-def short_delta(td: timedelta) -> str:
-    """45s, 12m, 1h05m, 3d4h: compact, for titles."""
+def format_delta(td: timedelta, *, short: bool = False) -> str:
+    """4m 05s, 1h 05m, 3d 4h; short (for titles): 4m, 1h05m, 3d4h, 45s."""
     s = int(abs(td.total_seconds()))
     d, rem = divmod(s, 86400)
     h, rem = divmod(rem, 3600)
     m, s = divmod(rem, 60)
+    sep = "" if short else " "
     if d:
-        return f"{d}d{h}h"
+        return f"{d}d{sep}{h}h"
     if h:
-        return f"{h}h{m:02d}m"
-    if m:
-        return f"{m}m"
-    return f"{s}s"
-
-
-def long_delta(td: timedelta) -> str:
-    s = int(abs(td.total_seconds()))
-    d, rem = divmod(s, 86400)
-    h, rem = divmod(rem, 3600)
-    m, s = divmod(rem, 60)
-    if d:
-        return f"{d}d {h}h"
-    if h:
-        return f"{h}h {m:02d}m"
+        return f"{h}h{sep}{m:02d}m"
+    if short:
+        return f"{m}m" if m else f"{s}s"
     return f"{m}m {s:02d}s"
 
 
@@ -82,7 +71,7 @@ def page_text(ticket: dict, step: pol.Step, now: datetime, cfg: Config) -> tuple
     assignee = ticket.get("assignee")
     again = wrote_again(ticket)
 
-    facts = [f"assigned {clean_line(assignee, 24)}" if assignee else "unassigned", f"{short_delta(waited)} ago"]
+    facts = [f"assigned {clean_line(assignee, 24)}" if assignee else "unassigned", f"{format_delta(waited, short=True)} ago"]
     if again:
         facts.append("customer wrote again")
     title = fit_title(f"[Class {cls}] #{tid} {STEP_TITLES.get(step.kind, step.kind.upper())}: ", subject,
@@ -90,12 +79,12 @@ def page_text(ticket: dict, step: pol.Step, now: datetime, cfg: Config) -> tuple
 
     tz = cfg.timezone
     requester = clean_line(f"{ticket['requester_name']} <{ticket['requester']}>".strip(), 120)
-    when = f"due in {long_delta(left)}" if left.total_seconds() >= 0 else f"OVERDUE by {long_delta(left)}"
+    when = f"due in {format_delta(left)}" if left.total_seconds() >= 0 else f"OVERDUE by {format_delta(left)}"
     last = parse_iso(ticket.get("last_message_at"))
     lines = [
         f"Class {cls} ticket #{tid} from {requester}",
         f"Subject: {clean_line(subject, 300)}",
-        f"Arrived {long_delta(waited)} ago ({received.astimezone(tz).strftime('%a %H:%M %Z')}).",
+        f"Arrived {format_delta(waited)} ago ({received.astimezone(tz).strftime('%a %H:%M %Z')}).",
         f"First contact {when} ({due.astimezone(tz).strftime('%a %H:%M %Z')}).",
         f"Assigned to: {person_name(cfg, assignee)}" if assignee else "Assigned to: nobody yet",
         (f"The customer wrote again (last {last.astimezone(tz).strftime('%a %H:%M %Z')})." if again
