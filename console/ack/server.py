@@ -78,9 +78,9 @@ def render(page: Page) -> str:
             f"<h1>{e(page.title)}</h1>{f'<dl>{facts}</dl>' if facts else ''}{note}{form}</body></html>")
 
 
-def _when(cfg: Config, iso_text: str | None) -> str:
-    dt = parse_iso(iso_text)
-    return dt.astimezone(cfg.timezone).strftime("%a %H:%M %Z") if dt else ""
+def _when(cfg: Config, at: str | datetime | None) -> str:
+    dt = parse_iso(at) if isinstance(at, str) or at is None else at
+    return dt.astimezone(cfg.timezone).strftime("%a %d %b %H:%M %Z") if dt else ""
 
 
 def summary(db, cfg: Config, r: verify.Resolved, now: datetime) -> list[tuple[str, str]]:
@@ -115,13 +115,9 @@ def _done(cfg: Config, r: verify.Resolved) -> Page:
 
 
 def _expired(cfg: Config, r: verify.Resolved) -> Page:
-    return Page(410, "This link has expired", [("Ticket", f"#{r.ticket['id']}"), ("Expired", _when_dt(cfg, r.claim.expires))],
-                f"#{r.ticket['id']} is still waiting: acknowledge it in the console or with "
-                f"`support-console ack {r.ticket['id']}`.")
-
-
-def _when_dt(cfg: Config, dt: datetime) -> str:
-    return dt.astimezone(cfg.timezone).strftime("%a %d %b %H:%M %Z")
+    tid = r.ticket["id"]
+    return Page(410, "This link has expired", [("Ticket", f"#{tid}"), ("Expired", _when(cfg, r.claim.expires))],
+                f"#{tid} is still waiting: acknowledge it in the console or with `support-console ack {tid}`.")
 
 
 class Handlers:
