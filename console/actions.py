@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from console import policy as pol
+from console.ack import standdown
 from console.alerts import escalation
 from console.config import Config
 from store import audit, staff as store_staff, tickets, write
@@ -45,8 +46,9 @@ def _own_or_super(person: dict, t: dict, verb: str) -> None:
 
 
 def acknowledge(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime,
-                expected_version: int | None = None) -> dict:
-    """First contact made: stops the SLA clock and every further page."""
+                expected_version: int | None = None, via: dict | None = None) -> dict:
+    """First contact made: stops the SLA clock and every further page; those paged are told to stand down.
+    `via` goes into the audit event (how it came: {"via": "page link", "page": alert id})."""
     with write(db):
         person = _actor(db, actor)
         t = _load(db, ticket_id, expected_version)
@@ -59,7 +61,9 @@ def acknowledge(db: Database, cfg: Config, ticket_id: int, actor: str, now: date
         t = tickets.update_ticket(db, ticket_id, changes, now, expected_version=t["version"])
         breached = pol.is_breached(parse_iso(t["due_at"]), now, now)
         cancelled = escalation.stop(db, ticket_id, now, f"acknowledged by {actor}")
-        audit.add_event(db, ticket_id, "acknowledged", actor, now, breached=breached, cancelled_pages=cancelled)
+        audit.add_event(db, ticket_id, "acknowledged", actor, now, breached=breached, cancelled_pages=cancelled,
+                        **(via or {}))
+        standdown.notify(db, cfg, t, actor, now)
         return t
 
 
@@ -143,6 +147,8 @@ def resolve(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime
         t2 = tickets.update_ticket(db, ticket_id, changes, now, expected_version=t["version"])
         cancelled = escalation.stop(db, ticket_id, now, f"resolved by {actor}")
         audit.add_event(db, ticket_id, "resolved", actor, now, note=note or "", cancelled_pages=cancelled)
+        if t["acknowledged_at"] is None:  # resolving was the first contact: those paged stand down too
+            standdown.notify(db, cfg, t2, actor, now, verb="resolved")
         return t2
 
 

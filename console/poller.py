@@ -78,6 +78,11 @@ def _run_forever(cfg, clock, stop, scheduler) -> int:
         t = threading.Thread(target=scheduler.run, name="scheduler", daemon=True)
         t.start()
         threads.append(t)
+    links = None
+    if scheduler and cfg.alerts.ack_base_url:  # acknowledge links: their own thread; a failure is only logged
+        from console.ack import server as ack_server  # aiohttp: loaded only where links are served
+
+        links = ack_server.start(cfg, clock)
     try:
         if cfg.imap is not None:
             intake = Intake(cfg, clock, stop, on_commit=(lambda n: scheduler.wake.set()) if scheduler else None)
@@ -87,6 +92,8 @@ def _run_forever(cfg, clock, stop, scheduler) -> int:
                 pass
     finally:
         stop.set()
+        if links:
+            links.stop()
         if scheduler:
             scheduler.wake.set()
             for t in threads:

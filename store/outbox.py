@@ -23,6 +23,9 @@ COLUMNS = (
 # rather than a flag: claim_due() and the scheduler's sleep need no special case, and `attempts`
 # stays the true number of tries the console shows.
 NEVER = "9999-12-31T23:59:59Z"
+# The step of a stand-down notice ("#N acknowledged by Bob, stand down"): not a page, so acknowledging
+# or resolving never cancels one, and it is never counted as someone having been paged.
+STANDDOWN = "standdown"
 
 
 def _rows(cur) -> list[dict[str, Any]]:
@@ -129,12 +132,29 @@ def cancel_for_ticket(db: Database, ticket_id: int, now: datetime, reason: str, 
                       except_cls: str | None = None) -> int:
     """Cancel the ticket's unsent pages (those of classes other than `except_cls`, when given)."""
     sql = ("UPDATE alerts SET state = 'cancelled', last_error = ?, updated_at = ?"
-           " WHERE ticket_id = ? AND state IN ('pending', 'failed')")
-    params: list[Any] = [reason, iso(now), ticket_id]
+           " WHERE ticket_id = ? AND state IN ('pending', 'failed') AND step != ?")
+    params: list[Any] = [reason, iso(now), ticket_id, STANDDOWN]
     if except_cls is not None:
         sql += " AND (cls IS NULL OR cls != ?)"
         params.append(except_cls)
     return db.execute(sql, params).rowcount
+
+
+def get_alert(db: Database, alert_id: int) -> dict[str, Any] | None:
+    rows = _rows(db.execute(f"SELECT {', '.join(COLUMNS)} FROM alerts WHERE id = ?", [alert_id]))
+    return rows[0] if rows else None
+
+
+def paged_targets(db: Database, ticket_id: int) -> list[str]:
+    """Who may have been paged for this ticket so far, first paged first: a page that went out, is going
+    out, or was cut short (it may have arrived), or that any of the target's services accepted."""
+    rows = db.execute(
+        "SELECT target FROM alerts a WHERE ticket_id = ? AND step != ? AND (state IN ('sent', 'sending', 'expired')"
+        " OR EXISTS (SELECT 1 FROM alert_results r WHERE r.alert_id = a.id AND r.ok = 1))"
+        " GROUP BY target ORDER BY min(id)",
+        [ticket_id, STANDDOWN],
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def requeue(db: Database, alert_id: int, now: datetime) -> None:

@@ -19,6 +19,7 @@ import apprise
 from apprise import AppriseResultStatus
 from sqlite_utils import Database
 
+from console.ack import links
 from console.config import Config
 from store import outbox, write
 from store.times import iso
@@ -144,8 +145,8 @@ def claim(db: Database, cfg: Config, now: datetime, claimed_by: str, limit: int 
 def deliver(db: Database, cfg: Config, alert: dict, clock_now) -> str:
     """Send one claimed row and record the outcome. `clock_now` is a callable giving the time."""
     done = _delivered(db, alert)
-    report = send(alert["title"], alert["body"], target_urls(cfg, alert["target"]), cfg, urgent=bool(alert["urgent"]),
-                  skip_services=done)
+    report = links.send_page(alert, target_urls(cfg, alert["target"]), cfg, lambda title, body, urls: send(
+        title, body, urls, cfg, urgent=bool(alert["urgent"]), skip_services=done))  # + its ack link, if any
     now = clock_now()
     with write(db):
         outbox.record_results(db, alert["id"], now, report.results)

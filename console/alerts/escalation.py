@@ -10,38 +10,15 @@ from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
-from console import policy as pol, timefmt
+from console import policy as pol
+from console.ack import texts
 from console.alerts import audience as aud
 from console.config import Config
-from console.safe_text import clean_line
 from store import audit, outbox, tickets
 from store.times import iso, parse_iso
 
-STEP_TITLES = {
-    "page": "NEW", "notify": "NEW", "warn": "WARNING", "escalate": "ESCALATED", "breach": "BREACHED",
-    "repeat": "STILL BREACHED",
-}
-
-
-def format_delta(td: timedelta) -> str:
-    return timefmt.span(td)
-
-
 def page_text(ticket: dict, step: pol.Step, now: datetime, cfg: Config) -> tuple[str, str]:
-    due = parse_iso(ticket["due_at"])
-    left = pol.time_left(due, now)
-    when = f"due in {format_delta(left)}" if left.total_seconds() >= 0 else f"OVERDUE by {format_delta(left)}"
-    subject = clean_line(ticket["subject"], 120) or "(no subject)"
-    requester = clean_line(f"{ticket['requester_name']} <{ticket['requester']}>".strip(), 120)
-    title = f"[Class {ticket['class']}] #{ticket['id']} {STEP_TITLES.get(step.kind, step.kind.upper())}: {subject}"
-    local_due = due.astimezone(cfg.timezone).strftime("%a %H:%M %Z")
-    body = (
-        f"Class {ticket['class']} ticket #{ticket['id']} from {requester}\n"
-        f"Subject: {subject}\n"
-        f"First contact {when} ({local_due}).\n"
-        f"Acknowledge: support-console ack {ticket['id']}  (or press 'a' in the console)"
-    )
-    return title, body
+    return texts.page_text(ticket, step, now, cfg)  # what a page says lives with acting on it: console.ack
 
 
 def advance(db: Database, ticket: dict, cfg: Config, now: datetime) -> list[int]:

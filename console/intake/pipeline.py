@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from console import policy as pol
+from console.ack import by_mail
 from console.alerts import escalation
 from console.config import Config
 from console.intake import threads
@@ -29,7 +30,7 @@ class Incoming:
 
 @dataclass
 class Filed:
-    outcome: str  # "new" | "reply" | "reopened" | "autoreply" | "bounce" | "duplicate"
+    outcome: str  # "new" | "reply" | "reopened" | "autoreply" | "bounce" | "duplicate" | "page-reply"
     ticket_id: int | None
     message_row: int
     uid: int | None = None
@@ -166,6 +167,12 @@ def _find_ticket(db: Database, a: Analysis, rows: Rows) -> tuple[int | None, str
 def _file_new(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datetime, rows: Rows) -> Filed:
     received = _arrival(item, now)
     received_iso = iso(received)
+    # A staff reply to an email page: kept with its ticket, acknowledges it if it says so, never a ticket.
+    page = by_mail.intercept(db, cfg, raw=item.raw, subject=a.subject, columns=a.columns, received_at=received,
+                             now=now, source=rows.source, before_write=rows.flush)
+    if page is not None:
+        rows.source_of(item.uid, page.message_row)
+        return Filed(page.outcome, page.ticket_id, page.message_row, item.uid)
     if a.auto is not None:
         # Auto-replies and bounces never open a ticket and never count as contact; attach if we can.
         ticket_id, how = _find_ticket(db, a, rows)

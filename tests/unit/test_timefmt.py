@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from console import timefmt
 
@@ -24,9 +24,17 @@ def test_left_is_negative_once_overdue():
 
 
 def test_cli_and_pages_use_the_same_words():
-    from console import cli
+    from console import cli, policy as pol
     from console.alerts import escalation
+    from console.config import from_dict
+    from store.times import iso
 
     assert cli._left(14 * 60 + 59) == "14m59s" == timefmt.left(14 * 60 + 59)
     assert cli._left(-75) == "-1m15s"
-    assert escalation.format_delta(timedelta(hours=-4, minutes=-59, seconds=-58)) == "4h59m"
+    t0 = datetime(2026, 3, 2, 16, 0, tzinfo=timezone.utc)
+    ticket = {"id": 7, "class": "III", "subject": "down", "requester": "c@x.org", "requester_name": "",
+              "received_at": iso(t0), "due_at": iso(t0 + timedelta(hours=5)), "assignee": None,
+              "last_message_at": iso(t0)}
+    step = pol.Step(name="arrival", cls="III", at=t0, kind="page", audience=("primary",), urgent=True)
+    title, body = escalation.page_text(ticket, step, t0 + timedelta(seconds=2), from_dict({}))
+    assert "due in 4h59m" in body and "(unassigned, 2s ago)" in title

@@ -1,0 +1,92 @@
+"""The desk's signing key for acknowledge links: generated once, kept outside the database.
+
+It lives beside the database as `<database>.ackkey` (for `support.db`: `support.db.ackkey`): the
+database's directory is the desk's state, it is where the poller already has to write, and a backup
+or copy of the database alone does not carry the key. Mode 0600, owned by the account that runs the
+poller; a key file that others can read is refused (chmod 600 it), never silently used.
+
+Only the poller needs it: it signs links when it sends a page and checks them when a link is opened or
+a page is answered by mail. A process that cannot read it (an MTA's `ingest` under another account)
+treats every token as unverifiable and says so.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from pathlib import Path
+
+KEY_BYTES = 32
+
+
+class KeyFileError(Exception):
+    """The key file exists but cannot be used; the message says why and what to do."""
+
+
+def key_path(store_path: Path) -> Path:
+    store_path = Path(store_path)
+    return store_path.with_name(store_path.name + ".ackkey")
+
+
+def load(path: Path) -> bytes | None:
+    """The key, or None when there is no key file yet."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise KeyFileError(f"cannot read the ack key file {path}: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise KeyFileError(f"the ack key file {path} is not a regular file")
+        if st.st_mode & 0o077:
+            raise KeyFileError(f"the ack key file {path} is readable by others (mode {stat.S_IMODE(st.st_mode):04o}); "
+                               f"run: chmod 600 {path}")
+        text = os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    try:
+        key = bytes.fromhex(text.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        key = b""
+    if len(key) != KEY_BYTES:
+        raise KeyFileError(f"the ack key file {path} is damaged; delete it and restart the poller "
+                           "(links already sent stop working)")
+    return key
+
+
+def load_or_create(path: Path) -> bytes:
+    """The key, generated on first use. Two processes racing here end up with the same key: each writes
+    its own temporary file and links it into place; link() refuses to replace, so the first one wins."""
+    key = load(path)
+    if key is not None:
+        return key
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise KeyFileError(f"cannot create the ack key file in {path.parent}: {exc.strerror}") from None
+    try:
+        try:
+            os.fchmod(fd, 0o600)  # whatever the umask
+            os.write(fd, (secrets.token_bytes(KEY_BYTES).hex() + "\n").encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        except OSError as exc:
+            raise KeyFileError(f"cannot create the ack key file {path}: {exc.strerror}") from None
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+    key = load(path)
+    if key is None:
+        raise KeyFileError(f"the ack key file {path} vanished while it was created")
+    return key

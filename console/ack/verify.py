@@ -1,0 +1,52 @@
+"""From a token to what it may do now: the page it names, its ticket, and whether it still works.
+
+Shared by the link server and the email-reply path, so both refuse the same things.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from console.ack import keyfile, tokens
+from console.ack.tokens import InvalidToken
+from console.config import Config
+from store import outbox
+from store import tickets as store_tickets
+from store.times import parse_iso
+
+__all__ = ["InvalidToken", "Resolved", "resolve"]
+
+
+@dataclass(frozen=True)
+class Resolved:
+    claim: tokens.Claim
+    alert: dict
+    ticket: dict
+    state: str  # "valid" | "used" (acknowledged or resolved) | "expired"
+
+
+def resolve(db: Database, cfg: Config, token: str, now: datetime) -> Resolved:
+    """InvalidToken unless the desk signed this token for a page it sent to a person still on staff;
+    keyfile.KeyFileError when the key cannot be read (nothing can be verified then)."""
+    key = keyfile.load(keyfile.key_path(cfg.store_path))
+    if key is None:
+        raise InvalidToken  # no key yet: no token was ever signed here
+    claim = tokens.read(key, token)
+    alert = outbox.get_alert(db, claim.alert_id)
+    if (alert is None or alert["ticket_id"] != claim.ticket_id or alert["target"] != claim.handle
+            or alert["step"] == outbox.STANDDOWN or parse_iso(alert["created_at"]) != claim.issued
+            or cfg.person(claim.handle) is None):
+        raise InvalidToken  # signed, but not for a page of this database (or the person left the staff)
+    try:
+        ticket = store_tickets.get_ticket(db, claim.ticket_id)
+    except store_tickets.NoSuchTicket:
+        raise InvalidToken from None
+    if ticket["status"] != "new":
+        state = "used"
+    elif claim.expired(now):
+        state = "expired"
+    else:
+        state = "valid"
+    return Resolved(claim, alert, ticket, state)
