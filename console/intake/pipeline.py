@@ -16,6 +16,7 @@ from console.alerts import escalation
 from console.config import Config
 from console.intake import threads
 from console.intake.analysis import Analysis, analyze_batch
+from console.replies import inbound
 from store import audit, mailbox, messages, tickets, write
 from store.times import iso, parse_iso
 
@@ -166,6 +167,7 @@ def _find_ticket(db: Database, a: Analysis, rows: Rows) -> tuple[int | None, str
 def _file_new(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datetime, rows: Rows) -> Filed:
     received = _arrival(item, now)
     received_iso = iso(received)
+    a = inbound.own_mail_as_auto(cfg, a, item.raw)  # replies (issue 14): our own mail never opens a ticket
     if a.auto is not None:
         # Auto-replies and bounces never open a ticket and never count as contact; attach if we can.
         ticket_id, how = _find_ticket(db, a, rows)
@@ -203,6 +205,8 @@ def _file_new(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datet
     if first_step <= now:
         rows.flush()
         escalation.advance(db, tickets.get_ticket(db, ticket_id), cfg, now)
+    # replies (issue 14): a receipt or "we need details" request, queued in this same transaction
+    inbound.on_new_ticket(db, cfg, ticket_id, item.raw, received, now, mailbox_key=rows.mailbox_key, flush=rows.flush)
     return Filed("new", ticket_id, row, item.uid)
 
 
