@@ -1,6 +1,7 @@
 """The `reply` and `note` subcommands, and the mail parts of `show` and `check` (called from console/cli.py)."""
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -82,6 +83,7 @@ def run_reply(args, cfg: Config, tid: int, actor: str, clock) -> int:
     except templates.TemplateError as exc:
         raise _usage(str(exc)) from None
     queued = desk.send_reply(db, cfg, tid, body, actor, clock.now(), template=args.template)
+    logging.getLogger(delivery.log.name).setLevel(logging.CRITICAL)  # the outcome is this command's one line
     outcome = delivery.send_now(db, cfg, queued.send_id, clock)
     to = queued.mail.to_addr + (f" (cc {', '.join(queued.mail.cc)})" if queued.mail.cc else "")
     ack = f"; #{tid} acknowledged by {actor}, pages stopped" if queued.acknowledged else ""

@@ -103,7 +103,7 @@ def connect(cfg: SmtpConfig, password: str | None) -> smtplib.SMTP:
         _hello(client, cfg, ctx, where)
         if cfg.username:
             try:
-                client.login(cfg.username, password or "")
+                _login(client, cfg.username, password or "")
             except smtplib.SMTPAuthenticationError as exc:
                 raise SmtpError(f"SMTP login failed for user {cfg.username!r} at {cfg.host}:{cfg.port}: "
                                 f"{exc.smtp_code} {_text(exc.smtp_error)}") from None
@@ -116,6 +116,21 @@ def connect(cfg: SmtpConfig, password: str | None) -> smtplib.SMTP:
         _close(client)
         raise SmtpError(f"{where}: connection lost while logging in ({type(exc).__name__})") from None
     return client
+
+
+def _login(client: smtplib.SMTP, user: str, password: str) -> None:
+    """AUTH once, with PLAIN or LOGIN when offered. smtplib's login() tries every mechanism in turn, so a
+    wrong password counts as several failures against the account (and some servers hang up after one)."""
+    if not client.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("no AUTH")
+    offered = client.esmtp_features.get("auth", "").upper().split()
+    client.user, client.password = user, password  # what auth_plain and auth_login read
+    if "PLAIN" in offered:
+        client.auth("PLAIN", client.auth_plain)
+    elif "LOGIN" in offered:
+        client.auth("LOGIN", client.auth_login)
+    else:
+        client.login(user, password)
 
 
 def _hello(client: smtplib.SMTP, cfg: SmtpConfig, ctx: ssl.SSLContext, where: str) -> None:

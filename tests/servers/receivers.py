@@ -266,7 +266,8 @@ class SMTPSink(_Recorder):
             user = auth_data.login.decode(errors="replace")
             ok = self.password is None or auth_data.password.decode(errors="replace") == self.password
             self.logins.append((user, ok))
-        return AuthResult(success=ok, auth_data=auth_data)  # keeps .login for the record
+        # handled=False on a failure: aiosmtpd then answers 535 itself (True would leave the client waiting).
+        return AuthResult(success=ok, handled=ok, auth_data=auth_data)  # keeps .login for the record
 
     def start(self) -> None:
         from aiosmtpd.controller import Controller
