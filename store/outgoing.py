@@ -76,20 +76,11 @@ def get_send(db: Database, send_id: int) -> dict[str, Any]:
     return _row(row)
 
 
-def sends(db: Database, *, ticket_id: int | None = None, states: Iterable[str] | None = None,
-          limit: int | None = None) -> list[dict[str, Any]]:
-    where, params = [], []
-    if ticket_id is not None:
-        where.append("ticket_id = ?")
-        params.append(ticket_id)
-    if states:
-        states = list(states)
-        where.append(f"state IN ({','.join('?' * len(states))})")
-        params.extend(states)
-    sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
-    if limit:
-        sql += f" LIMIT {int(limit)}"
-    return [_row(r) for r in db.execute(sql, params).fetchall()]
+def failures_since(db: Database, since: datetime) -> list[dict[str, Any]]:
+    """Mail that failed (5xx) or was cut short since `since`, oldest first: for the console's toasts."""
+    rows = db.execute(f"{_SELECT} WHERE state IN ('failed', 'expired') AND updated_at >= ? ORDER BY updated_at, id",
+                      [iso(since)]).fetchall()
+    return [_row(r) for r in rows]
 
 
 def raw_of(db: Database, send: dict[str, Any]) -> bytes:

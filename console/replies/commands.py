@@ -17,6 +17,7 @@ def add_parsers(cmd) -> None:
     s.add_argument("ticket")
     s.add_argument("--body-file", metavar="PATH", help="the reply's text (- reads stdin); else $EDITOR on a draft")
     s.add_argument("--template", metavar="NAME", help="a canned reply from [replies] templates (e.g. details)")
+    s.add_argument("--resend", type=int, metavar="MAIL", help="send again a failed or cut-short mail (see `show`)")
     s = cmd("note", "add an internal note to a ticket (never sent)")
     s.add_argument("ticket")
     s.add_argument("--body-file", metavar="PATH", help="the note's text (- reads stdin); else $EDITOR")
@@ -67,10 +68,14 @@ def run_reply(args, cfg: Config, tid: int, actor: str, clock) -> int:
 
     if cfg.smtp is None:
         raise CliError("replies are not set up: add an [smtp] table (host, from, ...) to the config", EX_CONFIG)
-    if args.template and args.body_file:
-        raise _usage("give --template or --body-file, not both")
+    if sum(map(bool, (args.template, args.body_file, args.resend is not None))) > 1:
+        raise _usage("give one of --template, --body-file and --resend")
     sync_staff(cfg)
     db = open_db(cfg.store_path)
+    logging.getLogger(delivery.log.name).setLevel(logging.CRITICAL)  # the outcome is this command's one line
+    if args.resend is not None:
+        row = desk.resend(db, cfg, tid, args.resend, actor, clock.now())
+        return _report(tid, delivery.send_now(db, cfg, row["id"], clock), ", ".join(row["rcpt_to"]), "", db, clock)
     t = tickets.get_ticket(db, tid)
     signature = cfg.person(actor).signature if cfg.person(actor) else None
     try:
@@ -83,10 +88,15 @@ def run_reply(args, cfg: Config, tid: int, actor: str, clock) -> int:
     except templates.TemplateError as exc:
         raise _usage(str(exc)) from None
     queued = desk.send_reply(db, cfg, tid, body, actor, clock.now(), template=args.template)
-    logging.getLogger(delivery.log.name).setLevel(logging.CRITICAL)  # the outcome is this command's one line
     outcome = delivery.send_now(db, cfg, queued.send_id, clock)
     to = queued.mail.to_addr + (f" (cc {', '.join(queued.mail.cc)})" if queued.mail.cc else "")
     ack = f"; #{tid} acknowledged by {actor}, pages stopped" if queued.acknowledged else ""
+    return _report(tid, outcome, to, ack, db, clock)
+
+
+def _report(tid: int, outcome, to: str, ack: str, db, clock) -> int:
+    from console.cli import CliError
+
     if outcome.state == "sent":
         print(f"#{tid}: reply sent to {to}: {clean_line(outcome.detail, 200)}{ack}")
         return 0
@@ -97,9 +107,10 @@ def run_reply(args, cfg: Config, tid: int, actor: str, clock) -> int:
     if ack:
         print(ack.lstrip("; "))
     if outcome.state == "failed":
-        raise CliError(f"#{tid}: the reply to {to} failed: {clean_line(outcome.detail, 300)}; not resent "
+        raise CliError(f"#{tid}: the mail to {to} failed: {clean_line(outcome.detail, 300)}; not resent "
                        f"(it stays on the ticket, see `show {tid}`)")
-    raise CliError(f"#{tid}: {clean_line(outcome.detail, 300)}; see `show {tid}`")
+    raise CliError(f"#{tid}: {clean_line(outcome.detail, 300)}; see `show {tid}` (send it again only if it did "
+                   f"not arrive: reply {tid} --resend {outcome.send_id})")
 
 
 def _poller_note(db, clock) -> str:
@@ -151,6 +162,8 @@ def print_delivery(msgs: list[dict], local) -> None:
             note += f" (next try {local(d['next_attempt_at'])})"
         print(f"  {d['id']:>5} {d['purpose']:8} {d['state'].upper() if d['state'] in ('failed', 'expired') else d['state']:8}"
               f" {when}  to {', '.join(d['rcpt_to'])[:60]}  tries {d['attempts']}  {clean_line(note, 160)}")
+        if d["state"] in ("failed", "expired"):
+            print(f"        send it again, if it did not arrive: support-console reply {m['ticket_id']} --resend {d['id']}")
 
 
 def check_line(cfg: Config) -> int:

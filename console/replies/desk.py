@@ -6,6 +6,7 @@
   transaction, and make first contact: a new ticket is acknowledged by the actor and its escalation
   stops. It queues; delivery.send_now() (or the poller) sends.
 - add_note(): an internal note (kind 'note'), never sent.
+- resend(): a person sends again a mail that failed or was cut short (never done by itself).
 - queue_automatic(): a receipt or a "we need details" request, inside the caller's transaction; never
   first contact.
 """
@@ -159,6 +160,21 @@ def send_reply(db: Database, cfg: Config, ticket_id: int, body: str, actor: str,
             # A reply is first contact: the same acknowledgement as `ack`, in this same transaction.
             t = actions.acknowledge(db, cfg, ticket_id, actor, now, expected_version=t["version"])
         return Queued(send_id=send, message_row=row, ticket=t, acknowledged=acknowledged, mail=mail)
+
+
+def resend(db: Database, cfg: Config, ticket_id: int, send_id: int, actor: str, now: datetime) -> dict:
+    """A person's decision to send again a mail of this ticket that failed or was cut short (the only way
+    such a mail goes out again). The same bytes, the same Message-ID: a receiving server that did get
+    it the first time can tell. Returns the outbox row, pending again."""
+    require_smtp(cfg)
+    with write(db):
+        actions.check_may_act(db, ticket_id, actor, "resend mail of")
+        row = outgoing.get_send(db, send_id)
+        if row["ticket_id"] != ticket_id:
+            raise actions.ActionRefused(f"outgoing mail {send_id} is not on ticket #{ticket_id}")
+        row = outgoing.requeue(db, send_id, now)
+        audit.add_event(db, ticket_id, f"{row['purpose']}_resent", actor, now, send=send_id)
+        return row
 
 
 def add_note(db: Database, cfg: Config, ticket_id: int, body: str, actor: str, now: datetime) -> int:

@@ -84,14 +84,15 @@ def on_new_ticket(db: Database, cfg: Config, ticket_id: int, raw: bytes, receive
     if purpose is None:
         return None
     history = _history_before(db, mailbox_key)
+    if history is not None and received < history:
+        return None  # a newly connected mailbox's history: the common case of a first sync, and quietly
     headers = desk.header_fields(raw)
     why = receipts.refusal(sender=t["requester"], automated_reason=receipts.automated(headers, t["requester"]),
                            own=desk.own_addresses(cfg), arrived=received, history_before=history)
     if why is None and outgoing.automatic_since(db, t["requester"], now - r.receipt_window):
         why = "already had an automatic mail within replies.receipt_window"
     if why is not None:
-        if why != "history of a newly connected mailbox":  # a whole mailbox of these says nothing
-            audit.add_event(db, ticket_id, f"{purpose}_skipped", "intake", now, reason=why)
+        audit.add_event(db, ticket_id, f"{purpose}_skipped", "intake", now, reason=why)
         return None
     try:
         with write(db):  # a savepoint: a mail that cannot be written leaves nothing half-done

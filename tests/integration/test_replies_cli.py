@@ -140,7 +140,8 @@ def test_bad_input_is_one_line_and_sends_nothing(tmp_path, smtp_sink):
         (("reply", str(tid), "--body-file", str(tmp_path / "nope.txt")), None, "cannot read"),
         (("reply", str(tid), "--body-file", "-"), b"\xff\xfe", "not UTF-8"),
         (("reply", "999", "--body-file", "-"), b"x", "no ticket #999"),
-        (("reply", str(tid), "--body-file", "-", "--template", "details"), b"x", "not both"),
+        (("reply", str(tid), "--body-file", "-", "--template", "details"), b"x", "give one of"),
+        (("reply", str(tid), "--resend", "1"), None, "no outgoing mail 1"),
         (("reply", str(tid)), None, "give the reply with --body-file"),  # stdin is not a terminal
         (("note", str(tid), "--body-file", "-"), b"", "the note is empty"),
     ]
@@ -186,7 +187,7 @@ def test_a_5xx_is_shown_on_the_ticket_and_not_resent(tmp_path, smtp_sink):
     r = run_cli(conf, "reply", str(tid), "--body-file", "-", input=b"Hello", actor="bob")
     assert r.returncode == 1
     line = one_line(r)
-    assert "the reply to carl@cust.example failed" in line and "550 5.7.1 Relaying denied" in line
+    assert "the mail to carl@cust.example failed" in line and "550 5.7.1 Relaying denied" in line
     assert "not resent" in line
     for _ in range(2):
         run_cli(conf, "poll", "--once", check=True)
@@ -195,7 +196,12 @@ def test_a_5xx_is_shown_on_the_ticket_and_not_resent(tmp_path, smtp_sink):
     out = next(m for m in t["messages"] if m["kind"] == "outgoing")
     assert out["delivery"]["state"] == "failed" and "550 5.7.1" in out["delivery"]["last_error"]
     assert "reply_failed" in [e["kind"] for e in t["events"]]
-    assert "FAILED" in run_cli(conf, "show", str(tid), check=True).stdout
+    text = run_cli(conf, "show", str(tid), check=True).stdout
+    assert "FAILED" in text and f"reply {tid} --resend {out['delivery']['id']}" in text
+    smtp_sink.data_reply = "250 2.0.0 Ok"  # the desk fixed its relay: a person sends it again
+    r = run_cli(conf, "reply", str(tid), "--resend", str(out["delivery"]["id"]), actor="bob", check=True)
+    assert "reply sent to carl@cust.example" in r.stdout
+    assert [rec.message["Message-ID"] for rec in smtp_sink.records] == [f"<{out['message_id']}>"]
 
 
 def test_a_send_cut_short_by_a_crash_is_shown_not_resent(tmp_path, pollers):
@@ -220,6 +226,8 @@ def test_a_send_cut_short_by_a_crash_is_shown_not_resent(tmp_path, pollers):
         assert len(sink.transactions) == 1
         text = run_cli(conf, "show", str(tid), check=True).stdout
         assert "EXPIRED" in text and "not resent" in text
+        r = run_cli(conf, "reply", str(tid), "--resend", "999", actor="bob")
+        assert r.returncode == 1 and "no outgoing mail 999" in one_line(r)
     finally:
         sink.stop()
 
