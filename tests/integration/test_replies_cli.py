@@ -343,3 +343,38 @@ def test_check_verifies_the_servers_certificate(tmp_path, security):
         assert len(sink.wait_for(1)) == 1
     finally:
         sink.stop()
+
+
+def test_reply_and_note_on_a_terminal_open_the_editor_on_the_draft(tmp_path, smtp_sink):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.integration.helpers import CLI, REPO, cli_env
+
+    conf = write_conf(tmp_path, smtp_sink, staff_extra={"bob": {"signature": "Bob"}})
+    tid = ingest(conf, customer_mail(body="It prints nothing."))
+    editor = tmp_path / "editor.py"  # stands in for $EDITOR: writes the answer above the quoted draft
+    editor.write_text("import sys\np = sys.argv[1]\ndraft = open(p).read()\n"
+                      "open(p, 'w').write('Which model?\\n\\n' + draft)\n")
+    env = cli_env(EDITOR=f"{sys.executable} {editor}", TMPDIR=str(tmp_path))
+
+    def on_a_terminal(*args):
+        primary, secondary = pty.openpty()
+        try:
+            p = subprocess.run([*CLI, "--config", str(conf), "--as", "bob", *args], stdin=secondary,
+                               capture_output=True, env=env, cwd=REPO, timeout=60)
+        finally:
+            os.close(primary)
+            os.close(secondary)
+        assert p.returncode == 0, p.stderr
+        return p.stdout.decode()
+
+    assert "reply sent" in on_a_terminal("reply", str(tid))
+    [rec] = smtp_sink.wait_for(1)
+    body = rec.message.get_content().replace("\r\n", "\n")
+    assert body.startswith("Which model?\n\nOn ") and "wrote:\n> It prints nothing.\n" in body
+    assert body.endswith("\n-- \nBob\n")
+    assert "note added" in on_a_terminal("note", str(tid))
+    assert [m["kind"] for m in show(conf, tid)["messages"]] == ["new", "outgoing", "note"]
