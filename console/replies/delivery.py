@@ -131,15 +131,20 @@ def _password(db: Database, cfg: Config, sends: list[dict], claimed_by: str, now
         return False, None
 
 
-def send_now(db: Database, cfg: Config, send_id: int, clock: Clock) -> Outcome:
-    """Try a queued mail at once (the `reply` command, the console). If another sender has it, say so."""
+def send_now(db: Database, cfg: Config, send_id: int, clock: Clock, *, wait_for_other: float = 5.0) -> Outcome:
+    """Try a queued mail at once (the `reply` command, the console). If another sender (the poller) got
+    to it first, wait up to `wait_for_other` seconds for its outcome, then say what is known."""
     me = sender_id(CLI)
     now = clock.now()
     with write(db):
         rows = outgoing.claim(db, now, claimed_by=me, send_deadline=send_deadline(cfg, now), send_id=send_id)
     if not rows:
+        end = time.monotonic() + wait_for_other
         row = outgoing.get_send(db, send_id)
-        state = {"sent": "sent", "failed": "failed", "expired": "unknown"}.get(row["state"], "busy")
+        while row["state"] == "sending" and time.monotonic() < end:
+            time.sleep(0.05)
+            row = outgoing.get_send(db, send_id)
+        state = {"sent": "sent", "failed": "failed", "expired": "unknown", "pending": "queued"}.get(row["state"], "busy")
         return Outcome(state, row["smtp_reply"] or row["last_error"] or "", send_id)
     ok, password = _password(db, cfg, rows, me, now)
     if not ok:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.integration import alerts_helpers as h
-from tests.integration.helpers import mail, query, run_cli, scalar, wait_until
+from tests.integration.helpers import cli_env, mail, query, run_cli, scalar, wait_until
 from tests.servers.certs import make_certs, openssl_unavailable_reason
 from tests.servers.receivers import SMTPSink
 
@@ -307,7 +307,7 @@ def test_check_logs_in_to_smtp_and_sends_nothing(tmp_path):
     sink.start()
     try:
         conf = write_conf(tmp_path, sink, smtp={"username": "desk", "password_env": SMTP_PASSWORD_ENV})
-        env = __import__("tests.integration.helpers", fromlist=["cli_env"]).cli_env(**{SMTP_PASSWORD_ENV: "right"})
+        env = cli_env(**{SMTP_PASSWORD_ENV: "right"})
         r = run_cli(conf, "check", env=env)
         assert f"smtp: ok (127.0.0.1:{sink.port} none, AUTH as desk, from support@desk.example" in r.stdout, r.stdout
         assert sink.logins == [("desk", True)]
@@ -351,7 +351,7 @@ def test_reply_and_note_on_a_terminal_open_the_editor_on_the_draft(tmp_path, smt
     import subprocess
     import sys
 
-    from tests.integration.helpers import CLI, REPO, cli_env
+    from tests.integration.helpers import CLI, REPO
 
     conf = write_conf(tmp_path, smtp_sink, staff_extra={"bob": {"signature": "Bob"}})
     tid = ingest(conf, customer_mail(body="It prints nothing."))

@@ -1,8 +1,6 @@
 """Replies, notes and the mail outbox in-process, against a real SMTP server (aiosmtpd) and a real SQLite
 file, with a frozen clock: first contact, exactly-once delivery through an outage, 5xx, lost answers,
 crashes, and intake's side (receipts, loops, threading back)."""
-import email
-import email.policy
 import json
 from datetime import timedelta
 
@@ -12,8 +10,8 @@ from console import actions
 from console.clock import FrozenClock
 from console.intake.pipeline import Incoming, file_messages
 from console.poller import sync_staff
-from console.replies import delivery, desk, inbound
-from store import audit, open_db, outbox, outgoing, tickets, write
+from console.replies import delivery, desk
+from store import audit, messages, open_db, outbox, outgoing, tickets, write
 from store.times import iso
 from tests.factories import T0, desk_config, mail
 
@@ -88,7 +86,7 @@ def test_reply_is_first_contact_and_goes_out_threaded(make, clock, smtp_sink):
     assert m["Subject"] == f"Re: [#{f.ticket_id}] DNS down" and m["In-Reply-To"] == "<m1@cust.example>"
     assert m["Message-ID"] == f"<{q.mail.message_id}>" and m["Auto-Submitted"] is None
     assert rec.content == outgoing.raw_of(db, outgoing.get_send(db, q.send_id))  # the stored bytes went out
-    stored = [x for x in __import__("store").messages.messages_for(db, f.ticket_id) if x["kind"] == "outgoing"]
+    stored = [x for x in messages.messages_for(db, f.ticket_id) if x["kind"] == "outgoing"]
     assert [x["message_id"] for x in stored] == [q.mail.message_id]
     assert outgoing.get_send(db, q.send_id)["state"] == "sent"
     assert events(db, f.ticket_id)[-1]["kind"] == "reply_sent"
@@ -293,6 +291,30 @@ def test_one_row_is_sent_by_one_sender(make, clock, smtp_sink):
     assert len(smtp_sink.transactions) == 1
 
 
+def test_while_another_sender_has_it_the_command_waits_for_its_outcome(make, clock, smtp_sink):
+    import threading
+
+    cfg, db = make()
+    f = file1(db, cfg, mail())
+    q = desk.send_reply(db, cfg, f.ticket_id, "Hello", "bob", clock.now())
+    with write(db):
+        outgoing.claim(db, clock.now(), claimed_by="poller:p:1:x", send_deadline=clock.now() + timedelta(minutes=5),
+                       send_id=q.send_id)
+    assert delivery.send_now(db, cfg, q.send_id, clock, wait_for_other=0).state == "busy"
+    other = open_db(cfg.store_path)
+
+    def poller_finishes():
+        with write(other):
+            outgoing.mark_sent(other, q.send_id, "poller:p:1:x", clock.now(), reply="250 2.0.0 Ok")
+
+    t = threading.Thread(target=poller_finishes)
+    t.start()
+    out = delivery.send_now(db, cfg, q.send_id, clock, wait_for_other=10)
+    t.join()
+    other.close()
+    assert (out.state, out.detail) == ("sent", "250 2.0.0 Ok") and smtp_sink.transactions == []
+
+
 def test_a_missing_password_keeps_the_mail_queued(make, clock, smtp_sink, monkeypatch):
     monkeypatch.delenv("SC_TEST_SMTP_PW", raising=False)
     cfg, db = make(smtp={"username": "desk", "password_env": "SC_TEST_SMTP_PW"})
@@ -314,8 +336,6 @@ def test_a_note_is_in_the_thread_and_never_sent(make, clock, smtp_sink):
     f = file1(db, cfg, mail())
     clock.advance(60)
     row = desk.add_note(db, cfg, f.ticket_id, "Called the vendor.\x1b[2J", "cy", clock.now())
-    from store import messages
-
     [new, note] = messages.messages_for(db, f.ticket_id)
     assert (note["id"], note["kind"], note["body_text"], note["from_name"]) == (row, "note", "Called the vendor.", "Cy")
     assert tickets.get_ticket(db, f.ticket_id)["status"] == "new"  # a note is not contact
@@ -442,7 +462,6 @@ def test_the_customers_answer_threads_back_without_the_tag(make, clock, smtp_sin
 def test_show_json_lists_outgoing_and_notes_in_order(make, clock, smtp_sink):
     from console.replies.commands import with_delivery
     from console.views import message_public
-    from store import messages
 
     cfg, db = make()
     f = file1(db, cfg, mail(message_id="<m1@c>"))
