@@ -169,3 +169,15 @@ def reopen(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime,
             escalation.restart(db, t2, cfg, now, f"reopened by {actor}")
         audit.add_event(db, ticket_id, "reopened", actor, now, previous="resolved", status=status)
         return t2
+
+
+def check_may_act(db: Database, ticket_id: int, actor: str, verb: str, *, any_staff: bool = False,
+                  expected_version: int | None = None) -> dict:
+    """The ticket, after the checks every action makes: the actor is on the staff list, the ticket has not
+    changed since it was read and (unless `any_staff`) it is unassigned, the actor's, or the actor is a
+    supervisor. For actions defined elsewhere (replies, notes); raises ActionRefused."""
+    person = _actor(db, actor)
+    t = _load(db, ticket_id, expected_version)
+    if not any_staff:
+        _own_or_super(person, t, verb)
+    return t

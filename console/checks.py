@@ -7,6 +7,7 @@ from datetime import datetime
 
 from console.alerts import audience, dispatch, oncall as oc
 from console.config import Config
+from console.replies.commands import check_line as check_smtp
 from store import open_db
 
 
@@ -38,6 +39,7 @@ def run_check(cfg: Config) -> int:
         except imap.IntakeError as exc:
             print(f"imap: FAILED: {exc}")
             problems += 1
+    problems += check_smtp(cfg)  # replies (issue 14): EHLO, STARTTLS, AUTH; sends nothing
     if not cfg.staff:
         print("staff: none configured: nobody can be paged")
         problems += 1

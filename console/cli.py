@@ -80,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     cmd("demo", "the console on a bundled demo mailbox with live deadlines; no server, no config")
     s = cmd("screenshots", "regenerate the SVG screenshots")
     s.add_argument("dir", nargs="?", default="screenshots")
+    from console.replies.commands import add_parsers as add_reply_parsers
+
+    add_reply_parsers(cmd)  # reply, note
     s = cmd("serve", "serve the console in a browser through textual-serve")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
@@ -198,6 +201,8 @@ def _dispatch(args) -> int:
         return 0
     if cmd == "ingest":
         return _ingest(args)
+    if cmd in ("reply", "note"):
+        return _reply_or_note(args)
     cfg = _config(args)
     if cmd is None:
         from console.poller import sync_staff
@@ -262,6 +267,14 @@ def _ingest(args) -> int:
     return 0
 
 
+def _reply_or_note(args) -> int:
+    from console.replies import commands
+
+    cfg = _config(args, check_urls=False)  # mail to a customer pages nobody: apprise need not check pager URLs
+    run = commands.run_reply if args.command == "reply" else commands.run_note
+    return run(args, cfg, _ticket_id(args.ticket), _actor(args, cfg), _clock())
+
+
 def _tickets(args, cfg) -> int:
     from console.safe_text import clean_line
     from console.views import ticket_public
@@ -285,6 +298,7 @@ def _tickets(args, cfg) -> int:
 
 
 def _show(args, cfg) -> int:
+    from console.replies.commands import print_delivery, with_delivery
     from console.views import message_public, ticket_public
     from store import audit, messages, outbox, tickets
 
@@ -295,7 +309,7 @@ def _show(args, cfg) -> int:
     if not row:
         raise CliError(f"no ticket #{tid}")
     t = ticket_public(row[0], now)
-    msgs = [message_public(m) for m in messages.messages_for(db, tid)]
+    msgs = with_delivery(db, [message_public(m) for m in messages.messages_for(db, tid)])
     events = audit.events_for(db, tid)
     pages = outbox.list_alerts(db, ticket_id=tid)
     if args.json:
@@ -322,6 +336,7 @@ def _show(args, cfg) -> int:
         print("\nPages:")
         for a in pages:
             print(f"  {a['id']:>5} {a['state']:9} {a['step']:10} -> {a['target']}")
+    print_delivery(msgs, lambda at: _local(cfg, at))
     return 0
 
 

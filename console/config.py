@@ -69,6 +69,11 @@ class SmtpConfig:
     save_to: str | None = _key(None)  # APPEND a copy of each sent mail to this IMAP folder
     timeout_seconds: float = _key(30.0, "float", lo=1)
     ca_file: Path | None = _key(None, "file")  # default: [imap] ca_file
+    # While the server is unreachable or answers 4xx: retry after this, doubling up to the maximum;
+    # a mail that has not gone out after give_up_after is marked failed.
+    backoff_seconds: float = _key(30.0, "float", lo=0.1)
+    backoff_max_seconds: float = _key(600.0, "float", lo=0.1)
+    give_up_after: timedelta = _key(timedelta(days=2), "duration")
 
     @property
     def from_addr(self) -> str:
@@ -416,7 +421,12 @@ def _smtp(d: dict, base: Path | None, imap: ImapConfig | None) -> SmtpConfig | N
                           f"got {v['from_header']!r}")
     if "ca_file" not in v and imap is not None and imap.ca_file is not None:
         v["ca_file"] = imap.ca_file
-    return SmtpConfig(**v)
+    if v.get("save_to") is not None and imap is None:
+        raise ConfigError("smtp.save_to: saving a copy of sent mail needs an [imap] table (the mailbox to save it in)")
+    smtp = SmtpConfig(**v)
+    if smtp.backoff_max_seconds < smtp.backoff_seconds:
+        raise ConfigError(f"smtp.backoff_max_seconds: must not be below backoff_seconds ({smtp.backoff_seconds:g})")
+    return smtp
 
 
 _POLICY = pol.SlaPolicy()  # the policy's own values are the defaults

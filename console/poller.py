@@ -15,6 +15,7 @@ from console.clock import Clock
 from console.config import Config
 from console.intake.watch import Intake
 from console.locks import LockHeld, mailbox_lock, outbox_lock
+from console.replies import delivery
 from store import open_db, write
 from store import staff as store_staff
 
@@ -60,6 +61,7 @@ def _run_once(cfg, clock, stop, scheduler) -> int:
         Intake(cfg, clock, stop).once()
     if scheduler:
         scheduler.cycle()
+        delivery.run_once(cfg, clock)  # replies (issue 14): the mail outbox, under the same outbox lock
         scheduler.drain(cfg.alerts.send_timeout_seconds + 5)
         scheduler.beat(force=True)
         scheduler.close()
@@ -78,6 +80,7 @@ def _run_forever(cfg, clock, stop, scheduler) -> int:
         t = threading.Thread(target=scheduler.run, name="scheduler", daemon=True)
         t.start()
         threads.append(t)
+        threads.extend(filter(None, [delivery.start_thread(cfg, clock, stop)]))  # replies (issue 14): mail outbox
     links = None
     if scheduler and cfg.alerts.ack_base_url:  # acknowledge links: their own thread; a failure is only logged
         from console.ack import server as ack_server  # aiohttp: loaded only where links are served

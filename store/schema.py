@@ -177,3 +177,91 @@ def m001_initial(db):
             detail TEXT NOT NULL DEFAULT '{}'
         );
         """)
+
+
+# --- replies (issue 14): m401-m499 ----------------------------------------------------------------
+
+_KINDS = ("new", "reply", "autoreply", "bounce", "outgoing", "note")
+
+
+@migrations(transactional=False)
+def m401_outgoing_and_note_kinds(db):
+    """messages.kind also admits 'outgoing' (mail the desk sent) and 'note' (internal, never sent).
+
+    SQLite cannot alter a CHECK constraint: the table is rebuilt the documented way (create the new
+    table, copy, drop, rename, recreate the indexes, check the foreign keys), with foreign keys off,
+    which PRAGMA only allows outside a transaction. Does nothing when the CHECK already admits both
+    kinds (another migration may have widened it), so it is safe to run again after a crash."""
+    conn = db.conn
+
+    def table_sql() -> str:
+        return conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'messages'").fetchone()[0]
+
+    def admits_all(sql: str) -> bool:
+        return "'outgoing'" in sql and "'note'" in sql
+
+    if admits_all(table_sql()):
+        return
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            sql = table_sql()
+            if not admits_all(sql):  # another process may have done it while we waited for the lock
+                start = sql.index("kind TEXT NOT NULL CHECK (kind IN (")
+                end = sql.index("))", start) + 2
+                kinds = ", ".join(f"'{k}'" for k in _KINDS)
+                new = (sql[:start] + f"kind TEXT NOT NULL CHECK (kind IN ({kinds}))" + sql[end:]).replace(
+                    "CREATE TABLE messages", "CREATE TABLE messages_rebuilt", 1)
+                indexes = [r[0] for r in conn.execute(
+                    "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL")]
+                conn.execute(new)
+                conn.execute("INSERT INTO messages_rebuilt SELECT * FROM messages")
+                conn.execute("DROP TABLE messages")
+                conn.execute("ALTER TABLE messages_rebuilt RENAME TO messages")
+                for index in indexes:
+                    conn.execute(index)
+                broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise sqlite3.IntegrityError(f"the rebuild of messages broke foreign keys: {broken[:3]}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
+@migrations()
+def m402_mail_outbox(db):
+    # One row per mail the desk sends (a reply, a receipt, a "we need details" request), written in the
+    # transaction that stores the mail itself as a messages row of kind 'outgoing'.
+    _run_script(db, """
+        CREATE TABLE mail_outbox (
+            id INTEGER PRIMARY KEY,
+            message_row INTEGER NOT NULL UNIQUE REFERENCES messages(id),
+            ticket_id INTEGER REFERENCES tickets(id),
+            purpose TEXT NOT NULL CHECK (purpose IN ('reply', 'receipt', 'details')),
+            actor TEXT NOT NULL,
+            automatic INTEGER NOT NULL DEFAULT 0,
+            mail_from TEXT NOT NULL,
+            to_addr TEXT NOT NULL,
+            rcpt_to TEXT NOT NULL DEFAULT '[]',
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'expired')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            send_deadline TEXT,
+            claimed_by TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            last_error TEXT,
+            smtp_reply TEXT,
+            refused TEXT NOT NULL DEFAULT '[]',
+            saved TEXT,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX mail_outbox_due ON mail_outbox(state, next_attempt_at);
+        CREATE INDEX mail_outbox_ticket ON mail_outbox(ticket_id);
+        CREATE INDEX mail_outbox_automatic ON mail_outbox(to_addr, created_at) WHERE automatic = 1;
+        """)

@@ -17,6 +17,7 @@ from console.alerts import escalation
 from console.config import Config
 from console.intake import threads
 from console.intake.analysis import Analysis, analyze_batch
+from console.replies import inbound
 from store import audit, mailbox, messages, tickets, write
 from store.times import iso, parse_iso
 
@@ -173,6 +174,7 @@ def _file_new(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datet
     if page is not None:
         rows.source_of(item.uid, page.message_row)
         return Filed(page.outcome, page.ticket_id, page.message_row, item.uid)
+    a = inbound.own_mail_as_auto(cfg, a, item.raw)  # replies (issue 14): our own mail never opens a ticket
     if a.auto is not None:
         # Auto-replies and bounces never open a ticket and never count as contact; attach if we can.
         ticket_id, how = _find_ticket(db, a, rows)
@@ -210,6 +212,8 @@ def _file_new(db: Database, cfg: Config, item: Incoming, a: Analysis, now: datet
     if first_step <= now:
         rows.flush()
         escalation.advance(db, tickets.get_ticket(db, ticket_id), cfg, now)
+    # replies (issue 14): a receipt or "we need details" request, queued in this same transaction
+    inbound.on_new_ticket(db, cfg, ticket_id, item.raw, received, now, mailbox_key=rows.mailbox_key, flush=rows.flush)
     return Filed("new", ticket_id, row, item.uid)
 
 

@@ -186,7 +186,17 @@ class _SMTPHandler:
     def __init__(self, sink: "SMTPSink") -> None:
         self.sink = sink
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        answer = self.sink.rcpt_replies.get(address.lower())
+        if answer is not None and not answer.startswith("2"):
+            return answer
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope) -> str:
+        import asyncio
+
+        sink = self.sink
         content = envelope.original_content or envelope.content
         if isinstance(content, str):
             content = content.encode("utf-8", "surrogateescape")
@@ -194,10 +204,18 @@ class _SMTPHandler:
         login = getattr(getattr(session, "auth_data", None), "login", None)
         if isinstance(login, bytes):
             login = login.decode(errors="replace")
-        self.sink._add(SMTPRecord(
-            time.monotonic(), time.time(), envelope.mail_from, list(envelope.rcpt_tos), content,
-            str(msg["Subject"]) if msg["Subject"] is not None else None, login, msg))
-        return "250 Message accepted for delivery"
+        rec = SMTPRecord(time.monotonic(), time.time(), envelope.mail_from, list(envelope.rcpt_tos), content,
+                         str(msg["Subject"]) if msg["Subject"] is not None else None, login, msg)
+        answer = sink.data_reply
+        sink.transactions.append(rec)  # every mail handed over, whatever the answer
+        if sink.delay:
+            await asyncio.sleep(sink.delay)  # a server that takes the mail and is slow to say so
+        if sink.drop_after_data:
+            server.transport.close()  # the answer is lost: the client cannot know whether it was taken
+            return "250 never seen"
+        if answer.startswith("250"):
+            sink._add(rec)
+        return answer
 
 
 class _DropLoginDataWarning(logging.Filter):
@@ -209,24 +227,47 @@ class _DropLoginDataWarning(logging.Filter):
 logging.getLogger("mail.log").addFilter(_DropLoginDataWarning())
 
 
-def _accept_any_login(server, session, envelope, mechanism, auth_data):
-    from aiosmtpd.smtp import AuthResult
-
-    return AuthResult(success=True, auth_data=auth_data)  # keeps .login for the record
-
-
 class SMTPSink(_Recorder):
-    """aiosmtpd on 127.0.0.1 (free port) recording every message.
+    """aiosmtpd on 127.0.0.1 (free port) recording every message it accepts (``records``).
 
-    AUTH PLAIN/LOGIN is offered without TLS and accepts any credentials, so
-    apprise URLs with or without ``user:pass@`` both work."""
+    AUTH PLAIN/LOGIN is offered without TLS and accepts any credentials (or, with ``password`` set, only
+    that password), so apprise URLs with or without ``user:pass@`` both work. To make it misbehave:
+
+    - ``data_reply``: the answer to the end of DATA, e.g. "451 4.3.0 Try later" or "550 5.7.1 Refused"
+      (only a 250 puts the mail in ``records``; ``transactions`` holds every mail handed over);
+    - ``rcpt_replies``: address -> the answer to its RCPT TO, e.g. "550 5.1.1 No such user";
+    - ``delay``: seconds before answering DATA; ``drop_after_data``: close the connection instead;
+    - ``stop()`` frees the port (connections refused), ``start()`` binds the SAME port again: an outage.
+
+    ``tls_context`` offers STARTTLS (and with ``require_starttls`` insists on it); ``ssl_context`` makes
+    it an implicit-TLS server (port 465 style)."""
 
     host = LOOPBACK
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, password: str | None = None, tls_context=None,
+                 require_starttls: bool = False, ssl_context=None) -> None:
         super().__init__()
         self.port: int = port or 0
+        self.password = password
+        self.tls_context, self.require_starttls, self.ssl_context = tls_context, require_starttls, ssl_context
+        self.data_reply = "250 2.0.0 Message accepted for delivery"
+        self.rcpt_replies: dict[str, str] = {}
+        self.delay = 0.0
+        self.drop_after_data = False
+        self.transactions: list[SMTPRecord] = []
+        self.logins: list[tuple[str, bool]] = []  # (user name, accepted) for every AUTH
         self._controller = None
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        ok = True
+        if isinstance(auth_data, LoginPassword):
+            user = auth_data.login.decode(errors="replace")
+            ok = self.password is None or auth_data.password.decode(errors="replace") == self.password
+            self.logins.append((user, ok))
+        # handled=False on a failure: aiosmtpd then answers 535 itself (True would leave the client waiting).
+        return AuthResult(success=ok, handled=ok, auth_data=auth_data)  # keeps .login for the record
 
     def start(self) -> None:
         from aiosmtpd.controller import Controller
@@ -236,10 +277,15 @@ class SMTPSink(_Recorder):
         # Controller(port=0) cannot work: it probes the port to know it is ready.
         if not self.port:
             self.port = free_port(self.host)
+        kwargs = {}
+        if self.tls_context is not None:
+            kwargs.update(tls_context=self.tls_context, require_starttls=self.require_starttls)
+        if self.ssl_context is not None:
+            kwargs.update(ssl_context=self.ssl_context)
         self._controller = Controller(
             _SMTPHandler(self), hostname=self.host, port=self.port,
-            authenticator=_accept_any_login, auth_require_tls=False,
-            ready_timeout=10,
+            authenticator=self._authenticate, auth_require_tls=False,
+            ready_timeout=10, **kwargs,
         )
         self._controller.start()
 
@@ -247,6 +293,10 @@ class SMTPSink(_Recorder):
         ctl, self._controller = self._controller, None
         if ctl is not None:
             ctl.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._controller is not None
 
     def mailto_url(self, to: str = "ann@example.com", from_: str = "desk@example.com",
                    user: str | None = "desk", password: str | None = "pw") -> str:

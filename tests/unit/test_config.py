@@ -1,4 +1,5 @@
 """Config: the fixed keys load into dataclasses, and every error names its key."""
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -224,3 +225,23 @@ def test_staff_login_and_email():
     d["oncall"]["rotation"] = ["ann"]
     with pytest.raises(ConfigError, match=r"^staff\[0\]\.email: support@example.com is one of the desk's own"):
         from_dict(d)
+
+
+def test_smtp_retry_keys_and_save_to():
+    smtp = {"host": "mail.example.com", "from": "Support <support@example.com>"}
+    s = from_dict(with_("smtp", smtp)).smtp
+    assert (s.backoff_seconds, s.backoff_max_seconds, s.give_up_after) == (30.0, 600.0, timedelta(days=2))
+    s = from_dict(with_("smtp", smtp | {"backoff_seconds": 5, "backoff_max_seconds": 60, "give_up_after": "6h",
+                                        "save_to": "Sent"})).smtp
+    assert (s.backoff_seconds, s.backoff_max_seconds, s.give_up_after, s.save_to) == (5.0, 60.0, timedelta(hours=6),
+                                                                                       "Sent")
+    for bad, message in [
+        ({"backoff_seconds": 60, "backoff_max_seconds": 5}, "smtp.backoff_max_seconds: must not be below"),
+        ({"give_up_after": 3600}, "smtp.give_up_after: a duration needs a unit"),
+    ]:
+        with pytest.raises(ConfigError, match="^" + re.escape(message)):
+            from_dict(with_("smtp", smtp | bad))
+    no_imap = with_("imap", KeyError)
+    no_imap["smtp"] = smtp | {"save_to": "Sent"}
+    with pytest.raises(ConfigError, match=r"^smtp.save_to: saving a copy of sent mail needs an \[imap\] table"):
+        from_dict(no_imap)

@@ -1,0 +1,229 @@
+"""One mail from the desk: headers that thread both ways, and a plain-text body. Pure: the caller passes
+the thread, the time and (in tests) the random part of the Message-ID.
+
+- Message-ID: ``<t{ticket}.{random}@{desk domain}>``: it names the ticket and cannot be guessed, so a
+  customer's answer that cites it threads even without the subject tag. Ids are handled and stored
+  without their angle brackets, as intake stores them.
+- In-Reply-To: the customer's last message. References: the customer's chain, oldest first, capped to
+  MAX_REFERENCES (the root and the newest ones stay), then the desk's own earlier mail on the ticket.
+- Subject: ``Re: [#N] <subject>``, other systems' tags kept and ours added once.
+- From and Reply-To: the desk. A Date in the desk's zone. X-Loop: the desk's address, so intake knows
+  its own mail when it comes back.
+- Automatic mail (receipts, details requests) carries Auto-Submitted: auto-replied, Precedence:
+  auto_reply and X-Auto-Response-Suppress: All (RFC 3834); a person's reply carries none of them.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy
+from email.message import EmailMessage
+from email.headerregistry import Address
+from email.utils import format_datetime, parseaddr
+from typing import Iterable, Sequence
+
+from console.safe_text import clean_block, clean_line, strip_controls
+
+MAX_REFERENCES = 20
+MAX_QUOTE_LINES = 200
+MAX_QUOTE_CHARS = 20_000
+MAX_BODY_CHARS = 1_000_000
+LOOP_HEADER = "X-Loop"
+AUTOMATIC_HEADERS = (("Auto-Submitted", "auto-replied"), ("Precedence", "auto_reply"),
+                     ("X-Auto-Response-Suppress", "All"))
+CUSTOMER_KINDS = ("new", "reply")  # mail the customer wrote (not auto-replies, bounces, ours or notes)
+
+# Leading reply/forward markers in the common languages ("Re:", "RE[2]:", "Fwd:", "AW:", "SV:" ...).
+_PREFIXES = re.compile(r"^(?:\s*(?:re|fw|fwd|aw|wg|sv|vs|antw|rif|tr|odp)\s*(?:\[\d+\]|\(\d+\))?\s*:)+\s*",
+                       re.IGNORECASE)
+_MSGID = re.compile(r"[^<>\s@]+@[^<>\s@]+")
+_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"@]+@[^\s<>()\[\],;:\"@]+")
+
+
+class ComposeError(ValueError):
+    """The mail cannot be written (no address to send to, an empty body); the message says why."""
+
+
+@dataclass(frozen=True)
+class ThreadMessage:
+    """What composing needs of one stored message of the ticket."""
+    kind: str
+    message_id: str | None
+    from_addr: str
+    from_name: str
+    refs: tuple[str, ...]
+    body_text: str
+    at: datetime | None  # when it was sent or received
+    cc: tuple[str, ...] = ()  # its Cc addresses (the customer's last message only)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    raw: bytes
+    message_id: str
+    from_addr: str
+    from_name: str
+    to_addr: str
+    cc: tuple[str, ...]
+    subject: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    body: str
+
+    @property
+    def recipients(self) -> list[str]:
+        return [self.to_addr, *self.cc]
+
+
+def message_id(ticket_id: int, desk_addr: str, token: str | None = None) -> str:
+    """A new Message-ID, without its angle brackets."""
+    domain = desk_addr.rpartition("@")[2] or "localhost"
+    return f"t{ticket_id}.{token or secrets.token_urlsafe(18)}@{domain}"
+
+
+def reply_subject(subject: str, ticket_id: int) -> str:
+    s = _PREFIXES.sub("", clean_line(subject, 200))
+    tag = f"[#{ticket_id}]"
+    if tag not in s:
+        s = f"{tag} {s}".rstrip()
+    return f"Re: {s}"
+
+
+def valid_address(addr: str) -> bool:
+    return bool(addr) and _ADDRESS.fullmatch(addr) is not None
+
+
+def _ids(values: Iterable[str | None]) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        v = (v or "").strip().strip("<>")
+        if v and _MSGID.fullmatch(v) and v not in out:
+            out.append(v)
+    return out
+
+
+def customer_last(thread: Sequence[ThreadMessage], own: Iterable[str]) -> ThreadMessage | None:
+    """The customer's last message: the newest mail they wrote, not the desk's, staff's or a machine's."""
+    own = {a.lower() for a in own}
+    written = [m for m in thread if m.kind in CUSTOMER_KINDS]
+    theirs = [m for m in written if m.from_addr.lower() not in own]
+    return (theirs or written or [None])[-1]
+
+
+def references(thread: Sequence[ThreadMessage], last: ThreadMessage | None) -> list[str]:
+    """The customer's chain (the ticket's first mail after its own References, then the last one's
+    References and the last one itself), oldest first and capped, then the desk's own earlier
+    Message-IDs on the ticket."""
+    chain: list[str] = []
+    if last is not None:
+        first = next(m for m in thread if m.kind in CUSTOMER_KINDS)
+        chain = _ids([*first.refs, first.message_id, *last.refs, last.message_id])
+    ours = [i for i in _ids(m.message_id for m in thread if m.kind == "outgoing") if i not in chain]
+    refs = chain + ours
+    if len(refs) > MAX_REFERENCES:
+        refs = refs[:1] + refs[-(MAX_REFERENCES - 1):]
+    return refs
+
+
+def quote(message: ThreadMessage, tz) -> str:
+    """'On <date>, <name> wrote:' and the message's text with '> ' before each line, capped."""
+    text = clean_block(message.body_text or "")[:MAX_QUOTE_CHARS]
+    lines = text.split("\n") if text else []
+    cut = len(lines) > MAX_QUOTE_LINES
+    lines = lines[:MAX_QUOTE_LINES]
+    who = clean_line(f"{message.from_name} <{message.from_addr}>" if message.from_name else message.from_addr, 120)
+    when = f"On {message.at.astimezone(tz):%a %d %b %Y %H:%M}, " if message.at else ""
+    quoted = [f"> {ln}" if ln else ">" for ln in lines] + (["> [...]"] if cut else [])
+    return f"{when}{who} wrote:\n" + "\n".join(quoted)
+
+
+def plain_text(text: str) -> str:
+    """Text fit to send: controls and escape sequences removed, one kind of line end, no trailing
+    blanks, except on the "-- " line that starts a signature."""
+    lines = [ln if ln == "-- " else ln.rstrip() for ln in strip_controls(text).replace("\r\n", "\n")
+             .replace("\r", "\n").split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    return "\n".join(lines)
+
+
+def signature_block(signature: str | None) -> str:
+    return f"-- \n{signature.strip()}" if signature and signature.strip() else ""
+
+
+def with_signature(body: str, signature: str | None) -> str:
+    """The body with the agent's signature at the end, unless it already holds it."""
+    block = signature_block(signature)
+    body = body.rstrip()
+    if not block or (signature or "").strip() in body:
+        return body
+    return f"{body}\n\n{block}"
+
+
+def draft_body(last: ThreadMessage | None, signature: str | None, tz, text: str = "") -> str:
+    """What the composer starts with: the customer's last message quoted, room to write, the signature."""
+    parts = [quote(last, tz)] if last is not None else []
+    parts.append(text.strip())
+    block = signature_block(signature)
+    if block:
+        parts.append(block)
+    return "\n\n".join(parts) + "\n"
+
+
+def build(*, ticket_id: int, subject: str, thread: Sequence[ThreadMessage], to_addr: str, to_name: str,
+          desk_from: str, body: str, now: datetime, tz, own: Iterable[str], automatic: bool = False,
+          cc: bool = True, token: str | None = None) -> Outgoing:
+    """The mail that answers the ticket's thread. `own`: the desk's and the staff's addresses (never Cc'd,
+    never taken for the customer). `cc`: copy whoever the customer had in Cc on their last message."""
+    body = plain_text(body)
+    if not body.strip():
+        raise ComposeError("the reply is empty; nothing was sent")
+    if len(body) > MAX_BODY_CHARS:
+        raise ComposeError(f"the reply is longer than {MAX_BODY_CHARS:,} characters; nothing was sent")
+    to_addr = (to_addr or "").strip().lower()
+    if not valid_address(to_addr):
+        raise ComposeError(f"the ticket has no address to reply to ({clean_line(to_addr) or 'none'})")
+    own = {a.lower() for a in own}
+    from_name, from_addr = _split_from(desk_from)
+    last = customer_last(thread, own)
+    copies: list[str] = []
+    if cc and last is not None:
+        for a in last.cc:
+            a = a.strip().lower()
+            if valid_address(a) and a not in own and a != to_addr and a not in copies:
+                copies.append(a)
+    refs = references(thread, last)
+    parent = _ids([last.message_id])[0] if last is not None and _ids([last.message_id]) else None
+    mid = message_id(ticket_id, from_addr, token)
+    subj = reply_subject(subject, ticket_id)
+    needs_utf8 = not all(a.isascii() for a in (from_addr, to_addr, *copies))
+    # 7bit: a non-ASCII body goes quoted-printable, so a server without 8BITMIME takes it as it is.
+    msg = EmailMessage(policy=(policy.SMTPUTF8 if needs_utf8 else policy.SMTP).clone(cte_type="7bit"))
+    msg["From"] = Address(from_name, addr_spec=from_addr)
+    msg["Reply-To"] = Address(from_name, addr_spec=from_addr)
+    msg["To"] = Address(clean_line(to_name, 100), addr_spec=to_addr)
+    if copies:
+        msg["Cc"] = ", ".join(copies)
+    msg["Subject"] = subj
+    msg["Date"] = format_datetime(now.astimezone(tz).replace(microsecond=0))
+    msg["Message-ID"] = f"<{mid}>"
+    if parent:
+        msg["In-Reply-To"] = f"<{parent}>"
+    if refs:
+        msg["References"] = " ".join(f"<{i}>" for i in refs)
+    msg[LOOP_HEADER] = from_addr
+    if automatic:
+        for name, value in AUTOMATIC_HEADERS:
+            msg[name] = value
+    msg.set_content(body + "\n")
+    return Outgoing(raw=msg.as_bytes(), message_id=mid, from_addr=from_addr, from_name=from_name, to_addr=to_addr,
+                    cc=tuple(copies), subject=subj, in_reply_to=parent, references=tuple(refs), body=body)
+
+
+def _split_from(desk_from: str) -> tuple[str, str]:
+    name, addr = parseaddr(desk_from)
+    return clean_line(name, 100), addr.lower()

@@ -1,0 +1,236 @@
+"""Sending one mail with smtplib: EHLO, STARTTLS (certificates verified, with [smtp] ca_file if set),
+AUTH, then MAIL, RCPT and DATA step by step, so that each failure is told apart:
+
+- temporary: the server could not be reached (connection refused, a timeout, TLS or login trouble) or
+  answered 4xx before the mail was handed over. Nothing was delivered; retrying is safe.
+- permanent: a 5xx for the sender, every recipient, or the mail. Retrying would get the same answer.
+- unknown: the connection broke after the whole mail was sent but before the server's answer came. It
+  may have been delivered: never resent without a person deciding.
+
+smtplib's sendmail() cannot tell the last two apart, hence the steps. The EHLO name is this host's own
+name, never looked up in DNS (smtplib's default, socket.getfqdn(), asks a resolver).
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import smtplib
+import socket
+import ssl
+import subprocess
+from dataclasses import dataclass, field
+
+from console.config import SmtpConfig
+
+TEMPORARY, PERMANENT, UNKNOWN = "temporary", "permanent", "unknown"
+_EOL = re.compile(rb"\r\n|\r|\n")
+_DOT = re.compile(rb"^\.", re.MULTILINE)
+
+
+class SmtpError(Exception):
+    """A failed send or login, phrased for the operator (never holds the password)."""
+
+    def __init__(self, message: str, kind: str = TEMPORARY, code: int | None = None):
+        super().__init__(message)
+        self.kind, self.code = kind, code
+
+
+@dataclass
+class Result:
+    reply: str  # the server's answer to the mail, e.g. "250 2.0.0 Ok: queued as 4F2A"
+    refused: list[str] = field(default_factory=list)  # recipients refused (5xx) while the others took it
+
+
+def resolve_password(cfg: SmtpConfig) -> str | None:
+    """None when no login is configured."""
+    if not cfg.username:
+        return None
+    if cfg.password_env:
+        value = os.environ.get(cfg.password_env)
+        if value is None:
+            raise SmtpError(f"smtp.password_env: environment variable {cfg.password_env} is not set")
+        return value
+    try:
+        proc = subprocess.run(shlex.split(cfg.password_command or ""), capture_output=True, timeout=30, text=True)
+    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+        raise SmtpError(f"smtp.password_command: could not run it ({type(exc).__name__})") from None
+    if proc.returncode != 0:
+        raise SmtpError(f"smtp.password_command: exited with status {proc.returncode}")
+    return proc.stdout.rstrip("\r\n")
+
+
+def _ehlo_name() -> str:
+    name = socket.gethostname()
+    return name if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}", name or "") else "localhost"
+
+
+def _text(resp: bytes | str) -> str:
+    s = resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)
+    return " ".join(s.split())[:300]
+
+
+def _answer(code: int, resp, what: str) -> SmtpError:
+    kind = TEMPORARY if 400 <= code < 500 else PERMANENT
+    return SmtpError(f"{what}: {code} {_text(resp)}", kind, code)
+
+
+def connect(cfg: SmtpConfig, password: str | None) -> smtplib.SMTP:
+    """A client after EHLO, STARTTLS and AUTH as configured. Raises SmtpError (temporary)."""
+    where = f"SMTP server {cfg.host}:{cfg.port}"
+    ctx = ssl.create_default_context(cafile=str(cfg.ca_file) if cfg.ca_file else None)
+    try:
+        if cfg.security == "tls":
+            client = smtplib.SMTP_SSL(cfg.host, cfg.port, local_hostname=_ehlo_name(), timeout=cfg.timeout_seconds,
+                                      context=ctx)
+        else:
+            client = smtplib.SMTP(cfg.host, cfg.port, local_hostname=_ehlo_name(), timeout=cfg.timeout_seconds)
+    except ConnectionRefusedError:
+        raise SmtpError(f"{where}: connection refused") from None
+    except socket.gaierror:
+        raise SmtpError(f"SMTP server {cfg.host}: host name not found") from None
+    except (socket.timeout, TimeoutError):
+        raise SmtpError(f"{where}: timed out after {cfg.timeout_seconds:g}s") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise SmtpError(f"{where}: TLS certificate not trusted ({exc.verify_message})") from None
+    except ssl.SSLError as exc:
+        raise SmtpError(f"{where}: TLS failed ({exc.reason or exc})") from None
+    except smtplib.SMTPConnectError as exc:
+        raise SmtpError(f"{where}: refused the connection: {exc.smtp_code} {_text(exc.smtp_error)}") from None
+    except (OSError, smtplib.SMTPException) as exc:
+        raise SmtpError(f"{where}: cannot connect ({type(exc).__name__})") from None
+    try:
+        _hello(client, cfg, ctx, where)
+        if cfg.username:
+            try:
+                _login(client, cfg.username, password or "")
+            except smtplib.SMTPAuthenticationError as exc:
+                raise SmtpError(f"SMTP login failed for user {cfg.username!r} at {cfg.host}:{cfg.port}: "
+                                f"{exc.smtp_code} {_text(exc.smtp_error)}") from None
+            except smtplib.SMTPNotSupportedError:
+                raise SmtpError(f"{where} offers no AUTH; smtp.username cannot be used") from None
+    except SmtpError:
+        _close(client)
+        raise
+    except (OSError, smtplib.SMTPException) as exc:
+        _close(client)
+        raise SmtpError(f"{where}: connection lost while logging in ({type(exc).__name__})") from None
+    return client
+
+
+def _login(client: smtplib.SMTP, user: str, password: str) -> None:
+    """AUTH once, with PLAIN or LOGIN when offered. smtplib's login() tries every mechanism in turn, so a
+    wrong password counts as several failures against the account (and some servers hang up after one)."""
+    if not client.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("no AUTH")
+    offered = client.esmtp_features.get("auth", "").upper().split()
+    client.user, client.password = user, password  # what auth_plain and auth_login read
+    if "PLAIN" in offered:
+        client.auth("PLAIN", client.auth_plain)
+    elif "LOGIN" in offered:
+        client.auth("LOGIN", client.auth_login)
+    else:
+        client.login(user, password)
+
+
+def _hello(client: smtplib.SMTP, cfg: SmtpConfig, ctx: ssl.SSLContext, where: str) -> None:
+    code, resp = client.ehlo()
+    if code != 250:
+        raise _answer(code, resp, f"{where}: EHLO") if code >= 500 else SmtpError(f"{where}: EHLO: {code}")
+    if cfg.security != "starttls":
+        return
+    if not client.has_extn("starttls"):
+        raise SmtpError(f"{where} does not offer STARTTLS (smtp.security = \"starttls\")")
+    try:
+        code, resp = client.starttls(context=ctx)
+    except ssl.SSLCertVerificationError as exc:
+        raise SmtpError(f"{where}: TLS certificate not trusted ({exc.verify_message})") from None
+    except ssl.SSLError as exc:
+        raise SmtpError(f"{where}: STARTTLS failed ({exc.reason or exc})") from None
+    client.ehlo()
+
+
+def _close(client: smtplib.SMTP) -> None:
+    try:
+        client.quit()
+    except Exception:  # noqa: BLE001 - the connection is being dropped anyway
+        try:
+            client.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def check(cfg: SmtpConfig) -> str:
+    """Log in as a send would (EHLO, STARTTLS, AUTH) and log out, sending nothing. A one-line summary."""
+    client = connect(cfg, resolve_password(cfg))
+    try:
+        extras = [x for x in ("starttls", "8bitmime", "smtputf8", "size") if client.has_extn(x)]
+    finally:
+        _close(client)
+    login = f"AUTH as {cfg.username}" if cfg.username else "no login"
+    return f"{cfg.host}:{cfg.port} {cfg.security}, {login}, from {cfg.from_addr}" + \
+        (f" (offers {', '.join(e.upper() for e in extras)})" if extras else "")
+
+
+def wire_data(raw: bytes) -> bytes:
+    """The mail as DATA sends it: CRLF line ends, leading dots doubled, the final CRLF.CRLF."""
+    data = _DOT.sub(b"..", _EOL.sub(b"\r\n", raw))
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
+
+
+def send(cfg: SmtpConfig, password: str | None, mail_from: str, rcpt_to: list[str], raw: bytes) -> Result:
+    """Deliver one mail to the server. Raises SmtpError with kind temporary, permanent or unknown."""
+    client = connect(cfg, password)
+    try:
+        return _transaction(client, cfg, mail_from, rcpt_to, raw)
+    finally:
+        _close(client)
+
+
+def _transaction(client: smtplib.SMTP, cfg: SmtpConfig, mail_from: str, rcpt_to: list[str], raw: bytes) -> Result:
+    where = f"SMTP server {cfg.host}:{cfg.port}"
+    options = []
+    if not all(a.isascii() for a in (mail_from, *rcpt_to)):
+        if not client.has_extn("smtputf8"):
+            raise SmtpError(f"{where} does not offer SMTPUTF8, which a non-ASCII address needs", PERMANENT)
+        options.append("SMTPUTF8")
+    if client.has_extn("size"):
+        options.append(f"SIZE={len(raw)}")
+    try:
+        code, resp = client.mail(mail_from, options)
+        if code != 250:
+            raise _answer(code, resp, f"MAIL FROM {mail_from}")
+        accepted, refused, later = [], [], []
+        for rcpt in rcpt_to:
+            code, resp = client.rcpt(rcpt)
+            if code in (250, 251):
+                accepted.append(rcpt)
+            elif 400 <= code < 500:
+                later.append(_answer(code, resp, f"RCPT TO {rcpt}"))
+            else:
+                refused.append((rcpt, _answer(code, resp, f"RCPT TO {rcpt}")))
+        if later:
+            # All or nobody: a partial send now and the rest later would make "exactly once" per person
+            # a bookkeeping problem. Nothing is handed over; the whole mail is tried again.
+            client.rset()
+            raise later[0]
+        if not accepted:
+            raise refused[0][1]
+        code, resp = client.docmd("DATA")
+        if code != 354:
+            raise _answer(code, resp, "DATA")
+    except SmtpError:
+        raise
+    except (OSError, smtplib.SMTPException) as exc:
+        raise SmtpError(f"{where}: connection lost before the mail was sent ({type(exc).__name__})") from None
+    try:
+        client.send(wire_data(raw))
+        code, resp = client.getreply()
+    except (OSError, smtplib.SMTPException) as exc:
+        raise SmtpError(f"{where}: connection lost after the mail was sent, before the server answered "
+                        f"({type(exc).__name__}): it may or may not have been delivered", UNKNOWN) from None
+    if code != 250:
+        raise _answer(code, resp, "end of DATA")
+    return Result(reply=f"{code} {_text(resp)}", refused=[f"{r}: {e}" for r, e in refused])

@@ -1,0 +1,204 @@
+"""Mail the desk writes: outgoing messages and notes in the thread, and the mail outbox that sends them.
+
+An outgoing mail is a messages row of kind 'outgoing' (its raw bytes are exactly what is sent) plus a
+mail_outbox row, written in one transaction. A note is a messages row of kind 'note' and nothing else.
+
+Outbox states: pending -> sending -> sent; sending -> pending again after a temporary failure (4xx,
+connection refused), with next_attempt_at; sending -> failed on a permanent one (5xx), never retried;
+sending -> expired when the sender died or the server's answer was lost mid-send: it may or may not
+have gone out, so it is shown and only an operator sends it again (requeue).
+"""
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime
+from typing import Any, Iterable
+
+from sqlite_utils import Database
+
+from store.db import StoreError
+from store.messages import dedup_key, sha256
+from store.times import iso
+
+COLUMNS = (
+    "id", "message_row", "ticket_id", "purpose", "actor", "automatic", "mail_from", "to_addr", "rcpt_to", "state",
+    "attempts", "next_attempt_at", "send_deadline", "claimed_by", "created_at", "sent_at", "last_error",
+    "smtp_reply", "refused", "saved", "updated_at",
+)
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM mail_outbox"
+_JSON = ("rcpt_to", "refused")
+
+_INSERT_MESSAGE = (
+    "INSERT INTO messages (ticket_id, kind, message_id, sha256, dedup_key, raw, size, from_addr, from_name,"
+    " recipients, subject, sent_date, body_text, in_reply_to, refs, received_at, stored_at, source)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _row(values) -> dict[str, Any]:
+    d = dict(zip(COLUMNS, values))
+    for k in _JSON:
+        d[k] = json.loads(d[k])
+    d["automatic"] = bool(d["automatic"])
+    return d
+
+
+def add_message(db: Database, *, ticket_id: int, kind: str, raw: bytes, message_id: str | None, from_addr: str,
+                from_name: str, recipients: Iterable[str], subject: str, body_text: str, in_reply_to: str | None,
+                refs: Iterable[str], now: datetime, source: str) -> int:
+    """A messages row written by the desk ('outgoing' or 'note'). Its dedup key is the one intake computes
+    for the same bytes, so a copy that comes back in (a Bcc, a Sent folder that is watched) is a duplicate."""
+    digest = sha256(raw)
+    # A note has no Message-ID: its key only has to be unique (two equal notes are two notes).
+    key = dedup_key(digest, message_id) if message_id else f"{kind}|{digest}|{secrets.token_hex(8)}"
+    return db.execute(_INSERT_MESSAGE, [
+        ticket_id, kind, message_id, digest, key, raw, len(raw), from_addr, from_name, json.dumps(list(recipients)),
+        subject, iso(now), body_text, in_reply_to, json.dumps(list(refs)), iso(now), iso(now), source,
+    ]).lastrowid
+
+
+def add_send(db: Database, *, message_row: int, ticket_id: int, purpose: str, actor: str, automatic: bool,
+             mail_from: str, to_addr: str, rcpt_to: list[str], now: datetime) -> int:
+    """The outbox row of an outgoing message, due at once."""
+    return db.execute(
+        "INSERT INTO mail_outbox (message_row, ticket_id, purpose, actor, automatic, mail_from, to_addr, rcpt_to,"
+        " state, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+        [message_row, ticket_id, purpose, actor, int(automatic), mail_from, to_addr.lower(), json.dumps(rcpt_to),
+         iso(now), iso(now), iso(now)],
+    ).lastrowid
+
+
+def get_send(db: Database, send_id: int) -> dict[str, Any]:
+    row = db.execute(f"{_SELECT} WHERE id = ?", [send_id]).fetchone()
+    if row is None:
+        raise StoreError(f"no outgoing mail {send_id}")
+    return _row(row)
+
+
+def failures_since(db: Database, since: datetime) -> list[dict[str, Any]]:
+    """Mail that failed (5xx) or was cut short since `since`, oldest first: for the console's toasts."""
+    rows = db.execute(f"{_SELECT} WHERE state IN ('failed', 'expired') AND updated_at >= ? ORDER BY updated_at, id",
+                      [iso(since)]).fetchall()
+    return [_row(r) for r in rows]
+
+
+def raw_of(db: Database, send: dict[str, Any]) -> bytes:
+    row = db.execute("SELECT raw FROM messages WHERE id = ?", [send["message_row"]]).fetchone()
+    return bytes(row[0]) if row else b""
+
+
+def claim(db: Database, now: datetime, *, claimed_by: str, send_deadline: datetime, send_id: int | None = None,
+          limit: int = 20) -> list[dict[str, Any]]:
+    """Move due pending rows (or the one row `send_id`, if it is pending) to 'sending'. Call inside
+    store.write(), so that two senders never claim one row."""
+    if send_id is not None:
+        rows = db.execute(f"{_SELECT} WHERE id = ? AND state = 'pending'", [send_id]).fetchall()
+    else:
+        rows = db.execute(f"{_SELECT} WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id"
+                          " LIMIT ?", [iso(now), limit]).fetchall()
+    out = [_row(r) for r in rows]
+    for r in out:
+        db.execute("UPDATE mail_outbox SET state = 'sending', attempts = attempts + 1, claimed_by = ?,"
+                   " send_deadline = ?, updated_at = ? WHERE id = ?",
+                   [claimed_by, iso(send_deadline), iso(now), r["id"]])
+        r.update(state="sending", attempts=r["attempts"] + 1, claimed_by=claimed_by)
+    return out
+
+
+def _finish(db: Database, send_id: int, claimed_by: str, sets: str, params: list) -> bool:
+    # An 'expired' row is still ours to finish: a poller that started meanwhile may have expired it,
+    # but what happened to it is known now.
+    cur = db.execute(f"UPDATE mail_outbox SET {sets} WHERE id = ? AND claimed_by = ? AND state IN ('sending', 'expired')",
+                     [*params, send_id, claimed_by])
+    return cur.rowcount == 1
+
+
+def mark_sent(db: Database, send_id: int, claimed_by: str, now: datetime, *, reply: str,
+              refused: list[str] = (), saved: str | None = None) -> bool:
+    return _finish(db, send_id, claimed_by, "state = 'sent', sent_at = ?, smtp_reply = ?, refused = ?, saved = ?,"
+                   " last_error = NULL, updated_at = ?", [iso(now), reply, json.dumps(list(refused)), saved, iso(now)])
+
+
+def mark_retry(db: Database, send_id: int, claimed_by: str, now: datetime, *, error: str, at: datetime) -> bool:
+    return _finish(db, send_id, claimed_by, "state = 'pending', last_error = ?, next_attempt_at = ?, updated_at = ?",
+                   [error, iso(at), iso(now)])
+
+
+def mark_failed(db: Database, send_id: int, claimed_by: str, now: datetime, *, error: str,
+                refused: list[str] = ()) -> bool:
+    return _finish(db, send_id, claimed_by, "state = 'failed', last_error = ?, refused = ?, next_attempt_at = NULL,"
+                   " updated_at = ?", [error, json.dumps(list(refused)), iso(now)])
+
+
+def mark_unknown(db: Database, send_id: int, claimed_by: str, now: datetime, *, error: str) -> bool:
+    return _finish(db, send_id, claimed_by, "state = 'expired', last_error = ?, next_attempt_at = NULL, updated_at = ?",
+                   [error, iso(now)])
+
+
+def set_saved(db: Database, send_id: int, saved: str) -> None:
+    db.execute("UPDATE mail_outbox SET saved = ? WHERE id = ?", [saved, send_id])
+
+
+def expire_orphans(db: Database, now: datetime, *, owner_prefix: str | None = None, me: str | None = None) -> int:
+    """'sending' rows whose sender is gone become 'expired' (never resent blindly). A row is orphaned
+    when its send deadline has passed or, with `owner_prefix`, when another sender of that kind (the
+    previous poller: only one poller sends at a time) claimed it."""
+    sql = ("UPDATE mail_outbox SET state = 'expired', next_attempt_at = NULL, updated_at = ?,"
+           " last_error = 'the sender stopped during the send: it may or may not have gone out; not resent'"
+           " WHERE state = 'sending' AND (send_deadline < ?")
+    params: list[Any] = [iso(now), iso(now)]
+    if owner_prefix is not None:
+        sql += " OR (claimed_by LIKE ? AND claimed_by != ?)"
+        params += [owner_prefix + "%", me or ""]
+    return db.execute(sql + ")", params).rowcount
+
+
+def requeue(db: Database, send_id: int, now: datetime) -> dict[str, Any]:
+    """An operator's deliberate resend of an expired or failed mail."""
+    row = get_send(db, send_id)
+    if row["state"] not in ("expired", "failed"):
+        raise StoreError(f"outgoing mail {send_id} is {row['state']}; only expired or failed mail can be sent again")
+    db.execute("UPDATE mail_outbox SET state = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ?",
+               [iso(now), iso(now), send_id])
+    return get_send(db, send_id)
+
+
+def next_attempt_due(db: Database) -> str | None:
+    return db.execute("SELECT min(next_attempt_at) FROM mail_outbox WHERE state = 'pending'").fetchone()[0]
+
+
+def automatic_since(db: Database, address: str, since: datetime) -> bool:
+    """Whether an automatic mail (receipt, details request) to `address` was queued at or after `since`."""
+    return db.execute(
+        "SELECT 1 FROM mail_outbox WHERE automatic = 1 AND to_addr = ? AND created_at >= ? LIMIT 1",
+        [address.lower(), iso(since)],
+    ).fetchone() is not None
+
+
+def is_desk_message_id(db: Database, message_id: str | None) -> bool:
+    """Whether the desk generated this Message-ID (it is one of the desk's stored outgoing messages)."""
+    if not message_id:
+        return False
+    return db.execute("SELECT 1 FROM messages WHERE message_id = ? AND kind = 'outgoing' LIMIT 1",
+                      [message_id]).fetchone() is not None
+
+
+def delivery_by_message(db: Database, message_rows: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """message row -> its outbox row, for the outgoing messages among `message_rows`."""
+    ids = list(message_rows)
+    if not ids:
+        return {}
+    rows = db.execute(f"{_SELECT} WHERE message_row IN ({','.join('?' * len(ids))})", ids).fetchall()
+    return {r["message_row"]: r for r in map(_row, rows)}
+
+
+def first_seen(db: Database, account: str, folder: str) -> str | None:
+    """When the desk first stored mail from this mailbox (its first sync): what arrived before is history."""
+    row = db.execute("SELECT min(seen_at) FROM message_sources WHERE account = ? AND folder = ?",
+                     [account, folder]).fetchone()
+    return row[0] if row else None
+
+
+def state_counts(db: Database) -> dict[str, int]:
+    return dict(db.execute("SELECT state, count(*) FROM mail_outbox GROUP BY state").fetchall())
