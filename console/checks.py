@@ -5,9 +5,11 @@ import json
 import sys
 from datetime import datetime
 
+from console import actions
 from console.alerts import audience, dispatch, oncall as oc
 from console.config import Config
-from store import open_db
+from console.identity import as_actor
+from store import audit, open_db, write
 
 
 def run_check(cfg: Config) -> int:
@@ -56,9 +58,12 @@ def run_check(cfg: Config) -> int:
     return 0 if not problems else 1
 
 
-def test_page(cfg: Config, target: str, now: datetime) -> int:
+def test_page(cfg: Config, target: str, actor: str, now: datetime) -> int:
+    """Send a test page now (not through the outbox) and report each service; an audit event records who
+    sent it and how it went."""
     tags = {"primary": ("primary",), "secondary": ("secondary",), "team": ("team",), "supervisors": ("supervisors",)}
     db = open_db(cfg.store_path)
+    actions.acting(db, cfg, actor)
     if target in tags:
         handles = [h for _, h in audience.resolve(db, cfg, tags[target], None, now) if h != "@desk"]
     elif target == "desk" or target == "@desk":
@@ -73,6 +78,7 @@ def test_page(cfg: Config, target: str, now: datetime) -> int:
         print(f"{target}: nobody to page", file=sys.stderr)
         return 1
     failures = 0
+    outcomes = {}
     for h in handles:
         report = dispatch.send("support-console test page", f"Test page for {h} from support-console. No action.",
                                dispatch.target_urls(cfg, h), cfg, urgent=False)
@@ -80,6 +86,9 @@ def test_page(cfg: Config, target: str, now: datetime) -> int:
         for r in report.results:
             print(f"  {r['service']}: {r['status']}" + (f" - {r['error']}" if r.get("error") else ""))
         failures += report.outcome != "sent"
+        outcomes[h] = report.outcome
+    with write(db):
+        audit.add_event(db, None, "test_page", as_actor(actor).recorded, now, target=target, outcomes=outcomes)
     return 0 if not failures else 1
 
 

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-EX_USAGE, EX_DATAERR, EX_SOFTWARE, EX_TEMPFAIL, EX_CONFIG = 64, 65, 70, 75, 78
+EX_USAGE, EX_DATAERR, EX_SOFTWARE, EX_TEMPFAIL, EX_NOPERM, EX_CONFIG = 64, 65, 70, 75, 77, 78
 EX_LOCKED = 3
 
 
@@ -137,10 +137,17 @@ def _config(args, *, check_urls: bool = True):
     return config.load(config.resolve_path(args.config), check_urls=check_urls)
 
 
-def _actor(args, cfg) -> str:
-    actor = args.actor or cfg.console.operator or os.environ.get("USER")
-    if not actor:
-        raise CliError("who is acting? pass --as HANDLE or set [console] operator", EX_USAGE)
+def _actor(args, cfg, *, acting: bool = True):
+    """Who acts (console.identity); `acting`: this command changes something, so a read-only account
+    is refused here rather than at its first action."""
+    from console.identity import IdentityError, resolve
+
+    try:
+        actor = resolve(cfg, args.actor)
+    except IdentityError as exc:
+        raise CliError(str(exc), EX_NOPERM) from None
+    if acting and actor.read_only:
+        raise CliError(actor.why, EX_NOPERM)
     return actor
 
 
@@ -204,12 +211,14 @@ def _dispatch(args) -> int:
     if cmd == "ingest":
         return _ingest(args)
     cfg = _config(args)
+    if args.actor is not None:
+        _actor(args, cfg, acting=False)  # a refused --as is refused whatever the command
     if cmd is None:
         from console.poller import sync_staff
         from console.ui.app import run_console
 
         sync_staff(cfg)
-        return run_console(cfg.store_path, cfg, _actor(args, cfg), _clock())
+        return run_console(cfg.store_path, cfg, _actor(args, cfg, acting=False), _clock())
     if cmd == "serve":
         from console.serve import serve
 
@@ -236,8 +245,11 @@ def _dispatch(args) -> int:
         return run_check(cfg)
     if cmd == "test-page":
         from console.checks import test_page
+        from console.poller import sync_staff
 
-        return test_page(cfg, args.target, _clock().now())
+        actor = _actor(args, cfg)
+        sync_staff(cfg)
+        return test_page(cfg, args.target, actor, _clock().now())
     if cmd == "oncall":
         from console.checks import show_oncall
 
@@ -340,8 +352,8 @@ def _action(args, cfg) -> int:
     actor = _actor(args, cfg)
     now = _clock().now()
     if args.command == "ack":
-        t = actions.acknowledge(db, cfg, tid, actor, now)
-        print(f"#{tid} acknowledged by {actor}; pages stopped")
+        actions.acknowledge(db, cfg, tid, actor, now)
+        print(f"#{tid} acknowledged by {actor.recorded}; pages stopped")
     elif args.command == "take":
         actions.take(db, cfg, tid, actor, now)
         print(f"#{tid} is now assigned to {actor}")
@@ -411,12 +423,15 @@ def _local_dt(cfg, dt) -> str:
 
 
 def _alerts(args, cfg) -> int:
-    from store import outbox, write
+    from console import actions
+    from console.poller import sync_staff
+    from store import outbox
 
     db = _db(cfg)
     if args.resend is not None:
-        with write(db):
-            outbox.requeue(db, args.resend, _clock().now())
+        actor = _actor(args, cfg)
+        sync_staff(cfg)
+        actions.resend_page(db, cfg, args.resend, actor, _clock().now())
         print(f"alert {args.resend} queued to be sent again")
         return 0
     rows = outbox.list_alerts(db, limit=500)

@@ -137,9 +137,9 @@ def cancel_for_ticket(db: Database, ticket_id: int, now: datetime, reason: str, 
     return db.execute(sql, params).rowcount
 
 
-def requeue(db: Database, alert_id: int, now: datetime) -> None:
-    """Operator's explicit resend of an expired or failed row."""
-    row = db.execute("SELECT state FROM alerts WHERE id = ?", [alert_id]).fetchone()
+def requeue(db: Database, alert_id: int, now: datetime) -> dict[str, Any]:
+    """Operator's explicit resend of an expired, failed or cancelled row. Returns the row as it was."""
+    row = db.execute("SELECT state, ticket_id, target, step FROM alerts WHERE id = ?", [alert_id]).fetchone()
     if row is None:
         raise StoreError(f"no alert {alert_id}")
     if row[0] not in ("expired", "failed", "cancelled"):
@@ -148,6 +148,7 @@ def requeue(db: Database, alert_id: int, now: datetime) -> None:
         "UPDATE alerts SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE id = ?",
         [iso(now), iso(now), alert_id],
     )
+    return {"id": alert_id, "state": row[0], "ticket_id": row[1], "target": row[2], "step": row[3]}
 
 
 def list_alerts(db: Database, *, ticket_id: int | None = None, states: Iterable[str] | None = None,
