@@ -15,9 +15,11 @@ from store import audit, open_db, write
 def run_check(cfg: Config) -> int:
     """Validate the config (already loaded), the database, IMAP login and folder, and alert targets."""
     problems = 0
+    key = None  # without the database, target names are shown without their hash
     print(f"config: ok ({cfg.path})")
     try:
         db = open_db(cfg.store_path)
+        key = dispatch.target_key(db)
         db.close()
         print(f"database: ok ({cfg.store_path})")
     except Exception as exc:  # noqa: BLE001
@@ -44,11 +46,14 @@ def run_check(cfg: Config) -> int:
         print("staff: none configured: nobody can be paged")
         problems += 1
     for s in cfg.staff:
-        urls = [dispatch.service_name(u) for u in s.notify]
-        bad = [u for u in urls if u.startswith("invalid-url:")]
-        print(f"target {s.handle} ({s.role}): " + (", ".join(urls) if urls else "NO notify URLs"))
-        if bad or not urls:
+        names = [dispatch.service_name(u, key) for u in s.notify]
+        print(f"target {s.handle} ({s.role}): " + (", ".join(names) if names else "NO notify URLs"))
+        if not names:
             problems += 1
+    if cfg.alerts.channels:
+        print("target @desk (every page): " + ", ".join(dispatch.service_name(u, key) for u in cfg.alerts.channels))
+    if cfg.alerts.heartbeat_url:
+        print(f"heartbeat: {dispatch.service_name(cfg.alerts.heartbeat_url, key)}")
     if cfg.oncall.rotation:
         print("on call rotation: " + ", ".join(cfg.oncall.rotation))
     else:
@@ -81,7 +86,7 @@ def test_page(cfg: Config, target: str, actor: str, now: datetime) -> int:
     outcomes = {}
     for h in handles:
         report = dispatch.send("support-console test page", f"Test page for {h} from support-console. No action.",
-                               dispatch.target_urls(cfg, h), cfg, urgent=False)
+                               dispatch.target_urls(cfg, h), cfg, key=dispatch.target_key(db), urgent=False)
         print(f"{h}: {report.outcome}" + (f" ({report.error})" if report.error else ""))
         for r in report.results:
             print(f"  {r['service']}: {r['status']}" + (f" - {r['error']}" if r.get("error") else ""))

@@ -91,9 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     # --config/--as may come before or after the command; SUPPRESS keeps a subparser from resetting them.
     args.config = getattr(args, "config", None)
     args.actor = getattr(args, "actor", None)
-    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) or args.command == "poll"
-                        else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apprise").setLevel(logging.WARNING)
+    from console import logs
+
+    logs.setup(logging.INFO if getattr(args, "verbose", False) or args.command == "poll" else logging.WARNING)
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
@@ -132,9 +132,11 @@ def _explain(exc: Exception, command: str | None) -> tuple[int, str]:
 # --- helpers -------------------------------------------------------------------------------------
 
 def _config(args, *, check_urls: bool = True):
-    from console import config
+    from console import config, logs, redact
 
-    return config.load(config.resolve_path(args.config), check_urls=check_urls)
+    cfg = config.load(config.resolve_path(args.config), check_urls=check_urls)
+    logs.set_secrets(redact.config_secrets(cfg))
+    return cfg
 
 
 def _actor(args, cfg, *, acting: bool = True):

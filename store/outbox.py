@@ -104,6 +104,23 @@ def finish(db: Database, alert_id: int, now: datetime, *, ok: bool, error: str |
         )
 
 
+def expire(db: Database, alert_id: int, now: datetime, error: str) -> None:
+    """A send that timed out: it may or may not have gone out, so it is not retried blindly."""
+    db.execute("UPDATE alerts SET state = 'expired', last_error = ?, updated_at = ? WHERE id = ? AND state = 'sending'",
+               [error, iso(now), alert_id])
+
+
+def delivered_services(db: Database, alert_id: int) -> frozenset[str]:
+    """The target names that already accepted this alert (never sent it again)."""
+    rows = db.execute("SELECT service FROM alert_results WHERE alert_id = ? AND ok = 1", [alert_id]).fetchall()
+    return frozenset(r[0] for r in rows)
+
+
+def target_key(db: Database) -> str:
+    """The random key (hex) of this database's target names; written by migration m302."""
+    return db.execute("SELECT value FROM settings WHERE name = 'target_key'").fetchone()[0]
+
+
 def expire_orphans(db: Database, now: datetime, *, claimed_by: str | None = None) -> int:
     """'sending' rows whose sender is gone become 'expired': it may or may not have gone out.
 

@@ -212,3 +212,4 @@ def m302_target_names(db):
             new = [cut(v) for v in row[1:]]
             if new != list(row[1:]):
                 db.execute(f"UPDATE {table} SET {', '.join(c + ' = ?' for c in cols)} WHERE id = ?", [*new, row[0]])
+    db.execute("PRAGMA secure_delete = OFF")  # the rest of this connection's life runs as before
