@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-EX_USAGE, EX_DATAERR, EX_SOFTWARE, EX_TEMPFAIL, EX_NOPERM, EX_CONFIG = 64, 65, 70, 75, 77, 78
+EX_USAGE, EX_DATAERR, EX_SOFTWARE, EX_CANTCREAT, EX_TEMPFAIL, EX_NOPERM, EX_CONFIG = 64, 65, 70, 73, 75, 77, 78
 EX_LOCKED = 3
 
 
@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
                                                                     "else $USER)")
     p = argparse.ArgumentParser(prog="support-console", parents=[common],
                                 description="Email support desk: intake, SLA clocks, pages and a console.")
+    p.add_argument("--version", action="version", version=f"support-console {_version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     def cmd(name, help_):
@@ -66,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     s = cmd("raw", "the stored bytes of one message (for quarantined mail); escaped on a terminal")
     s.add_argument("message", type=int, metavar="MESSAGE", help="message id (see `show TICKET`)")
     cmd("check", "validate config, log in to IMAP, list alert targets")
+    s = cmd("init", "write a commented starter config (never over an existing file)")
+    s.add_argument("path", nargs="?", metavar="PATH", help="where (default: --config, $SUPPORT_CONSOLE_CONFIG, "
+                                                           "else the user config path)")
+    s = cmd("status", "health of intake, scheduler and outbox from the database; exit 1 when degraded")
+    s.add_argument("--json", action="store_true")
     s = cmd("test-page", "send a test page to a handle or a tag (primary, secondary, team, supervisors)")
     s.add_argument("target")
     s = cmd("oncall", "who is on call now, and the next handoffs; supervisors can override")
@@ -80,10 +86,23 @@ def _parser() -> argparse.ArgumentParser:
     cmd("demo", "the console on a bundled demo mailbox with live deadlines; no server, no config")
     s = cmd("screenshots", "regenerate the SVG screenshots")
     s.add_argument("dir", nargs="?", default="screenshots")
-    s = cmd("serve", "serve the console in a browser through textual-serve")
-    s.add_argument("--host", default="127.0.0.1")
+    s = cmd("serve", "the console in a browser (textual-serve); loopback unless --public")
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 with --public)")
+    s.add_argument("--public", action="store_true", help="allow a non-loopback address: textual-serve has no "
+                                                         "login, so only behind an authenticating proxy")
+    s.add_argument("--demo", action="store_true", help="serve the demo (no config needed)")
+    s.add_argument("--public-url", metavar="URL", help="the address browsers use, e.g. the proxy's https:// URL")
     return p
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("support-console")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -212,6 +231,10 @@ def _dispatch(args) -> int:
         return 0
     if cmd == "ingest":
         return _ingest(args)
+    if cmd == "init":
+        return _init(args)
+    if cmd == "serve" and args.demo:
+        return _serve(args, None)
     cfg = _config(args)
     if args.actor is not None:
         _actor(args, cfg, acting=False)  # a refused --as is refused whatever the command
@@ -222,9 +245,9 @@ def _dispatch(args) -> int:
         sync_staff(cfg)
         return run_console(cfg.store_path, cfg, _actor(args, cfg, acting=False), _clock())
     if cmd == "serve":
-        from console.serve import serve
-
-        return serve(str(cfg.path), host=args.host, port=args.port)
+        return _serve(args, cfg)
+    if cmd == "status":
+        return _status(args, cfg)
     if cmd == "poll":
         from console import poller
 
@@ -279,6 +302,40 @@ def _ingest(args) -> int:
     where = f" (ticket #{filed.ticket_id})" if filed.ticket_id else ""
     print(f"{filed.outcome}{where}")
     return 0
+
+
+def _init(args) -> int:
+    from console import config
+    from console.starter import write_starter
+
+    path = config.resolve_path(args.path or args.config)
+    try:
+        write_starter(path)
+    except FileExistsError:
+        raise CliError(f"{path} already exists; not overwritten (give another PATH, or edit it)", EX_CANTCREAT) \
+            from None
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror}", EX_CANTCREAT) from None
+    print(f"wrote {path}: set [imap], [routing], [[staff]] and [oncall], then run `support-console check`")
+    return 0
+
+
+def _serve(args, cfg) -> int:
+    from console.serve import ServeRefused, serve
+
+    try:
+        return serve(None if cfg is None else cfg.path, host=args.host, port=args.port, public=args.public,
+                     demo=args.demo, public_url=args.public_url)
+    except ServeRefused as exc:
+        raise CliError(str(exc), EX_USAGE) from None
+
+
+def _status(args, cfg) -> int:
+    from console.status import report
+
+    healthy, text = report(cfg, _clock().now(), as_json=args.json)
+    print(text)
+    return 0 if healthy else 1
 
 
 def _tickets(args, cfg) -> int:

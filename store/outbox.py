@@ -200,5 +200,24 @@ def list_alerts(db: Database, *, ticket_id: int | None = None, states: Iterable[
     return rows
 
 
+def health_counts(db: Database, since: datetime) -> dict[str, int]:
+    """What the health assessment needs: rows per state, with 'failed' and 'expired' counting only the
+    pages that still matter (given up on a ticket nobody has acknowledged yet, or without a ticket and
+    changed since `since`), and 'retrying' the failed rows that will be tried again. An old failed page
+    whose ticket has been answered since is history, not a degraded desk."""
+    matters = "(t.status = 'new' OR (a.ticket_id IS NULL AND a.updated_at >= ?))"
+    row = db.execute(
+        f"""SELECT count(*) FILTER (WHERE a.state = 'pending'),
+                   count(*) FILTER (WHERE a.state = 'sending'),
+                   count(*) FILTER (WHERE a.state = 'failed' AND a.next_attempt_at != ?),
+                   count(*) FILTER (WHERE a.state = 'failed' AND a.next_attempt_at = ? AND {matters}),
+                   count(*) FILTER (WHERE a.state = 'expired' AND {matters}),
+                   count(*) FILTER (WHERE a.state = 'sent')
+            FROM alerts a LEFT JOIN tickets t ON t.id = a.ticket_id""",
+        [NEVER, NEVER, iso(since), iso(since)],
+    ).fetchone()
+    return dict(zip(("pending", "sending", "retrying", "failed", "expired", "sent"), row))
+
+
 def state_counts(db: Database) -> dict[str, int]:
     return dict(db.execute("SELECT state, count(*) FROM alerts GROUP BY state").fetchall())
