@@ -9,7 +9,7 @@ from console import actions
 from console.alerts import audience, dispatch, oncall as oc
 from console.config import Config
 from console.identity import as_actor
-from store import audit, open_db, write
+from store import audit, open_db, reports, write
 
 
 def run_check(cfg: Config) -> int:
@@ -122,15 +122,7 @@ def show_oncall(cfg: Config, now: datetime, *, as_json: bool = False) -> int:
 
 def panic_report(cfg: Config, *, as_json: bool = False) -> int:
     """Panic-mode tickets per requester and month, for billing (the policy bills misused Class III)."""
-    db = open_db(cfg.store_path)
-    rows = db.execute(
-        """SELECT t.requester, substr(e.at, 1, 7) AS month, count(DISTINCT t.id), group_concat(DISTINCT t.id)
-           FROM tickets t JOIN events e ON e.ticket_id = t.id AND e.kind = 'reclassified'
-                AND json_extract(e.detail, '$.panic') = 1
-           WHERE t.panic_mode = 1 GROUP BY t.requester, month ORDER BY month, t.requester"""
-    ).fetchall()
-    out = [{"requester": r[0], "month": r[1], "tickets": r[2],
-            "ids": sorted(int(x) for x in str(r[3]).split(","))} for r in rows]
+    out = reports.panic_by_requester_month(open_db(cfg.store_path))
     if as_json:
         json.dump(out, sys.stdout, indent=2)
         print()
