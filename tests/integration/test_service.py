@@ -23,7 +23,7 @@ from console.config import load
 from console.intake import watch
 from console.poller import Service
 from console.sdnotify import Notifier
-from tests.integration.helpers import CLI, REPO, cli_env, mail, query, run_cli, wait_until, write_config
+from tests.integration.helpers import CLI, REPO, cli_env, free_port, mail, query, run_cli, wait_until, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -167,6 +167,9 @@ def tickets(db: Path) -> list[dict]:
 
 def test_sighup_reloads_without_dropping_imap_and_keeps_a_good_config(tmp_path, dovecot, listener):
     conf = write_config(tmp_path, port=dovecot.port)
+    beat_token = "BeatTok3n2b3c4d"  # heartbeat_url to a closed port: each failed ping is logged, never the URL
+    conf.write_text(conf.read_text().replace(
+        "[alerts]\n", f'[alerts]\nheartbeat_url = "http://127.0.0.1:{free_port()}/ping/{beat_token}"\n'))
     db = tmp_path / "support.db"
     log = tmp_path / "poller.log"
     proc = start_poller(conf, listener, log, journald=True)
@@ -204,6 +207,7 @@ def test_sighup_reloads_without_dropping_imap_and_keeps_a_good_config(tmp_path, 
     assert rc == 0
     assert "STOPPING=1" in listener.drain()[-1]
     lines = log.read_text().splitlines()
+    assert any("heartbeat_url failed: " in x for x in lines) and beat_token not in log.read_text()
     # One IMAP login for the whole run: the reloads did not reconnect.
     assert sum(" connected to 127.0.0.1" in x for x in lines) == 1, lines
     assert not any("reconnected" in x for x in lines)
