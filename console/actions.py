@@ -154,7 +154,8 @@ def reclassify(db: Database, cfg: Config, ticket_id: int, cls: str, actor: str, 
         cancelled = 0
         if cls != t["class"]:  # recording panic mode alone does not restart the schedule
             cancelled = escalation.restart(db, t2, cfg, now, f"reclassified to Class {cls} by {who.recorded}")
-        audit.add_event(db, ticket_id, "reclassified", who.recorded, now, previous=t["class"], to=cls, reason=reason or "",
+        audit.add_event(db, ticket_id, "reclassified", who.recorded, now, previous=t["class"], to=cls,
+                        reason=reason or "",
                         panic=panic, cancelled_pages=cancelled)
         return tickets.get_ticket(db, ticket_id)
 

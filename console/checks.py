@@ -54,6 +54,7 @@ def run_check(cfg: Config) -> int:
         print("target @desk (every page): " + ", ".join(dispatch.service_name(u, key) for u in cfg.alerts.channels))
     if cfg.alerts.heartbeat_url:
         print(f"heartbeat: {dispatch.service_name(cfg.alerts.heartbeat_url, key)}")
+    problems += _check_identity(cfg)
     if cfg.oncall.rotation:
         print("on call rotation: " + ", ".join(cfg.oncall.rotation))
     else:
@@ -61,6 +62,30 @@ def run_check(cfg: Config) -> int:
         problems += 1
     print("check: " + ("ok" if not problems else f"{problems} problem(s)"))
     return 0 if not problems else 1
+
+
+def _check_identity(cfg: Config) -> int:
+    """How actors are known; a login that names no account here is a problem (a typo locks that person out)."""
+    import pwd
+
+    if not cfg.uses_logins:
+        print("identity: no [[staff]] logins: --as and [console] operator are trusted as given")
+        return 0
+    missing = []
+    for s in cfg.staff:
+        if s.login:
+            try:
+                pwd.getpwnam(s.login)
+            except KeyError:
+                missing.append(f"{s.handle}'s login {s.login!r}")
+    without = [s.handle for s in cfg.staff if not s.login]
+    note = f"; without one: {', '.join(without)} (only root or a supervisor can act as them)" if without else ""
+    print(f"identity: logins: the account running a command picks its [[staff]] entry{note}")
+    if cfg.console.operator:
+        print("identity: [console] operator is ignored when logins are used")
+    for m in missing:
+        print(f"identity: FAILED: {m} is not an account on this machine")
+    return len(missing)
 
 
 def test_page(cfg: Config, target: str, actor: str, now: datetime) -> int:

@@ -6,7 +6,10 @@ looked up in the passwd database as in use.
 """
 from __future__ import annotations
 
+import json
+
 import pytest
+from apprise.decorators import notify
 
 from console import actions, identity
 from console.actions import ActionRefused
@@ -21,11 +24,10 @@ ANN_UID, BOB_UID, NOBODY_UID = 1, 2, 65534  # daemon, bin, nobody
 
 
 def desk(tmp_path, *, logins=True, ann_role="supervisor", with_ann=True, operator=None):
-    staff = [
-        {"handle": "ann", "role": ann_role, "notify": ["json://127.0.0.1:9/ann"], **({"login": "daemon"} if logins else {})},
-        {"handle": "bob", "role": "staff", "notify": ["json://127.0.0.1:9/bob"], **({"login": "bin"} if logins else {})},
-        {"handle": "cy", "role": "staff", "notify": ["json://127.0.0.1:9/cy"]},
-    ]
+    login = {"ann": "daemon", "bob": "bin"} if logins else {}  # cy never has one
+    staff = [{"handle": h, "role": role, "notify": [f"json://127.0.0.1:9/{h}"],
+              **({"login": login[h]} if h in login else {})}
+             for h, role in (("ann", ann_role), ("bob", "staff"), ("cy", "staff"))]
     if not with_ann:
         staff = staff[1:]
     data = {"store": {"path": str(tmp_path / "support.db")}, "staff": staff,
@@ -206,11 +208,61 @@ def test_resending_a_page_checks_the_actor_and_is_audited(ticket):
                          target="bob", urgent=True, title="t", body="b", due_at=T0, now=T0)
         outbox.cancel_for_ticket(db, tid, T0, "test")
     [a] = outbox.list_alerts(db, ticket_id=tid)
-    with pytest.raises(ActionRefused):
+    with pytest.raises(ActionRefused) as exc:
         actions.resend_page(db, cfg, a["id"], resolve(cfg, None, uid=NOBODY_UID), T0)
+    assert str(exc.value) == 'login nobody has no [[staff]] entry (login = "nobody"); it may only read'
     assert outbox.list_alerts(db, ticket_id=tid)[0]["state"] == "cancelled"
     actions.resend_page(db, cfg, a["id"], resolve(cfg, "bob", uid=ANN_UID), T0)
     assert outbox.list_alerts(db, ticket_id=tid)[0]["state"] == "pending"
     e = audit.events_for(db, tid)[-1]
     assert (e["kind"], e["actor"], e["detail"]["alert"], e["detail"]["previous"]) == (
         "page_resent", "ann as bob", a["id"], "cancelled")
+
+
+# --- check and test-page --------------------------------------------------------------------------
+
+
+def test_check_reports_how_actors_are_known(tmp_path, capsys):
+    from console.checks import _check_identity
+
+    assert _check_identity(desk(tmp_path, logins=False)) == 0
+    assert capsys.readouterr().out == \
+        "identity: no [[staff]] logins: --as and [console] operator are trusted as given\n"
+    assert _check_identity(desk(tmp_path, operator="ann")) == 0
+    assert capsys.readouterr().out == (
+        "identity: logins: the account running a command picks its [[staff]] entry; without one: cy "
+        "(only root or a supervisor can act as them)\n"
+        "identity: [console] operator is ignored when logins are used\n")
+    cfg = from_dict({"staff": [{"handle": "ann", "login": "no-such-account-here"}]})
+    assert _check_identity(cfg) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "identity: FAILED: ann's login 'no-such-account-here' is not an account on this machine")
+
+
+_PAGED: list[str] = []
+
+
+@notify(on="sctestpage")
+def _test_pager(body, title, notify_type, *args, **kwargs):
+    _PAGED.append(title)
+    return True
+
+
+def test_a_test_page_checks_the_actor_and_is_audited(tmp_path, capsys):
+    from console.checks import test_page
+
+    cfg = from_dict({"store": {"path": str(tmp_path / "support.db")},
+                     "staff": [{"handle": "ann", "role": "supervisor", "login": "daemon",
+                                "notify": ["sctestpage://ann"]},
+                               {"handle": "bob", "login": "bin", "notify": ["sctestpage://bob"]}]})
+    sync_staff(cfg)
+    with pytest.raises(ActionRefused) as exc:
+        test_page(cfg, "bob", resolve(cfg, None, uid=NOBODY_UID), T0)
+    assert str(exc.value) == 'login nobody has no [[staff]] entry (login = "nobody"); it may only read'
+    assert _PAGED == []
+    assert test_page(cfg, "bob", resolve(cfg, "bob", uid=ANN_UID), T0) == 0
+    assert _PAGED == ["support-console test page"]
+    db = open_db(cfg.store_path)
+    [(actor, kind, detail)] = db.execute("SELECT actor, kind, detail FROM events WHERE ticket_id IS NULL").fetchall()
+    assert (actor, kind, json.loads(detail)) == ("ann as bob", "test_page",
+                                                  {"target": "bob", "outcomes": {"bob": "sent"}})
