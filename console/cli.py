@@ -166,7 +166,7 @@ def _actor(args, cfg, *, acting: bool = True):
     try:
         actor = resolve(cfg, args.actor)
     except IdentityError as exc:
-        raise CliError(str(exc), EX_NOPERM) from None
+        raise CliError(str(exc), EX_NOPERM if exc.refused else EX_USAGE) from None
     if acting and actor.read_only:
         raise CliError(actor.why, EX_NOPERM)
     return actor

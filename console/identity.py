@@ -23,7 +23,11 @@ ROOT_UID = 0
 
 
 class IdentityError(Exception):
-    """`--as` refused, or nobody to act as; the message is one line, safe to print."""
+    """`--as` refused (`refused`), or nobody named to act as; the message is one line, safe to print."""
+
+    def __init__(self, message: str, *, refused: bool = True):
+        super().__init__(message)
+        self.refused = refused
 
 
 class Actor(str):
@@ -81,7 +85,7 @@ def resolve(cfg: Config, requested: str | None, *, uid: int | None = None) -> Ac
     if not cfg.uses_logins:
         handle = requested or cfg.console.operator or os.environ.get("USER")
         if not handle:
-            raise IdentityError("who is acting? pass --as HANDLE or set [console] operator")
+            raise IdentityError("who is acting? pass --as HANDLE or set [console] operator", refused=False)
         return Actor(handle)
     uid = real_uid() if uid is None else uid
     login = account_name(uid)

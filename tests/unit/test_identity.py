@@ -266,3 +266,21 @@ def test_a_test_page_checks_the_actor_and_is_audited(tmp_path, capsys):
     [(actor, kind, detail)] = db.execute("SELECT actor, kind, detail FROM events WHERE ticket_id IS NULL").fetchall()
     assert (actor, kind, json.loads(detail)) == ("ann as bob", "test_page",
                                                   {"target": "bob", "outcomes": {"bob": "sent"}})
+
+
+def test_cli_exit_codes_for_identity(tmp_path, monkeypatch, capsys):
+    from console import cli
+    from tests.integration.alerts_helpers import to_toml
+
+    conf = tmp_path / "config.toml"
+    data = {"store": {"path": str(tmp_path / "support.db")},
+            "staff": [{"handle": "ann", "role": "supervisor", "login": "daemon"}, {"handle": "bob", "login": "bin"}]}
+    conf.write_text(to_toml(data))
+    monkeypatch.setattr(identity, "real_uid", lambda: BOB_UID)
+    assert cli.main(["--config", str(conf), "--as", "ann", "tickets"]) == 77  # refused whatever the command
+    assert capsys.readouterr().err == ("support-console: --as ann: only a supervisor or root may act for someone "
+                                       "else (login bin is bob, staff)\n")
+    conf.write_text(to_toml({"store": data["store"], "staff": [{"handle": "ann"}]}))
+    monkeypatch.delenv("USER", raising=False)
+    assert cli.main(["--config", str(conf), "take", "1"]) == 64
+    assert capsys.readouterr().err == "support-console: who is acting? pass --as HANDLE or set [console] operator\n"
