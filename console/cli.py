@@ -25,8 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help="config file (else $SUPPORT_CONSOLE_CONFIG, else the "
                                                          "user config dir)")
-    common.add_argument("--as", dest="actor", metavar="HANDLE", default=argparse.SUPPRESS, help="who is acting (default: [console] operator, "
-                                                                    "else $USER)")
+    common.add_argument("--as", dest="actor", metavar="HANDLE", default=argparse.SUPPRESS,
+                        help="act as HANDLE: with [[staff]] logins only for supervisors and root; without, the "
+                             "default is [console] operator, else $USER")
     p = argparse.ArgumentParser(prog="support-console", parents=[common],
                                 description="Email support desk: intake, SLA clocks, pages and a console.")
     p.add_argument("--version", action="version", version=f"support-console {_version()}")

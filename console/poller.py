@@ -206,23 +206,23 @@ class Service:
     # --- the loop ---------------------------------------------------------------------------------
 
     def run(self) -> int:
+        if self.signals:  # first: SIGHUP's default action would kill a poller that is still starting
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                signal.signal(sig, self._on_signal)
         sync_staff(self.cfg)
         with _ownership(self.cfg) as owns_outbox:
-            if owns_outbox:
-                beacon = Beacon()
-                self.scheduler = Scheduler(self.cfg, self.clock, beacon)
-                self.scheduler.start_up()
-                self.components.append(Component("scheduler", self.scheduler.run, beacon, self._wakeup.set))
-            if self.cfg.imap is not None:
-                beacon = Beacon()
-                scheduler = self.scheduler
-                self.intake = Intake(self.cfg, self.clock, beacon,
-                                     on_commit=(lambda n: scheduler.wake.set()) if scheduler else None)
-                self.components.append(Component("intake", self.intake.run, beacon, self._wakeup.set))
-            if self.signals:
-                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-                    signal.signal(sig, self._on_signal)
             try:
+                if owns_outbox:
+                    beacon = Beacon()
+                    self.scheduler = Scheduler(self.cfg, self.clock, beacon)
+                    self.scheduler.start_up()
+                    self.components.append(Component("scheduler", self.scheduler.run, beacon, self._wakeup.set))
+                if self.cfg.imap is not None:
+                    beacon = Beacon()
+                    scheduler = self.scheduler
+                    self.intake = Intake(self.cfg, self.clock, beacon,
+                                         on_commit=(lambda n: scheduler.wake.set()) if scheduler else None)
+                    self.components.append(Component("intake", self.intake.run, beacon, self._wakeup.set))
                 for c in self.components:
                     c.thread.start()
                 self._supervise()
@@ -318,7 +318,7 @@ class Service:
         if self.scheduler:
             self.scheduler.wake.set()
         for c in self.components:
-            if c.thread.is_alive():
+            if c.thread.ident is not None:
                 c.thread.join(timeout=5)
         if self.scheduler:
             self.scheduler.drain(5)
