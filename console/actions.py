@@ -10,7 +10,8 @@ from console import policy as pol
 from console.ack import standdown
 from console.alerts import escalation
 from console.config import Config
-from store import audit, staff as store_staff, tickets, write
+from console.identity import as_actor
+from store import audit, outbox, staff as store_staff, tickets, write
 from store.db import StoreError
 from store.times import parse_iso
 
@@ -19,10 +20,33 @@ class ActionRefused(StoreError):
     """The actor may not do this, or it makes no sense now. Nothing was written."""
 
 
-def _actor(db: Database, handle: str) -> dict:
-    person = store_staff.get_staff(db, handle)
+def person_now(db: Database, cfg: Config, handle: str) -> dict | None:
+    """The person as both this process's config and the staff mirror have them, with the lower of the
+    two roles; None when either has no such (active) person. The CLI loads the config afresh for each
+    command; a console open for days learns of a removal or a demotion from the mirror, which every
+    process that loads the new config rewrites (the poller on SIGHUP, any command)."""
+    s = cfg.person(handle)
+    m = store_staff.get_staff(db, handle)
+    if s is None or m is None or not m["active"]:
+        return None
+    role = "supervisor" if s.role == "supervisor" and m["role"] == "supervisor" else "staff"
+    return {"handle": handle, "name": s.name, "role": role}
+
+
+def acting(db: Database, cfg: Config, actor: str) -> dict:
+    """Who acts, checked now: a read-only account, someone gone from the config, or a supervisor acting
+    for someone after losing the role, is refused."""
+    actor = as_actor(actor)
+    if actor.read_only:
+        raise ActionRefused(actor.why or f"{actor} may only read")
+    person = person_now(db, cfg, actor.handle)
     if person is None:
-        raise ActionRefused(f"{handle!r} is not on the staff list; pass --as HANDLE or set [console] operator")
+        hint = "" if cfg.uses_logins else "; pass --as HANDLE or set [console] operator"
+        raise ActionRefused(f"{actor.handle!r} is not on the staff list{hint}")
+    if actor.by is not None and actor.by != "root":
+        by = person_now(db, cfg, actor.by)
+        if by is None or not _is_super(by):
+            raise ActionRefused(f"{actor.by} may no longer act for {actor.handle}: not a supervisor now")
     return person
 
 
@@ -50,7 +74,9 @@ def acknowledge(db: Database, cfg: Config, ticket_id: int, actor: str, now: date
     """First contact made: stops the SLA clock and every further page; those paged are told to stand down.
     `via` goes into the audit event (how it came: {"via": "page link", "page": alert id})."""
     with write(db):
-        person = _actor(db, actor)
+        person = acting(db, cfg, actor)
+        who = as_actor(actor)
+        actor = who.handle
         t = _load(db, ticket_id, expected_version)
         if t["status"] != "new":
             raise ActionRefused(f"#{ticket_id} is already {t['status']}")
@@ -60,8 +86,8 @@ def acknowledge(db: Database, cfg: Config, ticket_id: int, actor: str, now: date
             changes["assignee"] = actor  # whoever made first contact owns it
         t = tickets.update_ticket(db, ticket_id, changes, now, expected_version=t["version"])
         breached = pol.is_breached(parse_iso(t["due_at"]), now, now)
-        cancelled = escalation.stop(db, ticket_id, now, f"acknowledged by {actor}")
-        audit.add_event(db, ticket_id, "acknowledged", actor, now, breached=breached, cancelled_pages=cancelled,
+        cancelled = escalation.stop(db, ticket_id, now, f"acknowledged by {who.recorded}")
+        audit.add_event(db, ticket_id, "acknowledged", who.recorded, now, breached=breached, cancelled_pages=cancelled,
                         **(via or {}))
         standdown.notify(db, cfg, t, actor, now)
         return t
@@ -70,7 +96,9 @@ def acknowledge(db: Database, cfg: Config, ticket_id: int, actor: str, now: date
 def take(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime,
          expected_version: int | None = None) -> dict:
     with write(db):
-        person = _actor(db, actor)
+        person = acting(db, cfg, actor)
+        who = as_actor(actor)
+        actor = who.handle
         t = _load(db, ticket_id, expected_version)
         if t["status"] == "resolved":
             raise ActionRefused(f"#{ticket_id} is resolved")
@@ -79,16 +107,18 @@ def take(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime,
         if t["assignee"] is not None and not _is_super(person):
             raise ActionRefused(f"#{ticket_id} is assigned to {t['assignee']}; ask a supervisor to reassign it")
         t2 = tickets.update_ticket(db, ticket_id, {"assignee": actor}, now, expected_version=t["version"])
-        audit.add_event(db, ticket_id, "taken", actor, now, previous=t["assignee"])
+        audit.add_event(db, ticket_id, "taken", who.recorded, now, previous=t["assignee"])
         return t2
 
 
 def assign(db: Database, cfg: Config, ticket_id: int, handle: str, actor: str, now: datetime,
            expected_version: int | None = None) -> dict:
     with write(db):
-        person = _actor(db, actor)
+        person = acting(db, cfg, actor)
+        who = as_actor(actor)
+        actor = who.handle
         t = _load(db, ticket_id, expected_version)
-        if store_staff.get_staff(db, handle) is None:
+        if person_now(db, cfg, handle) is None:
             raise ActionRefused(f"{handle!r} is not on the staff list")
         if t["status"] == "resolved":
             raise ActionRefused(f"#{ticket_id} is resolved")
@@ -99,7 +129,7 @@ def assign(db: Database, cfg: Config, ticket_id: int, handle: str, actor: str, n
         if t["assignee"] == handle:
             raise ActionRefused(f"#{ticket_id} is already assigned to {handle}")
         t2 = tickets.update_ticket(db, ticket_id, {"assignee": handle}, now, expected_version=t["version"])
-        audit.add_event(db, ticket_id, "assigned", actor, now, previous=t["assignee"], assignee=handle)
+        audit.add_event(db, ticket_id, "assigned", who.recorded, now, previous=t["assignee"], assignee=handle)
         return t2
 
 
@@ -108,7 +138,9 @@ def reclassify(db: Database, cfg: Config, ticket_id: int, cls: str, actor: str, 
     if cls not in pol.CLASSES:
         raise ActionRefused(f"class must be I, II or III, not {cls!r}")
     with write(db):
-        person = _actor(db, actor)
+        person = acting(db, cfg, actor)
+        who = as_actor(actor)
+        actor = who.handle
         t = _load(db, ticket_id, expected_version)
         if panic and not _is_super(person):
             raise ActionRefused("only a supervisor may record panic mode")
@@ -119,14 +151,15 @@ def reclassify(db: Database, cfg: Config, ticket_id: int, cls: str, actor: str, 
             raise ActionRefused(f"#{ticket_id} is already Class {cls}")
         received = parse_iso(t["received_at"])
         changes = {"class": cls, "due_at": pol.deadline(cls, received, cfg.sla),
-                   "class_reason": f"reclassified by {actor}" + (f": {reason}" if reason else "")}
+                   "class_reason": f"reclassified by {who.recorded}" + (f": {reason}" if reason else "")}
         if panic:
             changes["panic_mode"] = 1
         t2 = tickets.update_ticket(db, ticket_id, changes, now, expected_version=t["version"])
         cancelled = 0
         if cls != t["class"]:  # recording panic mode alone does not restart the schedule
-            cancelled = escalation.restart(db, t2, cfg, now, f"reclassified to Class {cls} by {actor}")
-        audit.add_event(db, ticket_id, "reclassified", actor, now, previous=t["class"], to=cls, reason=reason or "",
+            cancelled = escalation.restart(db, t2, cfg, now, f"reclassified to Class {cls} by {who.recorded}")
+        audit.add_event(db, ticket_id, "reclassified", who.recorded, now, previous=t["class"], to=cls,
+                        reason=reason or "",
                         panic=panic, cancelled_pages=cancelled)
         return tickets.get_ticket(db, ticket_id)
 
@@ -134,7 +167,9 @@ def reclassify(db: Database, cfg: Config, ticket_id: int, cls: str, actor: str, 
 def resolve(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime, *, note: str | None = None,
             expected_version: int | None = None) -> dict:
     with write(db):
-        person = _actor(db, actor)
+        person = acting(db, cfg, actor)
+        who = as_actor(actor)
+        actor = who.handle
         t = _load(db, ticket_id, expected_version)
         if t["status"] == "resolved":
             raise ActionRefused(f"#{ticket_id} is already resolved")
@@ -145,8 +180,8 @@ def resolve(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime
         if t["assignee"] is None:
             changes["assignee"] = actor
         t2 = tickets.update_ticket(db, ticket_id, changes, now, expected_version=t["version"])
-        cancelled = escalation.stop(db, ticket_id, now, f"resolved by {actor}")
-        audit.add_event(db, ticket_id, "resolved", actor, now, note=note or "", cancelled_pages=cancelled)
+        cancelled = escalation.stop(db, ticket_id, now, f"resolved by {who.recorded}")
+        audit.add_event(db, ticket_id, "resolved", who.recorded, now, note=note or "", cancelled_pages=cancelled)
         if t["acknowledged_at"] is None:  # resolving was the first contact: those paged stand down too
             standdown.notify(db, cfg, t2, actor, now, verb="resolved")
         return t2
@@ -157,7 +192,8 @@ def reopen(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime,
     """A resolved ticket goes back to the open list. First contact was made when it was resolved, so
     its clock stays stopped (acknowledged); one never acknowledged comes back new, with its steps."""
     with write(db):
-        person = _actor(db, actor)
+        person = acting(db, cfg, actor)
+        who = as_actor(actor)
         t = _load(db, ticket_id, expected_version)
         if t["status"] != "resolved":
             raise ActionRefused(f"#{ticket_id} is not resolved; it is {t['status']}")
@@ -166,18 +202,28 @@ def reopen(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime,
         t2 = tickets.update_ticket(db, ticket_id, {"status": status, "resolved_at": None}, now,
                                    expected_version=t["version"])
         if status == "new":
-            escalation.restart(db, t2, cfg, now, f"reopened by {actor}")
-        audit.add_event(db, ticket_id, "reopened", actor, now, previous="resolved", status=status)
+            escalation.restart(db, t2, cfg, now, f"reopened by {who.recorded}")
+        audit.add_event(db, ticket_id, "reopened", who.recorded, now, previous="resolved", status=status)
         return t2
 
 
-def check_may_act(db: Database, ticket_id: int, actor: str, verb: str, *, any_staff: bool = False,
+def check_may_act(db: Database, cfg: Config, ticket_id: int, actor: str, verb: str, *, any_staff: bool = False,
                   expected_version: int | None = None) -> dict:
-    """The ticket, after the checks every action makes: the actor is on the staff list, the ticket has not
-    changed since it was read and (unless `any_staff`) it is unassigned, the actor's, or the actor is a
-    supervisor. For actions defined elsewhere (replies, notes); raises ActionRefused."""
-    person = _actor(db, actor)
+    """The ticket, after the checks every action makes: the actor may act now (identity, role), the ticket
+    has not changed since it was read and (unless `any_staff`) it is unassigned, the actor's, or the
+    actor is a supervisor. For actions defined elsewhere (replies, notes); raises ActionRefused."""
+    person = acting(db, cfg, actor)
     t = _load(db, ticket_id, expected_version)
     if not any_staff:
         _own_or_super(person, t, verb)
     return t
+
+
+def resend_page(db: Database, cfg: Config, alert_id: int, actor: str, now: datetime) -> dict:
+    """Queue an expired, failed or cancelled page again, on purpose (it may have gone out once)."""
+    with write(db):
+        acting(db, cfg, actor)
+        before = outbox.requeue(db, alert_id, now)
+        audit.add_event(db, before["ticket_id"], "page_resent", as_actor(actor).recorded, now, alert=alert_id,
+                        target=before["target"], step=before["step"], previous=before["state"])
+        return before

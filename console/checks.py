@@ -5,18 +5,22 @@ import json
 import sys
 from datetime import datetime
 
+from console import actions
 from console.alerts import audience, dispatch, oncall as oc
 from console.config import Config
+from console.identity import as_actor
 from console.replies.commands import check_line as check_smtp
-from store import open_db
+from store import audit, open_db, reports, write
 
 
 def run_check(cfg: Config) -> int:
     """Validate the config (already loaded), the database, IMAP login and folder, and alert targets."""
     problems = 0
+    key = None  # without the database, target names are shown without their hash
     print(f"config: ok ({cfg.path})")
     try:
         db = open_db(cfg.store_path)
+        key = dispatch.target_key(db)
         db.close()
         print(f"database: ok ({cfg.store_path})")
     except Exception as exc:  # noqa: BLE001
@@ -44,11 +48,15 @@ def run_check(cfg: Config) -> int:
         print("staff: none configured: nobody can be paged")
         problems += 1
     for s in cfg.staff:
-        urls = [dispatch.service_name(u) for u in s.notify]
-        bad = [u for u in urls if u.startswith("invalid-url:")]
-        print(f"target {s.handle} ({s.role}): " + (", ".join(urls) if urls else "NO notify URLs"))
-        if bad or not urls:
+        names = [dispatch.service_name(u, key) for u in s.notify]
+        print(f"target {s.handle} ({s.role}): " + (", ".join(names) if names else "NO notify URLs"))
+        if not names:
             problems += 1
+    if cfg.alerts.channels:
+        print("target @desk (every page): " + ", ".join(dispatch.service_name(u, key) for u in cfg.alerts.channels))
+    if cfg.alerts.heartbeat_url:
+        print(f"heartbeat: {dispatch.service_name(cfg.alerts.heartbeat_url, key)}")
+    problems += _check_identity(cfg)
     if cfg.oncall.rotation:
         print("on call rotation: " + ", ".join(cfg.oncall.rotation))
     else:
@@ -58,9 +66,36 @@ def run_check(cfg: Config) -> int:
     return 0 if not problems else 1
 
 
-def test_page(cfg: Config, target: str, now: datetime) -> int:
+def _check_identity(cfg: Config) -> int:
+    """How actors are known; a login that names no account here is a problem (a typo locks that person out)."""
+    import pwd
+
+    if not cfg.uses_logins:
+        print("identity: no [[staff]] logins: --as and [console] operator are trusted as given")
+        return 0
+    missing = []
+    for s in cfg.staff:
+        if s.login:
+            try:
+                pwd.getpwnam(s.login)
+            except KeyError:
+                missing.append(f"{s.handle}'s login {s.login!r}")
+    without = [s.handle for s in cfg.staff if not s.login]
+    note = f"; without one: {', '.join(without)} (only root or a supervisor can act as them)" if without else ""
+    print(f"identity: logins: the account running a command picks its [[staff]] entry{note}")
+    if cfg.console.operator:
+        print("identity: [console] operator is ignored when logins are used")
+    for m in missing:
+        print(f"identity: FAILED: {m} is not an account on this machine")
+    return len(missing)
+
+
+def test_page(cfg: Config, target: str, actor: str, now: datetime) -> int:
+    """Send a test page now (not through the outbox) and report each service; an audit event records who
+    sent it and how it went."""
     tags = {"primary": ("primary",), "secondary": ("secondary",), "team": ("team",), "supervisors": ("supervisors",)}
     db = open_db(cfg.store_path)
+    actions.acting(db, cfg, actor)
     if target in tags:
         handles = [h for _, h in audience.resolve(db, cfg, tags[target], None, now) if h != "@desk"]
     elif target == "desk" or target == "@desk":
@@ -75,13 +110,17 @@ def test_page(cfg: Config, target: str, now: datetime) -> int:
         print(f"{target}: nobody to page", file=sys.stderr)
         return 1
     failures = 0
+    outcomes = {}
     for h in handles:
         report = dispatch.send("support-console test page", f"Test page for {h} from support-console. No action.",
-                               dispatch.target_urls(cfg, h), cfg, urgent=False)
+                               dispatch.target_urls(cfg, h), cfg, key=dispatch.target_key(db), urgent=False)
         print(f"{h}: {report.outcome}" + (f" ({report.error})" if report.error else ""))
         for r in report.results:
             print(f"  {r['service']}: {r['status']}" + (f" - {r['error']}" if r.get("error") else ""))
         failures += report.outcome != "sent"
+        outcomes[h] = report.outcome
+    with write(db):
+        audit.add_event(db, None, "test_page", as_actor(actor).recorded, now, target=target, outcomes=outcomes)
     return 0 if not failures else 1
 
 
@@ -110,15 +149,7 @@ def show_oncall(cfg: Config, now: datetime, *, as_json: bool = False) -> int:
 
 def panic_report(cfg: Config, *, as_json: bool = False) -> int:
     """Panic-mode tickets per requester and month, for billing (the policy bills misused Class III)."""
-    db = open_db(cfg.store_path)
-    rows = db.execute(
-        """SELECT t.requester, substr(e.at, 1, 7) AS month, count(DISTINCT t.id), group_concat(DISTINCT t.id)
-           FROM tickets t JOIN events e ON e.ticket_id = t.id AND e.kind = 'reclassified'
-                AND json_extract(e.detail, '$.panic') = 1
-           WHERE t.panic_mode = 1 GROUP BY t.requester, month ORDER BY month, t.requester"""
-    ).fetchall()
-    out = [{"requester": r[0], "month": r[1], "tickets": r[2],
-            "ids": sorted(int(x) for x in str(r[3]).split(","))} for r in rows]
+    out = reports.panic_by_requester_month(open_db(cfg.store_path))
     if as_json:
         json.dump(out, sys.stdout, indent=2)
         print()

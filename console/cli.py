@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-EX_USAGE, EX_DATAERR, EX_SOFTWARE, EX_TEMPFAIL, EX_CONFIG = 64, 65, 70, 75, 78
+EX_USAGE, EX_DATAERR, EX_SOFTWARE, EX_CANTCREAT, EX_TEMPFAIL, EX_NOPERM, EX_CONFIG = 64, 65, 70, 73, 75, 77, 78
 EX_LOCKED = 3
 
 
@@ -25,10 +25,12 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help="config file (else $SUPPORT_CONSOLE_CONFIG, else the "
                                                          "user config dir)")
-    common.add_argument("--as", dest="actor", metavar="HANDLE", default=argparse.SUPPRESS, help="who is acting (default: [console] operator, "
-                                                                    "else $USER)")
+    common.add_argument("--as", dest="actor", metavar="HANDLE", default=argparse.SUPPRESS,
+                        help="act as HANDLE: with [[staff]] logins only for supervisors and root; without, the "
+                             "default is [console] operator, else $USER")
     p = argparse.ArgumentParser(prog="support-console", parents=[common],
                                 description="Email support desk: intake, SLA clocks, pages and a console.")
+    p.add_argument("--version", action="version", version=f"support-console {_version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     def cmd(name, help_):
@@ -66,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     s = cmd("raw", "the stored bytes of one message (for quarantined mail); escaped on a terminal")
     s.add_argument("message", type=int, metavar="MESSAGE", help="message id (see `show TICKET`)")
     cmd("check", "validate config, log in to IMAP, list alert targets")
+    s = cmd("init", "write a commented starter config (never over an existing file)")
+    s.add_argument("path", nargs="?", metavar="PATH", help="where (default: --config, $SUPPORT_CONSOLE_CONFIG, "
+                                                           "else the user config path)")
+    s = cmd("status", "health of intake, scheduler and outbox from the database; exit 1 when degraded")
+    s.add_argument("--json", action="store_true")
     s = cmd("test-page", "send a test page to a handle or a tag (primary, secondary, team, supervisors)")
     s.add_argument("target")
     s = cmd("oncall", "who is on call now, and the next handoffs; supervisors can override")
@@ -83,10 +90,23 @@ def _parser() -> argparse.ArgumentParser:
     from console.replies.commands import add_parsers as add_reply_parsers
 
     add_reply_parsers(cmd)  # reply, note
-    s = cmd("serve", "serve the console in a browser through textual-serve")
-    s.add_argument("--host", default="127.0.0.1")
+    s = cmd("serve", "the console in a browser (textual-serve); loopback unless --public")
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 with --public)")
+    s.add_argument("--public", action="store_true", help="allow a non-loopback address: textual-serve has no "
+                                                         "login, so only behind an authenticating proxy")
+    s.add_argument("--demo", action="store_true", help="serve the demo (no config needed)")
+    s.add_argument("--public-url", metavar="URL", help="the address browsers use, e.g. the proxy's https:// URL")
     return p
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("support-console")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,9 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     # --config/--as may come before or after the command; SUPPRESS keeps a subparser from resetting them.
     args.config = getattr(args, "config", None)
     args.actor = getattr(args, "actor", None)
-    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) or args.command == "poll"
-                        else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apprise").setLevel(logging.WARNING)
+    from console import logs
+
+    logs.setup(logging.INFO if getattr(args, "verbose", False) or args.command == "poll" else logging.WARNING)
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
@@ -135,15 +155,24 @@ def _explain(exc: Exception, command: str | None) -> tuple[int, str]:
 # --- helpers -------------------------------------------------------------------------------------
 
 def _config(args, *, check_urls: bool = True):
-    from console import config
+    from console import config, logs, redact
 
-    return config.load(config.resolve_path(args.config), check_urls=check_urls)
+    cfg = config.load(config.resolve_path(args.config), check_urls=check_urls)
+    logs.set_secrets(redact.config_secrets(cfg))
+    return cfg
 
 
-def _actor(args, cfg) -> str:
-    actor = args.actor or cfg.console.operator or os.environ.get("USER")
-    if not actor:
-        raise CliError("who is acting? pass --as HANDLE or set [console] operator", EX_USAGE)
+def _actor(args, cfg, *, acting: bool = True):
+    """Who acts (console.identity); `acting`: this command changes something, so a read-only account
+    is refused here rather than at its first action."""
+    from console.identity import IdentityError, resolve
+
+    try:
+        actor = resolve(cfg, args.actor)
+    except IdentityError as exc:
+        raise CliError(str(exc), EX_NOPERM if exc.refused else EX_USAGE) from None
+    if acting and actor.read_only:
+        raise CliError(actor.why, EX_NOPERM)
     return actor
 
 
@@ -203,17 +232,23 @@ def _dispatch(args) -> int:
         return _ingest(args)
     if cmd in ("reply", "note"):
         return _reply_or_note(args)
+    if cmd == "init":
+        return _init(args)
+    if cmd == "serve" and args.demo:
+        return _serve(args, None)
     cfg = _config(args)
+    if args.actor is not None:
+        _actor(args, cfg, acting=False)  # a refused --as is refused whatever the command
     if cmd is None:
         from console.poller import sync_staff
         from console.ui.app import run_console
 
         sync_staff(cfg)
-        return run_console(cfg.store_path, cfg, _actor(args, cfg), _clock())
+        return run_console(cfg.store_path, cfg, _actor(args, cfg, acting=False), _clock())
     if cmd == "serve":
-        from console.serve import serve
-
-        return serve(str(cfg.path), host=args.host, port=args.port)
+        return _serve(args, cfg)
+    if cmd == "status":
+        return _status(args, cfg)
     if cmd == "poll":
         from console import poller
 
@@ -236,8 +271,11 @@ def _dispatch(args) -> int:
         return run_check(cfg)
     if cmd == "test-page":
         from console.checks import test_page
+        from console.poller import sync_staff
 
-        return test_page(cfg, args.target, _clock().now())
+        actor = _actor(args, cfg)
+        sync_staff(cfg)
+        return test_page(cfg, args.target, actor, _clock().now())
     if cmd == "oncall":
         from console.checks import show_oncall
 
@@ -273,6 +311,40 @@ def _reply_or_note(args) -> int:
     cfg = _config(args, check_urls=False)  # mail to a customer pages nobody: apprise need not check pager URLs
     run = commands.run_reply if args.command == "reply" else commands.run_note
     return run(args, cfg, _ticket_id(args.ticket), _actor(args, cfg), _clock())
+
+
+def _init(args) -> int:
+    from console import config
+    from console.starter import write_starter
+
+    path = config.resolve_path(args.path or args.config)
+    try:
+        write_starter(path)
+    except FileExistsError:
+        raise CliError(f"{path} already exists; not overwritten (give another PATH, or edit it)", EX_CANTCREAT) \
+            from None
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror}", EX_CANTCREAT) from None
+    print(f"wrote {path}: set [imap], [routing], [[staff]] and [oncall], then run `support-console check`")
+    return 0
+
+
+def _serve(args, cfg) -> int:
+    from console.serve import ServeRefused, serve
+
+    try:
+        return serve(None if cfg is None else cfg.path, host=args.host, port=args.port, public=args.public,
+                     demo=args.demo, public_url=args.public_url)
+    except ServeRefused as exc:
+        raise CliError(str(exc), EX_USAGE) from None
+
+
+def _status(args, cfg) -> int:
+    from console.status import report
+
+    healthy, text = report(cfg, _clock().now(), as_json=args.json)
+    print(text)
+    return 0 if healthy else 1
 
 
 def _tickets(args, cfg) -> int:
@@ -350,8 +422,8 @@ def _action(args, cfg) -> int:
     actor = _actor(args, cfg)
     now = _clock().now()
     if args.command == "ack":
-        t = actions.acknowledge(db, cfg, tid, actor, now)
-        print(f"#{tid} acknowledged by {actor}; pages stopped")
+        actions.acknowledge(db, cfg, tid, actor, now)
+        print(f"#{tid} acknowledged by {actor.recorded}; pages stopped")
     elif args.command == "take":
         actions.take(db, cfg, tid, actor, now)
         print(f"#{tid} is now assigned to {actor}")
@@ -421,12 +493,15 @@ def _local_dt(cfg, dt) -> str:
 
 
 def _alerts(args, cfg) -> int:
-    from store import outbox, write
+    from console import actions
+    from console.poller import sync_staff
+    from store import outbox
 
     db = _db(cfg)
     if args.resend is not None:
-        with write(db):
-            outbox.requeue(db, args.resend, _clock().now())
+        actor = _actor(args, cfg)
+        sync_staff(cfg)
+        actions.resend_page(db, cfg, args.resend, actor, _clock().now())
         print(f"alert {args.resend} queued to be sent again")
         return 0
     rows = outbox.list_alerts(db, limit=500)

@@ -30,7 +30,7 @@ class ConfigError(Exception):
 def _key(default: Any = MISSING, kind: str = "str", *, key: str | None = None, choices: tuple = (),
          lo: float | None = None, hi: float | None = None, secret: bool = False):
     """A field read from the file: its kind, its TOML name (when not the field's) and its default."""
-    md = {"kind": kind, "key": key, "choices": choices, "lo": lo, "hi": hi}
+    md = {"kind": kind, "key": key, "choices": choices, "lo": lo, "hi": hi, "secret": secret}
     return field(default=default, metadata=md, repr=not secret)
 
 
@@ -260,6 +260,11 @@ _TYPE_WORDS = {"str": "a string", "int": "a whole number", "float": "a number", 
 
 
 def _convert(v: Any, md: dict, name: str, base: Path | None) -> Any:
+    if md.get("secret"):
+        try:
+            return _convert(v, {**md, "secret": False}, name, base)
+        except ConfigError as exc:  # a mistyped pager URL still holds its token: never echo the value
+            raise ConfigError(str(exc).split(", got ", 1)[0] + " (value not shown: it may hold a token)") from None
     kind = md["kind"]
     if kind in ("str", "int", "float", "bool"):
         ok = {"str": isinstance(v, str), "bool": isinstance(v, bool),

@@ -14,6 +14,10 @@ they can never disagree. The rows it reads (store.heartbeat) are:
   ``waiting``        messages on the server above the watermark, not yet filed (None: unknown)
 
 A poller that never ran leaves no rows: that is "never run", and unhealthy.
+
+The outbox is judged from store.outbox.health_counts: a page given up on (failed for good, or
+expired) degrades the desk while it still matters, that is while its ticket has had no first contact
+(or, for a page without a ticket, for OUTBOX_WINDOW); a page that will be retried does not.
 """
 from __future__ import annotations
 
@@ -29,6 +33,8 @@ SCHEDULER_STALE = timedelta(seconds=30)
 # Intake writes its row at least every liveness check (30 s) while it is alive.
 INTAKE_SILENT = timedelta(seconds=90)
 DEFAULT_INTAKE_STALE_AFTER = timedelta(minutes=5)
+# How long a failed page without a ticket (a stale-intake page, say) keeps the desk degraded.
+OUTBOX_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -132,12 +138,14 @@ def _assess_one(row: dict, now: datetime, stale_after: timedelta) -> Component:
 
 def assess_outbox(counts: dict[str, int]) -> Component:
     pending = counts.get("pending", 0) + counts.get("sending", 0)
-    failed, expired = counts.get("failed", 0), counts.get("expired", 0)
-    detail = {"pending": pending, "failed": failed, "expired": expired, "sent": counts.get("sent", 0)}
+    failed, expired, retrying = counts.get("failed", 0), counts.get("expired", 0), counts.get("retrying", 0)
+    detail = {"pending": pending, "retrying": retrying, "failed": failed, "expired": expired,
+              "sent": counts.get("sent", 0)}
+    again = f", {retrying} retrying" if retrying else ""
     if failed or expired:
         return Component("outbox", False, "failed",
-                         f"outbox: {failed} failed, {expired} expired, {pending} pending", detail)
-    return Component("outbox", True, "ok", f"outbox: {pending} pending, none failed", detail)
+                         f"outbox: {failed} failed, {expired} expired, {pending} pending{again}", detail)
+    return Component("outbox", True, "ok", f"outbox: {pending} pending{again}, none failed", detail)
 
 
 def assess(beats: list[dict], outbox_counts: dict[str, int], now: datetime, *,

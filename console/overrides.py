@@ -5,9 +5,10 @@ from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
-from console.actions import ActionRefused
+from console.actions import ActionRefused, acting, person_now
 from console.config import Config
-from store import audit, oncall as store_oncall, staff as store_staff, write
+from console.identity import as_actor
+from store import audit, oncall as store_oncall, write
 
 
 def parse_local(text: str, cfg: Config, now: datetime) -> datetime:
@@ -30,17 +31,17 @@ def parse_local(text: str, cfg: Config, now: datetime) -> datetime:
 def add_override(db: Database, cfg: Config, *, handle: str, position: str, start: datetime, end: datetime,
                  actor: str, now: datetime) -> int:
     with write(db):
-        person = store_staff.get_staff(db, actor)
-        if person is None or person["role"] != "supervisor":
+        if acting(db, cfg, actor)["role"] != "supervisor":
             raise ActionRefused("only a supervisor may change who is on call")
-        if store_staff.get_staff(db, handle) is None:
+        if person_now(db, cfg, handle) is None:
             raise ActionRefused(f"{handle!r} is not on the staff list")
         if end <= start:
             raise ActionRefused("the override must end after it starts")
         if end - start > timedelta(days=60):
             raise ActionRefused("an override may last at most 60 days; change [oncall] rotation instead")
-        oid = store_oncall.add_override(db, start=start, end=end, position=position, handle=handle, actor=actor,
+        who = as_actor(actor).recorded
+        oid = store_oncall.add_override(db, start=start, end=end, position=position, handle=handle, actor=who,
                                         now=now)
-        audit.add_event(db, None, "oncall_override", actor, now, handle=handle, position=position,
+        audit.add_event(db, None, "oncall_override", who, now, handle=handle, position=position,
                         start=start.isoformat(), end=end.isoformat(), override=oid)
         return oid

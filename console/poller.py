@@ -1,25 +1,39 @@
 """The headless loop: IMAP intake (IDLE push, poll fallback), escalation scheduling, dispatch, heartbeat.
 
-Threads, each with its own SQLite connection: intake (the caller's thread: IDLE, fetch, commit, then
-wake the scheduler), the scheduler (console.alerts.scheduler) and its senders.
+Threads, each with its own SQLite connection: intake (IDLE, fetch, commit, then wake the scheduler),
+the scheduler (console.alerts.scheduler) and its senders. The main thread only supervises: signals
+(SIGTERM/SIGINT stop, SIGHUP reloads the config), and systemd's notification socket: READY=1 once
+intake and the scheduler run, WATCHDOG=1 only while both show signs of life.
 No Textual here: this runs on servers without a terminal.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
+import math
 import signal
 import threading
+import time
+from typing import Callable, Iterator
 
+from console import logs, redact
 from console.alerts.scheduler import Scheduler
 from console.clock import Clock
-from console.config import Config
+from console.config import Config, ConfigError, load
 from console.intake.watch import Intake
 from console.locks import LockHeld, mailbox_lock, outbox_lock
 from console.replies import delivery
+from console.sdnotify import Notifier
 from store import open_db, write
 from store import staff as store_staff
 
 log = logging.getLogger("support_console.poller")
+
+# A component that has neither asked its stop flag nor waited on it for this long is hung. Intake asks
+# at least every second while idle and between batches; its slowest single steps are network calls,
+# each bounded by imap.timeout_seconds (HANG_SECONDS is raised to cover a few of them).
+HANG_SECONDS = 90.0
 
 
 def sync_staff(cfg: Config) -> None:
@@ -31,7 +45,16 @@ def sync_staff(cfg: Config) -> None:
 
 def run(cfg: Config, clock: Clock, *, once: bool = False) -> int:
     """The `poll` command. Returns the exit status."""
-    sync_staff(cfg)
+    if once:
+        sync_staff(cfg)
+        with _ownership(cfg) as owns_outbox:
+            return _run_once(cfg, clock, owns_outbox)
+    return Service(cfg, clock).run()
+
+
+@contextlib.contextmanager
+def _ownership(cfg: Config) -> Iterator[bool]:
+    """Hold the mailbox lock (with IMAP) and, if free, the outbox lock; yields whether we own the outbox."""
     locks = []
     try:
         if cfg.imap is not None:
@@ -44,65 +67,271 @@ def run(cfg: Config, clock: Clock, *, once: bool = False) -> int:
                 raise
             log.info("%s; this poller only takes in mail", exc)
             owns_outbox = False
-        stop = threading.Event()
-        scheduler = Scheduler(cfg, clock, stop) if owns_outbox else None
-        if scheduler:
-            scheduler.start_up()
-        if once:
-            return _run_once(cfg, clock, stop, scheduler)
-        return _run_forever(cfg, clock, stop, scheduler)
+        yield owns_outbox
     finally:
         for lk in reversed(locks):
             lk.release()
 
 
-def _run_once(cfg, clock, stop, scheduler) -> int:
+def _run_once(cfg: Config, clock: Clock, owns_outbox: bool) -> int:
+    stop = threading.Event()
+    scheduler = Scheduler(cfg, clock, stop) if owns_outbox else None
+    if scheduler:
+        scheduler.start_up()
     if cfg.imap is not None:
         Intake(cfg, clock, stop).once()
     if scheduler:
         scheduler.cycle()
-        delivery.run_once(cfg, clock)  # replies (issue 14): the mail outbox, under the same outbox lock
+        delivery.run_once(cfg, clock)  # replies: the mail outbox, under the same outbox lock
         scheduler.drain(cfg.alerts.send_timeout_seconds + 5)
         scheduler.beat(force=True)
         scheduler.close()
     return 0
 
 
-def _run_forever(cfg, clock, stop, scheduler) -> int:
-    def on_signal(signum, frame):  # noqa: ARG001
-        log.info("signal %d: stopping", signum)
-        stop.set()
+class Beacon(threading.Event):
+    """A component's stop flag that also tells whether the component is alive.
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, on_signal)
-    threads = []
-    if scheduler:
-        t = threading.Thread(target=scheduler.run, name="scheduler", daemon=True)
-        t.start()
-        threads.append(t)
-        threads.extend(filter(None, [delivery.start_thread(cfg, clock, stop)]))  # replies (issue 14): mail outbox
-    links = None
-    if scheduler and cfg.alerts.ack_base_url:  # acknowledge links: their own thread; a failure is only logged
-        from console.ack import server as ack_server  # aiohttp: loaded only where links are served
+    Every loop of intake and of the scheduler asks its stop flag (is_set) at least every second or so,
+    or sleeps on it (wait). A thread that has done neither for longer than its grace period is hung,
+    whatever it is stuck in (a deadlock, a read without a timeout), and the watchdog stops pinging.
+    """
 
-        links = ack_server.start(cfg, clock)
-    try:
-        if cfg.imap is not None:
-            intake = Intake(cfg, clock, stop, on_commit=(lambda n: scheduler.wake.set()) if scheduler else None)
-            intake.run()
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: float | None = None  # monotonic time it last asked; None: not started
+        self.asks = 0
+        self._waiting_until: float | None = None
+
+    def is_set(self) -> bool:
+        self.seen = time.monotonic()
+        self.asks += 1
+        return super().is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        now = time.monotonic()
+        self.seen = now
+        self.asks += 1
+        self._waiting_until = math.inf if timeout is None else now + timeout
+        try:
+            return super().wait(timeout)
+        finally:
+            self._waiting_until = None
+            self.seen = time.monotonic()
+
+    def silent_for(self, now: float) -> float | None:
+        """Seconds since the component last showed life (0 while it sleeps on this flag); None before
+        it first asked."""
+        if self.seen is None:
+            return None
+        until = self._waiting_until
+        if until is not None and now <= until + 1.0:
+            return 0.0
+        return max(0.0, now - self.seen)
+
+
+class Component:
+    """One supervised thread: intake or the scheduler."""
+
+    def __init__(self, name: str, target: Callable[[], None], beacon: Beacon, on_exit: Callable[[], None]):
+        self.name, self.beacon = name, beacon
+        self.error: BaseException | None = None
+        self.finished = False
+        self._target, self._on_exit = target, on_exit
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self._target()
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which stops and reports it
+            self.error = exc
+        finally:
+            self.finished = True
+            self._on_exit()
+
+    def problem(self, now: float, grace: float) -> str | None:
+        """Why this component does not count as alive now, or None.
+
+        It is up once it has asked its flag twice, that is, been round its loop once: the scheduler has
+        run a first cycle; intake has logged in and looked for mail, or failed and waits to retry (a
+        wrong password ends the poller before it is ever ready)."""
+        if self.finished or not self.thread.is_alive():
+            return f"{self.name} stopped"
+        silent = self.beacon.silent_for(now)
+        if silent is None or self.beacon.asks < 2:
+            return f"{self.name} starting"
+        if silent > grace:
+            return f"{self.name} silent for {silent:.0f}s"
+        return None
+
+
+class Service:
+    """`support-console poll`: run intake and the scheduler until told to stop."""
+
+    def __init__(self, cfg: Config, clock: Clock, *, notifier: Notifier | None = None, grace: float | None = None,
+                 signals: bool = True, tick: float = 1.0):
+        self.cfg, self.clock = cfg, clock
+        self.notifier = notifier if notifier is not None else Notifier.from_env()
+        imap_timeout = cfg.imap.timeout_seconds if cfg.imap is not None else 0.0
+        self.grace = grace if grace is not None else max(HANG_SECONDS, 3 * imap_timeout)
+        self.signals = signals
+        watchdog = self.notifier.watchdog_seconds
+        self.ping_every = watchdog / 2 if watchdog else None
+        self.tick = min(tick, self.ping_every / 2) if self.ping_every else tick
+        self.stop = threading.Event()
+        self._wakeup = threading.Event()
+        self._reload = False
+        self.components: list[Component] = []
+        self.helpers: list[threading.Thread] = []  # the mail sender: retried mail is not paging's critical path
+        self.links = None  # the acknowledge-link server, when ack_base_url is set
+        self.scheduler: Scheduler | None = None
+        self.intake: Intake | None = None
+        self.ready = False
+        self._pinging = True
+        self._next_ping = 0.0
+
+    # --- control, from signal handlers or tests --------------------------------------------------
+
+    def request_stop(self) -> None:
+        self.stop.set()
+        self._wakeup.set()
+
+    def request_reload(self) -> None:
+        self._reload = True
+        self._wakeup.set()
+
+    def _on_signal(self, signum, frame) -> None:  # noqa: ARG002
+        if signum == signal.SIGHUP:
+            self.request_reload()
         else:
-            while not stop.wait(1.0):
-                pass
-    finally:
-        stop.set()
-        if links:
-            links.stop()
-        if scheduler:
-            scheduler.wake.set()
-            for t in threads:
+            log.info("signal %d: stopping", signum)
+            self.request_stop()
+
+    # --- the loop ---------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        if self.signals:  # first: SIGHUP's default action would kill a poller that is still starting
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                signal.signal(sig, self._on_signal)
+        sync_staff(self.cfg)
+        with _ownership(self.cfg) as owns_outbox:
+            try:
+                if owns_outbox:
+                    beacon = Beacon()
+                    self.scheduler = Scheduler(self.cfg, self.clock, beacon)
+                    self.scheduler.start_up()
+                    self.components.append(Component("scheduler", self.scheduler.run, beacon, self._wakeup.set))
+                if self.cfg.imap is not None:
+                    beacon = Beacon()
+                    scheduler = self.scheduler
+                    self.intake = Intake(self.cfg, self.clock, beacon,
+                                         on_commit=(lambda n: scheduler.wake.set()) if scheduler else None)
+                    self.components.append(Component("intake", self.intake.run, beacon, self._wakeup.set))
+                for c in self.components:
+                    c.thread.start()
+                if owns_outbox:
+                    self.helpers = list(filter(None, [delivery.start_thread(self.cfg, self.clock, self.stop)]))
+                    if self.cfg.alerts.ack_base_url:  # its own thread; a failure there is only logged
+                        from console.ack import server as ack_server  # aiohttp: loaded only where links are served
+
+                        self.links = ack_server.start(self.cfg, self.clock)
+                self._supervise()
+            finally:
+                self._shut_down()
+        for c in self.components:
+            if c.error is not None:
+                raise c.error
+        return 0
+
+    def _supervise(self) -> None:
+        while not self.stop.is_set():
+            if self._reload:
+                self._reload = False
+                self.reload()
+            ended = [c for c in self.components if c.finished]
+            if ended:
+                c = ended[0]
+                if c.error is None:  # an error is reported once, by the caller, as the poller's exit
+                    log.error("%s stopped; stopping", c.name)
+                return
+            self._check(time.monotonic())
+            self._wakeup.wait(self.tick)
+            self._wakeup.clear()
+
+    def _check(self, now: float) -> None:
+        problems = [p for p in (c.problem(now, self.grace) for c in self.components) if p]
+        if not self.ready:
+            if problems:
+                return
+            self.ready = True
+            names = " and ".join(c.name for c in self.components) or "nothing"
+            log.info("ready: %s running", names)
+            self.notifier.send(READY=1, STATUS=f"{names} running")
+        if problems:
+            if self._pinging:
+                self._pinging = False
+                log.error("watchdog: %s; no more pings, so the service manager restarts this poller",
+                          "; ".join(problems))
+                self.notifier.send(STATUS="; ".join(problems))
+            return
+        if not self._pinging:
+            self._pinging = True
+            log.info("watchdog: all running again")
+            self.notifier.send(STATUS="running")
+        if self.ping_every is not None and now >= self._next_ping:
+            self.notifier.send(WATCHDOG=1)
+            self._next_ping = now + self.ping_every
+
+    def reload(self) -> bool:
+        """SIGHUP: read the config again and hand it to intake and the scheduler, which pick it up at their
+        next step (the IMAP connection stays). [imap] and [store] need a restart. A config that does not
+        load is logged, and the running one kept."""
+        old = self.cfg
+        if old.path is None:
+            log.warning("config reload: this poller was not started from a file")
+            return False
+        try:
+            new = load(old.path)
+        except ConfigError as exc:
+            log.error("config reload failed: %s; keeping the running config", exc)
+            return False
+        kept = [name for name, a, b in (("[imap]", old.imap, new.imap), ("[store]", old.store_path, new.store_path))
+                if a != b]
+        if kept:
+            log.warning("config reload: %s changes need a restart; running with the old %s", ", ".join(kept),
+                        " and ".join(kept))
+            new = dataclasses.replace(new, imap=old.imap, store_path=old.store_path)
+        try:
+            sync_staff(new)
+        except Exception as exc:  # noqa: BLE001 - e.g. the database busy: keep running as we were
+            log.error("config reload failed: cannot update the staff list (%s); keeping the running config",
+                      type(exc).__name__)
+            return False
+        logs.set_secrets(redact.config_secrets(new))
+        self.cfg = new
+        if self.scheduler is not None:
+            self.scheduler.cfg = new
+            self.scheduler.wake.set()
+        if self.intake is not None:
+            self.intake.cfg = new
+            self.intake.analyzer.cfg = new
+        log.info("config reloaded from %s (staff %d, rotation %s)", old.path, len(new.staff),
+                 ", ".join(new.oncall.rotation) or "-")
+        self.notifier.send(STATUS="config reloaded")
+        return True
+
+    def _shut_down(self) -> None:
+        self.notifier.send(STOPPING=1)
+        self.stop.set()
+        if self.links is not None:
+            self.links.stop()
+        for c in self.components:
+            c.beacon.set()
+        if self.scheduler:
+            self.scheduler.wake.set()
+        for t in [c.thread for c in self.components] + self.helpers:
+            if t.ident is not None:
                 t.join(timeout=5)
-            scheduler.drain(5)
-            scheduler.close()
-    return 0
-
-
+        if self.scheduler:
+            self.scheduler.drain(5)
+            self.scheduler.close()

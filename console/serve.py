@@ -1,31 +1,69 @@
-"""`support-console serve`: the console in a browser through textual-serve, on loopback by default.
+"""`support-console serve`: the console in a browser through textual-serve, on loopback unless --public.
 
-textual-serve runs `support-console --config PATH` once per browser session. Anyone who can reach
-the port can act as the configured operator, so keep it on 127.0.0.1 (or behind an authenticating
-reverse proxy / SSH tunnel).
+textual-serve has no login of its own: it runs `support-console --config PATH` (or `support-console
+demo`) once per browser session, as the account that runs `serve`. Whoever reaches the port acts as
+that account, so it listens on 127.0.0.1 by default and refuses any other address without --public;
+reach it through an SSH tunnel, or put an authenticating reverse proxy in front.
 """
 from __future__ import annotations
 
+import ipaddress
 import shlex
 import sys
 from pathlib import Path
 
+DEFAULT_HOST = "127.0.0.1"
+PUBLIC_HOST = "0.0.0.0"
 
-def command_for(config_path: str | Path | None) -> str:
-    """`support-console --config PATH`, using the script installed beside this Python if there is one."""
+
+class ServeRefused(Exception):
+    """One line, safe to print."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def command_for(config_path: str | Path | None, *, demo: bool = False) -> str:
+    """The command each browser session runs, with the script installed beside this Python if any."""
     script = Path(sys.executable).parent / "support-console"
     parts = [str(script)] if script.exists() else [sys.executable, "-m", "console.cli"]
-    if config_path:
+    if demo:
+        parts.append("demo")
+    elif config_path:
         parts += ["--config", str(Path(config_path).resolve())]
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def serve(config_path, host: str = "127.0.0.1", port: int = 8000) -> int:
+def listen_address(host: str | None, public: bool) -> str:
+    host = host or (PUBLIC_HOST if public else DEFAULT_HOST)
+    if not public and not is_loopback(host):
+        raise ServeRefused(f"serve: refusing to listen on {host} without --public (textual-serve has no login: "
+                           "anyone who reaches the port acts as this account; use an SSH tunnel or an "
+                           "authenticating proxy)")
+    return host
+
+
+def serve(config_path, *, host: str | None = None, port: int = 8000, public: bool = False,
+          demo: bool = False, public_url: str | None = None) -> int:
+    """`public_url`: the address browsers use (a proxy's https:// URL); the page's websocket goes there."""
+    host = listen_address(host, public)
+    if not 0 < port < 65536:
+        raise ServeRefused(f"serve: --port must be 1-65535, got {port}")
+    if public_url is not None and not public_url.startswith(("http://", "https://")):
+        raise ServeRefused(f"serve: --public-url must start with http:// or https://, got {public_url!r}")
     from textual_serve.server import Server
 
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: serving the console on {host}: anyone who reaches it acts as the operator",
-              file=sys.stderr)
-    server = Server(command_for(config_path), host=host, port=port, title="support-console")
+    shown = f"[{host}]" if ":" in host else host
+    what = "the demo" if demo else "the console"
+    print(f"serving {what} at http://{shown}:{port}/" + (
+        "" if is_loopback(host) else "  (public: no login; every session runs as this account)"), file=sys.stderr)
+    server = Server(command_for(config_path, demo=demo), host=host, port=port, title="support-console",
+                    public_url=public_url.rstrip("/") if public_url else None)
     server.serve()
     return 0

@@ -107,6 +107,23 @@ def finish(db: Database, alert_id: int, now: datetime, *, ok: bool, error: str |
         )
 
 
+def expire(db: Database, alert_id: int, now: datetime, error: str) -> None:
+    """A send that timed out: it may or may not have gone out, so it is not retried blindly."""
+    db.execute("UPDATE alerts SET state = 'expired', last_error = ?, updated_at = ? WHERE id = ? AND state = 'sending'",
+               [error, iso(now), alert_id])
+
+
+def delivered_services(db: Database, alert_id: int) -> frozenset[str]:
+    """The target names that already accepted this alert (never sent it again)."""
+    rows = db.execute("SELECT service FROM alert_results WHERE alert_id = ? AND ok = 1", [alert_id]).fetchall()
+    return frozenset(r[0] for r in rows)
+
+
+def target_key(db: Database) -> str:
+    """The random key (hex) of this database's target names; written by migration m302."""
+    return db.execute("SELECT value FROM settings WHERE name = 'target_key'").fetchone()[0]
+
+
 def expire_orphans(db: Database, now: datetime, *, claimed_by: str | None = None) -> int:
     """'sending' rows whose sender is gone become 'expired': it may or may not have gone out.
 
@@ -157,9 +174,9 @@ def paged_targets(db: Database, ticket_id: int) -> list[str]:
     return [r[0] for r in rows]
 
 
-def requeue(db: Database, alert_id: int, now: datetime) -> None:
-    """Operator's explicit resend of an expired or failed row."""
-    row = db.execute("SELECT state FROM alerts WHERE id = ?", [alert_id]).fetchone()
+def requeue(db: Database, alert_id: int, now: datetime) -> dict[str, Any]:
+    """Operator's explicit resend of an expired, failed or cancelled row. Returns the row as it was."""
+    row = db.execute("SELECT state, ticket_id, target, step FROM alerts WHERE id = ?", [alert_id]).fetchone()
     if row is None:
         raise StoreError(f"no alert {alert_id}")
     if row[0] not in ("expired", "failed", "cancelled"):
@@ -168,6 +185,7 @@ def requeue(db: Database, alert_id: int, now: datetime) -> None:
         "UPDATE alerts SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE id = ?",
         [iso(now), iso(now), alert_id],
     )
+    return {"id": alert_id, "state": row[0], "ticket_id": row[1], "target": row[2], "step": row[3]}
 
 
 def list_alerts(db: Database, *, ticket_id: int | None = None, states: Iterable[str] | None = None,
@@ -200,6 +218,25 @@ def list_alerts(db: Database, *, ticket_id: int | None = None, states: Iterable[
             by_id[a_id]["results"].append(
                 {"at": at, "service": service, "ok": bool(ok), "status": status, "elapsed": elapsed, "error": error})
     return rows
+
+
+def health_counts(db: Database, since: datetime) -> dict[str, int]:
+    """What the health assessment needs: rows per state, with 'failed' and 'expired' counting only the
+    pages that still matter (given up on a ticket nobody has acknowledged yet, or without a ticket and
+    changed since `since`), and 'retrying' the failed rows that will be tried again. An old failed page
+    whose ticket has been answered since is history, not a degraded desk."""
+    matters = "(t.status = 'new' OR (a.ticket_id IS NULL AND a.updated_at >= ?))"
+    row = db.execute(
+        f"""SELECT count(*) FILTER (WHERE a.state = 'pending'),
+                   count(*) FILTER (WHERE a.state = 'sending'),
+                   count(*) FILTER (WHERE a.state = 'failed' AND a.next_attempt_at != ?),
+                   count(*) FILTER (WHERE a.state = 'failed' AND a.next_attempt_at = ? AND {matters}),
+                   count(*) FILTER (WHERE a.state = 'expired' AND {matters}),
+                   count(*) FILTER (WHERE a.state = 'sent')
+            FROM alerts a LEFT JOIN tickets t ON t.id = a.ticket_id""",
+        [NEVER, NEVER, iso(since), iso(since)],
+    ).fetchone()
+    return dict(zip(("pending", "sending", "retrying", "failed", "expired", "sent"), row))
 
 
 def state_counts(db: Database) -> dict[str, int]:

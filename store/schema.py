@@ -179,6 +179,42 @@ def m001_initial(db):
         """)
 
 
+@migrations()
+def m301_staff_active(db):
+    # A person removed from the config stays in the table (old tickets and events name them) but may
+    # no longer act: every process that loads the config marks who is gone.
+    db.execute("ALTER TABLE staff ADD COLUMN active INTEGER NOT NULL DEFAULT 1")
+
+
+@migrations()
+def m302_target_names(db):
+    """Pager targets are stored by a stable name (scheme, host and a keyed hash), never by URL.
+
+    The key is random per database. Rows written before this migration held apprise's "privacy"
+    URLs, which keep ntfy topics and webhook paths: they are cut down to scheme and host, with
+    secure_delete on so the old text does not linger in freed pages.
+    """
+    import re
+    import secrets
+
+    db.execute("CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO settings (name, value) VALUES ('target_key', ?)", [secrets.token_hex(32)])
+    db.execute("PRAGMA secure_delete = ON")
+    url = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://[^\s,;]*")
+
+    def cut(text):
+        if text is None:
+            return None
+        return url.sub(lambda m: f"{m.group(1).lower()}://(redacted)", text)
+
+    for table, cols in (("alert_results", ("service", "error")), ("alerts", ("last_error",))):
+        for row in db.execute(f"SELECT id, {', '.join(cols)} FROM {table}").fetchall():
+            new = [cut(v) for v in row[1:]]
+            if new != list(row[1:]):
+                db.execute(f"UPDATE {table} SET {', '.join(c + ' = ?' for c in cols)} WHERE id = ?", [*new, row[0]])
+    db.execute("PRAGMA secure_delete = OFF")  # the rest of this connection's life runs as before
+
+
 # --- replies (issue 14): m401-m499 ----------------------------------------------------------------
 
 _KINDS = ("new", "reply", "autoreply", "bounce", "outgoing", "note")

@@ -19,10 +19,10 @@ import apprise
 from apprise import AppriseResultStatus
 from sqlite_utils import Database
 
+from console import redact
 from console.ack import links
 from console.config import Config
 from store import outbox, write
-from store.times import iso
 
 log = logging.getLogger("support_console.dispatch")
 
@@ -57,16 +57,14 @@ def _with_timeouts(url: str, cfg: Config) -> str:
     return urllib.parse.urlunsplit(parts._replace(query=query))
 
 
-def service_name(url: str) -> str:
-    """The privacy-masked form apprise itself reports, without its options: safe to store and print."""
-    a = apprise.Apprise()
-    if not a.add(url):
-        return "invalid-url:" + (url.split("://", 1)[0] if "://" in url else "?")
-    return _short(a[0].url(privacy=True))
+def target_key(db: Database) -> bytes:
+    """The database's own key for target names (console.redact.target_name)."""
+    return bytes.fromhex(outbox.target_key(db))
 
 
-def _short(privacy_url: str) -> str:
-    return privacy_url.split("?", 1)[0]
+def service_name(url: str, key: bytes | None) -> str:
+    """The stable name a notify URL is stored and shown by: scheme, network host and a keyed hash."""
+    return redact.target_name(url, key)
 
 
 @dataclass
@@ -76,17 +74,23 @@ class SendReport:
     error: str | None = None
 
 
-def send(title: str, body: str, urls: list[str], cfg: Config, *, urgent: bool = True,
+def send(title: str, body: str, urls: list[str], cfg: Config, *, key: bytes, urgent: bool = True,
          skip_services: frozenset[str] = frozenset()) -> SendReport:
+    """Send to each URL not in `skip_services` (names from service_name with this `key`). Results name
+    each service only by that name, and error texts have the URLs' secrets masked."""
     if not urls:
         return SendReport("no-targets", [], "no notify URLs configured")
     ap = apprise.Apprise()
     invalid = []
-    for u in urls:
-        name = service_name(u)
+    by_tag: dict[str, str] = {}  # one tag per URL: apprise's results carry it back
+    for i, u in enumerate(urls):
+        name = service_name(u, key)
         if name in skip_services:
             continue
-        if name.startswith("invalid-url:") or not ap.add(_with_timeouts(u, cfg)):
+        tag = f"sc-target-{i}"
+        if ap.add(_with_timeouts(u, cfg), tag=tag):
+            by_tag[tag] = u
+        else:
             invalid.append({"service": name, "ok": False, "status": "INVALID_URL",
                             "error": "apprise does not accept this URL"})
     if len(ap) == 0:
@@ -95,13 +99,17 @@ def send(title: str, body: str, urls: list[str], cfg: Config, *, urgent: bool = 
         return SendReport("sent", [])  # every service had it already
     notify_type = apprise.NotifyType.FAILURE if urgent else apprise.NotifyType.WARNING
     try:
-        result = ap.notify(body=body, title=title, notify_type=notify_type, timeout=cfg.alerts.send_timeout_seconds)
+        result = ap.notify(body=body, title=title, notify_type=notify_type, tag=list(by_tag),
+                           timeout=cfg.alerts.send_timeout_seconds)
     except Exception as exc:  # noqa: BLE001 - a plugin bug must not kill the dispatcher
         return SendReport("failed", invalid, f"apprise raised {type(exc).__name__}")
+    mask = redact.Redactor(redact.secrets_of(urls))
     results = list(invalid)
     for r in getattr(result, "results", []) or []:
-        results.append({"service": _short(r.url), "ok": bool(r), "status": r.status.name, "elapsed": round(r.elapsed, 3),
-                        "error": None if bool(r) else _last_log(r)})
+        url = next((by_tag[t] for t in r.tag if t in by_tag), None)
+        name = service_name(url, key) if url else redact.scheme_of(r.url) + "://"
+        results.append({"service": name, "ok": bool(r), "status": r.status.name, "elapsed": round(r.elapsed, 3),
+                        "error": None if bool(r) else mask(_last_log(r))})
     if any(r["status"] == AppriseResultStatus.TIMEOUT.name for r in results):
         return SendReport("timeout", results, "timed out: may or may not have been delivered")
     if all(r["ok"] for r in results) and results:
@@ -144,30 +152,23 @@ def claim(db: Database, cfg: Config, now: datetime, claimed_by: str, limit: int 
 
 def deliver(db: Database, cfg: Config, alert: dict, clock_now) -> str:
     """Send one claimed row and record the outcome. `clock_now` is a callable giving the time."""
-    done = _delivered(db, alert)
+    done = outbox.delivered_services(db, alert["id"])
+    key = target_key(db)
     report = links.send_page(alert, target_urls(cfg, alert["target"]), cfg, lambda title, body, urls: send(
-        title, body, urls, cfg, urgent=bool(alert["urgent"]), skip_services=done))  # + its ack link, if any
+        title, body, urls, cfg, key=key, urgent=bool(alert["urgent"]), skip_services=done))  # + its ack link, if any
     now = clock_now()
     with write(db):
         outbox.record_results(db, alert["id"], now, report.results)
         if report.outcome == "sent":
             outbox.finish(db, alert["id"], now, ok=True)
         elif report.outcome == "timeout":
-            db.execute(
-                "UPDATE alerts SET state = 'expired', last_error = ?, updated_at = ? WHERE id = ? AND state = 'sending'",
-                [report.error + "; not resent (use: support-console alerts --resend ID)", iso(now), alert["id"]],
-            )
+            outbox.expire(db, alert["id"], now, report.error + "; not resent (use: support-console alerts --resend ID)")
         else:
             final = report.outcome == "no-targets" or alert["attempts"] >= cfg.alerts.max_attempts
             outbox.finish(db, alert["id"], now, ok=False, error=report.error,
                           retry_at=None if final else _ceil_second(now + backoff(cfg, alert["attempts"])))
     log.info("alert %s to %s: %s", alert["id"], alert["target"], report.outcome)
     return report.outcome
-
-
-def _delivered(db: Database, alert: dict) -> frozenset[str]:
-    rows = db.execute("SELECT service FROM alert_results WHERE alert_id = ? AND ok = 1", [alert["id"]]).fetchall()
-    return frozenset(r[0] for r in rows)
 
 
 def dispatch_due(db: Database, cfg: Config, now: datetime, *, claimed_by: str | None = None,

@@ -23,6 +23,7 @@ from sqlite_utils import Database
 
 from console import actions
 from console.config import Config
+from console.identity import as_actor
 from console.replies import compose, templates
 from console.safe_text import clean_block, clean_line
 from store import audit, messages, outgoing, tickets, write
@@ -147,13 +148,13 @@ def send_reply(db: Database, cfg: Config, ticket_id: int, body: str, actor: str,
     (the draft already holds the signature)."""
     require_smtp(cfg)
     with write(db):
-        t = actions.check_may_act(db, ticket_id, actor, "reply to", expected_version=expected_version)
+        t = actions.check_may_act(db, cfg, ticket_id, actor, "reply to", expected_version=expected_version)
         try:
             row, send, mail = _queue(db, cfg, t, body, purpose="reply", actor=actor, automatic=False, now=now,
                                      source=f"desk:{actor}")
         except compose.ComposeError as exc:
             raise actions.ActionRefused(f"#{ticket_id}: {exc}") from None
-        audit.add_event(db, ticket_id, "reply_queued", actor, now, message=row, send=send, to=mail.to_addr,
+        audit.add_event(db, ticket_id, "reply_queued", as_actor(actor).recorded, now, message=row, send=send, to=mail.to_addr,
                         cc=list(mail.cc), subject=mail.subject, template=template or "")
         acknowledged = t["status"] == "new"
         if acknowledged:
@@ -168,12 +169,12 @@ def resend(db: Database, cfg: Config, ticket_id: int, send_id: int, actor: str, 
     it the first time can tell. Returns the outbox row, pending again."""
     require_smtp(cfg)
     with write(db):
-        actions.check_may_act(db, ticket_id, actor, "resend mail of")
+        actions.check_may_act(db, cfg, ticket_id, actor, "resend mail of")
         row = outgoing.get_send(db, send_id)
         if row["ticket_id"] != ticket_id:
             raise actions.ActionRefused(f"outgoing mail {send_id} is not on ticket #{ticket_id}")
         row = outgoing.requeue(db, send_id, now)
-        audit.add_event(db, ticket_id, f"{row['purpose']}_resent", actor, now, send=send_id)
+        audit.add_event(db, ticket_id, f"{row['purpose']}_resent", as_actor(actor).recorded, now, send=send_id)
         return row
 
 
@@ -185,13 +186,13 @@ def add_note(db: Database, cfg: Config, ticket_id: int, body: str, actor: str, n
     if len(text) > MAX_NOTE_CHARS:
         raise actions.ActionRefused(f"#{ticket_id}: the note is longer than {MAX_NOTE_CHARS:,} characters")
     with write(db):
-        actions.check_may_act(db, ticket_id, actor, "add a note to", any_staff=True)
+        actions.check_may_act(db, cfg, ticket_id, actor, "add a note to", any_staff=True)
         person = cfg.person(actor)
         row = outgoing.add_message(db, ticket_id=ticket_id, kind="note", raw=text.encode("utf-8"), message_id=None,
                                    from_addr=(person.email if person and person.email else ""),
                                    from_name=_agent_name(cfg, actor), recipients=(), subject="", body_text=text,
                                    in_reply_to=None, refs=(), now=now, source=f"note:{actor}")
-        audit.add_event(db, ticket_id, "note_added", actor, now, message=row)
+        audit.add_event(db, ticket_id, "note_added", as_actor(actor).recorded, now, message=row)
         return row
 
 

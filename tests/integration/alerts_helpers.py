@@ -166,6 +166,14 @@ def cli(config: Path, *args: str, check: bool = True, **kw):
 # ------------------------------------------------------------------ reading the store (read-only)
 
 
+def target(db_path: Path, url: str) -> str:
+    """The name a notify URL is stored and shown by in this database (scheme, host, keyed hash)."""
+    from console.redact import target_name
+
+    [(key,)] = query(db_path, "SELECT value FROM settings WHERE name = 'target_key'")
+    return target_name(url, bytes.fromhex(key))
+
+
 def tickets(db_path: Path) -> list[dict[str, Any]]:
     return query(db_path, "SELECT * FROM tickets ORDER BY id", dicts=True)
 

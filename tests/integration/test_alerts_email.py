@@ -44,7 +44,7 @@ def test_email_target_receives_the_page(tmp_path, dovecot, smtp_sink, http_recei
 
 def test_test_page_to_an_email_target(tmp_path, smtp_sink):
     conf = h.write_config(tmp_path, notify={"ann": [smtp_sink.mailto_url(to="ann@example.com")]})
-    r = h.cli(conf, "test-page", "ann")
+    r = h.cli(conf, "test-page", "ann", actor="ann")
     assert "ann: sent" in r.stdout and "mailto://" in r.stdout and "SUCCESS" in r.stdout
     [m] = smtp_sink.wait_for(1, timeout=10)
     assert m.rcpt_tos == ["ann@example.com"] and "test page" in m.subject

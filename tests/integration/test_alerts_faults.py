@@ -116,7 +116,7 @@ def test_kill_during_send_expires_the_row_and_resend_sends_it(desk, dovecot, htt
     assert "expired 2" in text
 
     bob = next(a for a in data if a["target"] == "bob")
-    out = h.cli(conf, "alerts", "--resend", str(bob["id"])).stdout
+    out = h.cli(conf, "alerts", "--resend", str(bob["id"]), actor="ann").stdout
     assert f"alert {bob['id']}" in out
     records = http_receiver.wait_for(3, timeout=10)
     first = next(r for r in records[:2] if h.path_of(r) == "bob")

@@ -69,3 +69,9 @@ def test_ingest_only_desk_needs_no_intake_row():
 def test_failed_pages_degrade_the_outbox():
     h = health.assess([beat("scheduler", 1), intake()], {"failed": 1, "pending": 2}, NOW)
     assert not h.outbox.ok and not h.healthy and "1 failed" in h.outbox.summary
+
+
+def test_pages_being_retried_do_not_degrade_the_outbox():
+    c = health.assess_outbox({"retrying": 2, "pending": 1})
+    assert c.ok and c.summary == "outbox: 1 pending, 2 retrying, none failed"
+    assert c.detail == {"pending": 1, "retrying": 2, "failed": 0, "expired": 0, "sent": 0}

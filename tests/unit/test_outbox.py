@@ -51,6 +51,11 @@ def _reset():
     FAIL_NEXT["n"] = 0
 
 
+def name(db, url: str) -> str:
+    """The stored name of a target: its scheme and a hash keyed by this database."""
+    return dispatch.service_name(url, dispatch.target_key(db))
+
+
 def make_cfg(tmp_path, **alerts):
     notify_urls = {"ann": ["outboxok://ann"], "bob": ["outboxok://bob", "outboxflaky://bob"], "cy": ["outboxdown://cy"]}
     a = {"backoff_seconds": 5.0, "backoff_max_seconds": 60.0, "max_attempts": 4, "send_timeout_seconds": 5.0}
@@ -140,7 +145,8 @@ def test_finish_ok_records_sent(db, clock, cfg):
     assert dispatch.deliver(db, cfg, c, clock.now) == "sent"
     r = row(db, a)
     assert r["state"] == "sent" and r["sent_at"] == iso(T0 + timedelta(seconds=2)) and r["last_error"] is None
-    assert [(x["service"], x["ok"], x["status"]) for x in r["results"]] == [("outboxok://", True, "SUCCESS")]
+    assert [(x["service"], x["ok"], x["status"]) for x in r["results"]] == [(name(db, "outboxok://ann"), True, "SUCCESS")]
+    assert r["results"][0]["service"].startswith("outboxok://#")
     assert DELIVERED == [("outboxok", "page k1")]
     assert claim(db, clock, cfg) == []
     assert outbox.next_attempt_due(db) is None
@@ -156,7 +162,8 @@ def test_failure_is_retried_after_backoff(db, clock, cfg):
     assert "outboxflaky" in r["last_error"]
     assert r["next_attempt_at"] == iso(T0 + timedelta(seconds=5))
     # Per-service results: one service took it, the other refused.
-    assert {(x["service"], x["ok"]) for x in r["results"]} == {("outboxok://", True), ("outboxflaky://", False)}
+    assert {(x["service"], x["ok"]) for x in r["results"]} == {(name(db, "outboxok://bob"), True),
+                                                                (name(db, "outboxflaky://bob"), False)}
     clock.advance(4)
     assert claim(db, clock, cfg) == []
     clock.advance(1)

@@ -1,0 +1,50 @@
+"""`support-console status`: the desk machinery's health, read from the database only (console.health).
+
+For monitoring and systemd: exit 0 when healthy, 1 when degraded or when no poller has ever run.
+It never creates, migrates or writes the database, and talks to no server.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from console import health
+from console.config import Config
+from console.safe_text import clean_line
+from store import heartbeat, outbox
+from store.times import iso
+
+
+def assess(cfg: Config, now: datetime) -> tuple[health.Health, str | None]:
+    """The assessment, and a note when there is no database to read."""
+    from store import open_db
+
+    beats: list[dict] = []
+    counts: dict[str, int] = {}
+    if not cfg.store_path.exists():
+        note = f"no database at {cfg.store_path}: no poller has run"
+    else:
+        note = None
+        db = open_db(cfg.store_path, migrate=False)
+        try:
+            beats = heartbeat.heartbeats(db)
+            counts = outbox.health_counts(db, now - health.OUTBOX_WINDOW)
+        finally:
+            db.close()
+    h = health.assess(beats, counts, now, intake_stale_after=cfg.alerts.intake_stale_after,
+                      intake_expected=cfg.imap is not None)
+    return h, note
+
+
+def report(cfg: Config, now: datetime, *, as_json: bool = False) -> tuple[bool, str]:
+    h, note = assess(cfg, now)
+    if as_json:
+        data = {"at": iso(now), **h.as_json()}
+        if note:
+            data["note"] = note
+        return h.healthy, json.dumps(data, indent=2, default=str)
+    lines = [f"status: {'healthy' if h.healthy else 'DEGRADED'}"]
+    if note:
+        lines.append(note)
+    lines += [clean_line(c.summary, 300) for c in h.components]
+    return h.healthy, "\n".join(lines)

@@ -1,0 +1,66 @@
+"""Log lines (console/logs.py): one line per event, secrets masked, no timestamp under journald."""
+from __future__ import annotations
+
+import logging
+import os
+import re
+
+from console import logs
+
+
+def record(msg, *args, level=logging.WARNING, exc=None):
+    return logging.LogRecord("support_console.test", level, __file__, 1, msg, args, exc)
+
+
+def test_a_line_has_a_timestamp_level_and_logger():
+    line = logs.LineFormatter().format(record("alert %s to %s: %s", 3, "bob", "sent", level=logging.INFO))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO support_console.test: alert 3 to bob: sent", line)
+
+
+def test_under_journald_no_timestamp_and_a_priority():
+    f = logs.LineFormatter(journald=True)
+    assert f.format(record("intake lost", level=logging.WARNING)) == "<4>WARNING support_console.test: intake lost"
+    assert f.format(record("up", level=logging.INFO)).startswith("<6>INFO ")
+
+
+def test_a_traceback_and_newlines_stay_on_one_line():
+    try:
+        raise ValueError("bad\nthing")
+    except ValueError:
+        import sys
+
+        line = logs.LineFormatter().format(record("cycle failed:\n%s", "x\x1b[31m", exc=sys.exc_info()))
+    assert "\n" not in line and "\x1b" not in line
+    assert "cycle failed: | x\\x1b[31m | Traceback (most recent call last):" in line
+    assert line.endswith("ValueError: bad | thing")
+
+
+def test_secrets_are_masked(tmp_path):
+    f = logs.LineFormatter(secrets=["AnnToken1"])
+    assert f.format(record("POST /%s refused", "AnnToken1")).endswith("POST /*** refused")
+    f.set_secrets(["Other1234"])
+    assert f.format(record("AnnToken1 Other1234")).endswith("AnnToken1 ***")
+
+
+def test_journald_is_detected_from_the_stream_it_names(tmp_path):
+    with open(tmp_path / "err", "w") as stream, open(tmp_path / "other", "w") as other:
+        st = os.fstat(stream.fileno())
+        env = {"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
+        assert logs.journald_reads(stream, env)
+        assert not logs.journald_reads(other, env)  # stderr redirected elsewhere: stamp the lines
+        assert not logs.journald_reads(stream, {})
+        assert not logs.journald_reads(stream, {"JOURNAL_STREAM": "junk"})
+
+
+def test_setup_installs_one_handler(tmp_path):
+    with open(tmp_path / "err", "w") as stream:
+        logs.setup(logging.INFO, stream=stream, env={})
+        logs.setup(logging.INFO, stream=stream, env={})
+        logs.set_secrets(["HookToken9"])
+        logging.getLogger("support_console.test").warning("to /HookToken9")
+        for h in list(logging.getLogger().handlers):
+            if getattr(h, "_support_console", False):
+                h.flush()
+                logging.getLogger().removeHandler(h)
+    lines = (tmp_path / "err").read_text().splitlines()
+    assert len(lines) == 1 and lines[0].endswith("WARNING support_console.test: to /***")

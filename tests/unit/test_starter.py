@@ -1,0 +1,88 @@
+"""`support-console init` and `--version`; the starter and the README's sample pass every check but IMAP's.
+
+`check` runs in-process with IMAP's connect replaced (the samples name mail.example.com, and tests send
+nothing off the machine): every other line of its report must say ok.
+"""
+from __future__ import annotations
+
+import os
+import re
+import stat
+from datetime import date
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from console import checks, cli
+from console.config import load
+from console.intake import imap
+from console.starter import render
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def run(argv, capsys):
+    code = cli.main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"support-console {version('support-console')}\n"
+
+
+def test_init_writes_a_private_starter_once(tmp_path, capsys):
+    path = tmp_path / "new" / "config.toml"
+    code, out, err = run(["init", str(path)], capsys)
+    assert (code, err) == (0, "")
+    assert out == f"wrote {path}: set [imap], [routing], [[staff]] and [oncall], then run `support-console check`\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # it will hold pager tokens
+    assert path.read_text() == render(date.today())
+    path.write_text("# mine\n")
+    code, out, err = run(["init", str(path)], capsys)
+    assert (code, out) == (73, "")
+    assert err == f"support-console: {path} already exists; not overwritten (give another PATH, or edit it)\n"
+    assert path.read_text() == "# mine\n"
+
+
+def test_init_defaults_to_where_the_other_commands_look(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("SUPPORT_CONSOLE_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    code, out, _ = run(["init"], capsys)
+    expected = tmp_path / "xdg" / "support-console" / "config.toml"
+    assert code == 0 and out.startswith(f"wrote {expected}:") and expected.exists()
+    monkeypatch.setenv("SUPPORT_CONSOLE_CONFIG", str(tmp_path / "env.toml"))
+    assert run(["init"], capsys)[0] == 0 and (tmp_path / "env.toml").exists()
+
+
+def readme_sample() -> str:
+    text = README.read_text()
+    section = text[text.index("## Configuration"):]
+    return re.search(r"```toml\n(.*?)```", section, re.S).group(1)
+
+
+@pytest.mark.parametrize("source", ["init", "readme"])
+def test_the_sample_passes_every_check_but_the_imap_login(source, tmp_path, capsys, monkeypatch):
+    conf = tmp_path / "config.toml"
+    conf.write_text(render() if source == "init" else readme_sample())
+    monkeypatch.setenv("IMAP_PASSWORD", "x")
+
+    def no_network(cfg, password):
+        raise imap.IntakeError(f"IMAP server {cfg.host}:{cfg.port}: not contacted by this test")
+
+    monkeypatch.setattr(imap, "connect", no_network)
+    cfg = load(conf, check_urls=True)  # apprise accepts every notify URL
+    code = checks.run_check(cfg)
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 1 and lines[-1] == "check: 1 problem(s)"
+    [failed] = [x for x in lines if "FAILED" in x or "NO " in x or "nobody" in x or "goes nowhere" in x]
+    assert failed == "imap: FAILED: IMAP server mail.example.com:993: not contacted by this test"
+    assert lines[0] == f"config: ok ({conf})" and lines[1].startswith("database: ok")
+    assert [x.split(":")[0] for x in lines if x.startswith("target ")] == \
+        [f"target {s.handle} ({s.role})" for s in cfg.staff]
+    assert cfg.oncall.rotation and cfg.person(cfg.oncall.rotation[0]) is not None
+    assert os.path.exists(cfg.store_path)
