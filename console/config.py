@@ -36,6 +36,7 @@ class ImapConfig:
     timeout_seconds: float = 30.0
     max_message_bytes: int = 25 * 1024 * 1024
     processed_keyword: str | None = None  # optional cosmetic IMAP keyword set after commit
+    ca_file: Path | None = None  # trust this CA for IMAP (a private CA, a self-signed server)
 
     def __repr__(self) -> str:  # credentials are never in here, but keep reprs short in logs
         return f"ImapConfig({self.username}@{self.host}:{self.port}/{self.folder}, {self.security})"
@@ -72,6 +73,7 @@ class AlertsConfig:
     backoff_seconds: float = 5.0
     backoff_max_seconds: float = 300.0
     channels: tuple[str, ...] = field(default=(), repr=False)  # extra apprise URLs that get every page (tag "desk")
+    intake_stale_after: timedelta = timedelta(minutes=5)  # page the supervisors when intake has not synced for this
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,7 @@ def _imap(d: dict) -> ImapConfig | None:
         batch_size=batch, timeout_seconds=_get(t, "timeout_seconds", float, w, 30.0),
         max_message_bytes=_size(t, "max_message_size", w, 25 * 1024 * 1024),
         processed_keyword=_get(t, "processed_keyword", str, w, None, allow_none=True),
+        ca_file=Path(t["ca_file"]).expanduser() if _get(t, "ca_file", str, w, None) else None,
     )
 
 
@@ -388,6 +391,7 @@ def from_dict(data: dict, *, path: Path | None = None) -> Config:
         backoff_seconds=_get(alerts_t, "backoff_seconds", float, w, 5.0),
         backoff_max_seconds=_get(alerts_t, "backoff_max_seconds", float, w, 300.0),
         channels=tuple(channels),
+        intake_stale_after=_duration(alerts_t, "intake_stale_after", w, timedelta(minutes=5)),
     )
     if alerts.max_attempts < 1:
         raise ConfigError("alerts.max_attempts: must be at least 1")

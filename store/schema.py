@@ -177,3 +177,60 @@ def m001_initial(db):
             detail TEXT NOT NULL DEFAULT '{}'
         );
         """)
+
+
+# --- intake (issue 11): m101-m199 -----------------------------------------------------------------
+
+@migrations()
+def m101_ticket_automated(db):
+    # Mail to an urgent address from a machine (monitoring, a bounce) opens a ticket flagged as such.
+    db.execute("ALTER TABLE tickets ADD COLUMN automated INTEGER NOT NULL DEFAULT 0")
+
+
+_KINDS_OLD = "CHECK (kind IN ('new', 'reply', 'autoreply', 'bounce'))"
+_KINDS_NEW = "CHECK (kind IN ('new', 'reply', 'autoreply', 'bounce', 'outgoing', 'note'))"
+
+
+@migrations(transactional=False)
+def m102_message_kinds(db):
+    """Messages may also be 'outgoing' (mail the desk sent) and 'note' (internal, never sent).
+
+    SQLite cannot change a CHECK in place: the table is rebuilt (SQLite's documented "12 steps") with
+    foreign keys off, which a transaction cannot do, hence transactional=False. Idempotent: a run cut
+    short is rolled back by SQLite and simply runs again."""
+    conn = db.conn
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'messages'").fetchone()[0]
+    if _KINDS_OLD not in sql:
+        return
+    indexes = [r[0] for r in conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL")]
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'messages'").fetchone()[0]
+            if _KINDS_OLD in sql:  # another process may have done it while we waited for the lock
+                new = sql.replace(_KINDS_OLD, _KINDS_NEW).replace("CREATE TABLE messages", "CREATE TABLE messages_new", 1)
+                conn.execute(new)
+                conn.execute("INSERT INTO messages_new SELECT * FROM messages")
+                conn.execute("DROP TABLE messages")
+                conn.execute("ALTER TABLE messages_new RENAME TO messages")
+                for index in indexes:
+                    conn.execute(index)
+                bad = conn.execute("PRAGMA foreign_key_check").fetchall()
+                if bad:
+                    raise sqlite3.IntegrityError(f"foreign keys broken by the rebuild: {bad[:3]}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
+@migrations()
+def m103_content_dedup_keys(db):
+    # The dedup key now ignores trace fields (Received, Delivered-To, ...) and line endings.
+    from store.messages import rekey_all
+
+    rekey_all(db)
