@@ -104,6 +104,18 @@ def finish(db: Database, alert_id: int, now: datetime, *, ok: bool, error: str |
         )
 
 
+def expire(db: Database, alert_id: int, now: datetime, error: str) -> None:
+    """A send whose outcome is unknown (a timeout): 'expired', never re-fired blindly."""
+    db.execute("UPDATE alerts SET state = 'expired', last_error = ?, updated_at = ? WHERE id = ? AND state = 'sending'",
+               [error, iso(now), alert_id])
+
+
+def delivered_services(db: Database, alert_id: int) -> frozenset[str]:
+    """The services that already accepted this row (never sent it again)."""
+    rows = db.execute("SELECT service FROM alert_results WHERE alert_id = ? AND ok = 1", [alert_id]).fetchall()
+    return frozenset(r[0] for r in rows)
+
+
 def expire_orphans(db: Database, now: datetime, *, claimed_by: str | None = None) -> int:
     """'sending' rows whose sender is gone become 'expired': it may or may not have gone out.
 
@@ -184,3 +196,20 @@ def list_alerts(db: Database, *, ticket_id: int | None = None, states: Iterable[
 
 def state_counts(db: Database) -> dict[str, int]:
     return dict(db.execute("SELECT state, count(*) FROM alerts GROUP BY state").fetchall())
+
+
+STALE_STEP, RECOVERED_STEP = "intake-stale", "intake-recovered"
+
+
+def outage_key(step: str, outage: str, handle: str) -> str:
+    return f"{step}:{outage}:{handle}"
+
+
+def unrecovered_outages(db: Database) -> list[str]:
+    """The outages (outage_key's middle part) paged as stale and not yet paged as recovered."""
+    rows = db.execute(
+        "SELECT DISTINCT dedup_key FROM alerts a WHERE step = ? AND NOT EXISTS (SELECT 1 FROM alerts b"
+        " WHERE b.step = ? AND b.dedup_key = ? || substr(a.dedup_key, ?))",
+        [STALE_STEP, RECOVERED_STEP, RECOVERED_STEP, len(STALE_STEP) + 1],
+    ).fetchall()
+    return sorted({key[len(STALE_STEP) + 1:].rsplit(":", 1)[0] for (key,) in rows})

@@ -141,6 +141,11 @@ def ticket_exists(db: Database, ticket_id: int) -> bool:
     return db.execute("SELECT 1 FROM tickets WHERE id = ?", [ticket_id]).fetchone() is not None
 
 
+def set_steps(db: Database, ticket_id: int, cursor: str | None, next_step_at: str | None) -> None:
+    """Escalation bookkeeping (ISO text): no version bump, so a console's pending edit does not go stale."""
+    db.execute("UPDATE tickets SET step_cursor = ?, next_step_at = ? WHERE id = ?", [cursor, next_step_at, ticket_id])
+
+
 def next_step_due(db: Database) -> str | None:
     """The earliest escalation step time over all open, unacknowledged tickets."""
     # Unary + keeps SQLite off the status index: the partial next_step_at index answers this at once.

@@ -21,7 +21,6 @@ from sqlite_utils import Database
 
 from console.config import Config
 from store import outbox, write
-from store.times import iso
 
 log = logging.getLogger("support_console.dispatch")
 
@@ -152,10 +151,7 @@ def deliver(db: Database, cfg: Config, alert: dict, clock_now) -> str:
         if report.outcome == "sent":
             outbox.finish(db, alert["id"], now, ok=True)
         elif report.outcome == "timeout":
-            db.execute(
-                "UPDATE alerts SET state = 'expired', last_error = ?, updated_at = ? WHERE id = ? AND state = 'sending'",
-                [report.error + "; not resent (use: support-console alerts --resend ID)", iso(now), alert["id"]],
-            )
+            outbox.expire(db, alert["id"], now, report.error + "; not resent (use: support-console alerts --resend ID)")
         else:
             final = report.outcome == "no-targets" or alert["attempts"] >= cfg.alerts.max_attempts
             outbox.finish(db, alert["id"], now, ok=False, error=report.error,
@@ -165,8 +161,7 @@ def deliver(db: Database, cfg: Config, alert: dict, clock_now) -> str:
 
 
 def _delivered(db: Database, alert: dict) -> frozenset[str]:
-    rows = db.execute("SELECT service FROM alert_results WHERE alert_id = ? AND ok = 1", [alert["id"]]).fetchall()
-    return frozenset(r[0] for r in rows)
+    return outbox.delivered_services(db, alert["id"])
 
 
 def dispatch_due(db: Database, cfg: Config, now: datetime, *, claimed_by: str | None = None,
