@@ -146,7 +146,7 @@ def intake_outages(beats: list[dict], now: datetime, stale_after: timedelta = DE
         d = row.get("detail") or {}
         since = d.get("last_sync_at") or d.get("started_at") or row["at"]
         age = _age(now, since)
-        if age is not None and age >= stale_after.total_seconds():
+        if age is not None and age > stale_after.total_seconds():  # as _assess_one judges it
             out.append(Outage(row["name"][len(INTAKE_PREFIX):], since, _assess_one(row, now, stale_after).summary))
     return out
 
