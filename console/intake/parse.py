@@ -42,6 +42,23 @@ MAX_ADDRESSES = 1000  # addresses kept per header field
 _ADDRESS_VALUE_LIMIT = 64 * 1024  # longer address fields are scanned for addresses, not parsed
 MAX_BODY_CHARS = 1_000_000  # text kept for display and classification (the raw message is always kept)
 _POLICY = email_policy.compat32
+_PARAM_HEADER_LIMIT = 8 * 1024  # characters of Content-Type / -Disposition read for parameters
+
+
+class _BoundedMessage(Message):
+    """compat32's Message, reading at most _PARAM_HEADER_LIMIT characters of the headers whose parameters
+    it parses: its parameter parser is quadratic in the number of quoted semicolons (a 200,000-character
+    Content-Type took 40 s), and the parser itself asks for the boundary. The full value stays in the
+    raw headers, and the raw message is always kept."""
+
+    def get(self, name, failobj=None):
+        value = super().get(name, failobj)
+        if isinstance(value, str) and len(value) > _PARAM_HEADER_LIMIT and name.lower() in _PARAM_HEADERS:
+            return value[:_PARAM_HEADER_LIMIT]
+        return value
+
+
+_PARAM_HEADERS = ("content-type", "content-disposition")
 
 
 @dataclass(frozen=True)
@@ -436,10 +453,10 @@ def _parse(raw: bytes, max_size: int) -> ParsedMail:
     ctx = _Ctx()
     if oversize:
         block = _header_block(raw, max(0, min(max(max_size, 64 * 1024), _HEADER_SCAN_LIMIT)))
-        msg = BytesParser(policy=_POLICY).parsebytes(block, headersonly=True)
+        msg = BytesParser(_BoundedMessage, policy=_POLICY).parsebytes(block, headersonly=True)
         ctx.notes.append(f"message is {size} bytes, over the {max_size}-byte limit: only its headers were parsed")
     else:
-        msg = BytesParser(policy=_POLICY).parsebytes(raw)
+        msg = BytesParser(_BoundedMessage, policy=_POLICY).parsebytes(raw)
     h = _Headers(msg, ctx.notes)
     top_type = _content_type(msg)
     if oversize:
@@ -500,7 +517,7 @@ def _fallback(raw: bytes, max_size: int, note: str) -> ParsedMail:
     notes = [note]
     size = len(raw)
     try:
-        h = _Headers(BytesHeaderParser(policy=_POLICY).parsebytes(_header_block(raw, _HEADER_SCAN_LIMIT)), notes)
+        h = _Headers(BytesHeaderParser(_BoundedMessage, policy=_POLICY).parsebytes(_header_block(raw, _HEADER_SCAN_LIMIT)), notes)
     except Exception:  # noqa: BLE001
         h = _Headers(None, notes)
     try:
