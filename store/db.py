@@ -7,13 +7,18 @@ write lock can fail with SQLITE_BUSY without waiting).
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+import stat
 from pathlib import Path
 from typing import Iterator
 
 from sqlite_utils import Database
 
 BUSY_TIMEOUT_S = 15.0
+# The database holds customer mail: its owner and the desk's group (consoles of staff accounts, an MTA's
+# pipe user) may read and write it, nobody else. SQLite gives -wal and -shm the database file's mode.
+FILE_MODE = 0o660
 
 
 class StoreError(Exception):
@@ -29,6 +34,7 @@ def open_db(path: str | Path, *, migrate: bool = True) -> Database:
     if str(path) != ":memory:":
         if not path.parent.exists():
             raise StoreError(f"database directory does not exist: {path.parent}")
+        prepare_files(path)
     try:
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
@@ -45,6 +51,57 @@ def open_db(path: str | Path, *, migrate: bool = True) -> Database:
         with _retry_locked():
             migrations.apply(db)
     return db
+
+
+def _owner(st: os.stat_result) -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(st.st_uid).pw_name
+    except (ImportError, KeyError):
+        return f"uid {st.st_uid}"
+
+
+def _me() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):
+        return f"uid {os.geteuid()}"
+
+
+def prepare_files(path: Path) -> None:
+    """Create the database file without world access (before SQLite does, with 0644), take world access
+    away from files that have it, and say plainly when this account cannot write them."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        pass
+    except PermissionError:
+        st = path.parent.stat()
+        raise StoreError(f"cannot create the database in {path.parent} (owned by {_owner(st)}, mode "
+                         f"{stat.S_IMODE(st.st_mode):04o}): {_me()} may not write there; run the command as "
+                         f"{_owner(st)}, or give {_me()} write access to the directory") from None
+    else:
+        os.fchmod(fd, FILE_MODE)  # not narrowed by the umask: the desk's group needs write access
+        os.close(fd)
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            continue
+        if st.st_uid == os.geteuid() and st.st_mode & 0o007:
+            os.chmod(p, stat.S_IMODE(st.st_mode) & ~0o007)
+        if not os.access(p, os.R_OK | os.W_OK):
+            raise StoreError(
+                f"database file {p} is owned by {_owner(st)} (mode {stat.S_IMODE(st.st_mode):04o}) and {_me()} "
+                f"cannot write it; fix: chown {_me()} {path} {path}-wal {path}-shm, or give them a group both "
+                f"accounts share (chgrp GROUP ...; chmod 660 ...)")
+    if not os.access(path.parent, os.W_OK | os.X_OK) and not Path(f"{path}-wal").exists():
+        st = path.parent.stat()
+        raise StoreError(f"{_me()} cannot create {path.name}-wal and -shm in {path.parent} (owned by "
+                         f"{_owner(st)}); give {_me()} write access to that directory")
 
 
 @contextlib.contextmanager
