@@ -18,7 +18,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
@@ -131,8 +131,19 @@ def silence_imaplib_debug(client: IMAPClient) -> None:
         conn.debug = 0
 
 
+class Selected(NamedTuple):
+    uidvalidity: int
+    uidnext: int | None  # None: the server did not say (then `exists` tells whether mail arrived)
+    exists: int
+
+
 def select(client: IMAPClient, cfg: ImapConfig) -> int:
     """Select the folder (read-only unless we tag processed mail) and return its UIDVALIDITY."""
+    return select_state(client, cfg).uidvalidity
+
+
+def select_state(client: IMAPClient, cfg: ImapConfig) -> Selected:
+    """Select the folder afresh: a new view of it, whose UIDNEXT says whether mail arrived since the last."""
     try:
         info = client.select_folder(cfg.folder, readonly=not cfg.processed_keyword)
     except IMAPClientAbortError:
@@ -144,7 +155,9 @@ def select(client: IMAPClient, cfg: ImapConfig) -> int:
                               permanent=True) from None
         # A NO to SELECT (invalid name, no permission): the server will say the same next time.
         raise IntakeError(f"imap.folder: cannot select {cfg.folder!r}: {_server_text(exc)}", permanent=True) from None
-    return int(info[b"UIDVALIDITY"])
+    uidnext = info.get(b"UIDNEXT")
+    return Selected(int(info[b"UIDVALIDITY"]), int(uidnext) if uidnext is not None else None,
+                    int(info.get(b"EXISTS") or 0))
 
 
 def _server_text(exc: Exception) -> str:

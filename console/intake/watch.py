@@ -32,6 +32,10 @@ from store.times import iso
 log = logging.getLogger("support_console.intake")
 
 LIVENESS_SECONDS = 30.0  # DONE + NOOP during IDLE: a dropped connection looks exactly like silence
+# Dovecot does not announce mail that arrived between a command's reply and the start of IDLE: it comes
+# only in the reply to DONE (or after its own 30 s check). So, once after each (re)entry, intake leaves
+# IDLE this soon to read that reply, and goes straight back in when it holds nothing.
+PROBE_SECONDS = 1.0
 NEWS = (b"EXISTS", b"RECENT")
 
 
@@ -74,45 +78,53 @@ class Intake:
 
     # --- syncing -------------------------------------------------------------------------------
 
-    def sync(self, client) -> int:
-        """Select the folder and fetch everything above the watermark; a UIDVALIDITY change rescans it."""
-        uidvalidity = imap.select(client, self.imap)
-        return self.catch_up(client, uidvalidity)
-
-    def catch_up(self, client, uidvalidity: int) -> int:
-        """File every UID above the watermark, then look again: mail announced while we fetched (its EXISTS
-        went to that command's reply) is taken too. Returns how many new messages were stored."""
+    def sync(self, client, *, beat: bool = True) -> int:
+        """File every UID above the watermark (a UIDVALIDITY change rescans the folder), until a fresh
+        SELECT shows that nothing arrived meanwhile. Mail announced during our own commands (its EXISTS
+        went to a FETCH or SEARCH reply, where imapclient does not hand it over) is taken too, and the IDLE
+        that follows starts from a view holding everything filed. Returns how many messages were stored."""
         stored = 0
         prior_state = self.status["state"]
+        view = imap.select_state(client, self.imap)
         while not self.stop.is_set():
             wm = mailbox.get_watermark(self.db, self.imap.account, self.imap.folder)
             last_uid = 0
             if wm is not None:
-                if wm[0] != uidvalidity:
+                if wm[0] != view.uidvalidity:
                     log.warning("UIDVALIDITY of %s changed (%s -> %s): rescanning; duplicates are dropped by content",
-                                self.imap.folder, wm[0], uidvalidity)
+                                self.imap.folder, wm[0], view.uidvalidity)
                 else:
                     last_uid = wm[1]
             uids = imap.new_uids(client, last_uid)
-            if not uids:
+            if uids:
+                stored += self._file(client, view.uidvalidity, uids)
+            again = imap.select_state(client, self.imap)
+            if not uids and again == view:
                 break
-            self._beat(state="syncing", waiting=len(uids))
-            key = (self.imap.account, self.imap.folder, uidvalidity)
-            for i in range(0, len(uids), self.imap.batch_size):
-                if self.stop.is_set():  # SIGTERM mid-backlog: stop after committing what was fetched
-                    break
-                batch = uids[i:i + self.imap.batch_size]
-                fetched = imap.fetch_batch(client, batch)
-                items = [Incoming(raw=f.raw, received_at=f.internaldate, uid=f.uid) for f in fetched]
-                filed = file_messages(self.db, self.cfg, items, self.clock.now(), source="imap", mailbox_key=key,
-                                      last_uid=batch[-1])
-                self.on_commit(len(filed))
-                self._mark_processed(client, [f.uid for f in filed])
-                stored += sum(1 for f in filed if f.outcome != "duplicate")
-                self._beat(waiting=len(uids) - i - len(batch))
-            log.info("%s: %d new message(s), %d stored", self.imap.folder, len(uids), stored)
-        self._beat(state=prior_state if prior_state != "syncing" else "idle", last_sync_at=iso(self.clock.now()),
-                   waiting=0)
+            view = again
+        self.status.update(state=prior_state if prior_state != "syncing" else "idle",
+                           last_sync_at=iso(self.clock.now()), waiting=0)
+        if beat:
+            self._beat()
+        return stored
+
+    def _file(self, client, uidvalidity: int, uids: list[int]) -> int:
+        self._beat(state="syncing", waiting=len(uids))
+        key = (self.imap.account, self.imap.folder, uidvalidity)
+        stored = 0
+        for i in range(0, len(uids), self.imap.batch_size):
+            if self.stop.is_set():  # SIGTERM mid-backlog: stop after committing what was fetched
+                break
+            batch = uids[i:i + self.imap.batch_size]
+            fetched = imap.fetch_batch(client, batch)
+            items = [Incoming(raw=f.raw, received_at=f.internaldate, uid=f.uid) for f in fetched]
+            filed = file_messages(self.db, self.cfg, items, self.clock.now(), source="imap", mailbox_key=key,
+                                  last_uid=batch[-1])
+            self.on_commit(len(filed))
+            self._mark_processed(client, [f.uid for f in filed])
+            stored += sum(1 for f in filed if f.outcome != "duplicate")
+            self._beat(waiting=len(uids) - i - len(batch))
+        log.info("%s: %d new message(s), %d stored", self.imap.folder, len(uids), stored)
         return stored
 
     def _mark_processed(self, client, uids: list[int]) -> None:
@@ -142,19 +154,18 @@ class Intake:
                 client = self.connect(self.imap, self.password)
                 self.status["ever_connected"] = True
                 self._beat(state="syncing")
-                uidvalidity = imap.select(client, self.imap)
                 idle = self.imap.idle and b"IDLE" in client.capabilities()
                 self.status["state"] = "idle" if idle else "polling"
-                self.catch_up(client, uidvalidity)
+                self.sync(client)
                 log.info("%s to %s:%d as %s; watching %s (%s)", "reconnected" if lost else "connected",
                          self.imap.host, self.imap.port, self.imap.username, self.imap.folder,
                          "IDLE" if idle else f"polling every {self.imap.poll_seconds:g}s")
                 self.backoff.reset()
                 lost = False
                 if idle:
-                    self._idle_loop(client, uidvalidity)
+                    self._idle_loop(client)
                 else:
-                    self._poll_loop(client, uidvalidity)
+                    self._poll_loop(client)
             except imap.IntakeError as exc:
                 if exc.permanent:
                     self._beat(state="error", last_error=str(exc), last_error_at=iso(self.clock.now()))
@@ -182,35 +193,47 @@ class Intake:
 
     # --- waiting for mail ----------------------------------------------------------------------
 
-    def _idle_loop(self, client, uidvalidity: int) -> None:
-        client.idle()
-        started = last_check = self.monotonic()
+    def _idle_loop(self, client) -> None:
+        self._enter_idle(client)
         while not self.stop.is_set():
+            wait = 1.0 if self._probed else PROBE_SECONDS
             t0 = self.monotonic()
-            responses = client.idle_check(timeout=1.0)
+            responses = client.idle_check(timeout=wait)
             now = self.monotonic()
             if _bye(responses):
                 raise ConnectionAbortedError("server said BYE")
             announced = _news(responses)
-            suspicious = not responses and now - t0 < 0.5  # EOF returns [] at once, forever
-            if announced or suspicious or now - last_check >= self.liveness_seconds \
-                    or now - started >= self.imap.idle_refresh_seconds:
-                _, done = client.idle_done()  # raises on a dead connection
-                _, more = client.noop()
-                announced = announced or _news(done) or _news(more)
-                self._look(client, uidvalidity, announced)
+            suspicious = not responses and now - t0 < wait / 2  # EOF returns [] at once, forever
+            due = announced or suspicious or now - self._idle_since >= self.liveness_seconds \
+                or now - self._idle_since >= self.imap.idle_refresh_seconds
+            probe = not self._probed and now - self._idle_since >= PROBE_SECONDS
+            if not (due or probe):
+                continue
+            _, done = client.idle_done()  # raises on a dead connection
+            announced = announced or _news(done)
+            if not (due or announced):  # the probe: nothing had arrived before IDLE began
+                self._probed = True
                 client.idle()
-                started = last_check = self.monotonic()
+                continue
+            _, more = client.noop()
+            self._look(client, announced or _news(more))
+            self._enter_idle(client)
         client.idle_done()
 
-    def _poll_loop(self, client, uidvalidity: int) -> None:
+    def _enter_idle(self, client) -> None:
+        client.idle()
+        self._idle_since, self._probed = self.monotonic(), False
+        self._beat()  # after IDLE began: a write here would widen the window the probe is for
+
+    def _poll_loop(self, client) -> None:
         while not self.stop.wait(self.imap.poll_seconds):
             _, responses = client.noop()
-            self._look(client, uidvalidity, _news(responses))
+            self._look(client, _news(responses))
+            self._beat()
 
-    def _look(self, client, uidvalidity: int, announced: bool) -> None:
+    def _look(self, client, announced: bool) -> None:
         """After DONE and NOOP: file what is above the watermark, announced or not (the liveness compare)."""
-        found = self.catch_up(client, uidvalidity)
+        found = self.sync(client, beat=False)
         if found and not announced:
             self.unannounced += found
             log.info("%s: %d new message(s) found that the server had not announced", self.imap.folder, found)

@@ -119,6 +119,27 @@ def test_mail_announced_only_in_the_reply_to_done_or_noop_is_filed_at_that_liven
     assert [e for t, e in script.log if t == LIVENESS][:2] == ["DONE", "NOOP"]
 
 
+def test_mail_that_lands_just_before_idle_begins_is_filed_within_the_probe(imap_cfg):
+    # Dovecot 2.3 never announces, during IDLE, mail that arrived between the last command's reply and
+    # IDLE: only in the reply to DONE (checked on this machine). So intake reads one DONE reply soon
+    # after each entry into IDLE.
+    class LateArrival(Script):
+        def idle(self):
+            super().idle()
+            if 2 not in self.present:
+                self.present[2] = mail(message_id="<pre-idle@cust.example>", subject="pre-idle")
+                self.unsaid["done"] = 1
+
+    clock, stop = FrozenClock(T0), threading.Event()
+    script = LateArrival(clock, stop, [(0.0, 1, None)], until=10.0)
+    filed_at: list[float] = []
+    intake = watch.Intake(imap_cfg, clock, stop, on_commit=lambda n: filed_at.extend([script.t] * n),
+                          liveness_seconds=LIVENESS, monotonic=script.monotonic, connect=lambda c, p: script)
+    intake.run()
+    assert filed_at == [0.0, watch.PROBE_SECONDS]
+    assert intake.unannounced == 0
+
+
 def test_mail_nobody_announces_is_found_by_the_liveness_compare(imap_cfg):
     intake, _, filed_at = run(imap_cfg, [(5.0, 1, None), (40.0, 2, None)])
     assert filed_at == [LIVENESS, 2 * LIVENESS]  # within one liveness interval, whatever the server does
