@@ -4,8 +4,8 @@
 or not mail at all. Whatever went wrong is written to ``ParsedMail.defects`` so the console can show it
 next to the raw message.
 
-Structure comes from the stdlib parser with ``email.policy.compat32``: string based and lenient, it does
-not build header objects (the default policy's header parser is slow and, on hostile values, worse).
+Structure comes from the stdlib parser with its default policy, ``compat32``: string based and lenient, it
+does not build header objects (the default policy's header parser is slow and, on hostile values, worse).
 Header values are decoded by console/intake/decoding.py in linear time (the stdlib's decode_header is
 quadratic in the number of encoded words), HTML by console/intake/html_text.py. Every other stage is
 bounded too: header fields, MIME parts and depth, References and addresses kept, body text kept.
@@ -18,7 +18,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import policy as email_policy
 from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser
 from typing import Any
@@ -41,7 +40,6 @@ MAX_REFERENCES = 100  # References ids kept: the first (the thread's root) and t
 MAX_ADDRESSES = 1000  # addresses kept per header field
 _ADDRESS_VALUE_LIMIT = 64 * 1024  # longer address fields are scanned for addresses, not parsed
 MAX_BODY_CHARS = 1_000_000  # text kept for display and classification (the raw message is always kept)
-_POLICY = email_policy.compat32
 _PARAM_HEADER_LIMIT = 8 * 1024  # characters of Content-Type / -Disposition read for parameters
 
 
@@ -320,7 +318,7 @@ def _extract_part(part: Message, depth: int, ctx: _Ctx) -> list[tuple[str, str]]
     if ctype == "message/rfc822" or (maintype == "message" and children and ctype not in _NON_BODY_TYPES):
         inner = children[0] if children else None
         try:
-            size = len(inner.as_bytes(policy=_POLICY)) if isinstance(inner, Message) else 0
+            size = len(inner.as_bytes()) if isinstance(inner, Message) else 0
         except Exception:
             size = 0
         ctx.attachments.append(Attachment(_filename(part, ctx.notes), ctype, size))
@@ -453,10 +451,10 @@ def _parse(raw: bytes, max_size: int) -> ParsedMail:
     ctx = _Ctx()
     if oversize:
         block = _header_block(raw, max(0, min(max(max_size, 64 * 1024), _HEADER_SCAN_LIMIT)))
-        msg = BytesParser(_BoundedMessage, policy=_POLICY).parsebytes(block, headersonly=True)
+        msg = BytesParser(_BoundedMessage).parsebytes(block, headersonly=True)
         ctx.notes.append(f"message is {size} bytes, over the {max_size}-byte limit: only its headers were parsed")
     else:
-        msg = BytesParser(_BoundedMessage, policy=_POLICY).parsebytes(raw)
+        msg = BytesParser(_BoundedMessage).parsebytes(raw)
     h = _Headers(msg, ctx.notes)
     top_type = _content_type(msg)
     if oversize:
@@ -517,7 +515,7 @@ def _fallback(raw: bytes, max_size: int, note: str) -> ParsedMail:
     notes = [note]
     size = len(raw)
     try:
-        h = _Headers(BytesHeaderParser(_BoundedMessage, policy=_POLICY).parsebytes(_header_block(raw, _HEADER_SCAN_LIMIT)), notes)
+        h = _Headers(BytesHeaderParser(_BoundedMessage).parsebytes(_header_block(raw, _HEADER_SCAN_LIMIT)), notes)
     except Exception:  # noqa: BLE001
         h = _Headers(None, notes)
     try:

@@ -16,7 +16,6 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from console import policy as pol
-from console.alerts import escalation
 from console.config import Config
 from console.intake import threads
 from console.intake.analysis import Analysis, analyze
@@ -44,6 +43,14 @@ class Filed:
     ticket_id: int | None
     message_row: int
     uid: int | None = None
+
+
+def _escalation():
+    # Imported when a step is due (a Class III's arrival page): most mail needs none of the on-call and
+    # audience code, and `ingest` starts one process a mail.
+    from console.alerts import escalation
+
+    return escalation
 
 
 def max_bytes(cfg: Config) -> int:
@@ -169,7 +176,7 @@ def _new_ticket(db, cfg, item, a: Analysis, thread: threads.Thread, received, no
     _source(db, mailbox_key, item, row, now)
     # Steps already due (a Class III's arrival page) go into the outbox in this same transaction.
     if first_step is not None and first_step <= now:
-        escalation.advance(db, tickets.get_ticket(db, ticket_id), cfg, now)
+        _escalation().advance(db, tickets.get_ticket(db, ticket_id), cfg, now)
     return Filed("new", ticket_id, row, item.uid)
 
 
@@ -212,10 +219,10 @@ def _raise_class(db, cfg, ticket_id: int, a: Analysis, now: datetime) -> None:
     t = tickets.update_ticket(db, ticket_id, {"class": a.cls, "class_reason": a.reason,
                                               "due_at": pol.deadline(a.cls, received, cfg.sla)}, now)
     audit.add_event(db, ticket_id, "reclassified", "intake", now, to=a.cls, reason=f"another copy: {a.reason}")
-    escalation.restart(db, t, cfg, now, reason="reclassified by intake")
+    _escalation().restart(db, t, cfg, now, reason="reclassified by intake")
     t = tickets.get_ticket(db, ticket_id)
     if t["next_step_at"] and parse_iso(t["next_step_at"]) <= now:
-        escalation.advance(db, t, cfg, now)
+        _escalation().advance(db, t, cfg, now)
 
 
 def _quarantine(db, cfg, item: Incoming, a: Analysis | None, exc: BaseException, now, source, mailbox_key) -> Filed:
@@ -246,7 +253,7 @@ def _quarantine(db, cfg, item: Incoming, a: Analysis | None, exc: BaseException,
     if first_step is not None and first_step <= now:
         try:
             with write(db):
-                escalation.advance(db, tickets.get_ticket(db, ticket_id), cfg, now)
+                _escalation().advance(db, tickets.get_ticket(db, ticket_id), cfg, now)
         except Exception as page_exc:  # noqa: BLE001 - the ticket is kept either way; its page retries later
             if is_infrastructure(page_exc):
                 raise

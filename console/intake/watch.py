@@ -35,7 +35,7 @@ LIVENESS_SECONDS = 30.0  # DONE + NOOP during IDLE: a dropped connection looks e
 # Dovecot does not announce mail that arrived between a command's reply and the start of IDLE: it comes
 # only in the reply to DONE (or after its own 30 s check). So, once after each (re)entry, intake leaves
 # IDLE this soon to read that reply, and goes straight back in when it holds nothing.
-PROBE_SECONDS = 1.0
+PROBE_SECONDS = 0.2
 NEWS = (b"EXISTS", b"RECENT")
 
 
@@ -196,8 +196,10 @@ class Intake:
     def _idle_loop(self, client) -> None:
         self._enter_idle(client)
         while not self.stop.is_set():
-            wait = 1.0 if self._probed else PROBE_SECONDS
             t0 = self.monotonic()
+            # Wake for the probe and the liveness check on time, and at least every second for the stop flag.
+            deadline = self._idle_since + (self.liveness_seconds if self._probed else PROBE_SECONDS)
+            wait = max(0.05, min(1.0, deadline - t0))
             responses = client.idle_check(timeout=wait)
             now = self.monotonic()
             if _bye(responses):
