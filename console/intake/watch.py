@@ -32,9 +32,10 @@ from store.times import iso
 log = logging.getLogger("support_console.intake")
 
 LIVENESS_SECONDS = 30.0  # DONE + NOOP during IDLE: a dropped connection looks exactly like silence
-# Dovecot does not announce mail that arrived between a command's reply and the start of IDLE: it comes
-# only in the reply to DONE (or after its own 30 s check). So, once after each (re)entry, intake leaves
-# IDLE this soon to read that reply, and goes straight back in when it holds nothing.
+# Dovecot 2.3 does not announce, during IDLE, mail that arrived between a command's reply and the start of
+# IDLE, nor (if DONE comes first) mail its ~0.5 s notification delay was still holding: it waits for its
+# own 30 s check. So this soon after each entry into IDLE that follows a sync, intake leaves IDLE once,
+# looks for new UIDs, and goes straight back in when there are none.
 PROBE_SECONDS = 0.2
 NEWS = (b"EXISTS", b"RECENT")
 
@@ -213,9 +214,12 @@ class Intake:
                 continue
             _, done = client.idle_done()  # raises on a dead connection
             announced = announced or _news(done)
-            if not (due or announced):  # the probe: nothing had arrived before IDLE began
-                self._probed = True
-                client.idle()
+            if not due:  # the probe: whatever arrived around the start of IDLE is taken now
+                if self._look(client, announced):
+                    self._enter_idle(client)
+                else:
+                    self._probed = True
+                    client.idle()
                 continue
             _, more = client.noop()
             self._look(client, announced or _news(more))
@@ -233,12 +237,13 @@ class Intake:
             self._look(client, _news(responses))
             self._beat()
 
-    def _look(self, client, announced: bool) -> None:
-        """After DONE and NOOP: file what is above the watermark, announced or not (the liveness compare)."""
+    def _look(self, client, announced: bool) -> int:
+        """Out of IDLE: file what is above the watermark, announced or not (the liveness compare)."""
         found = self.sync(client, beat=False)
         if found and not announced:
             self.unannounced += found
             log.info("%s: %d new message(s) found that the server had not announced", self.imap.folder, found)
+        return found
 
 
 def _describe(exc: Exception) -> str:
