@@ -35,22 +35,54 @@ def open_db(path: str | Path, *, migrate: bool = True) -> Database:
         if not path.parent.exists():
             raise StoreError(f"database directory does not exist: {path.parent}")
         prepare_files(path)
-    try:
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        # FULL: a committed message survives power loss, not only a crash.
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA foreign_keys = ON")
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot open database {path}: {exc}") from None
-    db = Database(conn)
-    if migrate:
-        from store.schema import migrations
+    with _setup_lock(path):
+        try:
+            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # FULL: a committed message survives power loss, not only a crash.
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {path}: {exc}") from None
+        db = Database(conn)
+        if migrate:
+            from store.schema import migrations
 
-        with _retry_locked():
-            migrations.apply(db)
+            with _retry_locked():
+                if migrations.pending(db):
+                    migrations.apply(db)
     return db
+
+
+@contextlib.contextmanager
+def _setup_lock(path: Path) -> Iterator[None]:
+    """Processes opening the database set it up one at a time: two `ingest`s an MTA starts at once for one
+    mail's two recipients would otherwise both create the schema (sqlite-utils' migrations are not safe
+    against that). flock() on the database file itself: SQLite's own locks are fcntl() locks, which
+    flock() on Linux does not touch, and no extra file needs creating or sharing."""
+    if str(path) == ":memory:":
+        yield
+        return
+    import fcntl
+
+    import time
+
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:  # never a hang: the MTA retries later
+                    raise StoreError(f"database {path} is busy: another process has been setting it up for "
+                                     f"{BUSY_TIMEOUT_S:g}s") from None
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _owner(st: os.stat_result) -> str:

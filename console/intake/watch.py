@@ -156,11 +156,11 @@ class Intake:
                 self.status["ever_connected"] = True
                 self._beat(state="syncing")
                 idle = self.imap.idle and b"IDLE" in client.capabilities()
-                self.status["state"] = "idle" if idle else "polling"
-                self.sync(client)
                 log.info("%s to %s:%d as %s; watching %s (%s)", "reconnected" if lost else "connected",
                          self.imap.host, self.imap.port, self.imap.username, self.imap.folder,
                          "IDLE" if idle else f"polling every {self.imap.poll_seconds:g}s")
+                self.status["state"] = "idle" if idle else "polling"
+                self.sync(client)
                 self.backoff.reset()
                 lost = False
                 if idle:

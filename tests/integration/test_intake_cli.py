@@ -245,3 +245,21 @@ def test_password_never_stored_or_logged(dovecot, tmp_path, pollers):
     assert files
     for f in files:
         assert secret.encode() not in f.read_bytes(), f
+
+
+def test_ingests_started_at_once_on_a_new_database_all_store(tmp_path):
+    # An MTA delivering one mail per recipient starts several ingests at once; the first ones create the
+    # schema. None may fail (each failure is a deferral at best).
+    import subprocess
+
+    from tests.integration.helpers import CLI, REPO
+
+    for round_ in range(3):
+        d = tmp_path / f"r{round_}"
+        d.mkdir()
+        cfg = write_config(d, port=143)
+        procs = [subprocess.Popen([*CLI, "--config", str(cfg), "ingest"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env=cli_env(), cwd=REPO) for _ in range(4)]
+        outs = [p.communicate(mail(f"{round_}-{i}"), timeout=60) for i, p in enumerate(procs)]
+        assert [p.returncode for p in procs] == [0] * 4, [e.decode() for _, e in outs]
+        assert count(d / "support.db", "tickets") == 4
