@@ -59,8 +59,9 @@ def open_db(path: str | Path, *, migrate: bool = True) -> Database:
 def _setup_lock(path: Path) -> Iterator[None]:
     """Processes opening the database set it up one at a time: two `ingest`s an MTA starts at once for one
     mail's two recipients would otherwise both create the schema (sqlite-utils' migrations are not safe
-    against that). flock() on the database file itself: SQLite's own locks are fcntl() locks, which
-    flock() on Linux does not touch, and no extra file needs creating or sharing."""
+    against that). The lock is a flock() on the database's directory, which every account using the
+    database can open. Not on the database file: closing any descriptor of that file drops the process's
+    fcntl() locks on it, SQLite's own, and a commit can then be lost to another connection's checkpoint."""
     if str(path) == ":memory:":
         yield
         return
@@ -68,7 +69,7 @@ def _setup_lock(path: Path) -> Iterator[None]:
 
     import time
 
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path.parent, os.O_RDONLY)
     try:
         deadline = time.monotonic() + BUSY_TIMEOUT_S
         while True:
