@@ -156,6 +156,7 @@ class Intake:
                 self.status["ever_connected"] = True
                 self._beat(state="syncing")
                 idle = self.imap.idle and b"IDLE" in client.capabilities()
+                imap.select(client, self.imap)  # a folder that cannot be selected stops here, before "watching"
                 log.info("%s to %s:%d as %s; watching %s (%s)", "reconnected" if lost else "connected",
                          self.imap.host, self.imap.port, self.imap.username, self.imap.folder,
                          "IDLE" if idle else f"polling every {self.imap.poll_seconds:g}s")
