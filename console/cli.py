@@ -126,14 +126,16 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - turned into one line below
         code, message = _explain(exc, args.command)
         if os.environ.get("SUPPORT_CONSOLE_DEBUG"):
-            raise
+            # More to read, the same exit status: an MTA must still see 75 (retry), not 1 (bounce).
+            import traceback
+
+            traceback.print_exc()
         print(f"support-console: {message}", file=sys.stderr)
         return code
 
 
 def _explain(exc: Exception, command: str | None) -> tuple[int, str]:
     from console.config import ConfigError
-    from console.intake.imap import IntakeError
     from console.locks import LockHeld
     from store.db import StoreError
 
@@ -141,8 +143,11 @@ def _explain(exc: Exception, command: str | None) -> tuple[int, str]:
         return exc.code, str(exc)
     if isinstance(exc, ConfigError):
         return (EX_TEMPFAIL if command == "ingest" else EX_CONFIG), f"config error: {exc}"
-    if isinstance(exc, IntakeError):
-        return 1, str(exc)
+    if command != "ingest":  # (ingest never imports imapclient: an MTA starts one process per mail)
+        from console.intake.imap import IntakeError
+
+        if isinstance(exc, IntakeError):
+            return 1, str(exc)
     if isinstance(exc, LockHeld):
         return EX_LOCKED, str(exc)
     if isinstance(exc, StoreError):
@@ -290,14 +295,13 @@ def _dispatch(args) -> int:
 
 
 def _ingest(args) -> int:
+    # Imports only what filing needs (not the poller, apprise or imapclient): an MTA runs one process a mail.
     from console.intake.pipeline import Incoming, file_messages
-    from console.poller import sync_staff
 
     raw = sys.stdin.buffer.read()
     if not raw.strip():
         raise CliError("no message on stdin; nothing stored", EX_DATAERR)
     cfg = _config(args, check_urls=False)  # a pager typo must not make the MTA defer mail
-    sync_staff(cfg)
     db = _db(cfg)
     filed = file_messages(db, cfg, [Incoming(raw=raw)], _clock().now(), source="ingest")[0]
     where = f" (ticket #{filed.ticket_id})" if filed.ticket_id else ""

@@ -12,6 +12,7 @@ they can never disagree. The rows it reads (store.heartbeat) are:
   ``last_error``     one line, already safe to show (no credentials), or None
   ``last_error_at``  ISO time of that error, or None
   ``waiting``        messages on the server above the watermark, not yet filed (None: unknown)
+  ``started_at``     ISO time this intake started (an outage of one that never synced counts from here)
 
 A poller that never ran leaves no rows: that is "never run", and unhealthy.
 
@@ -134,6 +135,31 @@ def _assess_one(row: dict, now: datetime, stale_after: timedelta) -> Component:
         return Component("intake", True, "reconnecting",
                          f"intake {mailbox}: reconnecting, last sync {_ago(sync_age)}{err}{waiting}", detail)
     return Component("intake", True, state, f"intake {mailbox}: {state}, last sync {_ago(sync_age)}{waiting}", detail)
+
+
+@dataclass(frozen=True)
+class Outage:
+    """Intake of one mailbox has not synced for `stale_after`: what the stale-intake page is about."""
+    mailbox: str
+    since: str  # ISO: the last sync, or intake's start when it never synced; names the outage
+    summary: str
+
+
+def intake_outages(beats: list[dict], now: datetime, stale_after: timedelta = DEFAULT_INTAKE_STALE_AFTER
+                   ) -> list[Outage]:
+    out = []
+    for row in intake_rows(beats):
+        d = row.get("detail") or {}
+        since = d.get("last_sync_at") or d.get("started_at") or row["at"]
+        age = _age(now, since)
+        if age is not None and age > stale_after.total_seconds():  # as _assess_one judges it
+            out.append(Outage(row["name"][len(INTAKE_PREFIX):], since, _assess_one(row, now, stale_after).summary))
+    return out
+
+
+def last_sync(beats: list[dict], mailbox: str) -> str | None:
+    row = next((r for r in intake_rows(beats) if r["name"] == INTAKE_PREFIX + mailbox), None)
+    return (row.get("detail") or {}).get("last_sync_at") if row else None
 
 
 def assess_outbox(counts: dict[str, int]) -> Component:

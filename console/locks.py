@@ -13,8 +13,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 
+from store.db import FILE_MODE, StoreError
+
+
 class LockHeld(Exception):
     pass
+
+
+class LockUnusable(StoreError):
+    """The lock file cannot be opened by this account (another account created it)."""
 
 
 class FileLock:
@@ -22,7 +29,14 @@ class FileLock:
         self.path, self.what, self._fd = path, what, None
 
     def acquire(self) -> "FileLock":
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        except PermissionError:
+            owner = _owner(self.path)
+            raise LockUnusable(f"cannot open the lock file {self.path} ({owner}); run the poller as that account, "
+                               f"or remove the file while no poller runs") from None
+        if os.fstat(fd).st_uid == os.geteuid():
+            os.fchmod(fd, FILE_MODE)  # not the umask's 0644: no world access beside the mail, the desk's group may
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -40,6 +54,15 @@ class FileLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+def _owner(path: Path) -> str:
+    try:
+        import pwd
+
+        return "owned by " + pwd.getpwuid(path.stat().st_uid).pw_name
+    except (ImportError, KeyError, OSError):
+        return "not writable here"
 
 
 def mailbox_lock(db_path: Path, account: str, folder: str) -> FileLock:

@@ -314,7 +314,6 @@ class Service:
             self.scheduler.wake.set()
         if self.intake is not None:
             self.intake.cfg = new
-            self.intake.analyzer.cfg = new
         log.info("config reloaded from %s (staff %d, rotation %s)", old.path, len(new.staff),
                  ", ".join(new.oncall.rotation) or "-")
         self.notifier.send(STATUS="config reloaded")

@@ -11,7 +11,7 @@ from store.times import parse_iso
 TICKET_FIELDS = (
     "id", "class", "status", "subject", "requester", "requester_name", "received_at", "due_at",
     "acknowledged_at", "acknowledged_by", "assignee", "breached", "panic_mode", "needs_details", "quarantined",
-    "message_count", "resolved_at", "class_reason", "version", "seconds_left",
+    "automated", "message_count", "resolved_at", "class_reason", "version", "seconds_left",
 )
 
 
@@ -21,7 +21,7 @@ def ticket_public(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     out = {k: row.get(k) for k in TICKET_FIELDS if k in row}
     out["breached"] = pol.is_breached(due, now, acked)
     out["seconds_left"] = None if acked else int(pol.time_left(due, now).total_seconds())
-    for k in ("panic_mode", "needs_details", "quarantined"):
+    for k in ("panic_mode", "needs_details", "quarantined", "automated"):
         out[k] = bool(row.get(k))
     out.setdefault("message_count", 0)
     return out

@@ -21,11 +21,6 @@ def add_event(db: Database, ticket_id: int | None, kind: str, actor: str, now: d
     return db.execute(_INSERT_EVENT, event_row(ticket_id, kind, actor, iso(now), detail)).lastrowid
 
 
-def insert_rows(db: Database, rows: list[tuple]) -> None:
-    """Rows from event_row(), in order (their ids follow it)."""
-    db.conn.executemany(_INSERT_EVENT, rows)
-
-
 def events_for(db: Database, ticket_id: int) -> list[dict]:
     rows = db.execute(
         "SELECT id, ticket_id, at, actor, kind, detail FROM events WHERE ticket_id = ? ORDER BY id", [ticket_id]

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -17,110 +18,136 @@ PUBLIC_COLUMNS = (
     "in_reply_to", "refs", "received_at", "stored_at", "source",
 )
 _JSON_COLUMNS = {"defects", "recipients", "attachments", "refs"}
-_encode = json.JSONEncoder(default=str).encode  # json.dumps(v, default=str) builds an encoder per call
+_encode = json.JSONEncoder(default=str).encode
+
+# Header fields that relays and delivery add on the way: the same mail delivered twice, or once per
+# recipient, differs only in these. The dedup key ignores them (and line endings).
+TRACE_FIELDS = frozenset({"received", "delivered-to", "x-original-to", "return-path", "authentication-results",
+                          "x-envelope-to", "x-envelope-from", "envelope-to", "x-delivered-to"})
+TRACE_PREFIXES = ("arc-", "x-spam-")
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_LINE = re.compile(rb"[^\n]*\n|[^\n]+")
 
 
 def sha256(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def dedup_key(raw_sha256: str, message_id: str | None) -> str:
-    # The same bytes are the same message; a reused Message-ID with other bytes is not.
-    return f"{raw_sha256}|{message_id or ''}"
+def _is_trace(line: bytes) -> bool:
+    name = line.split(b":", 1)[0].strip().lower()
+    try:
+        text = name.decode("ascii")
+    except UnicodeDecodeError:
+        return False
+    return text in TRACE_FIELDS or text.startswith(TRACE_PREFIXES)
 
 
-def tickets_for_message_ids(db: Database, message_ids: Iterable[str]) -> list[int]:
-    """Tickets holding any of these Message-IDs, most recent message first."""
-    ids = [m for m in dict.fromkeys(message_ids) if m]
-    if not ids:
-        return []
-    rows = db.execute(
-        f"SELECT DISTINCT ticket_id FROM messages WHERE message_id IN ({','.join('?' * len(ids))})"
-        " AND ticket_id IS NOT NULL ORDER BY id DESC",
-        ids,
-    ).fetchall()
-    return [r[0] for r in rows]
+def content_sha256(raw: bytes) -> str:
+    """The hash of a message without its trace fields and with LF line endings: what stays the same
+    when a relay adds a Received line or a per-recipient pipe a Delivered-To. Linear in the size."""
+    m = _HEADER_END.search(raw)
+    head, body = (raw[:m.start()], raw[m.end():]) if m else (raw, None)
+    h = hashlib.sha256()
+    skipping = False
+    for line in _LINE.findall(head.replace(b"\r\n", b"\n")):
+        line = line if line.endswith(b"\n") else line + b"\n"
+        if line[:1] in (b" ", b"\t"):  # a continuation belongs to the field above it
+            if not skipping:
+                h.update(line)
+            continue
+        skipping = _is_trace(line)
+        if not skipping:
+            h.update(line)
+    if body is not None:
+        h.update(b"\n" + body.replace(b"\r\n", b"\n"))
+    return h.hexdigest()
+
+
+def dedup_key(content_sha: str, message_id: str | None) -> str:
+    # The same content is the same message; a reused Message-ID with other content is not.
+    return f"{content_sha}|{message_id or ''}"
 
 
 _INSERT_MESSAGE = (
-    "INSERT INTO messages (id, ticket_id, kind, received_at, stored_at, source, raw, message_id, sha256, dedup_key,"
+    "INSERT INTO messages (ticket_id, kind, received_at, stored_at, source, raw, message_id, sha256, dedup_key,"
     " size, oversize, unparseable, defects, from_addr, from_name, recipients, subject, sent_date, body_text,"
-    " attachments, in_reply_to, refs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " attachments, in_reply_to, refs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
-def message_columns(fields: dict[str, Any], raw_sha256: str, size: int) -> tuple:
-    """The columns of a messages row that follow from the mail alone, in _INSERT_MESSAGE's order after `raw`.
-    Intake computes them in its parsing stage, off the write path."""
+def message_columns(fields: dict[str, Any], raw_sha256: str, size: int, key: str | None = None) -> tuple:
+    """The columns of a messages row that follow from the mail alone, in _INSERT_MESSAGE's order after `raw`."""
     get = fields.get
     defects, recipients, attachments, refs = (
         _encode(list(v)) if (v := get(k)) else "[]"
         for k in ("defects", "recipients", "attachments", "refs")
     )
     message_id = get("message_id")
-    return (message_id, raw_sha256, dedup_key(raw_sha256, message_id), size, int(bool(get("oversize"))),
+    return (message_id, raw_sha256, key or dedup_key(raw_sha256, message_id), size, int(bool(get("oversize"))),
             int(bool(get("unparseable"))), defects, get("from_addr") or "", get("from_name") or "", recipients,
             get("subject") or "", get("sent_date"), get("body_text") or "", attachments, get("in_reply_to"), refs)
 
 
-def dedup_key_of(columns: tuple) -> str:
-    """The dedup key among message_columns()."""
-    return columns[2]
-
-
-def message_row(row_id: int | None, ticket_id: int | None, kind: str, received_at: str, now: str, source: str,
-                raw: bytes, columns: tuple) -> tuple:
-    """One messages row for insert_rows/insert_row (times already ISO text; `columns` from message_columns)."""
-    return (row_id, ticket_id, kind, received_at, now, source, raw) + columns
-
-
-def insert_rows(db: Database, rows: list[tuple]) -> None:
-    db.conn.executemany(_INSERT_MESSAGE, rows)
-
-
-def insert_row(db: Database, row: tuple) -> int:
-    return db.execute(_INSERT_MESSAGE, row).lastrowid
+def add_message(db: Database, *, ticket_id: int | None, kind: str, received_at: str, now: str, source: str,
+                raw: bytes, columns: tuple) -> int:
+    """One messages row (times already ISO text; `columns` from message_columns). Returns its id."""
+    return db.execute(_INSERT_MESSAGE, (ticket_id, kind, received_at, now, source, raw) + columns).lastrowid
 
 
 def insert_message(db: Database, *, raw: bytes, raw_sha256: str, ticket_id: int | None, kind: str,
-                   fields: dict[str, Any], received_at: datetime, now: datetime, source: str) -> int:
-    columns = message_columns(fields, raw_sha256, len(raw))
-    return insert_row(db, message_row(None, ticket_id, kind, iso(received_at), iso(now), source, raw, columns))
+                   fields: dict[str, Any], received_at: datetime, now: datetime, source: str,
+                   key: str | None = None) -> int:
+    return add_message(db, ticket_id=ticket_id, kind=kind, received_at=iso(received_at), now=iso(now), source=source,
+                       raw=raw, columns=message_columns(fields, raw_sha256, len(raw), key))
 
 
-def known_sources(db: Database, account: str, folder: str, uidvalidity: int, uids: list[int]) -> dict[int, int]:
-    """uid -> stored message row, for the uids of a batch already recorded (one query for the batch)."""
-    if not uids:
-        return {}
+def find_duplicate(db: Database, key: str) -> tuple[int, int | None] | None:
+    """(message row, ticket id) of the stored message with this dedup key."""
+    row = db.execute("SELECT id, ticket_id FROM messages WHERE dedup_key = ?", [key]).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def find_source(db: Database, account: str, folder: str, uidvalidity: int, uid: int) -> tuple[int, int | None] | None:
+    """(message row, ticket id) already recorded for this mailbox copy."""
+    row = db.execute(
+        "SELECT s.message_row, m.ticket_id FROM message_sources s JOIN messages m ON m.id = s.message_row"
+        " WHERE s.account = ? AND s.folder = ? AND s.uidvalidity = ? AND s.uid = ?",
+        [account, folder, uidvalidity, uid],
+    ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def add_source(db: Database, account: str, folder: str, uidvalidity: int, uid: int, message_row: int,
+               now: str) -> None:
+    db.execute("INSERT OR IGNORE INTO message_sources (account, folder, uidvalidity, uid, message_row, seen_at)"
+               " VALUES (?, ?, ?, ?, ?, ?)", [account, folder, uidvalidity, uid, message_row, now])
+
+
+class Candidate(NamedTuple):
+    row: int
+    message_id: str
+    ticket_id: int
+    kind: str
+    from_addr: str
+
+
+def thread_candidates(db: Database, message_ids: Iterable[str]) -> list[Candidate]:
+    """Filed messages holding any of these Message-IDs. One bound parameter (a JSON list), however many."""
+    ids = [m for m in dict.fromkeys(message_ids) if m]
+    if not ids:
+        return []
     rows = db.execute(
-        "SELECT uid, message_row FROM message_sources WHERE account = ? AND folder = ? AND uidvalidity = ?"
-        " AND uid BETWEEN ? AND ?",
-        [account, folder, uidvalidity, min(uids), max(uids)],
+        "SELECT id, message_id, ticket_id, kind, from_addr FROM messages"
+        " WHERE message_id IN (SELECT value FROM json_each(?)) AND ticket_id IS NOT NULL ORDER BY id DESC",
+        [_encode(ids)],
     ).fetchall()
-    wanted = set(uids)
-    return {uid: row for uid, row in rows if uid in wanted}
+    return [Candidate(*r) for r in rows]
 
 
-def known_dedup_keys(db: Database, keys: list[str]) -> dict[str, tuple[int, int | None]]:
-    """dedup key -> (message row, ticket id) for the keys of a batch already stored (one query per 500)."""
-    out: dict[str, tuple[int, int | None]] = {}
-    keys = list(dict.fromkeys(keys))
-    for i in range(0, len(keys), 500):
-        chunk = keys[i:i + 500]
-        for key, row, ticket in db.execute(
-            f"SELECT dedup_key, id, ticket_id FROM messages WHERE dedup_key IN ({','.join('?' * len(chunk))})", chunk
-        ).fetchall():
-            out[key] = (row, ticket)
-    return out
-
-
-_INSERT_SOURCE = ("INSERT OR IGNORE INTO message_sources (account, folder, uidvalidity, uid, message_row, seen_at)"
-                  " VALUES (?, ?, ?, ?, ?, ?)")
-
-
-def insert_source_rows(db: Database, rows: list[tuple]) -> None:
-    """(account, folder, uidvalidity, uid, message_row, seen_at) rows."""
-    db.conn.executemany(_INSERT_SOURCE, rows)
+def is_outgoing_message_id(db: Database, message_id: str) -> bool:
+    """Whether this Message-ID is one of the desk's own sent messages (kind 'outgoing')."""
+    return db.execute("SELECT 1 FROM messages WHERE message_id = ? AND kind = 'outgoing' LIMIT 1",
+                      [message_id]).fetchone() is not None
 
 
 def _public(cols, values) -> dict[str, Any]:
@@ -155,3 +182,14 @@ def raw_message(db: Database, message_row: int) -> bytes:
 
 def count_messages(db: Database) -> int:
     return db.execute("SELECT count(*) FROM messages").fetchone()[0]
+
+
+def rekey_all(db: Database) -> int:
+    """Recompute every message's dedup key from its raw bytes (a migration after the key changed).
+    Two stored rows that now collide keep their old keys: they were filed apart and stay apart."""
+    changed = 0
+    for row_id, raw, message_id in db.execute("SELECT id, raw, message_id FROM messages").fetchall():
+        key = dedup_key(content_sha256(bytes(raw)), message_id)
+        cur = db.execute("UPDATE OR IGNORE messages SET dedup_key = ? WHERE id = ?", [key, row_id])
+        changed += cur.rowcount
+    return changed

@@ -241,3 +241,20 @@ def health_counts(db: Database, since: datetime) -> dict[str, int]:
 
 def state_counts(db: Database) -> dict[str, int]:
     return dict(db.execute("SELECT state, count(*) FROM alerts GROUP BY state").fetchall())
+
+
+STALE_STEP, RECOVERED_STEP = "intake-stale", "intake-recovered"
+
+
+def outage_key(step: str, outage: str, handle: str) -> str:
+    return f"{step}:{outage}:{handle}"
+
+
+def unrecovered_outages(db: Database) -> list[str]:
+    """The outages (outage_key's middle part) paged as stale and not yet paged as recovered."""
+    rows = db.execute(
+        "SELECT DISTINCT dedup_key FROM alerts a WHERE step = ? AND NOT EXISTS (SELECT 1 FROM alerts b"
+        " WHERE b.step = ? AND b.dedup_key = ? || substr(a.dedup_key, ?))",
+        [STALE_STEP, RECOVERED_STEP, RECOVERED_STEP, len(STALE_STEP) + 1],
+    ).fetchall()
+    return sorted({key[len(STALE_STEP) + 1:].rsplit(":", 1)[0] for (key,) in rows})

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 from sqlite_utils import Database
 
 from store.db import StoreError
-from store.messages import dedup_key, sha256
+from store.messages import content_sha256, dedup_key, sha256
 from store.times import iso
 
 COLUMNS = (
@@ -51,7 +51,7 @@ def add_message(db: Database, *, ticket_id: int, kind: str, raw: bytes, message_
     for the same bytes, so a copy that comes back in (a Bcc, a Sent folder that is watched) is a duplicate."""
     digest = sha256(raw)
     # A note has no Message-ID: its key only has to be unique (two equal notes are two notes).
-    key = dedup_key(digest, message_id) if message_id else f"{kind}|{digest}|{secrets.token_hex(8)}"
+    key = dedup_key(content_sha256(raw), message_id) if message_id else f"{kind}|{digest}|{secrets.token_hex(8)}"
     return db.execute(_INSERT_MESSAGE, [
         ticket_id, kind, message_id, digest, key, raw, len(raw), from_addr, from_name, json.dumps(list(recipients)),
         subject, iso(now), body_text, in_reply_to, json.dumps(list(refs)), iso(now), iso(now), source,

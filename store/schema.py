@@ -179,6 +179,65 @@ def m001_initial(db):
         """)
 
 
+# --- intake (issue 11): m101-m199 -----------------------------------------------------------------
+
+@migrations()
+def m101_ticket_automated(db):
+    # Mail to an urgent address from a machine (monitoring, a bounce) opens a ticket flagged as such.
+    db.execute("ALTER TABLE tickets ADD COLUMN automated INTEGER NOT NULL DEFAULT 0")
+
+
+_KINDS_OLD = "CHECK (kind IN ('new', 'reply', 'autoreply', 'bounce'))"
+_KINDS_NEW = "CHECK (kind IN ('new', 'reply', 'autoreply', 'bounce', 'outgoing', 'note'))"
+
+
+@migrations(transactional=False)
+def m102_message_kinds(db):
+    """Messages may also be 'outgoing' (mail the desk sent) and 'note' (internal, never sent).
+
+    SQLite cannot change a CHECK in place: the table is rebuilt (SQLite's documented "12 steps") with
+    foreign keys off, which a transaction cannot do, hence transactional=False. Idempotent: a run cut
+    short is rolled back by SQLite and simply runs again."""
+    conn = db.conn
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'messages'").fetchone()[0]
+    if _KINDS_OLD not in sql:
+        return
+    indexes = [r[0] for r in conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL")]
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'messages'").fetchone()[0]
+            if _KINDS_OLD in sql:  # another process may have done it while we waited for the lock
+                new = sql.replace(_KINDS_OLD, _KINDS_NEW).replace("CREATE TABLE messages", "CREATE TABLE messages_new", 1)
+                conn.execute(new)
+                conn.execute("INSERT INTO messages_new SELECT * FROM messages")
+                conn.execute("DROP TABLE messages")
+                conn.execute("ALTER TABLE messages_new RENAME TO messages")
+                for index in indexes:
+                    conn.execute(index)
+                bad = conn.execute("PRAGMA foreign_key_check").fetchall()
+                if bad:
+                    raise sqlite3.IntegrityError(f"foreign keys broken by the rebuild: {bad[:3]}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
+@migrations()
+def m103_content_dedup_keys(db):
+    # The dedup key now ignores trace fields (Received, Delivered-To, ...) and line endings.
+    from store.messages import rekey_all
+
+    rekey_all(db)
+
+
+# --- trust (issue 12): m301-m399 ------------------------------------------------------------------
+
 @migrations()
 def m301_staff_active(db):
     # A person removed from the config stays in the table (old tickets and events name them) but may
@@ -216,57 +275,6 @@ def m302_target_names(db):
 
 
 # --- replies (issue 14): m401-m499 ----------------------------------------------------------------
-
-_KINDS = ("new", "reply", "autoreply", "bounce", "outgoing", "note")
-
-
-@migrations(transactional=False)
-def m401_outgoing_and_note_kinds(db):
-    """messages.kind also admits 'outgoing' (mail the desk sent) and 'note' (internal, never sent).
-
-    SQLite cannot alter a CHECK constraint: the table is rebuilt the documented way (create the new
-    table, copy, drop, rename, recreate the indexes, check the foreign keys), with foreign keys off,
-    which PRAGMA only allows outside a transaction. Does nothing when the CHECK already admits both
-    kinds (another migration may have widened it), so it is safe to run again after a crash."""
-    conn = db.conn
-
-    def table_sql() -> str:
-        return conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'messages'").fetchone()[0]
-
-    def admits_all(sql: str) -> bool:
-        return "'outgoing'" in sql and "'note'" in sql
-
-    if admits_all(table_sql()):
-        return
-    conn.execute("PRAGMA foreign_keys = OFF")
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            sql = table_sql()
-            if not admits_all(sql):  # another process may have done it while we waited for the lock
-                start = sql.index("kind TEXT NOT NULL CHECK (kind IN (")
-                end = sql.index("))", start) + 2
-                kinds = ", ".join(f"'{k}'" for k in _KINDS)
-                new = (sql[:start] + f"kind TEXT NOT NULL CHECK (kind IN ({kinds}))" + sql[end:]).replace(
-                    "CREATE TABLE messages", "CREATE TABLE messages_rebuilt", 1)
-                indexes = [r[0] for r in conn.execute(
-                    "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL")]
-                conn.execute(new)
-                conn.execute("INSERT INTO messages_rebuilt SELECT * FROM messages")
-                conn.execute("DROP TABLE messages")
-                conn.execute("ALTER TABLE messages_rebuilt RENAME TO messages")
-                for index in indexes:
-                    conn.execute(index)
-                broken = conn.execute("PRAGMA foreign_key_check").fetchall()
-                if broken:
-                    raise sqlite3.IntegrityError(f"the rebuild of messages broke foreign keys: {broken[:3]}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-    finally:
-        conn.execute("PRAGMA foreign_keys = ON")
-
 
 @migrations()
 def m402_mail_outbox(db):

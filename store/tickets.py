@@ -1,6 +1,7 @@
 """Ticket rows. Updates check `version` so a write made against a stale read is refused."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Iterable
 
@@ -12,7 +13,7 @@ from store.times import iso
 COLUMNS = (
     "id", "class", "class_reason", "status", "subject", "requester", "requester_name", "received_at",
     "due_at", "acknowledged_at", "acknowledged_by", "assignee", "resolved_at", "panic_mode",
-    "needs_details", "quarantined", "step_cursor", "next_step_at", "version", "created_at", "updated_at",
+    "needs_details", "quarantined", "automated", "step_cursor", "next_step_at", "version", "created_at", "updated_at",
     "last_message_at",
 )
 _SELECT = "SELECT " + ", ".join(f"t.{c}" for c in COLUMNS)
@@ -24,25 +25,6 @@ class NoSuchTicket(StoreError):
 
 def _row(cols: Iterable[str], values) -> dict[str, Any]:
     return dict(zip(cols, values))
-
-
-_INSERT_TICKET = (
-    "INSERT INTO tickets (id, class, class_reason, subject, requester, requester_name, received_at, due_at,"
-    " next_step_at, needs_details, quarantined, created_at, updated_at, last_message_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-def ticket_row(ticket_id: int | None, *, cls: str, class_reason: str, subject: str, requester: str,
-               requester_name: str, received_at: str, due_at: str, next_step_at: str | None, now: str,
-               needs_details: bool = False, quarantined: bool = False) -> tuple:
-    """The values of one new tickets row, in _INSERT_TICKET's order (times already ISO text)."""
-    return (ticket_id, cls, class_reason, subject, requester, requester_name, received_at, due_at, next_step_at,
-            int(needs_details), int(quarantined), now, now, received_at)
-
-
-def insert_rows(db: Database, rows: list[tuple]) -> None:
-    db.conn.executemany(_INSERT_TICKET, rows)
 
 
 def create_ticket(
@@ -59,12 +41,15 @@ def create_ticket(
     now: datetime,
     needs_details: bool = False,
     quarantined: bool = False,
+    automated: bool = False,
 ) -> int:
-    row = ticket_row(None, cls=cls, class_reason=class_reason, subject=subject, requester=requester,
-                     requester_name=requester_name, received_at=iso(received_at), due_at=iso(due_at),
-                     next_step_at=iso(next_step_at), now=iso(now), needs_details=needs_details,
-                     quarantined=quarantined)
-    return db.execute(_INSERT_TICKET, row).lastrowid
+    return db.execute(
+        "INSERT INTO tickets (class, class_reason, subject, requester, requester_name, received_at, due_at,"
+        " next_step_at, needs_details, quarantined, automated, created_at, updated_at, last_message_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [cls, class_reason, subject, requester, requester_name, iso(received_at), iso(due_at), iso(next_step_at),
+         int(needs_details), int(quarantined), int(automated), iso(now), iso(now), iso(received_at)],
+    ).lastrowid
 
 
 def get_ticket(db: Database, ticket_id: int) -> dict[str, Any]:
@@ -131,21 +116,19 @@ def update_ticket(db: Database, ticket_id: int, changes: dict[str, Any], now: da
     return get_ticket(db, ticket_id)
 
 
-_INSERT_PARTICIPANT = "INSERT OR IGNORE INTO ticket_participants (ticket_id, address) VALUES (?, ?)"
-
-
 def add_participants(db: Database, ticket_id: int, addresses: Iterable[str]) -> None:
-    insert_participant_rows(db, participant_rows(ticket_id, addresses))
+    """Lower-cased, once each, mail addresses only; ones already there are skipped. One statement with one
+    bound parameter (a JSON list), however many addresses."""
+    rows = sorted({a.strip().lower() for a in addresses if a and "@" in a})
+    if rows:
+        db.execute("INSERT OR IGNORE INTO ticket_participants (ticket_id, address)"
+                   " SELECT ?, value FROM json_each(?)", [ticket_id, json.dumps(rows)])
 
 
-def participant_rows(ticket_id: int, addresses: Iterable[str]) -> list[tuple[int, str]]:
-    """(ticket id, address) rows for insert_participant_rows: lower-cased, once each, mail addresses only."""
-    return [(ticket_id, a) for a in {a.strip().lower() for a in addresses if a and "@" in a}]
-
-
-def insert_participant_rows(db: Database, rows: list[tuple[int, str]]) -> None:
-    """participant_rows(); ones already there are skipped."""
-    db.conn.executemany(_INSERT_PARTICIPANT, rows)
+def touch_last_message(db: Database, ticket_id: int, at: datetime) -> None:
+    """A plain reply changes nothing an operator acts on: no version bump, so their edit does not go stale."""
+    db.execute("UPDATE tickets SET last_message_at = max(coalesce(last_message_at, ''), ?) WHERE id = ?",
+               [iso(at), ticket_id])
 
 
 def is_participant(db: Database, ticket_id: int, address: str) -> bool:
@@ -156,6 +139,11 @@ def is_participant(db: Database, ticket_id: int, address: str) -> bool:
 
 def ticket_exists(db: Database, ticket_id: int) -> bool:
     return db.execute("SELECT 1 FROM tickets WHERE id = ?", [ticket_id]).fetchone() is not None
+
+
+def set_steps(db: Database, ticket_id: int, cursor: str | None, next_step_at: str | None) -> None:
+    """Escalation bookkeeping (ISO text): no version bump, so a console's pending edit does not go stale."""
+    db.execute("UPDATE tickets SET step_cursor = ?, next_step_at = ? WHERE id = ?", [cursor, next_step_at, ticket_id])
 
 
 def next_step_due(db: Database) -> str | None:

@@ -20,7 +20,6 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
 
 from sqlite_utils import Database
 
@@ -73,12 +72,11 @@ def says_ack(body: str) -> bool:
 
 
 def intercept(db: Database, cfg: Config, *, raw: bytes, subject: str, columns: tuple, received_at: datetime,
-              now: datetime, source: str, before_write: Callable[[], None] | None = None) -> PageReply | None:
+              now: datetime, source: str) -> PageReply | None:
     """A staff reply to a page: store it (with `columns`, intake's messages.message_columns() of `raw`),
     acknowledge if it says so, and return what happened. None: not a reply to a page; file it as usual.
 
-    Runs inside intake's write transaction; `before_write` is called before the first write (intake's
-    batched rows must be in first). It never raises for anything in the mail."""
+    Runs inside intake's write transaction. It never raises for anything in the mail."""
     token = token_in(subject)
     if token is None:
         return None
@@ -96,12 +94,10 @@ def intercept(db: Database, cfg: Config, *, raw: bytes, subject: str, columns: t
         log.warning("a reply to a page from %s cannot be checked: %s", sender or "an unknown sender", exc)
     if resolved is None and staff is None:
         return None
-    if before_write is not None:
-        before_write()
     kind = "autoreply" if autoreply.auto_kind(mail) else "reply"
     ticket_id = resolved.claim.ticket_id if resolved else None
-    row = messages.insert_row(db, messages.message_row(None, ticket_id, kind, iso(received_at), iso(now), source,
-                                                       raw, columns))
+    row = messages.add_message(db, ticket_id=ticket_id, kind=kind, received_at=iso(received_at), now=iso(now),
+                               source=source, raw=raw, columns=columns)
     if resolved is None:
         audit.add_event(db, None, "page_reply_unverified", "intake", now, message=row, by=sender, why=why)
         return PageReply(None, row, False, why)

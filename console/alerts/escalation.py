@@ -68,7 +68,7 @@ def _set_steps(db: Database, ticket_id: int, cursor: datetime | str | None, next
     if next_at is not None and next_at.microsecond:
         # Stored in whole seconds: round up, or the scheduler wakes before the step and spins until it.
         next_at = next_at.replace(microsecond=0) + timedelta(seconds=1)
-    db.execute("UPDATE tickets SET step_cursor = ?, next_step_at = ? WHERE id = ?", [cursor, iso(next_at), ticket_id])
+    tickets.set_steps(db, ticket_id, cursor, iso(next_at))
 
 
 def run_due(db: Database, cfg: Config, now: datetime) -> list[int]:

@@ -16,9 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from console import health
+from console.alerts import audience as aud
 from console.alerts import dispatch, escalation
 from console.clock import Clock
 from console.config import Config
+from console.safe_text import clean_line
 from store import heartbeat, open_db, outbox, tickets, write
 from store.db import data_version
 from store.times import parse_iso
@@ -59,6 +61,7 @@ class Scheduler:
         with write(self.db):
             escalation.run_due(self.db, self.cfg, now)
             outbox.expire_orphans(self.db, now)
+            intake_pages(self.db, self.cfg, now)
         self._dispatch(now)
         self.beat()
 
@@ -151,6 +154,38 @@ class Scheduler:
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
         self.ping_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def intake_pages(db, cfg: Config, now) -> list[int]:
+    """Page the supervisors once when intake has not synced for [alerts] intake_stale_after (one dedup key
+    per outage: the time of its last sync), and once more when it has synced again. Call inside write()."""
+    beats = heartbeat.heartbeats(db)
+    outages = health.intake_outages(beats, now, cfg.alerts.intake_stale_after)
+    created: list[int] = []
+
+    def page(step: str, outage: str, title: str, body: str, urgent: bool) -> None:
+        for audience_name, handle in aud.resolve(db, cfg, ("supervisors",), None, now):
+            alert_id = outbox.add_alert(db, dedup_key=outbox.outage_key(step, outage, handle), ticket_id=None,
+                                        cls=None, step=step, audience=audience_name, target=handle, urgent=urgent,
+                                        title=title, body=body, due_at=now, now=now)
+            if alert_id:
+                created.append(alert_id)
+
+    stale_now = set()
+    for o in outages:
+        outage = f"{o.mailbox}|{o.since}"
+        stale_now.add(outage)
+        page(outbox.STALE_STEP, outage, f"[support-console] INTAKE STALE: {clean_line(o.mailbox, 80)}",
+             f"{clean_line(o.summary, 300)}\nMail to the desk is not becoming tickets, and nobody is paged for it."
+             "\nCheck the poller: support-console status", True)
+    for outage in outbox.unrecovered_outages(db):
+        mailbox, since = outage.rsplit("|", 1)
+        synced = health.last_sync(beats, mailbox)
+        if outage not in stale_now and synced and synced > since:
+            page(outbox.RECOVERED_STEP, outage, f"[support-console] intake recovered: {clean_line(mailbox, 80)}",
+                 f"Intake of {clean_line(mailbox, 80)} synced again at {synced} (last sync before that: {since}).",
+                 False)
+    return created
 
 
 _local = threading.local()

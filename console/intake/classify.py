@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from console.safe_text import has_word_prefix
 
-__all__ = ["CLASSES", "Classification", "classify", "customer_mark"]
+__all__ = ["CLASSES", "Classification", "classify", "customer_mark", "is_urgent"]
 
 CLASSES = ("I", "II", "III")
 _RANK = {c: i for i, c in enumerate(CLASSES)}
@@ -110,6 +110,12 @@ def _address_set(addrs: Iterable[str] | str | None) -> frozenset[str]:
 @functools.lru_cache(maxsize=64)
 def _address_set_of_tuple(addrs: tuple[str, ...]) -> frozenset[str]:
     return frozenset(_norm(addrs))
+
+
+def is_urgent(recipients: Iterable[str], urgent: Iterable[str]) -> bool:
+    """Whether any recipient is one of the urgent addresses (case-insensitive)."""
+    urgent_set = _address_set(urgent)
+    return any(r in urgent_set for r in _norm(recipients))
 
 
 def classify(

@@ -18,20 +18,16 @@ import subprocess
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
-from imapclient.util import to_unicode
 
 from console.config import ImapConfig
-from console.intake.fetch_reply import read_reply
 
 log = logging.getLogger("support_console.imap")
 
 FETCH_KEYS = [b"BODY.PEEK[]", b"INTERNALDATE"]
-_FETCH_ITEMS = "(" + " ".join(k.decode() for k in FETCH_KEYS) + ")"
-_IMAPLIB_CALLS = ("_command", "_command_complete", "_untagged_response")  # what imapclient's fetch() calls
 
 
 class IntakeError(Exception):
@@ -67,19 +63,33 @@ def resolve_password(cfg: ImapConfig) -> str:
     return proc.stdout.rstrip("\r\n")
 
 
+def tls_context(cfg: ImapConfig) -> ssl.SSLContext:
+    """Verified TLS: the system's CAs, or only `[imap] ca_file` (a desk's private CA, a self-signed server)."""
+    ca_file = cfg.ca_file
+    if ca_file is None:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise IntakeError(f"imap.ca_file: cannot read CA certificates from {ca_file} "
+                          f"({getattr(exc, 'strerror', None) or getattr(exc, 'reason', None) or exc})",
+                          permanent=True) from None
+
+
 def connect(cfg: ImapConfig, password: str) -> IMAPClient:
     """A logged-in client. TLS is verified; plain text only for loopback (checked by config)."""
     where = f"{cfg.host}:{cfg.port}"
+    context = tls_context(cfg) if cfg.security != "none" else None
     try:
         if cfg.security == "tls":
-            client = IMAPClient(cfg.host, port=cfg.port, ssl=True, ssl_context=ssl.create_default_context(),
-                                timeout=cfg.timeout_seconds)
+            client = IMAPClient(cfg.host, port=cfg.port, ssl=True, ssl_context=context, timeout=cfg.timeout_seconds)
         else:
             client = IMAPClient(cfg.host, port=cfg.port, ssl=False, timeout=cfg.timeout_seconds)
             if cfg.security == "starttls":
-                client.starttls(ssl.create_default_context())
+                client.starttls(context)
     except ssl.SSLCertVerificationError as exc:
-        raise IntakeError(f"IMAP server {where}: TLS certificate not trusted ({exc.verify_message})") from None
+        hint = "" if cfg.ca_file else "; for a private CA or a self-signed server set [imap] ca_file"
+        raise IntakeError(f"IMAP server {where}: TLS certificate not trusted ({exc.verify_message}){hint}") from None
     except ssl.SSLError as exc:
         raise IntakeError(f"IMAP server {where}: TLS failed ({exc.reason or exc})") from None
     except ConnectionRefusedError:
@@ -121,8 +131,19 @@ def silence_imaplib_debug(client: IMAPClient) -> None:
         conn.debug = 0
 
 
+class Selected(NamedTuple):
+    uidvalidity: int
+    uidnext: int | None  # None: the server did not say (then `exists` tells whether mail arrived)
+    exists: int
+
+
 def select(client: IMAPClient, cfg: ImapConfig) -> int:
     """Select the folder (read-only unless we tag processed mail) and return its UIDVALIDITY."""
+    return select_state(client, cfg).uidvalidity
+
+
+def select_state(client: IMAPClient, cfg: ImapConfig) -> Selected:
+    """Select the folder afresh: a new view of it, whose UIDNEXT says whether mail arrived since the last."""
     try:
         info = client.select_folder(cfg.folder, readonly=not cfg.processed_keyword)
     except IMAPClientAbortError:
@@ -134,7 +155,9 @@ def select(client: IMAPClient, cfg: ImapConfig) -> int:
                               permanent=True) from None
         # A NO to SELECT (invalid name, no permission): the server will say the same next time.
         raise IntakeError(f"imap.folder: cannot select {cfg.folder!r}: {_server_text(exc)}", permanent=True) from None
-    return int(info[b"UIDVALIDITY"])
+    uidnext = info.get(b"UIDNEXT")
+    return Selected(int(info[b"UIDVALIDITY"]), int(uidnext) if uidnext is not None else None,
+                    int(info.get(b"EXISTS") or 0))
 
 
 def _server_text(exc: Exception) -> str:
@@ -153,7 +176,7 @@ def new_uids(client: IMAPClient, last_uid: int) -> list[int]:
 
 def fetch_batch(client: IMAPClient, uids: list[int]) -> list[Fetched]:
     """Fetch raw bytes without touching \\Seen. Unrequested keys in the reply are ignored."""
-    data = _fetch(client, list(uids))
+    data = client.fetch(list(uids), FETCH_KEYS)
     out = []
     for uid in uids:
         item = data.get(uid)
@@ -174,25 +197,6 @@ def _utc(idate) -> datetime | None:
         return idate.astimezone(timezone.utc)
     except (ValueError, OverflowError):
         return None
-
-
-def _fetch(client: IMAPClient, uids: list[int]) -> dict:
-    """client.fetch(uids, FETCH_KEYS), with the reply read by fetch_reply.read_reply.
-
-    The command goes out and its reply comes back through the same imaplib calls that imapclient 4.1's
-    fetch() makes; only the parsing of the reply differs (it was ~70 % of the FETCH's CPU). A client
-    without them (another imapclient, a test double) gets client.fetch() itself.
-    """
-    conn = getattr(client, "_imap", None)
-    as_connected = getattr(client, "use_uid", False) is True and getattr(client, "normalise_times", True) is False
-    if not as_connected or not all(callable(getattr(conn, m, None)) for m in _IMAPLIB_CALLS):
-        return client.fetch(uids, FETCH_KEYS)
-    tag = conn._command("UID", "FETCH", ",".join(map(str, uids)), _FETCH_ITEMS)
-    typ, data = conn._command_complete("FETCH", tag)
-    if typ != "OK":
-        raise IMAPClientError(f"fetch failed: {to_unicode(data[0])}")  # as imapclient words it
-    typ, data = conn._untagged_response(typ, data, "FETCH")
-    return read_reply(data)
 
 
 def _quietly(fn: Callable, *args) -> None:

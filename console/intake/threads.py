@@ -1,22 +1,85 @@
-"""Which ticket a reply belongs to. Headers first; a subject tag only from a known participant."""
+"""Which ticket a mail belongs to, and why (a reason code, never a sentence to match).
+
+Header threading (In-Reply-To, References, a bounce's original Message-ID) is trusted only as far as its
+sender is: a referenced Message-ID joins that ticket when the sender is one of the ticket's participants,
+one of the staff, or when the id is one the desk itself generated. Anyone can copy a Message-ID into a
+header, so a stranger's "reply" opens a ticket of its own (with an audit event naming the ticket it
+referred to). A ``[#N]`` subject tag counts on the same terms, minus the desk id.
+
+Desk-generated ids: mail the desk sends (replies, issue 14) is stored as a messages row of kind
+'outgoing' with its Message-ID. :func:`is_desk_message_id` is true exactly for those, so the sender of
+such mail must give it a Message-ID nobody can guess (e.g. ``<{secrets.token_urlsafe(16)}@desk-host>``)
+and store it before, or in the same transaction as, sending.
+"""
 from __future__ import annotations
 
-from collections.abc import Sequence
+import enum
+from collections.abc import Collection, Sequence
+from typing import NamedTuple
 
 from sqlite_utils import Database
 
 from store import messages, tickets
 
 
-def find_ticket(db: Database, ids: Sequence[str], tag: int | None, sender: str) -> tuple[int | None, str]:
-    """(ticket id, how it was found) or (None, why not), from the mail's analysis.reference_ids(), its
-    analysis.subject_tag() and the sender's address."""
-    found = messages.tickets_for_message_ids(db, ids)
-    if found:
-        return found[0], "in-reply-to/references"
+class Reason(enum.StrEnum):
+    NONE = "no-reference"  # nothing to go by (most new mail), or ids we do not hold
+    PARTICIPANT = "header-participant"  # a referenced message is on a ticket the sender takes part in
+    STAFF = "header-staff"  # the sender is on the staff list
+    DESK_ID = "header-desk-id"  # the referenced id is one the desk generated
+    TAG_PARTICIPANT = "tag-participant"  # [#N] from a participant (or staff)
+    HEADER_REFUSED = "header-not-participant"  # refers to a ticket the sender has no part in
+    TAG_REFUSED = "tag-not-participant"  # [#N] from a stranger
+
+
+JOINED = {Reason.PARTICIPANT, Reason.STAFF, Reason.DESK_ID, Reason.TAG_PARTICIPANT}
+
+
+class Thread(NamedTuple):
+    ticket_id: int | None  # the ticket to join, or None
+    reason: Reason
+    referred: int | None = None  # the ticket a refused mail referred to
+
+
+def describe(thread: Thread, sender: str) -> str:
+    """One line for the audit log."""
+    who = sender or "the sender"
+    if thread.reason is Reason.TAG_REFUSED:
+        return f"subject tag [#{thread.referred}] ignored: {who} is not a participant"
+    if thread.reason is Reason.HEADER_REFUSED:
+        return f"reply headers refer to ticket #{thread.referred}, but {who} is not a participant"
+    return thread.reason.value
+
+
+def is_desk_message_id(db: Database, message_id: str | None) -> bool:
+    """Whether the desk generated this Message-ID (it is stored as one of the desk's outgoing messages)."""
+    return bool(message_id) and messages.is_outgoing_message_id(db, message_id)
+
+
+def find_ticket(db: Database, ids: Sequence[str], tag: int | None, sender: str,
+                staff: Collection[str] = ()) -> Thread:
+    """The ticket for a mail with these reference ids (analysis.reference_ids(), most telling first),
+    this subject tag and this sender address; `staff` holds the staff's own addresses."""
+    sender = (sender or "").lower()
+    is_staff = bool(sender) and sender in staff
+    referred = None
+    if ids:
+        rank = {mid: i for i, mid in enumerate(ids)}
+        # The most telling id first; a Message-ID seen from two senders resolves to the sender's own first.
+        candidates = sorted(messages.thread_candidates(db, ids),
+                            key=lambda c: (rank.get(c.message_id, len(rank)), c.from_addr != sender, -c.row))
+        for c in candidates:
+            if c.kind == "outgoing":
+                return Thread(c.ticket_id, Reason.DESK_ID)
+            if is_staff:
+                return Thread(c.ticket_id, Reason.STAFF)
+            if sender and tickets.is_participant(db, c.ticket_id, sender):
+                return Thread(c.ticket_id, Reason.PARTICIPANT)
+            referred = referred or c.ticket_id
     if tag is not None and tickets.ticket_exists(db, tag):
-        # A bare [#42] is trivially forged: it only counts from someone already on that ticket.
-        if sender and tickets.is_participant(db, tag, sender):
-            return tag, "subject tag from a participant"
-        return None, f"subject tag [#{tag}] ignored: {sender or 'sender'} is not a participant"
-    return None, "no thread reference"
+        if is_staff or (sender and tickets.is_participant(db, tag, sender)):
+            return Thread(tag, Reason.TAG_PARTICIPANT)
+        return Thread(None, Reason.TAG_REFUSED, tag)
+    if referred is not None:
+        return Thread(None, Reason.HEADER_REFUSED, referred)
+    return Thread(None, Reason.NONE)

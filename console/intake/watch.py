@@ -1,167 +1,132 @@
-"""Watching one mailbox: sync new mail above the watermark, then IDLE (or poll) until stopped."""
+"""Watching one mailbox: sync new mail above the watermark, then IDLE (or poll) until stopped.
+
+Servers announce new mail (`* n EXISTS`, `* n RECENT`) in untagged responses to any command: during IDLE,
+but also in the reply to DONE (Dovecot, for mail that lands in the ~0.5 s before it) or only in replies to
+DONE and NOOP (Cyrus without its idled). So every time intake leaves IDLE (news, the liveness check, the
+IDLE refresh) it reads what DONE and NOOP return and then looks for UIDs above the watermark: whatever
+the server announced or failed to announce, new mail is found within one liveness interval.
+
+Intake writes its own heartbeat row (console/health.py documents it) at every change of state, after
+every sync and at every liveness check, so that `status`, the console and the stale-intake page see
+intake itself, not only the scheduler.
+"""
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
+import socket
 import sqlite3
 import threading
 import time
-from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Callable
 
+from console import health
 from console.clock import Clock
 from console.config import Config
 from console.intake import imap
-from console.intake.analysis import Analysis, analyze_batch, start_helper
-from console.intake.pipeline import Incoming, file_messages, max_bytes
-from store import mailbox, open_db
+from console.intake.pipeline import Incoming, file_messages
+from store import heartbeat, mailbox, open_db, write
 from store.db import StoreError
+from store.times import iso
 
 log = logging.getLogger("support_console.intake")
 
-LIVENESS_SECONDS = 30.0  # NOOP during IDLE: a dropped connection looks exactly like silence
-PARALLEL_MIN = 400  # a backlog this big is parsed in a helper process; below it the process costs more
-HELPERS = 2  # parsing processes: MIME mail takes ~1 ms to parse (the stdlib compiles a regex per boundary)
-# What a helper needs, imported once by the fork server so that each helper starts in milliseconds.
-# "__main__": multiprocessing imports the poller's main module (the small launcher) in every child.
-HELPER_MODULES = ["__main__", "console.intake.analysis", "console.config"]
+LIVENESS_SECONDS = 30.0  # DONE + NOOP during IDLE: a dropped connection looks exactly like silence
+# Dovecot 2.3 does not announce, during IDLE, mail that arrived between a command's reply and the start of
+# IDLE, nor (if DONE comes first) mail its ~0.5 s notification delay was still holding: it waits for its
+# own 30 s check. So this soon after each entry into IDLE that follows a sync, intake leaves IDLE once,
+# looks for new UIDs, and goes straight back in when there are none.
+PROBE_SECONDS = 0.2
+NEWS = (b"EXISTS", b"RECENT")
 
 
-def _helper_context() -> multiprocessing.context.BaseContext:
-    """Helpers are forked from multiprocessing's fork server, a clean process started once per poller.
-
-    Not plain fork: this process has threads (scheduler, senders), open sqlite handles and the mailbox
-    flock, none of which a child may inherit. Not spawn: each helper would start Python and import the
-    parser again (~0.2 s of CPU each, on every backlog). The fork server stays for the poller's life.
-    """
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(HELPER_MODULES)
-    return ctx
+def _news(responses) -> bool:
+    return any(isinstance(r, tuple) and len(r) > 1 and r[1] in NEWS for r in responses or ())
 
 
-_helpers_ready = False  # a helper has answered in this process: the fork server is up, helpers fork fast
-
-
-class Analyzer:
-    """Parses and classifies a big backlog in a helper process while this one fetches and commits.
-
-    Parsing is pure, GIL-bound Python, so a thread would share this core; a process uses the other.
-    Anything wrong with a helper falls back to parsing here for the rest of the backlog: it is an
-    accelerator, never a dependency.
-    """
-
-    def __init__(self, cfg: Config):
-        self.cfg = cfg
-        self.pool: ProcessPoolExecutor | None = None
-        self.broken = False
-
-    def start(self) -> None:
-        """Start the helper processes now, so that they are ready by the second batch."""
-        for _ in range(HELPERS):
-            self.submit([])
-
-    @property
-    def ready(self) -> bool:
-        """Whether helpers start in milliseconds here. Until the fork server is up (about 0.15 s, on the
-        poller's first backlog) the first batch is parsed in this process instead of waiting."""
-        return _helpers_ready and not self.broken
-
-    def submit(self, items: list[Incoming]) -> Future | None:
-        if self.broken:
-            return None
-        try:
-            if self.pool is None:
-                self.pool = ProcessPoolExecutor(max_workers=HELPERS, mp_context=_helper_context(),
-                                                initializer=start_helper, initargs=(os.getpid(),))
-            return self.pool.submit(analyze_batch, [it.raw for it in items], self.cfg.routing, max_bytes(self.cfg),
-                                    [it.received_at for it in items], self.cfg.sla)
-        except Exception as exc:  # noqa: BLE001
-            log.warning("parsing in a helper process is off (%s); parsing here", type(exc).__name__)
-            self.broken = True
-            return None
-
-    def result(self, fut: Future | None) -> list[Analysis] | None:
-        if fut is None:
-            return None  # file_messages parses in this process
-        try:
-            analyses = fut.result(timeout=300)
-        except Exception as exc:  # noqa: BLE001
-            log.warning("helper process failed (%s); parsing this batch here", type(exc).__name__)
-            self.broken = True
-            return None
-        global _helpers_ready
-        _helpers_ready = True
-        return analyses
-
-    def close(self) -> None:
-        """Stop the helpers (at the end of each backlog). A poller runs for months: helpers that failed
-        during this backlog get another chance at the next one, with a new pool."""
-        if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            self.pool = None
-        self.broken = False
+def _bye(responses) -> bool:
+    return any(isinstance(r, tuple) and r and r[0] == b"BYE" for r in responses or ())
 
 
 class Intake:
     """One mailbox: sync new mail, then IDLE (or poll) until stopped."""
 
-    def __init__(self, cfg: Config, clock: Clock, stop: threading.Event, on_commit=None):
+    def __init__(self, cfg: Config, clock: Clock, stop: threading.Event, on_commit=None, *,
+                 liveness_seconds: float = LIVENESS_SECONDS, monotonic: Callable[[], float] = time.monotonic,
+                 connect: Callable = imap.connect):
         assert cfg.imap is not None
         self.cfg, self.imap, self.clock, self.stop = cfg, cfg.imap, clock, stop
         self.on_commit = on_commit or (lambda n: None)
+        self.liveness_seconds, self.monotonic, self.connect = liveness_seconds, monotonic, connect
         self.db = open_db(cfg.store_path)
         self.password = imap.resolve_password(cfg.imap)
         self.backoff = imap.Backoff()
-        self.analyzer = Analyzer(cfg)
+        self.name = f"{health.INTAKE_PREFIX}{self.imap.account}/{self.imap.folder}"
+        self.status = {"state": "connecting", "ever_connected": False, "started_at": iso(clock.now()),
+                       "last_sync_at": None, "last_error": None, "last_error_at": None, "waiting": None}
+        self.unannounced = 0  # messages found that no response had announced (diagnostics, tests)
 
-    def sync(self, client) -> int:
-        """Fetch everything above the watermark; a UIDVALIDITY change rescans the whole folder."""
-        uidvalidity = imap.select(client, self.imap)
-        wm = mailbox.get_watermark(self.db, self.imap.account, self.imap.folder)
-        last_uid = 0
-        if wm is not None:
-            if wm[0] != uidvalidity:
-                log.warning("UIDVALIDITY of %s changed (%s -> %s): rescanning; duplicates are dropped by content",
-                            self.imap.folder, wm[0], uidvalidity)
-            else:
-                last_uid = wm[1]
-        uids = imap.new_uids(client, last_uid)
-        key = (self.imap.account, self.imap.folder, uidvalidity)
-        parallel = len(uids) >= PARALLEL_MIN
+    # --- the heartbeat row ---------------------------------------------------------------------
+
+    def _beat(self, **changes) -> None:
+        self.status.update(changes)
+        try:
+            with write(self.db):
+                heartbeat.beat(self.db, self.name, self.clock.now(), pid=os.getpid(), host=socket.gethostname(),
+                               **self.status)
+        except (StoreError, sqlite3.Error) as exc:  # liveness only: filing mail matters more
+            log.debug("could not write intake's heartbeat: %s", exc)
+
+    # --- syncing -------------------------------------------------------------------------------
+
+    def sync(self, client, *, beat: bool = True) -> int:
+        """File every UID above the watermark (a UIDVALIDITY change rescans the folder), until a fresh
+        SELECT shows that nothing arrived meanwhile. Mail announced during our own commands (its EXISTS
+        went to a FETCH or SEARCH reply, where imapclient does not hand it over) is taken too, and the IDLE
+        that follows starts from a view holding everything filed. Returns how many messages were stored."""
         stored = 0
-        # Batches are committed strictly in UID order (the watermark moves with each commit). For a big
-        # backlog the helpers parse the next HELPERS batches while the oldest fetched one is committed;
-        # on the poller's first backlog the first batch is parsed here while they start.
-        here_first = parallel and not self.analyzer.ready
-        if parallel:
-            self.analyzer.start()
-        pending: deque[tuple[list[int], list[Incoming], Future | None]] = deque()
+        prior_state = self.status["state"]
+        view = imap.select_state(client, self.imap)
+        while not self.stop.is_set():
+            wm = mailbox.get_watermark(self.db, self.imap.account, self.imap.folder)
+            last_uid = 0
+            if wm is not None:
+                if wm[0] != view.uidvalidity:
+                    log.warning("UIDVALIDITY of %s changed (%s -> %s): rescanning; duplicates are dropped by content",
+                                self.imap.folder, wm[0], view.uidvalidity)
+                else:
+                    last_uid = wm[1]
+            uids = imap.new_uids(client, last_uid)
+            if uids:
+                stored += self._file(client, view.uidvalidity, uids)
+            again = imap.select_state(client, self.imap)
+            if not uids and again == view:
+                break
+            view = again
+        self.status.update(state=prior_state if prior_state != "syncing" else "idle",
+                           last_sync_at=iso(self.clock.now()), waiting=0)
+        if beat:
+            self._beat()
+        return stored
+
+    def _file(self, client, uidvalidity: int, uids: list[int]) -> int:
+        self._beat(state="syncing", waiting=len(uids))
+        key = (self.imap.account, self.imap.folder, uidvalidity)
+        stored = 0
         for i in range(0, len(uids), self.imap.batch_size):
             if self.stop.is_set():  # SIGTERM mid-backlog: stop after committing what was fetched
                 break
             batch = uids[i:i + self.imap.batch_size]
             fetched = imap.fetch_batch(client, batch)
             items = [Incoming(raw=f.raw, received_at=f.internaldate, uid=f.uid) for f in fetched]
-            helped = parallel and (i > 0 or not here_first)
-            pending.append((batch, items, self.analyzer.submit(items) if helped else None))
-            if len(pending) > (HELPERS if parallel else 0):
-                stored += self._commit(client, key, *pending.popleft())
-        while pending:
-            stored += self._commit(client, key, *pending.popleft())
-        if parallel:
-            self.analyzer.close()  # backlogs are rare; do not keep a process idling
-        if uids:
-            log.info("%s: %d new message(s), %d stored", self.imap.folder, len(uids), stored)
+            filed = file_messages(self.db, self.cfg, items, self.clock.now(), source="imap", mailbox_key=key,
+                                  last_uid=batch[-1])
+            self.on_commit(len(filed))
+            self._mark_processed(client, [f.uid for f in filed])
+            stored += sum(1 for f in filed if f.outcome != "duplicate")
+            self._beat(waiting=len(uids) - i - len(batch))
+        log.info("%s: %d new message(s), %d stored", self.imap.folder, len(uids), stored)
         return stored
-
-    def _commit(self, client, key, batch: list[int], items: list[Incoming], fut: Future | None) -> int:
-        analyses = self.analyzer.result(fut)
-        filed = file_messages(self.db, self.cfg, items, self.clock.now(), source="imap", mailbox_key=key,
-                              last_uid=batch[-1], analyses=analyses)
-        self.on_commit(len(filed))
-        self._mark_processed(client, [f.uid for f in filed])
-        return sum(1 for f in filed if f.outcome != "duplicate")
 
     def _mark_processed(self, client, uids: list[int]) -> None:
         # Cosmetic and idempotent, only after the commit; failure changes nothing we rely on.
@@ -171,25 +136,32 @@ class Intake:
             except Exception as exc:  # noqa: BLE001
                 log.debug("could not set keyword: %s", type(exc).__name__)
 
+    # --- connecting ----------------------------------------------------------------------------
+
     def once(self) -> int:
-        client = imap.connect(self.imap, self.password)
+        client = self.connect(self.imap, self.password)
         try:
+            self.status.update(ever_connected=True, state="polling")
             return self.sync(client)
         finally:
-            self.analyzer.close()
             _logout(client)
 
     def run(self) -> None:
         lost = False
+        self._beat(state="connecting")
         while not self.stop.is_set():
             client = None
             try:
-                client = imap.connect(self.imap, self.password)
-                self.sync(client)
+                client = self.connect(self.imap, self.password)
+                self.status["ever_connected"] = True
+                self._beat(state="syncing")
                 idle = self.imap.idle and b"IDLE" in client.capabilities()
+                imap.select(client, self.imap)  # a folder that cannot be selected stops here, before "watching"
                 log.info("%s to %s:%d as %s; watching %s (%s)", "reconnected" if lost else "connected",
                          self.imap.host, self.imap.port, self.imap.username, self.imap.folder,
                          "IDLE" if idle else f"polling every {self.imap.poll_seconds:g}s")
+                self.status["state"] = "idle" if idle else "polling"
+                self.sync(client)
                 self.backoff.reset()
                 lost = False
                 if idle:
@@ -198,52 +170,81 @@ class Intake:
                     self._poll_loop(client)
             except imap.IntakeError as exc:
                 if exc.permanent:
+                    self._beat(state="error", last_error=str(exc), last_error_at=iso(self.clock.now()))
                     raise  # configuration problems do not heal by retrying
-                lost = True
-                self._pause(exc)
+                lost = self._pause(exc)
             except (OSError, imap.IMAPClientError, EOFError) as exc:
-                lost = True
-                self._pause(exc)
+                lost = self._pause(exc)
             except (StoreError, sqlite3.OperationalError) as exc:
                 # A console holding the write lock past the busy timeout (or a full disk) must not kill
                 # intake: nothing was committed for this batch, the watermark did not move; retry later.
-                lost = True
-                self._pause(exc, what="database unavailable")
+                lost = self._pause(exc, what="database unavailable")
             finally:
-                self.analyzer.close()  # a sync cut short may have left the helper process running
                 if client is not None:
                     _logout(client)
 
-    def _pause(self, exc: Exception, what: str = "IMAP connection lost") -> None:
+    def _pause(self, exc: Exception, what: str | None = None) -> bool:
+        if what is None:
+            what = "IMAP connection lost" if self.status["ever_connected"] else "cannot connect"
         delay = self.backoff.next()
-        log.warning("%s (%s); reconnecting in %.0fs", what, _describe(exc), delay)
+        text = f"{what} ({_describe(exc)})"
+        log.warning("%s; %s in %.0fs", text, "reconnecting" if self.status["ever_connected"] else "retrying", delay)
+        self._beat(state="error", last_error=text, last_error_at=iso(self.clock.now()))
         self.stop.wait(delay)
+        return self.status["ever_connected"]
+
+    # --- waiting for mail ----------------------------------------------------------------------
 
     def _idle_loop(self, client) -> None:
-        client.idle()
-        started = last_check = time.monotonic()
+        self._enter_idle(client)
         while not self.stop.is_set():
-            t0 = time.monotonic()
-            responses = client.idle_check(timeout=1.0)
-            now = time.monotonic()
-            if any(r[0] == b"BYE" for r in responses if isinstance(r, tuple) and r):
+            t0 = self.monotonic()
+            # Wake for the probe and the liveness check on time, and at least every second for the stop flag.
+            deadline = self._idle_since + (self.liveness_seconds if self._probed else PROBE_SECONDS)
+            wait = max(0.05, min(1.0, deadline - t0))
+            responses = client.idle_check(timeout=wait)
+            now = self.monotonic()
+            if _bye(responses):
                 raise ConnectionAbortedError("server said BYE")
-            news = [r for r in responses if isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"RECENT")]
-            suspicious = not responses and now - t0 < 0.5  # EOF returns [] at once, forever
-            if news or now - started >= self.imap.idle_refresh_seconds or now - last_check >= LIVENESS_SECONDS \
-                    or suspicious:
-                client.idle_done()  # raises on a dead connection
-                client.noop()
-                if news or suspicious:
-                    self.sync(client)
-                client.idle()
-                started = last_check = time.monotonic()
+            announced = _news(responses)
+            suspicious = not responses and now - t0 < wait / 2  # EOF returns [] at once, forever
+            due = announced or suspicious or now - self._idle_since >= self.liveness_seconds \
+                or now - self._idle_since >= self.imap.idle_refresh_seconds
+            probe = not self._probed and now - self._idle_since >= PROBE_SECONDS
+            if not (due or probe):
+                continue
+            _, done = client.idle_done()  # raises on a dead connection
+            announced = announced or _news(done)
+            if not due:  # the probe: whatever arrived around the start of IDLE is taken now
+                if self._look(client, announced):
+                    self._enter_idle(client)
+                else:
+                    self._probed = True
+                    client.idle()
+                continue
+            _, more = client.noop()
+            self._look(client, announced or _news(more))
+            self._enter_idle(client)
         client.idle_done()
+
+    def _enter_idle(self, client) -> None:
+        client.idle()
+        self._idle_since, self._probed = self.monotonic(), False
+        self._beat()  # after IDLE began: a write here would widen the window the probe is for
 
     def _poll_loop(self, client) -> None:
         while not self.stop.wait(self.imap.poll_seconds):
-            client.noop()
-            self.sync(client)
+            _, responses = client.noop()
+            self._look(client, _news(responses))
+            self._beat()
+
+    def _look(self, client, announced: bool) -> int:
+        """Out of IDLE: file what is above the watermark, announced or not (the liveness compare)."""
+        found = self.sync(client, beat=False)
+        if found and not announced:
+            self.unannounced += found
+            log.info("%s: %d new message(s) found that the server had not announced", self.imap.folder, found)
+        return found
 
 
 def _describe(exc: Exception) -> str:

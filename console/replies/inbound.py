@@ -1,6 +1,6 @@
 """Intake's side of replies, as two small hooks for console/intake/pipeline.py:
 
-- own_mail_as_auto(): mail that carries our loop header (X-Loop: one of the desk's addresses) or comes
+- own_mail(): mail that carries our loop header (X-Loop: one of the desk's addresses) or comes
   from one of the desk's own addresses is the desk's own mail coming back: it never opens a ticket.
   It is filed the way auto-replies are (kept, attached to a ticket when it threads, never contact).
 - on_new_ticket(): with [replies] receipt = true a new ticket's requester gets a receipt; with
@@ -12,11 +12,9 @@ the outgoing messages (store.outgoing.is_desk_message_id), which intake's refere
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from datetime import datetime
-from typing import Callable
 
 from sqlite_utils import Database
 
@@ -49,13 +47,6 @@ def own_mail(cfg: Config, sender: str, raw: bytes) -> str | None:
     return None
 
 
-def own_mail_as_auto(cfg: Config, analysis, raw: bytes):
-    """The intake analysis, marked as an auto-reply when the mail is our own (see own_mail)."""
-    if analysis.auto is not None or own_mail(cfg, analysis.sender, raw) is None:
-        return analysis
-    return dataclasses.replace(analysis, auto="autoreply")
-
-
 def _history_before(db: Database, mailbox_key: tuple | None) -> datetime | None:
     if mailbox_key is None:
         return None
@@ -71,14 +62,12 @@ def _history_before(db: Database, mailbox_key: tuple | None) -> datetime | None:
 
 
 def on_new_ticket(db: Database, cfg: Config, ticket_id: int, raw: bytes, received: datetime, now: datetime, *,
-                  mailbox_key: tuple | None = None, flush: Callable[[], None] | None = None) -> int | None:
-    """Queue the automatic mail a new ticket is owed, if any; inside intake's transaction. `flush`
-    writes intake's pending rows first (the ticket must be readable). Returns the outbox row or None."""
+                  mailbox_key: tuple | None = None) -> int | None:
+    """Queue the automatic mail a new ticket is owed, if any; inside intake's transaction. Returns the
+    outbox row or None."""
     r = cfg.replies
     if cfg.smtp is None or not (r.receipt or r.details_request):
         return None
-    if flush is not None:
-        flush()
     t = tickets.get_ticket(db, ticket_id)
     purpose = "details" if r.details_request and t["needs_details"] else "receipt" if r.receipt else None
     if purpose is None:

@@ -245,3 +245,26 @@ def test_password_never_stored_or_logged(dovecot, tmp_path, pollers):
     assert files
     for f in files:
         assert secret.encode() not in f.read_bytes(), f
+
+
+def test_ingests_started_at_once_on_a_new_database_all_store(tmp_path):
+    # An MTA delivering one mail per recipient starts several ingests at once; the first ones create the
+    # schema. None may fail (each failure is a deferral at best).
+    import subprocess
+
+    from tests.integration.helpers import CLI, REPO
+
+    for round_ in range(3):
+        d = tmp_path / f"r{round_}"
+        d.mkdir()
+        cfg = write_config(d, port=143)
+        for i in range(4):
+            (d / f"{i}.eml").write_bytes(mail(f"{round_}-{i}"))
+        inputs = [open(d / f"{i}.eml", "rb") for i in range(4)]  # all read at once, as from an MTA's queue
+        procs = [subprocess.Popen([*CLI, "--config", str(cfg), "ingest"], stdin=f, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env=cli_env(), cwd=REPO) for f in inputs]
+        outs = [p.communicate(timeout=60) for p in procs]
+        for f in inputs:
+            f.close()
+        assert [p.returncode for p in procs] == [0] * 4, [e.decode() for _, e in outs]
+        assert count(d / "support.db", "tickets") == 4, [o.decode() for o, _ in outs]

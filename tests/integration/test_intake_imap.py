@@ -133,10 +133,11 @@ def test_poll_once_twice_is_idempotent(dovecot, tmp_path):
 
 def test_replies_thread_autoreplies_do_not_open_tickets_and_tags_need_a_participant(dovecot, tmp_path):
     alice = "alice@customer.example"
-    first = mail("first", frm=alice, subject="Printer broken", msgid="<first@customer.example>")
+    first = mail("first", frm=alice, subject="Printer broken", msgid="<first@customer.example>",
+                 extra="Cc: Carol <carol@customer.example>")
     reply = mail("reply", frm=alice, subject="Re: Printer broken", msgid="<reply@customer.example>",
                  extra="In-Reply-To: <first@customer.example>\nReferences: <first@customer.example>")
-    # A colleague on another address answers in the thread: headers thread it, whoever sends it.
+    # A colleague the customer copied answers in the thread: a participant, so the headers thread it.
     colleague = mail("colleague", frm="carol@customer.example", subject="Re: Printer broken",
                      msgid="<carol@customer.example>", extra="In-Reply-To: <reply@customer.example>")
     ooo = mail("ooo", frm=alice, subject="Out of office: Re: [#1] Printer broken", msgid="<ooo@customer.example>",
@@ -148,7 +149,10 @@ def test_replies_thread_autoreplies_do_not_open_tickets_and_tags_need_a_particip
     forged = mail("forged", frm="mallory@evil.example", subject="Re: [#1] Printer broken",
                   msgid="<forged@evil.example>")
     tagged = mail("tagged", frm=alice, subject="[#1] still broken", msgid="<tagged@customer.example>")
-    for raw in (first, reply, colleague, ooo, ooo_unthreaded, bounce):
+    # A stranger who copies the thread's Message-IDs into his headers does not join it (nor become a participant).
+    hijack = mail("hijack", frm="eve@evil.example", subject="Re: Printer broken", msgid="<hijack@evil.example>",
+                  extra="In-Reply-To: <first@customer.example>\nReferences: <first@customer.example>")
+    for raw in (first, reply, colleague, ooo, ooo_unthreaded, bounce, hijack):
         dovecot.append(raw)
     cfg = write_config(tmp_path, port=dovecot.port)
     _assert_one_line_ok(run_cli(cfg, "poll", "--once"))
@@ -171,9 +175,14 @@ def test_replies_thread_autoreplies_do_not_open_tickets_and_tags_need_a_particip
     assert msg("<tagged@customer.example>") == ("reply", 1)  # a participant's [#1] threads
     kind, forged_ticket = msg("<forged@evil.example>")
     assert kind == "new" and forged_ticket not in (None, 1)  # a stranger's [#1] opens a new ticket
-    assert count(db, "tickets") == 2
-    refused = query(db, "SELECT detail FROM events WHERE ticket_id = ? AND kind = 'thread_refused'", [forged_ticket])
-    assert refused and "not a participant" in json.loads(refused[0][0])["detail"]
+    kind, hijack_ticket = msg("<hijack@evil.example>")
+    assert kind == "new" and hijack_ticket not in (None, 1, forged_ticket)
+    assert count(db, "tickets") == 3
+    for ticket, reason in ((forged_ticket, "tag-not-participant"), (hijack_ticket, "header-not-participant")):
+        refused = query(db, "SELECT detail FROM events WHERE ticket_id = ? AND kind = 'thread_refused'", [ticket])
+        detail = json.loads(refused[0][0])
+        assert detail["reason"] == reason and detail["referred"] == 1 and "not a participant" in detail["detail"]
+    assert not query(db, "SELECT 1 FROM ticket_participants WHERE ticket_id = 1 AND address LIKE '%evil.example'")
     # Auto-replies do not count as contact and do not change the ticket.
     t1 = json.loads(run_cli(cfg, "show", "1", "--json").stdout)
     assert t1["status"] == "new" and t1["acknowledged_at"] is None

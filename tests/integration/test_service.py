@@ -88,10 +88,10 @@ def service(tmp_path, dovecot, listener, monkeypatch):
     hang, release = threading.Event(), threading.Event()
     real_sync = watch.Intake.sync
 
-    def sync(self, client):
+    def sync(self, client, **kw):
         if hang.is_set():
             release.wait(60)
-        return real_sync(self, client)
+        return real_sync(self, client, **kw)
 
     monkeypatch.setattr(watch.Intake, "sync", sync)
     svc = Service(cfg, SystemClock(), notifier=Notifier(listener.address, watchdog_seconds=0.2), grace=1.0,

@@ -50,9 +50,18 @@ def _imported_by(module: str) -> set[str]:
     return set(out.stdout.strip().split(","))
 
 
-def test_the_parsing_helper_process_imports_only_pure_code():
-    # Intake's helper process imports console.intake.analysis and nothing more; the database layer,
-    # sqlite-utils and the alerting side would double its start-up time.
-    heavy = {"sqlite_utils", "sqlite3", "store.db", "console.alerts", "console.intake.pipeline", "textual"}
-    assert heavy & _imported_by("console.intake.pipeline")  # the check can fail
-    assert not heavy & _imported_by("console.intake.analysis")
+def test_ingest_imports_only_what_filing_needs():
+    # An MTA starts one `ingest` process per mail: no poller, pager library or IMAP client on that path.
+    heavy = {"apprise", "imapclient", "console.poller", "console.alerts.dispatch", "console.intake.watch", "textual"}
+    assert heavy & _imported_by("console.poller")  # the check can fail
+    code = ("import sys, io; from console import cli; sys.stdin = io.TextIOWrapper(io.BytesIO(b''));"
+            " cli.main(['--config', '/nonexistent/config.toml', 'ingest'])")
+    out = subprocess.run([sys.executable, "-c", code + "; print(','.join(sorted(sys.modules)))"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert "no message on stdin" in out.stderr
+    assert not heavy & set(out.stdout.strip().split(","))
+    code = ("import sys; from console import cli, config; from console.intake import pipeline;"
+            " print(','.join(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert not heavy & set(out.stdout.strip().split(","))

@@ -1,8 +1,6 @@
 """fetch_batch: the FETCH reply is read by the keys we asked for; anything else is ignored."""
 from datetime import datetime, timedelta, timezone
 
-import pytest
-from imapclient.exceptions import IMAPClientError
 from imapclient.fixed_offset import FixedOffset
 
 from console.intake import imap
@@ -54,27 +52,3 @@ def test_new_uids_filters_the_uid_star_quirk():
             return [42]  # `UID 43:*` answers the highest UID even when it is below 43
 
     assert imap.new_uids(Searcher(), 42) == []
-
-
-def test_a_fetch_the_server_refuses_is_an_imap_error_worded_as_imapclient_words_it():
-    class Conn:  # imaplib's side of an IMAPClient, for this one command
-        def _command(self, *args):
-            self.args = args
-            return "A001"
-
-        def _command_complete(self, name, tag):
-            return "NO", [b"Some messages could not be FETCHed"]
-
-        def _untagged_response(self, typ, data, name):
-            raise AssertionError("not reached")
-
-    class Client:
-        use_uid, normalise_times, _imap = True, False, Conn()
-
-        def fetch(self, uids, keys):
-            raise AssertionError("the fast path was not taken")
-
-    client = Client()
-    with pytest.raises(IMAPClientError, match="^fetch failed: Some messages could not be FETCHed$"):
-        imap.fetch_batch(client, [3, 5])
-    assert client._imap.args == ("UID", "FETCH", "3,5", "(BODY.PEEK[] INTERNALDATE)")

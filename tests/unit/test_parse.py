@@ -412,11 +412,10 @@ def test_parser_crash_falls_back_to_raw_headers(monkeypatch):
             raise RecursionError("boom")
 
     monkeypatch.setattr(parse_mod, "BytesParser", Exploding)
-    monkeypatch.setattr(parse_mod, "_read_plain", lambda raw, notes: None)  # this plain mail would skip the parser
     m = parse_message(CASES["crlf"])
     assert isinstance(m, ParsedMail)
     assert m.unparseable
-    assert m.subject == "CRLF line endings"  # read by the lenient compat32 header parser
+    assert m.subject == "CRLF line endings"  # read by the header-only parser
     assert m.message_id == "crlf@example.org"
     assert "line two" in m.body_text
     assert any("parser failed" in d for d in m.defects)
@@ -436,7 +435,7 @@ def test_parsed_mail_is_hashable_and_frozen():
     "  Ann Example   <ann+tag@ex-ample.org>  ",
     "O'Brien <ob@x.example>",
 ])
-def test_simple_address_fast_path_agrees_with_getaddresses(value):
+def test_addresses_agree_with_getaddresses(value):
     import email.utils
 
     from console.intake.parse import _addresses
@@ -452,3 +451,9 @@ def test_clean_line_fast_path_still_strips_everything_else():
     assert clean_line("two  spaces") == "two spaces"
     assert clean_line(" padded ") == "padded"
     assert clean_line("bell\x07 and \x1b[31mred") == "bell and red"
+
+
+def test_headers_are_a_plain_dict_of_first_values():
+    m = parse_message(b"Subject: hi\r\nX-A: 1\r\nx-a: 2\r\n\r\nbody")
+    assert type(m.headers) is dict
+    assert m.headers == {"subject": "hi", "x-a": "1"}

@@ -93,3 +93,32 @@ def test_concurrent_writers_wait_instead_of_failing(cfg, db):
         t.join()
     assert errors == []
     assert tickets.get_ticket(db, tid)["subject"] == "s" + "." * 200
+
+
+def test_message_kinds_migration_keeps_every_row_and_allows_outgoing_and_note(tmp_path):
+    from sqlite_utils import Database
+
+    path = tmp_path / "old.db"
+    old = Database(sqlite3.connect(path))
+    migrations.apply(old, stop_before="m102_message_kinds")
+    raw = b"Message-ID: <x@y>\r\n\r\nbody"
+    with write(old):
+        mid = messages.insert_message(old, raw=raw, raw_sha256=messages.sha256(raw), ticket_id=None, kind="bounce",
+                                      fields={"message_id": "x@y"}, received_at=T0, now=T0, source="test")
+        messages.add_source(old, "acct", "INBOX", 1, 7, mid, "2026-11-02T16:00:00Z")
+    with pytest.raises(sqlite3.IntegrityError):
+        with write(old):
+            old.execute("UPDATE messages SET kind = 'outgoing'")
+    old.conn.close()
+    db = open_db(path)  # applies m102 and later
+    assert [m.name for m in migrations.pending(db)] == []
+    assert messages.raw_message(db, mid) == raw
+    assert messages.find_source(db, "acct", "INBOX", 1, 7) == (mid, None)
+    with write(db):
+        db.execute("UPDATE messages SET kind = 'outgoing'")
+        db.execute("UPDATE messages SET kind = 'note'")
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages'")}
+    assert {"messages_ticket", "messages_message_id"} <= indexes

@@ -1,0 +1,56 @@
+"""IDLE against a real Dovecot: mail that lands just before the liveness DONE is not stranded."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from console.clock import SystemClock
+from console.config import load
+from console.intake import imap, watch
+from tests.integration.helpers import DESK_PASSWORD, PASSWORD_ENV, mail, scalar, wait_until, write_config
+
+pytestmark = pytest.mark.integration
+
+LIVENESS = 4.0
+
+
+def test_mail_appended_just_before_the_liveness_done_becomes_a_ticket_promptly(dovecot, tmp_path, monkeypatch):
+    # Dovecot announces an APPEND ~0.5 s later; inside that window before DONE the EXISTS comes in the reply
+    # to DONE. Before the fix such mail waited for the next mail or a reconnect (minutes).
+    monkeypatch.setenv(PASSWORD_ENV, DESK_PASSWORD)
+    cfg = load(write_config(tmp_path, port=dovecot.port))
+    idle_started: list[float] = []
+
+    def connect(icfg, password):
+        client = imap.connect(icfg, password)
+        real_idle = client.idle
+
+        def idle():
+            idle_started.append(time.monotonic())
+            return real_idle()
+
+        client.idle = idle
+        return client
+
+    stop = threading.Event()
+    intake = watch.Intake(cfg, SystemClock(), stop, liveness_seconds=LIVENESS, connect=connect)
+    t = threading.Thread(target=intake.run, name="intake", daemon=True)
+    t.start()
+    try:
+        for i in range(3):
+            wait_until(lambda: len(idle_started) > i, 20, "intake to enter IDLE", alive=t.is_alive)
+            done_at = idle_started[-1] + LIVENESS
+            time.sleep(max(0.0, done_at - 0.3 - time.monotonic()))  # aim at 0.3 s before the liveness DONE
+            dovecot.append(mail(f"race{i}", msgid=f"<race{i}@x.example>"))
+            appended = time.monotonic()
+            wait_until(lambda: scalar(cfg.store_path, "SELECT count(*) FROM messages m JOIN tickets t"
+                                                      " ON t.id = m.ticket_id WHERE m.message_id = ?",
+                                      [f"race{i}@x.example"]), 3.0, f"race{i} as a ticket", interval=0.02)
+            # promptly: at that DONE, not at the next liveness check LIVENESS later
+            assert time.monotonic() - appended < LIVENESS - 1.0
+    finally:
+        stop.set()
+        t.join(timeout=10)
+    assert not t.is_alive()
