@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from console import timefmt
 from store.times import parse_iso
 
 SCHEDULER = "scheduler"
@@ -72,16 +73,7 @@ def _age(now: datetime, at: str | None) -> float | None:
 
 
 def _ago(seconds: float | None) -> str:
-    if seconds is None:
-        return "never"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s ago"
-    if s < 3600:
-        return f"{s // 60}m ago"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m ago"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h ago"
+    return "never" if seconds is None else f"{timefmt.span(seconds)} ago"
 
 
 def assess_scheduler(beats: list[dict], now: datetime) -> Component:

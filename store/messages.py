@@ -144,12 +144,6 @@ def thread_candidates(db: Database, message_ids: Iterable[str]) -> list[Candidat
     return [Candidate(*r) for r in rows]
 
 
-def is_outgoing_message_id(db: Database, message_id: str) -> bool:
-    """Whether this Message-ID is one of the desk's own sent messages (kind 'outgoing')."""
-    return db.execute("SELECT 1 FROM messages WHERE message_id = ? AND kind = 'outgoing' LIMIT 1",
-                      [message_id]).fetchone() is not None
-
-
 def _public(cols, values) -> dict[str, Any]:
     d = dict(zip(cols, values))
     for k in _JSON_COLUMNS & d.keys():

@@ -9,12 +9,9 @@ Facts this code relies on (imapclient 4.1, see shared/NOTES.md):
 from __future__ import annotations
 
 import logging
-import os
 import re
-import shlex
 import socket
 import ssl
-import subprocess
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,6 +20,7 @@ from typing import Callable, NamedTuple
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
+from console import passwords
 from console.config import ImapConfig
 
 log = logging.getLogger("support_console.imap")
@@ -49,18 +47,10 @@ class Fetched:
 
 
 def resolve_password(cfg: ImapConfig) -> str:
-    if cfg.password_env:
-        value = os.environ.get(cfg.password_env)
-        if value is None:
-            raise IntakeError(f"imap.password_env: environment variable {cfg.password_env} is not set")
-        return value
     try:
-        proc = subprocess.run(shlex.split(cfg.password_command or ""), capture_output=True, timeout=30, text=True)
-    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
-        raise IntakeError(f"imap.password_command: could not run it ({type(exc).__name__})") from None
-    if proc.returncode != 0:
-        raise IntakeError(f"imap.password_command: exited with status {proc.returncode}")
-    return proc.stdout.rstrip("\r\n")
+        return passwords.resolve("imap", cfg.password_env, cfg.password_command)
+    except passwords.PasswordError as exc:
+        raise IntakeError(str(exc)) from None
 
 
 def tls_context(cfg: ImapConfig) -> ssl.SSLContext:

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from sqlite_utils import Database
 
-from store import messages, tickets
+from store import messages, outgoing, tickets
 
 
 class Reason(enum.StrEnum):
@@ -51,9 +51,7 @@ def describe(thread: Thread, sender: str) -> str:
     return thread.reason.value
 
 
-def is_desk_message_id(db: Database, message_id: str | None) -> bool:
-    """Whether the desk generated this Message-ID (it is stored as one of the desk's outgoing messages)."""
-    return bool(message_id) and messages.is_outgoing_message_id(db, message_id)
+is_desk_message_id = outgoing.is_desk_message_id  # the desk's own sent mail is stored with its Message-ID
 
 
 def find_ticket(db: Database, ids: Sequence[str], tag: int | None, sender: str,

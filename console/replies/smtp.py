@@ -12,15 +12,13 @@ name, never looked up in DNS (smtplib's default, socket.getfqdn(), asks a resolv
 """
 from __future__ import annotations
 
-import os
 import re
-import shlex
 import smtplib
 import socket
 import ssl
-import subprocess
 from dataclasses import dataclass, field
 
+from console import passwords
 from console.config import SmtpConfig
 
 TEMPORARY, PERMANENT, UNKNOWN = "temporary", "permanent", "unknown"
@@ -46,18 +44,10 @@ def resolve_password(cfg: SmtpConfig) -> str | None:
     """None when no login is configured."""
     if not cfg.username:
         return None
-    if cfg.password_env:
-        value = os.environ.get(cfg.password_env)
-        if value is None:
-            raise SmtpError(f"smtp.password_env: environment variable {cfg.password_env} is not set")
-        return value
     try:
-        proc = subprocess.run(shlex.split(cfg.password_command or ""), capture_output=True, timeout=30, text=True)
-    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
-        raise SmtpError(f"smtp.password_command: could not run it ({type(exc).__name__})") from None
-    if proc.returncode != 0:
-        raise SmtpError(f"smtp.password_command: exited with status {proc.returncode}")
-    return proc.stdout.rstrip("\r\n")
+        return passwords.resolve("smtp", cfg.password_env, cfg.password_command)
+    except passwords.PasswordError as exc:
+        raise SmtpError(str(exc)) from None
 
 
 def _ehlo_name() -> str:

@@ -70,10 +70,10 @@ def test_a_stale_scheduler_or_stuck_intake_is_degraded(desk, capsys):
     db = open_db(load(desk).store_path)
     beats(db, scheduler_ago=120)
     code, out, _ = status(desk, capsys=capsys)
-    assert code == 1 and "scheduler: STALE, last seen 2m ago" in out
+    assert code == 1 and "scheduler: STALE, last seen 2m00s ago" in out
     beats(db, sync_ago=900, state="error", last_error="IMAP server 127.0.0.1:1143: connection refused")
     code, out, _ = status(desk, capsys=capsys)
-    assert code == 1 and ("intake desk@127.0.0.1/INBOX: not synced, last sync 15m ago: "
+    assert code == 1 and ("intake desk@127.0.0.1/INBOX: not synced, last sync 15m00s ago: "
                           "IMAP server 127.0.0.1:1143: connection refused") in out
 
 
