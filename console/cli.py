@@ -47,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     s = cmd("show", "one ticket with its messages and audit events")
     s.add_argument("ticket")
     s.add_argument("--json", action="store_true")
-    for name, help_ in (("ack", "acknowledge: first contact made"), ("take", "take a ticket")):
+    for name, help_ in (("ack", "acknowledge: first contact made"), ("take", "take a ticket"),
+                        ("reopen", "reopen a resolved ticket")):
         cmd(name, help_).add_argument("ticket")
     s = cmd("assign", "assign or reassign a ticket")
     s.add_argument("ticket")
@@ -262,7 +263,7 @@ def _dispatch(args) -> int:
         return _tickets(args, cfg)
     if cmd == "show":
         return _show(args, cfg)
-    if cmd in ("ack", "take", "assign", "reclassify", "resolve"):
+    if cmd in ("ack", "take", "assign", "reclassify", "resolve", "reopen"):
         return _action(args, cfg)
     if cmd == "alerts":
         return _alerts(args, cfg)
@@ -441,6 +442,9 @@ def _action(args, cfg) -> int:
     elif args.command == "resolve":
         actions.resolve(db, cfg, tid, actor, now, note=args.note)
         print(f"#{tid} resolved")
+    elif args.command == "reopen":
+        t = actions.reopen(db, cfg, tid, actor, now)
+        print(f"#{tid} reopened ({t['status']})")
     return 0
 
 

@@ -168,3 +168,17 @@ def test_poll_once_writes_a_fresh_heartbeat(desk, dovecot, http_receiver, tmp_pa
     records = http_receiver.wait_for(6, timeout=5)
     assert sorted(h.path_of(r) for r in records) == ["bob"] * 3 + ["cy"] * 3
     assert {a["state"] for a in h.alerts(tmp_path / "support.db")} == {"sent"}
+
+
+def test_reopen_from_the_cli_brings_back_a_resolved_ticket(desk, tmp_path):
+    conf = desk()
+    h.cli(conf, "ingest", input=h.mail(1, to=h.SUPPORT, subject="printer"))
+    [t] = h.tickets(tmp_path / "support.db")
+    h.cli(conf, "resolve", str(t["id"]), actor="bob")
+    refused = h.cli(conf, "reopen", str(t["id"]), actor="cy", check=False)
+    assert refused.returncode != 0 and "assigned to bob" in refused.stderr  # the same rules as the console
+    r = h.cli(conf, "reopen", str(t["id"]), actor="bob")
+    assert r.stdout.strip() == f"#{t['id']} reopened (acknowledged)"  # contact was made when it was resolved
+    [t] = h.tickets(tmp_path / "support.db")
+    assert t["status"] == "acknowledged"
+    assert h.cli(conf, "reopen", str(t["id"]), actor="bob", check=False).returncode != 0  # not resolved now
