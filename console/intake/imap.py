@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 import ssl
 import time
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from typing import Callable, NamedTuple
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
-from console import passwords
+from console import connect_errors, passwords
 from console.config import ImapConfig
 
 log = logging.getLogger("support_console.imap")
@@ -77,19 +76,11 @@ def connect(cfg: ImapConfig, password: str) -> IMAPClient:
             client = IMAPClient(cfg.host, port=cfg.port, ssl=False, timeout=cfg.timeout_seconds)
             if cfg.security == "starttls":
                 client.starttls(context)
-    except ssl.SSLCertVerificationError as exc:
-        hint = "" if cfg.ca_file else "; for a private CA or a self-signed server set [imap] ca_file"
-        raise IntakeError(f"IMAP server {where}: TLS certificate not trusted ({exc.verify_message}){hint}") from None
-    except ssl.SSLError as exc:
-        raise IntakeError(f"IMAP server {where}: TLS failed ({exc.reason or exc})") from None
-    except ConnectionRefusedError:
-        raise IntakeError(f"IMAP server {where}: connection refused") from None
-    except socket.gaierror:
-        raise IntakeError(f"IMAP server {cfg.host}: host name not found") from None
-    except (socket.timeout, TimeoutError):
-        raise IntakeError(f"IMAP server {where}: timed out after {cfg.timeout_seconds:g}s") from None
     except (OSError, IMAPClientError) as exc:
-        raise IntakeError(f"IMAP server {where}: cannot connect ({type(exc).__name__}: {exc})") from None
+        said = connect_errors.describe(exc, "IMAP server", cfg.host, cfg.port, cfg.timeout_seconds)
+        if isinstance(exc, ssl.SSLCertVerificationError) and not cfg.ca_file:
+            said += "; for a private CA or a self-signed server set [imap] ca_file"
+        raise IntakeError(said or f"IMAP server {where}: cannot connect ({type(exc).__name__}: {exc})") from None
     client.normalise_times = False  # keep INTERNALDATE timezone-aware
     try:
         client.login(cfg.username, password)

@@ -18,7 +18,7 @@ import socket
 import ssl
 from dataclasses import dataclass, field
 
-from console import passwords
+from console import connect_errors, passwords
 from console.config import SmtpConfig
 
 TEMPORARY, PERMANENT, UNKNOWN = "temporary", "permanent", "unknown"
@@ -75,20 +75,11 @@ def connect(cfg: SmtpConfig, password: str | None) -> smtplib.SMTP:
                                       context=ctx)
         else:
             client = smtplib.SMTP(cfg.host, cfg.port, local_hostname=_ehlo_name(), timeout=cfg.timeout_seconds)
-    except ConnectionRefusedError:
-        raise SmtpError(f"{where}: connection refused") from None
-    except socket.gaierror:
-        raise SmtpError(f"SMTP server {cfg.host}: host name not found") from None
-    except (socket.timeout, TimeoutError):
-        raise SmtpError(f"{where}: timed out after {cfg.timeout_seconds:g}s") from None
-    except ssl.SSLCertVerificationError as exc:
-        raise SmtpError(f"{where}: TLS certificate not trusted ({exc.verify_message})") from None
-    except ssl.SSLError as exc:
-        raise SmtpError(f"{where}: TLS failed ({exc.reason or exc})") from None
     except smtplib.SMTPConnectError as exc:
         raise SmtpError(f"{where}: refused the connection: {exc.smtp_code} {_text(exc.smtp_error)}") from None
     except (OSError, smtplib.SMTPException) as exc:
-        raise SmtpError(f"{where}: cannot connect ({type(exc).__name__})") from None
+        said = connect_errors.describe(exc, "SMTP server", cfg.host, cfg.port, cfg.timeout_seconds)
+        raise SmtpError(said or f"{where}: cannot connect ({type(exc).__name__})") from None
     try:
         _hello(client, cfg, ctx, where)
         if cfg.username:
