@@ -162,12 +162,66 @@ def event_words(e: dict[str, Any]) -> str:
         return f"{actor} reopened it" + by if actor != "intake" else f"reopened{by}"
     if kind == "reply_received":
         return f"the customer wrote again ({clean_line(str(d.get('by') or ''), 60)})"
+    mail = mail_event_words(kind, actor, d)
+    if mail is not None:
+        return mail
     if kind == "steps_collapsed":
         return f"{', '.join(map(str, d.get('skipped') or []))} came due together: sent only {d.get('sent')}"
     if kind.endswith("_received"):
         return f"{kind.removesuffix('_received')} received: {clean_line(str(d.get('subject') or ''), 80)}"
     rest = ", ".join(f"{k} {clean_line(str(v), 40)}" for k, v in sorted(d.items()) if v not in ("", None, [], {}))
     return f"{actor} {kind.replace('_', ' ')}" + (f" ({rest})" if rest else "")
+
+
+MAIL_PURPOSES = {"reply": "the reply", "receipt": "the receipt", "details": "the details request"}
+
+
+def mail_event_words(kind: str, actor: str, d: dict) -> str | None:
+    """The desk's own mail in the history: "ann replied to carl@x (cc dora@x)", "the reply went out
+    (250 ok)", "the reply FAILED: 550 ...; not resent". None for any other event."""
+    if kind == "note_added":
+        return f"{actor} added an internal note"
+    purpose, _, what = kind.rpartition("_")
+    if purpose not in MAIL_PURPOSES:
+        return None
+    noun = MAIL_PURPOSES[purpose]
+    to = clean_line(str(d.get("to") or ""), 60)
+    if what == "queued":
+        if purpose == "reply":
+            cc = f" (cc {', '.join(clean_line(str(a), 40) for a in d['cc'])})" if d.get("cc") else ""
+            tpl = f" with the template {clean_line(str(d['template']), 40)}" if d.get("template") else ""
+            return f"{actor} replied to {to}{cc}{tpl}"
+        return f"{noun} to {to} was queued"
+    if what == "sent":
+        return f"{noun} went out ({clean_line(str(d.get('reply') or ''), 60)})"
+    if what == "delayed":
+        return f"{noun} is delayed: {clean_line(str(d.get('error') or ''), 80)}; retrying"
+    if what == "failed":
+        return f"{noun} FAILED: {clean_line(str(d.get('error') or ''), 100)}; not resent"
+    if what == "unknown":
+        return f"{noun} was cut short: it may or may not have gone out; not resent"
+    if what == "resent":
+        return f"{actor} sent {noun} again"
+    if what == "skipped":
+        return f"{noun} was not sent: {clean_line(str(d.get('reason') or ''), 80)}"
+    return None
+
+
+def delivery_words(d: dict[str, Any], tz) -> tuple[str, str]:
+    """(state word, detail) of one mail the desk sent: ("sent", "10:02:11, 250 2.0.0 Ok"),
+    ("FAILED", "550 5.1.1 no such user; not resent"), ("queued", "try 2 at 10:05:00: 451 ...")."""
+    state, tries = d["state"], d.get("attempts") or 0
+    when = lambda at: local_time(datetime.fromisoformat(at), tz, "%H:%M:%S") if at else "-"  # noqa: E731
+    if state == "sent":
+        return "sent", f"{when(d.get('sent_at'))}, {clean_line(d.get('smtp_reply') or '', 100)}"
+    if state == "failed":
+        return "FAILED", f"{clean_line(d.get('last_error') or '', 160)}; not resent"
+    if state == "expired":
+        return "CUT SHORT", "it may or may not have gone out; not resent"
+    if state == "sending":
+        return "sending", f"try {tries}"
+    error = f": {clean_line(d['last_error'], 120)}" if d.get("last_error") else ""
+    return "queued", (f"next try {when(d.get('next_attempt_at'))}{error}" if tries else "not tried yet")
 
 
 def _cancelled(d: dict) -> str:
