@@ -172,7 +172,7 @@ class ReviewScreen(Screen):
 
     def compose(self) -> ComposeResult:
         w = self.writing
-        yield Static(title_of(w), id="review-title", classes="compose-head")
+        yield Static(self._title(), id="review-title", classes="compose-head")
         yield Static(headers_of(w), id="review-headers", classes="compose-meta")
         with VerticalScroll(id="review-body"):
             yield Static(Content(clean_block(w.text)), id="review-text")
@@ -183,6 +183,10 @@ class ReviewScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#review-body").focus()
+
+    def _title(self) -> Content:
+        return st.join(Content.styled(" READY TO SEND " if self.writing.is_reply else " READY TO ADD ", "bold reverse"),
+                       "  ", title_of(self.writing))
 
     def _notice(self) -> Content:
         w, parts = self.writing, []
@@ -221,7 +225,7 @@ class ReviewScreen(Screen):
         self.busy = False
         if ticket is not None:
             self.writing.ticket = ticket
-            self.query_one("#review-title", Static).update(title_of(self.writing))
+            self.query_one("#review-title", Static).update(self._title())
             self._say(f"{why}. Look again: y sends it as it is now, e edits, esc discards.\n{self._notice()}".rstrip())
         else:
             self._say(f"{why}. e edits, esc discards.")
