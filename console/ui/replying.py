@@ -290,6 +290,10 @@ class Replying:
             except StoreError as exc:
                 self.call_from_thread(self._refused, w, screen, str(exc), self._current(db, w.ticket_id))
                 return
+            except Exception as exc:  # noqa: BLE001 - never leave the review stuck on "sending…"
+                self.call_from_thread(screen.refused, f"internal error: {type(exc).__name__}: "
+                                                      f"{clean_line(str(exc), 160)}; nothing was sent")
+                return
             self.call_from_thread(self._queued, w, screen, queued)
             try:
                 outcome = self.send_mail(db, self.cfg, queued.send_id, self.clock)

@@ -512,3 +512,27 @@ def test_snapshot_review_before_sending(snap_compare, make_app):
 
 def test_snapshot_template_picker(snap_compare, make_app):
     assert snap_compare(make_app("ann", live=False), terminal_size=SIZE, run_before=_run("T"))
+
+
+async def test_an_internal_error_while_sending_is_said_and_leaves_the_review_usable(make_app, seeded, db,
+                                                                                    monkeypatch):
+    _, ids = seeded
+
+    def broken(*a, **kw):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(desk, "send_reply", broken)
+    app = make_app("ann", live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_composer(pilot, ids[4])
+        await pilot.press(*"Hello", "ctrl+s")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        review = app.screen
+        assert isinstance(review, ReviewScreen) and not review.busy
+        assert "internal error: RuntimeError: disk on fire; nothing was sent" in \
+            str(review.query_one("#review-note", Static).content)
+        await pilot.press("escape", "y")  # and it can still be discarded
+        await settle(pilot)
+        assert app.screen is app.dashboard and sends(db) == []
