@@ -174,6 +174,15 @@ def event_words(e: dict[str, Any]) -> str:
 
 
 MAIL_PURPOSES = {"reply": "the reply", "receipt": "the receipt", "details": "the details request"}
+MAIL_WORDS = {
+    "queued": "{noun} to {to} was queued",
+    "sent": "{noun} went out ({reply})",
+    "delayed": "{noun} is delayed: {error}; retrying",
+    "failed": "{noun} FAILED: {error}; not resent",
+    "unknown": "{noun} was cut short: it may or may not have gone out; not resent",
+    "resent": "{actor} sent {noun} again",
+    "skipped": "{noun} was not sent: {reason}",
+}
 
 
 def mail_event_words(kind: str, actor: str, d: dict) -> str | None:
@@ -182,29 +191,16 @@ def mail_event_words(kind: str, actor: str, d: dict) -> str | None:
     if kind == "note_added":
         return f"{actor} added an internal note"
     purpose, _, what = kind.rpartition("_")
-    if purpose not in MAIL_PURPOSES:
+    if purpose not in MAIL_PURPOSES or what not in MAIL_WORDS:
         return None
-    noun = MAIL_PURPOSES[purpose]
-    to = clean_line(str(d.get("to") or ""), 60)
-    if what == "queued":
-        if purpose == "reply":
-            cc = f" (cc {', '.join(clean_line(str(a), 40) for a in d['cc'])})" if d.get("cc") else ""
-            tpl = f" with the template {clean_line(str(d['template']), 40)}" if d.get("template") else ""
-            return f"{actor} replied to {to}{cc}{tpl}"
-        return f"{noun} to {to} was queued"
-    if what == "sent":
-        return f"{noun} went out ({clean_line(str(d.get('reply') or ''), 60)})"
-    if what == "delayed":
-        return f"{noun} is delayed: {clean_line(str(d.get('error') or ''), 80)}; retrying"
-    if what == "failed":
-        return f"{noun} FAILED: {clean_line(str(d.get('error') or ''), 100)}; not resent"
-    if what == "unknown":
-        return f"{noun} was cut short: it may or may not have gone out; not resent"
-    if what == "resent":
-        return f"{actor} sent {noun} again"
-    if what == "skipped":
-        return f"{noun} was not sent: {clean_line(str(d.get('reason') or ''), 80)}"
-    return None
+    field = lambda key, n: clean_line(str(d.get(key) or ""), n)  # noqa: E731 - text from mail and servers
+    to = field("to", 60)
+    if (purpose, what) == ("reply", "queued"):
+        cc = f" (cc {', '.join(clean_line(str(a), 40) for a in d['cc'])})" if d.get("cc") else ""
+        tpl = f" with the template {field('template', 40)}" if d.get("template") else ""
+        return f"{actor} replied to {to}{cc}{tpl}"
+    return MAIL_WORDS[what].format(noun=MAIL_PURPOSES[purpose], to=to, actor=actor, reply=field("reply", 60),
+                                   error=field("error", 100), reason=field("reason", 80))
 
 
 def delivery_words(d: dict[str, Any], tz) -> tuple[str, str]:
