@@ -80,7 +80,23 @@ async def _shoot(out_dir: Path, db_path: Path, cfg, clock) -> list[Path]:
         await pilot.press("p", "question_mark")
         await _settle(pilot)
         save("help.svg")
+        await pilot.press("escape")
+        table.move_cursor(row=table.ids.index(_ticket_with(app, "dark mode")))
+        await pilot.press("r")  # headless: the built-in composer (a terminal gets $EDITOR)
+        await _settle(pilot)
+        await pilot.press(*"Thank you, Kim: dark mode is planned for the spring release.")
+        for area in app.screen.query("TextArea"):
+            area.cursor_blink = False
+        await _settle(pilot)
+        save("reply.svg")
+        await pilot.press("ctrl+s")
+        await _settle(pilot)
+        save("reply-review.svg")
     return written
+
+
+def _ticket_with(app, fragment: str) -> int:
+    return next(tid for tid, t in app.tickets.items() if fragment in t["subject"].lower())
 
 
 def write_screenshots(out_dir: Path) -> list[Path]:

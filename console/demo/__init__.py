@@ -5,7 +5,9 @@ SQLite file, with arrival times shifted so that, within the first minute, one Cl
 escalates (10 min) and another breaches (15 min). `run_demo` opens the console on it as "ann"
 (a supervisor; `--as` picks another of the demo's staff) while a background thread runs the escalation scheduler and the dispatcher every
 second. Pages go to an in-app apprise channel (`desk://`): they show up as toasts and in the
-"pages" panel. No server and no config file are needed.
+"pages" panel. Replies (`r`) go through the real outbox to `DemoMailbox`, which keeps them in this
+process and says so: the demo has no mail server and nothing leaves the machine. No server and no
+config file are needed.
 
 This module does not import Textual until `run_demo` runs.
 """
@@ -22,6 +24,8 @@ from typing import Callable
 
 MAILBOX = Path(__file__).parent / "mailbox"
 OPERATOR = "ann"
+DESK_FROM = "Example Support <support@example.com>"
+DEMO_REPLY = "250 demo mailbox: kept on this machine (the demo has no mail server)"
 
 # How long before "now" each sample mail arrived. Class III: 01 escalates 20 s after start and
 # breaches after 5 m 20 s; 02 breaches 30 s after start; 03 is a trivial question sent to urgent@.
@@ -47,11 +51,18 @@ def demo_config_dict(db_path: Path) -> dict:
         "store": {"path": str(db_path)},
         "routing": {"urgent": ["urgent@example.com"], "support": ["support@example.com"]},
         "staff": [
-            {"handle": "ann", "name": "Ann Alvarez", "role": "supervisor", "notify": ["desk://ann"]},
-            {"handle": "bob", "name": "Bob Brennan", "role": "staff", "notify": ["desk://bob"]},
-            {"handle": "cy", "name": "Cy Castillo", "role": "staff", "notify": ["desk://cy"]},
-            {"handle": "dee", "name": "Dee Dawson", "role": "staff", "notify": ["desk://dee"]},
+            {"handle": "ann", "name": "Ann Alvarez", "role": "supervisor", "notify": ["desk://ann"],
+             "signature": "Ann Alvarez\nExample Support"},
+            {"handle": "bob", "name": "Bob Brennan", "role": "staff", "notify": ["desk://bob"],
+             "signature": "Bob Brennan\nExample Support"},
+            {"handle": "cy", "name": "Cy Castillo", "role": "staff", "notify": ["desk://cy"],
+             "signature": "Cy Castillo\nExample Support"},
+            {"handle": "dee", "name": "Dee Dawson", "role": "staff", "notify": ["desk://dee"],
+             "signature": "Dee Dawson\nExample Support"},
         ],
+        # Replies are composed, stored and queued for real; DemoMailbox stands in for the server (the
+        # console is given it instead of SMTP), so this host and port are never contacted.
+        "smtp": {"host": "127.0.0.1", "security": "none", "from": DESK_FROM},
         "oncall": {"rotation": ["ann", "bob", "cy", "dee"], "handoff": "mon 09:00"},
         "alerts": {"max_attempts": 3, "send_timeout_seconds": 5.0},
         "console": {"operator": OPERATOR},
@@ -84,6 +95,33 @@ def build_demo(tmpdir: Path, clock) -> tuple[Path, "Config"]:
     finally:
         db.conn.close()
     return db_path, cfg
+
+
+class DemoMailbox:
+    """Where the demo's replies go instead of an SMTP server: kept in this process (a list of
+    (envelope sender, recipients, bytes)), never sent anywhere. It answers like a server that took
+    the mail, in words that say what happened, and the outbox records that answer."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.mail: list[tuple[str, list[str], bytes]] = []
+
+    def __call__(self, smtp_cfg, password, mail_from: str, rcpt_to: list[str], raw: bytes):
+        from console.replies.smtp import Result
+
+        with self._lock:
+            self.mail.append((mail_from, list(rcpt_to), raw))
+        return Result(reply=DEMO_REPLY)
+
+    def send_now(self, db, cfg, send_id: int, clock):
+        """The console's `send_mail`: the real outbox step (claim, send, record), into this mailbox. What
+        went in is "kept", not "sent": the console says it stayed on this machine."""
+        import dataclasses
+
+        from console.replies import delivery
+
+        outcome = delivery.send_now(db, cfg, send_id, clock, transport=self)
+        return dataclasses.replace(outcome, state="kept") if outcome.state == "sent" else outcome
 
 
 class PageSink:
@@ -203,16 +241,17 @@ def run_demo(operator: str | None = None) -> int:
               f"{', '.join(demo_staff())}", file=sys.stderr)
         return 64
     from console.clock import SystemClock
-    from console.ui.app import ConsoleApp
+    from console.ui.app import ConsoleApp, quiet_mail_log
 
     logging.getLogger("support_console").setLevel(logging.WARNING)
+    quiet_mail_log()
     clock = SystemClock()
     with tempfile.TemporaryDirectory(prefix="support-console-demo-") as tmp:
         db_path, cfg = build_demo(Path(tmp), clock)
         sink = PageSink()
         register_desk_channel(sink)
         escalator = Escalator(db_path, cfg, clock)
-        app = ConsoleApp(db_path, cfg, operator, clock, page_sink=sink)
+        app = ConsoleApp(db_path, cfg, operator, clock, page_sink=sink, send_mail=DemoMailbox().send_now)
         escalator.start()
         try:
             app.run()

@@ -68,11 +68,12 @@ def _retry_at(now: datetime, delay: timedelta) -> datetime:
 
 
 def deliver(db: Database, cfg: Config, send: dict, claimed_by: str, clock_now: Callable[[], datetime],
-            password: str | None) -> Outcome:
-    """Send one claimed row and record what happened. `clock_now` gives the time after the send."""
+            password: str | None, transport: Callable[..., smtp.Result] | None = None) -> Outcome:
+    """Send one claimed row and record what happened. `clock_now` gives the time after the send.
+    `transport` stands in for smtp.send (same arguments): the demo's in-process mailbox."""
     raw = outgoing.raw_of(db, send)
     try:
-        result = smtp.send(cfg.smtp, password, send["mail_from"], send["rcpt_to"], raw)
+        result = (transport or smtp.send)(cfg.smtp, password, send["mail_from"], send["rcpt_to"], raw)
     except smtp.SmtpError as exc:
         return _record_failure(db, cfg, send, claimed_by, clock_now(), exc)
     now = clock_now()
@@ -131,7 +132,8 @@ def _password(db: Database, cfg: Config, sends: list[dict], claimed_by: str, now
         return False, None
 
 
-def send_now(db: Database, cfg: Config, send_id: int, clock: Clock, *, wait_for_other: float = 5.0) -> Outcome:
+def send_now(db: Database, cfg: Config, send_id: int, clock: Clock, *, wait_for_other: float = 5.0,
+             transport: Callable[..., smtp.Result] | None = None) -> Outcome:
     """Try a queued mail at once (the `reply` command, the console). If another sender (the poller) got
     to it first, wait up to `wait_for_other` seconds for its outcome, then say what is known."""
     me = sender_id(CLI)
@@ -150,7 +152,7 @@ def send_now(db: Database, cfg: Config, send_id: int, clock: Clock, *, wait_for_
     if not ok:
         row = outgoing.get_send(db, send_id)
         return Outcome("queued" if row["state"] == "pending" else "failed", row["last_error"] or "", send_id)
-    return deliver(db, cfg, rows[0], me, clock.now, password)
+    return deliver(db, cfg, rows[0], me, clock.now, password, transport)
 
 
 def save_copy(cfg: Config, raw: bytes, now: datetime) -> str:

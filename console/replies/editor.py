@@ -24,9 +24,9 @@ def editor_command(env: dict | None = None) -> list[str]:
         raise EditorError(f"cannot read the editor command {cmd!r}") from None
 
 
-def edit(text: str, *, env: dict | None = None, name: str = "reply.txt") -> str | None:
-    """The text after the person edited it, or None when they left it empty or unchanged (or the editor
-    failed): nothing is sent then. The file is readable by its owner only and removed afterwards."""
+def run(text: str, *, env: dict | None = None, name: str = "reply.txt") -> str | None:
+    """The file's text after the editor exited, or None when it failed (a non-zero exit). The file is
+    readable by its owner only and removed afterwards. What counts as "nothing to send" is the caller's."""
     cmd = editor_command(env)
     with tempfile.TemporaryDirectory(prefix="support-console-") as tmp:
         path = Path(tmp) / name
@@ -40,9 +40,15 @@ def edit(text: str, *, env: dict | None = None, name: str = "reply.txt") -> str 
         if rc != 0:
             return None
         try:
-            edited = path.read_text(encoding="utf-8")
+            return path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise EditorError("the edited text is not UTF-8; nothing was sent") from None
-    if not edited.strip() or edited.strip() == text.strip():
+
+
+def edit(text: str, *, env: dict | None = None, name: str = "reply.txt") -> str | None:
+    """The text after the person edited it, or None when they left it empty or unchanged (or the editor
+    failed): nothing is sent then."""
+    edited = run(text, env=env, name=name)
+    if edited is None or not edited.strip() or edited.strip() == text.strip():
         return None
     return edited

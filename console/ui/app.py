@@ -5,7 +5,8 @@ anyone committed (`PRAGMA data_version`) and only then reads what changed; its r
 to the UI thread, which applies it and re-arms the timer (checks never overlap). A 1 s timer
 redraws the visible countdowns and the header. Ticket details, searches, the pages panel and every
 write (through `console.actions`, each worker with its own connection) run in thread workers too.
-Worker errors are reported in one place, `on_worker_state_changed`.
+Worker errors are reported in one place, `on_worker_state_changed`. Replies and notes (`r`, `n`) are
+console/ui/replying.py's part of the app.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from console.ui import format as fmt
 from console.ui import keys
 from console.ui import styles as st
 from console.ui.data import Changes, TicketData
+from console.ui.replying import Replying
 from console.ui.screens.dashboard import DashboardScreen
 from console.ui.screens.detail import DetailScreen, default_save_dir, file_words
 from console.ui.screens.dialogs import (GotoDialog, Person, ReclassifyDialog, ReclassifyResult, ResolveDialog,
@@ -76,7 +78,7 @@ def prep(row: dict[str, Any]) -> dict[str, Any]:
     return t
 
 
-class ConsoleApp(App):
+class ConsoleApp(Replying, App):
     CSS_PATH = "app.tcss"
     TITLE = "support-console"
     BINDINGS = keys.bindings(keys.APP)
@@ -84,7 +86,9 @@ class ConsoleApp(App):
     ENABLE_COMMAND_PALETTE = True
 
     def __init__(self, db_path: Path, cfg: Config, operator: str, clock: Clock, *,
-                 page_sink: Any = None, live: bool = True):
+                 page_sink: Any = None, live: bool = True, send_mail: Any = None):
+        """`send_mail(db, cfg, send_id, clock) -> delivery.Outcome` tries a queued reply at once
+        (default console.replies.delivery.send_now; the demo gives its in-process mailbox)."""
         super().__init__()
         self.register_theme(THEME)
         self.theme = THEME.name
@@ -115,6 +119,10 @@ class ConsoleApp(App):
         self._news: list[tuple[str, str, str, bool]] = []
         self._news_timer = None
         self._started = time.monotonic()
+        if send_mail is None:
+            from console.replies.delivery import send_now as send_mail
+        self.send_mail = send_mail
+        self._told_mail: set[int] = set()  # outbox ids whose failure this console has told already
 
     # -- start-up ------------------------------------------------------------------------------------
     def get_default_screen(self) -> DashboardScreen:
@@ -131,7 +139,7 @@ class ConsoleApp(App):
         """The first load (called by whichever of app and dashboard mounts first)."""
         if self.data is not None:
             return
-        self.data = TicketData(self.db_path)
+        self.data = TicketData(self.db_path, mail_since=self.clock.now())
         self.tickets = {tid: prep(r) for tid, r in self.data.load_all().items()}
         self.people = [Person.clean(p) for p in self.data.staff()]
         person = next((p for p in self.people if p.handle == self.operator), None)
@@ -235,6 +243,7 @@ class ConsoleApp(App):
                                                          or screen.ticket_id in ch.removed):
                     screen.reload()
         self._announce_pages(ch.alerts)
+        self._announce_mail(ch.mail_failures)
         if ch.alerts and self.dashboard.query_one("#pages").has_class("-shown"):
             self.load_pages()
         self._assess(self.clock.now())
@@ -338,6 +347,15 @@ class ConsoleApp(App):
     def known(self, tid: int) -> dict[str, Any] | None:
         return self.tickets.get(tid) or self.resolved.get(tid)
 
+    def _ticket_for(self, tid: int) -> dict[str, Any] | None:
+        """The ticket as the operator sees it: the list's copy, else an open detail's."""
+        t = self.known(tid)
+        if t is None:
+            for screen in self.screen_stack:
+                if isinstance(screen, DetailScreen) and screen.ticket_id == tid and screen.ticket:
+                    t = screen.ticket
+        return t
+
     def ticket_summary(self, tid: int) -> str:
         t = self.known(tid)
         return f"{t['_subject'][:50]} (Class {t['class']}, {t['status']})" if t else ""
@@ -384,11 +402,7 @@ class ConsoleApp(App):
         if seen is None:
             seen = {}
             for tid in ids:
-                t = self.known(tid)
-                if t is None:
-                    for screen in self.screen_stack:
-                        if isinstance(screen, DetailScreen) and screen.ticket_id == tid and screen.ticket:
-                            t = screen.ticket
+                t = self._ticket_for(tid)
                 if t is None:
                     self.notify(f"#{tid} is not loaded here", severity="warning")
                 else:
@@ -604,7 +618,18 @@ class ConsoleApp(App):
             self.load_pages()
 
 
+def quiet_mail_log() -> None:
+    """The console tells each mail's outcome in a toast; the sender's log lines would be written to the
+    terminal under the screen (logging holds the real stderr) and draw over it."""
+    import logging
+
+    from console.replies.delivery import log
+
+    logging.getLogger(log.name).setLevel(logging.CRITICAL)
+
+
 def run_console(db_path: Path, cfg: Config, operator: str, clock: Clock) -> int:
+    quiet_mail_log()
     app = ConsoleApp(db_path, cfg, operator, clock)
     app.run()
     return app.return_code or 0

@@ -7,19 +7,20 @@ change check. Writes do not happen here: actions run in thread workers through `
 
 Change detection: `PRAGMA data_version` changes when another connection commits. Only then are the
 tickets that may have changed read (store.console_reads.changed_ticket_rows) and diffed against the
-cache by value, with any new pages and the heartbeat rows.
+cache by value, with any new pages and the heartbeat rows, and any mail of the desk's that failed (5xx)
+or was cut short since the last look (store.outgoing.failures_since), for the console's toasts.
 """
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import store
 from console.fold import fold
-from store import audit, console_reads, heartbeat, outbox, staff as store_staff
+from store import audit, console_reads, heartbeat, outbox, outgoing, staff as store_staff
 from store.times import iso, parse_iso
 
 SLACK = timedelta(seconds=5)  # rows committed a little late with an older updated_at are still seen
@@ -34,6 +35,7 @@ class Changes:
     alerts: list[dict[str, Any]] = field(default_factory=list)         # outbox rows written since the last look
     beats: list[dict[str, Any]] = field(default_factory=list)
     outbox: dict[str, int] = field(default_factory=dict)
+    mail_failures: list[dict[str, Any]] = field(default_factory=list)  # mail_outbox rows, failed or expired
 
     def __bool__(self) -> bool:
         return bool(self.upserts or self.removed)
@@ -46,10 +48,17 @@ class Detail:
     events: list[dict[str, Any]]
     alerts: list[dict[str, Any]]
     chars: int = PREVIEW_CHARS
+    deliveries: dict[int, dict[str, Any]] = field(default_factory=dict)  # message row -> its mail_outbox row
+
+    def failed_mail(self) -> list[dict[str, Any]]:
+        """The ticket's mail that failed or was cut short (a person may send it again), newest first."""
+        return sorted((d for d in self.deliveries.values() if d["state"] in ("failed", "expired")),
+                      key=lambda d: d["id"], reverse=True)
 
 
 class TicketData:
-    def __init__(self, db_path: Path):
+    def __init__(self, db_path: Path, mail_since: datetime | None = None):
+        """`mail_since`: mail that failed before this time is not news (it is shown on its ticket)."""
         self.db_path = Path(db_path)
         self._db = store.open_db(self.db_path)
         self._lock = threading.Lock()
@@ -57,6 +66,8 @@ class TicketData:
         self.marks: dict[str, Any] = {"ticket": 0, "updated_at": "", "message": 0, "event": 0, "alert": 0}
         self._dv: int | None = None
         self.closed = False
+        self._mail_since = mail_since or datetime.now(timezone.utc)
+        self._mail_seen: dict[tuple[int, str], datetime] = {}
 
     def close(self) -> None:
         with self._lock:
@@ -96,8 +107,9 @@ class TicketData:
             alerts = console_reads.alerts_after(self._db, old["alert"])
             beats = heartbeat.heartbeats(self._db)
             counts = outbox.state_counts(self._db)
+            failures = outgoing.failures_since(self._db, self._mail_since - SLACK)
         self.marks = marks
-        ch = Changes(alerts=alerts, beats=beats, outbox=counts)
+        ch = Changes(alerts=alerts, beats=beats, outbox=counts, mail_failures=self._new_failures(failures))
         if alerts:
             self.marks["alert"] = max(self.marks["alert"], alerts[-1]["id"])
         for r in rows:
@@ -114,6 +126,19 @@ class TicketData:
                 ch.upserts[tid] = r
         return ch
 
+    def _new_failures(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each failure once: rows are read again within SLACK of the last one seen."""
+        new = []
+        for r in rows:
+            key, at = (r["id"], r["updated_at"]), parse_iso(r["updated_at"])
+            if key not in self._mail_seen:
+                self._mail_seen[key] = at
+                new.append(r)
+            self._mail_since = max(self._mail_since, at)
+        floor = self._mail_since - 2 * SLACK
+        self._mail_seen = {k: at for k, at in self._mail_seen.items() if at >= floor}
+        return new
+
     def health_inputs(self) -> tuple[list[dict], dict[str, int]]:
         with self._lock:
             return heartbeat.heartbeats(self._db), outbox.state_counts(self._db)
@@ -127,9 +152,10 @@ class TicketData:
             t = console_reads.ticket_row(db, ticket_id)
             if t is None:
                 tickets.get_ticket(db, ticket_id)  # raises NoSuchTicket with the usual words
-            return Detail(ticket=t, messages=console_reads.message_previews(db, ticket_id, chars),
-                          events=audit.events_for(db, ticket_id),
-                          alerts=outbox.list_alerts(db, ticket_id=ticket_id), chars=chars)
+            msgs = console_reads.message_previews(db, ticket_id, chars)
+            mail = outgoing.delivery_by_message(db, [m["id"] for m in msgs if m["kind"] == "outgoing"])
+            return Detail(ticket=t, messages=msgs, events=audit.events_for(db, ticket_id),
+                          alerts=outbox.list_alerts(db, ticket_id=ticket_id), chars=chars, deliveries=mail)
         finally:
             db.conn.close()
 

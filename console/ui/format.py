@@ -162,12 +162,62 @@ def event_words(e: dict[str, Any]) -> str:
         return f"{actor} reopened it" + by if actor != "intake" else f"reopened{by}"
     if kind == "reply_received":
         return f"the customer wrote again ({clean_line(str(d.get('by') or ''), 60)})"
+    mail = mail_event_words(kind, actor, d)
+    if mail is not None:
+        return mail
     if kind == "steps_collapsed":
         return f"{', '.join(map(str, d.get('skipped') or []))} came due together: sent only {d.get('sent')}"
     if kind.endswith("_received"):
         return f"{kind.removesuffix('_received')} received: {clean_line(str(d.get('subject') or ''), 80)}"
     rest = ", ".join(f"{k} {clean_line(str(v), 40)}" for k, v in sorted(d.items()) if v not in ("", None, [], {}))
     return f"{actor} {kind.replace('_', ' ')}" + (f" ({rest})" if rest else "")
+
+
+MAIL_PURPOSES = {"reply": "the reply", "receipt": "the receipt", "details": "the details request"}
+MAIL_WORDS = {
+    "queued": "{noun} to {to} was queued",
+    "sent": "{noun} went out ({reply})",
+    "delayed": "{noun} is delayed: {error}; retrying",
+    "failed": "{noun} FAILED: {error}; not resent",
+    "unknown": "{noun} was cut short: it may or may not have gone out; not resent",
+    "resent": "{actor} sent {noun} again",
+    "skipped": "{noun} was not sent: {reason}",
+}
+
+
+def mail_event_words(kind: str, actor: str, d: dict) -> str | None:
+    """The desk's own mail in the history: "ann replied to carl@x (cc dora@x)", "the reply went out
+    (250 ok)", "the reply FAILED: 550 ...; not resent". None for any other event."""
+    if kind == "note_added":
+        return f"{actor} added an internal note"
+    purpose, _, what = kind.rpartition("_")
+    if purpose not in MAIL_PURPOSES or what not in MAIL_WORDS:
+        return None
+    field = lambda key, n: clean_line(str(d.get(key) or ""), n)  # noqa: E731 - text from mail and servers
+    to = field("to", 60)
+    if (purpose, what) == ("reply", "queued"):
+        cc = f" (cc {', '.join(clean_line(str(a), 40) for a in d['cc'])})" if d.get("cc") else ""
+        tpl = f" with the template {field('template', 40)}" if d.get("template") else ""
+        return f"{actor} replied to {to}{cc}{tpl}"
+    return MAIL_WORDS[what].format(noun=MAIL_PURPOSES[purpose], to=to, actor=actor, reply=field("reply", 60),
+                                   error=field("error", 100), reason=field("reason", 80))
+
+
+def delivery_words(d: dict[str, Any], tz) -> tuple[str, str]:
+    """(state word, detail) of one mail the desk sent: ("sent", "10:02:11, 250 2.0.0 Ok"),
+    ("FAILED", "550 5.1.1 no such user; not resent"), ("queued", "try 2 at 10:05:00: 451 ...")."""
+    state, tries = d["state"], d.get("attempts") or 0
+    when = lambda at: local_time(datetime.fromisoformat(at), tz, "%H:%M:%S") if at else "-"  # noqa: E731
+    if state == "sent":
+        return "sent", f"{when(d.get('sent_at'))}, {clean_line(d.get('smtp_reply') or '', 100)}"
+    if state == "failed":
+        return "FAILED", f"{clean_line(d.get('last_error') or '', 160)}; not resent"
+    if state == "expired":
+        return "CUT SHORT", "it may or may not have gone out; not resent"
+    if state == "sending":
+        return "sending", f"try {tries}"
+    error = f": {clean_line(d['last_error'], 120)}" if d.get("last_error") else ""
+    return "queued", (f"next try {when(d.get('next_attempt_at'))}{error}" if tries else "not tried yet")
 
 
 def _cancelled(d: dict) -> str:

@@ -4,9 +4,8 @@ Every key the console answers to is a `Key` here: an id, the key(s), a descripti
 (screens) it applies to. Screens take their Textual `BINDINGS` from `bindings(context)`, so the
 Footer shows exactly the keys that apply now; the `?` help screen lists `for_context()`; and the
 ctrl+p command palette offers the same entries through `KeyCommands`, once each, plus "open #N"
-for a typed ticket number.
-
-Replies (`r` reply, `n` internal note) come with the composer (issue 14); their keys are kept free.
+for a typed ticket number. A screen hides the entries that do not apply to its ticket now (`d` on a
+ticket that needs no details, `S` without a failed mail) through Textual's `check_action`.
 """
 from __future__ import annotations
 
@@ -21,8 +20,11 @@ APP = "app"
 DASHBOARD = "dashboard"
 DETAIL = "detail"
 DIALOG = "dialog"
-CONTEXT_TITLES = {APP: "Everywhere", DASHBOARD: "Ticket list", DETAIL: "Ticket detail", DIALOG: "Dialogs"}
-RESERVED = {"r": "reply (coming with the composer)", "n": "internal note (coming with the composer)"}
+COMPOSER = "composer"
+REVIEW = "review"
+CONFIRM = "confirm"
+CONTEXT_TITLES = {APP: "Everywhere", DASHBOARD: "Ticket list", DETAIL: "Ticket detail", DIALOG: "Dialogs",
+                  COMPOSER: "Writing a reply or note", REVIEW: "Before it is sent", CONFIRM: "Questions"}
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,19 @@ class Key:
 
 
 D, T, M = DASHBOARD, DETAIL, DIALOG
+W, V, Q = COMPOSER, REVIEW, CONFIRM
 REGISTRY: tuple[Key, ...] = (
     # Open and Help come first, so that the footer shows them even at 80 columns.
     Key("open", "enter", "open_detail", "Open", (D,), display="⏎"),
     Key("close", "escape", "close", "Back", (T,), display="esc"),
     Key("help", "question_mark", "app.help", "Help", (D, T), display="?"),
+    Key("reply", "r", "reply", "Reply", (D, T)),
+    Key("note", "n", "note", "Note", (D, T)),
+    # Shown only on a ticket that needs details (a call-me-only mail): the policy's canned request.
+    Key("details", "d", "details", "Ask for details", (D, T)),
+    Key("template", "T", "template_reply", "Reply with a template", (D, T), show=False),
+    # Shown only on a ticket with a failed or cut-short mail.
+    Key("resend", "S", "resend", "Send a failed mail again", (T,)),
     Key("ack", "a", "ack", "Acknowledge", (D, T)),
     Key("take", "t", "take", "Take", (D, T)),
     Key("assign", "o", "assign", "Assign", (D, T)),
@@ -86,6 +96,22 @@ REGISTRY: tuple[Key, ...] = (
     Key("dialog.down", "j,down", "list_down", "Next choice", (M,), display="j/↓", show=False, palette=False),
     Key("dialog.up", "k,up", "list_up", "Previous choice", (M,), display="k/↑", show=False, palette=False),
     Key("dialog.cancel", "escape", "cancel", "Cancel", (M,), display="esc", palette=False),
+    # The built-in composer (where $EDITOR cannot run, as in a browser). Keys a browser keeps for
+    # itself (ctrl+t, ctrl+w, ctrl+n) are avoided: this composer is the one the browser gets.
+    Key("composer.review", "ctrl+s", "review", "Review and send", (W,), display="^s", priority=True),
+    Key("composer.template", "ctrl+o", "template", "Use a template", (W,), display="^o", priority=True),
+    Key("composer.discard", "escape", "discard", "Discard", (W,), display="esc"),
+    Key("composer.undo", "ctrl+z", "", "Undo", (W,), display="^z", bind=False, palette=False),
+    # Reviewing what will be sent (every reply and note passes here).
+    Key("review.send", "y", "send", "Send", (V,)),  # a reply; a note has the next one
+    Key("review.add", "y", "add", "Add the note", (V,)),
+    Key("review.edit", "e", "edit", "Edit", (V,)),
+    Key("review.discard", "escape", "discard", "Discard", (V,), display="esc"),
+    Key("review.down", "j,down", "scroll_down", "Scroll down", (V,), display="j/↓", show=False, palette=False),
+    Key("review.up", "k,up", "scroll_up", "Scroll up", (V,), display="k/↑", show=False, palette=False),
+    # A yes/no question (discard a draft, send a mail again).
+    Key("confirm.yes", "y", "yes", "Yes", (Q,), palette=False),
+    Key("confirm.no", "n,escape", "no", "No", (Q,), display="n/esc", palette=False),
 )
 
 _BY_ID = {k.id: k for k in REGISTRY}
@@ -116,11 +142,18 @@ class KeyCommands(Provider):
     """The command palette's view of the registry: the current screen's entries and the app's, each
     once; and "Open #N" when the query is a ticket number."""
 
+    def _applies(self, k: Key) -> bool:
+        """What the screen's check_action hides from its footer (a key that does not apply to this
+        ticket now) is not offered here either."""
+        if k.action.startswith("app."):
+            return True
+        return bool(self.screen.check_action(k.action.split("(")[0], ()))
+
     def _entries(self) -> list[Key]:
         context = getattr(self.screen, "KEY_CONTEXT", DASHBOARD)
         seen, out = set(), []
         for k in for_context(context) + for_context(APP):
-            if k.palette and k.bind and k.description not in seen:
+            if k.palette and k.bind and k.description not in seen and self._applies(k):
                 seen.add(k.description)
                 out.append(k)
         return out

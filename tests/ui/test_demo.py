@@ -76,3 +76,50 @@ def test_demo_as_takes_the_handle(monkeypatch):
     monkeypatch.setattr(ui_app, "ConsoleApp", Fake)
     assert demo.run_demo(operator="bob") == 0
     assert seen == {"operator": "bob"}
+
+
+async def test_the_demo_replies_into_its_own_mailbox_and_never_to_a_server(tmp_path, monkeypatch):
+    """The demo has no mail server: a reply goes through the real outbox into DemoMailbox, in this
+    process, and the console says so. smtplib is never touched."""
+    import smtplib
+
+    from textual.widgets import TextArea
+
+    from console.clock import FrozenClock
+    from console.demo import DEMO_REPLY, DemoMailbox, build_demo
+    from console.ui.app import ConsoleApp
+    from console.ui.screens.composer import ComposerScreen, ReviewScreen
+    from store import open_db, outgoing
+    from tests.ui.helpers import select, settle
+
+    def no_network(*a, **kw):
+        raise AssertionError("the demo opened an SMTP connection")
+
+    monkeypatch.setattr(smtplib, "SMTP", no_network)
+    monkeypatch.setattr(smtplib, "SMTP_SSL", no_network)
+    clock = FrozenClock(datetime.now(timezone.utc).replace(microsecond=0))
+    db_path, cfg = build_demo(tmp_path, clock)
+    mailbox = DemoMailbox()
+    app = ConsoleApp(db_path, cfg, "ann", clock, live=False, send_mail=mailbox.send_now)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        tid = next(t["id"] for t in app.tickets.values() if "dark mode" in t["subject"].lower())
+        select(app, tid)
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, ComposerScreen)
+        assert app.screen.query_one(TextArea).text.rstrip().endswith("Ann Alvarez\nExample Support")
+        await pilot.press(*"Coming in spring.", "ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewScreen)
+        await pilot.press("y")
+        await settle(pilot)
+        [(mail_from, rcpt, raw)] = mailbox.mail
+        assert mail_from == "support@example.com" and b"Coming in spring." in raw
+        db = open_db(db_path)
+        [row] = db.execute("SELECT id FROM mail_outbox").fetchall()
+        send = outgoing.get_send(db, row[0])
+        db.conn.close()
+        assert send["state"] == "sent" and send["smtp_reply"] == DEMO_REPLY
+        assert any("kept in the demo's mailbox: the demo has no mail server, nothing left this machine" in n
+                   for n in notifications(app))

@@ -38,3 +38,11 @@ def test_visual_wins_and_no_editor_is_a_clear_error(tmp_path):
         editor.edit("x", env={"PATH": "/usr/bin"})
     with pytest.raises(editor.EditorError, match="cannot run the editor"):
         editor.edit("x", env={"EDITOR": "/nonexistent/editor"})
+
+
+def test_run_gives_back_the_files_text_as_it_is_and_none_when_the_editor_fails(tmp_path):
+    """The console decides for itself what an unchanged text means (after an edit from the review, it
+    keeps the text); run() only reports what is in the file, or None for a non-zero exit."""
+    assert editor.run("draft\n", env=script_editor(tmp_path, "pass\n")) == "draft\n"
+    assert editor.run("draft\n", env=script_editor(tmp_path, "open(p, 'w').write('')\n")) == ""
+    assert editor.run("draft\n", env=script_editor(tmp_path, "sys.exit(3)\n")) is None

@@ -73,6 +73,36 @@ def test_history_in_words():
     assert "{" not in f.event_words(ev("something_new", x=1))  # never JSON
 
 
+def test_the_desks_mail_in_words():
+    ev = lambda kind, actor="ann", **d: {"kind": kind, "actor": actor, "detail": d}  # noqa: E731
+    assert f.event_words(ev("reply_queued", to="carl@x.example", cc=["dora@x.example"], template="details")) == \
+        "ann replied to carl@x.example (cc dora@x.example) with the template details"
+    assert f.event_words(ev("reply_sent", "mail", reply="250 2.0.0 Ok")) == "the reply went out (250 2.0.0 Ok)"
+    assert f.event_words(ev("reply_failed", "mail", error="end of DATA: 550 5.7.1 no")) == \
+        "the reply FAILED: end of DATA: 550 5.7.1 no; not resent"
+    assert f.event_words(ev("receipt_unknown", "mail", error="lost")) == \
+        "the receipt was cut short: it may or may not have gone out; not resent"
+    assert f.event_words(ev("details_queued", "intake", to="tom@x.example")) == \
+        "the details request to tom@x.example was queued"
+    assert f.event_words(ev("reply_resent", "bob", send=3)) == "bob sent the reply again"
+    assert f.event_words(ev("note_added", "cy", message=9)) == "cy added an internal note"
+    assert f.mail_event_words("reopened", "ann", {}) is None  # not mail: the other rules apply
+
+
+def test_delivery_of_one_mail_in_words():
+    tz = timezone.utc
+    row = {"state": "sent", "attempts": 1, "sent_at": "2026-01-05T17:00:05Z", "smtp_reply": "250 Ok",
+           "last_error": None, "next_attempt_at": None}
+    assert f.delivery_words(row, tz) == ("sent", "17:00:05, 250 Ok")
+    assert f.delivery_words(row | {"state": "failed", "last_error": "550 no such user"}, tz) == \
+        ("FAILED", "550 no such user; not resent")
+    assert f.delivery_words(row | {"state": "expired"}, tz)[0] == "CUT SHORT"
+    assert f.delivery_words(row | {"state": "pending", "attempts": 0}, tz) == ("queued", "not tried yet")
+    assert f.delivery_words(row | {"state": "pending", "attempts": 2, "next_attempt_at": "2026-01-05T17:01:00Z",
+                                   "last_error": "connection refused"}, tz) == \
+        ("queued", "next try 17:01:00: connection refused")
+
+
 def test_layout_fits_80_columns_and_gives_wide_terminals_to_the_subject():
     narrow = {c.key: c.width for c in layout(79)}
     assert {"cls", "id", "left", "subject", "assignee"} <= narrow.keys()

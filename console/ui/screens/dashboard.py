@@ -70,6 +70,7 @@ class DashboardScreen(Screen):
         self.view = View()
         self._table: TicketTable | None = None
         self._preview_for: int | None = None
+        self._details_key: bool | None = None  # whether the footer shows d now
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -149,6 +150,24 @@ class DashboardScreen(Screen):
             self.table.refresh()
         self.show_viewbar()
         self._layout_preview()
+        self._update_keys()
+
+    def _selected_needs_details(self) -> bool:
+        tid = self.table.cursor_id if self._table is not None else None
+        t = self.source().get(tid) if tid is not None else None
+        return bool(t and t.get("needs_details") and t["status"] != "resolved")
+
+    def _update_keys(self) -> None:
+        """The footer shows d only on a ticket that needs details; redrawn only when that changes."""
+        now = self._selected_needs_details()
+        if now != self._details_key:
+            self._details_key = now
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "details":
+            return self._selected_needs_details()
+        return True
 
     def _empty_text(self) -> str:
         v = self.view
@@ -206,6 +225,7 @@ class DashboardScreen(Screen):
             self._want_preview(table.cursor_id)
 
     def on_ticket_table_highlighted(self, event: TicketTable.Highlighted) -> None:
+        self._update_keys()
         if self.query_one("#preview").has_class("-shown"):
             self._want_preview(event.ticket_id)
 
@@ -393,6 +413,22 @@ class DashboardScreen(Screen):
     def action_reopen(self) -> None:
         if (tid := self._one()) is not None:
             self.app.start_action("reopen", [tid])
+
+    def action_reply(self) -> None:
+        if (tid := self._one()) is not None:
+            self.app.reply_to(tid)
+
+    def action_note(self) -> None:
+        if (tid := self._one()) is not None:
+            self.app.write_note(tid)
+
+    def action_template_reply(self) -> None:
+        if (tid := self._one()) is not None:
+            self.app.template_reply(tid)
+
+    def action_details(self) -> None:
+        if (tid := self._one()) is not None:
+            self.app.ask_for_details(tid)
 
 
 def preview_text(t: dict[str, Any] | None, m: dict[str, Any] | None) -> Content:

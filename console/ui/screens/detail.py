@@ -1,4 +1,5 @@
-"""One ticket: header, flags, the thread as plain text, attachments, history in words, pages sent.
+"""One ticket: header, flags, the thread as plain text (the desk's replies with how their delivery went,
+and internal notes, in order), attachments, history in words, pages sent.
 
 Everything is read and prepared in a thread worker (a ticket may hold a 20 MB mail), and only the
 first PREVIEW_CHARS of each body are read and shown; `m` shows more, `support-console raw ID` all.
@@ -56,6 +57,11 @@ def flag_list(d: Detail) -> list[str]:
         flags.append("OVERSIZE MAIL")
     if any(m["defects"] for m in d.messages):
         flags.append("MAIL DEFECTS")
+    states = {x["state"] for x in d.deliveries.values()}
+    if "failed" in states:
+        flags.append("OUR MAIL FAILED")
+    if "expired" in states:
+        flags.append("OUR MAIL CUT SHORT")
     return flags
 
 
@@ -81,13 +87,35 @@ def info_text(d: Detail, tz) -> Content:
     return st.join(*parts)
 
 
+KIND_WORDS = {"outgoing": "sent by the desk", "note": "internal note"}
+DELIVERY_STYLES = {"sent": "$success", "FAILED": "bold $error", "CUT SHORT": "bold $error", "queued": "bold $urgency-warn",
+                   "sending": "bold $urgency-warn"}
+
+
+def _message_head(m: dict, d: Detail, tz) -> list:
+    when = fmt.local_time(parse_iso(m["received_at"]), tz)
+    if m["kind"] == "note":
+        who = clean_line(m["from_name"] or "", 60) or "(someone)"
+        return [st.bold(f"── {when}  internal note by {who}  (message {m['id']}, never sent)")]
+    who = clean_line(f"{m['from_name']} <{m['from_addr']}>" if m["from_name"] else m["from_addr"], 100)
+    parts: list = [st.bold(f"── {when}  {KIND_WORDS.get(m['kind'], m['kind'])}  {who or '(unknown sender)'}  "
+                           f"(message {m['id']})")]
+    mail = d.deliveries.get(m["id"])
+    if mail is not None:
+        state, detail = fmt.delivery_words(mail, tz)
+        by = f" by {clean_line(mail['actor'], 20)}" if mail.get("actor") and mail["actor"] != "auto" else ""
+        parts += [f"\n{mail['purpose']}{by} to {clean_line(', '.join(mail['rcpt_to']), 160)}: ",
+                  Content.styled(state, DELIVERY_STYLES.get(state, "")), st.muted(f"  {detail}")]
+        if state in ("FAILED", "CUT SHORT"):
+            parts.append(Content.styled("  (S sends it again)", "bold"))
+    parts += ["\nSubject: ", clean_line(m["subject"], 200)]
+    return parts
+
+
 def thread_text(d: Detail, tz) -> Content:
     parts: list = [_section(f"Messages ({len(d.messages)})")]
     for m in d.messages:
-        who = clean_line(f"{m['from_name']} <{m['from_addr']}>" if m["from_name"] else m["from_addr"], 100)
-        parts.append(st.bold(f"── {fmt.local_time(parse_iso(m['received_at']), tz)}  {m['kind']}  "
-                             f"{who or '(unknown sender)'}  (message {m['id']})"))
-        parts += ["\nSubject: ", clean_line(m["subject"], 200)]
+        parts += _message_head(m, d, tz)
         tags = [k for k in ("unparseable", "oversize") if m[k]]
         if m["defects"]:
             tags.append(f"{len(m['defects'])} defects")
@@ -243,6 +271,7 @@ class DetailScreen(Screen):
         self.query_one("#detail-audit", Static).update(r.audit)
         self.query_one("#detail-pages", Static).update(r.pages)
         self.set_class(True, f"class-{r.ticket['class']}")
+        self.refresh_bindings()  # d and S show only when they apply to this ticket
         self.app.detail_painted(self)
 
     def tick(self) -> None:
@@ -300,6 +329,28 @@ class DetailScreen(Screen):
 
     def action_reopen(self) -> None:
         self.app.start_action("reopen", [self.ticket_id])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "details":
+            return bool(self.ticket and self.ticket.get("needs_details"))
+        if action == "resend":
+            return bool(self.detail and self.detail.failed_mail())
+        return True
+
+    def action_reply(self) -> None:
+        self.app.reply_to(self.ticket_id)
+
+    def action_note(self) -> None:
+        self.app.write_note(self.ticket_id)
+
+    def action_template_reply(self) -> None:
+        self.app.template_reply(self.ticket_id)
+
+    def action_details(self) -> None:
+        self.app.ask_for_details(self.ticket_id)
+
+    def action_resend(self) -> None:
+        self.app.resend_failed(self)
 
 
 def default_save_dir() -> Path:

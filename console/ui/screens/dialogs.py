@@ -1,4 +1,5 @@
-"""Modal dialogs: staff picker, reclassify, resolve, filter, go to, save attachment.
+"""Modal dialogs: staff picker, template picker, reclassify, resolve, filter, go to, save attachment,
+and a yes/no question.
 
 Each returns a value with dismiss() (None when cancelled), shows a hint line and a footer with its own
 keys, and moves through lists with j/k as well as the arrows. Dialogs offer only the choices the
@@ -59,10 +60,55 @@ class Person:
         return cls(clean_line(row["handle"], 24), clean_line(row.get("name") or "", 40), row.get("role") or "staff")
 
 
-class StaffPicker(Dialog):
+class FilterPicker(Dialog):
+    """A list to pick from, filtered as one types (j and k still move). Returns the option's id or None.
+    Subclasses give `_options(query)` and the ids of the filter box, the list and the "no match" line."""
+
+    FILTER_ID, LIST_ID, EMPTY_ID = "filter", "choices", "choices-empty"
+    NO_MATCH = "nothing matches {query!r}"
+
+    def _options(self, query: str) -> list[Option]:
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        ol = self.query_one(OptionList)
+        ol.focus()
+        if ol.option_count:
+            ol.highlighted = 0
+
+    def on_key(self, event: events.Key) -> None:
+        # Typing on the list starts the filter (j and k move, as in every list).
+        ol = self.query_one(OptionList)
+        if ol.has_focus and event.is_printable and event.character and event.character not in "jk ":
+            box = self.query_one(f"#{self.FILTER_ID}", Input)
+            box.value += event.character
+            box.cursor_position = len(box.value)
+            box.focus()
+            event.stop()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        ol = self.query_one(OptionList)
+        ol.clear_options()
+        opts = self._options(event.value)
+        ol.add_options(opts)
+        ol.highlighted = 0 if opts else None
+        self.query_one(f"#{self.EMPTY_ID}", Static).update("" if opts else self.NO_MATCH.format(query=event.value))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        ol = self.query_one(OptionList)
+        if ol.highlighted is not None:
+            self.dismiss(ol.get_option_at_index(ol.highlighted).id)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+
+class StaffPicker(FilterPicker):
     """Pick who gets the ticket(s). Type to filter; returns a handle or None."""
 
     HINT = "⏎ assign   j/k move   type to filter   esc cancel"
+    FILTER_ID, LIST_ID, EMPTY_ID = "staff-filter", "staff", "staff-empty"
+    NO_MATCH = "nobody matches {query!r}"
 
     def __init__(self, title: Content, people: list[Person], oncall=None, current: str | None = None):
         super().__init__()
@@ -92,43 +138,91 @@ class StaffPicker(Dialog):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
             yield Static(self.title_text, classes="dialog-title")
-            yield Input(placeholder="filter by handle or name", id="staff-filter")
-            yield OptionList(*self._options(""), id="staff")
-            yield Static("", id="staff-empty", classes="dialog-note")
+            yield Input(placeholder="filter by handle or name", id=self.FILTER_ID)
+            yield OptionList(*self._options(""), id=self.LIST_ID)
+            yield Static("", id=self.EMPTY_ID, classes="dialog-note")
+            yield self.hint()
+        yield Footer()
+
+
+@dataclass(frozen=True)
+class TemplateChoice:
+    name: str
+    summary: str  # a line of its text, cleaned
+
+
+class TemplatePicker(FilterPicker):
+    """Pick a canned reply ([replies] templates and the shipped ones). Returns its name or None."""
+
+    HINT = "⏎ use it   j/k move   type to filter   esc cancel"
+    FILTER_ID, LIST_ID, EMPTY_ID = "template-filter", "templates", "templates-empty"
+    NO_MATCH = "no template matches {query!r}"
+
+    def __init__(self, title: Content, choices: list[TemplateChoice], suggested: str | None = None):
+        super().__init__()
+        self.title_text = title
+        self.choices = choices
+        self.suggested = suggested
+
+    def _options(self, query: str) -> list[Option]:
+        width = max((len(c.name) for c in self.choices), default=0)
+        q = query.strip().lower()
+        return [Option(st.join(Content.styled(f"{c.name:<{width}}", "bold"), "  ", st.muted(c.summary)), id=c.name)
+                for c in self.choices if not q or q in c.name.lower()]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Static(self.title_text, classes="dialog-title")
+            yield Input(placeholder="filter by name", id=self.FILTER_ID)
+            yield OptionList(*self._options(""), id=self.LIST_ID)
+            yield Static("" if self.choices else "no templates", id=self.EMPTY_ID, classes="dialog-note")
             yield self.hint()
         yield Footer()
 
     def on_mount(self) -> None:
+        super().on_mount()
         ol = self.query_one(OptionList)
-        ol.focus()
-        if self.people:
-            ol.highlighted = 0
+        if self.suggested is not None and self.suggested in [c.name for c in self.choices]:
+            ol.highlighted = ol.get_option_index(self.suggested)
 
-    def on_key(self, event: events.Key) -> None:
-        # Typing on the list starts the filter (j and k move, as in every list).
-        ol = self.query_one(OptionList)
-        if ol.has_focus and event.is_printable and event.character and event.character not in "jk ":
-            box = self.query_one("#staff-filter", Input)
-            box.value += event.character
-            box.cursor_position = len(box.value)
-            box.focus()
-            event.stop()
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        ol = self.query_one(OptionList)
-        ol.clear_options()
-        opts = self._options(event.value)
-        ol.add_options(opts)
-        ol.highlighted = 0 if opts else None
-        self.query_one("#staff-empty", Static).update("" if opts else f"nobody matches {event.value!r}")
+class ConfirmDialog(Dialog):
+    """A yes/no question: y (or the Yes button) returns True; n, Esc or No returns False."""
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        ol = self.query_one(OptionList)
-        if ol.highlighted is not None:
-            self.dismiss(ol.get_option_at_index(ol.highlighted).id)
+    KEY_CONTEXT = keys.CONFIRM
+    BINDINGS = keys.bindings(keys.CONFIRM)
+    inherit_bindings = False  # y and n/esc only: no list keys, no second Esc in the footer
+    HINT = "y yes   n/esc no"
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
+    def __init__(self, title: Content, question: Content | str, yes: str = "Yes", no: str = "No"):
+        super().__init__()
+        self.title_text, self.question, self.yes_label, self.no_label = title, question, yes, no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog confirm"):
+            yield Static(self.title_text, classes="dialog-title")
+            yield Static(self.question if isinstance(self.question, Content) else Content(self.question),
+                         id="question")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self.yes_label, variant="error", id="yes")
+                yield Button(self.no_label, variant="primary", id="no")
+            yield self.hint()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()  # Enter on its own never destroys anything
+
+    def action_yes(self) -> None:
+        self.dismiss(True)
+
+    def action_no(self) -> None:
+        self.dismiss(False)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
 
 
 @dataclass(frozen=True)

@@ -32,11 +32,13 @@ def _keys_table(contexts: tuple[str, ...]) -> Table:
 
 
 def help_table() -> Table:
-    """Every registry entry: the ticket list on the left; the detail, dialogs and everywhere on the right."""
+    """Every registry entry: the ticket list and writing on the left; the detail, dialogs and everywhere on
+    the right."""
     grid = Table.grid(expand=True, padding=(0, 3))
     grid.add_column(ratio=1)
     grid.add_column(ratio=1)
-    grid.add_row(_keys_table((keys.DASHBOARD,)), _keys_table((keys.DETAIL, keys.DIALOG, keys.APP)))
+    grid.add_row(_keys_table((keys.DASHBOARD, keys.COMPOSER, keys.REVIEW)),
+                 _keys_table((keys.DETAIL, keys.DIALOG, keys.CONFIRM, keys.APP)))
     return grid
 
 
