@@ -18,7 +18,9 @@ A poller that never ran leaves no rows: that is "never run", and unhealthy.
 
 The outbox is judged from store.outbox.health_counts: a page given up on (failed for good, or
 expired) degrades the desk while it still matters, that is while its ticket has had no first contact
-(or, for a page without a ticket, for OUTBOX_WINDOW); a page that will be retried does not.
+(or, for a page without a ticket, for OUTBOX_WINDOW); a page that will be retried does not. Mail the
+desk sent (replies, receipts) that failed for good or was cut short degrades it for OUTBOX_WINDOW, or
+until someone sends it again.
 """
 from __future__ import annotations
 
@@ -155,15 +157,18 @@ def last_sync(beats: list[dict], mailbox: str) -> str | None:
 
 
 def assess_outbox(counts: dict[str, int]) -> Component:
+    """Pages (and, with replies set up, the desk's mail: the `mail_` counts)."""
     pending = counts.get("pending", 0) + counts.get("sending", 0)
     failed, expired, retrying = counts.get("failed", 0), counts.get("expired", 0), counts.get("retrying", 0)
+    mail_pending, mail_failed = counts.get("mail_pending", 0), counts.get("mail_failed", 0)
     detail = {"pending": pending, "retrying": retrying, "failed": failed, "expired": expired,
-              "sent": counts.get("sent", 0)}
+              "sent": counts.get("sent", 0), "mail_pending": mail_pending, "mail_failed": mail_failed}
     again = f", {retrying} retrying" if retrying else ""
-    if failed or expired:
+    mail = f"; mail: {mail_pending} pending, {mail_failed} failed" if mail_pending or mail_failed else ""
+    if failed or expired or mail_failed:
         return Component("outbox", False, "failed",
-                         f"outbox: {failed} failed, {expired} expired, {pending} pending{again}", detail)
-    return Component("outbox", True, "ok", f"outbox: {pending} pending{again}, none failed", detail)
+                         f"outbox: {failed} failed, {expired} expired, {pending} pending{again}{mail}", detail)
+    return Component("outbox", True, "ok", f"outbox: {pending} pending{again}, none failed{mail}", detail)
 
 
 def assess(beats: list[dict], outbox_counts: dict[str, int], now: datetime, *,

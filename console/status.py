@@ -11,8 +11,15 @@ from datetime import datetime
 from console import health
 from console.config import Config
 from console.safe_text import clean_line
-from store import heartbeat, outbox
+from store import heartbeat, outbox, outgoing
 from store.times import iso
+
+
+def health_inputs(db, now: datetime) -> tuple[list[dict], dict[str, int]]:
+    """What console.health judges, read from an open database: the heartbeat rows, and the counts of
+    pages and mail as the outbox's health sees them. The console's header reads the same."""
+    since = now - health.OUTBOX_WINDOW
+    return heartbeat.heartbeats(db), outbox.health_counts(db, since) | outgoing.health_counts(db, since)
 
 
 def assess(cfg: Config, now: datetime) -> tuple[health.Health, str | None]:
@@ -27,8 +34,7 @@ def assess(cfg: Config, now: datetime) -> tuple[health.Health, str | None]:
         note = None
         db = open_db(cfg.store_path, migrate=False)
         try:
-            beats = heartbeat.heartbeats(db)
-            counts = outbox.health_counts(db, now - health.OUTBOX_WINDOW)
+            beats, counts = health_inputs(db, now)
         finally:
             db.close()
     h = health.assess(beats, counts, now, intake_stale_after=cfg.alerts.intake_stale_after,

@@ -202,3 +202,14 @@ def first_seen(db: Database, account: str, folder: str) -> str | None:
 
 def state_counts(db: Database) -> dict[str, int]:
     return dict(db.execute("SELECT state, count(*) FROM mail_outbox GROUP BY state").fetchall())
+
+
+def health_counts(db: Database, since: datetime) -> dict[str, int]:
+    """For the health assessment: mail waiting to go out, and mail that failed for good or was cut short
+    since `since` (and has not been sent again by a person)."""
+    row = db.execute(
+        "SELECT count(*) FILTER (WHERE state IN ('pending', 'sending')),"
+        " count(*) FILTER (WHERE state IN ('failed', 'expired') AND updated_at >= ?) FROM mail_outbox",
+        [iso(since)],
+    ).fetchone()
+    return {"mail_pending": row[0], "mail_failed": row[1]}

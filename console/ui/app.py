@@ -139,7 +139,7 @@ class ConsoleApp(Replying, App):
         """The first load (called by whichever of app and dashboard mounts first)."""
         if self.data is not None:
             return
-        self.data = TicketData(self.db_path, mail_since=self.clock.now())
+        self.data = TicketData(self.db_path, self.clock)
         self.tickets = {tid: prep(r) for tid, r in self.data.load_all().items()}
         self.people = [Person.clean(p) for p in self.data.staff()]
         person = next((p for p in self.people if p.handle == self.operator), None)

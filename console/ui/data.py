@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import store
+from console import status
+from console.clock import Clock
 from console.fold import fold
-from store import audit, console_reads, heartbeat, outbox, outgoing, staff as store_staff
+from store import audit, console_reads, outbox, outgoing, staff as store_staff
 from store.times import iso, parse_iso
 
 SLACK = timedelta(seconds=5)  # rows committed a little late with an older updated_at are still seen
@@ -57,16 +59,17 @@ class Detail:
 
 
 class TicketData:
-    def __init__(self, db_path: Path, mail_since: datetime | None = None):
-        """`mail_since`: mail that failed before this time is not news (it is shown on its ticket)."""
+    def __init__(self, db_path: Path, clock: Clock):
+        """Mail that failed before the console opened is not news (it is shown on its ticket)."""
         self.db_path = Path(db_path)
+        self._clock = clock
         self._db = store.open_db(self.db_path)
         self._lock = threading.Lock()
         self.cache: dict[int, dict[str, Any]] = {}
         self.marks: dict[str, Any] = {"ticket": 0, "updated_at": "", "message": 0, "event": 0, "alert": 0}
         self._dv: int | None = None
         self.closed = False
-        self._mail_since = mail_since or datetime.now(timezone.utc)
+        self._mail_since = clock.now()
         self._mail_seen: dict[tuple[int, str], datetime] = {}
 
     def close(self) -> None:
@@ -105,8 +108,7 @@ class TicketData:
             since = parse_iso(old["updated_at"]) - SLACK if old["updated_at"] else None
             rows = console_reads.changed_ticket_rows(self._db, old, iso(since) if since else "")
             alerts = console_reads.alerts_after(self._db, old["alert"])
-            beats = heartbeat.heartbeats(self._db)
-            counts = outbox.state_counts(self._db)
+            beats, counts = status.health_inputs(self._db, self._clock.now())
             failures = outgoing.failures_since(self._db, self._mail_since - SLACK)
         self.marks = marks
         ch = Changes(alerts=alerts, beats=beats, outbox=counts, mail_failures=self._new_failures(failures))
@@ -141,7 +143,7 @@ class TicketData:
 
     def health_inputs(self) -> tuple[list[dict], dict[str, int]]:
         with self._lock:
-            return heartbeat.heartbeats(self._db), outbox.state_counts(self._db)
+            return status.health_inputs(self._db, self._clock.now())
 
     # -- everything else (own connections: callers are workers) ---------------------------------------
     def detail(self, ticket_id: int, chars: int = PREVIEW_CHARS) -> Detail:

@@ -74,4 +74,12 @@ def test_failed_pages_degrade_the_outbox():
 def test_pages_being_retried_do_not_degrade_the_outbox():
     c = health.assess_outbox({"retrying": 2, "pending": 1})
     assert c.ok and c.summary == "outbox: 1 pending, 2 retrying, none failed"
-    assert c.detail == {"pending": 1, "retrying": 2, "failed": 0, "expired": 0, "sent": 0}
+    assert c.detail == {"pending": 1, "retrying": 2, "failed": 0, "expired": 0, "sent": 0, "mail_pending": 0,
+                        "mail_failed": 0}
+
+
+def test_failed_mail_degrades_the_outbox_and_pending_mail_is_shown():
+    h = health.assess([beat("scheduler", 1), intake()], {"mail_pending": 2}, NOW)
+    assert h.healthy and "mail: 2 pending, 0 failed" in h.outbox.summary
+    h = health.assess([beat("scheduler", 1), intake()], {"mail_failed": 1}, NOW)
+    assert not h.outbox.ok and not h.healthy and "mail: 0 pending, 1 failed" in h.outbox.summary

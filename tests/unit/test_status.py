@@ -63,7 +63,7 @@ def test_healthy(desk, capsys):
     assert data["healthy"] is True and data["at"] == iso(T0)
     assert data["intake"]["last_sync_at"] == iso(T0 - timedelta(seconds=10))
     assert data["outbox"] == {"ok": True, "state": "ok", "summary": "outbox: 0 pending, none failed", "pending": 0,
-                              "retrying": 0, "failed": 0, "expired": 0, "sent": 0}
+                              "retrying": 0, "failed": 0, "expired": 0, "sent": 0, "mail_pending": 0, "mail_failed": 0}
 
 
 def test_a_stale_scheduler_or_stuck_intake_is_degraded(desk, capsys):
@@ -111,3 +111,31 @@ def test_only_pages_that_still_matter_degrade_the_outbox(desk, capsys):
     assert [r["state"] for r in outbox.list_alerts(db) if r["id"] == a] == ["expired"]
     assert outbox.health_counts(db, since)["expired"] == 0
     assert status(desk, capsys=capsys)[0] == 0
+
+
+def test_mail_that_failed_for_good_degrades_the_outbox_until_it_is_sent_again(desk, capsys):
+    from store import outgoing
+
+    cfg = load(desk)
+    sync_staff(cfg)
+    db = open_db(cfg.store_path)
+    beats(db)
+    [filed] = file_messages(db, cfg, [Incoming(raw=mail(1), received_at=T0)], T0)
+    with write(db):
+        row = outgoing.add_message(db, ticket_id=filed.ticket_id, kind="outgoing", raw=b"Subject: x\r\n\r\nhi",
+                                   message_id="t1.abc@desk.example", from_addr="support@desk.example", from_name="",
+                                   recipients=["carl1@cust1.example"], subject="x", body_text="hi", in_reply_to=None,
+                                   refs=(), now=T0, source="test")
+        send = outgoing.add_send(db, message_row=row, ticket_id=filed.ticket_id, purpose="reply", actor="bob",
+                                 automatic=False, mail_from="support@desk.example", to_addr="carl1@cust1.example",
+                                 rcpt_to=["carl1@cust1.example"], now=T0)
+    code, out, _ = status(desk, capsys=capsys)
+    assert "mail: 1 pending, 0 failed" in out
+    with write(db):
+        outgoing.claim(db, T0, claimed_by="me", send_deadline=T0 + timedelta(minutes=1), send_id=send)
+        assert outgoing.mark_failed(db, send, "me", T0, error="550 no such user")
+    code, out, _ = status(desk, capsys=capsys)
+    assert code == 1 and "mail: 0 pending, 1 failed" in out
+    with write(db):
+        outgoing.requeue(db, send, T0)  # a person sends it again
+    assert "mail: 1 pending, 0 failed" in status(desk, capsys=capsys)[1]
