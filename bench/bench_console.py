@@ -123,7 +123,7 @@ async def run(path: Path, cfg, ticks: int, big: int) -> dict:
         detail_s = time.perf_counter() - s
         timer.stop()
         assert isinstance(app.screen, DetailScreen)
-        shown = "first 10,000 of" in str(app.screen.query_one("#detail-thread").content)
+        shown = "characters 1-10,000 of" in str(app.screen.query_one("#detail-thread").content)
     return {"rows": rows, "first_paint": first_paint, "costs": costs, "poll_ms": poll_ms, "idle_poll_ms": idle_poll_ms,
             "filter_ms": filter_ms, "detail_s": detail_s, "stall_ms": max(stalls, default=0) * 1000, "cut": shown}
 

@@ -92,18 +92,20 @@ PREVIEW_COLUMNS = ("id", "kind", "from_addr", "from_name", "subject", "received_
                    "unparseable", "defects", "attachments")
 
 
-def message_previews(db: Database, ticket_id: int, chars: int) -> list[dict[str, Any]]:
-    """A ticket's messages in order, each with only the first `chars` characters of its body
-    (`body_text`) and the body's full length (`body_length`): a 20 MB body is never read whole."""
+def message_previews(db: Database, ticket_id: int, chars: int, start: int = 0) -> list[dict[str, Any]]:
+    """A ticket's messages in order, each with only `chars` characters of its body from `start` on
+    (`body_text`; a body shorter than `start` is given from its beginning) and the body's full length
+    (`body_length`): a 20 MB body is never read whole."""
     import json
 
     rows = db.execute(
-        f"SELECT {', '.join(PREVIEW_COLUMNS)}, substr(body_text, 1, ?), length(body_text) FROM messages"
-        " WHERE ticket_id = ? ORDER BY received_at, id", [int(chars), ticket_id]).fetchall()
+        f"SELECT {', '.join(PREVIEW_COLUMNS)}, substr(body_text, CASE WHEN length(body_text) > ?1 THEN ?1 + 1"
+        " ELSE 1 END, ?2), length(body_text), CASE WHEN length(body_text) > ?1 THEN ?1 ELSE 0 END FROM messages"
+        " WHERE ticket_id = ?3 ORDER BY received_at, id", [int(start), int(chars), ticket_id]).fetchall()
     out = []
     for r in rows:
         m = dict(zip(PREVIEW_COLUMNS, r))
-        m["body_text"], m["body_length"] = r[-2] or "", r[-1] or 0
+        m["body_text"], m["body_length"], m["body_start"] = r[-3] or "", r[-2] or 0, r[-1] or 0
         m["defects"] = json.loads(m["defects"] or "[]")
         m["attachments"] = json.loads(m["attachments"] or "[]")
         m["oversize"], m["unparseable"] = bool(m["oversize"]), bool(m["unparseable"])

@@ -50,6 +50,7 @@ class Detail:
     events: list[dict[str, Any]]
     alerts: list[dict[str, Any]]
     chars: int = PREVIEW_CHARS
+    start: int = 0  # where the shown part of long bodies begins (`m` moves it on)
     deliveries: dict[int, dict[str, Any]] = field(default_factory=dict)  # message row -> its mail_outbox row
 
     def failed_mail(self) -> list[dict[str, Any]]:
@@ -146,7 +147,7 @@ class TicketData:
             return status.health_inputs(self._db, self._clock.now())
 
     # -- everything else (own connections: callers are workers) ---------------------------------------
-    def detail(self, ticket_id: int, chars: int = PREVIEW_CHARS) -> Detail:
+    def detail(self, ticket_id: int, chars: int = PREVIEW_CHARS, start: int = 0) -> Detail:
         from store import tickets
 
         db = self._reader()
@@ -154,10 +155,11 @@ class TicketData:
             t = console_reads.ticket_row(db, ticket_id)
             if t is None:
                 tickets.get_ticket(db, ticket_id)  # raises NoSuchTicket with the usual words
-            msgs = console_reads.message_previews(db, ticket_id, chars)
+            msgs = console_reads.message_previews(db, ticket_id, chars, start)
             mail = outgoing.delivery_by_message(db, [m["id"] for m in msgs if m["kind"] == "outgoing"])
             return Detail(ticket=t, messages=msgs, events=audit.events_for(db, ticket_id),
-                          alerts=outbox.list_alerts(db, ticket_id=ticket_id), chars=chars, deliveries=mail)
+                          alerts=outbox.list_alerts(db, ticket_id=ticket_id), chars=chars, start=start,
+                          deliveries=mail)
         finally:
             db.conn.close()
 

@@ -71,7 +71,7 @@ REGISTRY: tuple[Key, ...] = (
     Key("resolved", "v", "toggle_resolved", "Resolved / open tickets", (D,)),
     Key("pages", "p", "pages", "Pages sent", (D,)),
     Key("sort", "s", "sort", "Sort", (D,), show=False),
-    Key("more", "m", "more", "More of a long message", (T,)),
+    Key("more", "m", "more", "The next part of a long message", (T,)),
     Key("save", "w", "save_attachment", "Save an attachment to a file", (T,)),
     Key("down", "j,down", "cursor_down", "Next ticket", (D,), display="j/↓", show=False),
     Key("up", "k,up", "cursor_up", "Previous ticket", (D,), display="k/↑", show=False),

@@ -35,7 +35,8 @@ async def _open(pilot, tid: int) -> None:
 
 
 async def test_a_huge_body_is_read_in_a_worker_and_shown_in_part(make_app, seeded, cfg, db, monkeypatch):
-    body = ("All services down; the log follows. " * 3 + "\n") * 20_000  # about 2 MB
+    body = "".join(f"line {i:06d}: all services down; the log follows, and follows, and follows.\n"
+                   for i in range(25_000))  # about 2 MB, every line its own
     tid = add_ticket(db, cfg, "III", 60, "Everything is on fire", "ops@big.example", body=body)
     threads = []
     real = TicketData.detail
@@ -51,11 +52,23 @@ async def test_a_huge_body_is_read_in_a_worker_and_shown_in_part(make_app, seede
         await _open(pilot, tid)
         assert threads == [False]  # read off the UI thread
         thread = _text(app, "#detail-thread")
-        assert f"the first 10,000 of {len(body):,} characters" in thread
+        assert f"characters 1-10,000 of {len(body):,}. m shows the next part" in thread
         assert f"support-console raw" in thread and len(thread) < 20_000
         await pilot.press("m")
         await settle(pilot)
-        assert f"the first 40,000 of {len(body):,} characters" in _text(app, "#detail-thread")
+        thread = _text(app, "#detail-thread")
+        # the next part, no bigger than the first: paging through a huge body never stalls the screen
+        assert f"characters 10,001-20,000 of {len(body):,}" in thread and len(thread) < 20_000
+        assert body[10_000:10_200] in thread and "line 000000:" not in thread
+        last = (len(body) - 1) // 10_000 * 10_000
+        app.screen.start = last - 10_000
+        await pilot.press("m")
+        await settle(pilot)
+        assert f"characters {last + 1:,}-{len(body):,} of {len(body):,}. m goes back to the start" in \
+            _text(app, "#detail-thread")
+        await pilot.press("m")
+        await settle(pilot)
+        assert "characters 1-10,000 of" in _text(app, "#detail-thread")
         app.tick()  # the clock keeps going with the detail open
         assert app.is_running
 

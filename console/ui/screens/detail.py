@@ -2,7 +2,8 @@
 and internal notes, in order), attachments, history in words, pages sent.
 
 Everything is read and prepared in a thread worker (a ticket may hold a 20 MB mail), and only the
-first PREVIEW_CHARS of each body are read and shown; `m` shows more, `support-console raw ID` all.
+first PREVIEW_CHARS of each body are read and shown; `m` shows the next part (each part is no bigger
+than the first, so paging through a huge body never stalls the screen), `support-console raw ID` all.
 """
 from __future__ import annotations
 
@@ -26,8 +27,6 @@ from console.ui.screens.dashboard import ticket_level
 from console.ui.widgets.status import StatusBar
 from store.times import parse_iso
 
-MORE_FACTOR = 4
-MAX_CHARS = 160_000  # past this, the raw command (or saving) is the way to read a body
 
 
 def _section(title: str) -> Content:
@@ -126,10 +125,11 @@ def thread_text(d: Detail, tz) -> Content:
         parts.append("\n\n")
         parts.append(clean_block(m["body_text"]) or "(no text)")
         if m["body_length"] > len(m["body_text"]):
+            first, last = m["body_start"] + 1, m["body_start"] + len(m["body_text"])
+            more = "m shows the next part" if last < m["body_length"] else "m goes back to the start"
             parts.append(Content.styled(
-                f"\n\n… shown: the first {len(m['body_text']):,} of {m['body_length']:,} characters. "
-                + ("m shows more; " if d.chars < MAX_CHARS else "")
-                + f"`support-console raw {m['id']}` prints the whole message.", "bold $urgency-warn"))
+                f"\n\n… shown: characters {first:,}-{last:,} of {m['body_length']:,}. {more}; "
+                f"`support-console raw {m['id']}` prints the whole message.", "bold $urgency-warn"))
         parts.append("\n\n")
     return st.join(*parts)
 
@@ -211,7 +211,7 @@ class DetailScreen(Screen):
         self.detail: Detail | None = None
         self.ticket: dict[str, Any] | None = None
         self.refs: list[FileRef] = []
-        self.chars = PREVIEW_CHARS
+        self.start = 0  # the part of long bodies shown (`m` moves on by PREVIEW_CHARS)
         self.loaded = False
 
     def compose(self) -> ComposeResult:
@@ -235,15 +235,15 @@ class DetailScreen(Screen):
         self.query_one("#detail-body").focus()
 
     def reload(self) -> None:
-        self._load(self.chars)
+        self._load(self.start)
 
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
-    def _load(self, chars: int) -> None:
+    def _load(self, start: int) -> None:
         from store.db import StoreError
 
         app = self.app
         try:
-            d = app.data.detail(self.ticket_id, chars)
+            d = app.data.detail(self.ticket_id, PREVIEW_CHARS, start)
         except StoreError as exc:
             app.call_from_thread(self._failed, str(exc))
             return
@@ -299,14 +299,12 @@ class DetailScreen(Screen):
 
     def action_more(self) -> None:
         d = self.detail
-        if d is None or not any(m["body_length"] > len(m["body_text"]) for m in d.messages):
+        longest = max((m["body_length"] for m in d.messages), default=0) if d is not None else 0
+        if longest <= PREVIEW_CHARS:
             self.app.notify("Every message is shown whole", timeout=3)
             return
-        if self.chars >= MAX_CHARS:
-            self.app.notify("That is as much as the console shows; `support-console raw ID` prints the rest",
-                            severity="warning", timeout=6)
-            return
-        self.chars = min(MAX_CHARS, self.chars * MORE_FACTOR)
+        # The next part of each long body, then back to the start: every paint is the size of the first.
+        self.start = self.start + PREVIEW_CHARS if self.start + PREVIEW_CHARS < longest else 0
         self.reload()
 
     def action_save_attachment(self) -> None:
