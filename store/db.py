@@ -171,3 +171,8 @@ def write(db: Database) -> Iterator[Database]:
 def data_version(db: Database) -> int:
     """Changes when *another* connection commits: a cheap 'anything new?' check."""
     return db.conn.execute("PRAGMA data_version").fetchone()[0]
+
+
+def file_of(db: Database) -> str:
+    """The path of the database file behind this connection ("" for an in-memory one)."""
+    return db.execute("PRAGMA database_list").fetchone()[2] or ""

@@ -21,6 +21,7 @@ from sqlite_utils import Database
 from console.config import Config
 from console.replies import compose, desk, receipts, templates
 from store import audit, outgoing, tickets, write
+from store.db import file_of
 from store.times import parse_iso
 
 log = logging.getLogger("support_console.mail")
@@ -51,7 +52,7 @@ def _history_before(db: Database, mailbox_key: tuple | None) -> datetime | None:
     if mailbox_key is None:
         return None
     account, folder = mailbox_key[0], mailbox_key[1]
-    path = db.execute("PRAGMA database_list").fetchone()[2] or ""
+    path = file_of(db)
     key = (path, account, folder)
     if key in _first_seen:
         return _first_seen[key]
