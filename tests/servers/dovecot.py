@@ -394,9 +394,9 @@ class Dovecot:
         m = re.search(r"APPENDUID\s+\d+\s+(\d+)", str(resp), re.I)
         return int(m.group(1)) if m else None
 
-    def append(self, raw: bytes, folder: str = "INBOX", flags=()) -> int:
+    def append(self, raw: bytes, folder: str = "INBOX", flags=(), timeout: float = 10.0) -> int:
         """APPEND one message; returns its UID."""
-        c = self.client()
+        c = self.client(timeout=timeout)
         try:
             resp = c.append(folder, raw, flags=tuple(flags))
             uid = self._appenduid(resp)
