@@ -97,7 +97,7 @@ def resolve(cfg: Config, requested: str | None, *, uid: int | None = None) -> Ac
     if me is not None and me.role == "supervisor":
         by = me.handle
     elif uid == ROOT_UID:
-        by = me.handle if me is not None else "root"
+        by = "root"  # root acts as root, whatever staff entry it has (actions check only a supervisor's `by`)
     elif me is None:
         raise IdentityError(f"--as {requested}: {read_only_reason(login)}")
     else:

@@ -110,6 +110,20 @@ def test_root_acts_for_anyone_but_alone_only_reads(tmp_path):
     assert resolve(cfg, None, uid=0).read_only
 
 
+def test_root_with_a_staff_entry_acts_for_someone_as_root(tmp_path):
+    from console import actions
+    from console.poller import sync_staff
+    from store import open_db
+
+    cfg = from_dict({"store": {"path": str(tmp_path / "support.db")},
+                     "staff": [{"handle": "ann", "role": "supervisor", "login": "daemon"},
+                               {"handle": "rob", "role": "staff", "login": "root"}, {"handle": "cy"}]})
+    a = resolve(cfg, "cy", uid=0)
+    assert a == "cy" and a.by == "root" and a.recorded == "root as cy"
+    sync_staff(cfg)
+    assert actions.acting(open_db(cfg.store_path), cfg, a)["handle"] == "cy"  # not refused as "rob as cy"
+
+
 def test_as_an_unknown_handle(tmp_path):
     with pytest.raises(IdentityError) as exc:
         resolve(desk(tmp_path), "zed", uid=ANN_UID)
