@@ -182,7 +182,7 @@ class Service:
         self._wakeup = threading.Event()
         self._reload = False
         self.components: list[Component] = []
-        self.helpers: list[threading.Thread] = []  # the mail sender: retried mail is not paging's critical path
+        self.mail: delivery.MailSender | None = None  # its own thread: retried mail is not paging's critical path
         self.links = None  # the acknowledge-link server, when ack_base_url is set
         self.scheduler: Scheduler | None = None
         self.intake: Intake | None = None
@@ -230,7 +230,7 @@ class Service:
                 for c in self.components:
                     c.thread.start()
                 if owns_outbox:
-                    self.helpers = list(filter(None, [delivery.start_thread(self.cfg, self.clock, self.stop)]))
+                    self.mail = delivery.start(self.cfg, self.clock, self.stop)
                     if self.cfg.alerts.ack_base_url:  # its own thread; a failure there is only logged
                         from console.ack import server as ack_server  # aiohttp: loaded only where links are served
 
@@ -283,8 +283,9 @@ class Service:
             self._next_ping = now + self.ping_every
 
     def reload(self) -> bool:
-        """SIGHUP: read the config again and hand it to intake and the scheduler, which pick it up at their
-        next step (the IMAP connection stays). [imap] and [store] need a restart. A config that does not
+        """SIGHUP: read the config again and hand it to intake, the scheduler, the mail sender and the link
+        server, which pick it up at their next step (the IMAP connection stays). [imap] and [store] need a
+        restart, and so does where the link server listens (ack_listen). A config that does not
         load is logged, and the running one kept."""
         old = self.cfg
         if old.path is None:
@@ -312,8 +313,10 @@ class Service:
         if self.scheduler is not None:
             self.scheduler.cfg = new
             self.scheduler.wake.set()
-        if self.intake is not None:
-            self.intake.cfg = new
+        # Everyone who reads staff, on-call, routing or SLA takes the new config at their next step.
+        for follower in (self.intake, self.mail, self.links):
+            if follower is not None:
+                follower.cfg = new
         log.info("config reloaded from %s (staff %d, rotation %s)", old.path, len(new.staff),
                  ", ".join(new.oncall.rotation) or "-")
         self.notifier.send(STATUS="config reloaded")
@@ -328,7 +331,7 @@ class Service:
             c.beacon.set()
         if self.scheduler:
             self.scheduler.wake.set()
-        for t in [c.thread for c in self.components] + self.helpers:
+        for t in [c.thread for c in self.components] + ([self.mail.thread] if self.mail else []):
             if t.ident is not None:
                 t.join(timeout=5)
         if self.scheduler:

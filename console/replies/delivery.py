@@ -247,13 +247,14 @@ class MailSender:
         self.db.close()
 
 
-def start_thread(cfg: Config, clock: Clock, stop: threading.Event) -> threading.Thread | None:
-    """The poller's mail sender in a thread of its own (None without [smtp])."""
+def start(cfg: Config, clock: Clock, stop: threading.Event) -> MailSender | None:
+    """The poller's mail sender, running in a thread of its own (`.thread`); None without [smtp]."""
     if cfg.smtp is None:
         return None
-    t = threading.Thread(target=MailSender(cfg, clock, stop).run, name="mail", daemon=True)
-    t.start()
-    return t
+    sender = MailSender(cfg, clock, stop)
+    sender.thread = threading.Thread(target=sender.run, name="mail", daemon=True)
+    sender.thread.start()
+    return sender
 
 
 def run_once(cfg: Config, clock: Clock) -> int:

@@ -215,3 +215,18 @@ def test_sighup_reloads_without_dropping_imap_and_keeps_a_good_config(tmp_path, 
             "(did you mean III_escalate_after?); keeping the running config") in lines, lines
     # Under journald: no timestamps (it adds its own), a syslog priority first, one line per event.
     assert lines and all(x.startswith(("<6>INFO ", "<4>WARNING ", "<3>ERROR ")) for x in lines), lines
+
+
+def test_reload_reaches_the_mail_sender_and_the_link_server(tmp_path, monkeypatch):
+    """Who reads staff and routing outside intake and the scheduler gets the reloaded config too: the
+    link server checks each acknowledgement against it, the mail sender its recipients."""
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("SC_TEST_IMAP_PASSWORD", "secret")
+    path = write_config(tmp_path, port=free_port())
+    svc = Service(load(path), SystemClock(), notifier=Notifier(None), signals=False)
+    svc.links, svc.mail = SimpleNamespace(cfg=svc.cfg), SimpleNamespace(cfg=svc.cfg)
+    path.write_text(path.read_text().replace('handle = "bob"', 'handle = "bob"\nemail = "bob@desk.example"'))
+    assert svc.reload()
+    assert svc.links.cfg is svc.cfg and svc.mail.cfg is svc.cfg
+    assert svc.cfg.person("bob").email == "bob@desk.example"
