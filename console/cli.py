@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        print(f"support-console: {message}", file=sys.stderr)
+        print(f"support-console: {logs.redact(message)}", file=sys.stderr)  # an exception may quote a URL
         return code
 
 

@@ -77,3 +77,8 @@ def set_secrets(secrets: Iterable[str]) -> None:
     """Mask these wherever they appear in a log line from now on (the config's notify URLs and so on)."""
     if _formatter is not None:
         _formatter.set_secrets(secrets)
+
+
+def redact(text: str) -> str:
+    """`text` with the secrets set by set_secrets masked (for what is printed outside a log record)."""
+    return _formatter.redact(text) if _formatter is not None else text

@@ -181,6 +181,7 @@ class Service:
         self.stop = threading.Event()
         self._wakeup = threading.Event()
         self._reload = False
+        self._ended_by_itself = False
         self.components: list[Component] = []
         self.mail: delivery.MailSender | None = None  # its own thread: retried mail is not paging's critical path
         self.links = None  # the acknowledge-link server, when ack_base_url is set
@@ -241,7 +242,8 @@ class Service:
         for c in self.components:
             if c.error is not None:
                 raise c.error
-        return 0
+        # A component that ended without being told to is a failure: systemd's Restart=on-failure restarts.
+        return 1 if self._ended_by_itself else 0
 
     def _supervise(self) -> None:
         while not self.stop.is_set():
@@ -251,6 +253,7 @@ class Service:
             ended = [c for c in self.components if c.finished]
             if ended:
                 c = ended[0]
+                self._ended_by_itself = True
                 if c.error is None:  # an error is reported once, by the caller, as the poller's exit
                     log.error("%s stopped; stopping", c.name)
                 return

@@ -141,7 +141,7 @@ def test_pings_stop_when_intake_thread_stops(service, listener):
     assert not intake.thread.is_alive()
     stopped = time.monotonic()
     service.thread.join(15)  # a poller without intake stops, so that the service manager restarts it
-    assert service.result == {"rc": 0}
+    assert service.result == {"rc": 1}  # a failure: systemd's Restart=on-failure restarts it
     after = listener.drain()
     assert listener.pings_between(stopped + 0.5, time.monotonic()) == 0
     assert "STOPPING=1" in after[-1]

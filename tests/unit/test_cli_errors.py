@@ -1,0 +1,26 @@
+"""The CLI's last-resort error line: one line, the right exit status, and never a secret from the config."""
+from console import cli
+
+TOKEN = "Zk7TopicToken99"
+
+
+def test_an_unexpected_error_is_one_line_with_the_configs_secrets_masked(tmp_path, monkeypatch, capsys):
+    conf = tmp_path / "config.toml"
+    conf.write_text(f"""\
+[store]
+path = "support.db"
+
+[[staff]]
+handle = "ann"
+role = "supervisor"
+notify = ["ntfy://ntfy.example.com/{TOKEN}"]
+""")
+
+    def boom(args, cfg):  # an exception whose text quotes a notify URL (apprise's errors do)
+        raise RuntimeError(f"could not reach ntfy://ntfy.example.com/{TOKEN} (timed out)")
+
+    monkeypatch.setattr(cli, "_tickets", boom)
+    code = cli.main(["--config", str(conf), "tickets"])
+    err = capsys.readouterr().err
+    assert code == cli.EX_SOFTWARE and err.startswith("support-console: internal error (RuntimeError: ")
+    assert len(err.strip().splitlines()) == 1 and TOKEN not in err
