@@ -11,9 +11,21 @@ from console.ack import standdown
 from console.alerts import escalation
 from console.config import Config
 from console.identity import as_actor
+import store
 from store import audit, outbox, staff as store_staff, tickets, write
 from store.db import StoreError
 from store.times import parse_iso
+
+
+def sync_staff(cfg: Config) -> None:
+    """Mirror the config's staff (handle, name, role) into the database: roles are checked against both,
+    and a person gone from the config loses theirs at once (see person_now)."""
+    db = store.open_db(cfg.store_path)
+    try:
+        with write(db):
+            store_staff.sync_staff(db, [(s.handle, s.name, s.role) for s in cfg.staff])
+    finally:
+        db.close()
 
 
 class ActionRefused(StoreError):

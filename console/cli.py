@@ -242,11 +242,12 @@ def _dispatch(args) -> int:
         return _init(args)
     if cmd == "serve" and args.demo:
         return _serve(args, None)
-    cfg = _config(args)
+    # apprise checks notify URLs (~0.2 s) only where pages are sent; `check` reports a bad one to everyone
+    cfg = _config(args, check_urls=cmd in ("check", "poll", "test-page"))
     if args.actor is not None:
         _actor(args, cfg, acting=False)  # a refused --as is refused whatever the command
     if cmd is None:
-        from console.poller import sync_staff
+        from console.actions import sync_staff
         from console.ui.app import run_console
 
         sync_staff(cfg)
@@ -277,7 +278,7 @@ def _dispatch(args) -> int:
         return run_check(cfg)
     if cmd == "test-page":
         from console.checks import test_page
-        from console.poller import sync_staff
+        from console.actions import sync_staff
 
         actor = _actor(args, cfg)
         sync_staff(cfg)
@@ -419,7 +420,7 @@ def _show(args, cfg) -> int:
 
 def _action(args, cfg) -> int:
     from console import actions
-    from console.poller import sync_staff
+    from console.actions import sync_staff
 
     sync_staff(cfg)
     db = _db(cfg)
@@ -480,7 +481,7 @@ def _raw(args, cfg) -> int:
 
 def _override(args, cfg) -> None:
     from console.overrides import add_override, parse_local
-    from console.poller import sync_staff
+    from console.actions import sync_staff
 
     position, handle = args.set
     if position not in ("primary", "secondary"):
@@ -502,7 +503,7 @@ def _local_dt(cfg, dt) -> str:
 
 def _alerts(args, cfg) -> int:
     from console import actions
-    from console.poller import sync_staff
+    from console.actions import sync_staff
     from store import outbox
 
     db = _db(cfg)

@@ -18,6 +18,7 @@ import time
 from typing import Callable, Iterator
 
 from console import logs, redact
+from console.actions import sync_staff
 from console.alerts.scheduler import Scheduler
 from console.clock import Clock
 from console.config import Config, ConfigError, load
@@ -25,8 +26,6 @@ from console.intake.watch import Intake
 from console.locks import LockHeld, mailbox_lock, outbox_lock
 from console.replies import delivery
 from console.sdnotify import Notifier
-from store import open_db, write
-from store import staff as store_staff
 
 log = logging.getLogger("support_console.poller")
 
@@ -34,13 +33,6 @@ log = logging.getLogger("support_console.poller")
 # at least every second while idle and between batches; its slowest single steps are network calls,
 # each bounded by imap.timeout_seconds (HANG_SECONDS is raised to cover a few of them).
 HANG_SECONDS = 90.0
-
-
-def sync_staff(cfg: Config) -> None:
-    db = open_db(cfg.store_path)
-    with write(db):
-        store_staff.sync_staff(db, [(s.handle, s.name, s.role) for s in cfg.staff])
-    db.close()
 
 
 def run(cfg: Config, clock: Clock, *, once: bool = False) -> int:

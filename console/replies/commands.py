@@ -62,7 +62,7 @@ def _edited(text: str, what: str, name: str) -> str:
 
 def run_reply(args, cfg: Config, tid: int, actor: str, clock) -> int:
     from console.cli import EX_CONFIG, CliError
-    from console.poller import sync_staff
+    from console.actions import sync_staff
     from console.replies import compose, delivery, desk, templates
     from store import open_db, tickets
 
@@ -123,7 +123,7 @@ def _poller_note(db, clock) -> str:
 
 
 def run_note(args, cfg: Config, tid: int, actor: str, clock) -> int:
-    from console.poller import sync_staff
+    from console.actions import sync_staff
     from console.replies import desk
     from store import open_db
 

@@ -65,3 +65,30 @@ def test_ingest_imports_only_what_filing_needs():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert not heavy & set(out.stdout.strip().split(","))
+
+
+def _commands_modules(tmp_path, stdin: bytes, *args: str) -> tuple[subprocess.CompletedProcess, set[str]]:
+    conf = tmp_path / "config.toml"
+    conf.write_text('[store]\npath = "support.db"\n\n[routing]\nsupport = ["support@desk.example"]\n\n'
+                    '[[staff]]\nhandle = "ann"\nrole = "supervisor"\nnotify = ["json://127.0.0.1:9/ann"]\n')
+    code = (f"import sys, io; from console import cli; sys.stdin = io.TextIOWrapper(io.BytesIO({stdin!r}));"
+            f" rc = cli.main(['--config', {str(conf)!r}, *{list(args)!r}]);"
+            " print(rc, ','.join(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    rc, _, mods = out.stdout.strip().rpartition("\n")[2].partition(" ")
+    return out, set(mods.split(",")) | {f"rc={rc}"}
+
+
+def test_ingest_files_a_real_mail_without_the_pager_library(tmp_path):
+    # All the way through loading the config and filing: no apprise URL check, no poller.
+    mail = b"From: carl@cust.example\r\nTo: support@desk.example\r\nSubject: hi\r\n\r\nbody\r\n"
+    out, mods = _commands_modules(tmp_path, mail, "ingest")
+    assert "rc=0" in mods and "new (ticket #1)" in out.stdout, out.stderr
+    assert not {"apprise", "imapclient", "console.poller", "textual"} & mods
+
+
+def test_reading_commands_skip_the_pager_library_and_check_does_not(tmp_path):
+    out, mods = _commands_modules(tmp_path, b"", "tickets")
+    assert "rc=0" in mods and "apprise" not in mods and "console.poller" not in mods, out.stderr
+    out, mods = _commands_modules(tmp_path, b"", "check")
+    assert "apprise" in mods  # check asks apprise about every notify URL
