@@ -21,6 +21,7 @@ from console.config import Config
 from console.intake import threads
 from console.intake.analysis import Analysis, analyze
 from console.replies import inbound
+from console.safe_text import clean_line
 from store import audit, mailbox, messages, tickets, write
 from store.db import StoreError
 from store.times import iso, parse_iso
@@ -239,11 +240,12 @@ def _raise_class(db, cfg, ticket_id: int, a: Analysis, now: datetime) -> None:
 
 def _quarantine(db, cfg, item: Incoming, a: Analysis | None, exc: BaseException, now, source, mailbox_key) -> Filed:
     """Keep what could not be filed as a flagged ticket with its raw bytes, and say why."""
-    why = f"could not be filed: {type(exc).__name__}: {str(exc)[:200]}"
+    why = clean_line(f"could not be filed: {type(exc).__name__}: {exc}", 300)  # shown as a defect
     sha = messages.sha256(item.raw)
-    key = a.key if a is not None else messages.dedup_key(sha, None)
+    # Keyed by content like every message, so a copy with one more Received: line is the same mail.
+    key = a.key if a is not None else messages.dedup_key(messages.content_sha256(item.raw), None)
     dup = messages.find_duplicate(db, key)
-    if dup is not None:  # the same bytes failed before and were kept then
+    if dup is not None:  # the same mail failed before and was kept then
         _source(db, mailbox_key, item, dup[0], now)
         return Filed("duplicate", dup[1], dup[0], item.uid)
     received = _arrival(item, now)
@@ -269,4 +271,6 @@ def _quarantine(db, cfg, item: Incoming, a: Analysis | None, exc: BaseException,
         except Exception as page_exc:  # noqa: BLE001 - the ticket is kept either way; its page retries later
             if is_infrastructure(page_exc):
                 raise
+            log.warning("#%s: its first page could not be queued now (%s); the scheduler retries",
+                        ticket_id, type(page_exc).__name__)
     return Filed("quarantined", ticket_id, row, item.uid)

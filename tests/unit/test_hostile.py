@@ -69,8 +69,13 @@ def test_a_parser_crash_is_quarantined_too(db, cfg, monkeypatch):
         raise RecursionError("maximum recursion depth exceeded")
 
     monkeypatch.setattr(pipeline, "analyze", boom)
-    f = file1(db, cfg, H.message(msgid="<r@c>"), uid=1)
+    raw = H.message(msgid="<r@c>")
+    f = file1(db, cfg, raw, uid=1)
     assert f.outcome == "quarantined" and tickets.get_ticket(db, f.ticket_id)["quarantined"]
+    assert messages.raw_message(db, f.message_row) == raw  # kept whole
+    # The same mail delivered again through one more relay is a duplicate, not a second ticket.
+    again = file1(db, cfg, H.with_trace(raw, "Received: from relay2.example by mx.desk.example"), uid=2)
+    assert again.outcome == "duplicate" and again.ticket_id == f.ticket_id
 
 
 @pytest.mark.parametrize("exc", [sqlite3.OperationalError("database is locked"), OSError(28, "No space left"),
