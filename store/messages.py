@@ -182,7 +182,9 @@ def rekey_all(db: Database) -> int:
     """Recompute every message's dedup key from its raw bytes (a migration after the key changed).
     Two stored rows that now collide keep their old keys: they were filed apart and stay apart."""
     changed = 0
-    for row_id, raw, message_id in db.execute("SELECT id, raw, message_id FROM messages").fetchall():
+    # One message in memory at a time: a desk's database holds gigabytes of mail.
+    for (row_id,) in db.execute("SELECT id FROM messages").fetchall():
+        raw, message_id = db.execute("SELECT raw, message_id FROM messages WHERE id = ?", [row_id]).fetchone()
         key = dedup_key(content_sha256(bytes(raw)), message_id)
         cur = db.execute("UPDATE OR IGNORE messages SET dedup_key = ? WHERE id = ?", [key, row_id])
         changed += cur.rowcount

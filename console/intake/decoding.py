@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import codecs
 import quopri
 import re
 from typing import Any
@@ -21,13 +20,6 @@ def norm_charset(charset: Any) -> str:
     except Exception:
         return ""
     return cs.split("*", 1)[0]  # RFC 2231 language suffix: utf-8*en
-
-
-def _text_codec(charset: str) -> bool:
-    try:
-        return getattr(codecs.lookup(charset), "_is_text_encoding", True)
-    except Exception:
-        return False
 
 
 def decode_bytes(data: bytes, charset: Any = None, notes: list[str] | None = None, what: str = "text") -> str:
@@ -43,18 +35,15 @@ def decode_bytes(data: bytes, charset: Any = None, notes: list[str] | None = Non
         cs = ""
     if not cs:
         return _decode_fallback(data)[0]
-    if _text_codec(cs):
-        try:
-            return data.decode(cs)
-        except Exception:
-            pass
-        text, used = _decode_fallback(data)
-        if notes is not None:
-            notes.append(f"{what} declared as {cs!r} is not valid {cs}, decoded as {used}")
-        return text
+    try:
+        return data.decode(cs)
+    except LookupError:  # an unknown name, or a codec that is not text (base64, zlib, rot13)
+        problem = f"charset {cs!r} unknown"
+    except Exception:  # noqa: BLE001 - not valid in the declared charset (or a codec's own error)
+        problem = f"{what} declared as {cs!r} is not valid {cs}"
     text, used = _decode_fallback(data)
     if notes is not None:
-        notes.append(f"charset {cs!r} unknown, decoded as {used}")
+        notes.append(f"{problem}, decoded as {used}")
     return text
 
 

@@ -457,3 +457,31 @@ def test_headers_are_a_plain_dict_of_first_values():
     m = parse_message(b"Subject: hi\r\nX-A: 1\r\nx-a: 2\r\n\r\nbody")
     assert type(m.headers) is dict
     assert m.headers == {"subject": "hi", "x-a": "1"}
+
+
+@pytest.mark.parametrize("charset,data,note", [
+    ("x-nosuch", "café".encode("utf-8"), "charset 'x-nosuch' unknown, decoded as utf-8"),
+    ("rot13", b"uryyb", "charset 'rot13' unknown, decoded as utf-8"),  # a codec, but not for text
+    ("zlib", b"abc", "charset 'zlib' unknown, decoded as utf-8"),
+    ("utf-8", b"caf\xe9", "text declared as 'utf-8' is not valid utf-8, decoded as cp1252"),
+])
+def test_a_charset_that_cannot_decode_falls_back_with_a_note(charset, data, note):
+    from console.intake.decoding import decode_bytes
+
+    notes: list[str] = []
+    text = decode_bytes(data, charset, notes)
+    assert notes == [note] and text == _fallback(data)
+
+
+def _fallback(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252")
+
+
+def test_a_charset_that_fits_decodes_without_a_note():
+    from console.intake.decoding import decode_bytes
+
+    notes: list[str] = []
+    assert decode_bytes("café".encode("latin-1"), "ISO-8859-1", notes) == "café" and notes == []

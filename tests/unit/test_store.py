@@ -112,6 +112,9 @@ def test_message_kinds_migration_keeps_every_row_and_allows_outgoing_and_note(tm
     old.conn.close()
     db = open_db(path)  # applies m102 and later
     assert [m.name for m in migrations.pending(db)] == []
+    # m103 re-keyed the old row by content (trace fields ignored), as intake keys new mail
+    assert db.execute("SELECT dedup_key FROM messages WHERE id = ?", [mid]).fetchone()[0] == \
+        messages.dedup_key(messages.content_sha256(raw), "x@y")
     assert messages.raw_message(db, mid) == raw
     assert messages.find_source(db, "acct", "INBOX", 1, 7) == (mid, None)
     with write(db):
