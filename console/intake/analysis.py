@@ -59,6 +59,7 @@ class Analysis:
     thread_ids: tuple[str, ...]  # Message-IDs that may name this mail's ticket (reference_ids)
     tag: int | None  # a [#123] subject tag
     participants: tuple[str, ...]  # who joins a new ticket
+    machine: str | None = None  # why it is machine-made (autoreply.why_automatic), or a List-Id: no receipt
 
 
 def analyze(raw: bytes, routing: Routing, max_bytes: int) -> Analysis:
@@ -66,7 +67,10 @@ def analyze(raw: bytes, routing: Routing, max_bytes: int) -> Analysis:
     key = messages.dedup_key(messages.content_sha256(raw), mail.message_id)
     verdict = classify.classify(mail.recipients, mail.subject, mail.body_text, urgent=routing.urgent,
                                 support=routing.support, default_class=routing.default_class)
-    auto = autoreply.auto_kind(mail)
+    automatic = autoreply.why_automatic(mail)
+    auto = automatic[0] if automatic else None
+    # A list's post may be a person's (it opens a ticket), but a receipt would go to the whole list.
+    machine = automatic[1] if automatic else ("List-Id" if "list-id" in mail.headers else None)
     return Analysis(
         key=key, auto=auto, urgent=classify.is_urgent(mail.recipients, routing.urgent), cls=verdict.cls,
         reason=verdict.reason, needs_details=callme.needs_details(mail.subject, mail.body_text),
@@ -74,7 +78,7 @@ def analyze(raw: bytes, routing: Routing, max_bytes: int) -> Analysis:
         damaged=mail.unparseable or mail.oversize, subject=mail.subject, sender=mail.from_addr,
         sender_name=mail.from_name, columns=messages.message_columns(_fields(mail), messages.sha256(raw), len(raw), key),
         thread_ids=reference_ids(mail, bounce=(auto == "bounce")), tag=subject_tag(mail.subject),
-        participants=_participants(mail, routing),
+        participants=_participants(mail, routing), machine=machine,
     )
 
 

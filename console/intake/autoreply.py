@@ -9,7 +9,7 @@ import re
 
 from console.intake.parse import ParsedMail
 
-__all__ = ["auto_kind"]
+__all__ = ["auto_kind", "why_automatic"]
 
 _BULK_PRECEDENCE = {"bulk", "junk", "list", "auto_reply", "auto-reply"}
 _BOUNCE_LOCALPARTS = {"mailer-daemon", "postmaster"}
@@ -33,7 +33,14 @@ def _is_dsn(content_type: str | None) -> bool:
 
 
 def auto_kind(mail: ParsedMail) -> str | None:
-    """"bounce", "autoreply" or None (a human wrote it, as far as we can tell).
+    """"bounce", "autoreply" or None (a human wrote it, as far as we can tell)."""
+    verdict = why_automatic(mail)
+    return verdict[0] if verdict else None
+
+
+def why_automatic(mail: ParsedMail) -> tuple[str, str] | None:
+    """(kind, the header that says so) for machine-made mail, or None. One judgement for intake (no
+    ticket for an auto-reply, unless it is to urgent@) and for receipts (never one to a machine).
 
     Bounce: From local part MAILER-DAEMON or postmaster; an empty ``Return-Path: <>``; a
     ``multipart/report; report-type=delivery-status`` body. (Auto-Submitted on a DSN is a bounce too.)
@@ -49,18 +56,19 @@ def auto_kind(mail: ParsedMail) -> str | None:
     local = (getattr(mail, "from_addr", "") or "").lower().split("@", 1)[0]
     return_path = h.get("return-path")
     if local in _BOUNCE_LOCALPARTS:
-        return "bounce"
+        return "bounce", f"sender {local}"
     if return_path is not None and _SPACE.sub("", return_path) == "<>":
-        return "bounce"
+        return "bounce", "empty Return-Path"
     if _is_dsn(h.get("content-type")):
-        return "bounce"
+        return "bounce", "a delivery status report"
 
     auto_submitted = _token(h.get("auto-submitted"))
     if auto_submitted and auto_submitted != "no":
-        return "autoreply"
-    if _token(h.get("precedence")) in _BULK_PRECEDENCE:
-        return "autoreply"
+        return "autoreply", f"Auto-Submitted: {auto_submitted}"
+    precedence = _token(h.get("precedence"))
+    if precedence in _BULK_PRECEDENCE:
+        return "autoreply", f"Precedence: {precedence}"
     for name in _AUTOREPLY_FLAGS:
         if name in h:
-            return "autoreply"
+            return "autoreply", name
     return None

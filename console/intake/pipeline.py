@@ -189,7 +189,7 @@ def _new_ticket(db, cfg, item, a: Analysis, thread: threads.Thread, received, no
     if first_step is not None and first_step <= now:
         _escalation().advance(db, tickets.get_ticket(db, ticket_id), cfg, now)
     if not quarantined:
-        inbound.on_new_ticket(db, cfg, ticket_id, item.raw, received, now, mailbox_key=mailbox_key)  # a receipt
+        inbound.on_new_ticket(db, cfg, ticket_id, received, now, automated=a.machine, mailbox_key=mailbox_key)
     return Filed("new", ticket_id, row, item.uid)
 
 

@@ -62,10 +62,10 @@ def _history_before(db: Database, mailbox_key: tuple | None) -> datetime | None:
     return at
 
 
-def on_new_ticket(db: Database, cfg: Config, ticket_id: int, raw: bytes, received: datetime, now: datetime, *,
-                  mailbox_key: tuple | None = None) -> int | None:
-    """Queue the automatic mail a new ticket is owed, if any; inside intake's transaction. Returns the
-    outbox row or None."""
+def on_new_ticket(db: Database, cfg: Config, ticket_id: int, received: datetime, now: datetime, *,
+                  automated: str | None = None, mailbox_key: tuple | None = None) -> int | None:
+    """Queue the automatic mail a new ticket is owed, if any; inside intake's transaction. `automated`:
+    why intake judged the mail machine-made (its Analysis.machine). Returns the outbox row or None."""
     r = cfg.replies
     if cfg.smtp is None or not (r.receipt or r.details_request):
         return None
@@ -76,9 +76,7 @@ def on_new_ticket(db: Database, cfg: Config, ticket_id: int, raw: bytes, receive
     history = _history_before(db, mailbox_key)
     if history is not None and received < history:
         return None  # a newly connected mailbox's history: the common case of a first sync, and quietly
-    headers = desk.header_fields(raw)
-    why = receipts.refusal(sender=t["requester"], automated_reason=receipts.automated(headers, t["requester"]),
-                           own=desk.own_addresses(cfg), arrived=received, history_before=history)
+    why = receipts.refusal(sender=t["requester"], automated_reason=automated, own=desk.own_addresses(cfg))
     if why is None and outgoing.automatic_since(db, t["requester"], now - r.receipt_window):
         why = "already had an automatic mail within replies.receipt_window"
     if why is not None:

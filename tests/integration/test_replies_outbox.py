@@ -377,11 +377,17 @@ def test_a_new_ticket_gets_a_receipt_that_is_not_first_contact(make, clock, smtp
     ("List-Id: <users.lists.example>\r\n", "carl@cust.example"),
     ("Return-Path: <>\r\n", "carl@cust.example"),
     ("", "postmaster@cust.example"),
+    ("X-Auto-Response-Suppress: DR, NDR\r\n", "carl@cust.example"),
+    ("Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n", "carl@cust.example"),
 ])
 def test_no_receipt_to_automated_mail(make, extra, frm):
     cfg, db = make(replies=RECEIPTS)
-    file_messages(db, cfg, [Incoming(raw=mail(frm=frm, to="urgent@desk.example", extra=extra))], T0)
+    [f] = file_messages(db, cfg, [Incoming(raw=mail(frm=frm, to="urgent@desk.example", extra=extra))], T0)
+    # Intake opens a Class III ticket for machine mail to urgent@ and flags it (a list's post is a person's);
+    # a receipt never goes back.
+    assert f.outcome == "new" and bool(tickets.get_ticket(db, f.ticket_id)["automated"]) == ("List-Id" not in extra)
     assert receipts_sent(db) == []
+    assert events(db, f.ticket_id, "receipt_skipped")[0]["detail"]["reason"].startswith("automated mail (")
 
 
 def test_list_mail_opens_a_ticket_but_gets_no_receipt(make):
