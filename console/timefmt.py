@@ -6,7 +6,7 @@ has to guess whether `0:28` means minutes or seconds. Pure: callers pass numbers
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 
 def span(seconds: float | timedelta) -> str:
@@ -34,3 +34,10 @@ def left(seconds: float | timedelta | None) -> str:
         seconds = seconds.total_seconds()
     s = math.floor(seconds)
     return f"-{span(-s)}" if s < 0 else span(s)
+
+
+def local_time(dt: datetime | None, tz, fmt: str = "%a %d %b %H:%M %Z") -> str:
+    """A stored UTC time as the desk reads it, in its time zone: `Mon 02 Nov 09:00 MST` (`-` for none)."""
+    if dt is None:
+        return "-"
+    return dt.astimezone(tz).strftime(fmt)

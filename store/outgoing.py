@@ -24,7 +24,7 @@ from store.times import iso
 COLUMNS = (
     "id", "message_row", "ticket_id", "purpose", "actor", "automatic", "mail_from", "to_addr", "rcpt_to", "state",
     "attempts", "next_attempt_at", "send_deadline", "claimed_by", "created_at", "sent_at", "last_error",
-    "smtp_reply", "refused", "saved", "updated_at",
+    "smtp_reply", "refused", "saved", "updated_at", "retry_since",
 )
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM mail_outbox"
 _JSON = ("rcpt_to", "refused")
@@ -159,8 +159,9 @@ def requeue(db: Database, send_id: int, now: datetime) -> dict[str, Any]:
     row = get_send(db, send_id)
     if row["state"] not in ("expired", "failed"):
         raise StoreError(f"outgoing mail {send_id} is {row['state']}; only expired or failed mail can be sent again")
-    db.execute("UPDATE mail_outbox SET state = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ?",
-               [iso(now), iso(now), send_id])
+    # A person's resend starts afresh: its own backoff, and its own give_up_after from now.
+    db.execute("UPDATE mail_outbox SET state = 'pending', attempts = 0, retry_since = ?, next_attempt_at = ?,"
+               " updated_at = ? WHERE id = ?", [iso(now), iso(now), iso(now), send_id])
     return get_send(db, send_id)
 
 

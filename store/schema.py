@@ -309,3 +309,9 @@ def m402_mail_outbox(db):
         CREATE INDEX mail_outbox_ticket ON mail_outbox(ticket_id);
         CREATE INDEX mail_outbox_automatic ON mail_outbox(to_addr, created_at) WHERE automatic = 1;
         """)
+
+
+@migrations()
+def m403_mail_retry_since(db):
+    # A person's resend of a failed mail gets its own give_up_after, counted from the resend.
+    db.execute("ALTER TABLE mail_outbox ADD COLUMN retry_since TEXT")

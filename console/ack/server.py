@@ -81,7 +81,7 @@ def render(page: Page) -> str:
 
 def _when(cfg: Config, at: str | datetime | None) -> str:
     dt = parse_iso(at) if isinstance(at, str) or at is None else at
-    return dt.astimezone(cfg.timezone).strftime("%a %d %b %H:%M %Z") if dt else ""
+    return timefmt.local_time(dt, cfg.timezone) if dt else ""
 
 
 def summary(db, cfg: Config, r: verify.Resolved, now: datetime) -> list[tuple[str, str]]:

@@ -15,7 +15,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from console import health
+from console import health, timefmt
 from console.alerts import audience as aud
 from console.alerts import dispatch, escalation
 from console.clock import Clock
@@ -171,6 +171,9 @@ def intake_pages(db, cfg: Config, now) -> list[int]:
             if alert_id:
                 created.append(alert_id)
 
+    def local(at: str) -> str:  # shown in the desk's zone, like every time
+        return timefmt.local_time(parse_iso(at), cfg.timezone)
+
     stale_now = set()
     for o in outages:
         outage = f"{o.mailbox}|{o.since}"
@@ -183,7 +186,8 @@ def intake_pages(db, cfg: Config, now) -> list[int]:
         synced = health.last_sync(beats, mailbox)
         if outage not in stale_now and synced and synced > since:
             page(outbox.RECOVERED_STEP, outage, f"[support-console] intake recovered: {clean_line(mailbox, 80)}",
-                 f"Intake of {clean_line(mailbox, 80)} synced again at {synced} (last sync before that: {since}).",
+                 f"Intake of {clean_line(mailbox, 80)} synced again at {local(synced)} (last sync before that: "
+                 f"{local(since)}).",
                  False)
     return created
 

@@ -24,6 +24,7 @@ from typing import Callable
 
 from sqlite_utils import Database
 
+from console import timefmt
 from console.clock import Clock
 from console.config import Config
 from console.replies import smtp
@@ -97,7 +98,7 @@ def _record_failure(db: Database, cfg: Config, send: dict, claimed_by: str, now:
     purpose, tid = send["purpose"], send["ticket_id"]
     with write(db):
         if exc.kind == smtp.TEMPORARY:
-            age = now - parse_iso(send["created_at"])
+            age = now - parse_iso(send["retry_since"] or send["created_at"])  # since queued, or sent again
             if age < cfg.smtp.give_up_after:
                 at = _retry_at(now, backoff(cfg, send["attempts"]))
                 outgoing.mark_retry(db, send["id"], claimed_by, now, error=error, at=at)
@@ -105,7 +106,7 @@ def _record_failure(db: Database, cfg: Config, send: dict, claimed_by: str, now:
                     audit.add_event(db, tid, f"{purpose}_delayed", "mail", now, send=send["id"], error=error)
                 log.warning("mail %s (#%s %s): %s; retrying at %s", send["id"], tid, purpose, error, at)
                 return Outcome("queued", error, send["id"])
-            error = f"gave up after {_age(age)} of temporary failures; last: {error}"
+            error = f"gave up after {timefmt.span(age)} of temporary failures; last: {error}"
         if exc.kind == smtp.UNKNOWN:
             outgoing.mark_unknown(db, send["id"], claimed_by, now, error=error + "; not resent")
             audit.add_event(db, tid, f"{purpose}_unknown", "mail", now, send=send["id"], error=error)
@@ -115,11 +116,6 @@ def _record_failure(db: Database, cfg: Config, send: dict, claimed_by: str, now:
         audit.add_event(db, tid, f"{purpose}_failed", "mail", now, send=send["id"], error=error)
     log.error("mail %s (#%s %s): failed: %s", send["id"], tid, purpose, error)
     return Outcome("failed", error, send["id"])
-
-
-def _age(td: timedelta) -> str:
-    s = int(td.total_seconds())
-    return f"{s // 86400}d{s % 86400 // 3600}h" if s >= 86400 else f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
 def _password(db: Database, cfg: Config, sends: list[dict], claimed_by: str, now: datetime) -> tuple[bool, str | None]:

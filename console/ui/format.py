@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from console import timefmt
+from console.timefmt import local_time  # noqa: F401 - the console's screens read it from here
 from console.safe_text import clean_line
 
 
@@ -80,12 +81,6 @@ def age(seconds: float | None) -> str:
 
 def target_seconds(received_at: datetime, due_at: datetime) -> float:
     return max(1.0, (due_at - received_at).total_seconds())
-
-
-def local_time(dt: datetime | None, tz, fmt: str = "%a %d %b %H:%M %Z") -> str:
-    if dt is None:
-        return "-"
-    return dt.astimezone(tz).strftime(fmt)
 
 
 def status_word(t: dict[str, Any]) -> str:

@@ -190,8 +190,18 @@ def test_backoff_is_capped_and_the_sender_gives_up_in_the_end(make, clock, smtp_
         waits.append(int((clock.now() - T0).total_seconds()))
     assert waits == [0, 10, 30, 70, 110, 150]  # at once, then 10, 20, 40, the 40 s cap; given up past 2 minutes
     row = outgoing.get_send(db, q.send_id)
-    assert row["state"] == "failed" and row["last_error"].startswith("gave up after")
+    assert row["state"] == "failed" and row["last_error"].startswith("gave up after 2m30s")
     assert events(db, f.ticket_id)[-1]["kind"] == "reply_failed"
+    # An hour later a person sends it again: a fresh start, its own backoff and its own two minutes.
+    clock.advance(3600)
+    with write(db):
+        outgoing.requeue(db, q.send_id, clock.now())
+    start, waits = clock.now(), []
+    while outgoing.get_send(db, q.send_id)["state"] == "pending":
+        clock.advance(s.seconds_until_next())
+        s.cycle()
+        waits.append(int((clock.now() - start).total_seconds()))
+    assert waits == [0, 10, 30, 70, 110, 150]
 
 
 @pytest.mark.parametrize("answer", ["550 5.7.1 Message refused", "554 5.6.0 Content rejected"])

@@ -37,6 +37,9 @@ def test_paged_once_per_outage_and_once_on_recovery(db, cfg):
     recovered = stale + [("intake-recovered", "ann", False)]
     assert pages(db, cfg, T0 + timedelta(minutes=21)) == recovered
     assert pages(db, cfg, T0 + timedelta(minutes=22)) == recovered  # once
+    body = outbox.list_alerts(db)[0]["body"]  # times in the desk's zone, as everywhere (not stored UTC)
+    local = lambda t: t.astimezone(cfg.timezone).strftime("%a %d %b %H:%M %Z")  # noqa: E731
+    assert f"synced again at {local(T0 + timedelta(minutes=21))} (last sync before that: {local(T0)})" in body
 
     beat(db, T0 + timedelta(minutes=30), T0 + timedelta(minutes=21))  # a new outage: a new page
     assert pages(db, cfg, T0 + timedelta(minutes=27)) == recovered + [("intake-stale", "ann", True)]
