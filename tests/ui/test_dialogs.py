@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from textual.widgets import Checkbox, OptionList, Static
+from textual.widgets import Checkbox, Input, OptionList, Static
 
 import store
 from console import actions
@@ -157,6 +157,13 @@ async def test_staff_picker_filters_as_you_type(make_app, seeded):
         await pilot.press("x")
         await pilot.pause()
         assert _option_ids(picker) == [] and "nobody matches" in str(picker.query_one("#staff-empty").content)
+        box = picker.query_one("#staff-filter", Input)
+        before = box.value
+        box.value = "[/x][b]zz"  # pasted text is shown as typed, never read as markup (that used to crash)
+        await pilot.pause()
+        assert "nobody matches '[/x][b]zz'" in str(picker.query_one("#staff-empty").content) and app.is_running
+        box.value = before
+        await pilot.pause()
         await pilot.press("backspace", "enter")
         await settle(pilot)
         assert app.tickets[ids[4]]["assignee"] == "dee"

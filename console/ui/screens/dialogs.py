@@ -92,7 +92,9 @@ class FilterPicker(Dialog):
         opts = self._options(event.value)
         ol.add_options(opts)
         ol.highlighted = 0 if opts else None
-        self.query_one(f"#{self.EMPTY_ID}", Static).update("" if opts else self.NO_MATCH.format(query=event.value))
+        # What was typed (or pasted) is text, never markup: "[/x]" must not reach Textual's markup parser.
+        said = "" if opts else self.NO_MATCH.format(query=clean_line(event.value, 60))
+        self.query_one(f"#{self.EMPTY_ID}", Static).update(Content(said))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         ol = self.query_one(OptionList)
