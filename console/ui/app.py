@@ -210,8 +210,19 @@ class ConsoleApp(Replying, App):
         if self.live and self._alive():
             self.set_timer(POLL_SECONDS, self._poll_timer)  # re-armed only after the check finished
 
+    def refresh_soon(self) -> None:
+        """Check for changes now, in a worker (after an action, `R`): the UI thread never reads."""
+        if self.data is not None and not self.data.closed:
+            self._refresh_worker()
+
+    @work(thread=True, group="refresh", exit_on_error=False)
+    def _refresh_worker(self) -> None:
+        ch = self.data.poll(force=True)
+        if ch is not None:
+            self.call_from_thread(self._apply, ch)
+
     def refresh_now(self, force: bool = False) -> None:
-        """Check for changes here and now (tests, `R`, after an action): the same work as the timer's."""
+        """Check for changes here and now, on the calling thread: the timer's work, for tests to drive."""
         if self.data is None or self.data.closed:
             return
         ch = self.data.poll(force=force)
@@ -474,7 +485,7 @@ class ConsoleApp(Replying, App):
                         timeout=8)
         if not self._alive():
             return
-        self.refresh_now(force=True)
+        self.refresh_soon()
         if kind in ("resolve", "reopen") and (self.dashboard.view.resolved or kind == "reopen"):
             self.load_resolved()
         self.dashboard.show_viewbar()

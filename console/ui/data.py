@@ -111,23 +111,24 @@ class TicketData:
             alerts = console_reads.alerts_after(self._db, old["alert"])
             beats, counts = status.health_inputs(self._db, self._clock.now())
             failures = outgoing.failures_since(self._db, self._mail_since - SLACK)
-        self.marks = marks
-        ch = Changes(alerts=alerts, beats=beats, outbox=counts, mail_failures=self._new_failures(failures))
-        if alerts:
-            self.marks["alert"] = max(self.marks["alert"], alerts[-1]["id"])
-        for r in rows:
-            tid = r["id"]
-            if tid > old["ticket"]:
-                ch.new_ids.add(tid)
-            before = self.cache.get(tid)
-            if r["status"] == "resolved":
-                if before is not None:
-                    del self.cache[tid]
-                    ch.removed.add(tid)
-            elif before != r:
-                self.cache[tid] = r
-                ch.upserts[tid] = r
-        return ch
+            # The diff too, under the lock: two checks (the timer's, one after an action) never interleave.
+            self.marks = marks
+            ch = Changes(alerts=alerts, beats=beats, outbox=counts, mail_failures=self._new_failures(failures))
+            if alerts:
+                self.marks["alert"] = max(self.marks["alert"], alerts[-1]["id"])
+            for r in rows:
+                tid = r["id"]
+                if tid > old["ticket"]:
+                    ch.new_ids.add(tid)
+                before = self.cache.get(tid)
+                if r["status"] == "resolved":
+                    if before is not None:
+                        del self.cache[tid]
+                        ch.removed.add(tid)
+                elif before != r:
+                    self.cache[tid] = r
+                    ch.upserts[tid] = r
+            return ch
 
     def _new_failures(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each failure once: rows are read again within SLACK of the last one seen."""

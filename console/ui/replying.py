@@ -336,7 +336,7 @@ class Replying:
 
         if not self._alive():
             return
-        self.refresh_now(force=True)
+        self.refresh_soon()
         for s in self.screen_stack:
             if isinstance(s, DetailScreen) and s.ticket_id == tid:
                 s.reload()

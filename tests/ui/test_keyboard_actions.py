@@ -17,10 +17,21 @@ def last_event(db, tid):
     return audit.events_for(db, tid)[-1]
 
 
-async def test_acknowledge(make_app, seeded, db):
+async def test_acknowledge(make_app, seeded, db, monkeypatch):
+    import threading
+
+    from console.ui.data import TicketData
+
     _, ids = seeded
+    on_ui_thread, real_poll = [], TicketData.poll
+
+    def spy(self, *a, **kw):
+        on_ui_thread.append(threading.current_thread() is threading.main_thread())
+        return real_poll(self, *a, **kw)
+
     app = make_app("ann")
     async with app.run_test(size=SIZE) as pilot:
+        monkeypatch.setattr(TicketData, "poll", spy)
         select(app, ids[0])
         await pilot.press("a")
         await settle(pilot)
@@ -30,6 +41,7 @@ async def test_acknowledge(make_app, seeded, db):
         assert (ev["kind"], ev["actor"]) == ("acknowledged", "ann")
         assert any("Acknowledged #%d" % ids[0] in n for n in notifications(app))
         assert app.tickets[ids[0]]["status"] == "acknowledged"  # the UI picked up its own write
+        assert on_ui_thread and not any(on_ui_thread)  # ... through a change check in a worker
 
 
 async def test_take_as_staff(make_app, seeded, db):

@@ -378,7 +378,7 @@ class DashboardScreen(Screen):
         self.show_viewbar()
 
     def action_refresh(self) -> None:
-        self.app.refresh_now(force=True)
+        self.app.refresh_soon()
         if self.view.resolved:
             self.app.load_resolved()
 

@@ -294,7 +294,7 @@ class DetailScreen(Screen):
         self.query_one("#detail-body").scroll_end()
 
     def action_refresh(self) -> None:
-        self.app.refresh_now(force=True)
+        self.app.refresh_soon()
         self.reload()
 
     def action_more(self) -> None:
