@@ -322,16 +322,32 @@ class ConsoleApp(Replying, App):
             elif c.ok and was is not None and not was.ok:
                 self.announce(f"{name.capitalize()} is back", clean_line(c.summary, 160))
 
+    def _read_oncall(self, now: datetime):
+        try:
+            return self.data.oncall(self.cfg, now)
+        except Exception:  # noqa: BLE001 - a broken rotation must not take the console down
+            return None
+
+    @work(thread=True, exclusive=True, group="oncall", exit_on_error=False)
+    def _oncall_worker(self, now: datetime) -> None:
+        oncall = self._read_oncall(now)
+        self.call_from_thread(self._set_oncall, oncall)
+
+    def _set_oncall(self, oncall) -> None:
+        if oncall != self.oncall:
+            self.oncall = oncall
+            self.update_status()
+
     def update_status(self, now: datetime | None = None) -> None:
         now = now or self.clock.now()
         if self.data is None or self.data.closed:
             return
-        if self._oncall_at is None or abs((now - self._oncall_at).total_seconds()) >= 10:
-            try:
-                self.oncall = self.data.oncall(self.cfg, now)
-            except Exception:  # a broken rotation must not take the console down
-                self.oncall = None
+        if self._oncall_at is None:  # the first paint has it; later lookups run in a worker
+            self.oncall = self._read_oncall(now)
             self._oncall_at = now
+        elif abs((now - self._oncall_at).total_seconds()) >= 10:
+            self._oncall_at = now
+            self._oncall_worker(now)
         if self._counts is None:
             self._counts = {cls: 0 for cls in fmt.CLASSES}
             for t in self.tickets.values():
