@@ -5,12 +5,11 @@ and an existing file is never overwritten.
 """
 from __future__ import annotations
 
-import email
-import email.policy
 import os
 import re
 from pathlib import Path
 
+from console.intake.parse import attachment_payloads
 from console.safe_text import clean_line
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -22,44 +21,11 @@ def safe_name(filename: str, fallback: str) -> str:
     return name or fallback
 
 
-def _parts(raw: bytes):
-    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-    for part in msg.walk():
-        if part.is_multipart():
-            continue
-        try:
-            data = part.get_payload(decode=True) or b""
-        except Exception:  # a damaged part: nothing to save from it
-            continue
-        if not isinstance(data, bytes):
-            continue
-        yield clean_line(_filename(part)), part.get_content_type().lower(), data
-
-
-def _filename(part) -> str:
-    try:
-        name = part.get_filename() or ""
-    except Exception:
-        return ""
-    if isinstance(name, str) and "=?" in name:
-        from email.header import decode_header, make_header
-
-        try:
-            name = str(make_header(decode_header(name)))
-        except Exception:
-            pass
-    return name if isinstance(name, str) else ""
-
-
-def find_payload(raw: bytes, filename: str, content_type: str, size: int) -> bytes | None:
-    """The decoded bytes of the part that intake recorded as (filename, content_type, size)."""
-    loose = None
-    for name, ctype, data in _parts(raw):
-        if name == filename and ctype == content_type:
-            if len(data) == size:
-                return data
-            loose = loose if loose is not None else data
-    return loose
+def find_payload(raw: bytes, index: int) -> bytes | None:
+    """The decoded bytes of the message's attachment number `index` (0-based, in the order intake recorded
+    them in messages.attachments): the same MIME walk as intake's, so what it listed is what is saved."""
+    payloads = attachment_payloads(raw, max_size=len(raw) + 1)  # filed already: no size cap here
+    return payloads[index] if 0 <= index < len(payloads) else None
 
 
 def write_new(path: str | Path, data: bytes) -> Path:

@@ -27,7 +27,7 @@ from console.intake.decoding import decode_bytes, decode_header_value, raw_to_st
 from console.intake.html_text import html_to_text
 from console.safe_text import clean_block, clean_line
 
-__all__ = ["DEFAULT_MAX_SIZE", "Attachment", "ParsedMail", "normalize_msgid", "parse_message"]
+__all__ = ["DEFAULT_MAX_SIZE", "Attachment", "ParsedMail", "attachment_payloads", "normalize_msgid", "parse_message"]
 
 DEFAULT_MAX_SIZE = 25 * 1024 * 1024
 _HEADER_SCAN_LIMIT = 1024 * 1024  # header block looked at when a message is over the size cap
@@ -273,12 +273,19 @@ _NON_BODY_TYPES = ("message/delivery-status", "message/disposition-notification"
 
 
 class _Ctx:
-    def __init__(self) -> None:
+    def __init__(self, keep_payloads: bool = False) -> None:
         self.notes: list[str] = []
         self.attachments: list[Attachment] = []
+        # Each attachment's bytes, in the order of `attachments`, when asked (saving one from the console).
+        self.payloads: list[bytes] | None = [] if keep_payloads else None
         self.original_ids: list[str] = []
         self.parts_seen = 0
         self.truncated_walk = False
+
+    def attach(self, attachment: Attachment, data: bytes) -> None:
+        self.attachments.append(attachment)
+        if self.payloads is not None:
+            self.payloads.append(data)
 
     def defects_of(self, part: Any) -> None:
         try:
@@ -318,10 +325,10 @@ def _extract_part(part: Message, depth: int, ctx: _Ctx) -> list[tuple[str, str]]
     if ctype == "message/rfc822" or (maintype == "message" and children and ctype not in _NON_BODY_TYPES):
         inner = children[0] if children else None
         try:
-            size = len(inner.as_bytes()) if isinstance(inner, Message) else 0
+            data = inner.as_bytes() if isinstance(inner, Message) else b""
         except Exception:
-            size = 0
-        ctx.attachments.append(Attachment(_filename(part, ctx.notes), ctype, size))
+            data = b""
+        ctx.attach(Attachment(_filename(part, ctx.notes), ctype, len(data)), data)
         if not isinstance(inner, Message):
             return []
         ih = _Headers(inner, ctx.notes)
@@ -360,7 +367,7 @@ def _extract_part(part: Message, depth: int, ctx: _Ctx) -> list[tuple[str, str]]
     is_text = ctype in ("text/plain", "text/html") or maintype == "multipart"  # multipart without parts
     data = _payload_bytes(part, ctx.notes)
     if disposition == "attachment" or (filename and disposition != "inline") or not is_text:
-        ctx.attachments.append(Attachment(filename, ctype, len(data)))
+        ctx.attach(Attachment(filename, ctype, len(data)), data)
         return []
     text = decode_bytes(data, _charset(part), ctx.notes, ctype)
     if maintype == "multipart":
@@ -445,10 +452,21 @@ def parse_message(raw: bytes, max_size: int = DEFAULT_MAX_SIZE) -> ParsedMail:
         return _fallback(raw, _safe_max(max_size), f"parser failed: {type(exc).__name__}")
 
 
-def _parse(raw: bytes, max_size: int) -> ParsedMail:
+def attachment_payloads(raw: bytes, max_size: int = DEFAULT_MAX_SIZE) -> list[bytes]:
+    """The decoded bytes of each of the mail's attachments, in the order of ParsedMail.attachments: the
+    same walk as parse_message, so an attachment is found by its index. Never raises ([] on failure)."""
+    ctx = _Ctx(keep_payloads=True)
+    try:
+        _parse(_as_bytes(raw), _safe_max(max_size), ctx)
+    except Exception:  # noqa: BLE001 - what parse_message would keep raw is not saved from here
+        return []
+    return ctx.payloads or []
+
+
+def _parse(raw: bytes, max_size: int, ctx: _Ctx | None = None) -> ParsedMail:
     size = len(raw)
     oversize = size > max_size
-    ctx = _Ctx()
+    ctx = ctx or _Ctx()
     if oversize:
         block = _header_block(raw, max(0, min(max(max_size, 64 * 1024), _HEADER_SCAN_LIMIT)))
         msg = BytesParser(_BoundedMessage).parsebytes(block, headersonly=True)

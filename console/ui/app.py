@@ -619,7 +619,7 @@ class ConsoleApp(Replying, App):
     def _save_attachment(self, ref, path: str) -> None:
         from console import attachments
 
-        data = attachments.find_payload(self.data.raw(ref.message_id), ref.filename, ref.content_type, ref.size)
+        data = attachments.find_payload(self.data.raw(ref.message_id), ref.index)
         if data is None:
             self.call_from_thread(self.notify, "could not find that attachment in the stored mail",
                                   severity="error", markup=False)

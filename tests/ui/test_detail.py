@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import stat
+import dataclasses
 import threading
 from datetime import timedelta
 from email.message import EmailMessage
 
 import pytest
-from textual.widgets import Input, Static
+from textual.widgets import Input, OptionList, Static
 
 import store
+from console.intake.parse import parse_message
 from console.ui.data import TicketData
 from console.ui.screens.detail import DetailScreen
 from console.ui.screens.dialogs import SaveDialog
@@ -93,23 +95,29 @@ async def test_history_in_words_and_pages_with_their_result(make_app, seeded, db
         assert "last try 10:00:00: json://127.0.0.1/ann success" in pages
 
 
-def _mail_with_attachment() -> tuple[bytes, bytes]:
+def _mail_with_attachment() -> tuple[bytes, bytes, bytes]:
     msg = EmailMessage()
     msg["From"] = "lee@small.example"
     msg["Subject"] = "Report attached"
     msg.set_content("See the report.")
     payload = b"%PDF-1.4 not really\x00\x01\x02"
     msg.add_attachment(payload, maintype="application", subtype="pdf", filename="../../report Q4.pdf")
-    return msg.as_bytes(), payload
+    forwarded = EmailMessage()  # a forwarded mail: message/rfc822, whose own parts must not be taken for it
+    forwarded["From"] = "vendor@big.example"
+    forwarded["Subject"] = "Invoice"
+    forwarded.set_content("Invoice attached.")
+    forwarded.add_attachment(b"inner bytes", maintype="application", subtype="octet-stream", filename="inner.bin")
+    msg.add_attachment(forwarded, filename="invoice.eml")
+    return msg.as_bytes(), payload, forwarded.as_bytes()
 
 
 async def test_attachments_are_listed_and_saved_never_opened(make_app, seeded, db, tmp_path):
     _, ids = seeded
-    raw, payload = _mail_with_attachment()
+    raw, payload, forwarded = _mail_with_attachment()
     with store.write(db):
         fields = message_fields("Report attached", "lee@small.example", "See the report.")
-        fields["attachments"] = [{"filename": "../../report Q4.pdf", "content_type": "application/pdf",
-                                  "size": len(payload)}]
+        # what intake records of this mail (its own walk of the MIME structure)
+        fields["attachments"] = [dataclasses.asdict(a) for a in parse_message(raw).attachments]
         messages.insert_message(db, raw=raw, raw_sha256=messages.sha256(raw), ticket_id=ids[3], kind="reply",
                                 fields=fields, received_at=NOW, now=NOW, source="test")
     app = make_app("ann", live=False)
@@ -139,3 +147,14 @@ async def test_attachments_are_listed_and_saved_never_opened(make_app, seeded, d
         await settle(pilot)
         assert any("exists; nothing was written" in n for n in notifications(app))
         assert target.read_bytes() == payload
+        assert "invoice.eml   message/rfc822" in files
+        await pilot.press("w")
+        await pilot.pause()
+        app.screen.query_one(OptionList).highlighted = 1  # the forwarded mail, saved whole
+        await pilot.pause()
+        second = tmp_path / "invoice.eml"
+        app.screen.query_one("#path", Input).value = str(second)
+        app.screen.query_one("#path", Input).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert second.read_bytes() == forwarded

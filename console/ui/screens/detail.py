@@ -137,15 +137,16 @@ def thread_text(d: Detail, tz) -> Content:
 @dataclass(frozen=True)
 class FileRef:
     message_id: int
+    index: int  # its place among the message's attachments (console.attachments.find_payload)
     filename: str
     content_type: str
     size: int
 
 
 def file_refs(d: Detail) -> list[FileRef]:
-    return [FileRef(m["id"], clean_line(a.get("filename") or "", 200), clean_line(a.get("content_type") or "", 80),
+    return [FileRef(m["id"], i, clean_line(a.get("filename") or "", 200), clean_line(a.get("content_type") or "", 80),
                     int(a.get("size") or 0))
-            for m in d.messages for a in m["attachments"]]
+            for m in d.messages for i, a in enumerate(m["attachments"])]
 
 
 def file_words(f: FileRef) -> str:
