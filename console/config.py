@@ -179,6 +179,11 @@ class Config:
         return any(s.login for s in self.staff)
 
     @property
+    def staff_addresses(self) -> frozenset[str]:
+        """The staff's own addresses ([[staff]] email): their mail threads as staff."""
+        return frozenset(s.email for s in self.staff if s.email)
+
+    @property
     def desk_addresses(self) -> frozenset[str]:
         """Every address that is the desk itself (mail from one of these is our own)."""
         own = {*self.routing.urgent, *self.routing.support}

@@ -113,13 +113,6 @@ def message_previews(db: Database, ticket_id: int, chars: int, start: int = 0) -
     return out
 
 
-def body_slice(db: Database, message_id: int, start: int, chars: int) -> str:
-    """Characters [start, start + chars) of a message's body."""
-    row = db.execute("SELECT substr(body_text, ?, ?) FROM messages WHERE id = ?",
-                     [int(start) + 1, int(chars), message_id]).fetchone()
-    return row[0] or "" if row else ""
-
-
 def latest_message_preview(db: Database, ticket_id: int, chars: int) -> dict[str, Any] | None:
     """The newest message of a ticket with the first `chars` characters of its body."""
     row = db.execute(

@@ -18,6 +18,7 @@ from typing import Any, Iterable
 from sqlite_utils import Database
 
 from store.db import StoreError
+from store import messages
 from store.messages import content_sha256, dedup_key, sha256
 from store.times import iso
 
@@ -28,13 +29,6 @@ COLUMNS = (
 )
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM mail_outbox"
 _JSON = ("rcpt_to", "refused")
-
-_INSERT_MESSAGE = (
-    "INSERT INTO messages (ticket_id, kind, message_id, sha256, dedup_key, raw, size, from_addr, from_name,"
-    " recipients, subject, sent_date, body_text, in_reply_to, refs, received_at, stored_at, source)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
 
 def _row(values) -> dict[str, Any]:
     d = dict(zip(COLUMNS, values))
@@ -52,10 +46,11 @@ def add_message(db: Database, *, ticket_id: int, kind: str, raw: bytes, message_
     digest = sha256(raw)
     # A note has no Message-ID: its key only has to be unique (two equal notes are two notes).
     key = dedup_key(content_sha256(raw), message_id) if message_id else f"{kind}|{digest}|{secrets.token_hex(8)}"
-    return db.execute(_INSERT_MESSAGE, [
-        ticket_id, kind, message_id, digest, key, raw, len(raw), from_addr, from_name, json.dumps(list(recipients)),
-        subject, iso(now), body_text, in_reply_to, json.dumps(list(refs)), iso(now), iso(now), source,
-    ]).lastrowid
+    fields = {"message_id": message_id, "from_addr": from_addr, "from_name": from_name, "recipients": list(recipients),
+              "subject": subject, "sent_date": iso(now), "body_text": body_text, "in_reply_to": in_reply_to,
+              "refs": list(refs)}
+    return messages.insert_message(db, raw=raw, raw_sha256=digest, ticket_id=ticket_id, kind=kind, fields=fields,
+                                   received_at=now, now=now, source=source, key=key)
 
 
 def add_send(db: Database, *, message_row: int, ticket_id: int, purpose: str, actor: str, automatic: bool,
@@ -177,14 +172,6 @@ def automatic_since(db: Database, address: str, since: datetime) -> bool:
     ).fetchone() is not None
 
 
-def is_desk_message_id(db: Database, message_id: str | None) -> bool:
-    """Whether the desk generated this Message-ID (it is one of the desk's stored outgoing messages)."""
-    if not message_id:
-        return False
-    return db.execute("SELECT 1 FROM messages WHERE message_id = ? AND kind = 'outgoing' LIMIT 1",
-                      [message_id]).fetchone() is not None
-
-
 def delivery_by_message(db: Database, message_rows: Iterable[int]) -> dict[int, dict[str, Any]]:
     """message row -> its outbox row, for the outgoing messages among `message_rows`."""
     ids = list(message_rows)
@@ -199,10 +186,6 @@ def first_seen(db: Database, account: str, folder: str) -> str | None:
     row = db.execute("SELECT min(seen_at) FROM message_sources WHERE account = ? AND folder = ?",
                      [account, folder]).fetchone()
     return row[0] if row else None
-
-
-def state_counts(db: Database) -> dict[str, int]:
-    return dict(db.execute("SELECT state, count(*) FROM mail_outbox GROUP BY state").fetchall())
 
 
 def health_counts(db: Database, since: datetime) -> dict[str, int]:

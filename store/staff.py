@@ -38,6 +38,6 @@ def get_staff(db: Database, handle: str) -> dict | None:
     return _row(row) if row else None
 
 
-def all_staff(db: Database, *, include_gone: bool = False) -> list[dict]:
-    where = "" if include_gone else " WHERE active = 1"
-    return [_row(r) for r in db.execute(f"SELECT {_COLS} FROM staff{where} ORDER BY handle").fetchall()]
+def all_staff(db: Database) -> list[dict]:
+    """Everyone in the current config (people gone from it stay in the table, marked inactive)."""
+    return [_row(r) for r in db.execute(f"SELECT {_COLS} FROM staff WHERE active = 1 ORDER BY handle").fetchall()]

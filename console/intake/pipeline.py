@@ -76,7 +76,7 @@ def file_messages(db: Database, cfg: Config, items: list[Incoming], now: datetim
     """Store and file a batch. With mailbox_key=(account, folder, uidvalidity) each item's uid is recorded
     as a source and the watermark moves to `last_uid` (or the highest uid) in the same commit."""
     analyses = [_analyze(item.raw, cfg) for item in items]
-    staff = staff_addresses(cfg)
+    staff = cfg.staff_addresses
     out: list[Filed] = []
     with write(db):
         for item, a in zip(items, analyses, strict=True):
@@ -88,11 +88,6 @@ def file_messages(db: Database, cfg: Config, items: list[Incoming], now: datetim
             if top and (current is None or current[0] != uidvalidity or current[1] < top):
                 mailbox.set_watermark(db, account, folder, uidvalidity, top, now)
     return out
-
-
-def staff_addresses(cfg: Config) -> frozenset[str]:
-    """The staff's own mail addresses (`[[staff]] email`)."""
-    return frozenset(s.email for s in cfg.staff if s.email)
 
 
 def _analyze(raw: bytes, cfg: Config) -> Analysis | BaseException:
@@ -168,13 +163,12 @@ def _file_one(db, cfg, item: Incoming, a: Analysis, now, source, mailbox_key, st
     return _new_ticket(db, cfg, item, a, thread, received, now, source, mailbox_key)
 
 
-def _new_ticket(db, cfg, item, a: Analysis, thread: threads.Thread, received, now, source, mailbox_key,
-                *, quarantined: bool = False) -> Filed:
+def _new_ticket(db, cfg, item, a: Analysis, thread: threads.Thread, received, now, source, mailbox_key) -> Filed:
     first_step = pol.first_step_at(a.cls, received, cfg.sla)
     ticket_id = tickets.create_ticket(
         db, cls=a.cls, class_reason=a.reason, subject=a.subject, requester=a.sender, requester_name=a.sender_name,
         received_at=received, due_at=pol.deadline(a.cls, received, cfg.sla), next_step_at=first_step, now=now,
-        needs_details=a.needs_details, quarantined=quarantined or a.flagged, automated=a.auto is not None,
+        needs_details=a.needs_details, quarantined=a.flagged, automated=a.auto is not None,
     )
     row = messages.add_message(db, ticket_id=ticket_id, kind="new", received_at=iso(received), now=iso(now),
                                source=source, raw=item.raw, columns=a.columns)
@@ -188,8 +182,7 @@ def _new_ticket(db, cfg, item, a: Analysis, thread: threads.Thread, received, no
     # Steps already due (a Class III's arrival page) go into the outbox in this same transaction.
     if first_step is not None and first_step <= now:
         _escalation().advance(db, tickets.get_ticket(db, ticket_id), cfg, now)
-    if not quarantined:
-        inbound.on_new_ticket(db, cfg, ticket_id, received, now, automated=a.machine, mailbox_key=mailbox_key)
+    inbound.on_new_ticket(db, cfg, ticket_id, received, now, automated=a.machine, mailbox_key=mailbox_key)
     return Filed("new", ticket_id, row, item.uid)
 
 

@@ -7,9 +7,9 @@ header, so a stranger's "reply" opens a ticket of its own (with an audit event n
 referred to). A ``[#N]`` subject tag counts on the same terms, minus the desk id.
 
 Desk-generated ids: mail the desk sends (replies, issue 14) is stored as a messages row of kind
-'outgoing' with its Message-ID. :func:`is_desk_message_id` is true exactly for those, so the sender of
-such mail must give it a Message-ID nobody can guess (e.g. ``<{secrets.token_urlsafe(16)}@desk-host>``)
-and store it before, or in the same transaction as, sending.
+'outgoing' with its Message-ID (a reference to one of those is Reason.DESK_ID), so the sender of such
+mail gives it a Message-ID nobody can guess (console.replies.compose) and stores it before, or in the
+same transaction as, sending.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from sqlite_utils import Database
 
-from store import messages, outgoing, tickets
+from store import messages, tickets
 
 
 class Reason(enum.StrEnum):
@@ -30,9 +30,6 @@ class Reason(enum.StrEnum):
     TAG_PARTICIPANT = "tag-participant"  # [#N] from a participant (or staff)
     HEADER_REFUSED = "header-not-participant"  # refers to a ticket the sender has no part in
     TAG_REFUSED = "tag-not-participant"  # [#N] from a stranger
-
-
-JOINED = {Reason.PARTICIPANT, Reason.STAFF, Reason.DESK_ID, Reason.TAG_PARTICIPANT}
 
 
 class Thread(NamedTuple):
@@ -49,9 +46,6 @@ def describe(thread: Thread, sender: str) -> str:
     if thread.reason is Reason.HEADER_REFUSED:
         return f"reply headers refer to ticket #{thread.referred}, but {who} is not a participant"
     return thread.reason.value
-
-
-is_desk_message_id = outgoing.is_desk_message_id  # the desk's own sent mail is stored with its Message-ID
 
 
 def find_ticket(db: Database, ids: Sequence[str], tag: int | None, sender: str,

@@ -64,7 +64,7 @@ def require_smtp(cfg: Config) -> None:
 
 def own_addresses(cfg: Config) -> frozenset[str]:
     """The desk's addresses and the staff's: never a customer, never Cc'd."""
-    return cfg.desk_addresses | {s.email for s in cfg.staff if s.email}
+    return cfg.desk_addresses | cfg.staff_addresses
 
 
 def header_fields(raw: bytes):

@@ -8,7 +8,7 @@
   the rules of receipts.py, and both are queued in the transaction that creates the ticket.
 
 A customer's answer to our mail threads by the Message-IDs the desk generated: they are stored with
-the outgoing messages (store.outgoing.is_desk_message_id), which intake's reference lookup finds.
+the outgoing messages (kind 'outgoing'), which intake's reference lookup finds (console.intake.threads).
 """
 from __future__ import annotations
 

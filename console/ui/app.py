@@ -167,7 +167,7 @@ class ConsoleApp(Replying, App):
         if self.first_paint_at is None:
             self.first_paint_at = time.perf_counter()
 
-    def detail_painted(self, screen) -> None:
+    def detail_painted(self) -> None:
         self.detail_painted_at = time.perf_counter()
 
     @property

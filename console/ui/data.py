@@ -178,13 +178,6 @@ class TicketData:
         finally:
             db.conn.close()
 
-    def ticket(self, ticket_id: int) -> dict[str, Any] | None:
-        db = self._reader()
-        try:
-            return console_reads.ticket_row(db, ticket_id)
-        finally:
-            db.conn.close()
-
     def search_bodies(self, text: str) -> set[int]:
         """Tickets with a message whose subject, sender or body contains `text`, ignoring case and accents."""
         db = self._reader()

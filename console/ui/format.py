@@ -42,9 +42,6 @@ def class_info(code: str) -> ClassInfo:
     return CLASSES.get(code, UNKNOWN_CLASS)
 
 
-LEVELS = ("ok", "warn", "breached", "acked")
-
-
 def seconds_left(due_at: datetime, now: datetime) -> int:
     """Whole seconds until `due_at`, rounded down, so any overdue moment is negative."""
     return math.floor((due_at - now).total_seconds())

@@ -114,12 +114,6 @@ REGISTRY: tuple[Key, ...] = (
     Key("confirm.no", "n,escape", "no", "No", (Q,), display="n/esc", palette=False),
 )
 
-_BY_ID = {k.id: k for k in REGISTRY}
-
-
-def get(key_id: str) -> Key:
-    return _BY_ID[key_id]
-
 
 def for_context(context: str) -> list[Key]:
     return [k for k in REGISTRY if context in k.contexts]
@@ -131,11 +125,6 @@ def bindings(context: str) -> list[Binding]:
         Binding(k.keys, k.action, k.description, show=k.show, key_display=k.display, id=k.id, priority=k.priority)
         for k in for_context(context) if k.bind
     ]
-
-
-def hint(context: str) -> str:
-    """A one-line hint of a context's keys, as dialogs show it."""
-    return "   ".join(f"{k.label} {k.description.lower()}" for k in for_context(context))
 
 
 class KeyCommands(Provider):

@@ -294,10 +294,6 @@ class SMTPSink(_Recorder):
         if ctl is not None:
             ctl.stop()
 
-    @property
-    def running(self) -> bool:
-        return self._controller is not None
-
     def mailto_url(self, to: str = "ann@example.com", from_: str = "desk@example.com",
                    user: str | None = "desk", password: str | None = "pw") -> str:
         """apprise mailto:// URL for this sink (plain SMTP, ``mode=insecure``)."""

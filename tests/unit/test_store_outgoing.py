@@ -1,13 +1,11 @@
 """The replies' storage: the widened message kinds (the upgrade itself is tested in test_store.py), and
 the mail outbox's own rules."""
-import sqlite3
 from datetime import timedelta
 
 import pytest
 
 from store import open_db, outgoing, write
 from store.db import StoreError
-from store.schema import migrations
 from tests.factories import T0
 
 
@@ -63,4 +61,3 @@ def test_automatic_mail_window_and_desk_ids(db):
     assert outgoing.automatic_since(db, "carl@cust.example", T0)
     assert not outgoing.automatic_since(db, "carl@cust.example", T0 + timedelta(seconds=1))
     assert not outgoing.automatic_since(db, "dora@cust.example", T0 - timedelta(hours=1))  # a person's reply
-    assert not outgoing.is_desk_message_id(db, None)

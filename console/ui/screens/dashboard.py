@@ -177,9 +177,6 @@ class DashboardScreen(Screen):
             return "no ticket passes these filters (0 clears them)"
         return "no resolved tickets" if v.resolved else "no open tickets: all quiet"
 
-    def resort(self) -> None:
-        self.sync()
-
     def tick(self, now: datetime) -> None:
         """The once-a-second work: the visible rows are drawn again with the new time."""
         if self._table is None or not self._table.is_attached:  # a timer firing while the app shuts down
@@ -292,7 +289,7 @@ class DashboardScreen(Screen):
 
     def action_sort(self) -> None:
         self.view.sort = SORTS[(SORTS.index(self.view.sort) + 1) % len(SORTS)]
-        self.resort()
+        self.sync()
         self.app.notify(f"Sorted by {SORT_LABELS[self.view.sort]}", timeout=2)
 
     def action_toggle_resolved(self) -> None:

@@ -213,7 +213,10 @@ class DetailScreen(Screen):
         self.ticket: dict[str, Any] | None = None
         self.refs: list[FileRef] = []
         self.start = 0  # the part of long bodies shown (`m` moves on by PREVIEW_CHARS)
-        self.loaded = False
+
+    @property
+    def loaded(self) -> bool:
+        return self.detail is not None
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -264,7 +267,7 @@ class DetailScreen(Screen):
     def _show(self, d: Detail, r: Rendered) -> None:
         if not self.is_attached:
             return
-        self.detail, self.ticket, self.refs, self.loaded = d, r.ticket, r.refs, True
+        self.detail, self.ticket, self.refs = d, r.ticket, r.refs
         self.query_one("#detail-head", Static).update(head_text(r.ticket, self.app))
         self.query_one("#detail-info", Static).update(r.info)
         self.query_one("#detail-thread", Static).update(r.thread)
@@ -273,7 +276,7 @@ class DetailScreen(Screen):
         self.query_one("#detail-pages", Static).update(r.pages)
         self.set_class(True, f"class-{r.ticket['class']}")
         self.refresh_bindings()  # d and S show only when they apply to this ticket
-        self.app.detail_painted(self)
+        self.app.detail_painted()
 
     def tick(self) -> None:
         if self.ticket is not None:

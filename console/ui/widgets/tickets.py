@@ -113,7 +113,6 @@ class TicketTable(ScrollView, can_focus=True, inherit_bindings=False):
     def __init__(self, row_view: Callable[[int, datetime], RowView | None], now: Callable[[], datetime], **kw):
         super().__init__(**kw)
         self.row_view = row_view
-        self.now_fn = now
         self.now = now()
         self.ids: list[int] = []
         self._index: dict[int, int] = {}
@@ -137,9 +136,6 @@ class TicketTable(ScrollView, can_focus=True, inherit_bindings=False):
         row = self._index.get(keep, min(self.cursor_row, max(0, len(self.ids) - 1)))
         self.move_cursor(row, announce=self.cursor_id != keep or keep is None)
         self.refresh()
-
-    def index_of(self, tid: int) -> int | None:
-        return self._index.get(tid)
 
     @property
     def cursor_id(self) -> int | None:
@@ -171,10 +167,6 @@ class TicketTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     def action_page_up(self) -> None:
         self.move_cursor(self.cursor_row - max(1, self._visible_rows() - 1))
-
-    def visible_ids(self) -> list[int]:
-        top = int(self.scroll_y)
-        return self.ids[top: top + self._visible_rows()]
 
     def tick(self, now: datetime) -> None:
         """A new second: the visible rows are drawn again (nothing else is touched)."""
