@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+from pathlib import Path
 
 
 def describe(exc: BaseException, server: str, host: str, port: int, timeout: float) -> str | None:
@@ -20,3 +21,18 @@ def describe(exc: BaseException, server: str, host: str, port: int, timeout: flo
     if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError
         return f"{where}: timed out after {timeout:g}s"
     return None
+
+
+class CaFileError(Exception):
+    """The configured CA file cannot be used; the message names the key."""
+
+
+def tls_context(ca_file: Path | None, section: str) -> ssl.SSLContext:
+    """Verified TLS: the system's CAs, or only `[section] ca_file` (a private CA, a self-signed server)."""
+    if ca_file is None:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        why = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+        raise CaFileError(f"{section}.ca_file: cannot read CA certificates from {ca_file} ({why})") from None

@@ -54,15 +54,10 @@ def resolve_password(cfg: ImapConfig) -> str:
 
 def tls_context(cfg: ImapConfig) -> ssl.SSLContext:
     """Verified TLS: the system's CAs, or only `[imap] ca_file` (a desk's private CA, a self-signed server)."""
-    ca_file = cfg.ca_file
-    if ca_file is None:
-        return ssl.create_default_context()
     try:
-        return ssl.create_default_context(cafile=str(ca_file))
-    except (OSError, ssl.SSLError) as exc:
-        raise IntakeError(f"imap.ca_file: cannot read CA certificates from {ca_file} "
-                          f"({getattr(exc, 'strerror', None) or getattr(exc, 'reason', None) or exc})",
-                          permanent=True) from None
+        return connect_errors.tls_context(cfg.ca_file, "imap")
+    except connect_errors.CaFileError as exc:
+        raise IntakeError(str(exc), permanent=True) from None
 
 
 def connect(cfg: ImapConfig, password: str) -> IMAPClient:

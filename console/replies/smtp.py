@@ -68,7 +68,10 @@ def _answer(code: int, resp, what: str) -> SmtpError:
 def connect(cfg: SmtpConfig, password: str | None) -> smtplib.SMTP:
     """A client after EHLO, STARTTLS and AUTH as configured. Raises SmtpError (temporary)."""
     where = f"SMTP server {cfg.host}:{cfg.port}"
-    ctx = ssl.create_default_context(cafile=str(cfg.ca_file) if cfg.ca_file else None)
+    try:
+        ctx = connect_errors.tls_context(cfg.ca_file, "smtp")
+    except connect_errors.CaFileError as exc:
+        raise SmtpError(str(exc)) from None  # like a failed login: retried once the config is fixed
     try:
         if cfg.security == "tls":
             client = smtplib.SMTP_SSL(cfg.host, cfg.port, local_hostname=_ehlo_name(), timeout=cfg.timeout_seconds,

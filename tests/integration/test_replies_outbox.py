@@ -492,3 +492,14 @@ def test_show_json_lists_outgoing_and_notes_in_order(make, clock, smtp_sink):
     assert msgs[1]["delivery"]["state"] == "sent" and msgs[1]["delivery"]["purpose"] == "reply"
     assert "delivery" not in msgs[2]
     json.dumps(msgs, default=str)
+
+
+def test_a_ca_file_that_is_not_certificates_is_one_clear_line_and_the_mail_waits(make, clock, smtp_sink, tmp_path):
+    junk = tmp_path / "not-a-ca.pem"
+    junk.write_text("this is not a certificate\n")  # the config only checks that the file is there
+    cfg, db = make(smtp={"security": "starttls", "ca_file": str(junk)})
+    f = file1(db, cfg, mail())
+    q = desk.send_reply(db, cfg, f.ticket_id, "Hello", "bob", clock.now())
+    out = delivery.send_now(db, cfg, q.send_id, clock)
+    assert out.state == "queued" and out.detail.startswith(f"smtp.ca_file: cannot read CA certificates from {junk}")
+    assert smtp_sink.transactions == []
