@@ -3,7 +3,7 @@
 Each dataclass field that comes from the file carries its TOML key, its kind and its default, so
 the defaults are written once (here; the SLA's come from console.policy, which is the policy).
 One generic reader (`_read`) checks every table against its dataclass; the few rules that tie keys
-together are in `_cross_check`.
+together sit with the table they belong to (`_sla`, `_staff`, `_server`, `from_dict`).
 """
 from __future__ import annotations
 
@@ -382,11 +382,12 @@ def _zone(name: Any, key: str) -> ZoneInfo:
         raise ConfigError(f"{key}: unknown time zone {name!r}") from None
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine only (localhost, 127.0.0.0/8, ::1, "[::1]")."""
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
 
@@ -399,9 +400,9 @@ def _server(cls, t: dict, w: str, base: Path | None, ports: dict[str, int]) -> d
         raise ConfigError(f"{w}password: plain passwords are not read from the config; use password_env or "
                           "password_command")
     v = _read(cls, t, w, base)
-    security = v.get("security", "tls" if cls is ImapConfig else "starttls")
+    security = v.get("security", cls.security)  # the dataclass holds the default
     host = v["host"]
-    if security == "none" and not _is_loopback(host):
+    if security == "none" and not is_loopback(host):
         raise ConfigError(f"{w}security: \"none\" is only allowed for a loopback host, not {host!r}")
     v.setdefault("port", ports[security])
     if v.get("password_env") and v.get("password_command"):

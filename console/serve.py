@@ -7,10 +7,11 @@ reach it through an SSH tunnel, or put an authenticating reverse proxy in front.
 """
 from __future__ import annotations
 
-import ipaddress
 import shlex
 import sys
 from pathlib import Path
+
+from console.config import is_loopback
 
 DEFAULT_HOST = "127.0.0.1"
 PUBLIC_HOST = "0.0.0.0"
@@ -18,15 +19,6 @@ PUBLIC_HOST = "0.0.0.0"
 
 class ServeRefused(Exception):
     """One line, safe to print."""
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def command_for(config_path: str | Path | None, *, demo: bool = False) -> str:

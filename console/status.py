@@ -37,9 +37,13 @@ def assess(cfg: Config, now: datetime) -> tuple[health.Health, str | None]:
             beats, counts = health_inputs(db, now)
         finally:
             db.close()
-    h = health.assess(beats, counts, now, intake_stale_after=cfg.alerts.intake_stale_after,
-                      intake_expected=cfg.imap is not None)
-    return h, note
+    return judge(cfg, beats, counts, now), note
+
+
+def judge(cfg: Config, beats: list[dict], counts: dict[str, int], now: datetime) -> health.Health:
+    """The assessment with this desk's settings: what `status` prints and the console's header shows."""
+    return health.assess(beats, counts, now, intake_stale_after=cfg.alerts.intake_stale_after,
+                         intake_expected=cfg.imap is not None)
 
 
 def report(cfg: Config, now: datetime, *, as_json: bool = False) -> tuple[bool, str]:

@@ -21,7 +21,7 @@ from textual.app import App
 from textual.content import Content
 from textual.worker import Worker, WorkerState
 
-from console import actions, health as desk_health
+from console import actions, health as desk_health, status
 from console.clock import Clock
 from console.config import Config
 from console.fold import fold
@@ -310,8 +310,7 @@ class ConsoleApp(Replying, App):
                           "error", bell=True)
 
     def _assess(self, now: datetime, first: bool = False) -> None:
-        h = desk_health.assess(self._beats, self._outbox, now, intake_stale_after=self.cfg.alerts.intake_stale_after,
-                               intake_expected=self.cfg.imap is not None)
+        h = status.judge(self.cfg, self._beats, self._outbox, now)
         before, self.health = self.health, h
         for name in ("scheduler", "intake"):
             c = getattr(h, name)

@@ -111,6 +111,10 @@ def test_only_pages_that_still_matter_degrade_the_outbox(desk, capsys):
     assert [r["state"] for r in outbox.list_alerts(db) if r["id"] == a] == ["expired"]
     assert outbox.health_counts(db, since)["expired"] == 0
     assert status(desk, capsys=capsys)[0] == 0
+    # A ticketless page (a stale-intake page, say) given up on within the window: the desk must hear of it.
+    page(db, "recent", at=T0 - timedelta(hours=1))
+    assert outbox.health_counts(db, since)["failed"] == 1
+    assert status(desk, capsys=capsys)[0] == 1
 
 
 def test_mail_that_failed_for_good_degrades_the_outbox_until_it_is_sent_again(desk, capsys):
