@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import dataclasses
+import re
 import threading
 from datetime import timedelta
 from email.message import EmailMessage
@@ -13,11 +14,13 @@ import pytest
 from textual.widgets import Input, OptionList, Static
 
 import store
+from console import timefmt
 from console.intake.parse import parse_message
 from console.ui.data import TicketData
 from console.ui.screens.detail import DetailScreen
 from console.ui.screens.dialogs import SaveDialog
 from store import messages, outbox
+from store.times import parse_iso
 from tests.ui.conftest import NOW, add_ticket, message_fields
 from tests.ui.helpers import notifications, select, settle
 
@@ -36,7 +39,7 @@ async def _open(pilot, tid: int) -> None:
     assert isinstance(pilot.app.screen, DetailScreen) and pilot.app.screen.loaded
 
 
-async def test_a_huge_body_is_read_in_a_worker_and_shown_in_part(make_app, seeded, cfg, db, monkeypatch):
+async def test_a_huge_body_is_read_in_a_worker_and_shown_in_part(make_app, seeded, cfg, db, monkeypatch, clock):
     body = "".join(f"line {i:06d}: all services down; the log follows, and follows, and follows.\n"
                    for i in range(25_000))  # about 2 MB, every line its own
     tid = add_ticket(db, cfg, "III", 60, "Everything is on fire", "ops@big.example", body=body)
@@ -71,8 +74,13 @@ async def test_a_huge_body_is_read_in_a_worker_and_shown_in_part(make_app, seede
         await pilot.press("m")
         await settle(pilot)
         assert "characters 1-10,000 of" in _text(app, "#detail-thread")
-        app.tick()  # the clock keeps going with the detail open
-        assert app.is_running
+        # the clock keeps going with the detail open: its countdown moves on
+        left = lambda: re.search(r"time left (\S+)", _text(app, "#detail-head")).group(1)  # noqa: E731
+        before = left()
+        clock.advance(5)
+        app.tick()
+        await pilot.pause()
+        assert left() != before and timefmt.left(parse_iso(app.tickets[tid]["due_at"]) - clock.now()) in left()
 
 
 async def test_history_in_words_and_pages_with_their_result(make_app, seeded, db):
