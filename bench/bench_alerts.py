@@ -20,7 +20,7 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -196,7 +196,7 @@ def main() -> int:
     if reason:
         print(f"cannot run: {reason}", file=sys.stderr)
         return 2
-    print(f"bench_alerts  {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%SZ}  python {sys.version.split()[0]}  "
+    print(f"bench_alerts  {datetime.now(UTC):%Y-%m-%d %H:%M:%SZ}  python {sys.version.split()[0]}  "
           f"cpus {os.cpu_count()}")
     with Rig() as rig:
         if args.only in (None, "arrival"):

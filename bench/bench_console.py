@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -30,7 +30,7 @@ from console.clock import FrozenClock  # noqa: E402
 from console.config import from_dict  # noqa: E402
 from store import messages, staff, tickets  # noqa: E402
 
-NOW = datetime(2026, 1, 5, 17, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 5, 17, 0, 0, tzinfo=UTC)
 CFG = {"timezone": "America/Phoenix",
        "staff": [{"handle": h, "role": "supervisor" if h == "ann" else "staff"} for h in ("ann", "bob", "cy", "dee")],
        "oncall": {"rotation": ["ann", "bob", "cy"]}}

@@ -134,10 +134,9 @@ def assign(db: Database, cfg: Config, ticket_id: int, handle: str, actor: str, n
             raise ActionRefused(f"{handle!r} is not on the staff list")
         if t["status"] == "resolved":
             raise ActionRefused(f"#{ticket_id} is resolved")
-        if not _is_super(person):
-            if handle != actor or t["assignee"] not in (None, actor):
-                raise ActionRefused("only a supervisor may assign tickets to others or reassign them; "
-                                    "staff may take unassigned tickets")
+        if not _is_super(person) and (handle != actor or t["assignee"] not in (None, actor)):
+            raise ActionRefused("only a supervisor may assign tickets to others or reassign them; "
+                                "staff may take unassigned tickets")
         if t["assignee"] == handle:
             raise ActionRefused(f"#{ticket_id} is already assigned to {handle}")
         t2 = tickets.update_ticket(db, ticket_id, {"assignee": handle}, now, expected_version=t["version"])

@@ -1,7 +1,7 @@
 """The one clock. Logic takes `now` from a Clock; tests inject a frozen one."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from typing import Protocol
 
 
@@ -11,14 +11,14 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class FrozenClock:
     """Moves only when told to."""
 
     def __init__(self, at: datetime):
-        self._at = at.astimezone(timezone.utc)
+        self._at = at.astimezone(UTC)
 
     def now(self) -> datetime:
         return self._at
@@ -27,5 +27,5 @@ class FrozenClock:
         self._at += delta if isinstance(delta, timedelta) else timedelta(seconds=delta)
 
     def set(self, at: datetime) -> None:
-        self._at = at.astimezone(timezone.utc)
+        self._at = at.astimezone(UTC)
 

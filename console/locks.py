@@ -9,7 +9,7 @@ import fcntl
 import hashlib
 import os
 import socket
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 
@@ -28,7 +28,7 @@ class FileLock:
     def __init__(self, path: Path, what: str):
         self.path, self.what, self._fd = path, what, None
 
-    def acquire(self) -> "FileLock":
+    def acquire(self) -> FileLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
         except PermissionError:
@@ -44,7 +44,7 @@ class FileLock:
             os.close(fd)
             raise LockHeld(f"{self.what} is already owned by {holder} (lock file {self.path})") from None
         os.ftruncate(fd, 0)
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp}\n".encode())
         self._fd = fd
         return self

@@ -11,7 +11,8 @@ import logging
 import os
 import re
 import sys
-from typing import Iterable, TextIO
+from typing import TextIO
+from collections.abc import Iterable
 
 from console.redact import Redactor
 

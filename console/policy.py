@@ -47,8 +47,8 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterator, Mapping
+from datetime import date, datetime, time, timedelta, UTC
+from collections.abc import Iterator, Mapping
 from zoneinfo import ZoneInfo
 
 __all__ = [
@@ -68,7 +68,6 @@ __all__ = [
     "parse_duration",
 ]
 
-UTC = timezone.utc
 
 CLASSES = ("I", "II", "III")
 # "assignee" falls back to primary when the ticket is unassigned; the

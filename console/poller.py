@@ -15,7 +15,7 @@ import math
 import signal
 import threading
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from console import logs, redact
 from console.actions import sync_staff

@@ -14,7 +14,7 @@ import hmac
 import ipaddress
 import re
 import urllib.parse
-from typing import Iterable
+from collections.abc import Iterable
 
 MASK = "***"
 MIN_SECRET = 4  # shorter parts ("v1", "api"... and "bob") are not worth garbling every log line for

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
-AT = datetime(2026, 1, 5, 17, 0, 0, tzinfo=timezone.utc)  # Monday 10:00 in Phoenix
+AT = datetime(2026, 1, 5, 17, 0, 0, tzinfo=UTC)  # Monday 10:00 in Phoenix
 SIZE = (120, 36)
 
 

@@ -20,7 +20,7 @@ class Notifier:
         self._failed = False
 
     @classmethod
-    def from_env(cls, env=os.environ) -> "Notifier":
+    def from_env(cls, env=os.environ) -> Notifier:
         """NOTIFY_SOCKET, and the watchdog interval from WATCHDOG_USEC when WATCHDOG_PID is unset or ours."""
         watchdog = None
         usec, pid = env.get("WATCHDOG_USEC", ""), env.get("WATCHDOG_PID", "")

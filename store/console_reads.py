@@ -8,7 +8,8 @@ A ticket row carries, beside its columns:
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from sqlite_utils import Database
 
@@ -28,7 +29,7 @@ _SELECT_ROWS = (
 
 
 def _rows(cur) -> list[dict[str, Any]]:
-    return [dict(zip(ROW_COLUMNS, r)) for r in cur.fetchall()]
+    return [dict(zip(ROW_COLUMNS, r, strict=False)) for r in cur.fetchall()]
 
 
 def open_ticket_rows(db: Database) -> list[dict[str, Any]]:
@@ -73,7 +74,7 @@ ALERT_COLUMNS = ("id", "ticket_id", "cls", "step", "audience", "target", "urgent
 
 def alerts_after(db: Database, after_id: int, limit: int = 500) -> list[dict[str, Any]]:
     """Outbox rows written after `after_id`, oldest first."""
-    return [dict(zip(ALERT_COLUMNS, r)) for r in db.execute(
+    return [dict(zip(ALERT_COLUMNS, r, strict=False)) for r in db.execute(
         f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts WHERE id > ? ORDER BY id LIMIT ?",
         [after_id, int(limit)]).fetchall()]
 
@@ -81,7 +82,7 @@ def alerts_after(db: Database, after_id: int, limit: int = 500) -> list[dict[str
 def recent_alerts(db: Database, limit: int = 200) -> list[dict[str, Any]]:
     """The newest outbox rows with each one's latest delivery result, newest first."""
     cols = ALERT_COLUMNS + ("result_status", "result_at")
-    return [dict(zip(cols, r)) for r in db.execute(
+    return [dict(zip(cols, r, strict=False)) for r in db.execute(
         f"SELECT {', '.join('a.' + c for c in ALERT_COLUMNS)},"
         " (SELECT r.status FROM alert_results r WHERE r.alert_id = a.id ORDER BY r.id DESC LIMIT 1),"
         " (SELECT r.at FROM alert_results r WHERE r.alert_id = a.id ORDER BY r.id DESC LIMIT 1)"
@@ -104,7 +105,7 @@ def message_previews(db: Database, ticket_id: int, chars: int, start: int = 0) -
         " WHERE ticket_id = ?3 ORDER BY received_at, id", [int(start), int(chars), ticket_id]).fetchall()
     out = []
     for r in rows:
-        m = dict(zip(PREVIEW_COLUMNS, r))
+        m = dict(zip(PREVIEW_COLUMNS, r, strict=False))
         m["body_text"], m["body_length"], m["body_start"] = r[-3] or "", r[-2] or 0, r[-1] or 0
         m["defects"] = json.loads(m["defects"] or "[]")
         m["attachments"] = json.loads(m["attachments"] or "[]")
@@ -120,7 +121,7 @@ def latest_message_preview(db: Database, ticket_id: int, chars: int) -> dict[str
         " WHERE ticket_id = ? ORDER BY received_at DESC, id DESC LIMIT 1", [int(chars), ticket_id]).fetchone()
     if row is None:
         return None
-    return dict(zip(("id", "kind", "from_addr", "from_name", "received_at", "body_text"), row))
+    return dict(zip(("id", "kind", "from_addr", "from_name", "received_at", "body_text"), row, strict=False))
 
 
 def tickets_with_text(db: Database, needle: str, fold: Callable[[str], str], *,

@@ -11,7 +11,7 @@ import os
 import sqlite3
 import stat
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 from sqlite_utils import Database
 

@@ -5,7 +5,8 @@ import hashlib
 import json
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Iterable
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -145,7 +146,7 @@ def thread_candidates(db: Database, message_ids: Iterable[str]) -> list[Candidat
 
 
 def _public(cols, values) -> dict[str, Any]:
-    d = dict(zip(cols, values))
+    d = dict(zip(cols, values, strict=False))
     for k in _JSON_COLUMNS & d.keys():
         d[k] = json.loads(d[k])
     for k in ("oversize", "unparseable"):

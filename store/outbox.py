@@ -7,7 +7,8 @@ pending/failed -> cancelled when the ticket is acknowledged or resolved first.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from sqlite_utils import Database
 
@@ -29,7 +30,7 @@ STANDDOWN = "standdown"
 
 
 def _rows(cur) -> list[dict[str, Any]]:
-    return [dict(zip(COLUMNS, r)) for r in cur.fetchall()]
+    return [dict(zip(COLUMNS, r, strict=False)) for r in cur.fetchall()]
 
 
 def add_alert(db: Database, *, dedup_key: str, ticket_id: int | None, cls: str | None, step: str, audience: str,
@@ -236,7 +237,7 @@ def health_counts(db: Database, since: datetime) -> dict[str, int]:
             FROM alerts a LEFT JOIN tickets t ON t.id = a.ticket_id""",
         [NEVER, NEVER, iso(since), iso(since)],
     ).fetchone()
-    return dict(zip(("pending", "sending", "retrying", "failed", "expired", "sent"), row))
+    return dict(zip(("pending", "sending", "retrying", "failed", "expired", "sent"), row, strict=False))
 
 
 def state_counts(db: Database) -> dict[str, int]:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from sqlite_utils import Database
 
@@ -31,7 +32,7 @@ _SELECT = f"SELECT {', '.join(COLUMNS)} FROM mail_outbox"
 _JSON = ("rcpt_to", "refused")
 
 def _row(values) -> dict[str, Any]:
-    d = dict(zip(COLUMNS, values))
+    d = dict(zip(COLUMNS, values, strict=False))
     for k in _JSON:
         d[k] = json.loads(d[k])
     d["automatic"] = bool(d["automatic"])

@@ -6,7 +6,7 @@ soon as anyone has loaded the new config.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from sqlite_utils import Database
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from sqlite_utils import Database
 
@@ -24,7 +25,7 @@ class NoSuchTicket(StoreError):
 
 
 def _row(cols: Iterable[str], values) -> dict[str, Any]:
-    return dict(zip(cols, values))
+    return dict(zip(cols, values, strict=False))
 
 
 def create_ticket(

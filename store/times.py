@@ -1,7 +1,7 @@
 """UTC timestamps as fixed-width ISO 8601 text, so they sort as strings."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from functools import lru_cache
 
 FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -17,10 +17,10 @@ def iso(dt: datetime | None) -> str | None:
 
 @lru_cache(maxsize=4096)  # a batch formats the same `now` and arrival times many times over
 def _iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime(FORMAT)
+    return dt.astimezone(UTC).strftime(FORMAT)
 
 
 def parse_iso(text: str | None) -> datetime | None:
     if not text:
         return None
-    return datetime.strptime(text, FORMAT).replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, FORMAT).replace(tzinfo=UTC)

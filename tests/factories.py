@@ -1,9 +1,9 @@
 """Shared builders for tests: a desk config, a fixed start time, simple mail bytes."""
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from console.config import from_dict
 
-T0 = datetime(2026, 11, 2, 16, 0, 0, tzinfo=timezone.utc)  # a Monday, 09:00 in Phoenix
+T0 = datetime(2026, 11, 2, 16, 0, 0, tzinfo=UTC)  # a Monday, 09:00 in Phoenix
 
 
 def desk_config(tmp_path, **overrides):

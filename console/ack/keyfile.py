@@ -15,6 +15,7 @@ import os
 import secrets
 import stat
 from pathlib import Path
+import contextlib
 
 KEY_BYTES = 32
 
@@ -82,10 +83,8 @@ def load_or_create(path: Path) -> bytes:
         except OSError as exc:
             raise KeyFileError(f"cannot create the ack key file {path}: {exc.strerror}") from None
     finally:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
     key = load(path)
     if key is None:
         raise KeyFileError(f"the ack key file {path} vanished while it was created")

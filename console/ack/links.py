@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
-from typing import Callable
+from collections.abc import Callable
 
 from console.ack import keyfile, tokens
 from console.ack.texts import person_name

@@ -18,7 +18,7 @@ import hmac
 import re
 import struct
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 VERSION = 1
 _DOMAIN = b"support-console ack link v1\0"  # a signature made for anything else never verifies here
@@ -84,5 +84,5 @@ def read(key: bytes, token: str) -> Claim:
         handle = body[_HEAD.size:].decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidToken from None
-    return Claim(ticket_id, alert_id, handle, datetime.fromtimestamp(issued, timezone.utc),
-                 datetime.fromtimestamp(expires, timezone.utc))
+    return Claim(ticket_id, alert_id, handle, datetime.fromtimestamp(issued, UTC),
+                 datetime.fromtimestamp(expires, UTC))

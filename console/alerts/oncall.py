@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Sequence
+from datetime import date, datetime, time, timedelta, UTC
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 __all__ = ["Rotation", "Override", "OnCall", "POSITIONS", "parse_handoff", "on_call", "handoffs"]
 
-UTC = timezone.utc
 POSITIONS = ("primary", "secondary")
 
 _WEEKDAYS = {

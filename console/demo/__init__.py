@@ -20,7 +20,7 @@ import tempfile
 import threading
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 MAILBOX = Path(__file__).parent / "mailbox"
 OPERATOR = "ann"
@@ -69,7 +69,7 @@ def demo_config_dict(db_path: Path) -> dict:
     }
 
 
-def build_demo(tmpdir: Path, clock) -> tuple[Path, "Config"]:
+def build_demo(tmpdir: Path, clock) -> tuple[Path, Config]:
     """A fresh demo database in `tmpdir`, filled through the real intake pipeline."""
     import store
     from console.config import from_dict

@@ -13,8 +13,9 @@ import re
 import ssl
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable, NamedTuple
+from datetime import datetime, UTC
+from typing import NamedTuple
+from collections.abc import Callable
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
@@ -170,7 +171,7 @@ def _utc(idate) -> datetime | None:
     if not isinstance(idate, datetime) or idate.tzinfo is None:
         return None
     try:
-        return idate.astimezone(timezone.utc)
+        return idate.astimezone(UTC)
     except (ValueError, OverflowError):
         return None
 

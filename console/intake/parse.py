@@ -99,10 +99,7 @@ def normalize_msgid(value: Any) -> str | None:
     try:
         s = clean_line(str(value)[:4000])
         m = _ANGLE_ID.search(s)
-        if m:
-            s = m.group(1)
-        else:
-            s = s.split()[0] if s.split() else ""
+        s = m.group(1) if m else s.split()[0] if s.split() else ""
         s = _WS.sub("", s).strip("<>")
         return s or None
     except Exception:

@@ -18,7 +18,7 @@ import socket
 import sqlite3
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from console import health
 from console.clock import Clock

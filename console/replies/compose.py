@@ -22,7 +22,7 @@ from email import policy
 from email.message import EmailMessage
 from email.headerregistry import Address
 from email.utils import format_datetime, parseaddr
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from console.safe_text import clean_block, clean_line, strip_controls
 

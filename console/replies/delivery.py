@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from collections.abc import Callable
 
 from sqlite_utils import Database
 

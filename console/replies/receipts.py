@@ -13,7 +13,7 @@ An automatic mail is never first contact: the ticket stays new and its escalatio
 """
 from __future__ import annotations
 
-from typing import Collection
+from collections.abc import Collection
 
 def refusal(*, sender: str, automated_reason: str | None, own: Collection[str]) -> str | None:
     """Why this new ticket gets no automatic mail, or None. (A newly connected mailbox's history is

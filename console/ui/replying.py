@@ -15,7 +15,8 @@ Mail of the desk's that fails for good (5xx) or is cut short raises a toast from
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from textual import work
 from textual.app import SuspendNotSupported

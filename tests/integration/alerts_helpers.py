@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from tests.integration import helpers
 from tests.integration.helpers import PASSWORD_ENV, query, run_cli
 
-UTC = timezone.utc
 URGENT = "urgent@desk.example"
 SUPPORT = "support@desk.example"
 HANDLES = ("ann", "bob", "cy")

@@ -13,12 +13,14 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
+from collections.abc import Callable, Iterable
 
 from tests.servers import free_port
+import contextlib
 
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD_ENV = "SC_TEST_IMAP_PASSWORD"
@@ -128,7 +130,7 @@ class Poller:
         self.env = {**(env if env is not None else cli_env()), "TMPDIR": str(self.log_path.parent)}
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Poller":
+    def start(self) -> Poller:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([*CLI, "--config", str(self.config), "poll"], stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=REPO,
@@ -168,10 +170,8 @@ class Poller:
         return self.kill(signal.SIGTERM, timeout)
 
     def _killpg(self, sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 class Pollers:
@@ -247,7 +247,7 @@ def mail(i: int | str, *, subject: str | None = None, frm: str = "cust@customer.
     """A test message "From: Customer I <frm>" (`name` replaces "Customer I"); `msgid=""` leaves out the
     Message-ID; `extra` adds header lines; the Date is a fixed Monday unless `date` says otherwise."""
     msgid = msgid if msgid is not None else f"<m{i}@customer.example>"
-    date = date or datetime(2026, 3, 2, 10, 0, 0, tzinfo=timezone.utc)
+    date = date or datetime(2026, 3, 2, 10, 0, 0, tzinfo=UTC)
     head = (f"From: {name or f'Customer {i}'} <{frm}>\r\nTo: {to}\r\nSubject: {subject or f'test {i}'}\r\n"
             f"Date: {format_datetime(date)}\r\n")
     if msgid:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 
@@ -155,11 +155,11 @@ def test_poll_once_writes_a_fresh_heartbeat(desk, dovecot, http_receiver, tmp_pa
     conf = desk()
     for i in (1, 2, 3):
         dovecot.append(h.mail(i))
-    before = datetime.now(timezone.utc).replace(microsecond=0)
+    before = datetime.now(UTC).replace(microsecond=0)
     h.cli(conf, "poll", "--once")
     [beat] = query(tmp_path / "support.db", "SELECT * FROM heartbeats WHERE name = 'scheduler'", dicts=True)
     at = h.parse_iso(beat["at"])
-    assert before <= at <= datetime.now(timezone.utc)
+    assert before <= at <= datetime.now(UTC)
     assert beat["pid"] and beat["host"]
     assert json.loads(beat["detail"])["mailbox"].endswith("/INBOX")
     # ... and that one cycle took the mail in and paged primary and secondary for each (six pages:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, UTC
 
 import pytest
 
@@ -14,7 +14,7 @@ from tests.integration.helpers import DESK_PASSWORD, mail, server_flags, server_
 
 pytestmark = pytest.mark.integration
 
-ZONES = [timezone.utc, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8)),
+ZONES = [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8)),
          timezone(timedelta(hours=13, minutes=45))]
 
 
@@ -44,7 +44,7 @@ def test_fetch_batch_returns_the_bytes_and_arrival_times_in_utc(dovecot, tmp_pat
         got = [(f.uid, f.raw, f.internaldate) for f in imap.fetch_batch(client, uids + [max(uids) + 50])]
     finally:
         client.logout()
-    assert [(u, d) for u, _, d in got] == [(u, times[u].astimezone(timezone.utc)) for u in uids]
+    assert [(u, d) for u, _, d in got] == [(u, times[u].astimezone(UTC)) for u in uids]
     assert [(u, raw) for u, raw, _ in got] == [(u, served[u]) for u in uids]  # an unknown UID is left out
     assert not [u for u, f in server_flags(dovecot).items() if b"\\Seen" in f]  # BODY.PEEK[]
 

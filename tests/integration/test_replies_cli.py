@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 
@@ -39,7 +39,7 @@ def write_conf(tmp_path, sink=None, *, dovecot=None, smtp=None, replies=None, st
 def customer_mail(i=1, *, subject="Printer broken", frm="carl@cust.example", to=h.SUPPORT, extra="", body=None,
                   date=None) -> bytes:
     return mail(i, subject=subject, frm=frm, name="Carl Customer", to=to, msgid=f"<c{i}.{time.time_ns()}@cust.example>",
-                extra=extra, body=body, date=date or datetime.now(timezone.utc))
+                extra=extra, body=body, date=date or datetime.now(UTC))
 
 
 def ingest(conf, raw: bytes) -> int:
@@ -239,7 +239,7 @@ def test_receipts_follow_every_rule(tmp_path, dovecot, smtp_sink):
     db = tmp_path / "support.db"
     # history: in the mailbox before the desk first connects
     c = dovecot.client()
-    yesterday = datetime.now(timezone.utc) - timedelta(days=1)
+    yesterday = datetime.now(UTC) - timedelta(days=1)
     for i in (1, 2):
         c.append("INBOX", customer_mail(i, frm=f"old{i}@cust.example", date=yesterday), msg_time=yesterday)
     c.logout()

@@ -25,6 +25,7 @@ from tests.servers.dovecot import (
     render_config,
 )
 from tests.servers.receivers import HTTPReceiver
+import contextlib
 
 integration = pytest.mark.integration
 
@@ -179,10 +180,8 @@ def test_kick_drops_idle_client(dovecot):
     with pytest.raises((IMAPClientError, OSError)):  # IMAPClientAbortError: socket error: EOF
         c.idle_done()
         c.noop()
-    try:
+    with contextlib.suppress(Exception):
         c.shutdown()
-    except Exception:
-        pass
     dovecot.kick()  # nobody connected now: not an error
 
 

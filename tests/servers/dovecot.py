@@ -30,6 +30,7 @@ from pathlib import Path
 import imapclient
 
 from . import LOOPBACK, free_port, wait_for_port
+import contextlib
 
 MAIL_UID = 65534
 MAIL_GID = 65534
@@ -337,10 +338,8 @@ class Dovecot:
             # master first: with the master gone the children exit by themselves
             for p in sorted(pids) + sorted(children - pids):
                 if _pid_alive(p):
-                    try:
+                    with contextlib.suppress(ProcessLookupError):
                         os.kill(p, sig)
-                    except ProcessLookupError:
-                        pass
             if self._wait_dead(proc, everyone, wait):
                 break
         if stopper is not None:
@@ -355,10 +354,8 @@ class Dovecot:
     def _close(proc) -> None:
         if proc is None:
             return
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=1)
-        except subprocess.TimeoutExpired:
-            pass
         if proc.stdout:
             proc.stdout.close()
 
@@ -374,7 +371,7 @@ class Dovecot:
                 return False
             time.sleep(0.01)
 
-    def __enter__(self) -> "Dovecot":
+    def __enter__(self) -> Dovecot:
         self.start()
         return self
 
@@ -475,7 +472,5 @@ def _logout(c: imapclient.IMAPClient) -> None:
     try:
         c.logout()
     except Exception:
-        try:
+        with contextlib.suppress(Exception):
             c.shutdown()
-        except Exception:
-            pass

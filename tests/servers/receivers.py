@@ -66,7 +66,7 @@ class HTTPRecord:
 class _Server(ThreadingHTTPServer):
     allow_reuse_address = True   # restart on the same port despite TIME_WAIT
     daemon_threads = True
-    receiver: "HTTPReceiver"
+    receiver: HTTPReceiver
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -160,7 +160,7 @@ class HTTPReceiver(_Recorder):
     def http_url(self, path: str = "/hook") -> str:
         return f"http://{self.host}:{self.port}/{path.lstrip('/')}"
 
-    def __enter__(self) -> "HTTPReceiver":
+    def __enter__(self) -> HTTPReceiver:
         self.start()
         return self
 
@@ -183,7 +183,7 @@ class SMTPRecord:
 
 
 class _SMTPHandler:
-    def __init__(self, sink: "SMTPSink") -> None:
+    def __init__(self, sink: SMTPSink) -> None:
         self.sink = sink
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
@@ -306,7 +306,7 @@ class SMTPSink(_Recorder):
         q = urlencode({"mode": "insecure", "from": from_, "to": to})
         return f"mailto://{auth}{self.host}:{self.port}?{q}"
 
-    def __enter__(self) -> "SMTPSink":
+    def __enter__(self) -> SMTPSink:
         self.start()
         return self
 

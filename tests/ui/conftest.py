@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 
@@ -25,7 +25,7 @@ def pytest_pyfunc_call(pyfuncitem):
     return None
 
 
-NOW = datetime(2026, 1, 5, 17, 0, 0, tzinfo=timezone.utc)  # Monday 10:00 in Phoenix
+NOW = datetime(2026, 1, 5, 17, 0, 0, tzinfo=UTC)  # Monday 10:00 in Phoenix
 
 CFG = {
     "timezone": "America/Phoenix",

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 
@@ -17,7 +17,7 @@ async def test_demo_starts_with_all_classes_and_announces_escalation_and_breach(
     from console.demo import Escalator, PageSink, build_demo, register_desk_channel
     from console.ui.app import ConsoleApp
 
-    clock = FrozenClock(datetime.now(timezone.utc).replace(microsecond=0))
+    clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
     db_path, cfg = build_demo(tmp_path, clock)
     sink = PageSink()
     register_desk_channel(sink)
@@ -97,7 +97,7 @@ async def test_the_demo_replies_into_its_own_mailbox_and_never_to_a_server(tmp_p
 
     monkeypatch.setattr(smtplib, "SMTP", no_network)
     monkeypatch.setattr(smtplib, "SMTP_SSL", no_network)
-    clock = FrozenClock(datetime.now(timezone.utc).replace(microsecond=0))
+    clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
     db_path, cfg = build_demo(tmp_path, clock)
     mailbox = DemoMailbox()
     app = ConsoleApp(db_path, cfg, "ann", clock, live=False, send_mail=mailbox.send_now)

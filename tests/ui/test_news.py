@@ -2,7 +2,6 @@
 breached" and a stale poller or intake; start-up toasts come as one; the pages panel in live mode."""
 from __future__ import annotations
 
-from datetime import timedelta
 
 import pytest
 from textual.widgets import Static

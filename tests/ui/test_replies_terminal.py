@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
+import contextlib
+from datetime import UTC
 
 pytestmark = pytest.mark.ui
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,10 +55,8 @@ class Terminal:
         os.write(self.fd, keys)
 
     def close(self) -> int | None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         end = time.monotonic() + 10
         while time.monotonic() < end:
             self._read(0.05)
@@ -100,9 +100,9 @@ rotation = ["ann"]
     db = open_db(cfg.store_path)
     raw = (b"From: Kim Park <kim@studio.example>\r\nTo: support@example.com\r\nSubject: Dark mode please\r\n"
            b"Message-ID: <k1@studio.example>\r\n\r\nCould the console get a dark mode?\r\n")
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    filed = file_messages(db, cfg, [Incoming(raw=raw)], datetime.now(timezone.utc).replace(microsecond=0))[0]
+    filed = file_messages(db, cfg, [Incoming(raw=raw)], datetime.now(UTC).replace(microsecond=0))[0]
     db.close()
     return conf, cfg, filed.ticket_id
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 
@@ -10,7 +10,7 @@ from console.ack import tokens
 from console.ack.tokens import Claim, InvalidToken
 
 KEY = bytes(range(32))
-T = datetime(2026, 3, 2, 3, 0, 0, tzinfo=timezone.utc)
+T = datetime(2026, 3, 2, 3, 0, 0, tzinfo=UTC)
 CLAIM = Claim(ticket_id=42, alert_id=7, handle="bob", issued=T, expires=T + timedelta(hours=24))
 
 

@@ -5,7 +5,7 @@ Real SQLite file, FrozenClock, no network. ann is a supervisor; bob and cy are s
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 
@@ -150,9 +150,8 @@ def test_stale_write_is_refused_and_writes_nothing(db, cfg, tid):
 def test_store_refuses_a_stale_update(db, cfg, tid, clock):
     from store import write
 
-    with pytest.raises(StaleWrite, match="changed by someone else"):
-        with write(db):
-            tickets.update_ticket(db, tid, {"assignee": "bob"}, clock.now(), expected_version=99)
+    with pytest.raises(StaleWrite, match="changed by someone else"), write(db):
+        tickets.update_ticket(db, tid, {"assignee": "bob"}, clock.now(), expected_version=99)
     assert tickets.get_ticket(db, tid)["assignee"] is None
 
 
@@ -218,7 +217,7 @@ def test_panic_without_class_change_keeps_the_schedule(db, cfg, tid):
 
 def _panic_fixture(db, cfg):
     """acme twice in March, once in April; bolt once in March; one misuse not recorded as panic."""
-    march, april = datetime(2026, 3, 2, 16, tzinfo=timezone.utc), datetime(2026, 4, 6, 16, tzinfo=timezone.utc)
+    march, april = datetime(2026, 3, 2, 16, tzinfo=UTC), datetime(2026, 4, 6, 16, tzinfo=UTC)
     ids = {}
     for name, frm, at in [("a1", "ops@acme.example", march), ("a2", "it@acme.example", march + timedelta(days=3)),
                           ("a3", "ops@acme.example", april), ("b1", "noc@bolt.example", march),

@@ -1,10 +1,10 @@
 """The one health assessment behind `status`, the console header and the stale-intake page."""
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 from console import health
 from store.times import iso
 
-NOW = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
 def beat(name, ago, **detail):

@@ -1,5 +1,5 @@
 """fetch_batch: the FETCH reply is read by the keys we asked for; anything else is ignored."""
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, UTC
 
 from imapclient.fixed_offset import FixedOffset
 
@@ -30,7 +30,7 @@ def test_unrequested_keys_and_expunged_uids_are_ignored():
     got = imap.fetch_batch(client, [10, 11, 12, 13])
     assert client.calls == [([10, 11, 12, 13], [b"BODY.PEEK[]", b"INTERNALDATE"])]  # ints, and PEEK
     assert [(f.uid, f.raw) for f in got] == [(10, b"Subject: a\r\n\r\nx"), (13, b"Subject: c\r\n\r\nz")]
-    assert got[0].internaldate == datetime(2026, 3, 2, 16, 0, tzinfo=timezone.utc)
+    assert got[0].internaldate == datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
     assert got[1].internaldate is None
 
 
@@ -42,7 +42,7 @@ def test_internaldates_that_cannot_be_converted_are_unknown():
              4: {b"BODY[]": b"d", b"INTERNALDATE": datetime(2026, 3, 2, 9, 0, tzinfo=FixedOffset(-90))}}
     got = imap.fetch_batch(FakeClient(reply), [1, 2, 3, 4])
     assert [(f.uid, f.internaldate) for f in got] == [
-        (1, None), (2, None), (3, None), (4, datetime(2026, 3, 2, 10, 30, tzinfo=timezone.utc))]
+        (1, None), (2, None), (3, None), (4, datetime(2026, 3, 2, 10, 30, tzinfo=UTC))]
 
 
 def test_new_uids_filters_the_uid_star_quirk():

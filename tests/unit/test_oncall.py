@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, UTC
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from console.alerts.oncall import OnCall, Override, Rotation, handoffs, on_call, parse_handoff
 
-UTC = timezone.utc
 PHX = ZoneInfo("America/Phoenix")
 BERLIN = ZoneInfo("Europe/Berlin")
 NY = ZoneInfo("America/New_York")
@@ -272,7 +271,7 @@ def test_handoffs_negative_count():
 
 
 def test_secondary_stepping_up_swaps_with_the_displaced_primary():
-    from datetime import date, datetime, time, timezone
+    from datetime import date, datetime, time
     from zoneinfo import ZoneInfo
 
     from console.alerts.oncall import Override, Rotation, on_call

@@ -296,9 +296,8 @@ def test_requeue_refuses_live_or_sent_rows(db, clock, cfg, state):
         [c] = claim(db, clock, cfg)
         if state == "sent":
             dispatch.deliver(db, cfg, c, clock.now)
-    with pytest.raises(StoreError, match=f"is {state}"):
-        with write(db):
-            outbox.requeue(db, a, clock.now())
+    with pytest.raises(StoreError, match=f"is {state}"), write(db):
+        outbox.requeue(db, a, clock.now())
 
 
 def test_cancel_leaves_sent_and_sending_rows(db, clock, cfg):

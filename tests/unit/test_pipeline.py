@@ -9,7 +9,7 @@ from console import policy as pol
 from console.intake import pipeline
 from console.intake.pipeline import Incoming, file_messages
 from store import audit, mailbox, messages, outbox, tickets
-from store.times import iso, parse_iso
+from store.times import parse_iso
 from tests.factories import T0, mail
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, UTC
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,7 +25,6 @@ from console.policy import (
     warn_at,
 )
 
-UTC = timezone.utc
 NY = ZoneInfo("America/New_York")
 PHX = ZoneInfo("America/Phoenix")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -2,7 +2,7 @@
 automatic-reply headers, the DATA encoding; templates; and the rules for receipts."""
 import email
 import email.policy
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,7 +11,7 @@ from console.replies import compose, receipts, templates
 from console.replies.smtp import wire_data
 
 TZ = ZoneInfo("America/Phoenix")
-NOW = datetime(2026, 11, 3, 16, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 3, 16, 30, tzinfo=UTC)
 OWN = {"support@desk.example", "urgent@desk.example", "ann@desk.example"}
 DESK = "Example Support <support@desk.example>"
 

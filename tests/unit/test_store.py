@@ -33,20 +33,18 @@ def test_stale_write_is_refused_and_nothing_changes(db):
     t = tickets.get_ticket(db, tid)
     with write(db):
         tickets.update_ticket(db, tid, {"assignee": "bob"}, T0, expected_version=t["version"])
-    with pytest.raises(StaleWrite, match="changed by someone else"):
-        with write(db):
-            tickets.update_ticket(db, tid, {"assignee": "cy"}, T0, expected_version=t["version"])
+    with pytest.raises(StaleWrite, match="changed by someone else"), write(db):
+        tickets.update_ticket(db, tid, {"assignee": "cy"}, T0, expected_version=t["version"])
     assert tickets.get_ticket(db, tid)["assignee"] == "bob"
 
 
 def test_write_rolls_back_everything_on_error(db):
-    with pytest.raises(RuntimeError):
-        with write(db):
-            tid = tickets.create_ticket(db, cls="I", class_reason="", subject="x", requester="", requester_name="",
-                                        received_at=T0, due_at=T0, next_step_at=None, now=T0)
-            audit.add_event(db, tid, "created", "test", T0)
-            mailbox.set_watermark(db, "acct", "INBOX", 7, 42, T0)
-            raise RuntimeError("crash before commit")
+    with pytest.raises(RuntimeError), write(db):
+        tid = tickets.create_ticket(db, cls="I", class_reason="", subject="x", requester="", requester_name="",
+                                    received_at=T0, due_at=T0, next_step_at=None, now=T0)
+        audit.add_event(db, tid, "created", "test", T0)
+        mailbox.set_watermark(db, "acct", "INBOX", 7, 42, T0)
+        raise RuntimeError("crash before commit")
     assert tickets.list_tickets(db) == []
     assert mailbox.get_watermark(db, "acct", "INBOX") is None
     assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 0
@@ -66,10 +64,9 @@ def test_dedup_key_is_unique_but_message_id_alone_is_not(db):
             messages.insert_message(db, raw=raw, raw_sha256=messages.sha256(raw), ticket_id=None, kind="autoreply",
                                     fields={"message_id": "x@y"}, received_at=T0, now=T0, source="test")
     assert messages.count_messages(db) == 2
-    with pytest.raises(sqlite3.IntegrityError):
-        with write(db):
-            messages.insert_message(db, raw=raw1, raw_sha256=messages.sha256(raw1), ticket_id=None, kind="autoreply",
-                                    fields={"message_id": "x@y"}, received_at=T0, now=T0, source="test")
+    with pytest.raises(sqlite3.IntegrityError), write(db):
+        messages.insert_message(db, raw=raw1, raw_sha256=messages.sha256(raw1), ticket_id=None, kind="autoreply",
+                                fields={"message_id": "x@y"}, received_at=T0, now=T0, source="test")
 
 
 def test_concurrent_writers_wait_instead_of_failing(cfg, db):
@@ -106,9 +103,8 @@ def test_message_kinds_migration_keeps_every_row_and_allows_outgoing_and_note(tm
         mid = messages.insert_message(old, raw=raw, raw_sha256=messages.sha256(raw), ticket_id=None, kind="bounce",
                                       fields={"message_id": "x@y"}, received_at=T0, now=T0, source="test")
         messages.add_source(old, "acct", "INBOX", 1, 7, mid, "2026-11-02T16:00:00Z")
-    with pytest.raises(sqlite3.IntegrityError):
-        with write(old):
-            old.execute("UPDATE messages SET kind = 'outgoing'")
+    with pytest.raises(sqlite3.IntegrityError), write(old):
+        old.execute("UPDATE messages SET kind = 'outgoing'")
     old.conn.close()
     db = open_db(path)  # applies m102 and later
     assert [m.name for m in migrations.pending(db)] == []

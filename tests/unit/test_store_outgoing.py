@@ -43,9 +43,8 @@ def test_a_claimed_row_is_claimed_once(db):
 
 def test_requeue_only_what_is_expired_or_failed_and_failures_are_listed(db):
     sid = _queued(db)
-    with pytest.raises(StoreError, match="only expired or failed"):
-        with write(db):
-            outgoing.requeue(db, sid, T0)
+    with pytest.raises(StoreError, match="only expired or failed"), write(db):
+        outgoing.requeue(db, sid, T0)
     with write(db):
         outgoing.claim(db, T0, claimed_by="a", send_deadline=T0)
         outgoing.mark_failed(db, sid, "a", T0 + timedelta(minutes=1), error="550 no")

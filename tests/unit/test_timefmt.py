@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 from console import timefmt
 
@@ -31,7 +31,7 @@ def test_cli_and_pages_use_the_same_words():
 
     assert cli._left(14 * 60 + 59) == "14m59s" == timefmt.left(14 * 60 + 59)
     assert cli._left(-75) == "-1m15s"
-    t0 = datetime(2026, 3, 2, 16, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
     ticket = {"id": 7, "class": "III", "subject": "down", "requester": "c@x.org", "requester_name": "",
               "received_at": iso(t0), "due_at": iso(t0 + timedelta(hours=5)), "assignee": None,
               "last_message_at": iso(t0)}

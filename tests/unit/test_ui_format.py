@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 from console.ui import format as f
 from console.ui.widgets.tickets import fit, layout
@@ -15,7 +15,7 @@ def test_left_cell_reads_one_way():
 
 
 def test_seconds_left_rounds_down():
-    now = datetime(2026, 1, 5, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
     assert f.seconds_left(now + timedelta(seconds=10), now) == 10
     assert f.seconds_left(now - timedelta(milliseconds=1), now) == -1
 
@@ -50,7 +50,7 @@ def test_describe_change_says_what_is_new():
 
 
 def test_deadline_note_for_a_reclassification():
-    now = datetime(2026, 1, 5, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
     assert f.deadline_note("III", now - timedelta(minutes=11), now) == \
         "Class III counted from arrival: 11m00s overdue, pages go out now"
     assert f.deadline_note("II", now + timedelta(hours=4, minutes=59, seconds=59), now) == \
@@ -90,7 +90,7 @@ def test_the_desks_mail_in_words():
 
 
 def test_delivery_of_one_mail_in_words():
-    tz = timezone.utc
+    tz = UTC
     row = {"state": "sent", "attempts": 1, "sent_at": "2026-01-05T17:00:05Z", "smtp_reply": "250 Ok",
            "last_error": None, "next_attempt_at": None}
     assert f.delivery_words(row, tz) == ("sent", "17:00:05, 250 Ok")

@@ -11,7 +11,8 @@ changed meanwhile leaves the review open with the new state, so they can look an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -164,7 +165,7 @@ class ReviewScreen(Screen):
     KEY_CONTEXT = keys.REVIEW
     BINDINGS = keys.bindings(keys.REVIEW)
 
-    def __init__(self, writing: Writing, send: Callable[["ReviewScreen"], None]):
+    def __init__(self, writing: Writing, send: Callable[[ReviewScreen], None]):
         super().__init__()
         self.writing = writing
         self._send = send

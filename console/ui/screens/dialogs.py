@@ -8,7 +8,7 @@ operator may make; the permission checks in console.actions stay the authority.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 from textual import events
 from textual.app import ComposeResult
@@ -55,7 +55,7 @@ class Person:
     role: str
 
     @classmethod
-    def clean(cls, row: dict) -> "Person":
+    def clean(cls, row: dict) -> Person:
         """Names and handles from the config are untrusted text like mail."""
         return cls(clean_line(row["handle"], 24), clean_line(row.get("name") or "", 40), row.get("role") or "staff")
 

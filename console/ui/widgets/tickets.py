@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, NamedTuple
+from typing import NamedTuple
+from collections.abc import Callable
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -97,7 +98,7 @@ class TicketTable(ScrollView, can_focus=True, inherit_bindings=False):
                 Binding("pagedown", "page_down", "Page down", show=False)]
 
     class Highlighted(Message):
-        def __init__(self, table: "TicketTable", ticket_id: int | None) -> None:
+        def __init__(self, table: TicketTable, ticket_id: int | None) -> None:
             super().__init__()
             self.table = table
             self.ticket_id = ticket_id
@@ -105,7 +106,7 @@ class TicketTable(ScrollView, can_focus=True, inherit_bindings=False):
     class Chosen(Message):
         """A row was double-clicked."""
 
-        def __init__(self, table: "TicketTable", ticket_id: int) -> None:
+        def __init__(self, table: TicketTable, ticket_id: int) -> None:
             super().__init__()
             self.table = table
             self.ticket_id = ticket_id
