@@ -247,9 +247,14 @@ def _table(d: dict, key: str, where: str = "") -> dict:
     return v
 
 
+def table_keys(cls: type) -> list[tuple[str, Any]]:
+    """(TOML key, dataclass field) of every key a table reads, in definition order."""
+    return [(f.metadata.get("key") or f.name, f) for f in fields(cls) if "kind" in f.metadata]
+
+
 def _read(cls, t: dict, where: str, base: Path | None, extra_known: tuple[str, ...] = ()) -> dict:
     """The fields of `cls` found in table `t`, converted and checked; absent ones keep their default."""
-    spec = {(f.metadata.get("key") or f.name): f for f in fields(cls) if "kind" in f.metadata}
+    spec = dict(table_keys(cls))
     _reject_unknown(t, [*spec, *extra_known], where)
     out = {}
     for key, f in spec.items():
@@ -566,10 +571,17 @@ def _check_urls(cfg: Config) -> None:
                               "see https://github.com/caronc/apprise/wiki)")
 
 
+# The tables a config file may hold besides timezone and [store], in the order `init` writes them:
+# (name, the dataclass that defines its keys, whether it is a list of tables).
+TABLES: tuple[tuple[str, type, bool], ...] = (
+    ("imap", ImapConfig, False), ("smtp", SmtpConfig, False), ("routing", Routing, False), ("sla", _SlaKeys, False),
+    ("staff", Staff, True), ("oncall", OnCallConfig, False), ("alerts", AlertsConfig, False),
+    ("replies", RepliesConfig, False), ("console", ConsoleConfig, False),
+)
+
+
 def from_dict(data: dict, *, path: Path | None = None, check_urls: bool = False) -> Config:
-    tables = ("timezone", "store", "imap", "smtp", "routing", "sla", "staff", "oncall", "alerts", "replies",
-              "console")
-    _reject_unknown(data, tables, "")
+    _reject_unknown(data, ["timezone", "store", *(name for name, _, _ in TABLES)], "")
     base = path.parent if path is not None else None
     tz = _zone(data.get("timezone", "UTC"), "timezone")
     store = _table(data, "store")

@@ -1,73 +1,221 @@
-"""`support-console init`: a commented starter config, written once (never over an existing file)."""
+"""`support-console init`: a commented starter config, written once (never over an existing file).
+
+The keys, their defaults and their choices come from console.config's own definitions (`config.TABLES`),
+so the starter cannot drift from what the config accepts: a key added there appears here at once, and a
+test fails until it has words here. This module holds only the words and the example values.
+"""
 from __future__ import annotations
 
+import json
 import os
-from datetime import date
+from dataclasses import Field, dataclass
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
-TEMPLATE = """\
+from console import config as c
+from console.policy import format_duration
+
+
+DEFAULT = object()  # "show the key's default"
+
+
+@dataclass(frozen=True)
+class Words:
+    """A key's comment, and the value the starter shows (else the key's default). An `active` key is
+    written as a setting; the others are commented out, ready to be switched on."""
+    comment: str
+    example: Any = DEFAULT
+    active: bool = False
+
+
+def on(comment: str, example: Any = DEFAULT) -> Words:
+    return Words(comment, example, active=True)
+
+
+HEADER = """\
 # support-console configuration (TOML). Every key is checked: a misspelt key is an error that names it.
-# Durations always carry a unit: "90s", "15m", "8h", "3d". After editing, run `support-console check`.
+# Durations always carry a unit: "90s", "15m", "8h", "3d". Lines starting with "# key =" show a key
+# with its default: remove the "# " to set it. After editing, run `support-console check`.
 
 timezone = "America/Phoenix"           # times are stored in UTC and shown in this zone
 
 [store]
-path = "support.db"                    # relative to this file; it holds mail: keep it private
+path = "support.db"                    # relative to this file; it holds mail: keep it private"""
 
-[imap]
-host = "mail.example.com"
-port = 993
-security = "tls"                       # "tls" | "starttls" | "none" (loopback only)
-username = "support"
-password_env = "IMAP_PASSWORD"         # or: password_command = "pass show imap/support"
-folder = "INBOX"
-# ca_file = "/etc/ssl/private-ca.pem"  # trust this CA for the IMAP server
+INTROS = {
+    "imap": "The mailbox the desk reads (IMAP IDLE). The password never goes in this file.",
+    "smtp": "How the desk sends replies, receipts and details requests.",
+    "routing": "Which address makes which class.",
+    "sla": "First-contact targets; these are the policy's values.",
+    "staff": "One [[staff]] table per person. notify holds apprise URLs (https://github.com/caronc/apprise/wiki);\n"
+             "they often carry tokens, so this file should be readable only by the desk.",
+    "oncall": "Who is paged first.",
+    "alerts": "Pages: retries, the dead-man's switch, and acknowledge links (a page carries a link only when\n"
+              "ack_base_url is set; put a reverse proxy in front of ack_listen that passes the path unchanged).",
+    "replies": "Automatic mail the desk sends by itself.",
+    "console": "The console.",
+}
 
-[routing]
-urgent = ["urgent@example.com"]        # mail to these addresses is Class III
-support = ["support@example.com"]      # Class I, unless the customer marks it Class II (or III)
+# After a table's keys (rules that tie keys together, or sub-tables the reader checks by hand).
+OUTROS = {
+    "sla": "# [sla.business_hours.I]              # off by default: the policy's clocks run around the clock\n"
+           "# days = \"mon-fri\"\n# hours = \"09:00-17:00\"\n# holidays = [\"2026-12-25\"]",
+}
 
-[sla]                                  # first-contact targets; these are the policy's values
-I = "72h"
-II = "8h"
-III = "15m"
-III_escalate_after = "10m"             # Class III not acknowledged by then: every phone rings
+WORDS: dict[str, Words] = {
+    "imap.host": on("", "mail.example.com"),
+    "imap.port": on("993 for tls, 143 otherwise", 993),
+    "imap.security": on('"tls" (verified) | "starttls" | "none" (loopback only)'),
+    "imap.username": on("", "support"),
+    "imap.password_env": on("the environment variable that holds the password", "IMAP_PASSWORD"),
+    "imap.password_command": Words("or a command that prints it", "pass show imap/support"),
+    "imap.folder": on(""),
+    "imap.account": Words("the name the watermark is kept under (default: username@host)",
+                          "support@mail.example.com"),
+    "imap.idle": Words("push (IDLE); false polls every poll_seconds"),
+    "imap.poll_seconds": Words("without IDLE"),
+    "imap.idle_refresh": Words("re-issue IDLE this often (servers drop it after 30 minutes)"),
+    "imap.batch_size": Words("messages fetched and filed per transaction"),
+    "imap.timeout_seconds": Words("a server that says nothing for this long is reconnected"),
+    "imap.max_message_size": Words("bigger mail is kept raw and flagged, never skipped"),
+    "imap.processed_keyword": Words("a cosmetic keyword set on filed mail, after the commit", "$SupportFiled"),
+    "imap.ca_file": Words("trust this CA (a private CA or a self-signed server)", "/etc/ssl/private-ca.pem"),
 
-# One [[staff]] table per person. notify holds apprise URLs (https://github.com/caronc/apprise/wiki);
-# they often carry tokens, so this file should be readable only by the desk.
-[[staff]]
-handle = "ann"
-name = "Ann Example"
-role = "supervisor"                    # "staff" | "supervisor"
-notify = ["ntfy://ntfy.example.com/ann-pager"]
-# login = "ann"                        # the system account that acts as ann. Once any entry has a
-#                                      # login, --as is only for supervisors and root, and accounts
-#                                      # without an entry may only read.
-# email = "ann@example.com"            # her own address: her mail threads as staff
+    "smtp.host": on("", "mail.example.com"),
+    "smtp.from": on("the desk's address: replies come from it", "Example Support <support@example.com>"),
+    "smtp.security": on('"tls" | "starttls" | "none" (loopback only); certificates verified'),
+    "smtp.port": on("465 for tls, 587 for starttls, 25 for none", 587),
+    "smtp.username": on("leave out for a server that takes mail without a login", "support"),
+    "smtp.password_env": on("", "SMTP_PASSWORD"),
+    "smtp.password_command": Words("or a command that prints it", "pass show smtp/support"),
+    "smtp.save_to": Words("APPEND a copy of each sent mail to this IMAP folder", "Sent"),
+    "smtp.timeout_seconds": Words(""),
+    "smtp.ca_file": Words("default: [imap] ca_file", "/etc/ssl/private-ca.pem"),
+    "smtp.backoff_seconds": Words("while the server is away or answers 4xx: retry after this, doubling"),
+    "smtp.backoff_max_seconds": Words("up to this"),
+    "smtp.give_up_after": Words("a mail not sent by then is marked failed"),
 
-[[staff]]
-handle = "bob"
-name = "Bob Example"
-role = "staff"
-notify = ["ntfy://ntfy.example.com/bob-pager"]
+    "routing.urgent": on("mail to these addresses is Class III", ["urgent@example.com"]),
+    "routing.support": on("Class I, unless the customer marks it Class II (or III)", ["support@example.com"]),
+    "routing.default_class": Words("for mail to any other address"),
 
-[oncall]
-rotation = ["ann", "bob"]              # in the week that contains `start`, rotation[0] is primary and
-handoff = "mon 09:00"                  # rotation[1] secondary; at each handoff everyone moves up one
-start = "{start}"
+    "sla.I": on(""),
+    "sla.II": on(""),
+    "sla.III": on(""),
+    "sla.III_escalate_after": on("Class III not acknowledged by then: every phone rings"),
+    "sla.III_repeat_every": Words("after the breach, page again this often until acknowledged"),
+    "sla.warn_fraction": Words("warn when this share of the target is used"),
 
-[alerts]
-# heartbeat_url = "https://hc.example.com/ping/..."  # pinged while the poller is alive (a dead-man's switch)
-# channels = ["json://..."]            # desk-wide targets that get every page
-# intake_stale_after = "5m"            # page the supervisors when intake has not synced for this long
+    "staff.handle": on("", "ann"),
+    "staff.name": on("", "Ann Example"),
+    "staff.role": on('"staff" | "supervisor"', "supervisor"),
+    "staff.notify": on("apprise URLs", ["ntfy://ntfy.example.com/ann-pager"]),
+    "staff.login": Words("the system account that acts as ann. Once any entry has\n"
+                         "a login, --as is only for supervisors and root, and\n"
+                         "accounts without an entry may only read", "ann"),
+    "staff.email": Words("her own address: her mail threads as staff, and her\n"
+                         "reply \"ack\" to an email page acknowledges it", "ann@example.com"),
+    "staff.signature": Words("ends her replies, after a \"-- \" line (default: her name)",
+                             "Ann Example\nExample Support"),
 
-[console]
-# operator = "ann"                     # who acts when --as is not given (only without logins)
-"""
+    "oncall.rotation": on("in the week that contains `start`, rotation[0] is\n"
+                          "primary and rotation[1] secondary; at each handoff\n"
+                          "everyone moves up one place", ["ann", "bob"]),
+    "oncall.handoff": on(""),
+    "oncall.start": on(""),  # today, filled in by render()
+
+    "alerts.heartbeat_url": Words("pinged while the poller is alive (a dead-man's switch)",
+                                  "https://hc.example.com/ping/..."),
+    "alerts.max_attempts": Words("tries per page before it is given up"),
+    "alerts.send_timeout_seconds": Words("a send that takes longer is cut short (and never re-fired blindly)"),
+    "alerts.backoff_seconds": Words("a failed page is retried after this, doubling"),
+    "alerts.backoff_max_seconds": Words("up to this"),
+    "alerts.channels": Words("desk-wide targets that get every page", ["json://..."]),
+    "alerts.intake_stale_after": Words("page the supervisors when intake has not synced for this long"),
+    "alerts.ack_listen": Words("where the poller serves acknowledge links"),
+    "alerts.ack_base_url": Words("the links' prefix, as phones reach them", "https://desk.example.com/ack"),
+    "alerts.ack_link_lifetime": Words("a link stops working after this"),
+
+    "replies.receipt": on('"we have your request #N" on a new ticket (never to automated mail)'),
+    "replies.receipt_window": Words("at most one automatic mail per sender in this window"),
+    "replies.details_request": Words('send the "we need details" request to call-me-only mail on arrival'),
+    "replies.templates": Words("a directory of NAME.txt canned replies, relative to this file", "templates"),
+
+    "console.operator": Words("who acts when --as is not given (only without logins)", "ann"),
+}
+
+# The second person of the example desk: only the keys set for her.
+SECOND_PERSON = {"handle": "bob", "name": "Bob Example", "role": "staff",
+                 "notify": ["ntfy://ntfy.example.com/bob-pager"]}
+
+
+def _toml(value: Any, f: Field) -> str:
+    kind = f.metadata["kind"]
+    if kind == "seconds" and isinstance(value, (int, float)):
+        return _toml(timedelta(seconds=value), f)
+    if kind == "size" and isinstance(value, int):
+        for unit, size in (("GB", 1024 ** 3), ("MB", 1024 ** 2), ("KB", 1024)):
+            if value % size == 0:
+                return f'"{value // size}{unit}"'
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return f"{value:g}"
+    if isinstance(value, timedelta):
+        hours, rest = divmod(int(value.total_seconds()), 3600)
+        # The policy speaks in hours ("72 hours", "8 hours"); a day or more of whole hours reads as hours.
+        return f'"{hours}h"' if not rest and 24 <= hours <= 72 else f'"{format_duration(value)}"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v, f) for v in value) + "]"
+    # TOML's basic strings take JSON's escapes.
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _line(text: str, comment: str, *, commented: bool) -> list[str]:
+    text = ("# " if commented else "") + text
+    if not comment:
+        return [text]
+    first, *rest = comment.split("\n")
+    pad = max(len(text) + 1, 39)
+    out = [f"{text:<{pad}}# {first}"]
+    lead = "#" if commented else ""
+    out += [f"{lead:<{pad}}# {more}" for more in rest]
+    return out
+
+
+def _value(table: str, key: str, f: Field, words: Words, today: date) -> Any:
+    if table == "oncall" and key == "start":
+        return today.isoformat()
+    if words.example is not DEFAULT:
+        return words.example
+    return f.default
+
+
+def _table_lines(table: str, cls: type, today: date) -> list[str]:
+    lines = []
+    for key, f in c.table_keys(cls):
+        words = WORDS.get(f"{table}.{key}", Words(""))
+        value = _value(table, key, f, words, today)
+        lines += _line(f"{key} = {_toml(value, f)}", words.comment, commented=not words.active)
+    return lines
 
 
 def render(today: date | None = None) -> str:
-    return TEMPLATE.replace("{start}", (today or date.today()).isoformat())
+    today = today or date.today()
+    parts = [HEADER]
+    for table, cls, is_list in c.TABLES:
+        head = [f"# {line}" for line in INTROS.get(table, "").split("\n") if line]
+        if is_list:
+            second = [f"{k} = {_toml(SECOND_PERSON[k], f)}" for k, f in c.table_keys(cls) if k in SECOND_PERSON]
+            body = _table_lines(table, cls, today) + ["", f"[[{table}]]", *second]
+            parts.append("\n".join([*head, f"[[{table}]]", *body]))
+        else:
+            parts.append("\n".join([*head, f"[{table}]", *_table_lines(table, cls, today)]))
+        if table in OUTROS:
+            parts[-1] += "\n" + OUTROS[table]
+    return "\n\n".join(parts) + "\n"
 
 
 def write_starter(path: Path, today: date | None = None) -> None:

@@ -16,8 +16,10 @@ import pytest
 
 from console import checks, cli
 from console.config import load
+from console import config as config_module
 from console.intake import imap
-from console.starter import render
+from console.replies import smtp
+from console.starter import WORDS, render
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -70,19 +72,66 @@ def test_the_sample_passes_every_check_but_the_imap_login(source, tmp_path, caps
     conf = tmp_path / "config.toml"
     conf.write_text(render() if source == "init" else readme_sample())
     monkeypatch.setenv("IMAP_PASSWORD", "x")
+    monkeypatch.setenv("SMTP_PASSWORD", "x")
 
     def no_network(cfg, password):
         raise imap.IntakeError(f"IMAP server {cfg.host}:{cfg.port}: not contacted by this test")
 
+    def no_smtp(cfg):
+        raise smtp.SmtpError(f"SMTP server {cfg.host}:{cfg.port}: not contacted by this test")
+
     monkeypatch.setattr(imap, "connect", no_network)
+    monkeypatch.setattr(smtp, "check", no_smtp)
     cfg = load(conf, check_urls=True)  # apprise accepts every notify URL
     code = checks.run_check(cfg)
     lines = capsys.readouterr().out.splitlines()
-    assert code == 1 and lines[-1] == "check: 1 problem(s)"
-    [failed] = [x for x in lines if "FAILED" in x or "NO " in x or "nobody" in x or "goes nowhere" in x]
-    assert failed == "imap: FAILED: IMAP server mail.example.com:993: not contacted by this test"
+    servers = 2 if cfg.smtp else 1
+    assert code == 1 and lines[-1] == f"check: {servers} problem(s)"
+    failed = [x for x in lines if "FAILED" in x or "NO " in x or "nobody" in x or "goes nowhere" in x]
+    assert failed[0] == "imap: FAILED: IMAP server mail.example.com:993: not contacted by this test"
+    assert failed[1:] == (["smtp: FAILED: SMTP server mail.example.com:587: not contacted by this test"]
+                          if cfg.smtp else [])
     assert lines[0] == f"config: ok ({conf})" and lines[1].startswith("database: ok")
     assert [x.split(":")[0] for x in lines if x.startswith("target ")] == \
         [f"target {s.handle} ({s.role})" for s in cfg.staff]
     assert cfg.oncall.rotation and cfg.person(cfg.oncall.rotation[0]) is not None
     assert os.path.exists(cfg.store_path)
+
+
+def test_the_starter_is_made_from_the_config_s_own_key_definitions():
+    """Every key the config reads is in the starter (set or commented), with words; nothing else is."""
+    known = {f"{table}.{key}" for table, cls, _ in config_module.TABLES for key, _ in config_module.table_keys(cls)}
+    assert set(WORDS) == known
+    text = render(date(2026, 12, 9))
+    table = None
+    seen = set()
+    for line in text.splitlines():
+        m = re.match(r"^(?:# )?\[\[?([A-Za-z_.]+)\]\]?", line)
+        if m:
+            table = m.group(1)
+        m = re.match(r"^(?:# )?([A-Za-z_]+) = ", line)
+        if m and table in {t for t, _, _ in config_module.TABLES}:
+            seen.add(f"{table}.{m.group(1)}")
+    assert seen == known
+
+
+def test_the_starter_holds_every_table_a_desk_needs():
+    cfg = config_module.from_dict(__import__("tomllib").loads(render(date(2026, 12, 9))))
+    assert cfg.imap is not None and cfg.smtp is not None and cfg.smtp.from_addr == "support@example.com"
+    assert "ack_base_url" in render() and "[replies]" in render()
+    assert (cfg.oncall.anchor, cfg.oncall.rotation) == ("2026-12-09", ("ann", "bob"))
+    assert cfg.sla.targets["I"].total_seconds() == 72 * 3600 and '\nI = "72h"' in render()
+
+
+def test_commented_keys_show_values_the_config_accepts(tmp_path):
+    """Switching on a commented key, as its line shows it, gives a config that loads (files aside)."""
+    text = render(date(2026, 12, 9))
+    table = None
+    for line in text.splitlines():
+        if re.match(r"^(?:# )?\[", line):
+            table = line.lstrip("# ")
+        m = re.match(r"^# ([A-Za-z_]+) = (.*?)(\s+#.*)?$", line)
+        if not m or "." in (table or "") or m.group(1) in ("ca_file", "templates", "password_command"):
+            continue  # a file or directory that must exist; the other of two exclusive keys
+        switched = text.replace(line, f"{m.group(1)} = {m.group(2)}", 1)
+        config_module.from_dict(__import__("tomllib").loads(switched), path=tmp_path / "config.toml")
