@@ -450,7 +450,7 @@ _POLICY = pol.SlaPolicy()  # the policy's own values are the defaults
 
 @dataclass(frozen=True)
 class _SlaKeys:
-    I: timedelta = _key(_POLICY.targets["I"], "duration")
+    I: timedelta = _key(_POLICY.targets["I"], "duration")  # noqa: E741 - the policy names its classes I, II and III
     II: timedelta = _key(_POLICY.targets["II"], "duration")
     III: timedelta = _key(_POLICY.targets["III"], "duration")
     III_escalate_after: timedelta = _key(_POLICY.escalate_after, "duration")
