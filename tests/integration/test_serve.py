@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from console.serve import command_for, listen_address
+from console.web.serve import command_for, listen_address
 from tests.integration.helpers import CLI, REPO, cli_env, free_port, run_cli
 
 pytestmark = pytest.mark.integration
