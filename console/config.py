@@ -533,15 +533,13 @@ def _staff(d: dict) -> tuple[Staff, ...]:
 
 
 def _oncall(d: dict, staff: tuple[Staff, ...]) -> OnCallConfig:
-    from console.alerts.oncall import parse_handoff
-
     v = _read(OnCallConfig, _table(d, "oncall"), "oncall.", None)
     known = {s.handle for s in staff}
     for h in v.get("rotation", ()):
         if h not in known:
             raise ConfigError(f"oncall.rotation: {h!r} is not a [[staff]] handle")
     try:
-        wd, at = parse_handoff(v.get("handoff", OnCallConfig.handoff))
+        wd, at = pol.parse_handoff(v.get("handoff", OnCallConfig.handoff))
     except ValueError as exc:
         raise ConfigError(f"oncall.handoff: {exc}") from None
     return OnCallConfig(**v, handoff_weekday=wd, handoff_time=at)

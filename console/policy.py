@@ -453,3 +453,30 @@ def format_duration(td: timedelta) -> str:
     h, s = divmod(s, 3600)
     m, s = divmod(s, 60)
     return "".join(f"{n}{u}" for n, u in ((d, "d"), (h, "h"), (m, "m"), (s, "s")) if n)
+
+
+_WEEKDAYS = {
+    "mon": 0, "monday": 0,
+    "tue": 1, "tues": 1, "tuesday": 1,
+    "wed": 2, "wednesday": 2,
+    "thu": 3, "thur": 3, "thurs": 3, "thursday": 3,
+    "fri": 4, "friday": 4,
+    "sat": 5, "saturday": 5,
+    "sun": 6, "sunday": 6,
+}  # fmt: skip
+
+
+def parse_handoff(s: str) -> tuple[int, time]:
+    """ "mon 09:00" -> (0, time(9, 0)). Day names may be short or long, any case."""
+    if not isinstance(s, str):
+        raise ValueError(f"handoff must be a string like 'mon 09:00', got {type(s).__name__}")
+    m = re.fullmatch(r"\s*([A-Za-z]+)\s+(\d{1,2}):(\d{2})\s*", s)
+    problem = "expected a weekday and a 24-hour time, e.g. 'mon 09:00'"
+    if m is None:
+        raise ValueError(f"invalid handoff {s!r}: {problem}")
+    day, hh, mm = m.group(1).lower(), int(m.group(2)), int(m.group(3))
+    if day not in _WEEKDAYS:
+        raise ValueError(f"invalid handoff {s!r}: unknown weekday {m.group(1)!r} (use mon, tue, ... sun)")
+    if hh > 23 or mm > 59:
+        raise ValueError(f"invalid handoff {s!r}: {hh:02d}:{mm:02d} is not a valid time of day")
+    return _WEEKDAYS[day], time(hh, mm)

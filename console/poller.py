@@ -225,7 +225,7 @@ class Service:
                 if owns_outbox:
                     self.mail = delivery.start(self.cfg, self.clock, self.stop)
                     if self.cfg.alerts.ack_base_url:  # its own thread; a failure there is only logged
-                        from console.ack import server as ack_server  # aiohttp: loaded only where links are served
+                        from console.web import ack_server  # aiohttp: loaded only where links are served
 
                         self.links = ack_server.start(self.cfg, self.clock)
                 self._supervise()

@@ -17,25 +17,14 @@ the one later in the sequence).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, UTC
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
-__all__ = ["Rotation", "Override", "OnCall", "POSITIONS", "parse_handoff", "on_call", "handoffs"]
+__all__ = ["Rotation", "Override", "OnCall", "POSITIONS", "on_call", "handoffs"]
 
 POSITIONS = ("primary", "secondary")
-
-_WEEKDAYS = {
-    "mon": 0, "monday": 0,
-    "tue": 1, "tues": 1, "tuesday": 1,
-    "wed": 2, "wednesday": 2,
-    "thu": 3, "thur": 3, "thurs": 3, "thursday": 3,
-    "fri": 4, "friday": 4,
-    "sat": 5, "saturday": 5,
-    "sun": 6, "sunday": 6,
-}  # fmt: skip
 
 
 def _utc(dt: datetime, what: str) -> datetime:
@@ -92,22 +81,6 @@ class Rotation:
     def positions(self, k: int) -> tuple[str, str | None]:
         n = len(self.handles)
         return self.handles[k % n], (self.handles[(k + 1) % n] if n > 1 else None)
-
-
-def parse_handoff(s: str) -> tuple[int, time]:
-    """ "mon 09:00" -> (0, time(9, 0)). Day names may be short or long, any case."""
-    if not isinstance(s, str):
-        raise ValueError(f"handoff must be a string like 'mon 09:00', got {type(s).__name__}")
-    m = re.fullmatch(r"\s*([A-Za-z]+)\s+(\d{1,2}):(\d{2})\s*", s)
-    problem = "expected a weekday and a 24-hour time, e.g. 'mon 09:00'"
-    if m is None:
-        raise ValueError(f"invalid handoff {s!r}: {problem}")
-    day, hh, mm = m.group(1).lower(), int(m.group(2)), int(m.group(3))
-    if day not in _WEEKDAYS:
-        raise ValueError(f"invalid handoff {s!r}: unknown weekday {m.group(1)!r} (use mon, tue, ... sun)")
-    if hh > 23 or mm > 59:
-        raise ValueError(f"invalid handoff {s!r}: {hh:02d}:{mm:02d} is not a valid time of day")
-    return _WEEKDAYS[day], time(hh, mm)
 
 
 @dataclass(frozen=True)

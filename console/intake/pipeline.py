@@ -16,11 +16,9 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from console import policy as pol
-from console.ack import by_mail
 from console.config import Config
-from console.intake import threads
+from console.intake import desk_mail, page_replies, threads
 from console.intake.analysis import Analysis, analyze
-from console.replies import inbound
 from console.safe_text import clean_line
 from store import audit, mailbox, messages, tickets, write
 from store.db import StoreError
@@ -140,13 +138,13 @@ def _file_one(db, cfg, item: Incoming, a: Analysis, now, source, mailbox_key, st
 
     received = _arrival(item, now)
     # A staff reply to an email page: kept with its ticket, acknowledges it if it says so, never a ticket.
-    page = by_mail.intercept(db, cfg, raw=item.raw, subject=a.subject, columns=a.columns, received_at=received,
+    page = page_replies.intercept(db, cfg, raw=item.raw, subject=a.subject, columns=a.columns, received_at=received,
                              now=now, source=source)
     if page is not None:
         _source(db, mailbox_key, item, page.message_row, now)
         return Filed(page.outcome, page.ticket_id, page.message_row, item.uid)
     thread = threads.find_ticket(db, a.thread_ids, a.tag, a.sender, staff)
-    own = inbound.own_mail(cfg, a.sender, item.raw)  # the desk's own mail coming back: never a ticket
+    own = desk_mail.own_mail(cfg, a.sender, item.raw)  # the desk's own mail coming back: never a ticket
     if own is not None or (a.auto is not None and (thread.ticket_id is not None or not a.urgent)):
         # Auto-replies and bounces never open a ticket and never count as contact; attached if they thread.
         kind = a.auto or "autoreply"
@@ -182,7 +180,7 @@ def _new_ticket(db, cfg, item, a: Analysis, thread: threads.Thread, received, no
     # Steps already due (a Class III's arrival page) go into the outbox in this same transaction.
     if first_step is not None and first_step <= now:
         _escalation().advance(db, tickets.get_ticket(db, ticket_id), cfg, now)
-    inbound.on_new_ticket(db, cfg, ticket_id, received, now, automated=a.machine, mailbox_key=mailbox_key)
+    desk_mail.on_new_ticket(db, cfg, ticket_id, received, now, automated=a.machine, mailbox_key=mailbox_key)
     return Filed("new", ticket_id, row, item.uid)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from console.ack import by_mail
+from console.intake import page_replies
 from tests.ack_helpers import EMAILS, reply_to_page, write_ack_config
 from tests.integration import alerts_helpers as h
 from tests.integration.helpers import query, wait_until
@@ -38,7 +38,7 @@ def test_a_reply_saying_ack_through_dovecot_acknowledges(mail_desk, dovecot, htt
     [t] = h.tickets(db)
     assert page.rcpt_tos == ["bob@phone.example"]
     assert page.message["Reply-To"] == h.SUPPORT  # the desk's mailbox
-    token = by_mail.token_in(page.subject)
+    token = page_replies.token_in(page.subject)
     assert token and page.subject.startswith(f"[Class III] #{t['id']} NEW: Checkout is down")
     body = page.message.get_body(preferencelist=("plain",)).get_content()
     assert 'reply to this mail with "ack"' in body and f"/ack/{token}" in body
@@ -67,7 +67,7 @@ def test_a_reply_through_ingest_acknowledges_and_a_forged_one_is_a_ticket(mail_d
     page = email_page(smtp_sink)
     [t] = h.tickets(db)
 
-    token = by_mail.token_in(page.subject)
+    token = page_replies.token_in(page.subject)
     forged = page.subject.replace(token, token[:-5] + ("AAAAA" if token[-5:] != "AAAAA" else "BBBBB"))
     r = h.cli(mail_desk, "ingest", input=reply_to_page(forged, frm="mallory@evil.example"))
     assert r.stdout.startswith("new (ticket #")  # not a page reply: ordinary mail, a ticket of its own

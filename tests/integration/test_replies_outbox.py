@@ -475,7 +475,7 @@ def test_the_customers_answer_threads_back_without_the_tag(make, clock, smtp_sin
 
 
 def test_show_json_lists_outgoing_and_notes_in_order(make, clock, smtp_sink):
-    from console.replies.commands import with_delivery
+    from console.cli.replies import with_delivery
     from console.views import message_public
 
     cfg, db = make()

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from console.serve import command_for, listen_address, local_page_template
+from console.web.serve import command_for, listen_address, local_page_template
 from tests.integration.helpers import CLI, REPO, cli_env, free_port, run_cli
 
 pytestmark = pytest.mark.integration

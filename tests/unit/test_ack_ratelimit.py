@@ -1,4 +1,4 @@
-from console.ack.ratelimit import RateLimit
+from console.web.ratelimit import RateLimit
 
 
 def test_limit_per_key_in_a_sliding_window():

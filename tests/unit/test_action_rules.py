@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, UTC
 
 import pytest
 
-from console import actions, checks
+from console import actions
+from console.cli import checks
 from console.actions import ActionRefused
 from console.clock import FrozenClock
 from console.config import from_dict

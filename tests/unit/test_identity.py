@@ -237,7 +237,7 @@ def test_resending_a_page_checks_the_actor_and_is_audited(ticket):
 
 
 def test_check_reports_how_actors_are_known(tmp_path, capsys):
-    from console.checks import _check_identity
+    from console.cli.checks import _check_identity
 
     assert _check_identity(desk(tmp_path, logins=False)) == 0
     assert capsys.readouterr().out == \
@@ -263,7 +263,7 @@ def _test_pager(body, title, notify_type, *args, **kwargs):
 
 
 def test_a_test_page_checks_the_actor_and_is_audited(tmp_path, capsys):
-    from console.checks import test_page
+    from console.cli.checks import test_page
 
     cfg = from_dict({"store": {"path": str(tmp_path / "support.db")},
                      "staff": [{"handle": "ann", "role": "supervisor", "login": "daemon",

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from console.alerts.oncall import OnCall, Override, Rotation, handoffs, on_call, parse_handoff
+from console.alerts.oncall import OnCall, Override, Rotation, handoffs, on_call
+from console.policy import parse_handoff
 
 PHX = ZoneInfo("America/Phoenix")
 BERLIN = ZoneInfo("Europe/Berlin")

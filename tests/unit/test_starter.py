@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from console import checks, cli
+from console import cli
+from console.cli import checks
 from console.config import load
 from console import config as config_module
 from console.intake import imap

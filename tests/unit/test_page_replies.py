@@ -1,4 +1,4 @@
-"""Acknowledging by replying to an email page (console/ack/by_mail.py, hooked into intake's filing).
+"""Acknowledging by replying to an email page (console/intake/page_replies.py, hooked into intake's filing).
 
 Real SQLite file and the real intake pipeline; the page's subject comes from console.ack.links as it
 would be sent. Through a real Dovecot and `ingest`: tests/integration/test_ack_email.py."""
@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from console.ack import by_mail, links, tokens
+from console.ack import links, tokens
+from console.intake import page_replies
 from console.alerts.dispatch import SendReport
 from console.intake.pipeline import Incoming, file_messages
 from store import audit, messages, outbox, tickets
@@ -106,7 +107,7 @@ def test_a_second_ack_reply_changes_nothing(db, cfg):
 
 def test_a_forged_tag_from_a_customer_is_ordinary_mail(db, cfg):
     tid, subject = page_subject(db, cfg)
-    tok = by_mail.token_in(subject)
+    tok = page_replies.token_in(subject)
     forged = subject.replace(tok, tok[:10] + ("A" if tok[10] != "A" else "B") + tok[11:])
     f = file_one(db, cfg, reply_to_page(forged, frm="mallory@evil.example"), T0 + M)
     assert f.outcome == "new" and f.ticket_id != tid
@@ -115,8 +116,8 @@ def test_a_forged_tag_from_a_customer_is_ordinary_mail(db, cfg):
 
 def test_a_staff_mail_with_a_token_that_does_not_verify_is_kept_unfiled(db, cfg):
     tid, subject = page_subject(db, cfg)
-    other = tokens.make(bytes(32), tokens.read(links.signing_key(cfg), by_mail.token_in(subject)))
-    f = file_one(db, cfg, reply_to_page(subject.replace(by_mail.token_in(subject), other), frm=EMAILS["bob"]),
+    other = tokens.make(bytes(32), tokens.read(links.signing_key(cfg), page_replies.token_in(subject)))
+    f = file_one(db, cfg, reply_to_page(subject.replace(page_replies.token_in(subject), other), frm=EMAILS["bob"]),
                  T0 + M)
     assert (f.outcome, f.ticket_id) == ("page-reply", None)
     assert [m["id"] for m in messages.unfiled_messages(db)] == [f.message_row]
@@ -124,9 +125,9 @@ def test_a_staff_mail_with_a_token_that_does_not_verify_is_kept_unfiled(db, cfg)
 
 
 def test_own_text_stops_at_the_quoted_page():
-    assert by_mail.says_ack("ack\n\nOn Mon, Desk wrote:\n> support-console ack 1")
-    assert by_mail.says_ack("ACKNOWLEDGED.")
-    assert not by_mail.says_ack("back in 5\n> ack")
-    assert not by_mail.says_ack("no\n-----Original Message-----\nReply with ack")
-    assert not by_mail.says_ack("later\n\nSent from my phone\nack")
-    assert not by_mail.says_ack("hackathon tonight")
+    assert page_replies.says_ack("ack\n\nOn Mon, Desk wrote:\n> support-console ack 1")
+    assert page_replies.says_ack("ACKNOWLEDGED.")
+    assert not page_replies.says_ack("back in 5\n> ack")
+    assert not page_replies.says_ack("no\n-----Original Message-----\nReply with ack")
+    assert not page_replies.says_ack("later\n\nSent from my phone\nack")
+    assert not page_replies.says_ack("hackathon tonight")

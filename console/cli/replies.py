@@ -1,4 +1,4 @@
-"""The `reply` and `note` subcommands, and the mail parts of `show` and `check` (called from console/cli.py)."""
+"""The `reply` and `note` subcommands, and the mail parts of `show` and `check` (called from console/cli/)."""
 from __future__ import annotations
 
 import logging

@@ -26,7 +26,7 @@ from aiohttp import web
 
 from console import timefmt
 from console.ack import keyfile, links, texts, tokens, verify
-from console.ack.ratelimit import RateLimit
+from console.web.ratelimit import RateLimit
 from console.clock import Clock
 from console.config import Config
 from console.safe_text import clean_line

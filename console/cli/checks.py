@@ -9,7 +9,7 @@ from console import actions
 from console.alerts import audience, dispatch, oncall as oc
 from console.config import Config
 from console.identity import as_actor
-from console.replies.commands import check_line as check_smtp
+from console.cli.replies import check_line as check_smtp
 from store import audit, open_db, reports, write
 
 

@@ -88,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     cmd("demo", "the console on a bundled demo mailbox with live deadlines; no server, no config")
     s = cmd("screenshots", "regenerate the SVG screenshots")
     s.add_argument("dir", nargs="?", default="screenshots")
-    from console.replies.commands import add_parsers as add_reply_parsers
+    from console.cli.replies import add_parsers as add_reply_parsers
 
     add_reply_parsers(cmd)  # reply, note
     s = cmd("serve", "the console in a browser (textual-serve); loopback unless --public")
@@ -273,24 +273,24 @@ def _dispatch(args) -> int:
     if cmd == "raw":
         return _raw(args, cfg)
     if cmd == "check":
-        from console.checks import run_check
+        from console.cli.checks import run_check
 
         return run_check(cfg)
     if cmd == "test-page":
-        from console.checks import test_page
+        from console.cli.checks import test_page
         from console.actions import sync_staff
 
         actor = _actor(args, cfg)
         sync_staff(cfg)
         return test_page(cfg, args.target, actor, _clock().now())
     if cmd == "oncall":
-        from console.checks import show_oncall
+        from console.cli.checks import show_oncall
 
         if args.set:
             _override(args, cfg)
         return show_oncall(cfg, _clock().now(), as_json=args.json)
     if cmd == "report":
-        from console.checks import panic_report
+        from console.cli.checks import panic_report
 
         return panic_report(cfg, as_json=args.json)
     raise CliError(f"unknown command {cmd!r}", EX_USAGE)
@@ -312,7 +312,7 @@ def _ingest(args) -> int:
 
 
 def _reply_or_note(args) -> int:
-    from console.replies import commands
+    from console.cli import replies as commands
 
     cfg = _config(args, check_urls=False)  # mail to a customer pages nobody: apprise need not check pager URLs
     run = commands.run_reply if args.command == "reply" else commands.run_note
@@ -336,7 +336,7 @@ def _init(args) -> int:
 
 
 def _serve(args, cfg) -> int:
-    from console.serve import ServeRefused, serve
+    from console.web.serve import ServeRefused, serve
 
     try:
         return serve(None if cfg is None else cfg.path, host=args.host, port=args.port, public=args.public,
@@ -376,7 +376,7 @@ def _tickets(args, cfg) -> int:
 
 
 def _show(args, cfg) -> int:
-    from console.replies.commands import print_delivery, with_delivery
+    from console.cli.replies import print_delivery, with_delivery
     from console.views import message_public, ticket_public
     from store import audit, messages, outbox, tickets
 
