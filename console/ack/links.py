@@ -105,8 +105,8 @@ def send_page(alert: dict, urls: list[str], cfg: Config, send: Send):
     if emails and reply_to:
         name = person_name(cfg, alert["target"])
         groups.append((f"{title} {subject_tag(token)}",
-                       body + extra + f"\n\nOr reply to this mail with \"ack\" to acknowledge #{alert['ticket_id']}"
-                       f" as {name}.", [with_reply_to(u, reply_to) for u in emails]))
+                       body + extra + f"\n\nOr reply to this mail with \"ack\" alone on the first line to acknowledge"
+                       f" #{alert['ticket_id']} as {name}.", [with_reply_to(u, reply_to) for u in emails]))
     elif emails:
         groups.append((title, body + extra, emails))
     return merge([send(t, b, u) for t, b, u in groups])
