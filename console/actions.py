@@ -167,11 +167,18 @@ def reclassify(db: Database, cfg: Config, ticket_id: int, cls: str, actor: str, 
             changes["panic_mode"] = 1
         t2 = tickets.update_ticket(db, ticket_id, changes, now, expected_version=t["version"])
         cancelled = 0
+        # A way out of Class III paging, like an acknowledgement: those paged stand down, and hear the new
+        # class's deadline in that notice, not in a second "NEW" notice. (Class II's arrival notice asks
+        # nothing urgent of anyone; an acknowledged ticket's people were stood down then.)
+        out_of_iii = t["class"] == "III" and cls != "III" and t2["status"] == "new"
         if cls != t["class"]:  # recording panic mode alone does not restart the schedule
-            cancelled = escalation.restart(db, t2, cfg, now, f"reclassified to Class {cls} by {who.recorded}")
+            cancelled = escalation.restart(db, t2, cfg, now, f"reclassified to Class {cls} by {who.recorded}",
+                                           skip_arrival=out_of_iii and bool(outbox.paged_targets(db, ticket_id)))
         audit.add_event(db, ticket_id, "reclassified", who.recorded, now, previous=t["class"], to=cls,
                         reason=reason or "",
                         panic=panic, cancelled_pages=cancelled)
+        if out_of_iii:
+            standdown.downgraded(db, cfg, tickets.get_ticket(db, ticket_id), t["class"], actor, now)
         return tickets.get_ticket(db, ticket_id)
 
 

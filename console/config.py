@@ -126,6 +126,11 @@ class AlertsConfig:
     ack_listen: str = _key("127.0.0.1:8025", "hostport")
     ack_base_url: str | None = _key(None, "url")  # the links' prefix, as phones reach them
     ack_link_lifetime: timedelta = _key(timedelta(hours=24), "duration")
+    # The link server under abuse (console.web.ack_server): whose X-Forwarded-For it believes, how long a
+    # connection may take to send its request, and how many may be open at once.
+    trusted_proxies: tuple[str, ...] = _key((), "networks")
+    ack_request_timeout: timedelta = _key(timedelta(seconds=10), "duration", lo=0.1, hi=300)
+    ack_max_connections: int = _key(128, "int", lo=4, hi=100_000)
 
     @property
     def ack_host(self) -> str:
@@ -332,6 +337,15 @@ def _convert(v: Any, md: dict, name: str, base: Path | None) -> Any:
         if bad:
             raise ConfigError(f"{name}: expected a list of email addresses, got {bad[0]!r}")
         return tuple(a.strip().lower() for a in v)
+    if kind == "networks":  # IP addresses or networks ("10.0.0.0/8"), kept in their normal spelling
+        out = []
+        for x in v:
+            try:
+                out.append(str(ipaddress.ip_network(x.strip(), strict=False)))
+            except ValueError:
+                raise ConfigError(f"{name}: expected IP addresses or networks such as \"127.0.0.1\" or "
+                                  f"\"10.0.0.0/8\", got {x!r}") from None
+        return tuple(out)
     if kind == "urls":
         bad = [u for u in v if "://" not in u]
         if bad:

@@ -175,6 +175,20 @@ def paged_targets(db: Database, ticket_id: int) -> list[str]:
     return [r[0] for r in rows]
 
 
+def standdown_targets(db: Database, ticket_id: int) -> list[str]:
+    """paged_targets() less those already told to stand down since their last page: a person stood down by a
+    downgrade is told again at the acknowledgement only if paged again in between."""
+    rows = db.execute(
+        "SELECT target FROM alerts a WHERE ticket_id = ? AND step != ? AND (state IN ('sent', 'sending', 'expired')"
+        " OR EXISTS (SELECT 1 FROM alert_results r WHERE r.alert_id = a.id AND r.ok = 1))"
+        " AND a.id > coalesce((SELECT max(s.id) FROM alerts s WHERE s.ticket_id = a.ticket_id AND s.step = ?"
+        " AND s.target = a.target AND s.state != 'cancelled'), 0)"
+        " GROUP BY target ORDER BY min(id)",
+        [ticket_id, STANDDOWN, STANDDOWN],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def requeue(db: Database, alert_id: int, now: datetime) -> dict[str, Any]:
     """Operator's explicit resend of an expired, failed or cancelled row. Returns the row as it was."""
     row = db.execute("SELECT state, ticket_id, target, step FROM alerts WHERE id = ?", [alert_id]).fetchone()

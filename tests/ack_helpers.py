@@ -55,12 +55,13 @@ def reply_to_page(subject: str, *, frm: str, to: str = h.SUPPORT, body: str = "a
                   extra: str = "", date: datetime | None = None) -> bytes:
     """A phone mail app's answer to an email page: "Re: <subject>", the text on top, the page quoted below."""
     head = (f"From: Bob <{frm}>\r\nTo: {to}\r\nSubject: Re: {subject}\r\n"
-            f"Date: {format_datetime(date or datetime.now(h.UTC))}\r\nMessage-ID: {make_msgid(domain='staff.example')}\r\n"
+            f"Date: {format_datetime(date or datetime.now(h.UTC))}\r\n"
+            f"Message-ID: {make_msgid(domain='staff.example')}\r\n"
             "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n")
     if in_reply_to:
         head += f"In-Reply-To: {in_reply_to}\r\nReferences: {in_reply_to}\r\n"
     head += "".join(f"{line}\r\n" for line in extra.splitlines() if line)
     quoted = ("On Mon, Mar 2, 2026 at 3:00 AM Desk <support@desk.example> wrote:\r\n"
               "> Acknowledge: support-console ack 1  (or press 'a' in the console)\r\n"
-              "> Or reply to this mail with \"ack\" to acknowledge\r\n")
+              "> Or reply to this mail with \"ack\" alone on the first line to acknowledge\r\n")
     return (head + "\r\n" + body + "\r\n\r\n" + quoted).encode()

@@ -7,7 +7,7 @@ and the database never holds a working credential.
 - With `[alerts] ack_base_url`, every page to a person carries `<ack_base_url>/<token>`.
 - A page to an email target (mailto://, mailtos://) of someone whose `[[staff]] email` is set also
   carries the token in its subject, and its Reply-To is the desk's mailbox (unless the URL already sets
-  `reply=`), so answering "ack" from a phone's mail app acknowledges it (console.ack.by_mail).
+  `reply=`), so answering "ack" from a phone's mail app acknowledges it (console.intake.page_replies).
 - The desk channel (`@desk`) is nobody in particular: its pages carry neither.
 
 Making a link never stops a page: if the key cannot be read or made, the page goes out without the
@@ -105,8 +105,8 @@ def send_page(alert: dict, urls: list[str], cfg: Config, send: Send):
     if emails and reply_to:
         name = person_name(cfg, alert["target"])
         groups.append((f"{title} {subject_tag(token)}",
-                       body + extra + f"\n\nOr reply to this mail with \"ack\" to acknowledge #{alert['ticket_id']}"
-                       f" as {name}.", [with_reply_to(u, reply_to) for u in emails]))
+                       body + extra + f"\n\nOr reply to this mail with \"ack\" alone on the first line to acknowledge"
+                       f" #{alert['ticket_id']} as {name}.", [with_reply_to(u, reply_to) for u in emails]))
     elif emails:
         groups.append((title, body + extra, emails))
     return merge([send(t, b, u) for t, b, u in groups])

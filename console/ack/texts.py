@@ -78,6 +78,22 @@ def page_text(ticket: dict, step: pol.Step, now: datetime, cfg: Config) -> tuple
     return title, "\n".join(lines)
 
 
+def downgrade_text(ticket: dict, previous: str, by: str, now: datetime, cfg: Config) -> tuple[str, str]:
+    """"#N moved to Class I by Ann, stand down": a Class III downgraded before anyone acknowledged it."""
+    tid, cls = ticket["id"], ticket["class"]
+    who = person_name(cfg, by)
+    subject = clean_line(ticket["subject"]) or "(no subject)"
+    panic = " (panic mode: not a real emergency)" if ticket.get("panic_mode") else ""
+    title = fit_title(f"#{tid} moved to Class {cls} by {who}, stand down", "", "")
+    tz = cfg.timezone
+    due = parse_iso(ticket["due_at"])
+    body = (f"Ticket #{tid} ({clean_line(subject, 200)}) was moved from Class {previous} to Class {cls} by {who} at "
+            f"{now.astimezone(tz).strftime('%a %H:%M %Z')}{panic}.\n"
+            f"No action needed from you now: its Class {previous} pages have stopped. "
+            f"First contact is due by {due.astimezone(tz).strftime('%a %d %b %H:%M %Z')}.")
+    return title, body
+
+
 def standdown_text(ticket: dict, by: str, verb: str, now: datetime, cfg: Config) -> tuple[str, str]:
     """"#N acknowledged by Bob, stand down", for everyone paged for the ticket so far."""
     tid = ticket["id"]

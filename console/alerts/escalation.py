@@ -86,9 +86,10 @@ def stop(db: Database, ticket_id: int, now: datetime, reason: str) -> int:
 
 
 def restart(db: Database, ticket: dict, cfg: Config, now: datetime | None = None,
-            reason: str = "reclassified") -> int:
+            reason: str = "reclassified", *, skip_arrival: bool = False) -> int:
     """After a reclassification: the new class's steps count from the original arrival, and unsent
-    pages of the old class are cancelled (the new class's schedule replaces them). Returns how many."""
+    pages of the old class are cancelled (the new class's schedule replaces them). Returns how many.
+    `skip_arrival`: the new class's arrival notice is not sent (those it would reach were paged already)."""
     cancelled = 0
     if now is not None:
         cancelled = outbox.cancel_for_ticket(db, ticket["id"], now, reason, except_cls=ticket["class"])
@@ -96,6 +97,9 @@ def restart(db: Database, ticket: dict, cfg: Config, now: datetime | None = None
         _set_steps(db, ticket["id"], ticket["step_cursor"], None)
         return cancelled
     received = parse_iso(ticket["received_at"])
-    _set_steps(db, ticket["id"], None, pol.first_step_at(ticket["class"], received, cfg.sla))
+    if skip_arrival:  # the cursor at the arrival: only later steps (the warning, the breach) are due
+        _set_steps(db, ticket["id"], received, pol.next_step_at(ticket["class"], received, cfg.sla, after=received))
+    else:
+        _set_steps(db, ticket["id"], None, pol.first_step_at(ticket["class"], received, cfg.sla))
     return cancelled
 

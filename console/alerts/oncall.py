@@ -5,10 +5,16 @@ Datetime arguments must be timezone-aware (any zone); results are UTC.
 
 The rotation hands off once a week at a local wall-clock time in
 ``Rotation.tz`` ("mon 09:00" stays 09:00 local across DST, so a shift that
-spans a DST change lasts 167 or 169 hours). The week that starts at the first
-handoff on or after ``anchor`` has ``handles[0]`` as primary; each handoff
-moves one place along: primary ``handles[k % n]``, secondary
-``handles[(k + 1) % n]`` (None when the rotation has one person).
+spans a DST change lasts 167 or 169 hours). In the week that contains the
+date ``anchor`` (the config's ``start``; ``init`` writes today), ``handles[0]``
+is primary on the whole of that day, whatever its weekday and the time of
+day: shift 0 runs from the last handoff at or before the day begins to the
+first handoff at or after it ends. When ``anchor`` falls on the handoff's
+weekday after the handoff's time of day has begun (``start`` a Monday,
+``handoff = "mon 09:00"``), that day's handoff is skipped, so shift 0 lasts
+two weeks, one of them before the desk started. Each later handoff moves one
+place along: primary ``handles[k % n]``, secondary ``handles[(k + 1) % n]``
+(None when the rotation has one person).
 
 An active override (``start <= now < end``) replaces one position. When
 several overlap for a position, the one that started latest wins (on a tie,
@@ -41,7 +47,7 @@ class Rotation:
     handoff_weekday: int  # 0 = Monday
     handoff_time: time  # local, in tz
     tz: ZoneInfo
-    anchor: date = date(2024, 1, 1)  # the week from the first handoff on/after anchor has handles[0] as primary
+    anchor: date = date(2024, 1, 1)  # the shift that covers this whole local day has handles[0] as primary
 
     def __post_init__(self) -> None:
         if isinstance(self.handles, str):
@@ -56,22 +62,35 @@ class Rotation:
         if not isinstance(self.handoff_time, time) or self.handoff_time.tzinfo is not None:
             raise ValueError("handoff time must be a local datetime.time without tzinfo")
 
-    @property
-    def first_handoff_date(self) -> date:
-        """Local date of the anchor handoff (first handoff weekday on/after anchor)."""
-        return self.anchor + timedelta(days=(self.handoff_weekday - self.anchor.weekday()) % 7)
-
-    def handoff(self, k: int) -> datetime:
-        """UTC time of handoff number ``k`` (0 = the anchor handoff; may be negative)."""
-        d = self.first_handoff_date + timedelta(weeks=k)
+    def _regular(self, j: int) -> datetime:
+        """UTC time of the j-th weekly handoff counted from the handoff weekday on or before ``anchor``."""
+        d = self.anchor - timedelta(days=(self.anchor.weekday() - self.handoff_weekday) % 7) + timedelta(weeks=j)
         # fold=0; a handoff inside a DST gap is normalised forward through UTC.
         return datetime.combine(d, self.handoff_time, tzinfo=self.tz).astimezone(UTC)
+
+    def _bounds(self) -> tuple[int, int]:
+        """(first, last): the regular handoffs that open and close shift 0, the shift that covers the whole
+        local day ``anchor``: the last at or before its midnight, the first at or after the next midnight."""
+        day_starts = datetime.combine(self.anchor, time(0), tzinfo=self.tz).astimezone(UTC)
+        day_ends = datetime.combine(self.anchor + timedelta(days=1), time(0), tzinfo=self.tz).astimezone(UTC)
+        first = 0
+        while self._regular(first) > day_starts:
+            first -= 1
+        last = first + 1
+        while self._regular(last) < day_ends:
+            last += 1
+        return first, last
+
+    def handoff(self, k: int) -> datetime:
+        """UTC time of handoff number ``k``: shift k runs from handoff(k) to handoff(k + 1), and shift 0
+        covers the whole day ``anchor`` (k may be negative)."""
+        first, last = self._bounds()
+        return self._regular(first + k if k <= 0 else last + k - 1)
 
     def week_index(self, now: datetime) -> int:
         """k such that ``handoff(k) <= now < handoff(k + 1)``."""
         now_u = _utc(now, "now")
-        local_day = now_u.astimezone(self.tz).date()
-        k = (local_day - self.first_handoff_date).days // 7
+        k = (now_u.astimezone(self.tz).date() - self.anchor).days // 7
         while self.handoff(k) > now_u:
             k -= 1
         while self.handoff(k + 1) <= now_u:

@@ -18,6 +18,13 @@ _DSN_TYPE = re.compile(r"multipart/report\b", re.IGNORECASE)
 _DSN_REPORT = re.compile(r"report-type\s*=\s*\"?\s*delivery-status\b", re.IGNORECASE)
 _TOKEN_END = re.compile(r"[;(\s]")
 _SPACE = re.compile(r"\s+")
+# What mail programs put before the subject of an out-of-office or vacation answer that sends none of the
+# headers above (older Exchange and Notes, some web mailers). Only as the subject's first word(s) and with
+# the colon: a person's "Re: out of office next week?" is a person's.
+_AUTO_SUBJECT = re.compile(
+    r"\s*(automatic reply|auto[- ]?reply|auto[- ]?response|automatic response|out of (?:the )?office"
+    r"(?: auto[- ]?reply| reply)?|autosvar|abwesenheitsnotiz|r[ée]ponse automatique|respuesta autom[áa]tica"
+    r"|risposta automatica|automatisch antwoord)\s*:", re.IGNORECASE)
 
 
 def _token(value: str | None) -> str:
@@ -46,7 +53,8 @@ def why_automatic(mail: ParsedMail) -> tuple[str, str] | None:
     ``multipart/report; report-type=delivery-status`` body. (Auto-Submitted on a DSN is a bounce too.)
 
     Auto-reply: ``Auto-Submitted`` other than "no"; ``Precedence`` bulk/junk/list/auto_reply;
-    ``X-Autoreply`` or ``X-Autorespond``; ``X-Auto-Response-Suppress`` with any value.
+    ``X-Autoreply`` or ``X-Autorespond``; ``X-Auto-Response-Suppress`` with any value; a subject that
+    starts "Automatic reply:", "Out of Office:" and the like (a vacation answer that sends none of these).
     """
     try:
         h = mail.headers or {}
@@ -71,4 +79,7 @@ def why_automatic(mail: ParsedMail) -> tuple[str, str] | None:
     for name in _AUTOREPLY_FLAGS:
         if name in h:
             return "autoreply", name
+    m = _AUTO_SUBJECT.match((getattr(mail, "subject", "") or "")[:200])
+    if m:
+        return "autoreply", f"Subject: {m.group(1)}"
     return None

@@ -5,8 +5,11 @@ so the answer comes back through intake. Intake asks `intercept()` first about e
 
 - a mail whose subject carries a token this desk signed is a reply to a page. It is kept with that
   ticket (its raw bytes, like any mail) and never opens a ticket. It acknowledges the ticket when it
-  comes from the address (`[[staff]] email`) of the person the page was for, is not an automatic reply,
-  arrived before the token expired, and its own text (not the quoted page) says "ack";
+  comes from the address (`[[staff]] email`) of the person the page was for, is not automatic (as intake
+  judges mail: autoreply.why_automatic), arrived before the token expired, and the first line of its own
+  text (above the quoted page) is the word "ack" and nothing else. Anything else is kept on the ticket as
+  that person's message ("Sorry, I can't ack this, boarding", "Do not ack yet") and acknowledges nothing:
+  a false acknowledgement stops every page, a missed one only lets the next page come;
 - a mail from a staff address with something like a token that does not verify is kept unfiled
   (`support-console unfiled`), not made a ticket;
 - anything else is not ours: intake files it as usual (a customer cannot open a ticket by faking a tag).
@@ -35,7 +38,8 @@ log = logging.getLogger("support_console.ack")
 
 OUTCOME = "page-reply"
 _TAG = re.compile(r"\[(?i:ack):(" + tokens.PATTERN + r")\]")
-_ACK = re.compile(r"\back(?:nowledged?|ed)?\b", re.IGNORECASE)
+# The whole first line of the reply's own text: "ack", in any case, with punctuation or an emoji around it.
+_ACK_LINE = re.compile(r"[\W_]*ack[\W_]*", re.IGNORECASE)
 # Where the reply's own text ends and the quoted page begins, in the shapes mail apps write it.
 _QUOTE_START = re.compile(
     r"^\s*(>|.*\bwrote:\s*$|-{2,}\s*original message|_{5,}\s*$|from:\s|sent from my\b|--\s*$)",
@@ -67,8 +71,15 @@ def own_text(body: str) -> str:
     return "\n".join(out)[:OWN_TEXT_LIMIT]
 
 
+def first_line(body: str) -> str:
+    """The first line of the reply's own text that is not blank ("" when there is none)."""
+    return next((line.strip() for line in own_text(body).splitlines() if line.strip()), "")
+
+
 def says_ack(body: str) -> bool:
-    return bool(_ACK.search(own_text(body)))
+    """Whether the reply's first line of its own text is the word "ack" ("Ack.", "ACK!"), and nothing else:
+    "Sorry, I can't ack this", "Do not ack yet" and "...to acknowledge receipt of your mail" are not."""
+    return bool(_ACK_LINE.fullmatch(first_line(body)))
 
 
 def intercept(db: Database, cfg: Config, *, raw: bytes, subject: str, columns: tuple, received_at: datetime,
@@ -94,7 +105,8 @@ def intercept(db: Database, cfg: Config, *, raw: bytes, subject: str, columns: t
         log.warning("a reply to a page from %s cannot be checked: %s", sender or "an unknown sender", exc)
     if resolved is None and staff is None:
         return None
-    kind = "autoreply" if autoreply.auto_kind(mail) else "reply"
+    automatic = autoreply.why_automatic(mail)  # intake's one judgement of machine mail
+    kind = automatic[0] if automatic else "reply"
     ticket_id = resolved.claim.ticket_id if resolved else None
     row = messages.add_message(db, ticket_id=ticket_id, kind=kind, received_at=iso(received_at), now=iso(now),
                                source=source, raw=raw, columns=columns)
@@ -103,8 +115,8 @@ def intercept(db: Database, cfg: Config, *, raw: bytes, subject: str, columns: t
         return PageReply(None, row, False, why)
 
     claim, acknowledged = resolved.claim, False
-    if kind == "autoreply":
-        note = "an automatic reply, not an acknowledgement"
+    if automatic is not None:
+        note = f"an automatic {'reply' if kind == 'autoreply' else 'bounce'} ({automatic[1]}), not an acknowledgement"
     elif staff is None or staff.handle != claim.handle:
         note = f"sent from {sender or 'no address'}, not from {claim.handle}'s own address: not an acknowledgement"
     elif resolved.state == "used":
@@ -112,7 +124,7 @@ def intercept(db: Database, cfg: Config, *, raw: bytes, subject: str, columns: t
     elif resolved.state == "expired":
         note = "the page's token had expired: acknowledge in the console or with `support-console ack`"
     elif not says_ack(mail.body_text):
-        note = 'the reply does not say "ack"'
+        note = 'kept as a message: its first line is not "ack"'
     else:
         from console import actions  # actions -> standdown -> outbox: imported only when acting
 

@@ -152,6 +152,11 @@ def event_words(e: dict[str, Any]) -> str:
     if kind == "reopened":
         by = f" by mail from {clean_line(str(d['by']), 60)}" if d.get("by") else ""
         return f"{actor} reopened it" + by if actor != "intake" else f"reopened{by}"
+    if kind == "page_reply_received":
+        # A staff member's answer to an email page: it acknowledged, or it is kept as their message.
+        person, by = clean_line(str(d.get("person") or "?"), 20), clean_line(str(d.get("by") or "no address"), 60)
+        outcome = "acknowledged" if d.get("acknowledged") else clean_line(str(d.get("note") or ""), 120)
+        return f"{person}'s page answered by mail from {by} (message {d.get('message')}): {outcome}"
     if kind == "reply_received":
         return f"the customer wrote again ({clean_line(str(d.get('by') or ''), 60)})"
     mail = mail_event_words(kind, actor, d)

@@ -45,7 +45,7 @@ def test_a_reply_saying_ack_through_dovecot_acknowledges(mail_desk, dovecot, htt
     http_receiver.wait_for(1, timeout=10)  # cy's page
     wait_until(lambda: {a["state"] for a in h.alerts(db)} == {"sent"}, 10, "pages sent")
 
-    dovecot.append(reply_to_page(page.subject, frm=EMAILS["bob"], body="ack - looking now",
+    dovecot.append(reply_to_page(page.subject, frm=EMAILS["bob"], body="ack\r\nlooking now",
                                  in_reply_to=page.message["Message-ID"]))
     wait_until(lambda: h.tickets(db)[0]["status"] == "acknowledged", 15, "the ticket acknowledged by the reply")
     tickets = h.tickets(db)

@@ -89,7 +89,8 @@ async def test_history_in_words_and_pages_with_their_result(make_app, seeded, db
     with store.write(db):
         claimed = outbox.claim_due(db, NOW, send_deadline=NOW + timedelta(seconds=20), claimed_by="t", max_attempts=3)
         for a in claimed:
-            outbox.record_results(db, a["id"], NOW, [{"service": "json://127.0.0.1/ann", "ok": True, "status": "success"}])
+            outbox.record_results(db, a["id"], NOW,
+                                  [{"service": "json://127.0.0.1/ann", "ok": True, "status": "success"}])
             outbox.finish(db, a["id"], NOW, ok=True)
     app = make_app("ann", live=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -166,3 +167,39 @@ async def test_attachments_are_listed_and_saved_never_opened(make_app, seeded, d
         await pilot.press("enter")
         await settle(pilot)
         assert second.read_bytes() == forwarded
+
+
+async def test_a_staff_answer_to_a_page_that_is_not_an_ack_shows_as_their_message(tmp_path):
+    """Issue 19 item 5: bob's "Sorry, I can't ack this" to his email page acknowledges nothing and is shown
+    on the ticket as bob's answer to his page, with its text and a line in the history."""
+    from console.ack import links
+    from console.alerts.dispatch import SendReport
+    from console.clock import FrozenClock
+    from console.intake.pipeline import Incoming, file_messages
+    from console.ui.app import ConsoleApp
+    from tests.ack_helpers import EMAILS, ack_cfg, mark_sent, reply_to_page
+    from tests.integration.alerts_helpers import T0, URGENT, mail
+
+    cfg = ack_cfg(tmp_path, at=T0)
+    db = store.open_db(cfg.store_path)
+    [f] = file_messages(db, cfg, [Incoming(raw=mail(1, to=URGENT, date_=T0), received_at=T0)], T0)
+    mark_sent(db, T0, f.ticket_id)
+    row = next(r for r in outbox.list_alerts(db, ticket_id=f.ticket_id) if r["target"] == "bob")
+    sent: list[str] = []
+    links.send_page(row, ["mailto://127.0.0.1?to=x%40phone.example"], cfg,
+                    lambda t, b, u: sent.append(t) or SendReport("sent", []))
+    text = "Sorry, I can't ack this, I'm boarding a plane"
+    file_messages(db, cfg, [Incoming(raw=reply_to_page(sent[0], frm=EMAILS["bob"], body=text),
+                                     received_at=T0 + timedelta(minutes=2))], T0 + timedelta(minutes=2))
+    db.conn.close()
+    app = ConsoleApp(cfg.store_path, cfg, "ann", FrozenClock(T0 + timedelta(minutes=3)), live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        app.refresh_now()
+        await _open(pilot, f.ticket_id)
+        thread = _text(app, "#detail-thread")
+        assert "reply to bob's page (not an acknowledgement)" in thread and EMAILS["bob"] in thread
+        assert text in thread
+        history = _text(app, "#detail-audit")
+        assert f"bob's page answered by mail from {EMAILS['bob']}" in history
+        assert 'its first line is not "ack"' in history
+        assert "Acked" not in _text(app, "#detail-info")

@@ -67,3 +67,24 @@ def test_auto_kind(extra, frm, expected):
 )
 def test_auto_kind_on_corpus(name, expected):
     assert auto_kind(parse_message(by_name()[name])) == expected
+
+
+@pytest.mark.parametrize("subject, expected", [
+    ("Automatic reply: Your ticket", "autoreply"),
+    ("AUTOMATIC REPLY: Re: [Class III] #4", "autoreply"),
+    ("Out of Office: server down", "autoreply"),
+    ("Out of the office: hello", "autoreply"),
+    ("Out of Office AutoReply: hello", "autoreply"),
+    ("Auto-Reply: hello", "autoreply"),
+    ("AutoReply: hello", "autoreply"),
+    ("Abwesenheitsnotiz: hallo", "autoreply"),
+    ("Réponse automatique : bonjour", "autoreply"),
+    # A person's words about an absence, or an answer to an auto-reply, are a person's.
+    ("Re: Automatic reply: Your ticket", None),
+    ("out of office next week?", None),
+    ("My automatic reply rule is broken: help", None),
+    ("Out of office", None),
+])
+def test_auto_kind_by_subject(subject, expected):
+    raw = BASE.replace("Subject: hello", f"Subject: {subject}").format(frm="Alice <alice@customer.example>", extra="")
+    assert auto_kind(parse_message(raw.encode())) == expected

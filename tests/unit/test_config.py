@@ -127,6 +127,11 @@ def test_idle_is_reissued_at_least_every_ten_minutes():
     ("alerts.intake_stale_after", 300, 'alerts.intake_stale_after: a duration needs a unit: write "300h", "300m" '
                                        'or "300s" (got 300)'),
     ("alerts.ack_listen", "8025", 'alerts.ack_listen: expected host:port such as "127.0.0.1:8025", got \'8025\''),
+    ("alerts.trusted_proxy", ["127.0.0.1"], "alerts.trusted_proxy: unknown key (did you mean trusted_proxies?)"),
+    ("alerts.trusted_proxies", ["proxy.example"], 'alerts.trusted_proxies: expected IP addresses or networks such as '
+                                                  '"127.0.0.1" or "10.0.0.0/8", got \'proxy.example\''),
+    ("alerts.ack_request_timeout", "10m", "alerts.ack_request_timeout: must be at most 300s, got 10m"),
+    ("alerts.ack_max_connections", 2, "alerts.ack_max_connections: must be at least 4, got 2"),
     ("alerts.ack_base_url", "ftp://x/ack", "alerts.ack_base_url: expected an http:// or https:// URL, got 'ftp://x/ack'"),
     ("imap.ca_file", "/nonexistent/ca.pem", "imap.ca_file: no such file: /nonexistent/ca.pem"),
     ("frobnicate", 1, "frobnicate: unknown key (known keys: timezone, store, imap, smtp, routing, sla, staff, oncall, "
@@ -195,7 +200,8 @@ def test_new_tables_have_the_designs_defaults():
 def test_smtp_section(tmp_path):
     ca = tmp_path / "ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
-    d = with_("imap.ca_file", "ca.pem") | {"smtp": {"host": "mail.example.com", "from": "Example Support <Support@Example.com>",
+    d = with_("imap.ca_file", "ca.pem") | {"smtp": {"host": "mail.example.com",
+                                                     "from": "Example Support <Support@Example.com>",
                                                      "username": "support", "password_env": "SMTP_PASSWORD"}}
     cfg = from_dict(d, path=tmp_path / "config.toml")
     assert cfg.imap.ca_file == ca  # relative to the config file
@@ -245,3 +251,10 @@ def test_smtp_retry_keys_and_save_to():
     no_imap["smtp"] = smtp | {"save_to": "Sent"}
     with pytest.raises(ConfigError, match=r"^smtp.save_to: saving a copy of sent mail needs an \[imap\] table"):
         from_dict(no_imap)
+
+
+def test_the_link_servers_defences_have_defaults_and_take_networks():
+    a = from_dict(GOOD).alerts
+    assert (a.trusted_proxies, a.ack_request_timeout.total_seconds(), a.ack_max_connections) == ((), 10.0, 128)
+    a = from_dict(with_("alerts.trusted_proxies", ["127.0.0.1", "10.0.0.0/8", "::1", "192.168.1.7/24"])).alerts
+    assert a.trusted_proxies == ("127.0.0.1/32", "10.0.0.0/8", "::1/128", "192.168.1.0/24")

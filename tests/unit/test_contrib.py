@@ -28,6 +28,9 @@ def test_the_unit_is_a_watched_notify_service():
     assert s["ExecReload"] == "/bin/kill -HUP $MAINPID"
     assert s["Restart"] == "on-failure" and s["RestartPreventExitStatus"] == "78"  # 78: the config is wrong
     assert s["User"] == s["Group"] == "support-console" and s["UMask"] == "0007"
+    # The link server caps its connections at a quarter of the file limit: room for ack_max_connections'
+    # default (128) and everything else the poller opens.
+    assert int(s["LimitNOFILE"]) >= 4 * 128 + 256
 
 
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="no systemd-analyze")

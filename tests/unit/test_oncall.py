@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone, UTC
+from datetime import date, datetime, time, timedelta, UTC
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,8 +20,10 @@ def utc(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-# Phoenix has no DST: Monday 09:00 MST is always 16:00 UTC. Anchor 2024-01-01 is a Monday.
-DESK = Rotation(handles=("ann", "bob", "cy"), handoff_weekday=0, handoff_time=time(9, 0), tz=PHX)
+# Phoenix has no DST: Monday 09:00 MST is always 16:00 UTC. Start (anchor) Tuesday 2 January 2024: the
+# week that contains it, from Monday 1 January 09:00 MST, is ann's.
+DESK = Rotation(handles=("ann", "bob", "cy"), handoff_weekday=0, handoff_time=time(9, 0), tz=PHX,
+                anchor=date(2024, 1, 2))
 
 
 # ------------------------------------------------------------------ parse_handoff
@@ -69,7 +71,7 @@ def test_parse_handoff_rejects(text, message):
 @pytest.mark.parametrize(
     "now, primary, secondary, since, until",
     [
-        # just before the anchor handoff: the week before (k = -1)
+        # just before the handoff that opens the start's week: the week before (k = -1)
         (utc(2024, 1, 1, 15, 59), "cy", "ann", utc(2023, 12, 25, 16), utc(2024, 1, 1, 16)),
         (utc(2024, 1, 1, 16, 0), "ann", "bob", utc(2024, 1, 1, 16), utc(2024, 1, 8, 16)),
         (utc(2024, 1, 5, 3, 0), "ann", "bob", utc(2024, 1, 1, 16), utc(2024, 1, 8, 16)),
@@ -94,19 +96,56 @@ def test_result_is_utc():
 
 
 def test_anchor_not_on_handoff_weekday():
-    # Anchor on a Wednesday: the first handoff on/after it is Monday 8 January.
+    # Start on a Wednesday: the week that contains it began on Monday 1 January (issue 19: the code used to
+    # count from the first handoff after it, so a fresh desk paged the wrong people for up to a week).
     rot = Rotation(("ann", "bob"), 0, time(9), PHX, anchor=date(2024, 1, 3))
-    assert on_call(rot, utc(2024, 1, 8, 16)).primary == "ann"
-    assert on_call(rot, utc(2024, 1, 8, 15)).primary == "bob"
-    assert on_call(rot, utc(2024, 1, 15, 16)).primary == "bob"
+    assert on_call(rot, utc(2024, 1, 3, 7)) == OnCall("ann", "bob", utc(2024, 1, 1, 16), utc(2024, 1, 8, 16))
+    assert on_call(rot, utc(2024, 1, 8, 15)).primary == "ann"
+    assert on_call(rot, utc(2024, 1, 8, 16)).primary == "bob"
+    assert on_call(rot, utc(2024, 1, 15, 16)).primary == "ann"
+
+
+def test_start_on_the_handoff_day_is_the_first_persons_all_day():
+    # Start Monday 1 January, handoff Monday 09:00: ann is primary before 09:00 and after it, so that day's
+    # handoff is skipped and her first shift reaches back to the handoff before (Monday 25 December).
+    rot = Rotation(("ann", "bob", "cy"), 0, time(9), PHX, anchor=date(2024, 1, 1))
+    for t in (utc(2024, 1, 1, 7), utc(2024, 1, 1, 15, 59), utc(2024, 1, 1, 16), utc(2024, 1, 2, 6, 59)):
+        assert on_call(rot, t) == OnCall("ann", "bob", utc(2023, 12, 25, 16), utc(2024, 1, 8, 16))
+    assert on_call(rot, utc(2024, 1, 8, 16)).primary == "bob"
+    assert on_call(rot, utc(2023, 12, 25, 15, 59)).primary == "cy"
+    assert handoffs(rot, utc(2024, 1, 1, 8)) == [
+        (utc(2024, 1, 8, 16), "bob", "cy"), (utc(2024, 1, 15, 16), "cy", "ann"), (utc(2024, 1, 22, 16), "ann", "bob")]
+    # A handoff at midnight needs no skipping: the start's week is the week from that midnight.
+    midnight = Rotation(("ann", "bob"), 0, time(0), PHX, anchor=date(2024, 1, 1))
+    assert on_call(midnight, utc(2024, 1, 1, 7)) == OnCall("ann", "bob", utc(2024, 1, 1, 7), utc(2024, 1, 8, 7))
+    assert on_call(midnight, utc(2024, 1, 1, 6, 59)).primary == "bob"
+
+
+@pytest.mark.parametrize("tz", [PHX, BERLIN, NY, ZoneInfo("Pacific/Kiritimati"), ZoneInfo("Pacific/Pago_Pago")])
+@pytest.mark.parametrize("handoff", ["mon 09:00", "mon 00:00", "sun 23:59", "wed 17:30", "fri 00:01"])
+def test_the_start_day_is_rotation_zeros_at_every_time_of_day(tz, handoff):
+    weekday, at = parse_handoff(handoff)
+    for start in (date(2026, 3, 2) + timedelta(days=i) for i in range(7)):  # Mon 2 Mar 2026 .. Sun 8 Mar
+        rot = Rotation(("ann", "bob", "cy"), weekday, at, tz, anchor=start)
+        midnight = datetime.combine(start, time(0), tzinfo=tz)
+        for minutes in [*range(0, 24 * 60, 37), 24 * 60 - 1, at.hour * 60 + at.minute - 1, at.hour * 60 + at.minute]:
+            t = midnight + timedelta(minutes=max(0, min(minutes, 24 * 60 - 1)))
+            got = on_call(rot, t)
+            assert (got.primary, got.secondary) == ("ann", "bob"), (handoff, start, t)
+            assert got.since <= t.astimezone(UTC) < got.until
+        # and the next shift is bob's, from the first handoff once the start's day is over, a week or two on
+        nxt = on_call(rot, got.until)
+        assert nxt.primary == "bob" and nxt.since >= datetime.combine(start + timedelta(days=1), time(0), tzinfo=tz)
+        assert timedelta(days=6) < nxt.since - got.since < timedelta(days=15)
 
 
 def test_friday_handoff():
     fri, at = parse_handoff("fri 17:30")
-    rot = Rotation(("ann", "bob", "cy"), fri, at, PHX)
-    # first Friday on/after 2024-01-01 is 2024-01-05; 17:30 MST = 00:30 UTC Saturday
-    assert on_call(rot, utc(2024, 1, 6, 0, 30)) == OnCall("ann", "bob", utc(2024, 1, 6, 0, 30), utc(2024, 1, 13, 0, 30))
-    assert on_call(rot, utc(2024, 1, 6, 0, 29)).primary == "cy"
+    rot = Rotation(("ann", "bob", "cy"), fri, at, PHX, anchor=date(2024, 1, 1))
+    # Monday 1 January lies in the shift from Friday 29 December 17:30 MST (00:30 UTC Saturday) to Friday 5 January
+    assert on_call(rot, utc(2024, 1, 6, 0, 29)) == OnCall("ann", "bob", utc(2023, 12, 30, 0, 30),
+                                                          utc(2024, 1, 6, 0, 30))
+    assert on_call(rot, utc(2024, 1, 6, 0, 30)) == OnCall("bob", "cy", utc(2024, 1, 6, 0, 30), utc(2024, 1, 13, 0, 30))
 
 
 def test_single_person_has_no_secondary():
@@ -132,7 +171,7 @@ def test_two_people_alternate():
     ],
 )
 def test_handoff_stays_at_local_time_across_dst(tz, before, after_, first, second):
-    rot = Rotation(("ann", "bob"), 0, time(9), tz, anchor=first.date())
+    rot = Rotation(("ann", "bob"), 0, time(9), tz, anchor=first.date() + timedelta(days=1))
     old = on_call(rot, before)
     new = on_call(rot, after_)
     assert (old.primary, old.since, old.until) == ("ann", first, second)
@@ -254,7 +293,7 @@ def test_handoffs_are_strictly_after_now():
 
 
 def test_handoffs_ignore_overrides_and_follow_dst():
-    rot = Rotation(("ann", "bob", "cy"), 0, time(9), BERLIN, anchor=date(2024, 3, 18))
+    rot = Rotation(("ann", "bob", "cy"), 0, time(9), BERLIN, anchor=date(2024, 3, 19))
     got = handoffs(rot, utc(2024, 3, 20), count=3)
     assert [t for t, *_ in got] == [utc(2024, 3, 25, 8), utc(2024, 4, 1, 7), utc(2024, 4, 8, 7)]
     assert [p for _, p, _ in got] == ["bob", "cy", "ann"]
@@ -263,7 +302,8 @@ def test_handoffs_ignore_overrides_and_follow_dst():
 
 def test_handoffs_single_person():
     rot = Rotation(("solo",), 0, time(9), PHX)
-    assert handoffs(rot, utc(2024, 1, 3), count=2) == [(utc(2024, 1, 8, 16), "solo", None), (utc(2024, 1, 15, 16), "solo", None)]
+    assert handoffs(rot, utc(2024, 1, 3), count=2) == [(utc(2024, 1, 8, 16), "solo", None),
+                                                       (utc(2024, 1, 15, 16), "solo", None)]
 
 
 def test_handoffs_negative_count():
@@ -279,8 +319,8 @@ def test_secondary_stepping_up_swaps_with_the_displaced_primary():
 
     rot = Rotation(handles=("ann", "bob", "cy"), handoff_weekday=0, handoff_time=time(9), tz=ZoneInfo("UTC"),
                    anchor=date(2026, 11, 2))
-    now = datetime(2026, 11, 3, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 3, 12, tzinfo=UTC)
     assert (on_call(rot, now).primary, on_call(rot, now).secondary) == ("ann", "bob")
-    ov = Override(start=now, end=datetime(2026, 11, 4, tzinfo=timezone.utc), position="primary", handle="bob")
+    ov = Override(start=now, end=datetime(2026, 11, 4, tzinfo=UTC), position="primary", handle="bob")
     got = on_call(rot, now, [ov])
     assert (got.primary, got.secondary) == ("bob", "ann")

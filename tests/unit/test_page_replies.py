@@ -43,7 +43,7 @@ def file_one(db, cfg, raw, at):
 def test_a_reply_saying_ack_acknowledges_as_the_person_paged(db, cfg):
     tid, subject = page_subject(db, cfg)
     before = len(tickets.list_tickets(db))
-    f = file_one(db, cfg, reply_to_page(subject, frm=EMAILS["bob"], body="Ack, on it"), T0 + 2 * M)
+    f = file_one(db, cfg, reply_to_page(subject, frm=EMAILS["bob"], body="\r\nAck!\r\non it"), T0 + 2 * M)
     assert (f.outcome, f.ticket_id) == ("page-reply", tid)
     t = tickets.get_ticket(db, tid)
     assert (t["status"], t["acknowledged_by"], t["assignee"]) == ("acknowledged", "bob", "bob")
@@ -58,15 +58,45 @@ def test_a_reply_saying_ack_acknowledges_as_the_person_paged(db, cfg):
         ("cy", "standdown")]
 
 
-@pytest.mark.parametrize("body", ["Can't right now, driving", "", "on my way back"])
-def test_a_reply_without_ack_in_its_own_words_does_not_acknowledge(db, cfg, body):
-    # The quoted page below it says "ack" twice; only the reply's own text counts.
+@pytest.mark.parametrize("body", [
+    "Can't right now, driving", "", "on my way back",
+    "Sorry, I can't ack this, I'm boarding a plane", "Do not ack yet - still investigating",
+    "Ack, on it",  # the first line is more than the word
+    "Thank you for your e-mail.\r\nThis is to acknowledge receipt of your e-mail; I am on leave until Monday.",
+    "looking\r\nack",  # "ack" on the second line: the first line decides
+])
+def test_a_reply_whose_first_line_is_not_ack_is_kept_as_the_staff_members_message(db, cfg, body):
+    # The quoted page below it says "ack" twice; only the first line of the reply's own text counts.
     tid, subject = page_subject(db, cfg)
     f = file_one(db, cfg, reply_to_page(subject, frm=EMAILS["bob"], body=body), T0 + M)
     assert (f.outcome, f.ticket_id) == ("page-reply", tid)
-    assert tickets.get_ticket(db, tid)["status"] == "new"
+    t = tickets.get_ticket(db, tid)
+    assert (t["status"], t["acknowledged_at"]) == ("new", None)
+    assert not outbox.list_alerts(db, ticket_id=tid, states=["pending"])  # nobody told to stand down
     [ev] = [e for e in audit.events_for(db, tid) if e["kind"] == "page_reply_received"]
     assert ev["detail"]["acknowledged"] is False and '"ack"' in ev["detail"]["note"]
+    assert ev["detail"]["person"] == "bob" and ev["detail"]["message"] == f.message_row
+    # The reply is on the ticket, as bob's message, with its own text.
+    [m] = [m for m in messages.messages_for(db, tid) if m["id"] == f.message_row]
+    assert (m["kind"], m["from_addr"]) == ("reply", EMAILS["bob"])
+    assert body.replace("\r\n", "\n").split("\n")[0] in m["body_text"]
+
+
+@pytest.mark.parametrize("extra, subject_prefix", [
+    ("Auto-Submitted: auto-replied", ""), ("X-Autoreply: yes", ""), ("Precedence: bulk", ""),
+    ("", "Automatic reply: "), ("", "Out of Office: "),
+])
+def test_anything_intake_judges_automatic_is_kept_and_acknowledges_nothing(db, cfg, extra, subject_prefix):
+    # Even an auto-reply whose text is just "ack" (a vacation rule someone wrote in a hurry).
+    tid, subject = page_subject(db, cfg)
+    raw = reply_to_page(subject, frm=EMAILS["bob"], body="ack", extra=extra)
+    raw = raw.replace(b"Subject: Re: ", f"Subject: {subject_prefix}Re: ".encode(), 1)
+    f = file_one(db, cfg, raw, T0 + M)
+    assert (f.outcome, f.ticket_id) == ("page-reply", tid)
+    assert tickets.get_ticket(db, tid)["status"] == "new"
+    assert [m["kind"] for m in messages.messages_for(db, tid) if m["id"] == f.message_row] == ["autoreply"]
+    [ev] = [e for e in audit.events_for(db, tid) if e["kind"] == "page_reply_received"]
+    assert ev["detail"]["acknowledged"] is False and "automatic" in ev["detail"]["note"]
 
 
 def test_only_the_person_paged_can_acknowledge_with_their_token(db, cfg):
@@ -124,9 +154,23 @@ def test_a_staff_mail_with_a_token_that_does_not_verify_is_kept_unfiled(db, cfg)
     assert tickets.get_ticket(db, tid)["status"] == "new"
 
 
+@pytest.mark.parametrize("body", ["ack", "Ack", "ACK", "ack.", "Ack!", "  ack  ", "*ack*", "ack 👍", "\n\nack\nthanks",
+                                  "ack\n\nOn Mon, Desk wrote:\n> support-console ack 1", "ack\r\n-- \r\nBob"])
+def test_the_first_line_that_is_the_word_ack_acknowledges(body):
+    assert page_replies.says_ack(body)
+
+
+@pytest.mark.parametrize("body", ["Sorry, I can't ack this, I'm boarding a plane",
+                                  "Do not ack yet - still investigating", "ACKNOWLEDGED.", "acked", "ack ack",
+                                  "Ack, on it", "no ack", "ackk", "back",
+                                  "Thank you for your e-mail. This is to acknowledge receipt of your e-mail.",
+                                  "hi\nack", "> ack", ""])
+def test_anything_else_does_not(body):
+    assert not page_replies.says_ack(body)
+
+
 def test_own_text_stops_at_the_quoted_page():
     assert page_replies.says_ack("ack\n\nOn Mon, Desk wrote:\n> support-console ack 1")
-    assert page_replies.says_ack("ACKNOWLEDGED.")
     assert not page_replies.says_ack("back in 5\n> ack")
     assert not page_replies.says_ack("no\n-----Original Message-----\nReply with ack")
     assert not page_replies.says_ack("later\n\nSent from my phone\nack")

@@ -5,6 +5,7 @@ nothing off the machine): every other line of its report must say ok.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -136,3 +137,29 @@ def test_commented_keys_show_values_the_config_accepts(tmp_path):
             continue  # a file or directory that must exist; the other of two exclusive keys
         switched = text.replace(line, f"{m.group(1)} = {m.group(2)}", 1)
         config_module.from_dict(__import__("tomllib").loads(switched), path=tmp_path / "config.toml")
+
+
+@pytest.mark.parametrize("day", range(7))
+def test_a_fresh_init_pages_rotation_zero_and_one_all_week(day, tmp_path, capsys):
+    """Issue 19 item 9: `init` sets start to today; `oncall` then says rotation[0] is primary and
+    rotation[1] secondary on that day at every time of day, whatever the weekday, until the next handoff."""
+    from datetime import datetime, time, timedelta
+
+    today = date(2026, 3, 2) + timedelta(days=day)  # Monday 2 March 2026 .. Sunday 8 March
+    text = render(today).replace('rotation = ["ann", "bob"]', 'rotation = ["ann", "bob", "cy"]').replace(
+        "[oncall]", '[[staff]]\nhandle = "cy"\nname = "Cy Example"\nnotify = ["ntfy://ntfy.example.com/cy"]\n\n[oncall]')
+    conf = tmp_path / "config.toml"
+    conf.write_text(text)
+    cfg = load(conf)
+    assert cfg.oncall.rotation == ("ann", "bob", "cy") and cfg.oncall.anchor == today.isoformat()
+    midnight = datetime.combine(today, time(0), tzinfo=cfg.timezone)
+    for at in [*(midnight + timedelta(hours=h) for h in range(24)), midnight + timedelta(hours=8, minutes=59),
+               midnight + timedelta(hours=23, minutes=59, seconds=59)]:
+        assert checks.show_oncall(cfg, at, as_json=True) == 0
+        got = json.loads(capsys.readouterr().out)
+        assert (got["primary"], got["secondary"]) == ("ann", "bob"), at
+        # the next handoff hands to rotation[1], on a handoff day after today
+        first = got["handoffs"][0]
+        assert (first["primary"], first["secondary"]) == ("bob", "cy")
+        handoff = datetime.fromisoformat(first["at"]).astimezone(cfg.timezone)
+        assert handoff.date() > today and handoff.strftime("%a %H:%M") == "Mon 09:00"

@@ -87,8 +87,14 @@ def info_text(d: Detail, tz) -> Content:
 
 
 KIND_WORDS = {"outgoing": "sent by the desk", "note": "internal note"}
-DELIVERY_STYLES = {"sent": "$success", "FAILED": "bold $error", "CUT SHORT": "bold $error", "queued": "bold $urgency-warn",
-                   "sending": "bold $urgency-warn"}
+DELIVERY_STYLES = {"sent": "$success", "FAILED": "bold $error", "CUT SHORT": "bold $error",
+                   "queued": "bold $urgency-warn", "sending": "bold $urgency-warn"}
+
+
+def page_answers(d: Detail) -> dict[int, dict]:
+    """Message row -> what intake made of it, for the ticket's mail that answered an email page."""
+    return {e["detail"]["message"]: e["detail"] for e in d.events
+            if e["kind"] == "page_reply_received" and isinstance(e.get("detail"), dict) and e["detail"].get("message")}
 
 
 def _message_head(m: dict, d: Detail, tz) -> list:
@@ -97,7 +103,12 @@ def _message_head(m: dict, d: Detail, tz) -> list:
         who = clean_line(m["from_name"] or "", 60) or "(someone)"
         return [st.bold(f"── {when}  internal note by {who}  (message {m['id']}, never sent)")]
     who = clean_line(f"{m['from_name']} <{m['from_addr']}>" if m["from_name"] else m["from_addr"], 100)
-    parts: list = [st.bold(f"── {when}  {KIND_WORDS.get(m['kind'], m['kind'])}  {who or '(unknown sender)'}  "
+    answer = page_answers(d).get(m["id"])
+    kind = KIND_WORDS.get(m["kind"], m["kind"])
+    if answer is not None:  # staff answering a page by mail: theirs, not the customer's
+        kind = f"{kind} to {clean_line(str(answer.get('person') or '?'), 20)}'s page" + (
+            " (acknowledged it)" if answer.get("acknowledged") else " (not an acknowledgement)")
+    parts: list = [st.bold(f"── {when}  {kind}  {who or '(unknown sender)'}  "
                            f"(message {m['id']})")]
     mail = d.deliveries.get(m["id"])
     if mail is not None:
