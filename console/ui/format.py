@@ -7,6 +7,7 @@ here a class or a level only names its CSS class.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -80,14 +81,14 @@ def target_seconds(received_at: datetime, due_at: datetime) -> float:
     return max(1.0, (due_at - received_at).total_seconds())
 
 
-def status_word(t: dict[str, Any]) -> str:
+def status_word(t: Mapping[str, Any]) -> str:
     word = {"acknowledged": "ack'd"}.get(t["status"], t["status"])
     return ("PANIC " if t.get("panic_mode") else "") + word
 
 
 # -- what changed, in words -------------------------------------------------------------------------
 
-def describe_change(seen: dict[str, Any], now: dict[str, Any]) -> str:
+def describe_change(seen: Mapping[str, Any], now: Mapping[str, Any]) -> str:
     """How ticket `now` differs from the version `seen` an operator acted on, e.g.
     "now assigned to dee", "now Class II", "now acknowledged by bob"."""
     parts = []

@@ -439,7 +439,7 @@ class SaveDialog(Dialog):
         ol.focus()
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        self.query_one("#path", Input).value = self.default_path(int(event.option.id))
+        self.query_one("#path", Input).value = self.default_path(event.option_index)  # option i has id str(i)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.query_one("#path", Input).focus()

@@ -134,7 +134,8 @@ class TicketTable(ScrollView, can_focus=True, inherit_bindings=False):
         self.ids = list(ids)
         self._index = {tid: n for n, tid in enumerate(self.ids)}
         self._resize_virtual()
-        row = self._index.get(keep, min(self.cursor_row, max(0, len(self.ids) - 1)))
+        same_row = min(self.cursor_row, max(0, len(self.ids) - 1))
+        row = self._index.get(keep, same_row) if keep is not None else same_row
         self.move_cursor(row, announce=self.cursor_id != keep or keep is None)
         self.refresh()
 
