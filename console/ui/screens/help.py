@@ -67,5 +67,5 @@ class HelpScreen(ModalScreen):
             yield Static("esc close   ctrl+p command palette", classes="dialog-help")
         yield Footer()
 
-    async def action_dismiss(self, result=None) -> None:
+    async def action_dismiss(self, result: object = None) -> None:
         self.dismiss()
