@@ -11,8 +11,8 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Iterable, Mapping
 from typing import TextIO
-from collections.abc import Iterable
 
 from console.redact import Redactor
 
@@ -20,7 +20,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
 
 
-def journald_reads(stream: TextIO, env=os.environ) -> bool:
+def journald_reads(stream: TextIO, env: Mapping[str, str] = os.environ) -> bool:
     """Whether `stream` is the one JOURNAL_STREAM names (a child's stderr redirected elsewhere is not)."""
     value = env.get("JOURNAL_STREAM", "")
     dev, sep, ino = value.partition(":")
@@ -56,7 +56,7 @@ class LineFormatter(logging.Formatter):
 _formatter: LineFormatter | None = None
 
 
-def setup(level: int, *, stream: TextIO | None = None, env=os.environ) -> LineFormatter:
+def setup(level: int, *, stream: TextIO | None = None, env: Mapping[str, str] = os.environ) -> LineFormatter:
     """One handler on the root logger, writing to stderr. Safe to call again (tests, `main` twice)."""
     global _formatter
     stream = stream or sys.stderr

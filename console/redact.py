@@ -15,6 +15,7 @@ import ipaddress
 import re
 import urllib.parse
 from collections.abc import Iterable
+from typing import overload
 
 MASK = "***"
 MIN_SECRET = 4  # shorter parts ("v1", "api"... and "bob") are not worth garbling every log line for
@@ -111,6 +112,13 @@ class Redactor:
         secrets = sorted(set(secrets), key=lambda s: (-len(s), s))
         self._re = re.compile("|".join(rf"(?<![A-Za-z0-9]){re.escape(x)}(?![A-Za-z0-9])" for x in secrets)) \
             if secrets else None
+
+    @overload
+    def __call__(self, text: str) -> str: ...
+    @overload
+    def __call__(self, text: None) -> None: ...
+    @overload
+    def __call__(self, text: str | None) -> str | None: ...
 
     def __call__(self, text: str | None) -> str | None:
         if not text or self._re is None:

@@ -17,6 +17,7 @@ TICKET_FIELDS = (
 
 def ticket_public(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     due = parse_iso(row["due_at"])
+    assert due is not None  # due_at is NOT NULL
     acked = parse_iso(row["acknowledged_at"])
     out = {k: row.get(k) for k in TICKET_FIELDS if k in row}
     out["breached"] = pol.is_breached(due, now, acked)

@@ -17,7 +17,7 @@ def _row(r) -> dict:
     return {"handle": r[0], "name": r[1], "role": r[2], "active": bool(r[3])}
 
 
-def sync_staff(db: Database, people: Iterable[tuple[str, str, str]]) -> None:
+def sync_staff(db: Database, people: Iterable[tuple[str, str | None, str]]) -> None:
     """Upsert (handle, name, role) as active; everyone else is marked gone. Gone people are kept:
     old tickets and events name them."""
     handles = []

@@ -3,8 +3,17 @@ from __future__ import annotations
 
 from datetime import datetime, UTC
 from functools import lru_cache
+from typing import overload
 
 FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+@overload
+def iso(dt: datetime) -> str: ...
+@overload
+def iso(dt: None) -> None: ...
+@overload
+def iso(dt: datetime | None) -> str | None: ...
 
 
 def iso(dt: datetime | None) -> str | None:

@@ -127,10 +127,10 @@ def test_page(cfg: Config, target: str, actor: str, now: datetime) -> int:
 def show_oncall(cfg: Config, now: datetime, *, as_json: bool = False) -> int:
     db = open_db(cfg.store_path)
     rot = audience.rotation(cfg)
-    if rot is None:
+    cur = audience.current(db, cfg, now) if rot is not None else None
+    if rot is None or cur is None:  # current() is None exactly when there is no rotation
         print("no [oncall] rotation configured", file=sys.stderr)
         return 1
-    cur = audience.current(db, cfg, now)
     nxt = oc.handoffs(rot, now, 3)
     if as_json:
         json.dump({"primary": cur.primary, "secondary": cur.secondary, "since": cur.since.isoformat(),

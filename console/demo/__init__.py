@@ -3,11 +3,11 @@
 `build_demo` files the .eml files in `mailbox/` through the real intake pipeline into a fresh
 SQLite file, with arrival times shifted so that, within the first minute, one Class III ticket
 escalates (10 min) and another breaches (15 min). `run_demo` opens the console on it as "ann"
-(a supervisor; `--as` picks another of the demo's staff) while a background thread runs the escalation scheduler and the dispatcher every
-second. Pages go to an in-app apprise channel (`desk://`): they show up as toasts and in the
-"pages" panel. Replies (`r`) go through the real outbox to `DemoMailbox`, which keeps them in this
-process and says so: the demo has no mail server and nothing leaves the machine. No server and no
-config file are needed.
+(a supervisor; `--as` picks another of the demo's staff) while a background thread runs the escalation
+scheduler and the dispatcher every second. Pages go to an in-app apprise channel (`desk://`): they show
+up as toasts and in the "pages" panel. Replies (`r`) go through the real outbox to `DemoMailbox`, which
+keeps them in this process and says so: the demo has no mail server and nothing leaves the machine. No
+server and no config file are needed.
 
 This module does not import Textual until `run_demo` runs.
 """
@@ -18,9 +18,18 @@ import os
 import socket
 import tempfile
 import threading
-from datetime import timedelta
-from pathlib import Path
 from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+    from console.clock import Clock
+    from console.config import Config, SmtpConfig
+    from console.replies.delivery import Outcome
+    from console.replies.smtp import Result
 
 MAILBOX = Path(__file__).parent / "mailbox"
 OPERATOR = "ann"
@@ -45,7 +54,7 @@ ARRIVED_AGO = {
 }
 
 
-def demo_config_dict(db_path: Path) -> dict:
+def demo_config_dict(db_path: Path) -> dict[str, Any]:
     return {
         "timezone": "America/Phoenix",
         "store": {"path": str(db_path)},
@@ -69,7 +78,7 @@ def demo_config_dict(db_path: Path) -> dict:
     }
 
 
-def build_demo(tmpdir: Path, clock) -> tuple[Path, Config]:
+def build_demo(tmpdir: Path, clock: Clock) -> tuple[Path, Config]:
     """A fresh demo database in `tmpdir`, filled through the real intake pipeline."""
     import store
     from console.config import from_dict
@@ -88,7 +97,7 @@ def build_demo(tmpdir: Path, clock) -> tuple[Path, Config]:
         for path in sorted(MAILBOX.glob("*.eml")):
             ago = ARRIVED_AGO.get(path.name, timedelta(hours=1))
             items.append(Incoming(raw=path.read_bytes(), received_at=(now - ago).replace(microsecond=0)))
-        items.sort(key=lambda i: i.received_at)  # originals before their replies
+        items.sort(key=lambda i: i.received_at or now)  # originals before their replies (every one has a time)
         file_messages(db, cfg, items, now, source="demo")
         with store.write(db):
             beat_healthy(db, now)
@@ -106,14 +115,15 @@ class DemoMailbox:
         self._lock = threading.Lock()
         self.mail: list[tuple[str, list[str], bytes]] = []
 
-    def __call__(self, smtp_cfg, password, mail_from: str, rcpt_to: list[str], raw: bytes):
+    def __call__(self, smtp_cfg: SmtpConfig, password: str | None, mail_from: str, rcpt_to: list[str],
+                 raw: bytes) -> Result:
         from console.replies.smtp import Result
 
         with self._lock:
             self.mail.append((mail_from, list(rcpt_to), raw))
         return Result(reply=DEMO_REPLY)
 
-    def send_now(self, db, cfg, send_id: int, clock):
+    def send_now(self, db: Database, cfg: Config, send_id: int, clock: Clock) -> Outcome:
         """The console's `send_mail`: the real outbox step (claim, send, record), into this mailbox. What
         went in is "kept", not "sent": the console says it stayed on this machine."""
         import dataclasses
@@ -129,10 +139,10 @@ class PageSink:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._callback: Callable[[str, str], None] | None = None
-        self._buffer: list[tuple[str, str]] = []
+        self._callback: Callable[[str, str, str], object] | None = None
+        self._buffer: list[tuple[str, str, str]] = []
 
-    def attach(self, callback: Callable[[str, str, str], None]) -> None:
+    def attach(self, callback: Callable[[str, str, str], object]) -> None:
         with self._lock:
             self._callback = callback
             pending, self._buffer = self._buffer, []
@@ -161,7 +171,8 @@ def register_desk_channel(sink: PageSink) -> None:
     from apprise.decorators import notify
 
     @notify(on="desk", name="support-console desk channel")
-    def _desk(body, title, notify_type, *args, meta=None, **kwargs):
+    def _desk(body: str, title: str, notify_type: object, *args: object, meta: dict[str, Any] | None = None,
+              **kwargs: object) -> bool:
         if _SINK is not None:
             # desk://ann -> the page was for ann
             _SINK(title or "", body or "", str((meta or {}).get("host") or ""))
@@ -173,7 +184,7 @@ def register_desk_channel(sink: PageSink) -> None:
 INTAKE_ROW = "intake:demo/INBOX"
 
 
-def beat_healthy(db, now) -> None:
+def beat_healthy(db: Database, now: datetime) -> None:
     """The rows a healthy poller writes (console.health reads them): the scheduler's, and intake's
     for the demo mailbox, idle and synced just now (the demo's mail is filed at start-up)."""
     from console.health import SCHEDULER
@@ -189,11 +200,11 @@ def beat_healthy(db, now) -> None:
 class Escalator:
     """The demo's poller: escalation scheduler + dispatcher + heartbeat, once a second, in a thread."""
 
-    def __init__(self, db_path: Path, cfg, clock, interval: float = 1.0):
+    def __init__(self, db_path: Path, cfg: Config, clock: Clock, interval: float = 1.0) -> None:
         self.db_path, self.cfg, self.clock, self.interval = db_path, cfg, clock, interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._db = None
+        self._db: Database | None = None
 
     def cycle(self) -> int:
         import store
@@ -259,6 +270,3 @@ def run_demo(operator: str | None = None) -> int:
             escalator.stop()
         return app.return_code or 0
 
-
-if False:  # pragma: no cover - typing only
-    from console.config import Config

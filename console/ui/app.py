@@ -6,39 +6,48 @@ to the UI thread, which applies it and re-arms the timer (checks never overlap).
 redraws the visible countdowns and the header. Ticket details, searches, the pages panel and every
 write (through `console.actions`, each worker with its own connection) run in thread workers too.
 Worker errors are reported in one place, `on_worker_state_changed`. Replies and notes (`r`, `n`) are
-console/ui/replying.py's part of the app.
+a `console.ui.replying.Replies` the app owns (`app.replies`).
 """
 from __future__ import annotations
 
 import bisect
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from sqlite_utils import Database
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.content import Content
+from textual.screen import Screen
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from console import actions, health as desk_health, status
 from console.clock import Clock
 from console.config import Config
-from console.fold import fold
 from console.safe_text import clean_line
 from console.ui import format as fmt
 from console.ui import keys
 from console.ui import styles as st
 from console.ui.data import Changes, TicketData
-from console.ui.replying import Replying
+from console.ui.replying import Replies, SendMail, Severity
+from console.ui.shown import ShownTicket, prep
 from console.ui.screens.dashboard import DashboardScreen
-from console.ui.screens.detail import DetailScreen, default_save_dir, file_words
+from console.ui.screens.detail import DetailScreen, FileRef, default_save_dir, file_words
 from console.ui.screens.dialogs import (GotoDialog, Person, ReclassifyDialog, ReclassifyResult, ResolveDialog,
                                         SaveChoice, SaveDialog, StaffPicker)
 from console.ui.screens.help import HelpScreen
 from console.ui.theme import THEME
 from console.ui.widgets.status import StatusBar, status_text
 from store.db import StoreError
+from store.rows import ListedTicket
+
+if TYPE_CHECKING:
+    from console.alerts.oncall import OnCall
+    from console.demo import PageSink
 
 POLL_SECONDS = 0.5
 TICK_SECONDS = 1.0
@@ -52,33 +61,7 @@ STEP_NEWS = {"escalate": ("ESCALATED", "to the whole team"), "breach": ("BREACHE
              "repeat": ("STILL BREACHED", "nobody has acknowledged it")}
 
 
-def fast_time(text: str | None) -> datetime | None:
-    """store.times ISO text ("2026-01-05T17:00:00Z") -> aware UTC datetime, without strptime's cost."""
-    return datetime.fromisoformat(text) if text else None
-
-
-def one_line(s: str | None, limit: int) -> str:
-    """clean_line(s, limit), with a fast path for text that is already one clean printable line."""
-    if s and s.isprintable() and "  " not in s and s[0] != " " and s[-1] != " ":
-        return s if len(s) <= limit else s[: limit - 1].rstrip() + "\u2026"
-    return clean_line(s or "", limit)
-
-
-def prep(row: dict[str, Any]) -> dict[str, Any]:
-    """A ticket row with what drawing it needs, computed once: times parsed, text cleaned, search folded."""
-    t = dict(row)
-    t["_due"] = fast_time(t["due_at"])
-    t["_received"] = fast_time(t["received_at"])
-    t["_resolved"] = fast_time(t.get("resolved_at"))
-    t["_subject"] = one_line(t.get("subject") or "(no subject)", 300)
-    t["_requester"] = one_line(t.get("requester_name") or t.get("requester") or "", 60)
-    t["_assignee"] = one_line(t.get("assignee") or "-", 20)
-    t["_sort"] = (1 if t.get("acknowledged_at") else 0, t["due_at"], t["id"])  # the default order: time left
-    t["_fold"] = fold(" ".join((t.get("subject") or "", t.get("requester") or "", t.get("requester_name") or "")))
-    return t
-
-
-class ConsoleApp(Replying, App):
+class ConsoleApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "support-console"
     BINDINGS = keys.bindings(keys.APP)
@@ -86,7 +69,7 @@ class ConsoleApp(Replying, App):
     ENABLE_COMMAND_PALETTE = True
 
     def __init__(self, db_path: Path, cfg: Config, operator: str, clock: Clock, *,
-                 page_sink: Any = None, live: bool = True, send_mail: Any = None):
+                 page_sink: PageSink | None = None, live: bool = True, send_mail: SendMail | None = None) -> None:
         """`send_mail(db, cfg, send_id, clock) -> delivery.Outcome` tries a queued reply at once
         (default console.replies.delivery.send_now; the demo gives its in-process mailbox)."""
         super().__init__()
@@ -100,14 +83,14 @@ class ConsoleApp(Replying, App):
         self.live = live  # timers on; tests may turn them off and drive tick()/refresh_now() themselves
         self.warn_fraction = cfg.sla.warn_fraction
         self.data: TicketData | None = None
-        self.tickets: dict[int, dict[str, Any]] = {}
-        self.resolved: dict[int, dict[str, Any]] = {}
+        self.tickets: dict[int, ShownTicket] = {}
+        self.resolved: dict[int, ShownTicket] = {}
         self.marked: set[int] = set()
         self.people: list[Person] = []
         self.health: desk_health.Health | None = None
-        self._beats: list[dict] = []
+        self._beats: list[dict[str, Any]] = []
         self._outbox: dict[str, int] = {}
-        self.oncall = None
+        self.oncall: OnCall | None = None
         self._oncall_at: datetime | None = None
         self.role: str | None = None
         self.pages: list[tuple[str, str, str]] = []  # demo: what reached the desk:// channel
@@ -116,20 +99,22 @@ class ConsoleApp(Replying, App):
         self.detail_painted_at: float | None = None
         self._counts: dict[str, int] | None = None  # per class, and unacknowledged due times: rebuilt on change
         self._dues: list[datetime] = []
-        self._news: list[tuple[str, str, str, bool]] = []
-        self._news_timer = None
+        self._news: list[tuple[str, str, Severity, bool]] = []
+        self._news_timer: Timer | None = None
         self._started = time.monotonic()
         if send_mail is None:
-            from console.replies.delivery import send_now as send_mail
-        self.send_mail = send_mail
-        self._told_mail: set[int] = set()  # outbox ids whose failure this console has told already
+            from console.replies.delivery import send_now
+
+            send_mail = send_now
+        self.replies = Replies(self, self, cfg=cfg, operator=operator, clock=clock, db_path=self.db_path,
+                               send_mail=send_mail)
 
     # -- start-up ------------------------------------------------------------------------------------
     def get_default_screen(self) -> DashboardScreen:
         self._dashboard = DashboardScreen()
         return self._dashboard
 
-    def get_system_commands(self, screen):
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         # Quit and help are in the key registry already: the palette lists each entry once.
         for cmd in super().get_system_commands(screen):
             if cmd.title not in ("Quit", "Keys"):
@@ -173,7 +158,16 @@ class ConsoleApp(Replying, App):
     @property
     def dashboard(self) -> DashboardScreen:
         # Kept, not looked up in screen_stack: that is empty while the app shuts down and a timer fires.
+        if self._dashboard is None:
+            raise RuntimeError("the dashboard is made with the app's first screen")
         return self._dashboard
+
+    @property
+    def reads(self) -> TicketData:
+        """The console's reads (ensure_loaded made them before anything asks)."""
+        if self.data is None:
+            raise RuntimeError("the console's reads are made when it mounts")
+        return self.data
 
     def _alive(self) -> bool:
         return self._dashboard is not None and self._dashboard.is_attached and self.data is not None \
@@ -200,7 +194,7 @@ class ConsoleApp(Replying, App):
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
     def _poll_worker(self) -> None:
         try:
-            ch = self.data.poll()
+            ch = self.reads.poll()
         finally:
             self.call_from_thread(self._polled_then_rearm)
         if ch is not None:
@@ -217,7 +211,7 @@ class ConsoleApp(Replying, App):
 
     @work(thread=True, group="refresh", exit_on_error=False)
     def _refresh_worker(self) -> None:
-        ch = self.data.poll(force=True)
+        ch = self.reads.poll(force=True)
         if ch is not None:
             self.call_from_thread(self._apply, ch)
 
@@ -254,7 +248,7 @@ class ConsoleApp(Replying, App):
                                                          or screen.ticket_id in ch.removed):
                     screen.reload()
         self._announce_pages(ch.alerts)
-        self._announce_mail(ch.mail_failures)
+        self.replies.announce_mail(ch.mail_failures)
         if ch.alerts and self.dashboard.query_one("#pages").has_class("-shown"):
             self.load_pages()
         self._assess(self.clock.now())
@@ -262,7 +256,7 @@ class ConsoleApp(Replying, App):
         self.update_status()
 
     # -- news: toasts and the bell -----------------------------------------------------------------------
-    def announce(self, title: str, message: str, severity: str = "information", bell: bool = False) -> None:
+    def announce(self, title: str, message: str, severity: Severity = "information", bell: bool = False) -> None:
         """A toast, gathered with others raised at about the same time (and all those of start-up) into
         one, so that they never pile up over the list."""
         self._news.append((title, message, severity, bell))
@@ -294,8 +288,8 @@ class ConsoleApp(Replying, App):
         if any(n[3] for n in news):
             self.bell()
 
-    def _announce_pages(self, alerts: list[dict]) -> None:
-        seen = set()
+    def _announce_pages(self, alerts: list[dict[str, Any]]) -> None:
+        seen: set[tuple[int, str]] = set()
         for a in alerts:
             kind = "repeat" if a["step"].startswith("repeat") else a["step"]
             news = STEP_NEWS.get(kind)
@@ -321,9 +315,9 @@ class ConsoleApp(Replying, App):
             elif c.ok and was is not None and not was.ok:
                 self.announce(f"{name.capitalize()} is back", clean_line(c.summary, 160))
 
-    def _read_oncall(self, now: datetime):
+    def _read_oncall(self, now: datetime) -> OnCall | None:
         try:
-            return self.data.oncall(self.cfg, now)
+            return self.reads.oncall(self.cfg, now)
         except Exception:  # noqa: BLE001 - a broken rotation must not take the console down
             return None
 
@@ -332,7 +326,7 @@ class ConsoleApp(Replying, App):
         oncall = self._read_oncall(now)
         self.call_from_thread(self._set_oncall, oncall)
 
-    def _set_oncall(self, oncall) -> None:
+    def _set_oncall(self, oncall: OnCall | None) -> None:
         if oncall != self.oncall:
             self.oncall = oncall
             self.update_status()
@@ -370,10 +364,10 @@ class ConsoleApp(Replying, App):
             self._polled_then_rearm()
 
     # -- tickets by id ---------------------------------------------------------------------------------
-    def known(self, tid: int) -> dict[str, Any] | None:
+    def known(self, tid: int) -> ShownTicket | None:
         return self.tickets.get(tid) or self.resolved.get(tid)
 
-    def _ticket_for(self, tid: int) -> dict[str, Any] | None:
+    def ticket_for(self, tid: int) -> ShownTicket | None:
         """The ticket as the operator sees it: the list's copy, else an open detail's."""
         t = self.known(tid)
         if t is None:
@@ -381,6 +375,15 @@ class ConsoleApp(Replying, App):
                 if isinstance(screen, DetailScreen) and screen.ticket_id == tid and screen.ticket:
                     t = screen.ticket
         return t
+
+    def ticket_written(self, tid: int) -> None:
+        """A reply or note was stored: look again now, at the list and at the ticket if it is open."""
+        if not self._alive():
+            return
+        self.refresh_soon()
+        for s in self.screen_stack:
+            if isinstance(s, DetailScreen) and s.ticket_id == tid:
+                s.reload()
 
     def ticket_summary(self, tid: int) -> str:
         t = self.known(tid)
@@ -403,45 +406,52 @@ class ConsoleApp(Replying, App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
-    def prep(self, row: dict[str, Any]) -> dict[str, Any]:
+    def prep(self, row: ListedTicket) -> ShownTicket:
         return prep(row)
 
     @work(thread=True, exclusive=True, group="resolved", exit_on_error=False)
     def load_resolved(self) -> None:
-        rows = {tid: prep(r) for tid, r in self.data.resolved().items()}
+        # TicketData.resolved gives store.console_reads' ticket rows, whose shape is a ListedTicket.
+        rows = {tid: prep(cast(ListedTicket, r)) for tid, r in self.reads.resolved().items()}
         self.call_from_thread(self._resolved_loaded, rows)
 
-    def _resolved_loaded(self, rows: dict[int, dict[str, Any]]) -> None:
+    def _resolved_loaded(self, rows: dict[int, ShownTicket]) -> None:
         self.resolved = rows
         if self._alive():
             self.dashboard.sync()
 
     @work(thread=True, exclusive=True, group="pages", exit_on_error=False)
     def load_pages(self) -> None:
-        rows = self.data.recent_pages()
-        self.call_from_thread(lambda: self._alive() and self.dashboard.show_pages(rows))
+        rows = self.reads.recent_pages()
+        self.call_from_thread(self._pages_loaded, rows)
+
+    def _pages_loaded(self, rows: list[dict[str, Any]]) -> None:
+        if self._alive():
+            self.dashboard.show_pages(rows)
 
     # -- actions ---------------------------------------------------------------------------------------
-    def start_action(self, kind: str, ids: list[int], seen: dict[int, dict] | None = None, **params: Any) -> None:
+    def start_action(self, kind: str, ids: list[int], seen: dict[int, ShownTicket] | None = None,
+                     **params: Any) -> None:
         """Run an action on tickets as the operator saw them (`seen`: when a dialog opened; else now).
         A ticket changed since then is refused with what changed, and nothing is written."""
         if seen is None:
             seen = {}
             for tid in ids:
-                t = self._ticket_for(tid)
+                t = self.ticket_for(tid)
                 if t is None:
                     self.notify(f"#{tid} is not loaded here", severity="warning")
                 else:
-                    seen[tid] = dict(t)
+                    seen[tid] = t.copy()
         if seen:
             self._run_action(kind, seen, params)
 
     @work(thread=True, group="actions", exit_on_error=False)
-    def _run_action(self, kind: str, seen: dict[int, dict], params: dict[str, Any]) -> None:
+    def _run_action(self, kind: str, seen: dict[int, ShownTicket], params: dict[str, Any]) -> None:
         import store
         from store import tickets as store_tickets
 
-        done, refused = [], []
+        done: list[int] = []
+        refused: list[tuple[int, str]] = []
         try:
             db = store.open_db(self.db_path)
         except StoreError as exc:
@@ -466,7 +476,8 @@ class ConsoleApp(Replying, App):
             db.conn.close()
         self.call_from_thread(self._action_done, kind, done, refused, params)
 
-    def _one_action(self, db, kind: str, tid: int, version: int, now: datetime, params: dict[str, Any]) -> None:
+    def _one_action(self, db: Database, kind: str, tid: int, version: int, now: datetime,
+                    params: dict[str, Any]) -> None:
         me = self.operator
         if kind == "acknowledge":
             actions.acknowledge(db, self.cfg, tid, me, now, expected_version=version)
@@ -484,7 +495,7 @@ class ConsoleApp(Replying, App):
         else:
             raise actions.ActionRefused(f"unknown action {kind}")
 
-    def _action_done(self, kind: str, done: list[int], refused: list[tuple[int, str]], params: dict) -> None:
+    def _action_done(self, kind: str, done: list[int], refused: list[tuple[int, str]], params: dict[str, Any]) -> None:
         if done:
             ids = ", ".join(f"#{t}" for t in done)
             extra = ""
@@ -505,7 +516,7 @@ class ConsoleApp(Replying, App):
             self.load_resolved()
         self.dashboard.show_viewbar()
 
-    def _title(self, verb: str, tid: int) -> Content:
+    def dialog_title(self, verb: str, tid: int) -> Content:
         t = self.known(tid)
         if t is None:
             return st.bold(f"{verb} #{tid}")
@@ -514,19 +525,20 @@ class ConsoleApp(Replying, App):
     def _is_super(self) -> bool:
         return self.role == "supervisor"
 
-    def _refuse_early(self, kind: str, tid: int, why: str) -> None:
+    def refuse_early(self, kind: str, tid: int, why: str) -> None:
         self.notify(why, title=f"Not allowed: {kind} #{tid}", severity="warning", markup=False, timeout=6)
 
-    def _owned_elsewhere(self, t: dict) -> bool:
+    def owned_elsewhere(self, t: ShownTicket) -> bool:
         return not self._is_super() and t.get("assignee") not in (None, self.operator)
 
     def open_assign(self, ids: list[int]) -> None:
-        seen = {tid: dict(t) for tid in ids if (t := self.known(tid)) is not None}
+        seen = {tid: t.copy() for tid in ids if (t := self.known(tid)) is not None}
         if not seen:
             return
         if len(ids) == 1:
             current = seen[ids[0]].get("assignee")
-            title = self._title("Assign", ids[0]) + (st.muted(f"   now {clean_line(current, 20)}") if current else "")
+            title = self.dialog_title("Assign", ids[0]) + (st.muted(f"   now {clean_line(current, 20)}")
+                                                           if current else "")
         else:
             title = st.bold(f"Reassign {len(ids)} marked tickets to")
             current = None
@@ -534,7 +546,7 @@ class ConsoleApp(Replying, App):
         if not self._is_super():
             # Staff may only take unassigned tickets: offer that one choice, or say why there is none.
             if self.role is None or any(t.get("assignee") is not None for t in seen.values()):
-                self._refuse_early("assign", ids[0], "only a supervisor may assign tickets to others or reassign "
+                self.refuse_early("assign", ids[0], "only a supervisor may assign tickets to others or reassign "
                                    "them; staff may take unassigned tickets (t)")
                 return
             people = [p for p in people if p.handle == self.operator]
@@ -547,17 +559,17 @@ class ConsoleApp(Replying, App):
 
         self.push_screen(StaffPicker(title, people, self.oncall, current), chosen)
 
-    def _changeable(self, verb: str, tid: int) -> dict | None:
+    def _changeable(self, verb: str, tid: int) -> ShownTicket | None:
         """The open ticket as the operator sees it now, if they may `verb` it; else say why and None."""
         t = self.known(tid)
         if t is None or t["status"] == "resolved":
             self.notify(f"#{tid} is not open", severity="warning")
             return None
         if self.role is None:
-            self._refuse_early(verb, tid, "you are not on the staff list")
+            self.refuse_early(verb, tid, "you are not on the staff list")
             return None
-        if self._owned_elsewhere(t):
-            self._refuse_early(verb, tid, f"#{tid} is assigned to {t['_assignee']}; only they or a supervisor "
+        if self.owned_elsewhere(t):
+            self.refuse_early(verb, tid, f"#{tid} is assigned to {t['_assignee']}; only they or a supervisor "
                                f"may {verb} it")
             return None
         return t
@@ -565,7 +577,7 @@ class ConsoleApp(Replying, App):
     def open_reclassify(self, tid: int) -> None:
         if (t := self._changeable("reclassify", tid)) is None:
             return
-        seen = {tid: dict(t)}
+        seen = {tid: t.copy()}
         received = t["_received"]
 
         def note_for(cls: str) -> tuple[str, bool]:
@@ -579,19 +591,19 @@ class ConsoleApp(Replying, App):
             if r is not None:
                 self.start_action("reclassify", [tid], seen=seen, cls=r.cls, reason=r.reason, panic=r.panic)
 
-        self.push_screen(ReclassifyDialog(self._title("Reclassify", tid), t["class"], note_for,
+        self.push_screen(ReclassifyDialog(self.dialog_title("Reclassify", tid), t["class"], note_for,
                                           allow_panic=self._is_super() and t["class"] == "III"), chosen)
 
     def open_resolve(self, tid: int) -> None:
         if (t := self._changeable("resolve", tid)) is None:
             return
-        seen = {tid: dict(t)}
+        seen = {tid: t.copy()}
 
         def chosen(note: str | None) -> None:
             if note is not None:
                 self.start_action("resolve", [tid], seen=seen, note=note)
 
-        self.push_screen(ResolveDialog(self._title("Resolve", tid)), chosen)
+        self.push_screen(ResolveDialog(self.dialog_title("Resolve", tid)), chosen)
 
     # -- attachments -------------------------------------------------------------------------------------
     def open_save(self, screen: DetailScreen) -> None:
@@ -615,10 +627,10 @@ class ConsoleApp(Replying, App):
                                     [file_words(f) for f in refs], default_path), chosen)
 
     @work(thread=True, group="save", exit_on_error=False)
-    def _save_attachment(self, ref, path: str) -> None:
+    def _save_attachment(self, ref: FileRef, path: str) -> None:
         from console import attachments
 
-        data = attachments.find_payload(self.data.raw(ref.message_id), ref.index)
+        data = attachments.find_payload(self.reads.raw(ref.message_id), ref.index)
         if data is None:
             self.call_from_thread(self.notify, "could not find that attachment in the stored mail",
                                   severity="error", markup=False)

@@ -16,14 +16,23 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import store
 from console import status
 from console.clock import Clock
+from console.config import Config
 from console.fold import fold
 from store import audit, console_reads, outbox, outgoing, staff as store_staff
+from store.rows import LatestMessage, ListedTicket, MessagePreview
 from store.times import iso, parse_iso
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+    from console.alerts.oncall import OnCall
+
+# store.console_reads returns plain dicts; their shapes are store.rows' (the casts say so once, here).
 
 SLACK = timedelta(seconds=5)  # rows committed a little late with an older updated_at are still seen
 PREVIEW_CHARS = 10_000        # of each message body, shown before "more"
@@ -31,7 +40,7 @@ PREVIEW_CHARS = 10_000        # of each message body, shown before "more"
 
 @dataclass
 class Changes:
-    upserts: dict[int, dict[str, Any]] = field(default_factory=dict)  # open tickets, new or changed
+    upserts: dict[int, ListedTicket] = field(default_factory=dict)    # open tickets, new or changed
     removed: set[int] = field(default_factory=set)                     # resolved (or gone)
     new_ids: set[int] = field(default_factory=set)                     # ids never seen before
     alerts: list[dict[str, Any]] = field(default_factory=list)         # outbox rows written since the last look
@@ -45,8 +54,8 @@ class Changes:
 
 @dataclass
 class Detail:
-    ticket: dict[str, Any]
-    messages: list[dict[str, Any]]
+    ticket: ListedTicket
+    messages: list[MessagePreview]
     events: list[dict[str, Any]]
     alerts: list[dict[str, Any]]
     chars: int = PREVIEW_CHARS
@@ -66,7 +75,7 @@ class TicketData:
         self._clock = clock
         self._db = store.open_db(self.db_path)
         self._lock = threading.Lock()
-        self.cache: dict[int, dict[str, Any]] = {}
+        self.cache: dict[int, ListedTicket] = {}
         self.marks: dict[str, Any] = {"ticket": 0, "updated_at": "", "message": 0, "event": 0, "alert": 0}
         self._dv: int | None = None
         self.closed = False
@@ -78,16 +87,16 @@ class TicketData:
             self.closed = True
             self._db.conn.close()
 
-    def _reader(self):
+    def _reader(self) -> Database:
         return store.open_db(self.db_path, migrate=False)
 
     # -- tickets ---------------------------------------------------------------------------------
-    def load_all(self) -> dict[int, dict[str, Any]]:
+    def load_all(self) -> dict[int, ListedTicket]:
         """Every open ticket (the first paint); pages already in the outbox are not news."""
         with self._lock:
             self._dv = store.data_version(self._db)
             self.marks = console_reads.watermarks(self._db)
-            rows = console_reads.open_ticket_rows(self._db)
+            rows = cast(list[ListedTicket], console_reads.open_ticket_rows(self._db))
         self.cache = {r["id"]: r for r in rows}
         return dict(self.cache)
 
@@ -106,8 +115,9 @@ class TicketData:
             self._dv = dv
             old = self.marks
             marks = console_reads.watermarks(self._db)  # before the reads: a later commit is seen next time
-            since = parse_iso(old["updated_at"]) - SLACK if old["updated_at"] else None
-            rows = console_reads.changed_ticket_rows(self._db, old, iso(since) if since else "")
+            last = parse_iso(old["updated_at"])
+            since = iso(last - SLACK) if last is not None else ""
+            rows = cast(list[ListedTicket], console_reads.changed_ticket_rows(self._db, old, since))
             alerts = console_reads.alerts_after(self._db, old["alert"])
             beats, counts = status.health_inputs(self._db, self._clock.now())
             failures = outgoing.failures_since(self._db, self._mail_since - SLACK)
@@ -135,6 +145,7 @@ class TicketData:
         new = []
         for r in rows:
             key, at = (r["id"], r["updated_at"]), parse_iso(r["updated_at"])
+            assert at is not None  # updated_at is NOT NULL
             if key not in self._mail_seen:
                 self._mail_seen[key] = at
                 new.append(r)
@@ -143,7 +154,7 @@ class TicketData:
         self._mail_seen = {k: at for k, at in self._mail_seen.items() if at >= floor}
         return new
 
-    def health_inputs(self) -> tuple[list[dict], dict[str, int]]:
+    def health_inputs(self) -> tuple[list[dict[str, Any]], dict[str, int]]:
         with self._lock:
             return status.health_inputs(self._db, self._clock.now())
 
@@ -153,10 +164,11 @@ class TicketData:
 
         db = self._reader()
         try:
-            t = console_reads.ticket_row(db, ticket_id)
+            t = cast(ListedTicket | None, console_reads.ticket_row(db, ticket_id))
             if t is None:
                 tickets.get_ticket(db, ticket_id)  # raises NoSuchTicket with the usual words
-            msgs = console_reads.message_previews(db, ticket_id, chars, start)
+                raise tickets.NoSuchTicket(f"no ticket #{ticket_id}")  # (filed just now: seen next time)
+            msgs = cast(list[MessagePreview], console_reads.message_previews(db, ticket_id, chars, start))
             mail = outgoing.delivery_by_message(db, [m["id"] for m in msgs if m["kind"] == "outgoing"])
             return Detail(ticket=t, messages=msgs, events=audit.events_for(db, ticket_id),
                           alerts=outbox.list_alerts(db, ticket_id=ticket_id), chars=chars, start=start,
@@ -164,10 +176,10 @@ class TicketData:
         finally:
             db.conn.close()
 
-    def preview(self, ticket_id: int, chars: int = 2000) -> dict[str, Any] | None:
+    def preview(self, ticket_id: int, chars: int = 2000) -> LatestMessage | None:
         db = self._reader()
         try:
-            return console_reads.latest_message_preview(db, ticket_id, chars)
+            return cast(LatestMessage | None, console_reads.latest_message_preview(db, ticket_id, chars))
         finally:
             db.conn.close()
 
@@ -202,11 +214,11 @@ class TicketData:
         finally:
             db.conn.close()
 
-    def staff(self) -> list[dict]:
+    def staff(self) -> list[dict[str, Any]]:
         with self._lock:
             return store_staff.all_staff(self._db)
 
-    def oncall(self, cfg, now):
+    def oncall(self, cfg: Config, now: datetime) -> OnCall | None:
         from console.alerts import audience
 
         with self._lock:

@@ -7,8 +7,9 @@ here a class or a level only names its CSS class.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from console import timefmt
@@ -80,14 +81,14 @@ def target_seconds(received_at: datetime, due_at: datetime) -> float:
     return max(1.0, (due_at - received_at).total_seconds())
 
 
-def status_word(t: dict[str, Any]) -> str:
+def status_word(t: Mapping[str, Any]) -> str:
     word = {"acknowledged": "ack'd"}.get(t["status"], t["status"])
     return ("PANIC " if t.get("panic_mode") else "") + word
 
 
 # -- what changed, in words -------------------------------------------------------------------------
 
-def describe_change(seen: dict[str, Any], now: dict[str, Any]) -> str:
+def describe_change(seen: Mapping[str, Any], now: Mapping[str, Any]) -> str:
     """How ticket `now` differs from the version `seen` an operator acted on, e.g.
     "now assigned to dee", "now Class II", "now acknowledged by bob"."""
     parts = []
@@ -112,7 +113,7 @@ def deadline_note(cls: str, due_at: datetime, now: datetime) -> str:
     return f"Class {cls} counted from arrival: due in {timefmt.span(secs)}"
 
 
-def _names(targets) -> str:
+def _names(targets: str | Iterable[object] | None) -> str:
     if isinstance(targets, str):
         return clean_line(targets, 60)
     return ", ".join(clean_line(str(t), 20) for t in (targets or [])) or "nobody"
@@ -200,7 +201,7 @@ def mail_event_words(kind: str, actor: str, d: dict) -> str | None:
                                    error=field("error", 100), reason=field("reason", 80))
 
 
-def delivery_words(d: dict[str, Any], tz) -> tuple[str, str]:
+def delivery_words(d: dict[str, Any], tz: tzinfo) -> tuple[str, str]:
     """(state word, detail) of one mail the desk sent: ("sent", "10:02:11, 250 2.0.0 Ok"),
     ("FAILED", "550 5.1.1 no such user; not resent"), ("queued", "try 2 at 10:05:00: 451 ...")."""
     state, tries = d["state"], d.get("attempts") or 0

@@ -9,10 +9,12 @@ ticket that needs no details, `S` without a failed mail) through Textual's `chec
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Protocol, runtime_checkable
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
@@ -119,12 +121,21 @@ def for_context(context: str) -> list[Key]:
     return [k for k in REGISTRY if context in k.contexts]
 
 
-def bindings(context: str) -> list[Binding]:
+def bindings(context: str) -> list[BindingType]:
     """Textual bindings for a screen (or the app) from the registry entries of `context`."""
     return [
         Binding(k.keys, k.action, k.description, show=k.show, key_display=k.display, id=k.id, priority=k.priority)
         for k in for_context(context) if k.bind
     ]
+
+
+@runtime_checkable
+class TicketFinder(Protocol):
+    """An app that opens tickets by number (the console)."""
+
+    def ticket_summary(self, tid: int) -> str: ...
+
+    def open_ticket(self, tid: int) -> None: ...
 
 
 class KeyCommands(Provider):
@@ -147,7 +158,7 @@ class KeyCommands(Provider):
                 out.append(k)
         return out
 
-    def _runner(self, k: Key):
+    def _runner(self, k: Key) -> Callable[[], object]:
         target = self.app if k.action.startswith("app.") else self.screen
         action = k.action.removeprefix("app.")
         return partial(target.run_action, action)
@@ -158,11 +169,12 @@ class KeyCommands(Provider):
 
     async def search(self, query: str) -> Hits:
         number = query.strip().lstrip("#")
-        if number.isdigit():
+        app = self.app
+        if number.isdigit() and isinstance(app, TicketFinder):
             tid = int(number)
-            about = getattr(self.app, "ticket_summary", lambda _tid: "")(tid)
+            about = app.ticket_summary(tid)
             yield Hit(1.0, Content(f"Open #{tid}" + (f"  {about}" if about else "")),
-                      partial(self.app.open_ticket, tid), help="jump to the ticket")
+                      partial(app.open_ticket, tid), help="jump to the ticket")
         matcher = self.matcher(query)
         for k in self._entries():
             text = f"{k.description}  ({k.label})"

@@ -10,9 +10,9 @@ changed meanwhile leaves the review open with the new state, so they can look an
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Callable
 
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -24,6 +24,7 @@ from console.safe_text import clean_block, clean_line
 from console.ui import keys
 from console.ui import styles as st
 from console.ui.screens.dialogs import ConfirmDialog
+from store.rows import Ticket
 
 
 @dataclass
@@ -31,7 +32,7 @@ class Writing:
     """A reply or a note in progress: the ticket as read when the draft was made (what a send is checked
     against), the text it started with and the text so far, and the reply's headers."""
     kind: str                    # "reply" | "note"
-    ticket: dict[str, Any]
+    ticket: Ticket
     draft: str
     text: str
     to: str = ""
@@ -84,7 +85,7 @@ def writing_row(text: str) -> int:
     return min(quoted[-1] + 2, len(lines) - 1) if quoted else 0
 
 
-def confirm_discard(screen: Screen, w: Writing, then: Callable[[], None]) -> None:
+def confirm_discard(screen: Screen[Any], w: Writing, then: Callable[[], object]) -> None:
     """Ask before a draft is thrown away; `then()` runs on yes."""
     question = st.join(f"Discard this {w.noun}? Its text is lost; nothing is sent or written.")
 
@@ -97,15 +98,21 @@ def confirm_discard(screen: Screen, w: Writing, then: Callable[[], None]) -> Non
                                          question, yes="Discard", no="Keep writing"), answered)
 
 
-class ComposerScreen(Screen):
-    """The built-in composer. Dismisses with the text (to review it) or None (discarded)."""
+# `offer(writing, use)`: let the operator pick a template, then `use(text, name)` with its draft.
+OfferTemplates = Callable[[Writing, Callable[[str, str], None]], None]
+
+
+class ComposerScreen(Screen[str | None]):
+    """The built-in composer. Dismisses with the text (to review it) or None (discarded). Ctrl+o offers
+    the templates through `offer_templates`."""
 
     KEY_CONTEXT = keys.COMPOSER
     BINDINGS = keys.bindings(keys.COMPOSER)
 
-    def __init__(self, writing: Writing, note: str = ""):
+    def __init__(self, writing: Writing, offer_templates: OfferTemplates, note: str = "") -> None:
         super().__init__()
         self.writing = writing
+        self.offer_templates = offer_templates
         self.note = note
 
     def compose(self) -> ComposeResult:
@@ -140,7 +147,7 @@ class ComposerScreen(Screen):
         self.dismiss(self.text)
 
     def action_template(self) -> None:
-        self.app.offer_templates(self.writing, self.use_template)
+        self.offer_templates(self.writing, self.use_template)
 
     def use_template(self, text: str, name: str) -> None:
         """The template's text in place of what is there (ctrl+z brings that back)."""
@@ -157,7 +164,7 @@ class ComposerScreen(Screen):
         confirm_discard(self, self.writing, lambda: self.dismiss(None))
 
 
-class ReviewScreen(Screen):
+class ReviewScreen(Screen[str | None]):
     """What will be sent (or added), exactly. Dismisses with "sent", "edit" or None (discarded).
 
     `send(screen)` starts the send; the app answers with done() or refused()."""
@@ -165,7 +172,7 @@ class ReviewScreen(Screen):
     KEY_CONTEXT = keys.REVIEW
     BINDINGS = keys.bindings(keys.REVIEW)
 
-    def __init__(self, writing: Writing, send: Callable[[ReviewScreen], None]):
+    def __init__(self, writing: Writing, send: Callable[[ReviewScreen], None]) -> None:
         super().__init__()
         self.writing = writing
         self._send = send
@@ -220,7 +227,7 @@ class ReviewScreen(Screen):
     def done(self) -> None:
         self.dismiss("sent")
 
-    def refused(self, why: str, ticket: dict[str, Any] | None = None) -> None:
+    def refused(self, why: str, ticket: Ticket | None = None) -> None:
         """Nothing was sent. With `ticket`, the ticket changed meanwhile: it is the basis now, so that
         a second y sends against what the operator has just been shown."""
         self.busy = False

@@ -3,10 +3,10 @@ a preview of the selected ticket when the list is short, and the pages panel."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, Any
 
-from textual import work
+from textual import getters, work
 from textual.app import ComposeResult
 from textual.content import Content
 from textual.screen import Screen
@@ -19,7 +19,12 @@ from console.ui import keys
 from console.ui import styles as st
 from console.ui.screens.dialogs import FilterDialog
 from console.ui.widgets.status import StatusBar
+from console.ui.shown import ShownTicket
 from console.ui.widgets.tickets import RowView, TicketTable
+from store.rows import LatestMessage
+
+if TYPE_CHECKING:
+    from console.ui.app import ConsoleApp
 
 SORTS = ("time", "id", "class")
 SORT_LABELS = {"time": "time left", "id": "id", "class": "class"}
@@ -46,7 +51,7 @@ class View:
         return parts
 
 
-def ticket_level(t: dict[str, Any], now: datetime, warn_fraction: float) -> tuple[int | None, str]:
+def ticket_level(t: ShownTicket, now: datetime, warn_fraction: float) -> tuple[int | None, str]:
     """(seconds left or None when acknowledged or resolved, level)."""
     if t.get("acknowledged_at") or t["status"] == "resolved":
         return None, "acked"
@@ -54,16 +59,18 @@ def ticket_level(t: dict[str, Any], now: datetime, warn_fraction: float) -> tupl
     return secs, fmt.level(secs, fmt.target_seconds(t["_received"], t["_due"]), warn_fraction)
 
 
-def row_view(t: dict[str, Any], now: datetime, warn_fraction: float, marked: bool) -> RowView:
+def row_view(t: ShownTicket, now: datetime, warn_fraction: float, marked: bool) -> RowView:
     secs, lvl = ticket_level(t, now, warn_fraction)
     info = fmt.class_info(t["class"])
     return RowView(info.css, info.badge, t["id"], fmt.left_cell(secs, lvl), lvl, t["_subject"], t["_requester"],
                    t["_assignee"], fmt.status_word(t), marked, bool(t.get("customer_wrote")))
 
 
-class DashboardScreen(Screen):
+class DashboardScreen(Screen[None]):
     KEY_CONTEXT = keys.DASHBOARD
     BINDINGS = keys.bindings(keys.DASHBOARD)
+    if TYPE_CHECKING:  # the app this screen belongs to, for the type checker (Textual's getters.app)
+        app = getters.app(ConsoleApp)
 
     def __init__(self) -> None:
         super().__init__()
@@ -97,10 +104,13 @@ class DashboardScreen(Screen):
 
     @property
     def table(self) -> TicketTable:
-        return self._table  # kept from compose(): no DOM query per tick, and none after teardown
+        # Kept from compose(): no DOM query per tick, and none after teardown.
+        if self._table is None:
+            raise RuntimeError("the ticket list is made by compose()")
+        return self._table
 
     # -- rows ------------------------------------------------------------------------------------
-    def source(self) -> dict[int, dict[str, Any]]:
+    def source(self) -> dict[int, ShownTicket]:
         return self.app.resolved if self.view.resolved else self.app.tickets
 
     def _row_view(self, tid: int, now: datetime) -> RowView | None:
@@ -109,16 +119,17 @@ class DashboardScreen(Screen):
             return None
         return row_view(t, now, self.app.warn_fraction, tid in self.app.marked)
 
-    def _sort_key(self, t: dict[str, Any]):
+    def _sort_key(self, t: ShownTicket) -> tuple[Any, ...]:
         if self.view.resolved:
-            return (-(t["_resolved"].timestamp() if t.get("_resolved") else 0), -t["id"])
+            resolved = t["_resolved"]
+            return (-(resolved.timestamp() if resolved else 0), -t["id"])
         if self.view.sort == "id":
             return (t["id"],)
         if self.view.sort == "class":
             return (fmt.class_info(t["class"]).rank,) + t["_sort"]
         return t["_sort"]
 
-    def _passes(self, t: dict[str, Any], now: datetime) -> bool:
+    def _passes(self, t: ShownTicket, now: datetime) -> bool:
         v, app = self.view, self.app
         if v.cls and t["class"] != v.cls:
             return False
@@ -188,7 +199,7 @@ class DashboardScreen(Screen):
     def show_viewbar(self) -> None:
         v, app = self.view, self.app
         shown, total = self.table.row_count, len(self.source())
-        parts: list = [st.bold(f" {shown} of {total} {'resolved (v: open)' if v.resolved else 'open'}")]
+        parts: list[Content | str] = [st.bold(f" {shown} of {total} {'resolved (v: open)' if v.resolved else 'open'}")]
         parts.append(f"  sort: {'resolved, newest first' if v.resolved else SORT_LABELS[v.sort]}")
         if v.filters():
             parts.append(st.bold("  filter: " + ", ".join(v.filters())))
@@ -234,7 +245,7 @@ class DashboardScreen(Screen):
 
     @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
     def _load_preview(self, tid: int) -> None:
-        m = self.app.data.preview(tid)
+        m = self.app.reads.preview(tid)
         text = preview_text(self.source().get(tid), m)
         self.app.call_from_thread(self._show_preview, tid, text)
 
@@ -306,7 +317,7 @@ class DashboardScreen(Screen):
             self.app.load_pages()
         self._layout_preview()
 
-    def show_pages(self, rows: list[dict]) -> None:
+    def show_pages(self, rows: list[dict[str, Any]]) -> None:
         self.query_one("#pages", Static).update(pages_text(rows, self.app.cfg.timezone))
 
     def action_search(self) -> None:
@@ -341,7 +352,7 @@ class DashboardScreen(Screen):
 
     @work(thread=True, exclusive=True, group="search", exit_on_error=False)
     def _search_bodies(self, text: str) -> None:
-        ids = self.app.data.search_bodies(text)
+        ids = self.app.reads.search_bodies(text)
         self.app.call_from_thread(self._bodies_found, text, ids)
 
     def _bodies_found(self, text: str, ids: set[int]) -> None:
@@ -413,22 +424,22 @@ class DashboardScreen(Screen):
 
     def action_reply(self) -> None:
         if (tid := self._one()) is not None:
-            self.app.reply_to(tid)
+            self.app.replies.reply_to(tid)
 
     def action_note(self) -> None:
         if (tid := self._one()) is not None:
-            self.app.write_note(tid)
+            self.app.replies.write_note(tid)
 
     def action_template_reply(self) -> None:
         if (tid := self._one()) is not None:
-            self.app.template_reply(tid)
+            self.app.replies.template_reply(tid)
 
     def action_details(self) -> None:
         if (tid := self._one()) is not None:
-            self.app.ask_for_details(tid)
+            self.app.replies.ask_for_details(tid)
 
 
-def preview_text(t: dict[str, Any] | None, m: dict[str, Any] | None) -> Content:
+def preview_text(t: ShownTicket | None, m: LatestMessage | None) -> Content:
     if t is None:
         return Content("")
     head = st.join(st.badge(t["class"]), st.bold(f" #{t['id']} {t['_subject']}"), "\n")
@@ -440,10 +451,10 @@ def preview_text(t: dict[str, Any] | None, m: dict[str, Any] | None) -> Content:
     return head + st.muted(f"latest: {m['kind']} from {who}\n") + Content("\n".join(lines) or "(no text)")
 
 
-def pages_text(rows: list[dict], tz) -> Content:
+def pages_text(rows: list[dict[str, Any]], tz: tzinfo) -> Content:
     if not rows:
         return st.muted("no pages sent yet")
-    parts: list = []
+    parts: list[Content | str] = []
     for a in rows[:7]:
         when = a.get("sent_at") or a.get("created_at")
         from store.times import parse_iso

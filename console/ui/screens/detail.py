@@ -8,10 +8,11 @@ than the first, so paging through a huge body never stalls the screen), `support
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from textual import work
+from textual import getters, work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -24,16 +25,20 @@ from console.ui import keys
 from console.ui import styles as st
 from console.ui.data import PREVIEW_CHARS, Detail
 from console.ui.screens.dashboard import ticket_level
+from console.ui.shown import ShownTicket
 from console.ui.widgets.status import StatusBar
+from store.rows import MessagePreview
 from store.times import parse_iso
 
+if TYPE_CHECKING:
+    from console.ui.app import ConsoleApp
 
 
 def _section(title: str) -> Content:
     return st.join("\n", st.heading(title), "\n")
 
 
-def head_text(t: dict[str, Any], app) -> Content:
+def head_text(t: ShownTicket, app: ConsoleApp) -> Content:
     secs, lvl = ticket_level(t, app.clock.now(), app.warn_fraction)
     return st.join(st.badge(t["class"]), st.bold(f" #{t['id']} "), st.bold(t["_subject"] or "(no subject)"), "\n",
                    "time left ", st.left(secs, lvl),
@@ -64,10 +69,10 @@ def flag_list(d: Detail) -> list[str]:
     return flags
 
 
-def info_text(d: Detail, tz) -> Content:
+def info_text(d: Detail, tz: tzinfo) -> Content:
     t = d.ticket
     who = f"{t['requester_name']} <{t['requester']}>" if t["requester_name"] else t["requester"]
-    parts: list = ["Requester  ", clean_line(who, 120),
+    parts: list[Content | str] = ["Requester  ", clean_line(who, 120),
                    f"\nReceived   {fmt.local_time(parse_iso(t['received_at']), tz)}",
                    f"\nDue        {fmt.local_time(parse_iso(t['due_at']), tz)}   (Class {t['class']}: "
                    f"{fmt.class_info(t['class']).name})"]
@@ -91,13 +96,13 @@ DELIVERY_STYLES = {"sent": "$success", "FAILED": "bold $error", "CUT SHORT": "bo
                    "queued": "bold $urgency-warn", "sending": "bold $urgency-warn"}
 
 
-def page_answers(d: Detail) -> dict[int, dict]:
+def page_answers(d: Detail) -> dict[int, dict[str, Any]]:
     """Message row -> what intake made of it, for the ticket's mail that answered an email page."""
     return {e["detail"]["message"]: e["detail"] for e in d.events
             if e["kind"] == "page_reply_received" and isinstance(e.get("detail"), dict) and e["detail"].get("message")}
 
 
-def _message_head(m: dict, d: Detail, tz) -> list:
+def _message_head(m: MessagePreview, d: Detail, tz: tzinfo) -> list[Content | str]:
     when = fmt.local_time(parse_iso(m["received_at"]), tz)
     if m["kind"] == "note":
         who = clean_line(m["from_name"] or "", 60) or "(someone)"
@@ -108,7 +113,7 @@ def _message_head(m: dict, d: Detail, tz) -> list:
     if answer is not None:  # staff answering a page by mail: theirs, not the customer's
         kind = f"{kind} to {clean_line(str(answer.get('person') or '?'), 20)}'s page" + (
             " (acknowledged it)" if answer.get("acknowledged") else " (not an acknowledgement)")
-    parts: list = [st.bold(f"── {when}  {kind}  {who or '(unknown sender)'}  "
+    parts: list[Content | str] = [st.bold(f"── {when}  {kind}  {who or '(unknown sender)'}  "
                            f"(message {m['id']})")]
     mail = d.deliveries.get(m["id"])
     if mail is not None:
@@ -122,8 +127,8 @@ def _message_head(m: dict, d: Detail, tz) -> list:
     return parts
 
 
-def thread_text(d: Detail, tz) -> Content:
-    parts: list = [_section(f"Messages ({len(d.messages)})")]
+def thread_text(d: Detail, tz: tzinfo) -> Content:
+    parts: list[Content | str] = [_section(f"Messages ({len(d.messages)})")]
     for m in d.messages:
         parts += _message_head(m, d, tz)
         tags = [k for k in ("unparseable", "oversize") if m[k]]
@@ -168,22 +173,22 @@ def files_text(d: Detail) -> Content:
     refs = file_refs(d)
     if not refs:
         return Content("")
-    parts: list = [_section(f"Attachments ({len(refs)})  w saves one to a file (never opened)")]
+    parts: list[Content | str] = [_section(f"Attachments ({len(refs)})  w saves one to a file (never opened)")]
     for i, f in enumerate(refs, 1):
         parts.append(f"{i:>3}. {file_words(f)}   (message {f.message_id})\n")
     return st.join(*parts)
 
 
-def audit_text(d: Detail, tz) -> Content:
-    parts: list = [_section(f"History ({len(d.events)})")]
+def audit_text(d: Detail, tz: tzinfo) -> Content:
+    parts: list[Content | str] = [_section(f"History ({len(d.events)})")]
     for e in d.events:
         parts += [st.muted(fmt.local_time(parse_iso(e["at"]), tz, "%d %b %H:%M:%S") + "  "),
                   fmt.event_words(e), "\n"]
     return st.join(*parts)
 
 
-def pages_text(d: Detail, tz) -> Content:
-    parts: list = [_section(f"Pages ({len(d.alerts)})")]
+def pages_text(d: Detail, tz: tzinfo) -> Content:
+    parts: list[Content | str] = [_section(f"Pages ({len(d.alerts)})")]
     if not d.alerts:
         parts.append(st.muted("none\n"))
     for a in sorted(d.alerts, key=lambda a: a["id"]):
@@ -204,7 +209,7 @@ def pages_text(d: Detail, tz) -> Content:
 
 @dataclass
 class Rendered:
-    ticket: dict[str, Any]
+    ticket: ShownTicket
     info: Content
     thread: Content
     files: Content
@@ -213,15 +218,17 @@ class Rendered:
     refs: list[FileRef]
 
 
-class DetailScreen(Screen):
+class DetailScreen(Screen[None]):
     KEY_CONTEXT = keys.DETAIL
     BINDINGS = keys.bindings(keys.DETAIL)
+    if TYPE_CHECKING:  # the app this screen belongs to, for the type checker (Textual's getters.app)
+        app = getters.app(ConsoleApp)
 
-    def __init__(self, ticket_id: int):
+    def __init__(self, ticket_id: int) -> None:
         super().__init__()
         self.ticket_id = ticket_id
         self.detail: Detail | None = None
-        self.ticket: dict[str, Any] | None = None
+        self.ticket: ShownTicket | None = None
         self.refs: list[FileRef] = []
         self.start = 0  # the part of long bodies shown (`m` moves on by PREVIEW_CHARS)
 
@@ -258,7 +265,7 @@ class DetailScreen(Screen):
 
         app = self.app
         try:
-            d = app.data.detail(self.ticket_id, PREVIEW_CHARS, start)
+            d = app.reads.detail(self.ticket_id, PREVIEW_CHARS, start)
         except StoreError as exc:
             app.call_from_thread(self._failed, str(exc))
             return
@@ -351,19 +358,19 @@ class DetailScreen(Screen):
         return True
 
     def action_reply(self) -> None:
-        self.app.reply_to(self.ticket_id)
+        self.app.replies.reply_to(self.ticket_id)
 
     def action_note(self) -> None:
-        self.app.write_note(self.ticket_id)
+        self.app.replies.write_note(self.ticket_id)
 
     def action_template_reply(self) -> None:
-        self.app.template_reply(self.ticket_id)
+        self.app.replies.template_reply(self.ticket_id)
 
     def action_details(self) -> None:
-        self.app.ask_for_details(self.ticket_id)
+        self.app.replies.ask_for_details(self.ticket_id)
 
     def action_resend(self) -> None:
-        self.app.resend_failed(self)
+        self.app.replies.resend_failed(self)
 
 
 def default_save_dir() -> Path:

@@ -7,8 +7,9 @@ operator may make; the permission checks in console.actions stay the authority.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual import events
 from textual.app import ComposeResult
@@ -22,6 +23,9 @@ from console.safe_text import clean_line
 from console.ui import format as fmt
 from console.ui import keys
 from console.ui import styles as st
+
+if TYPE_CHECKING:
+    from console.alerts.oncall import OnCall
 
 
 class Dialog(ModalScreen):
@@ -112,7 +116,8 @@ class StaffPicker(FilterPicker):
     FILTER_ID, LIST_ID, EMPTY_ID = "staff-filter", "staff", "staff-empty"
     NO_MATCH = "nobody matches {query!r}"
 
-    def __init__(self, title: Content, people: list[Person], oncall=None, current: str | None = None):
+    def __init__(self, title: Content, people: list[Person], oncall: OnCall | None = None,
+                 current: str | None = None) -> None:
         super().__init__()
         self.title_text = title
         self.people = people
@@ -439,7 +444,7 @@ class SaveDialog(Dialog):
         ol.focus()
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        self.query_one("#path", Input).value = self.default_path(int(event.option.id))
+        self.query_one("#path", Input).value = self.default_path(event.option_index)  # option i has id str(i)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.query_one("#path", Input).focus()

@@ -43,11 +43,12 @@ def help_table() -> Table:
 
 
 def legend() -> Content:
-    parts: list = ["Classes  "]
+    parts: list[Content | str] = ["Classes  "]
     for cls, info in fmt.CLASSES.items():
         parts += [st.badge(cls), f" {info.name}  "]
-    parts += ["\nTime left  ", st.left(28, "ok"), "  ", st.left(14 * 60 + 59, "ok"), "  ", st.left(4 * 3600 + 3540, "ok"),
-              "  ", st.left(2 * 86400 + 23 * 3600, "ok"), ";  ", st.left(170, "warn"), " = 80 % of the target used;  ",
+    parts += ["\nTime left  ", st.left(28, "ok"), "  ", st.left(14 * 60 + 59, "ok"), "  ",
+              st.left(4 * 3600 + 3540, "ok"), "  ", st.left(2 * 86400 + 23 * 3600, "ok"), ";  ", st.left(170, "warn"),
+              " = 80 % of the target used;  ",
               st.left(-192, "breached"), " = overdue;  ack'd = clock stopped",
               "\n\u2709 = the customer wrote again since the desk last acted;  * = marked for a bulk reassign",
               "\nSearch  words in the subject, requester or mail, ignoring case and accents;  #N jumps to ticket N"]
@@ -66,5 +67,5 @@ class HelpScreen(ModalScreen):
             yield Static("esc close   ctrl+p command palette", classes="dialog-help")
         yield Footer()
 
-    async def action_dismiss(self, result=None) -> None:
+    async def action_dismiss(self, result: object = None) -> None:
         self.dismiss()

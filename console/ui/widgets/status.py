@@ -2,7 +2,8 @@
 intake, the scheduler and the outbox (console.health, the same assessment as `support-console status`)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
 
 from textual.content import Content
 from textual.widgets import Static
@@ -12,6 +13,9 @@ from console.safe_text import clean_line
 from console.ui import format as fmt
 from console.ui import styles as st
 from store.times import parse_iso
+
+if TYPE_CHECKING:
+    from console.alerts.oncall import OnCall
 
 
 def intake_words(h: Health, now: datetime) -> Content:
@@ -44,8 +48,8 @@ def outbox_words(h: Health) -> Content:
     return out
 
 
-def status_text(*, operator: str, counts: dict[str, int], breached: int, oncall, health: Health | None,
-                now: datetime, tz, role: str | None) -> Content:
+def status_text(*, operator: str, counts: dict[str, int], breached: int, oncall: OnCall | None,
+                health: Health | None, now: datetime, tz: tzinfo, role: str | None) -> Content:
     parts: list[Content | str] = [st.bold(" " + now.astimezone(tz).strftime("%H:%M:%S %Z")),
                                   f"  {clean_line(operator, 20)}" + (f" ({role})" if role else "") + "   "]
     for cls in fmt.CLASSES:

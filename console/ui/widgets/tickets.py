@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
 from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -111,7 +111,8 @@ class TicketTable(ScrollView, can_focus=True, inherit_bindings=False):
             self.table = table
             self.ticket_id = ticket_id
 
-    def __init__(self, row_view: Callable[[int, datetime], RowView | None], now: Callable[[], datetime], **kw):
+    def __init__(self, row_view: Callable[[int, datetime], RowView | None], now: Callable[[], datetime],
+                 **kw: Any) -> None:
         super().__init__(**kw)
         self.row_view = row_view
         self.now = now()
@@ -134,7 +135,8 @@ class TicketTable(ScrollView, can_focus=True, inherit_bindings=False):
         self.ids = list(ids)
         self._index = {tid: n for n, tid in enumerate(self.ids)}
         self._resize_virtual()
-        row = self._index.get(keep, min(self.cursor_row, max(0, len(self.ids) - 1)))
+        same_row = min(self.cursor_row, max(0, len(self.ids) - 1))
+        row = self._index.get(keep, same_row) if keep is not None else same_row
         self.move_cursor(row, announce=self.cursor_id != keep or keep is None)
         self.refresh()
 
