@@ -19,12 +19,15 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from console import policy as pol
+from store.errors import EX_CONFIG, NeedsFixing
 
 ENV_VAR = "SUPPORT_CONSOLE_CONFIG"
 
 
-class ConfigError(Exception):
+class ConfigError(NeedsFixing):
     """Bad or missing configuration; the message names the key."""
+
+    exit_code = EX_CONFIG
 
 
 def _key(default: Any = MISSING, kind: str = "str", *, key: str | None = None, choices: tuple = (),
@@ -445,7 +448,7 @@ _POLICY = pol.SlaPolicy()  # the policy's own values are the defaults
 
 @dataclass(frozen=True)
 class _SlaKeys:
-    I: timedelta = _key(_POLICY.targets["I"], "duration")
+    I: timedelta = _key(_POLICY.targets["I"], "duration")  # noqa: E741 - the class's name in the config
     II: timedelta = _key(_POLICY.targets["II"], "duration")
     III: timedelta = _key(_POLICY.targets["III"], "duration")
     III_escalate_after: timedelta = _key(_POLICY.escalate_after, "duration")

@@ -38,7 +38,7 @@ from console.ui.screens.dialogs import (GotoDialog, Person, ReclassifyDialog, Re
 from console.ui.screens.help import HelpScreen
 from console.ui.theme import THEME
 from console.ui.widgets.status import StatusBar, status_text
-from store.db import StoreError
+from store.errors import KNOWN_ERRORS
 
 POLL_SECONDS = 0.5
 TICK_SECONDS = 1.0
@@ -444,7 +444,7 @@ class ConsoleApp(Replying, App):
         done, refused = [], []
         try:
             db = store.open_db(self.db_path)
-        except StoreError as exc:
+        except KNOWN_ERRORS as exc:
             self.call_from_thread(self._action_done, kind, [], [(tid, str(exc)) for tid in seen], params)
             return
         try:
@@ -458,7 +458,7 @@ class ConsoleApp(Replying, App):
                                                     f"{fmt.describe_change(t, current)}; nothing was written")
                     self._one_action(db, kind, tid, version, now, params)
                     done.append(tid)
-                except StoreError as exc:
+                except KNOWN_ERRORS as exc:
                     refused.append((tid, str(exc)))
                 except Exception as exc:  # never take the console down; say what happened
                     refused.append((tid, f"internal error: {type(exc).__name__}: {exc}"))

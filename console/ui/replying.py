@@ -27,7 +27,7 @@ from console.ui import format as fmt
 from console.ui import styles as st
 from console.ui.screens.composer import ComposerScreen, ReviewScreen, Writing
 from console.ui.screens.dialogs import ConfirmDialog, TemplateChoice, TemplatePicker
-from store.db import StoreError
+from store.errors import KNOWN_ERRORS
 
 NOT_SET_UP = "Replies are not set up: add an [smtp] table (host, from, ...) to the config; n still adds a note"
 NO_EDITOR = object()  # the editor cannot be used here: the built-in composer instead
@@ -101,7 +101,7 @@ class Replying:
 
         try:
             db = store.open_db(self.db_path)
-        except StoreError as exc:
+        except KNOWN_ERRORS as exc:
             self.call_from_thread(self._cannot, kind, tid, str(exc))
             return
         try:
@@ -118,7 +118,7 @@ class Replying:
                     asked = already_asked(audit.events_for(db, tid), self.cfg.timezone)
                     if asked:
                         w.warnings.append(asked)
-        except (StoreError, templates.TemplateError) as exc:
+        except (*KNOWN_ERRORS, templates.TemplateError) as exc:
             self.call_from_thread(self._cannot, kind, tid, str(exc))
             return
         finally:
@@ -223,7 +223,7 @@ class Replying:
                 except templates.TemplateError as exc:
                     summary = f"cannot be used: {clean_line(str(exc), 60)}"
                 choices.append(TemplateChoice(name, summary))
-        except (StoreError, templates.TemplateError) as exc:
+        except (*KNOWN_ERRORS, templates.TemplateError) as exc:
             self.call_from_thread(self._cannot, "reply", tid, str(exc))
             return
         self.call_from_thread(self._pick_template, tid, choices, then, current)
@@ -247,7 +247,7 @@ class Replying:
                 body = desk.draft_reply(db, self.cfg, tid, self.operator, template=name).body
             finally:
                 db.conn.close()
-        except (StoreError, templates.TemplateError) as exc:
+        except (*KNOWN_ERRORS, templates.TemplateError) as exc:
             self.call_from_thread(self._cannot, "reply", tid, str(exc))
             return
         self.call_from_thread(use, body, name)
@@ -273,7 +273,7 @@ class Replying:
 
         try:
             db = store.open_db(self.db_path)
-        except StoreError as exc:
+        except KNOWN_ERRORS as exc:
             self.call_from_thread(screen.refused, clean_line(str(exc), 200))
             return
         try:
@@ -288,7 +288,7 @@ class Replying:
                     raise actions.ActionRefused("changed")
                 queued = desk.send_reply(db, self.cfg, w.ticket_id, w.text, self.operator, now, template=w.template,
                                          expected_version=w.version)
-            except StoreError as exc:
+            except KNOWN_ERRORS as exc:
                 self.call_from_thread(self._refused, w, screen, str(exc), self._current(db, w.ticket_id))
                 return
             except Exception as exc:  # noqa: BLE001 - never leave the review stuck on "sending…"
@@ -311,7 +311,7 @@ class Replying:
 
         try:
             return tickets.get_ticket(db, tid)
-        except StoreError:
+        except KNOWN_ERRORS:
             return None
 
     def _refused(self, w: Writing, screen: ReviewScreen, why: str, current: dict | None) -> None:
@@ -411,7 +411,7 @@ class Replying:
                 outcome = self.send_mail(db, self.cfg, row["id"], self.clock)
             finally:
                 db.conn.close()
-        except StoreError as exc:
+        except KNOWN_ERRORS as exc:
             self.call_from_thread(self._cannot, "reply", tid, str(exc))
             self._told_mail.discard(send_id)
             return

@@ -87,8 +87,8 @@ def info_text(d: Detail, tz) -> Content:
 
 
 KIND_WORDS = {"outgoing": "sent by the desk", "note": "internal note"}
-DELIVERY_STYLES = {"sent": "$success", "FAILED": "bold $error", "CUT SHORT": "bold $error", "queued": "bold $urgency-warn",
-                   "sending": "bold $urgency-warn"}
+DELIVERY_STYLES = {"sent": "$success", "FAILED": "bold $error", "CUT SHORT": "bold $error",
+                   "queued": "bold $urgency-warn", "sending": "bold $urgency-warn"}
 
 
 def _message_head(m: dict, d: Detail, tz) -> list:
@@ -243,12 +243,12 @@ class DetailScreen(Screen):
 
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def _load(self, start: int) -> None:
-        from store.db import StoreError
+        from store.errors import KNOWN_ERRORS
 
         app = self.app
         try:
             d = app.data.detail(self.ticket_id, PREVIEW_CHARS, start)
-        except StoreError as exc:
+        except KNOWN_ERRORS as exc:
             app.call_from_thread(self._failed, str(exc))
             return
         tz = app.cfg.timezone
