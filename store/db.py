@@ -96,7 +96,9 @@ def open_db(path: str | Path, *, migrate: bool = True) -> Database:
             if isinstance(known, WillPass):
                 raise known from None
             raise StoreError(f"cannot open database {path}: {exc}") from None
-        db = Database(conn)
+        # No sqlite-utils plugins: the desk uses none, and finding them scans every installed package's
+        # entry points (importlib.metadata) in each process, one `ingest` per mail included.
+        db = Database(conn, execute_plugins=False)
         if migrate:
             from store.schema import migrations
 

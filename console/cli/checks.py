@@ -173,6 +173,9 @@ def show_oncall(cfg: Config, now: datetime, *, as_json: bool = False) -> int:
         print("no [oncall] rotation configured", file=sys.stderr)
         return 1
     cur = audience.current(db, cfg, now)
+    if cur is None:  # (a rotation always names someone; current() is None only without one)
+        print("no [oncall] rotation configured", file=sys.stderr)
+        return 1
     nxt = oc.handoffs(rot, now, 3)
     if as_json:
         json.dump({"primary": cur.primary, "secondary": cur.secondary, "since": cur.since.isoformat(),

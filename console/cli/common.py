@@ -69,9 +69,10 @@ def ticket_id(text: str) -> int:
 def local(cfg: Config, text: str | None) -> str:
     from store.times import parse_iso
 
-    if not text:
+    at = parse_iso(text) if text else None
+    if at is None:
         return "-"
-    return parse_iso(text).astimezone(cfg.timezone).strftime("%Y-%m-%d %H:%M")
+    return at.astimezone(cfg.timezone).strftime("%Y-%m-%d %H:%M")
 
 
 def local_dt(cfg: Config, dt: datetime) -> str:

@@ -71,7 +71,8 @@ def run_reply(args, cfg: Config, tid: int, actor: str, clock) -> int:
         row = desk.resend(db, cfg, tid, args.resend, actor, clock.now())
         return _report(tid, delivery.send_now(db, cfg, row["id"], clock), ", ".join(row["rcpt_to"]), "", db, clock)
     t = tickets.get_ticket(db, tid)
-    signature = cfg.person(actor).signature if cfg.person(actor) else None
+    person = cfg.person(actor)
+    signature = person.signature if person is not None else None
     try:
         if args.template:
             body = compose.with_signature(desk.template_text(cfg, args.template, t, actor), signature)
