@@ -13,7 +13,7 @@ from console.config import Config
 from console.identity import as_actor
 import store
 from store import audit, outbox, staff as store_staff, tickets, write
-from store.db import StoreError
+from store.errors import EX_NOPERM, NeedsFixing, NotPermitted
 from store.times import parse_iso
 
 
@@ -28,8 +28,14 @@ def sync_staff(cfg: Config) -> None:
         db.close()
 
 
-class ActionRefused(StoreError):
-    """The actor may not do this, or it makes no sense now. Nothing was written."""
+class ActionRefused(NeedsFixing):
+    """It makes no sense now (already resolved, changed meanwhile...). Nothing was written."""
+
+
+class PermissionRefused(ActionRefused, NotPermitted):
+    """The actor may not do this (a role, an assignment, a read-only account). Nothing was written."""
+
+    exit_code = EX_NOPERM
 
 
 def person_now(db: Database, cfg: Config, handle: str) -> dict | None:
@@ -50,15 +56,15 @@ def acting(db: Database, cfg: Config, actor: str) -> dict:
     for someone after losing the role, is refused."""
     actor = as_actor(actor)
     if actor.read_only:
-        raise ActionRefused(actor.why or f"{actor} may only read")
+        raise PermissionRefused(actor.why or f"{actor} may only read")
     person = person_now(db, cfg, actor.handle)
     if person is None:
         hint = "" if cfg.uses_logins else "; pass --as HANDLE or set [console] operator"
-        raise ActionRefused(f"{actor.handle!r} is not on the staff list{hint}")
+        raise PermissionRefused(f"{actor.handle!r} is not on the staff list{hint}")
     if actor.by is not None and actor.by != "root":
         by = person_now(db, cfg, actor.by)
         if by is None or not _is_super(by):
-            raise ActionRefused(f"{actor.by} may no longer act for {actor.handle}: not a supervisor now")
+            raise PermissionRefused(f"{actor.by} may no longer act for {actor.handle}: not a supervisor now")
     return person
 
 
@@ -78,7 +84,7 @@ def _own_or_super(person: dict, t: dict, verb: str) -> None:
     if _is_super(person):
         return
     if t["assignee"] not in (None, person["handle"]):
-        raise ActionRefused(f"#{t['id']} is assigned to {t['assignee']}; only they or a supervisor may {verb} it")
+        raise PermissionRefused(f"#{t['id']} is assigned to {t['assignee']}; only they or a supervisor may {verb} it")
 
 
 def acknowledge(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime,
@@ -117,7 +123,7 @@ def take(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime,
         if t["assignee"] == actor:
             raise ActionRefused(f"#{ticket_id} is already yours")
         if t["assignee"] is not None and not _is_super(person):
-            raise ActionRefused(f"#{ticket_id} is assigned to {t['assignee']}; ask a supervisor to reassign it")
+            raise PermissionRefused(f"#{ticket_id} is assigned to {t['assignee']}; ask a supervisor to reassign it")
         t2 = tickets.update_ticket(db, ticket_id, {"assignee": actor}, now, expected_version=t["version"])
         audit.add_event(db, ticket_id, "taken", who.recorded, now, previous=t["assignee"])
         return t2
@@ -135,7 +141,7 @@ def assign(db: Database, cfg: Config, ticket_id: int, handle: str, actor: str, n
         if t["status"] == "resolved":
             raise ActionRefused(f"#{ticket_id} is resolved")
         if not _is_super(person) and (handle != actor or t["assignee"] not in (None, actor)):
-            raise ActionRefused("only a supervisor may assign tickets to others or reassign them; "
+            raise PermissionRefused("only a supervisor may assign tickets to others or reassign them; "
                                 "staff may take unassigned tickets")
         if t["assignee"] == handle:
             raise ActionRefused(f"#{ticket_id} is already assigned to {handle}")
@@ -154,7 +160,7 @@ def reclassify(db: Database, cfg: Config, ticket_id: int, cls: str, actor: str, 
         actor = who.handle
         t = _load(db, ticket_id, expected_version)
         if panic and not _is_super(person):
-            raise ActionRefused("only a supervisor may record panic mode")
+            raise PermissionRefused("only a supervisor may record panic mode")
         if panic and t["class"] != "III":
             raise ActionRefused(f"panic mode is for misused Class III mail; #{ticket_id} is Class {t['class']}")
         _own_or_super(person, t, "reclassify")

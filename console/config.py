@@ -19,12 +19,15 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from console import policy as pol
+from store.errors import EX_CONFIG, NeedsFixing
 
 ENV_VAR = "SUPPORT_CONSOLE_CONFIG"
 
 
-class ConfigError(Exception):
+class ConfigError(NeedsFixing):
     """Bad or missing configuration; the message names the key."""
+
+    exit_code = EX_CONFIG
 
 
 def _key(default: Any = MISSING, kind: str = "str", *, key: str | None = None, choices: tuple = (),

@@ -6,6 +6,8 @@ import socket
 import ssl
 from pathlib import Path
 
+from store.errors import NeedsFixing
+
 
 def describe(exc: BaseException, server: str, host: str, port: int, timeout: float) -> str | None:
     """`server` is "IMAP server" or "SMTP server". None: not a failure this knows how to word."""
@@ -23,7 +25,7 @@ def describe(exc: BaseException, server: str, host: str, port: int, timeout: flo
     return None
 
 
-class CaFileError(Exception):
+class CaFileError(NeedsFixing):
     """The configured CA file cannot be used; the message names the key."""
 
 

@@ -18,16 +18,19 @@ import os
 import pwd
 
 from console.config import Config
+from store.errors import EX_NOPERM, EX_USAGE, NotPermitted
 
 ROOT_UID = 0
 
 
-class IdentityError(Exception):
-    """`--as` refused (`refused`), or nobody named to act as; the message is one line, safe to print."""
+class IdentityError(NotPermitted):
+    """`--as` refused (`refused`, exit 77), or nobody named to act as (a usage error, 64); the message is one
+    line, safe to print."""
 
     def __init__(self, message: str, *, refused: bool = True):
         super().__init__(message)
         self.refused = refused
+        self.exit_code = EX_NOPERM if refused else EX_USAGE
 
 
 class Actor(str):

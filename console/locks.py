@@ -14,10 +14,13 @@ from pathlib import Path
 
 
 from store.db import FILE_MODE, StoreError
+from store.errors import EX_LOCKED, WillPass
 
 
-class LockHeld(Exception):
-    pass
+class LockHeld(WillPass):
+    """Another poller owns this mailbox or the outbox."""
+
+    exit_code = EX_LOCKED
 
 
 class LockUnusable(StoreError):

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
-from console.actions import ActionRefused, acting, person_now
+from console.actions import ActionRefused, PermissionRefused, acting, person_now
 from console.config import Config
 from console.identity import as_actor
 from store import audit, oncall as store_oncall, write
@@ -32,7 +32,7 @@ def add_override(db: Database, cfg: Config, *, handle: str, position: str, start
                  actor: str, now: datetime) -> int:
     with write(db):
         if acting(db, cfg, actor)["role"] != "supervisor":
-            raise ActionRefused("only a supervisor may change who is on call")
+            raise PermissionRefused("only a supervisor may change who is on call")
         if person_now(db, cfg, handle) is None:
             raise ActionRefused(f"{handle!r} is not on the staff list")
         if end <= start:

@@ -6,8 +6,10 @@ import os
 import shlex
 import subprocess
 
+from store.errors import NeedsFixing
 
-class PasswordError(Exception):
+
+class PasswordError(NeedsFixing):
     """The password could not be had; the message names the key."""
 
 

@@ -45,8 +45,6 @@ async def _settle(pilot) -> None:
 
 
 async def _shoot(out_dir: Path, db_path: Path, cfg, clock) -> list[Path]:
-    from textual.widgets import TextArea
-
     from console.ui.app import ConsoleApp
 
     written: list[Path] = []
@@ -87,8 +85,7 @@ async def _shoot(out_dir: Path, db_path: Path, cfg, clock) -> list[Path]:
         await pilot.press("r")  # headless: the built-in composer (a terminal gets $EDITOR)
         await _settle(pilot)
         await pilot.press(*"Thank you, Kim: dark mode is planned for the spring release.")
-        for area in app.screen.query(TextArea):
-            area.cursor_blink = False
+        app.steady_cursors()
         await _settle(pilot)
         save("reply.svg")
         await pilot.press("ctrl+s")

@@ -10,10 +10,13 @@ import contextlib
 import os
 import sqlite3
 import stat
+import sys
 from pathlib import Path
 from collections.abc import Iterator
 
 from sqlite_utils import Database
+
+from store.errors import NeedsFixing, WillPass
 
 BUSY_TIMEOUT_S = 15.0
 # The database holds customer mail: its owner and the desk's group (consoles of staff accounts, an MTA's
@@ -21,12 +24,56 @@ BUSY_TIMEOUT_S = 15.0
 FILE_MODE = 0o660
 
 
-class StoreError(Exception):
+class StoreError(NeedsFixing):
     """A problem the user can act on; the message is safe to print."""
 
 
 class StaleWrite(StoreError):
     """The row changed since the caller read it; nothing was written."""
+
+
+class DatabaseBusy(WillPass):
+    """Another process holds the database past the busy timeout; it will let go."""
+
+
+class DatabaseUnavailable(WillPass):
+    """The database cannot be read or written for now (a disk error, its write-ahead log gone)."""
+
+
+_opened: set[Path] = set()  # the database files this process opened, to explain a later disk error
+
+
+def translate(exc: sqlite3.Error) -> Exception:
+    """The error a person can act on for one of sqlite3's, or `exc` itself when it is none of these."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return DatabaseBusy(f"the database is busy (another process holds its lock: {text}); try again in a "
+                            f"moment")
+    if "disk I/O error" in text:
+        for path in sorted(_opened):
+            why = _missing_wal(path)
+            if why:
+                return DatabaseUnavailable(why)
+        return DatabaseUnavailable(f"the database cannot be read or written now ({text}): check the disk and "
+                                   f"that its files are still in place; try again in a moment")
+    return exc
+
+
+def _missing_wal(path: Path) -> str | None:
+    """Why a WAL database gives "disk I/O error": its -wal file was deleted while a process had it open.
+    The shared-memory index (-shm) then still counts frames (mxFrame, a native u32 at byte 16 of its header)
+    that the -wal file, missing or recreated empty by the next opener, does not have."""
+    wal = Path(f"{path}-wal")
+    try:
+        with open(f"{path}-shm", "rb") as f:
+            header = f.read(20)
+        wal_size = wal.stat().st_size if wal.exists() else 0
+    except OSError:
+        return None
+    if len(header) == 20 and int.from_bytes(header[16:20], sys.byteorder) > 0 and wal_size == 0:
+        return (f"the database's write-ahead log {path}-wal was deleted while a process had it open; restart the "
+                f"poller and close the consoles (the last to close writes it back), then try again")
+    return None
 
 
 def open_db(path: str | Path, *, migrate: bool = True) -> Database:
@@ -35,6 +82,7 @@ def open_db(path: str | Path, *, migrate: bool = True) -> Database:
         if not path.parent.exists():
             raise StoreError(f"database directory does not exist: {path.parent}")
         prepare_files(path)
+        _opened.add(path.resolve())
     with _setup_lock(path):
         try:
             conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
@@ -44,8 +92,13 @@ def open_db(path: str | Path, *, migrate: bool = True) -> Database:
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
+            known = translate(exc)
+            if isinstance(known, WillPass):
+                raise known from None
             raise StoreError(f"cannot open database {path}: {exc}") from None
-        db = Database(conn)
+        # No sqlite-utils plugins: the desk uses none, and finding them scans every installed package's
+        # entry points (importlib.metadata) in each process, one `ingest` per mail included.
+        db = Database(conn, execute_plugins=False)
         if migrate:
             from store.schema import migrations
 
@@ -78,7 +131,7 @@ def _setup_lock(path: Path) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:  # never a hang: the MTA retries later
-                    raise StoreError(f"database {path} is busy: another process has been setting it up for "
+                    raise DatabaseBusy(f"database {path} is busy: another process has been setting it up for "
                                      f"{BUSY_TIMEOUT_S:g}s") from None
                 time.sleep(0.01)
         yield
@@ -142,7 +195,8 @@ def _retry_locked() -> Iterator[None]:
     try:
         yield
     except sqlite3.OperationalError as exc:
-        raise StoreError(f"database is busy or locked: {exc}") from None
+        known = translate(exc)
+        raise (known if known is not exc else StoreError(f"cannot set up the database: {exc}")) from None
 
 
 @contextlib.contextmanager

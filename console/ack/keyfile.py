@@ -17,10 +17,12 @@ import stat
 from pathlib import Path
 import contextlib
 
+from store.errors import NeedsFixing
+
 KEY_BYTES = 32
 
 
-class KeyFileError(Exception):
+class KeyFileError(NeedsFixing):
     """The key file exists but cannot be used; the message says why and what to do."""
 
 

@@ -1,16 +1,58 @@
-"""Operator commands that report rather than change: check, test-page, oncall, report panic."""
+"""Operator commands that mostly report: `check`, `test-page`, `oncall` (and its overrides), `report panic`."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from datetime import datetime
 
 from console import actions
 from console.alerts import audience, dispatch, oncall as oc
+from console.cli import common
+from console.cli.errors import UsageError
+from console.cli.replies import check_line as check_smtp
 from console.config import Config
 from console.identity import as_actor
-from console.cli.replies import check_line as check_smtp
 from store import audit, open_db, reports, write
+
+
+def check(args: argparse.Namespace) -> int:
+    return run_check(common.setup(args, check_urls=True))  # check reports a bad notify URL to everyone
+
+
+def test_page_command(args: argparse.Namespace) -> int:
+    cfg = common.setup(args, check_urls=True)
+    actor = common.actor(args, cfg)
+    actions.sync_staff(cfg)
+    return test_page(cfg, args.target, actor, common.clock().now())
+
+
+def oncall(args: argparse.Namespace) -> int:
+    cfg = common.setup(args)
+    if args.set:
+        _override(args, cfg)
+    return show_oncall(cfg, common.clock().now(), as_json=args.json)
+
+
+def report(args: argparse.Namespace) -> int:
+    return panic_report(common.setup(args), as_json=args.json)
+
+
+def _override(args: argparse.Namespace, cfg: Config) -> None:
+    from console.overrides import add_override, parse_local
+
+    position, handle = args.set
+    if position not in ("primary", "secondary"):
+        raise UsageError(f"position must be primary or secondary, not {position!r}")
+    if not args.until:
+        raise UsageError("an override needs --until (a time or a duration like 8h)")
+    actions.sync_staff(cfg)
+    now = common.clock().now()
+    start = parse_local(args.start, cfg, now) if args.start else now
+    end = parse_local(args.until, cfg, now)
+    add_override(common.db(cfg), cfg, handle=handle, position=position, start=start, end=end,
+                 actor=common.actor(args, cfg), now=now)
+    print(f"{handle} is {position} from {common.local_dt(cfg, start)} until {common.local_dt(cfg, end)}")
 
 
 def run_check(cfg: Config) -> int:

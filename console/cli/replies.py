@@ -1,32 +1,17 @@
-"""The `reply` and `note` subcommands, and the mail parts of `show` and `check` (called from console/cli/)."""
+"""The `reply` and `note` commands, and the mail parts of `show` and `check`."""
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from pathlib import Path
 
+from console.cli import common
+from console.cli.errors import CommandFailed, NotSetUp, UsageError
 from console.config import Config
 from console.safe_text import clean_line
 
 MAX_BODY_BYTES = 1024 * 1024
-
-
-def add_parsers(cmd) -> None:
-    """The two subcommands, on cli.py's `cmd(name, help)` factory."""
-    s = cmd("reply", "email the requester (threaded, [#N] in the subject): first contact")
-    s.add_argument("ticket")
-    s.add_argument("--body-file", metavar="PATH", help="the reply's text (- reads stdin); else $EDITOR on a draft")
-    s.add_argument("--template", metavar="NAME", help="a canned reply from [replies] templates (e.g. details)")
-    s.add_argument("--resend", type=int, metavar="MAIL", help="send again a failed or cut-short mail (see `show`)")
-    s = cmd("note", "add an internal note to a ticket (never sent)")
-    s.add_argument("ticket")
-    s.add_argument("--body-file", metavar="PATH", help="the note's text (- reads stdin); else $EDITOR")
-
-
-def _usage(message: str):
-    from console.cli import EX_USAGE, CliError
-
-    return CliError(message, EX_USAGE)
 
 
 def _read_text(path: str, what: str) -> str:
@@ -37,39 +22,48 @@ def _read_text(path: str, what: str) -> str:
             with open(Path(path).expanduser(), "rb") as f:
                 data = f.read(MAX_BODY_BYTES + 1)
         except OSError as exc:
-            raise _usage(f"cannot read {path}: {exc.strerror}") from None
+            raise UsageError(f"cannot read {path}: {exc.strerror}") from None
     if len(data) > MAX_BODY_BYTES:
-        raise _usage(f"the {what} is larger than {MAX_BODY_BYTES // 1024} KB; nothing was sent")
+        raise UsageError(f"the {what} is larger than {MAX_BODY_BYTES // 1024} KB; nothing was sent")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise _usage(f"the {what} is not UTF-8 text; nothing was sent") from None
+        raise UsageError(f"the {what} is not UTF-8 text; nothing was sent") from None
 
 
 def _edited(text: str, what: str, name: str) -> str:
     from console.replies import editor
 
     if not sys.stdin.isatty():
-        raise _usage(f"give the {what} with --body-file PATH (or --body-file - to read stdin)")
+        raise UsageError(f"give the {what} with --body-file PATH (or --body-file - to read stdin)")
     try:
         out = editor.edit(text, name=name)
     except editor.EditorError as exc:
-        raise _usage(str(exc)) from None
+        raise UsageError(str(exc)) from None
     if out is None:
-        raise _usage(f"the {what} was left empty or unchanged; nothing was sent")
+        raise UsageError(f"the {what} was left empty or unchanged; nothing was sent")
     return out
 
 
+def reply(args: argparse.Namespace) -> int:
+    cfg = common.setup(args)  # mail to a customer pages nobody: apprise need not check pager URLs
+    return run_reply(args, cfg, common.ticket_id(args.ticket), common.actor(args, cfg), common.clock())
+
+
+def note(args: argparse.Namespace) -> int:
+    cfg = common.setup(args)
+    return run_note(args, cfg, common.ticket_id(args.ticket), common.actor(args, cfg), common.clock())
+
+
 def run_reply(args, cfg: Config, tid: int, actor: str, clock) -> int:
-    from console.cli import EX_CONFIG, CliError
     from console.actions import sync_staff
     from console.replies import compose, delivery, desk, templates
     from store import open_db, tickets
 
     if cfg.smtp is None:
-        raise CliError("replies are not set up: add an [smtp] table (host, from, ...) to the config", EX_CONFIG)
+        raise NotSetUp("replies are not set up: add an [smtp] table (host, from, ...) to the config")
     if sum(map(bool, (args.template, args.body_file, args.resend is not None))) > 1:
-        raise _usage("give one of --template, --body-file and --resend")
+        raise UsageError("give one of --template, --body-file and --resend")
     sync_staff(cfg)
     db = open_db(cfg.store_path)
     logging.getLogger(delivery.log.name).setLevel(logging.CRITICAL)  # the outcome is this command's one line
@@ -77,7 +71,8 @@ def run_reply(args, cfg: Config, tid: int, actor: str, clock) -> int:
         row = desk.resend(db, cfg, tid, args.resend, actor, clock.now())
         return _report(tid, delivery.send_now(db, cfg, row["id"], clock), ", ".join(row["rcpt_to"]), "", db, clock)
     t = tickets.get_ticket(db, tid)
-    signature = cfg.person(actor).signature if cfg.person(actor) else None
+    person = cfg.person(actor)
+    signature = person.signature if person is not None else None
     try:
         if args.template:
             body = compose.with_signature(desk.template_text(cfg, args.template, t, actor), signature)
@@ -86,7 +81,7 @@ def run_reply(args, cfg: Config, tid: int, actor: str, clock) -> int:
         else:
             body = _edited(desk.draft_reply(db, cfg, tid, actor).body, "reply", f"reply-{tid}.txt")
     except templates.TemplateError as exc:
-        raise _usage(str(exc)) from None
+        raise UsageError(str(exc)) from None
     queued = desk.send_reply(db, cfg, tid, body, actor, clock.now(), template=args.template)
     outcome = delivery.send_now(db, cfg, queued.send_id, clock)
     to = queued.mail.to_addr + (f" (cc {', '.join(queued.mail.cc)})" if queued.mail.cc else "")
@@ -95,8 +90,6 @@ def run_reply(args, cfg: Config, tid: int, actor: str, clock) -> int:
 
 
 def _report(tid: int, outcome, to: str, ack: str, db, clock) -> int:
-    from console.cli import CliError
-
     if outcome.state == "sent":
         print(f"#{tid}: reply sent to {to}: {clean_line(outcome.detail, 200)}{ack}")
         return 0
@@ -107,9 +100,9 @@ def _report(tid: int, outcome, to: str, ack: str, db, clock) -> int:
     if ack:
         print(ack.lstrip("; "))
     if outcome.state == "failed":
-        raise CliError(f"#{tid}: the mail to {to} failed: {clean_line(outcome.detail, 300)}; not resent "
+        raise CommandFailed(f"#{tid}: the mail to {to} failed: {clean_line(outcome.detail, 300)}; not resent "
                        f"(it stays on the ticket, see `show {tid}`)")
-    raise CliError(f"#{tid}: {clean_line(outcome.detail, 300)}; see `show {tid}` (send it again only if it did "
+    raise CommandFailed(f"#{tid}: {clean_line(outcome.detail, 300)}; see `show {tid}` (send it again only if it did "
                    f"not arrive: reply {tid} --resend {outcome.send_id})")
 
 
@@ -160,10 +153,12 @@ def print_delivery(msgs: list[dict], local) -> None:
         note = d["smtp_reply"] if d["state"] == "sent" else d["last_error"] or ""
         if d["state"] == "pending" and d["next_attempt_at"]:
             note += f" (next try {local(d['next_attempt_at'])})"
-        print(f"  {d['id']:>5} {d['purpose']:8} {d['state'].upper() if d['state'] in ('failed', 'expired') else d['state']:8}"
-              f" {when}  to {', '.join(d['rcpt_to'])[:60]}  tries {d['attempts']}  {clean_line(note, 160)}")
+        state = d["state"].upper() if d["state"] in ("failed", "expired") else d["state"]
+        print(f"  {d['id']:>5} {d['purpose']:8} {state:8} {when}  to {', '.join(d['rcpt_to'])[:60]}  "
+              f"tries {d['attempts']}  {clean_line(note, 160)}")
         if d["state"] in ("failed", "expired"):
-            print(f"        send it again, if it did not arrive: support-console reply {m['ticket_id']} --resend {d['id']}")
+            print(f"        send it again, if it did not arrive: support-console reply {m['ticket_id']} "
+                  f"--resend {d['id']}")
 
 
 def check_line(cfg: Config) -> int:

@@ -19,7 +19,6 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from console.config import Config
-from console.replies import compose, desk, receipts, templates
 from store import audit, outgoing, tickets, write
 from store.db import file_of
 from store.times import parse_iso
@@ -73,6 +72,8 @@ def on_new_ticket(db: Database, cfg: Config, ticket_id: int, received: datetime,
     purpose = "details" if r.details_request and t["needs_details"] else "receipt" if r.receipt else None
     if purpose is None:
         return None
+    from console.replies import compose, desk, receipts, templates  # only for a desk that sends receipts
+
     history = _history_before(db, mailbox_key)
     if history is not None and received < history:
         return None  # a newly connected mailbox's history: the common case of a first sync, and quietly

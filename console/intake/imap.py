@@ -8,6 +8,7 @@ Facts this code relies on (imapclient 4.1, see shared/NOTES.md):
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import ssl
@@ -22,13 +23,14 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 
 from console import connect_errors, passwords
 from console.config import ImapConfig
+from store.errors import NeedsFixing
 
 log = logging.getLogger("support_console.imap")
 
 FETCH_KEYS = [b"BODY.PEEK[]", b"INTERNALDATE"]
 
 
-class IntakeError(Exception):
+class IntakeError(NeedsFixing):
     """A connection or login problem, phrased for the operator (never holds the password).
 
     `permanent` marks problems that retrying cannot fix (wrong credentials, a folder that does not exist
@@ -177,10 +179,8 @@ def _utc(idate) -> datetime | None:
 
 
 def _quietly(fn: Callable, *args) -> None:
-    try:
+    with contextlib.suppress(Exception):  # best-effort cleanup of a connection we are dropping anyway
         fn(*args)
-    except Exception:  # noqa: BLE001 - best-effort cleanup of a connection we are dropping anyway
-        pass
 
 
 class Backoff:

@@ -132,7 +132,7 @@ def intercept(db: Database, cfg: Config, *, raw: bytes, subject: str, columns: t
             actions.acknowledge(db, cfg, claim.ticket_id, claim.handle, now,
                                 via={"via": "email reply", "page": claim.alert_id, "message": row})
             acknowledged, note = True, "acknowledged"
-        except StoreError as exc:  # ActionRefused and the like: the reason, recorded
+        except (actions.ActionRefused, StoreError) as exc:  # the reason, recorded
             note = str(exc)
     audit.add_event(db, claim.ticket_id, "page_reply_received", "intake", now, message=row, by=sender,
                     page=claim.alert_id, person=claim.handle, acknowledged=acknowledged, note=note)

@@ -17,7 +17,7 @@ from sqlite_utils import Database
 
 from console import policy as pol
 from console.config import Config
-from console.intake import desk_mail, page_replies, threads
+from console.intake import desk_mail, threads
 from console.intake.analysis import Analysis, analyze
 from console.safe_text import clean_line
 from store import audit, mailbox, messages, tickets, write
@@ -138,8 +138,7 @@ def _file_one(db, cfg, item: Incoming, a: Analysis, now, source, mailbox_key, st
 
     received = _arrival(item, now)
     # A staff reply to an email page: kept with its ticket, acknowledges it if it says so, never a ticket.
-    page = page_replies.intercept(db, cfg, raw=item.raw, subject=a.subject, columns=a.columns, received_at=received,
-                             now=now, source=source)
+    page = _page_reply(db, cfg, item, a, received, now, source)
     if page is not None:
         _source(db, mailbox_key, item, page.message_row, now)
         return Filed(page.outcome, page.ticket_id, page.message_row, item.uid)
@@ -159,6 +158,16 @@ def _file_one(db, cfg, item: Incoming, a: Analysis, now, source, mailbox_key, st
         return _reply(db, item, a, thread, received, now, source, mailbox_key)
     # New mail; also machine mail to an urgent address (monitoring): never suppressed, flagged "automated".
     return _new_ticket(db, cfg, item, a, thread, received, now, source, mailbox_key)
+
+
+def _page_reply(db, cfg, item: Incoming, a: Analysis, received, now, source):
+    """page_replies.intercept() for a subject that may carry a page's tag; ordinary mail never loads it."""
+    if "[ack:" not in (a.subject or "").lower():
+        return None
+    from console.intake import page_replies
+
+    return page_replies.intercept(db, cfg, raw=item.raw, subject=a.subject, columns=a.columns,
+                                  received_at=received, now=now, source=source)
 
 
 def _new_ticket(db, cfg, item, a: Analysis, thread: threads.Thread, received, now, source, mailbox_key) -> Filed:

@@ -12,6 +12,7 @@ intake itself, not only the scheduler.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -27,6 +28,7 @@ from console.intake import imap
 from console.intake.pipeline import Incoming, file_messages
 from store import heartbeat, mailbox, open_db, write
 from store.db import StoreError
+from store.errors import WillPass
 from store.times import iso
 
 log = logging.getLogger("support_console.intake")
@@ -74,7 +76,7 @@ class Intake:
             with write(self.db):
                 heartbeat.beat(self.db, self.name, self.clock.now(), pid=os.getpid(), host=socket.gethostname(),
                                **self.status)
-        except (StoreError, sqlite3.Error) as exc:  # liveness only: filing mail matters more
+        except (StoreError, WillPass, sqlite3.Error) as exc:  # liveness only: filing mail matters more
             log.debug("could not write intake's heartbeat: %s", exc)
 
     # --- syncing -------------------------------------------------------------------------------
@@ -175,7 +177,7 @@ class Intake:
                 lost = self._pause(exc)
             except (OSError, imap.IMAPClientError, EOFError) as exc:
                 lost = self._pause(exc)
-            except (StoreError, sqlite3.OperationalError) as exc:
+            except (StoreError, WillPass, sqlite3.OperationalError) as exc:
                 # A console holding the write lock past the busy timeout (or a full disk) must not kill
                 # intake: nothing was committed for this batch, the watermark did not move; retry later.
                 lost = self._pause(exc, what="database unavailable")
@@ -256,7 +258,5 @@ def _logout(client) -> None:
     try:
         client.logout()
     except Exception:  # noqa: BLE001
-        try:
+        with contextlib.suppress(Exception):
             client.shutdown()
-        except Exception:  # noqa: BLE001
-            pass

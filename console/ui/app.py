@@ -23,6 +23,7 @@ from textual.app import App, SystemCommand
 from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widgets import TextArea
 from textual.worker import Worker, WorkerState
 
 from console import actions, health as desk_health, status
@@ -42,7 +43,7 @@ from console.ui.screens.dialogs import (GotoDialog, Person, ReclassifyDialog, Re
 from console.ui.screens.help import HelpScreen
 from console.ui.theme import THEME
 from console.ui.widgets.status import StatusBar, status_text
-from store.db import StoreError
+from store.errors import KNOWN_ERRORS
 from store.rows import ListedTicket
 
 if TYPE_CHECKING:
@@ -214,6 +215,11 @@ class ConsoleApp(App[None]):
         ch = self.reads.poll(force=True)
         if ch is not None:
             self.call_from_thread(self._apply, ch)
+
+    def steady_cursors(self) -> None:
+        """Text cursors drawn without blinking, so a screenshot does not depend on when it was taken."""
+        for area in self.screen.query(TextArea):
+            area.cursor_blink = False
 
     def refresh_now(self, force: bool = False) -> None:
         """Check for changes here and now, on the calling thread: the timer's work, for tests to drive."""
@@ -454,7 +460,7 @@ class ConsoleApp(App[None]):
         refused: list[tuple[int, str]] = []
         try:
             db = store.open_db(self.db_path)
-        except StoreError as exc:
+        except KNOWN_ERRORS as exc:
             self.call_from_thread(self._action_done, kind, [], [(tid, str(exc)) for tid in seen], params)
             return
         try:
@@ -468,7 +474,7 @@ class ConsoleApp(App[None]):
                                                     f"{fmt.describe_change(t, current)}; nothing was written")
                     self._one_action(db, kind, tid, version, now, params)
                     done.append(tid)
-                except StoreError as exc:
+                except KNOWN_ERRORS as exc:
                     refused.append((tid, str(exc)))
                 except Exception as exc:  # never take the console down; say what happened
                     refused.append((tid, f"internal error: {type(exc).__name__}: {exc}"))

@@ -40,7 +40,7 @@ from console.ui import styles as st
 from console.ui.screens.composer import ComposerScreen, ReviewScreen, Writing
 from console.ui.screens.dialogs import ConfirmDialog, TemplateChoice, TemplatePicker
 from console.ui.shown import ShownTicket
-from store.db import StoreError
+from store.errors import KNOWN_ERRORS
 from store.rows import Ticket
 
 if TYPE_CHECKING:
@@ -176,7 +176,7 @@ class Replies:
 
         try:
             db = store.open_db(self.db_path)
-        except StoreError as exc:
+        except KNOWN_ERRORS as exc:
             self.ui.call_from_thread(self._cannot, kind, tid, str(exc))
             return
         try:
@@ -193,7 +193,7 @@ class Replies:
                     asked = already_asked(audit.events_for(db, tid), self.cfg.timezone)
                     if asked:
                         w.warnings.append(asked)
-        except (StoreError, templates.TemplateError) as exc:
+        except KNOWN_ERRORS + (templates.TemplateError,) as exc:
             self.ui.call_from_thread(self._cannot, kind, tid, str(exc))
             return
         finally:
@@ -300,7 +300,7 @@ class Replies:
                 except templates.TemplateError as exc:
                     summary = f"cannot be used: {clean_line(str(exc), 60)}"
                 choices.append(TemplateChoice(name, summary))
-        except (StoreError, templates.TemplateError) as exc:
+        except KNOWN_ERRORS + (templates.TemplateError,) as exc:
             self.ui.call_from_thread(self._cannot, "reply", tid, str(exc))
             return
         self.ui.call_from_thread(self._pick_template, tid, choices, then, current)
@@ -324,7 +324,7 @@ class Replies:
                 body = desk.draft_reply(db, self.cfg, tid, self.operator, template=name).body
             finally:
                 db.conn.close()
-        except (StoreError, templates.TemplateError) as exc:
+        except KNOWN_ERRORS + (templates.TemplateError,) as exc:
             self.ui.call_from_thread(self._cannot, "reply", tid, str(exc))
             return
         self.ui.call_from_thread(use, body, name)
@@ -348,7 +348,7 @@ class Replies:
 
         try:
             db = store.open_db(self.db_path)
-        except StoreError as exc:
+        except KNOWN_ERRORS as exc:
             self.ui.call_from_thread(screen.refused, clean_line(str(exc), 200))
             return
         try:
@@ -363,7 +363,7 @@ class Replies:
                     raise actions.ActionRefused("changed")
                 queued = desk.send_reply(db, self.cfg, w.ticket_id, w.text, self.operator, now, template=w.template,
                                          expected_version=w.version)
-            except StoreError as exc:
+            except KNOWN_ERRORS as exc:
                 self.ui.call_from_thread(self._refused, w, screen, str(exc), self._current(db, w.ticket_id))
                 return
             except Exception as exc:  # noqa: BLE001 - never leave the review stuck on "sending…"
@@ -384,7 +384,7 @@ class Replies:
     def _current(db: Database, tid: int) -> Ticket | None:
         try:
             return read_ticket(db, tid)
-        except StoreError:
+        except KNOWN_ERRORS:
             return None
 
     def _refused(self, w: Writing, screen: ReviewScreen, why: str, current: Ticket | None) -> None:
@@ -474,7 +474,7 @@ class Replies:
                 outcome = self.send_mail(db, self.cfg, row["id"], self.clock)
             finally:
                 db.conn.close()
-        except StoreError as exc:
+        except KNOWN_ERRORS as exc:
             self.ui.call_from_thread(self._cannot, "reply", tid, str(exc))
             self.told_mail.discard(send_id)
             return

@@ -14,12 +14,13 @@ import tempfile
 from pathlib import Path
 
 from console.config import is_loopback
+from store.errors import UsageError
 
 DEFAULT_HOST = "127.0.0.1"
 PUBLIC_HOST = "0.0.0.0"
 
 
-class ServeRefused(Exception):
+class ServeRefused(UsageError):
     """One line, safe to print."""
 
 

@@ -1,5 +1,7 @@
 """The CLI's last-resort error line: one line, the right exit status, and never a secret from the config."""
 from console import cli
+from console.cli import errors
+from store import tickets
 
 TOKEN = "Zk7TopicToken99"
 
@@ -16,11 +18,11 @@ role = "supervisor"
 notify = ["ntfy://ntfy.example.com/{TOKEN}"]
 """)
 
-    def boom(args, cfg):  # an exception whose text quotes a notify URL (apprise's errors do)
+    def boom(*args, **kwargs):  # an exception whose text quotes a notify URL (apprise's errors do)
         raise RuntimeError(f"could not reach ntfy://ntfy.example.com/{TOKEN} (timed out)")
 
-    monkeypatch.setattr(cli, "_tickets", boom)
+    monkeypatch.setattr(tickets, "list_tickets", boom)
     code = cli.main(["--config", str(conf), "tickets"])
     err = capsys.readouterr().err
-    assert code == cli.EX_SOFTWARE and err.startswith("support-console: internal error (RuntimeError: ")
+    assert code == errors.EX_SOFTWARE and err.startswith("support-console: internal error (RuntimeError: ")
     assert len(err.strip().splitlines()) == 1 and TOKEN not in err

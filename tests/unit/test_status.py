@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 from console import cli, health
+from console.cli import common
 from console.clock import FrozenClock
 from console.config import load
 from console.intake.pipeline import Incoming, file_messages
@@ -25,7 +26,7 @@ IMAP = {"host": "127.0.0.1", "port": 1143, "security": "none", "username": "desk
 @pytest.fixture
 def desk(tmp_path, monkeypatch):
     conf = write_config(tmp_path, at=T0, imap=IMAP)
-    monkeypatch.setattr(cli, "_clock", lambda: FrozenClock(T0))
+    monkeypatch.setattr(common, "clock", lambda: FrozenClock(T0))
     return conf
 
 

@@ -24,13 +24,14 @@ def test_left_is_negative_once_overdue():
 
 
 def test_cli_and_pages_use_the_same_words():
-    from console import cli, policy as pol
+    from console import policy as pol
+    from console.cli import common
     from console.alerts import escalation
     from console.config import from_dict
     from store.times import iso
 
-    assert cli._left(14 * 60 + 59) == "14m59s" == timefmt.left(14 * 60 + 59)
-    assert cli._left(-75) == "-1m15s"
+    assert common.left(14 * 60 + 59) == "14m59s" == timefmt.left(14 * 60 + 59)
+    assert common.left(-75) == "-1m15s"
     t0 = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
     ticket = {"id": 7, "class": "III", "subject": "down", "requester": "c@x.org", "requester_name": "",
               "received_at": iso(t0), "due_at": iso(t0 + timedelta(hours=5)), "assignee": None,

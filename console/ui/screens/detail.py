@@ -261,12 +261,12 @@ class DetailScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def _load(self, start: int) -> None:
-        from store.db import StoreError
+        from store.errors import KNOWN_ERRORS
 
         app = self.app
         try:
             d = app.reads.detail(self.ticket_id, PREVIEW_CHARS, start)
-        except StoreError as exc:
+        except KNOWN_ERRORS as exc:
             app.call_from_thread(self._failed, str(exc))
             return
         tz = app.cfg.timezone

@@ -1,0 +1,163 @@
+"""The whole command line in one place. Each command names its function as `set_defaults(func=...)`, a
+`Lazy` reference: its module is imported only when that command runs, so `ingest` loads what filing a mail
+needs and no more."""
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Callable
+
+
+Command = Callable[[argparse.Namespace], int]
+
+
+class Lazy:
+    """`console.cli.<module>.<name>(args)`, imported when called."""
+
+    def __init__(self, module: str, name: str):
+        self.module, self.name = module, name
+
+    def __call__(self, args: argparse.Namespace) -> int:
+        function = getattr(importlib.import_module(f"console.cli.{self.module}"), self.name)
+        return function(args)
+
+
+class _Version(argparse.Action):
+    """--version: importlib.metadata (tens of milliseconds) is loaded only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("support-console")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            found = "unknown"
+        print(f"support-console {found}")
+        parser.exit()
+
+
+AddCommand = Callable[[str, str, Command], argparse.ArgumentParser]
+
+
+def build() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help="config file (else $SUPPORT_CONSOLE_CONFIG, else the user config dir)")
+    common.add_argument("--as", dest="actor", metavar="HANDLE", default=argparse.SUPPRESS,
+                        help="act as HANDLE: with [[staff]] logins only for supervisors and root; without, the "
+                             "default is [console] operator, else $USER")
+    p = argparse.ArgumentParser(prog="support-console", parents=[common],
+                                description="Email support desk: intake, SLA clocks, pages and a console.")
+    p.add_argument("--version", action=_Version, help="print the version and exit")
+    p.set_defaults(func=Lazy("app", "console"))
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def cmd(name: str, help_: str, func: Command) -> argparse.ArgumentParser:
+        s = sub.add_parser(name, help=help_, parents=[common], description=help_)
+        s.set_defaults(func=func)
+        return s
+
+    _service(cmd)
+    _tickets(cmd)
+    _actions(cmd)
+    _replies(cmd)
+    _checks(cmd)
+    _app(cmd)
+    return p
+
+
+def _service(cmd: AddCommand) -> None:
+    s = cmd("poll", "run the poller (IMAP IDLE intake, escalation, pages)", Lazy("service", "poll"))
+    s.add_argument("--once", action="store_true", help="one full cycle, then exit")
+    s.add_argument("-v", "--verbose", action="store_true")
+    cmd("ingest", "store one RFC 5322 message from stdin (for an MTA pipe); exit 75 = try later",
+        Lazy("ingest", "ingest"))
+    s = cmd("init", "write a commented starter config (never over an existing file)", Lazy("service", "init"))
+    s.add_argument("path", nargs="?", metavar="PATH", help="where (default: --config, $SUPPORT_CONSOLE_CONFIG, "
+                                                           "else the user config path)")
+    s = cmd("status", "health of intake, scheduler and outbox from the database; exit 1 when degraded",
+            Lazy("service", "status"))
+    s.add_argument("--json", action="store_true")
+
+
+def _tickets(cmd: AddCommand) -> None:
+    s = cmd("tickets", "list tickets", Lazy("tickets", "tickets"))
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--open", action="store_true", help="only tickets not resolved")
+    s.add_argument("--class", dest="cls", choices=["I", "II", "III"])
+    s = cmd("show", "one ticket with its messages and audit events", Lazy("tickets", "show"))
+    s.add_argument("ticket")
+    s.add_argument("--json", action="store_true")
+    s = cmd("unfiled", "auto-replies and bounces that matched no ticket (kept, never dropped)",
+            Lazy("tickets", "unfiled"))
+    s.add_argument("--json", action="store_true")
+    s = cmd("raw", "the stored bytes of one message (for quarantined mail); escaped on a terminal",
+            Lazy("tickets", "raw"))
+    s.add_argument("message", type=int, metavar="MESSAGE", help="message id (see `show TICKET`)")
+
+
+def _actions(cmd: AddCommand) -> None:
+    for name, help_ in (("ack", "acknowledge: first contact made"), ("take", "take a ticket"),
+                        ("reopen", "reopen a resolved ticket")):
+        cmd(name, help_, Lazy("ticket_actions", name)).add_argument("ticket")
+    s = cmd("assign", "assign or reassign a ticket", Lazy("ticket_actions", "assign"))
+    s.add_argument("ticket")
+    s.add_argument("handle")
+    s = cmd("reclassify", "change a ticket's class; the deadline counts from the original arrival",
+            Lazy("ticket_actions", "reclassify"))
+    s.add_argument("ticket")
+    s.add_argument("cls", metavar="CLASS", help="I, II or III")
+    s.add_argument("--reason")
+    s.add_argument("--panic", action="store_true", help="record a misused Class III for billing (supervisors)")
+    s = cmd("resolve", "resolve a ticket", Lazy("ticket_actions", "resolve"))
+    s.add_argument("ticket")
+    s.add_argument("--note")
+    s = cmd("alerts", "the page outbox: pending, sent, failed, expired", Lazy("ticket_actions", "alerts"))
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--resend", type=int, metavar="ID", help="send an expired or failed page again")
+
+
+def _replies(cmd: AddCommand) -> None:
+    s = cmd("reply", "email the requester (threaded, [#N] in the subject): first contact", Lazy("replies", "reply"))
+    s.add_argument("ticket")
+    s.add_argument("--body-file", metavar="PATH", help="the reply's text (- reads stdin); else $EDITOR on a draft")
+    s.add_argument("--template", metavar="NAME", help="a canned reply from [replies] templates (e.g. details)")
+    s.add_argument("--resend", type=int, metavar="MAIL", help="send again a failed or cut-short mail (see `show`)")
+    s = cmd("note", "add an internal note to a ticket (never sent)", Lazy("replies", "note"))
+    s.add_argument("ticket")
+    s.add_argument("--body-file", metavar="PATH", help="the note's text (- reads stdin); else $EDITOR")
+
+
+def _checks(cmd: AddCommand) -> None:
+    cmd("check", "validate config, log in to IMAP, list alert targets", Lazy("checks", "check"))
+    s = cmd("test-page", "send a test page to a handle or a tag (primary, secondary, team, supervisors)",
+            Lazy("checks", "test_page_command"))
+    s.add_argument("target")
+    s = cmd("oncall", "who is on call now, and the next handoffs; supervisors can override", Lazy("checks", "oncall"))
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--set", nargs=2, metavar=("POSITION", "HANDLE"),
+                   help="put HANDLE on call as primary or secondary (supervisors)")
+    s.add_argument("--until", help="end of the override: 'YYYY-MM-DD HH:MM' (desk time zone) or a duration like 8h")
+    s.add_argument("--from", dest="start", help="start of the override (default: now)")
+    s = cmd("report", "reports", Lazy("checks", "report"))
+    s.add_argument("which", choices=["panic"])
+    s.add_argument("--json", action="store_true")
+
+
+def _app(cmd: AddCommand) -> None:
+    cmd("demo", "the console on a bundled demo mailbox with live deadlines; no server, no config",
+        Lazy("app", "demo"))
+    s = cmd("screenshots", "regenerate the SVG screenshots", Lazy("app", "screenshots"))
+    s.add_argument("dir", nargs="?", default="screenshots")
+    s = cmd("serve", "the console in a browser (textual-serve); loopback unless --public", Lazy("app", "serve"))
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 with --public)")
+    s.add_argument("--public", action="store_true", help="allow a non-loopback address: textual-serve has no "
+                                                         "login, so only behind an authenticating proxy")
+    s.add_argument("--demo", action="store_true", help="serve the demo (no config needed)")
+    s.add_argument("--public-url", metavar="URL", help="the address browsers use, e.g. the proxy's https:// URL")
