@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
+from store.rows import Event
 from store.times import iso
 
 
@@ -21,7 +22,7 @@ def add_event(db: Database, ticket_id: int | None, kind: str, actor: str, now: d
     return db.execute(_INSERT_EVENT, event_row(ticket_id, kind, actor, iso(now), detail)).lastrowid
 
 
-def events_for(db: Database, ticket_id: int) -> list[dict]:
+def events_for(db: Database, ticket_id: int) -> list[Event]:
     rows = db.execute(
         "SELECT id, ticket_id, at, actor, kind, detail FROM events WHERE ticket_id = ? ORDER BY id", [ticket_id]
     ).fetchall()

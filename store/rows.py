@@ -1,8 +1,9 @@
 """The shapes of the rows the console reads, for the type checker: what each key holds.
 
-Nothing here runs a query; the functions that read these rows (store.tickets, store.console_reads)
-return plain dicts with exactly these keys. Times are store.times ISO text in UTC; flags are SQLite
-integers (0 or 1) unless said otherwise. "class" is a Python keyword, hence the functional syntax.
+Nothing here runs a query; the functions that read these rows (store.tickets, store.console_reads,
+store.audit, store.staff) return plain dicts with exactly these keys. Times are store.times ISO text in
+UTC; flags are SQLite integers (0 or 1) unless said otherwise. "class" is a Python keyword, hence the
+functional syntax for Ticket.
 """
 from __future__ import annotations
 
@@ -58,6 +59,24 @@ class MessagePreview(TypedDict):
     body_text: str                 # at most the characters asked for, from body_start on
     body_length: int               # of the whole body
     body_start: int
+
+
+class Event(TypedDict):
+    """An audit event (store.audit.events_for)."""
+    id: int
+    ticket_id: int | None
+    at: str
+    actor: str                     # a staff handle, or "intake", "poller", "auto"
+    kind: str                      # "created", "acknowledged", "reply_queued", ...
+    detail: dict[str, Any]         # decoded from JSON; what it holds depends on `kind`
+
+
+class StaffRow(TypedDict):
+    """A person of the staff mirror (store.staff), written from the config."""
+    handle: str
+    name: str                      # the config fills in the handle when it gives no name
+    role: str                      # "staff" | "supervisor"
+    active: bool
 
 
 class LatestMessage(TypedDict):

@@ -7,17 +7,20 @@ soon as anyone has loaded the new config.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlite_utils import Database
+
+from store.rows import StaffRow
 
 _COLS = "handle, name, role, active"
 
 
-def _row(r) -> dict:
+def _row(r: tuple[Any, ...]) -> StaffRow:
     return {"handle": r[0], "name": r[1], "role": r[2], "active": bool(r[3])}
 
 
-def sync_staff(db: Database, people: Iterable[tuple[str, str | None, str]]) -> None:
+def sync_staff(db: Database, people: Iterable[tuple[str, str, str]]) -> None:
     """Upsert (handle, name, role) as active; everyone else is marked gone. Gone people are kept:
     old tickets and events name them."""
     handles = []
@@ -32,12 +35,12 @@ def sync_staff(db: Database, people: Iterable[tuple[str, str | None, str]]) -> N
                handles)
 
 
-def get_staff(db: Database, handle: str) -> dict | None:
+def get_staff(db: Database, handle: str) -> StaffRow | None:
     """The person, gone or not (check `active`)."""
     row = db.execute(f"SELECT {_COLS} FROM staff WHERE handle = ?", [handle]).fetchone()
     return _row(row) if row else None
 
 
-def all_staff(db: Database) -> list[dict]:
+def all_staff(db: Database) -> list[StaffRow]:
     """Everyone in the current config (people gone from it stay in the table, marked inactive)."""
     return [_row(r) for r in db.execute(f"SELECT {_COLS} FROM staff WHERE active = 1 ORDER BY handle").fetchall()]

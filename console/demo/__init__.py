@@ -91,7 +91,7 @@ def build_demo(tmpdir: Path, clock: Clock) -> tuple[Path, Config]:
     db = store.open_db(db_path)
     try:
         with store.write(db):
-            store_staff.sync_staff(db, [(s.handle, s.name, s.role) for s in cfg.staff])
+            store_staff.sync_staff(db, [(s.handle, s.name or s.handle, s.role) for s in cfg.staff])
         now = clock.now()
         items = []
         for path in sorted(MAILBOX.glob("*.eml")):

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from sqlite_utils import Database
 from textual import work
@@ -48,7 +48,6 @@ from store.rows import ListedTicket
 
 if TYPE_CHECKING:
     from console.alerts.oncall import OnCall
-    from console.demo import PageSink
 
 POLL_SECONDS = 0.5
 TICK_SECONDS = 1.0
@@ -60,6 +59,13 @@ VERBS = {"acknowledge": "Acknowledged", "take": "Took", "assign": "Assigned", "r
 # Pages that every console announces with a toast and the bell (a Class III arrival has its own toast).
 STEP_NEWS = {"escalate": ("ESCALATED", "to the whole team"), "breach": ("BREACHED", "first contact is overdue"),
              "repeat": ("STILL BREACHED", "nobody has acknowledged it")}
+
+
+class PageSink(Protocol):
+    """Where the demo's desk:// pages arrive (console.demo.PageSink): `attach(callback)` has each one
+    handed over as callback(title, body, to), from any thread."""
+
+    def attach(self, callback: Callable[[str, str, str], object]) -> None: ...
 
 
 class ConsoleApp(App[None]):
@@ -553,7 +559,7 @@ class ConsoleApp(App[None]):
             # Staff may only take unassigned tickets: offer that one choice, or say why there is none.
             if self.role is None or any(t.get("assignee") is not None for t in seen.values()):
                 self.refuse_early("assign", ids[0], "only a supervisor may assign tickets to others or reassign "
-                                   "them; staff may take unassigned tickets (t)")
+                                  "them; staff may take unassigned tickets (t)")
                 return
             people = [p for p in people if p.handle == self.operator]
         elif current is not None:
@@ -576,7 +582,7 @@ class ConsoleApp(App[None]):
             return None
         if self.owned_elsewhere(t):
             self.refuse_early(verb, tid, f"#{tid} is assigned to {t['_assignee']}; only they or a supervisor "
-                               f"may {verb} it")
+                              f"may {verb} it")
             return None
         return t
 

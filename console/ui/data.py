@@ -24,7 +24,7 @@ from console.clock import Clock
 from console.config import Config
 from console.fold import fold
 from store import audit, console_reads, outbox, outgoing, staff as store_staff
-from store.rows import LatestMessage, ListedTicket, MessagePreview
+from store.rows import Event, LatestMessage, ListedTicket, MessagePreview, StaffRow
 from store.times import iso, parse_iso
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from console.alerts.oncall import OnCall
 
-# store.console_reads returns plain dicts; their shapes are store.rows' (the casts say so once, here).
+# store.console_reads returns plain dicts of the shapes in store.rows; the casts below say which.
 
 SLACK = timedelta(seconds=5)  # rows committed a little late with an older updated_at are still seen
 PREVIEW_CHARS = 10_000        # of each message body, shown before "more"
@@ -56,7 +56,7 @@ class Changes:
 class Detail:
     ticket: ListedTicket
     messages: list[MessagePreview]
-    events: list[dict[str, Any]]
+    events: list[Event]
     alerts: list[dict[str, Any]]
     chars: int = PREVIEW_CHARS
     start: int = 0  # where the shown part of long bodies begins (`m` moves it on)
@@ -167,7 +167,7 @@ class TicketData:
             t = cast(ListedTicket | None, console_reads.ticket_row(db, ticket_id))
             if t is None:
                 tickets.get_ticket(db, ticket_id)  # raises NoSuchTicket with the usual words
-                raise tickets.NoSuchTicket(f"no ticket #{ticket_id}")  # (filed just now: seen next time)
+                raise tickets.NoSuchTicket(f"no ticket #{ticket_id}")  # filed between the two reads: not yet
             msgs = cast(list[MessagePreview], console_reads.message_previews(db, ticket_id, chars, start))
             mail = outgoing.delivery_by_message(db, [m["id"] for m in msgs if m["kind"] == "outgoing"])
             return Detail(ticket=t, messages=msgs, events=audit.events_for(db, ticket_id),
@@ -214,7 +214,7 @@ class TicketData:
         finally:
             db.conn.close()
 
-    def staff(self) -> list[dict[str, Any]]:
+    def staff(self) -> list[StaffRow]:
         with self._lock:
             return store_staff.all_staff(self._db)
 

@@ -15,6 +15,7 @@ from typing import Any
 from console import timefmt
 from console.timefmt import local_time  # noqa: F401 - the console's screens read it from here
 from console.safe_text import clean_line
+from store.rows import Event
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ STEP_WORDS = {"arrival": "paged {targets} (arrival)", "warn": "warned {targets} 
               "escalate": "escalated to the whole team ({targets})", "breach": "BREACHED: paged {targets}"}
 
 
-def event_words(e: dict[str, Any]) -> str:
+def event_words(e: Event) -> str:
     """One audit event as a sentence: "paged bob, cy (arrival)", "ann assigned it to dee (was bob)"."""
     d, actor, kind = e.get("detail") or {}, clean_line(e["actor"], 20), e["kind"]
     if kind == "alert_due":

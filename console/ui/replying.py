@@ -41,7 +41,7 @@ from console.ui.screens.composer import ComposerScreen, ReviewScreen, Writing
 from console.ui.screens.dialogs import ConfirmDialog, TemplateChoice, TemplatePicker
 from console.ui.shown import ShownTicket
 from store.errors import KNOWN_ERRORS
-from store.rows import Ticket
+from store.rows import Event, Ticket
 
 if TYPE_CHECKING:
     from console.replies.delivery import Outcome
@@ -100,7 +100,7 @@ def template_summary(text: str) -> str:
     return clean_line((body or lines or [""])[0], 56)
 
 
-def already_asked(events: list[dict[str, Any]], tz: tzinfo) -> str | None:
+def already_asked(events: list[Event], tz: tzinfo) -> str | None:
     """When the customer was last asked for details on this ticket (by hand or automatically)."""
     for e in reversed(events):
         d = e.get("detail") or {}
@@ -164,7 +164,7 @@ class Replies:
         t = self.desk.ticket_for(tid)
         if kind == "reply" and t is not None and self.desk.owned_elsewhere(t):
             self.desk.refuse_early(kind, tid, f"#{tid} is assigned to {clean_line(t['assignee'] or '', 20)}; only they "
-                                    "or a supervisor may reply to it (n adds a note)")
+                                   "or a supervisor may reply to it (n adds a note)")
             return False
         return True
 

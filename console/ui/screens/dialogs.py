@@ -23,6 +23,7 @@ from console.safe_text import clean_line
 from console.ui import format as fmt
 from console.ui import keys
 from console.ui import styles as st
+from store.rows import StaffRow
 
 if TYPE_CHECKING:
     from console.alerts.oncall import OnCall
@@ -59,7 +60,7 @@ class Person:
     role: str
 
     @classmethod
-    def clean(cls, row: dict) -> Person:
+    def clean(cls, row: StaffRow) -> Person:
         """Names and handles from the config are untrusted text like mail."""
         return cls(clean_line(row["handle"], 24), clean_line(row.get("name") or "", 40), row.get("role") or "staff")
 
