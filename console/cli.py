@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 def _explain(exc: Exception, command: str | None) -> tuple[int, str]:
     from console.config import ConfigError
     from console.locks import LockHeld
-    from store.db import StoreError
+    from store.db import DatabaseUnavailable, StoreError
 
     if isinstance(exc, CliError):
         return exc.code, str(exc)
@@ -151,6 +151,8 @@ def _explain(exc: Exception, command: str | None) -> tuple[int, str]:
             return 1, str(exc)
     if isinstance(exc, LockHeld):
         return EX_LOCKED, str(exc)
+    if isinstance(exc, DatabaseUnavailable):  # locked, or a deleted WAL: try again later
+        return EX_TEMPFAIL, str(exc)
     if isinstance(exc, StoreError):
         return (EX_TEMPFAIL if command == "ingest" else 1), str(exc)
     if command == "ingest":

@@ -29,20 +29,126 @@ class StaleWrite(StoreError):
     """The row changed since the caller read it; nothing was written."""
 
 
-def open_db(path: str | Path, *, migrate: bool = True) -> Database:
+class DatabaseUnavailable(StoreError, sqlite3.OperationalError):
+    """The database cannot be used for a moment: locked by another process past the busy timeout, or
+    failing I/O (a deleted WAL). Try again later: exit 75 (EX_TEMPFAIL) at the CLI.
+
+    It is also an sqlite3.OperationalError, with the same sqlite_errorcode, so code that retries on
+    SQLite's own errors keeps doing so."""
+
+    sqlite_errorcode: int | None
+    sqlite_errorname: str | None
+
+
+class DatabaseMissing(StoreError):
+    """No database where the desk's other files say there was one; nothing was created."""
+
+
+class DatabaseFault(StoreError):
+    """The database file was deleted or replaced, or its WAL deleted, under a running process."""
+
+
+# SQLite primary result codes that mean "the file is there but cannot be used now" rather than "this
+# statement is wrong": busy/locked, read-only (a database moved under an open connection), I/O errors,
+# disk full, cannot open.
+_UNAVAILABLE = {5: "busy", 6: "locked", 8: "read-only", 10: "I/O", 13: "full", 14: "cannot open"}
+
+
+def unavailable(exc: sqlite3.Error, path: str) -> DatabaseUnavailable | None:
+    """SQLite's error as a DatabaseUnavailable with a one-line explanation, or None for other errors."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    text = str(exc)
+    if primary is None:  # no code (old Python): recognise the messages
+        low = text.lower()
+        primary = 5 if "locked" in low or "busy" in low else 10 if "disk i/o" in low else None
+    if primary not in _UNAVAILABLE:
+        return None
+    if primary in (5, 6):
+        why = (f"database {path} is locked: another process has held it for longer than {BUSY_TIMEOUT_S:g}s "
+               f"({text}); try again shortly")
+    elif primary == 10 and path and _wal_lost(path):
+        why = (f"database {path} cannot be read: its write-ahead log {path}-wal was deleted while another process "
+               f"(the poller?) has the database open ({text}); stop every support-console process using it, then "
+               f"start the poller again")
+    elif primary == 8 and code == 8 | (4 << 8):
+        why = f"database {path} was moved or deleted while open ({text}); stop and check the file"
+    elif primary == 13:
+        why = f"database {path}: the disk is full ({text}); free space and try again"
+    else:
+        why = f"database {path} is unavailable ({text}); try again shortly"
+    err = DatabaseUnavailable(why)
+    err.sqlite_errorcode, err.sqlite_errorname = code, getattr(exc, "sqlite_errorname", None)
+    return err
+
+
+def _wal_lost(path: str) -> bool:
+    """The shared memory is there (someone has the database open) but the WAL is gone or shorter than its own
+    32-byte header: it was deleted, and whoever opened it since got an empty new one."""
+    if not os.path.exists(f"{path}-shm"):
+        return False
+    try:
+        return os.path.getsize(f"{path}-wal") < 32
+    except OSError:
+        return True
+
+
+class Connection(sqlite3.Connection):
+    """SQLite's connection, whose "database is locked" and "disk I/O error" say what they mean
+    (DatabaseUnavailable) wherever they happen: in the store's functions and in sqlite-utils'."""
+
+    def execute(self, *args, **kwargs):  # type: ignore[override]
+        try:
+            return super().execute(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            raise unavailable(exc, self._path()) or exc from None
+
+    def executemany(self, *args, **kwargs):  # type: ignore[override]
+        try:
+            return super().executemany(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            raise unavailable(exc, self._path()) or exc from None
+
+    def executescript(self, *args, **kwargs):  # type: ignore[override]
+        try:
+            return super().executescript(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            raise unavailable(exc, self._path()) or exc from None
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        except sqlite3.OperationalError as exc:
+            raise unavailable(exc, self._path()) or exc from None
+
+    def _path(self) -> str:
+        return getattr(self, "db_path", "")
+
+
+def open_db(path: str | Path, *, migrate: bool = True, create: bool = False) -> Database:
+    """Open (and migrate) the desk's database. A missing one is created only for a new desk: when the desk's
+    other files (ack key, locks, WAL) are beside it, it was deleted or moved, and DatabaseMissing says how
+    to restore it; `create=True` (`init --database`) starts afresh on purpose."""
     path = Path(path)
     if str(path) != ":memory:":
         if not path.parent.exists():
             raise StoreError(f"database directory does not exist: {path.parent}")
+        if not create:
+            from store.fileguard import refuse_to_create
+
+            refuse_to_create(path)
         prepare_files(path)
     with _setup_lock(path):
         try:
-            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False, factory=Connection)
+            conn.db_path = str(path)
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             conn.execute("PRAGMA journal_mode = WAL")
             # FULL: a committed message survives power loss, not only a crash.
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
+        except DatabaseUnavailable:
+            raise
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from None
         db = Database(conn)
@@ -141,6 +247,8 @@ def prepare_files(path: Path) -> None:
 def _retry_locked() -> Iterator[None]:
     try:
         yield
+    except DatabaseUnavailable:
+        raise
     except sqlite3.OperationalError as exc:
         raise StoreError(f"database is busy or locked: {exc}") from None
 
