@@ -142,18 +142,18 @@ class Guard:
                     for extra in (f"{saved}-wal", f"{saved}-shm"):
                         os.unlink(extra)
             except (OSError, sqlite3.Error) as exc:
-                return f"could not save its last state ({exc}); restore from the replica or a backup"
+                return f"Could not save its last state ({exc}); restore from the replica or a backup"
             if self.kind == "deleted":
-                return (f"its last state is saved as {saved}: stop every support-console process, then "
+                return (f"Its last state is saved as {saved}: stop every support-console process, then "
                         f"`mv {saved} {self.path}` and start the poller again")
-            return (f"the database it was using is saved as {saved}; find out which file is the desk's before "
+            return (f"The database it was using is saved as {saved}; find out which file is the desk's before "
                     f"starting the poller again")
         if self.kind == "wal":
             try:
                 self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             except sqlite3.Error as exc:
-                return f"could not copy its changes into the database ({exc}); restore from the replica or a backup"
-            return ("the changes it held were copied into the database; once every support-console process "
+                return f"Could not copy its changes into the database ({exc}); restore from the replica or a backup"
+            return ("The changes it held were copied into the database; once every support-console process "
                     "has stopped, start the poller again")
         return ""
 
