@@ -72,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
     s = cmd("init", "write a commented starter config (never over an existing file)")
     s.add_argument("path", nargs="?", metavar="PATH", help="where (default: --config, $SUPPORT_CONSOLE_CONFIG, "
                                                            "else the user config path)")
+    s.add_argument("--database", action="store_true", help="instead: create the configured database, empty, on "
+                                                           "purpose (never over one; see the README, Failover)")
+    cmd("replicate", "run Litestream for the configured database ([replicate] url)")
+    s = cmd("restore", "restore the database from a replica onto this host (never over an existing database)")
+    s.add_argument("--from", dest="url", required=True, metavar="URL", help="the replica: s3://, sftp:// or file:///")
     s = cmd("status", "health of intake, scheduler and outbox from the database; exit 1 when degraded")
     s.add_argument("--json", action="store_true")
     s = cmd("test-page", "send a test page to a handle or a tag (primary, secondary, team, supervisors)")
@@ -151,6 +156,8 @@ def _explain(exc: Exception, command: str | None) -> tuple[int, str]:
             return 1, str(exc)
     if isinstance(exc, LockHeld):
         return EX_LOCKED, str(exc)
+    if type(exc).__name__ == "ReplicationError":  # console.replication (not imported for every command)
+        return 1, str(exc)
     if isinstance(exc, DatabaseUnavailable):  # locked, or a deleted WAL: try again later
         return EX_TEMPFAIL, str(exc)
     if isinstance(exc, StoreError):
@@ -240,6 +247,10 @@ def _dispatch(args) -> int:
         return _ingest(args)
     if cmd in ("reply", "note"):
         return _reply_or_note(args)
+    if cmd in ("replicate", "restore") or (cmd == "init" and args.database):
+        from console.replication import run_command
+
+        return run_command(args, _config(args, check_urls=False), _clock())
     if cmd == "init":
         return _init(args)
     if cmd == "serve" and args.demo:

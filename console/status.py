@@ -48,13 +48,23 @@ def judge(cfg: Config, beats: list[dict], counts: dict[str, int], now: datetime)
 
 def report(cfg: Config, now: datetime, *, as_json: bool = False) -> tuple[bool, str]:
     h, note = assess(cfg, now)
+    replica = None
+    if cfg.replicate is not None:  # asks the replica (Litestream's listing): only here, not in the console
+        from console import replication
+
+        replica = replication.lag(cfg, now)
+    healthy = h.healthy and (replica is None or replica.ok)
     if as_json:
-        data = {"at": iso(now), **h.as_json()}
+        data = {"at": iso(now), **h.as_json(), "healthy": healthy}
+        if replica is not None:
+            data["replica"] = replica.as_json()
         if note:
             data["note"] = note
-        return h.healthy, json.dumps(data, indent=2, default=str)
-    lines = [f"status: {'healthy' if h.healthy else 'DEGRADED'}"]
+        return healthy, json.dumps(data, indent=2, default=str)
+    lines = [f"status: {'healthy' if healthy else 'DEGRADED'}"]
     if note:
         lines.append(note)
     lines += [clean_line(c.summary, 300) for c in h.components]
-    return h.healthy, "\n".join(lines)
+    if replica is not None:
+        lines.append(clean_line(replica.summary, 300))
+    return healthy, "\n".join(lines)
