@@ -129,8 +129,8 @@ def test_idle_is_reissued_at_least_every_ten_minutes():
     ("alerts.ack_listen", "8025", 'alerts.ack_listen: expected host:port such as "127.0.0.1:8025", got \'8025\''),
     ("alerts.ack_base_url", "ftp://x/ack", "alerts.ack_base_url: expected an http:// or https:// URL, got 'ftp://x/ack'"),
     ("imap.ca_file", "/nonexistent/ca.pem", "imap.ca_file: no such file: /nonexistent/ca.pem"),
-    ("frobnicate", 1, "frobnicate: unknown key (known keys: timezone, store, imap, smtp, routing, sla, staff, oncall, "
-                      "alerts, replies, console)"),
+    ("xyzzy", 1, "xyzzy: unknown key (known keys: timezone, store, imap, smtp, routing, sla, staff, oncall, "
+                 "alerts, replies, console, replicate)"),
 ])
 def test_mistakes_are_refused_with_the_exact_message(path, value, message):
     with pytest.raises(ConfigError) as exc:
