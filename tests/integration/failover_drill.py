@@ -48,10 +48,15 @@ class DrillResult:
     restore_output: str
     notes: list[str] = field(default_factory=list)
 
+    written_at: dict[str, float] = field(default_factory=dict)   # ("mail"|"ack", subject) -> wall clock
+    lost: list[str] = field(default_factory=list)                  # writes of the primary the replica lacks
+
     @property
     def rpo(self) -> float:
-        """Seconds of the primary's writes the replica lacks."""
-        return max(0.0, self.primary_last_write - self.replica_last_write)
+        """Seconds of writes lost: from the first of the primary's writes the replica lacks to the kill
+        (a mail counts from its APPEND, an acknowledgement from the moment `ack` returned)."""
+        times = [self.written_at[k] for k in self.lost if k in self.written_at]
+        return max(0.0, self.kill_at - min(times)) if times else 0.0
 
     @property
     def rto(self) -> float | None:
@@ -94,7 +99,10 @@ def _copy(db: Path, to: Path) -> None:
 
 
 def run_drill(work: Path, dovecot, receiver, *, before_kill: float = 8.0, after_kill: float = 6.0,
-              interval: float = 0.3, ack_every: float = 0.4, sync_interval: str = "1s") -> DrillResult:
+              interval: float = 0.3, ack_every: float = 0.4, sync_interval: str = "1s",
+              urgent: bool = True) -> DrillResult:
+    """The drill; `urgent`: Class III mail (pages, each forcing a sync first), else Class I (no pages: the
+    replica lags by up to Litestream's sync interval)."""
     work = Path(work)
     primary, standby, replica = work / "primary", work / "standby", work / "replica"
     url = f"file://{replica}"
@@ -112,6 +120,8 @@ def run_drill(work: Path, dovecot, receiver, *, before_kill: float = 8.0, after_
     replicator: subprocess.Popen | None = None
     stop_feed = threading.Event()
     appended: list[str] = []
+    written_at: dict[str, float] = {}
+    acked_at: dict[int, float] = {}
     acker_stop = threading.Event()
     try:
         pollers.start(confs["primary"], ready="watching", timeout=30)
@@ -126,7 +136,8 @@ def run_drill(work: Path, dovecot, receiver, *, before_kill: float = 8.0, after_
             while not stop_feed.is_set():
                 i += 1
                 subject = f"drill {i:03d} DNS down"
-                dovecot.append(h.mail(i, subject=subject))
+                written_at[f"mail {subject}"] = time.time()
+                dovecot.append(h.mail(i, subject=subject, to=h.URGENT if urgent else h.SUPPORT))
                 appended.append(subject)
                 stop_feed.wait(interval)
 
@@ -136,7 +147,8 @@ def run_drill(work: Path, dovecot, receiver, *, before_kill: float = 8.0, after_
                 rows = query(primary / "support.db", "SELECT id FROM tickets WHERE acknowledged_at IS NULL ORDER BY id")
                 todo = [r[0] for r in rows if r[0] not in done]
                 if todo and not acker_stop.is_set():
-                    run_cli(confs["primary"], "ack", str(todo[0]), actor="bob", env=env)
+                    if run_cli(confs["primary"], "ack", str(todo[0]), actor="bob", env=env).returncode == 0:
+                        acked_at[todo[0]] = time.time()
                     done.add(todo[0])
 
         feeder = threading.Thread(target=feed, daemon=True)
@@ -190,6 +202,11 @@ def run_drill(work: Path, dovecot, receiver, *, before_kill: float = 8.0, after_
         pollers.stop_all()
         pages = Counter((s, rec.path.strip("/")) for rec in list(receiver.records)
                         if (s := _subject_of(rec.body["title"], appended)))
+        names = dict(query(primary / "support.db", "SELECT id, subject FROM tickets"))
+        written_at.update({f"ack {names[i]}": at for i, at in acked_at.items()})
+        restored_acks = _acks(restored)
+        lost = [f"mail {x}" for x in _subjects(primary / "support.db") if x not in restored_subjects]
+        lost += [f"ack {x}" for x in _acks(primary / "support.db") if x not in restored_acks]
         expired = [row[0] for row in query(
             standby / "support.db", "SELECT t.subject FROM alerts a JOIN tickets t ON t.id = a.ticket_id"
                                     " WHERE a.state = 'expired' AND a.last_error LIKE 'failover:%'")]
@@ -201,7 +218,7 @@ def run_drill(work: Path, dovecot, receiver, *, before_kill: float = 8.0, after_
             expired_on_restore=len(expired), expired_subjects=expired, kill_at=kill_at,
             replica_last_write=_last_write(restored),
             primary_last_write=_last_write(primary / "support.db"), first_standby_filing=first,
-            restore_seconds=restore_seconds, restore_output=r.stdout)
+            restore_seconds=restore_seconds, restore_output=r.stdout, written_at=written_at, lost=lost)
     finally:
         stop_feed.set()
         acker_stop.set()
