@@ -67,7 +67,7 @@ def drills(args, urgent: bool) -> None:
         doubled = sum(1 for c in r.standby_subjects.values() if c > 1)
         lost = len(set(r.appended) - set(r.standby_subjects))
         resent = sum(1 for c in r.pages.values() if c > 1)
-        acks_lost = len(set(r.acks_primary) - set(r.acks_standby))
+        acks_lost = sum(1 for k in r.lost if k.startswith("ack "))
         rpos.append(r.rpo)
         if r.rto is not None:
             rtos.append(r.rto)

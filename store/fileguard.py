@@ -83,7 +83,38 @@ def _file_id(path: Path) -> _FileId | None:
     return _FileId(st.st_dev, st.st_ino)
 
 
-class Guard:
+class FileWatch:
+    """The database's identity (device and inode, and its WAL's) as first seen; `check` says when the path
+    no longer leads to that file. Holds no connection: cheap enough for a console's once-a-second tick."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.db_id = _file_id(self.path)
+        self.wal_id = _file_id(Path(f"{self.path}-wal"))
+        self.fault: str | None = None
+        self.kind: str | None = None
+
+    def check(self) -> str | None:
+        """A one-line description of what happened to the database, or None while it is the file we opened."""
+        if self.fault is not None or self.db_id is None:
+            return self.fault
+        now_db = _file_id(self.path)
+        if now_db is None:
+            self.kind, self.fault = "deleted", f"database {self.path} was deleted while in use"
+        elif now_db != self.db_id:
+            self.kind, self.fault = "replaced", f"database {self.path} was replaced by another file while in use"
+        elif self.wal_id is not None:
+            now_wal = _file_id(Path(f"{self.path}-wal"))
+            if now_wal is None:
+                self.kind, self.fault = "wal", f"the write-ahead log {self.path}-wal was deleted while in use"
+            elif now_wal != self.wal_id:
+                self.kind, self.fault = "wal", f"the write-ahead log {self.path}-wal was replaced while in use"
+        elif _file_id(Path(f"{self.path}-wal")) is not None:  # first seen without a WAL: watch the one now there
+            self.wal_id = _file_id(Path(f"{self.path}-wal"))
+        return self.fault
+
+
+class Guard(FileWatch):
     """Watches that the database at `path` is still the file this process opened.
 
     It holds its own connection, opened after the process's others and checked against the path before
@@ -92,7 +123,7 @@ class Guard:
     changes still in it into the database file.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path):  # not FileWatch.__init__: the ids are read once the file is open
         self.path = Path(path)
         before = _file_id(self.path)
         self.conn = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, timeout=15, check_same_thread=False,
@@ -107,23 +138,6 @@ class Guard:
             raise DatabaseFault(f"database {self.path} changed while it was being opened; start again")
         self.fault: str | None = None
         self.kind: str | None = None
-
-    def check(self) -> str | None:
-        """A one-line description of what happened to the database, or None while it is the file we opened."""
-        if self.fault is not None:
-            return self.fault
-        now_db = _file_id(self.path)
-        if now_db is None:
-            self.kind, self.fault = "deleted", f"database {self.path} was deleted while in use"
-        elif now_db != self.db_id:
-            self.kind, self.fault = "replaced", f"database {self.path} was replaced by another file while in use"
-        elif self.wal_id is not None:
-            now_wal = _file_id(Path(f"{self.path}-wal"))
-            if now_wal is None:
-                self.kind, self.fault = "wal", f"the write-ahead log {self.path}-wal was deleted while in use"
-            elif now_wal != self.wal_id:
-                self.kind, self.fault = "wal", f"the write-ahead log {self.path}-wal was replaced while in use"
-        return self.fault
 
     def rescue(self) -> str:
         """After a fault: keep what this process still sees, and say where it is and what to do next."""

@@ -22,6 +22,7 @@ from textual.content import Content
 from textual.worker import Worker, WorkerState
 
 from console import actions, health as desk_health, status
+from store.fileguard import FileWatch
 from console.clock import Clock
 from console.config import Config
 from console.fold import fold
@@ -123,6 +124,7 @@ class ConsoleApp(Replying, App):
             from console.replies.delivery import send_now as send_mail
         self.send_mail = send_mail
         self._told_mail: set[int] = set()  # outbox ids whose failure this console has told already
+        self._file_watch: FileWatch | None = None
 
     # -- start-up ------------------------------------------------------------------------------------
     def get_default_screen(self) -> DashboardScreen:
@@ -145,6 +147,8 @@ class ConsoleApp(Replying, App):
         person = next((p for p in self.people if p.handle == self.operator), None)
         self.role = person.role if person else None
         self._beats, self._outbox = self.data.health_inputs()
+        # Is the database still the file we opened? A deleted or replaced one is said once, loudly.
+        self._file_watch = FileWatch(self.db_path)
 
     def on_mount(self) -> None:
         self.ensure_loaded()
@@ -186,6 +190,7 @@ class ConsoleApp(Replying, App):
             return
         now = self.clock.now()
         self.dashboard.tick(now)
+        self._check_file()
         self._assess(now)
         self._news_done()
         self.update_status(now)
@@ -308,6 +313,16 @@ class ConsoleApp(Replying, App):
             targets = sorted({clean_line(b["target"], 20) for b in alerts if (b["ticket_id"], b["step"]) == key})
             self.announce(f"{news[0]}: #{a['ticket_id']}", f"{subject}: {news[1]}; paged {', '.join(targets)}",
                           "error", bell=True)
+
+    def _check_file(self) -> None:
+        watch = self._file_watch
+        if watch is None or watch.fault is not None:
+            return
+        fault = watch.check()
+        if fault:
+            self.announce("Database lost", f"{fault}. This console shows what it had read; actions may be lost. "
+                          "Ask whoever runs the poller (it stops and says how to restore), then restart the "
+                          "console", "error", bell=True)
 
     def _assess(self, now: datetime, first: bool = False) -> None:
         h = status.judge(self.cfg, self._beats, self._outbox, now)
