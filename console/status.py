@@ -29,7 +29,13 @@ def assess(cfg: Config, now: datetime) -> tuple[health.Health, str | None]:
     beats: list[dict] = []
     counts: dict[str, int] = {}
     if not cfg.store_path.exists():
-        note = f"no database at {cfg.store_path}: no poller has run"
+        from store.fileguard import desk_state
+
+        if desk_state(cfg.store_path):  # deleted or moved, not "never run": say how to get it back
+            note = (f"database {cfg.store_path} is missing, but this desk's other files are beside it: it was "
+                    f"deleted or moved; restore it (a backup, or `support-console restore --from URL`)")
+        else:
+            note = f"no database at {cfg.store_path}: no poller has run"
     else:
         note = None
         db = open_db(cfg.store_path, migrate=False)

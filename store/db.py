@@ -36,9 +36,6 @@ class DatabaseUnavailable(StoreError, sqlite3.OperationalError):
     It is also an sqlite3.OperationalError, with the same sqlite_errorcode, so code that retries on
     SQLite's own errors keeps doing so."""
 
-    sqlite_errorcode: int | None
-    sqlite_errorname: str | None
-
 
 class DatabaseMissing(StoreError):
     """No database where the desk's other files say there was one; nothing was created."""
@@ -78,7 +75,9 @@ def unavailable(exc: sqlite3.Error, path: str) -> DatabaseUnavailable | None:
     else:
         why = f"database {path} is unavailable ({text}); try again shortly"
     err = DatabaseUnavailable(why)
-    err.sqlite_errorcode, err.sqlite_errorname = code, getattr(exc, "sqlite_errorname", None)
+    if isinstance(code, int):
+        err.sqlite_errorcode = code
+        err.sqlite_errorname = getattr(exc, "sqlite_errorname", "")
     return err
 
 
@@ -96,6 +95,8 @@ def _wal_lost(path: str) -> bool:
 class Connection(sqlite3.Connection):
     """SQLite's connection, whose "database is locked" and "disk I/O error" say what they mean
     (DatabaseUnavailable) wherever they happen: in the store's functions and in sqlite-utils'."""
+
+    db_path = ""  # set by open_db: the file the messages name
 
     def execute(self, *args, **kwargs):  # type: ignore[override]
         try:
@@ -122,7 +123,7 @@ class Connection(sqlite3.Connection):
             raise unavailable(exc, self._path()) or exc from None
 
     def _path(self) -> str:
-        return getattr(self, "db_path", "")
+        return self.db_path
 
 
 def open_db(path: str | Path, *, migrate: bool = True, create: bool = False) -> Database:
@@ -141,7 +142,8 @@ def open_db(path: str | Path, *, migrate: bool = True, create: bool = False) -> 
     with _setup_lock(path):
         try:
             conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False, factory=Connection)
-            conn.db_path = str(path)
+            if isinstance(conn, Connection):
+                conn.db_path = str(path)
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             conn.execute("PRAGMA journal_mode = WAL")
             # FULL: a committed message survives power loss, not only a crash.

@@ -143,3 +143,14 @@ def test_cli_a_locked_database_is_one_line_and_exit_75(tmp_path, monkeypatch, ca
     err = capsys.readouterr().err
     assert code == 75, err
     assert len(err.strip().splitlines()) == 1 and "is locked" in err and "internal error" not in err
+
+
+def test_status_says_a_missing_database_was_deleted_rather_than_never_run(tmp_path, capsys):
+    conf = tmp_path / "config.toml"
+    conf.write_text('[store]\npath = "support.db"\n[[staff]]\nhandle = "ann"\nrole = "supervisor"\n')
+    assert cli.main(["--config", str(conf), "status"]) == 1
+    assert "no poller has run" in capsys.readouterr().out
+    (tmp_path / "support.db.ackkey").write_text("k")
+    assert cli.main(["--config", str(conf), "status"]) == 1
+    out = capsys.readouterr().out
+    assert "support.db is missing" in out and "restore" in out and not (tmp_path / "support.db").exists()
