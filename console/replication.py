@@ -192,9 +192,9 @@ def restore(cfg: Config, url: str, now: datetime) -> Restored:
         lock = outbox_lock(path).acquire()
     except LockHeld as exc:
         raise ReplicationError(f"a poller is running for {path} on this host ({exc}); stop it first") from None
+    tmp = path.with_name(f".{path.name}.restoring-{os.getpid()}")
     try:
         exe = binary()
-        tmp = path.with_name(f".{path.name}.restoring-{os.getpid()}")
         for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
             p.unlink(missing_ok=True)
         conf = write_config(_as_replica(cfg, url), db_path=tmp, url=url,
@@ -228,6 +228,8 @@ def restore(cfg: Config, url: str, now: datetime) -> Restored:
                 p.rename(p.with_name(f"{p.name}.old-{now.strftime('%Y%m%dT%H%M%SZ')}"))
         os.rename(tmp, path)
     finally:
+        for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):  # nothing half-restored left behind
+            p.unlink(missing_ok=True)
         lock.release()
     from console.ack.keyfile import key_path
 

@@ -121,7 +121,7 @@ def test_restore_refuses_while_a_poller_runs_here_and_reports_a_bad_replica(tmp_
         held.release()
     r = run_cli(standby, "restore", "--from", f"file://{tmp_path}/nothing-here")
     assert r.returncode == 1 and "litestream could not restore" in r.stderr and len(r.stderr.strip().splitlines()) == 1
-    assert not db.exists()
+    assert not db.exists() and not list(db.parent.glob(".support.db.*"))  # nothing half-restored left
 
 
 def test_status_says_when_nothing_was_replicated(tmp_path):
