@@ -153,6 +153,23 @@ class RepliesConfig:
 
 
 @dataclass(frozen=True)
+class ReplicateConfig:
+    """[replicate]: Litestream streams the database to `url` (console.replication). Credentials come from
+    the environment only: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY for S3, `password_env` for SFTP."""
+    url: str = _key()  # s3://bucket/path, sftp://user@host/path or file:///dir
+    max_lag: timedelta = _key(timedelta(minutes=1), "duration")  # `status` is degraded when the replica lags more
+    sync_interval: timedelta = _key(timedelta(seconds=1), "duration")  # how often Litestream ships new changes
+    endpoint: str | None = _key(None)  # an S3-compatible service's URL (MinIO, R2, ...)
+    region: str | None = _key(None)
+    key_path: str | None = _key(None)  # SFTP: the private key's file
+    password_env: str | None = _key(None)  # SFTP: the variable holding the password
+
+    @property
+    def scheme(self) -> str:
+        return self.url.split("://", 1)[0]
+
+
+@dataclass(frozen=True)
 class ConsoleConfig:
     operator: str | None = _key(None)
 
@@ -171,6 +188,7 @@ class Config:
     console: ConsoleConfig
     smtp: SmtpConfig | None = None
     replies: RepliesConfig = RepliesConfig()
+    replicate: ReplicateConfig | None = None
 
     def person(self, handle: str) -> Staff | None:
         return next((s for s in self.staff if s.handle == handle), None)
@@ -572,6 +590,27 @@ def _alerts(d: dict) -> AlertsConfig:
     return a
 
 
+def _replicate(d: dict) -> ReplicateConfig | None:
+    if "replicate" not in d:
+        return None
+    r = ReplicateConfig(**_read(ReplicateConfig, _table(d, "replicate"), "replicate.", None))
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(r.url)
+    if parts.scheme not in ("s3", "sftp", "file"):
+        raise ConfigError(f"replicate.url: expected an s3://, sftp:// or file:/// URL, got {parts.scheme or r.url!r}")
+    if parts.password is not None:  # never a secret in the config file: it is read by everyone on the desk
+        raise ConfigError("replicate.url: no password in the URL (value not shown); put it in an environment "
+                          "variable and name that in replicate.password_env")
+    if parts.scheme == "file" and (parts.netloc or not parts.path.startswith("/")):
+        raise ConfigError(f"replicate.url: a file URL needs an absolute path (file:///var/backups/desk), got {r.url!r}")
+    if (r.key_path or r.password_env) and parts.scheme != "sftp":
+        raise ConfigError("replicate.key_path and password_env are for sftp:// URLs")
+    if (r.endpoint or r.region) and parts.scheme != "s3":
+        raise ConfigError("replicate.endpoint and region are for s3:// URLs")
+    return r
+
+
 def _check_urls(cfg: Config) -> None:
     """Ask apprise whether it can use each notify URL (it imports its plugins: only when paging matters)."""
     import apprise
@@ -591,7 +630,7 @@ def _check_urls(cfg: Config) -> None:
 TABLES: tuple[tuple[str, type, bool], ...] = (
     ("imap", ImapConfig, False), ("smtp", SmtpConfig, False), ("routing", Routing, False), ("sla", _SlaKeys, False),
     ("staff", Staff, True), ("oncall", OnCallConfig, False), ("alerts", AlertsConfig, False),
-    ("replies", RepliesConfig, False), ("console", ConsoleConfig, False),
+    ("replies", RepliesConfig, False), ("console", ConsoleConfig, False), ("replicate", ReplicateConfig, False),
 )
 
 
@@ -619,6 +658,7 @@ def from_dict(data: dict, *, path: Path | None = None, check_urls: bool = False)
         console=ConsoleConfig(**_read(ConsoleConfig, _table(data, "console"), "console.", base)),
         smtp=_smtp(data, base, imap),
         replies=RepliesConfig(**_read(RepliesConfig, _table(data, "replies"), "replies.", base)),
+        replicate=_replicate(data),
     )
     desk = cfg.desk_addresses
     for i, s in enumerate(staff):

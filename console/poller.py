@@ -26,6 +26,8 @@ from console.intake.watch import Intake
 from console.locks import LockHeld, mailbox_lock, outbox_lock
 from console.replies import delivery
 from console.sdnotify import Notifier
+from store.db import DatabaseFault
+from store.fileguard import Guard
 
 log = logging.getLogger("support_console.poller")
 
@@ -40,7 +42,15 @@ def run(cfg: Config, clock: Clock, *, once: bool = False) -> int:
     if once:
         sync_staff(cfg)
         with _ownership(cfg) as owns_outbox:
-            return _run_once(cfg, clock, owns_outbox)
+            guard = Guard(cfg.store_path)
+            try:
+                code = _run_once(cfg, clock, owns_outbox)
+                fault = guard.check()
+                if fault:
+                    raise DatabaseFault(f"{fault}; the poller stopped. {guard.rescue()}")
+                return code
+            finally:
+                guard.close()
     return Service(cfg, clock).run()
 
 
@@ -179,6 +189,7 @@ class Service:
         self.links = None  # the acknowledge-link server, when ack_base_url is set
         self.scheduler: Scheduler | None = None
         self.intake: Intake | None = None
+        self.guard: Guard | None = None
         self.ready = False
         self._pinging = True
         self._next_ping = 0.0
@@ -208,6 +219,7 @@ class Service:
                 signal.signal(sig, self._on_signal)
         sync_staff(self.cfg)
         with _ownership(self.cfg) as owns_outbox:
+            self.guard = Guard(self.cfg.store_path)  # is the database still the file we opened? (each tick)
             try:
                 if owns_outbox:
                     beacon = Beacon()
@@ -231,6 +243,12 @@ class Service:
                 self._supervise()
             finally:
                 self._shut_down()
+                fault = self.guard.check()
+                if fault:  # after the threads stopped: what the guard saves is the poller's last state
+                    how = self.guard.rescue()
+                    self.guard.close()
+                    raise DatabaseFault(f"{fault}; the poller stopped. {how}")
+                self.guard.close()
         for c in self.components:
             if c.error is not None:
                 raise c.error
@@ -239,6 +257,10 @@ class Service:
 
     def _supervise(self) -> None:
         while not self.stop.is_set():
+            fault = self.guard.check() if self.guard is not None else None
+            if fault:  # never carry on (paging, filing) in a file nobody else sees; run() says why, once
+                self._ended_by_itself = True
+                return
             if self._reload:
                 self._reload = False
                 self.reload()

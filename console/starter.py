@@ -55,7 +55,12 @@ INTROS = {
               "ack_base_url is set; put a reverse proxy in front of ack_listen that passes the path unchanged).",
     "replies": "Automatic mail the desk sends by itself.",
     "console": "The console.",
+    "replicate": "Optional: stream the database to a replica with Litestream (pip install 'support-console[replicate]',\n"
+                 "then `support-console replicate`; see the README, Failover). Credentials come from the environment.",
 }
+
+# Tables a desk may leave out: written commented out, header and all.
+OPTIONAL = frozenset({"replicate"})
 
 # After a table's keys (rules that tie keys together, or sub-tables the reader checks by hand).
 OUTROS = {
@@ -146,6 +151,14 @@ WORDS: dict[str, Words] = {
     "replies.templates": Words("a directory of NAME.txt canned replies, relative to this file", "templates"),
 
     "console.operator": Words("who acts when --as is not given (only without logins)", "ann"),
+
+    "replicate.url": Words("s3://bucket/path, sftp://user@host/path or file:///dir", "file:///var/backups/desk"),
+    "replicate.max_lag": Words("`status` is degraded when the replica lags more"),
+    "replicate.sync_interval": Words("how often Litestream ships new changes"),
+    "replicate.endpoint": Words("an S3-compatible service's URL (MinIO, R2, ...)", "https://s3.example.com"),
+    "replicate.region": Words("the S3 region", "us-east-1"),
+    "replicate.key_path": Words("SFTP: the private key's file", "/etc/support-console/replica.key"),
+    "replicate.password_env": Words("SFTP: the variable holding the password", "REPLICA_PASSWORD"),
 }
 
 # The second person of the example desk: only the keys set for her.
@@ -214,6 +227,9 @@ def render(today: date | None = None) -> str:
             second = [f"{k} = {_toml(SECOND_PERSON[k], f)}" for k, f in c.table_keys(cls) if k in SECOND_PERSON]
             body = _table_lines(table, cls, today) + ["", f"[[{table}]]", *second]
             parts.append("\n".join([*head, f"[[{table}]]", *body]))
+        elif table in OPTIONAL:
+            lines = [line if line.startswith("#") else f"# {line}" for line in _table_lines(table, cls, today)]
+            parts.append("\n".join([*head, f"# [{table}]", *lines]))
         else:
             parts.append("\n".join([*head, f"[{table}]", *_table_lines(table, cls, today)]))
         if table in OUTROS:

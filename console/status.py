@@ -29,7 +29,13 @@ def assess(cfg: Config, now: datetime) -> tuple[health.Health, str | None]:
     beats: list[dict] = []
     counts: dict[str, int] = {}
     if not cfg.store_path.exists():
-        note = f"no database at {cfg.store_path}: no poller has run"
+        from store.fileguard import desk_state
+
+        if desk_state(cfg.store_path):  # deleted or moved, not "never run": say how to get it back
+            note = (f"database {cfg.store_path} is missing, but this desk's other files are beside it: it was "
+                    f"deleted or moved; restore it (a backup, or `support-console restore --from URL`)")
+        else:
+            note = f"no database at {cfg.store_path}: no poller has run"
     else:
         note = None
         db = open_db(cfg.store_path, migrate=False)
@@ -48,13 +54,23 @@ def judge(cfg: Config, beats: list[dict], counts: dict[str, int], now: datetime)
 
 def report(cfg: Config, now: datetime, *, as_json: bool = False) -> tuple[bool, str]:
     h, note = assess(cfg, now)
+    replica = None
+    if cfg.replicate is not None:  # asks the replica (Litestream's listing): only here, not in the console
+        from console import replication
+
+        replica = replication.lag(cfg, now)
+    healthy = h.healthy and (replica is None or replica.ok)
     if as_json:
-        data = {"at": iso(now), **h.as_json()}
+        data = {"at": iso(now), **h.as_json(), "healthy": healthy}
+        if replica is not None:
+            data["replica"] = replica.as_json()
         if note:
             data["note"] = note
-        return h.healthy, json.dumps(data, indent=2, default=str)
-    lines = [f"status: {'healthy' if h.healthy else 'DEGRADED'}"]
+        return healthy, json.dumps(data, indent=2, default=str)
+    lines = [f"status: {'healthy' if healthy else 'DEGRADED'}"]
     if note:
         lines.append(note)
     lines += [clean_line(c.summary, 300) for c in h.components]
-    return h.healthy, "\n".join(lines)
+    if replica is not None:
+        lines.append(clean_line(replica.summary, 300))
+    return healthy, "\n".join(lines)

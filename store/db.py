@@ -10,7 +10,6 @@ import contextlib
 import os
 import sqlite3
 import stat
-import sys
 from pathlib import Path
 from collections.abc import Iterator
 
@@ -32,68 +31,147 @@ class StaleWrite(StoreError):
     """The row changed since the caller read it; nothing was written."""
 
 
-class DatabaseBusy(WillPass):
+class DatabaseUnavailable(WillPass, sqlite3.OperationalError):
+    """The database cannot be used for a moment: locked by another process past the busy timeout, or
+    failing I/O (a deleted WAL). Try again later: exit 75 (EX_TEMPFAIL) at the CLI.
+
+    It is also an sqlite3.OperationalError, with the same sqlite_errorcode, so code that retries on
+    SQLite's own errors keeps doing so."""
+
+
+class DatabaseBusy(DatabaseUnavailable):
     """Another process holds the database past the busy timeout; it will let go."""
 
 
-class DatabaseUnavailable(WillPass):
-    """The database cannot be read or written for now (a disk error, its write-ahead log gone)."""
+class DatabaseMissing(StoreError):
+    """No database where the desk's other files say there was one; nothing was created."""
 
 
-_opened: set[Path] = set()  # the database files this process opened, to explain a later disk error
+class DatabaseFault(StoreError):
+    """The database file was deleted or replaced, or its WAL deleted, under a running process."""
+
+
+# SQLite primary result codes that mean "the file is there but cannot be used now" rather than "this
+# statement is wrong": busy/locked, read-only (a database moved under an open connection), I/O errors,
+# disk full, cannot open.
+_UNAVAILABLE = {5: "busy", 6: "locked", 8: "read-only", 10: "I/O", 13: "full", 14: "cannot open"}
+
+
+def unavailable(exc: sqlite3.Error, path: str) -> DatabaseUnavailable | None:
+    """SQLite's error as a DatabaseUnavailable with a one-line explanation, or None for other errors."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    text = str(exc)
+    if primary is None:  # no code (old Python): recognise the messages
+        low = text.lower()
+        primary = 5 if "locked" in low or "busy" in low else 10 if "disk i/o" in low else None
+    if primary not in _UNAVAILABLE:
+        return None
+    if primary in (5, 6):
+        why = (f"database {path} is locked: another process has held it for longer than {BUSY_TIMEOUT_S:g}s "
+               f"({text}); try again shortly")
+    elif primary == 10 and path and _wal_lost(path):
+        why = (f"database {path} cannot be read: its write-ahead log {path}-wal was deleted while another process "
+               f"(the poller?) has the database open ({text}); stop every support-console process using it, then "
+               f"start the poller again")
+    elif primary == 8 and code == 8 | (4 << 8):
+        why = f"database {path} was moved or deleted while open ({text}); stop and check the file"
+    elif primary == 13:
+        why = f"database {path}: the disk is full ({text}); free space and try again"
+    else:
+        why = f"database {path} is unavailable ({text}); try again shortly"
+    err = (DatabaseBusy if primary in (5, 6) else DatabaseUnavailable)(why)
+    if isinstance(code, int):
+        err.sqlite_errorcode = code
+        err.sqlite_errorname = getattr(exc, "sqlite_errorname", "")
+    return err
+
+
+_last_opened = ""  # the database this process opened last: what an error from elsewhere is about
 
 
 def translate(exc: sqlite3.Error) -> Exception:
     """The error a person can act on for one of sqlite3's, or `exc` itself when it is none of these."""
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        return DatabaseBusy(f"the database is busy (another process holds its lock: {text}); try again in a "
-                            f"moment")
-    if "disk I/O error" in text:
-        for path in sorted(_opened):
-            why = _missing_wal(path)
-            if why:
-                return DatabaseUnavailable(why)
-        return DatabaseUnavailable(f"the database cannot be read or written now ({text}): check the disk and "
-                                   f"that its files are still in place; try again in a moment")
-    return exc
+    if isinstance(exc, (NeedsFixing, WillPass)):
+        return exc
+    return unavailable(exc, _last_opened) or exc
 
 
-def _missing_wal(path: Path) -> str | None:
-    """Why a WAL database gives "disk I/O error": its -wal file was deleted while a process had it open.
-    The shared-memory index (-shm) then still counts frames (mxFrame, a native u32 at byte 16 of its header)
-    that the -wal file, missing or recreated empty by the next opener, does not have."""
-    wal = Path(f"{path}-wal")
+def _wal_lost(path: str) -> bool:
+    """The shared memory is there (someone has the database open) but the WAL is gone or shorter than its own
+    32-byte header: it was deleted, and whoever opened it since got an empty new one."""
+    if not os.path.exists(f"{path}-shm"):
+        return False
     try:
-        with open(f"{path}-shm", "rb") as f:
-            header = f.read(20)
-        wal_size = wal.stat().st_size if wal.exists() else 0
+        return os.path.getsize(f"{path}-wal") < 32
     except OSError:
-        return None
-    if len(header) == 20 and int.from_bytes(header[16:20], sys.byteorder) > 0 and wal_size == 0:
-        return (f"the database's write-ahead log {path}-wal was deleted while a process had it open; restart the "
-                f"poller and close the consoles (the last to close writes it back), then try again")
-    return None
+        return True
 
 
-def open_db(path: str | Path, *, migrate: bool = True) -> Database:
+class Connection(sqlite3.Connection):
+    """SQLite's connection, whose "database is locked" and "disk I/O error" say what they mean
+    (DatabaseUnavailable) wherever they happen: in the store's functions and in sqlite-utils'."""
+
+    db_path = ""  # set by open_db: the file the messages name
+
+    def execute(self, *args, **kwargs):
+        try:
+            return super().execute(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            raise unavailable(exc, self._path()) or exc from None
+
+    def executemany(self, *args, **kwargs):
+        try:
+            return super().executemany(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            raise unavailable(exc, self._path()) or exc from None
+
+    def executescript(self, *args, **kwargs):
+        try:
+            return super().executescript(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            raise unavailable(exc, self._path()) or exc from None
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        except sqlite3.OperationalError as exc:
+            raise unavailable(exc, self._path()) or exc from None
+
+    def _path(self) -> str:
+        return self.db_path
+
+
+def open_db(path: str | Path, *, migrate: bool = True, create: bool = False) -> Database:
+    """Open (and migrate) the desk's database. A missing one is created only for a new desk: when the desk's
+    other files (ack key, locks, WAL) are beside it, it was deleted or moved, and DatabaseMissing says how
+    to restore it; `create=True` (`init --database`) starts afresh on purpose."""
     path = Path(path)
     if str(path) != ":memory:":
         if not path.parent.exists():
             raise StoreError(f"database directory does not exist: {path.parent}")
+        if not create:
+            from store.fileguard import refuse_to_create
+
+            refuse_to_create(path)
         prepare_files(path)
-        _opened.add(path.resolve())
+        global _last_opened
+        _last_opened = str(path)
     with _setup_lock(path):
         try:
-            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False, factory=Connection)
+            if isinstance(conn, Connection):
+                conn.db_path = str(path)
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             conn.execute("PRAGMA journal_mode = WAL")
             # FULL: a committed message survives power loss, not only a crash.
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
+        except DatabaseUnavailable:
+            raise
         except sqlite3.Error as exc:
-            known = translate(exc)
-            if isinstance(known, WillPass):
+            known = unavailable(exc, str(path))
+            if known is not None:
                 raise known from None
             raise StoreError(f"cannot open database {path}: {exc}") from None
         # No sqlite-utils plugins: the desk uses none, and finding them scans every installed package's
@@ -194,6 +272,8 @@ def prepare_files(path: Path) -> None:
 def _retry_locked() -> Iterator[None]:
     try:
         yield
+    except DatabaseUnavailable:
+        raise
     except sqlite3.OperationalError as exc:
         known = translate(exc)
         raise (known if known is not exc else StoreError(f"cannot set up the database: {exc}")) from None

@@ -18,6 +18,7 @@ from pathlib import Path
 import contextlib
 
 from store.errors import NeedsFixing
+from store.fileguard import ack_key_path
 
 KEY_BYTES = 32
 
@@ -27,8 +28,7 @@ class KeyFileError(NeedsFixing):
 
 
 def key_path(store_path: Path) -> Path:
-    store_path = Path(store_path)
-    return store_path.with_name(store_path.name + ".ackkey")
+    return ack_key_path(store_path)
 
 
 def load(path: Path) -> bytes | None:

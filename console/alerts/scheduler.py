@@ -71,11 +71,26 @@ class Scheduler:
         # Only as many as there are idle senders: a claimed row's send deadline is running. The rest
         # stay pending; a finishing sender wakes us to claim more.
         rows = dispatch.claim(self.db, self.cfg, now, self.me, limit=free)
+        if rows and self.cfg.replicate is not None:  # the claims reach the replica before the pages go out
+            self._replicated(len(rows))
         for alert in rows:
             with self._lock:
                 self._inflight.add(alert["id"])
             self.pool.submit(self._send, alert)
         return len(rows)
+
+    _barrier_failing = False
+
+    def _replicated(self, n: int) -> None:
+        from console import replication
+
+        why = replication.barrier(self.cfg)
+        if why and not self._barrier_failing:
+            log.warning("pages go out without waiting for the replica (%s): after a failover they may be sent again",
+                        why)
+        elif not why and self._barrier_failing:
+            log.info("pages wait for the replica again")
+        self._barrier_failing = why is not None
 
     def _send(self, alert: dict) -> None:
         db = _thread_db(self.cfg.store_path)

@@ -80,6 +80,12 @@ def _service(cmd: AddCommand) -> None:
     s = cmd("init", "write a commented starter config (never over an existing file)", Lazy("service", "init"))
     s.add_argument("path", nargs="?", metavar="PATH", help="where (default: --config, $SUPPORT_CONSOLE_CONFIG, "
                                                            "else the user config path)")
+    s.add_argument("--database", action="store_true", help="instead: create the configured database, empty, on "
+                                                           "purpose (never over one; see the README, Failover)")
+    cmd("replicate", "run Litestream for the configured database ([replicate] url)", Lazy("service", "replication"))
+    s = cmd("restore", "restore the database from a replica onto this host (never over an existing database)",
+            Lazy("service", "replication"))
+    s.add_argument("--from", dest="url", required=True, metavar="URL", help="the replica: s3://, sftp:// or file:///")
     s = cmd("status", "health of intake, scheduler and outbox from the database; exit 1 when degraded",
             Lazy("service", "status"))
     s.add_argument("--json", action="store_true")

@@ -22,7 +22,16 @@ def status(args: argparse.Namespace) -> int:
     return 0 if healthy else 1
 
 
+def replication(args: argparse.Namespace) -> int:
+    """`replicate`, `restore --from URL` and `init --database`."""
+    from console.replication import run_command
+
+    return run_command(args, common.config(args), common.clock())
+
+
 def init(args: argparse.Namespace) -> int:
+    if args.database:
+        return replication(args)
     from console import config
     from console.starter import write_starter
 

@@ -72,6 +72,10 @@ def deliver(db: Database, cfg: Config, send: dict, claimed_by: str, clock_now: C
             password: str | None, transport: Callable[..., smtp.Result] | None = None) -> Outcome:
     """Send one claimed row and record what happened. `clock_now` gives the time after the send.
     `transport` stands in for smtp.send (same arguments): the demo's in-process mailbox."""
+    if cfg.replicate is not None and transport is None:  # the claim reaches the replica first, as for pages
+        from console import replication
+
+        replication.barrier(cfg)  # (best effort: mail goes out either way; `status` shows a lagging replica)
     raw = outgoing.raw_of(db, send)
     try:
         result = (transport or smtp.send)(cfg.smtp, password, send["mail_from"], send["rcpt_to"], raw)

@@ -27,6 +27,7 @@ from textual.widgets import TextArea
 from textual.worker import Worker, WorkerState
 
 from console import actions, health as desk_health, status
+from store.fileguard import FileWatch
 from console.clock import Clock
 from console.config import Config
 from console.safe_text import clean_line
@@ -115,6 +116,7 @@ class ConsoleApp(App[None]):
             send_mail = send_now
         self.replies = Replies(self, self, cfg=cfg, operator=operator, clock=clock, db_path=self.db_path,
                                send_mail=send_mail)
+        self._file_watch: FileWatch | None = None
 
     # -- start-up ------------------------------------------------------------------------------------
     def get_default_screen(self) -> DashboardScreen:
@@ -137,6 +139,8 @@ class ConsoleApp(App[None]):
         person = next((p for p in self.people if p.handle == self.operator), None)
         self.role = person.role if person else None
         self._beats, self._outbox = self.data.health_inputs()
+        # Is the database still the file we opened? A deleted or replaced one is said once, loudly.
+        self._file_watch = FileWatch(self.db_path)
 
     def on_mount(self) -> None:
         self.ensure_loaded()
@@ -187,6 +191,7 @@ class ConsoleApp(App[None]):
             return
         now = self.clock.now()
         self.dashboard.tick(now)
+        self._check_file()
         self._assess(now)
         self._news_done()
         self.update_status(now)
@@ -314,6 +319,16 @@ class ConsoleApp(App[None]):
             targets = sorted({clean_line(b["target"], 20) for b in alerts if (b["ticket_id"], b["step"]) == key})
             self.announce(f"{news[0]}: #{a['ticket_id']}", f"{subject}: {news[1]}; paged {', '.join(targets)}",
                           "error", bell=True)
+
+    def _check_file(self) -> None:
+        watch = self._file_watch
+        if watch is None or watch.fault is not None:
+            return
+        fault = watch.check()
+        if fault:
+            self.announce("Database lost", f"{fault}. This console shows what it had read; actions may be lost. "
+                          "Ask whoever runs the poller (it stops and says how to restore), then restart the "
+                          "console", "error", bell=True)
 
     def _assess(self, now: datetime, first: bool = False) -> None:
         h = status.judge(self.cfg, self._beats, self._outbox, now)

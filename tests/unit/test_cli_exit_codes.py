@@ -130,7 +130,7 @@ def test_a_database_another_process_writes_to_exits_75(desk, args, short_busy_ti
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    assert (code, "the database is busy" in err) == (75, True), err
+    assert (code, "is locked" in err and "try again" in err) == (75, True), err
 
 
 @pytest.mark.parametrize("args", [["tickets"], ["show", "1"], ["status"], ["unfiled"], ["alerts"],
@@ -146,7 +146,7 @@ def test_a_database_held_exclusively_exits_75_for_every_command(desk, args, shor
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    assert (code, "the database is busy" in err) == (75, True), err
+    assert (code, "is locked" in err and "try again" in err) == (75, True), err
 
 
 def test_a_deleted_write_ahead_log_is_said_in_one_line_and_exits_75(desk, capsys):
@@ -161,9 +161,8 @@ def test_a_deleted_write_ahead_log_is_said_in_one_line_and_exits_75(desk, capsys
     finally:
         holder.close()  # the last connection writes the log back
     assert out.returncode == 75, out.stderr
-    assert out.stderr == (f"support-console: the database's write-ahead log {path.resolve()}-wal was deleted while "
-                          f"a process had it open; restart the poller and close the consoles (the last to close "
-                          f"writes it back), then try again\n")
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith(f"support-console: database {path}"), out.stderr
+    assert f"its write-ahead log {path}-wal was deleted while another process" in out.stderr
     capsys.readouterr()
     assert cli.main(["--config", str(desk), "tickets"]) == 0  # and after that, nothing was lost
     assert "Help (edited)" in capsys.readouterr().out

@@ -134,8 +134,8 @@ def test_idle_is_reissued_at_least_every_ten_minutes():
     ("alerts.ack_max_connections", 2, "alerts.ack_max_connections: must be at least 4, got 2"),
     ("alerts.ack_base_url", "ftp://x/ack", "alerts.ack_base_url: expected an http:// or https:// URL, got 'ftp://x/ack'"),
     ("imap.ca_file", "/nonexistent/ca.pem", "imap.ca_file: no such file: /nonexistent/ca.pem"),
-    ("frobnicate", 1, "frobnicate: unknown key (known keys: timezone, store, imap, smtp, routing, sla, staff, oncall, "
-                      "alerts, replies, console)"),
+    ("xyzzy", 1, "xyzzy: unknown key (known keys: timezone, store, imap, smtp, routing, sla, staff, oncall, "
+                 "alerts, replies, console, replicate)"),
 ])
 def test_mistakes_are_refused_with_the_exact_message(path, value, message):
     with pytest.raises(ConfigError) as exc:
