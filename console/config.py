@@ -142,6 +142,7 @@ class RepliesConfig:
     receipt_window: timedelta = _key(timedelta(hours=1), "duration")  # one receipt per sender per window
     details_request: bool = _key(False, "bool")  # send "we need details" to call-me-only mail on arrival
     templates: Path | None = _key(None, "dir")  # NAME.txt canned replies (None: the bundled ones)
+    max_cc: int = _key(20, "int", lo=0)  # a reply copies at most this many Cc addresses (reply --cc-all: all)
 
 
 @dataclass(frozen=True)
@@ -445,7 +446,7 @@ _POLICY = pol.SlaPolicy()  # the policy's own values are the defaults
 
 @dataclass(frozen=True)
 class _SlaKeys:
-    I: timedelta = _key(_POLICY.targets["I"], "duration")
+    I: timedelta = _key(_POLICY.targets["I"], "duration")  # noqa: E741 - the policy's name for the class
     II: timedelta = _key(_POLICY.targets["II"], "duration")
     III: timedelta = _key(_POLICY.targets["III"], "duration")
     III_escalate_after: timedelta = _key(_POLICY.escalate_after, "duration")
@@ -556,9 +557,9 @@ def _check_urls(cfg: Config) -> None:
     """Ask apprise whether it can use each notify URL (it imports its plugins: only when paging matters)."""
     import apprise
 
-    probe = apprise.Apprise()
     where = [(f"staff[{i}].notify", u) for i, s in enumerate(cfg.staff) for u in s.notify]
     where += [("alerts.channels", u) for u in cfg.alerts.channels]
+    probe = apprise.Apprise()
     for name, url in where:
         if not probe.add(url):
             scheme = url.split("://", 1)[0]

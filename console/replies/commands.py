@@ -18,6 +18,8 @@ def add_parsers(cmd) -> None:
     s.add_argument("--body-file", metavar="PATH", help="the reply's text (- reads stdin); else $EDITOR on a draft")
     s.add_argument("--template", metavar="NAME", help="a canned reply from [replies] templates (e.g. details)")
     s.add_argument("--resend", type=int, metavar="MAIL", help="send again a failed or cut-short mail (see `show`)")
+    s.add_argument("--cc-all", action="store_true",
+                   help="copy every Cc of the customer's mail, even past [replies] max_cc")
     s = cmd("note", "add an internal note to a ticket (never sent)")
     s.add_argument("ticket")
     s.add_argument("--body-file", metavar="PATH", help="the note's text (- reads stdin); else $EDITOR")
@@ -87,9 +89,11 @@ def run_reply(args, cfg: Config, tid: int, actor: str, clock) -> int:
             body = _edited(desk.draft_reply(db, cfg, tid, actor).body, "reply", f"reply-{tid}.txt")
     except templates.TemplateError as exc:
         raise _usage(str(exc)) from None
-    queued = desk.send_reply(db, cfg, tid, body, actor, clock.now(), template=args.template)
+    queued = desk.send_reply(db, cfg, tid, body, actor, clock.now(), template=args.template, cc_all=args.cc_all)
     outcome = delivery.send_now(db, cfg, queued.send_id, clock)
     to = queued.mail.to_addr + (f" (cc {', '.join(queued.mail.cc)})" if queued.mail.cc else "")
+    if queued.mail.left_off:
+        to += f" ({len(queued.mail.left_off)} Cc left off, see `show {tid}`)"
     ack = f"; #{tid} acknowledged by {actor}, pages stopped" if queued.acknowledged else ""
     return _report(tid, outcome, to, ack, db, clock)
 
@@ -160,10 +164,12 @@ def print_delivery(msgs: list[dict], local) -> None:
         note = d["smtp_reply"] if d["state"] == "sent" else d["last_error"] or ""
         if d["state"] == "pending" and d["next_attempt_at"]:
             note += f" (next try {local(d['next_attempt_at'])})"
-        print(f"  {d['id']:>5} {d['purpose']:8} {d['state'].upper() if d['state'] in ('failed', 'expired') else d['state']:8}"
+        state = d["state"].upper() if d["state"] in ("failed", "expired") else d["state"]
+        print(f"  {d['id']:>5} {d['purpose']:8} {state:8}"
               f" {when}  to {', '.join(d['rcpt_to'])[:60]}  tries {d['attempts']}  {clean_line(note, 160)}")
         if d["state"] in ("failed", "expired"):
-            print(f"        send it again, if it did not arrive: support-console reply {m['ticket_id']} --resend {d['id']}")
+            print(f"        send it again, if it did not arrive: "
+                  f"support-console reply {m['ticket_id']} --resend {d['id']}")
 
 
 def check_line(cfg: Config) -> int:

@@ -12,6 +12,7 @@ name, never looked up in DNS (smtplib's default, socket.getfqdn(), asks a resolv
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import smtplib
 import socket
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 
 from console import connect_errors, passwords
 from console.config import SmtpConfig
+from console.replies import headers
 
 TEMPORARY, PERMANENT, UNKNOWN = "temporary", "permanent", "unknown"
 _EOL = re.compile(rb"\r\n|\r|\n")
@@ -138,10 +140,8 @@ def _close(client: smtplib.SMTP) -> None:
     try:
         client.quit()
     except Exception:  # noqa: BLE001 - the connection is being dropped anyway
-        try:
+        with contextlib.suppress(Exception):
             client.close()
-        except Exception:  # noqa: BLE001
-            pass
 
 
 def check(cfg: SmtpConfig) -> str:
@@ -176,10 +176,12 @@ def send(cfg: SmtpConfig, password: str | None, mail_from: str, rcpt_to: list[st
 def _transaction(client: smtplib.SMTP, cfg: SmtpConfig, mail_from: str, rcpt_to: list[str], raw: bytes) -> Result:
     where = f"SMTP server {cfg.host}:{cfg.port}"
     options = []
+    left_off: list[str] = []
     if not all(a.isascii() for a in (mail_from, *rcpt_to)):
-        if not client.has_extn("smtputf8"):
-            raise SmtpError(f"{where} does not offer SMTPUTF8, which a non-ASCII address needs", PERMANENT)
-        options.append("SMTPUTF8")
+        if client.has_extn("smtputf8"):
+            options.append("SMTPUTF8")
+        else:
+            raw, rcpt_to, left_off = _without_utf8(raw, mail_from, rcpt_to, where)
     if client.has_extn("size"):
         options.append(f"SIZE={len(raw)}")
     try:
@@ -217,4 +219,21 @@ def _transaction(client: smtplib.SMTP, cfg: SmtpConfig, mail_from: str, rcpt_to:
                         f"({type(exc).__name__}): it may or may not have been delivered", UNKNOWN) from None
     if code != 250:
         raise _answer(code, resp, "end of DATA")
-    return Result(reply=f"{code} {_text(resp)}", refused=[f"{r}: {e}" for r, e in refused])
+    return Result(reply=f"{code} {_text(resp)}", refused=left_off + [f"{r}: {e}" for r, e in refused])
+
+
+def _without_utf8(raw: bytes, mail_from: str, rcpt_to: list[str], where: str) -> tuple[bytes, list[str], list[str]]:
+    """For a server without SMTPUTF8: the mail without its non-ASCII recipients (taken out of RCPT TO and
+    of the To and Cc headers, so that the header is ASCII again), the recipients left, and a note for each
+    one left off. Refused (permanent) when the desk's own address or the requester's needs it."""
+    need = f"{where} does not offer SMTPUTF8, which a non-ASCII address needs"
+    if not mail_from.isascii():
+        raise SmtpError(f"{need} (the desk's own, {mail_from}); nothing was sent", PERMANENT)
+    drop = [a for a in rcpt_to if not a.isascii()]
+    end = raw.find(b"\r\n\r\n")
+    head, rest = (raw[:end], raw[end:]) if end >= 0 else (raw, b"")
+    head, to_left = headers.without_addresses(head, drop)
+    keep = [a for a in rcpt_to if a.isascii()]
+    if not to_left or not keep:
+        raise SmtpError(f"{need} (the requester's, {', '.join(drop)}); nothing was sent", PERMANENT)
+    return head + rest, keep, [f"{a}: left off: {need}" for a in drop]
