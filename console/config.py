@@ -142,6 +142,12 @@ class RepliesConfig:
     receipt_window: timedelta = _key(timedelta(hours=1), "duration")  # one receipt per sender per window
     details_request: bool = _key(False, "bool")  # send "we need details" to call-me-only mail on arrival
     templates: Path | None = _key(None, "dir")  # NAME.txt canned replies (None: the bundled ones)
+    # The receiving MTA's authserv-id in Authentication-Results: automatic mail goes only to senders that
+    # pass DMARC (or an aligned SPF/DKIM where the domain has no DMARC policy) by its verdict. None: no check.
+    trusted_authserv_id: str | None = _key(None)
+    # Desk-wide caps on automatic mail (receipts, details requests) in any hour: all of it, and to one domain.
+    automatic_per_hour: int = _key(30, "int", lo=0)
+    automatic_per_domain_per_hour: int = _key(10, "int", lo=0)
     max_cc: int = _key(20, "int", lo=0)  # a reply copies at most this many Cc addresses (reply --cc-all: all)
 
 

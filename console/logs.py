@@ -48,7 +48,7 @@ class LineFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)  # with the traceback, if any
-        text = self.redact(text)
+        text = self.redact(text) or ""
         text = text.replace("\r\n", "\n").replace("\n", " | ").replace("\t", " ")
         text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
         if self.journald:
@@ -140,4 +140,4 @@ def _apply() -> None:
 
 def redact(text: str) -> str:
     """`text` with the secrets set by set_secrets masked (for what is printed outside a log record)."""
-    return _formatter.redact(text) if _formatter is not None else text
+    return (_formatter.redact(text) or "") if _formatter is not None else text

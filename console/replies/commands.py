@@ -177,7 +177,11 @@ def check_line(cfg: Config) -> int:
     if cfg.smtp is None:
         print("smtp: not configured (replies and receipts are off)")
         return 0
-    from console.replies import smtp
+    from console.replies import receipts, smtp
+
+    warning = receipts.forgery_warning(cfg.replies)
+    if warning:
+        print(warning)
 
     try:
         print(f"smtp: ok ({smtp.check(cfg.smtp)})")

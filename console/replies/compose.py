@@ -114,7 +114,8 @@ def customer_last(thread: Sequence[ThreadMessage], own: Iterable[str]) -> Thread
     own = {a.lower() for a in own}
     written = [m for m in thread if m.kind in CUSTOMER_KINDS]
     theirs = [m for m in written if m.from_addr.lower() not in own]
-    return (theirs or written or [None])[-1]
+    found = theirs or written
+    return found[-1] if found else None
 
 
 def references(thread: Sequence[ThreadMessage], last: ThreadMessage | None) -> list[str]:

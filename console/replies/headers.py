@@ -195,7 +195,7 @@ def without_addresses(head: bytes, drop: Iterable[str]) -> tuple[bytes, bool]:
             j = i + 1
             while j < len(lines) and lines[j][:1] in (" ", "\t"):
                 j += 1
-            value = CRLF.join(lines[i:j])[len(field) + 2:]
+            value = CRLF.join(lines[i:j]).split(":", 1)[1].lstrip(" \r\n")  # (a long first mailbox: "To:" CRLF)
             kept = [m.strip() for m in value.split("," + CRLF) if _addr_of(m.strip()).lower() not in gone]
             if kept:
                 out.append(f"{line[:len(field)]}: " + ("," + CRLF + " ").join(kept))

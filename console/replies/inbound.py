@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from console.config import Config
-from console.replies import compose, desk, receipts, templates
+from console.replies import compose, desk, guard, receipts, templates
 from store import audit, outgoing, tickets, write
 from store.db import file_of
 from store.times import parse_iso
@@ -77,10 +77,15 @@ def on_new_ticket(db: Database, cfg: Config, ticket_id: int, received: datetime,
     if history is not None and received < history:
         return None  # a newly connected mailbox's history: the common case of a first sync, and quietly
     why = receipts.refusal(sender=t["requester"], automated_reason=automated, own=desk.own_addresses(cfg))
-    if why is None and outgoing.automatic_since(db, t["requester"], now - r.receipt_window):
+    if why is None and guard.had_one_recently(db, t["requester"], now - r.receipt_window):
         why = "already had an automatic mail within replies.receipt_window"
     if why is not None:
         audit.add_event(db, ticket_id, f"{purpose}_skipped", "intake", now, reason=why)
+        return None
+    held = guard.withheld(db, cfg, t, now)  # a sender not authenticated, a cap: nothing sent, counted by status
+    if held is not None:
+        log.warning("#%s: %s withheld: %s", ticket_id, purpose, held[1])
+        audit.add_event(db, ticket_id, f"{purpose}_withheld", "intake", now, cause=held[0], reason=held[1])
         return None
     try:
         with write(db):  # a savepoint: a mail that cannot be written leaves nothing half-done

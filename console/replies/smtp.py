@@ -70,20 +70,22 @@ def _answer(code: int, resp, what: str) -> SmtpError:
 def connect(cfg: SmtpConfig, password: str | None) -> smtplib.SMTP:
     """A client after EHLO, STARTTLS and AUTH as configured. Raises SmtpError (temporary)."""
     where = f"SMTP server {cfg.host}:{cfg.port}"
+    port = cfg.port or {"tls": 465, "starttls": 587}.get(cfg.security, 25)  # the loaded config sets it
+    client: smtplib.SMTP
     try:
         ctx = connect_errors.tls_context(cfg.ca_file, "smtp")
     except connect_errors.CaFileError as exc:
         raise SmtpError(str(exc)) from None  # like a failed login: retried once the config is fixed
     try:
         if cfg.security == "tls":
-            client = smtplib.SMTP_SSL(cfg.host, cfg.port, local_hostname=_ehlo_name(), timeout=cfg.timeout_seconds,
+            client = smtplib.SMTP_SSL(cfg.host, port, local_hostname=_ehlo_name(), timeout=cfg.timeout_seconds,
                                       context=ctx)
         else:
-            client = smtplib.SMTP(cfg.host, cfg.port, local_hostname=_ehlo_name(), timeout=cfg.timeout_seconds)
+            client = smtplib.SMTP(cfg.host, port, local_hostname=_ehlo_name(), timeout=cfg.timeout_seconds)
     except smtplib.SMTPConnectError as exc:
         raise SmtpError(f"{where}: refused the connection: {exc.smtp_code} {_text(exc.smtp_error)}") from None
     except (OSError, smtplib.SMTPException) as exc:
-        said = connect_errors.describe(exc, "SMTP server", cfg.host, cfg.port, cfg.timeout_seconds)
+        said = connect_errors.describe(exc, "SMTP server", cfg.host, port, cfg.timeout_seconds)
         raise SmtpError(said or f"{where}: cannot connect ({type(exc).__name__})") from None
     try:
         _hello(client, cfg, ctx, where)

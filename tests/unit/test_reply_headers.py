@@ -172,3 +172,11 @@ def test_without_addresses_takes_mailboxes_out_of_to_and_cc():
     assert out.decode().split("\r\n")[1:] == ["Cc: a@x.example,", " b@x.example", "Subject: hi", ""]
     out, to_left = headers.without_addresses(head, ["jörg@exämple.test", "ü@x.example"])
     assert not to_left and out.isascii()
+
+
+def test_without_addresses_handles_a_first_mailbox_on_its_own_line():
+    long = "a" * 60 + "@" + "b" * 30 + ".example"
+    head = (headers.address_list("To", [("", long)]) + headers.address_list("Cc", [("", "ü@x.example")])).encode()
+    assert head.startswith(b"To:\r\n a")  # too long for the first line: folded before it
+    out, to_left = headers.without_addresses(head, ["ü@x.example"])
+    assert to_left and long in out.decode() and "ü" not in out.decode()
