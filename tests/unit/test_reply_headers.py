@@ -180,3 +180,22 @@ def test_without_addresses_handles_a_first_mailbox_on_its_own_line():
     assert head.startswith(b"To:\r\n a")  # too long for the first line: folded before it
     out, to_left = headers.without_addresses(head, ["ü@x.example"])
     assert to_left and long in out.decode() and "ü" not in out.decode()
+
+
+def test_no_mail_text_reaches_the_email_packages_header_code(monkeypatch):
+    """By construction, whatever the patch level: the email package (whose header parsing decodes encoded
+    words on 3.11.7) is only asked to store the body part's own MIME headers."""
+    import email.policy as ep
+
+    asked: list[str] = []
+    original = ep.EmailPolicy.header_store_parse
+
+    def spy(self, name, value):
+        asked.append(name)
+        return original(self, name, value)
+
+    monkeypatch.setattr(ep.EmailPolicy, "header_store_parse", spy)
+    raw = hostile.double_cc()
+    reply_to(hostile.double_subject(), cc_from=raw)
+    reply_to(hostile.triple_name(), automatic=True)
+    assert set(asked) <= {"Content-Type", "Content-Transfer-Encoding", "MIME-Version"}, asked
