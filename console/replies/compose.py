@@ -206,10 +206,12 @@ def copies(last: ThreadMessage | None, to_addr: str, own: Iterable[str]) -> Copi
     own = {a.lower() for a in own}
     cc: list[str] = []
     left: list[tuple[str, str]] = []
+    seen = set(own) | {to_addr}
     for a in (last.cc if last is not None else ()):
         a = a.strip().lower()
-        if not a or a in own or a == to_addr or a in cc or any(a == x for x, _ in left):
+        if not a or a in seen:
             continue
+        seen.add(a)
         why = headers.writable(a)
         if why is None:
             cc.append(a)
