@@ -77,6 +77,9 @@ def scrub(record: logging.LogRecord) -> logging.LogRecord:
         text = record.getMessage()
     except Exception:  # noqa: BLE001 - a bad format string: keep what there is, masked
         text = f"{record.msg} {record.args}"
+    if record.exc_info:  # a traceback may quote the URL too: masked now, never formatted later
+        text += "\n" + logging.Formatter().formatException(record.exc_info)
+        record.exc_info, record.exc_text = None, None
     record.msg = _redactor(mask_urls(text)) or ""
     record.args = ()
     return record

@@ -95,3 +95,16 @@ def test_apprise_records_are_masked_before_any_handler_sees_them(tmp_path):
     assert lines == ["Could not load Slack URL: slack://", *["An invalid Slack Token (***) was specified."] * 2,
                      "POST https://hooks.slack.com HTTP/1.1"]  # (the child's record reaches its parent's handler)
     assert "https://desk.example/ack/abc stays" in (tmp_path / "err").read_text()
+
+
+def test_an_apprise_traceback_is_masked_too():
+    import sys
+
+    try:
+        raise ValueError("bad URL tgram://TGSECRETTOKEN/123")
+    except ValueError:
+        rec = logging.getLogger("apprise").makeRecord("apprise", logging.ERROR, __file__, 1, "failed", (),
+                                                      sys.exc_info())
+    rec = logs.scrub(rec)
+    assert rec.exc_info is None and "TGSECRETTOKEN" not in rec.getMessage()
+    assert "ValueError: bad URL tgram://" in rec.getMessage()
