@@ -30,7 +30,11 @@ def authentication(db: Database, cfg: Config, ticket: dict) -> authres.Verdict |
     ident = cfg.replies.trusted_authserv_id
     if not ident:
         return None
-    results = authres.trusted_results(header_fields(automatic.first_raw(db, ticket["id"])), ident)
+    raw = automatic.first_raw(db, ticket["id"])
+    try:
+        results = authres.trusted_results(header_fields(raw), ident)
+    except Exception as exc:  # noqa: BLE001 - hostile mail never costs the ticket: the mail is withheld
+        return authres.Verdict(False, f"its header could not be read ({type(exc).__name__})")
     return authres.judge(results, ticket["requester"] or "", ident)
 
 

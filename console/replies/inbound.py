@@ -84,7 +84,7 @@ def on_new_ticket(db: Database, cfg: Config, ticket_id: int, received: datetime,
         return None
     held = guard.withheld(db, cfg, t, now)  # a sender not authenticated, a cap: nothing sent, counted by status
     if held is not None:
-        log.warning("#%s: %s withheld: %s", ticket_id, purpose, held[1])
+        log.info("#%s: %s withheld: %s", ticket_id, purpose, held[1])
         audit.add_event(db, ticket_id, f"{purpose}_withheld", "intake", now, cause=held[0], reason=held[1])
         return None
     try:
