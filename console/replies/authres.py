@@ -5,10 +5,12 @@ Without a check, anyone can make the desk write to any third party (backscatter)
 desk's MTA checks SPF, DKIM and DMARC as mail arrives and writes its verdict at the top of the header,
 in an Authentication-Results field that starts with its authserv-id ([replies] trusted_authserv_id).
 
-Which fields count: only those with that id that stand above the Received line the MTA wrote for the
-hop (the first Received whose `by` names the id; without one, the first Received line of all). A sender
-can put any field it likes in its own header, our MTA's id included, but only below that line. (RFC
-8601 section 5 asks the MTA to remove such fields; not every MTA does.)
+Which fields count: only those with that id that stand above the Received line of the SMTP hop on which
+the mail reached us (the topmost Received "with SMTP/ESMTP/ESMTPS/..."; the local delivery's own
+Received "with LMTP" above it does not count as that hop; without any SMTP hop, the first Received line
+of all). A sender can put any field it likes in its own header, our MTA's id and Received lines
+included, but only below that line. (RFC 8601 section 5 asks the MTA to remove such fields; not every
+MTA does.)
 
 What passes: dmarc=pass for the From domain; or, where the domain publishes no DMARC policy (dmarc=none,
 or no dmarc result), spf=pass for an envelope sender of the From domain or dkim=pass signed by it
@@ -24,7 +26,8 @@ from dataclasses import dataclass
 MAX_FIELDS = 50  # Authentication-Results fields looked at
 MAX_VALUE = 8 * 1024  # characters of one field read
 _COMMENT = re.compile(r"\([^()]*\)")
-_RECEIVED_BY = re.compile(r"\bby\s+([^\s;()]+)", re.IGNORECASE)
+# A hop over SMTP (RFC 3848's protocol types: SMTP, ESMTP, ESMTPS, ESMTPA, ESMTPSA, UTF8SMTP...), not LMTP.
+_SMTP_HOP = re.compile(r"\bwith\s+(?:E?SMTP|UTF8SMTP)[A-Z]*\b", re.IGNORECASE)
 _PROP = re.compile(r"([a-z0-9-]+)\.([a-z0-9._-]+)=(\"[^\"]*\"|[^\s;]+)")
 _RESULT = re.compile(r"([a-z0-9_-]+)(?:/[0-9]+)?=([a-z]+)")
 
@@ -72,9 +75,8 @@ def trusted_results(fields: Iterable[tuple[str, str]], authserv_id: str) -> list
     want = authserv_id.strip().lower()
     seen = [(name.strip().lower(), value) for name, value in fields]
     received = [i for i, (n, _) in enumerate(seen) if n == "received"]
-    ours = [i for i in received
-            if any(h.lower().rstrip(".") == want for h in _RECEIVED_BY.findall(seen[i][1][:MAX_VALUE]))]
-    limit = (ours or received or [len(seen)])[0]
+    hops = [i for i in received if _SMTP_HOP.search(_strip_comments(seen[i][1][:MAX_VALUE]))]
+    limit = (hops or received or [len(seen)])[0]
     found: list[Result] | None = None
     for _, value in [f for f in seen[:limit] if f[0] == "authentication-results"][:MAX_FIELDS]:
         authserv, results = parse(value)

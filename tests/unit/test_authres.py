@@ -81,3 +81,13 @@ def test_check_warns_that_receipts_can_be_forged_without_a_trusted_id():
     warning = receipts.forgery_warning(RepliesConfig(receipt=True))
     assert warning is not None and warning.startswith("replies: WARNING: receipts can be forged")
     assert receipts.forgery_warning(RepliesConfig(receipt=True, trusted_authserv_id=ID)) is None
+
+
+def test_the_local_deliverys_received_line_above_does_not_hide_our_verdict():
+    """Postfix with OpenDMARC, delivered by Dovecot LMTP on the same host: LMTP's Received is topmost."""
+    lmtp = f"Received: from {ID} by {ID} with LMTP id 9; Mon, 2 Nov 2026\r\n".encode()
+    assert verdict(lmtp + hostile.authenticated(), "carl@cust.example").ok
+    # ... and a sender who adds a Received "with LMTP" line of its own gains nothing
+    forged = hostile.forged_only_by_sender().replace(b"From: ceo@", f"Received: by {ID} with LMTP id 1\r\n"
+                                                     f"Authentication-Results: {ID}; dmarc=pass\r\nFrom: ceo@".encode())
+    assert not verdict(lmtp + forged, "ceo@bank.test").ok
