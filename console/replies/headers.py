@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from console.safe_text import clean_line
 
@@ -179,11 +179,28 @@ def simple(name: str, value: str) -> str:
     return f"{name}: {clean_line(value, 998)}{CRLF}"
 
 
-def without_addresses(head: bytes, drop: Iterable[str]) -> tuple[bytes, bool]:
+def ascii_form(addr: str) -> str | None:
+    """`addr` without SMTPUTF8, when only its domain is non-ASCII: the domain as IDNA A-labels
+    (bob@exämple.test -> bob@xn--exmple-cua.test). None when the local part is not ASCII or the domain
+    is not a valid IDNA name."""
+    local, _, domain = addr.rpartition("@")
+    if not local.isascii():
+        return None
+    try:
+        ascii_addr = f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return None
+    return ascii_addr if writable(ascii_addr) is None else None
+
+
+def without_addresses(head: bytes, drop: Iterable[str], rename: Mapping[str, str] | None = None
+                      ) -> tuple[bytes, bool]:
     """Our own header block (as written by address_list) with the mailboxes of `drop` taken out of To and
-    Cc. Returns the block and whether To still names someone. Only for the desk's own output: its
-    layout (one mailbox a line, each ending in <addr> or being one) is known."""
+    Cc, and the addresses in `rename` written as their new form. Returns the block and whether To still
+    names someone. Only for the desk's own output: its layout (one mailbox a line, each ending in <addr>
+    or being one) is known."""
     gone = {a.lower() for a in drop}
+    rename = {a.lower(): b for a, b in (rename or {}).items()}
     lines = head.decode("utf-8").split(CRLF)
     out: list[str] = []
     to_left = True
@@ -196,7 +213,8 @@ def without_addresses(head: bytes, drop: Iterable[str]) -> tuple[bytes, bool]:
             while j < len(lines) and lines[j][:1] in (" ", "\t"):
                 j += 1
             value = CRLF.join(lines[i:j]).split(":", 1)[1].lstrip(" \r\n")  # (a long first mailbox: "To:" CRLF)
-            kept = [m.strip() for m in value.split("," + CRLF) if _addr_of(m.strip()).lower() not in gone]
+            kept = [_renamed(m.strip(), rename) for m in value.split("," + CRLF)
+                    if _addr_of(m.strip()).lower() not in gone]
             if kept:
                 out.append(f"{line[:len(field)]}: " + ("," + CRLF + " ").join(kept))
             elif field == "to":
@@ -206,6 +224,15 @@ def without_addresses(head: bytes, drop: Iterable[str]) -> tuple[bytes, bool]:
         out.append(line)
         i += 1
     return CRLF.join(out).encode("utf-8"), to_left
+
+
+def _renamed(mailbox_text: str, rename: Mapping[str, str]) -> str:
+    new = rename.get(_addr_of(mailbox_text).lower())
+    if new is None:
+        return mailbox_text
+    if mailbox_text.endswith(">") and "<" in mailbox_text:
+        return mailbox_text[:mailbox_text.rfind("<") + 1] + new + ">"
+    return new
 
 
 def _addr_of(mailbox_text: str) -> str:

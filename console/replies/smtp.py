@@ -225,17 +225,19 @@ def _transaction(client: smtplib.SMTP, cfg: SmtpConfig, mail_from: str, rcpt_to:
 
 
 def _without_utf8(raw: bytes, mail_from: str, rcpt_to: list[str], where: str) -> tuple[bytes, list[str], list[str]]:
-    """For a server without SMTPUTF8: the mail without its non-ASCII recipients (taken out of RCPT TO and
-    of the To and Cc headers, so that the header is ASCII again), the recipients left, and a note for each
-    one left off. Refused (permanent) when the desk's own address or the requester's needs it."""
+    """For a server without SMTPUTF8: an address whose only non-ASCII part is its domain goes as IDNA
+    (xn--...); the mail goes without the other non-ASCII recipients (taken out of RCPT TO and of the To and
+    Cc headers, so that the header is ASCII again). Returns the mail, the recipients, and a note for each
+    one left off. Refused (permanent) when the desk's own address or the requester's needs SMTPUTF8."""
     need = f"{where} does not offer SMTPUTF8, which a non-ASCII address needs"
     if not mail_from.isascii():
         raise SmtpError(f"{need} (the desk's own, {mail_from}); nothing was sent", PERMANENT)
-    drop = [a for a in rcpt_to if not a.isascii()]
+    rename = {a: b for a in rcpt_to if not a.isascii() and (b := headers.ascii_form(a)) is not None}
+    drop = [a for a in rcpt_to if not a.isascii() and a not in rename]
     end = raw.find(b"\r\n\r\n")
     head, rest = (raw[:end], raw[end:]) if end >= 0 else (raw, b"")
-    head, to_left = headers.without_addresses(head, drop)
-    keep = [a for a in rcpt_to if a.isascii()]
+    head, to_left = headers.without_addresses(head, drop, rename)
+    keep = [rename.get(a, a) for a in rcpt_to if a not in drop]
     if not to_left or not keep:
         raise SmtpError(f"{need} (the requester's, {', '.join(drop)}); nothing was sent", PERMANENT)
     return head + rest, keep, [f"{a}: left off: {need}" for a in drop]

@@ -90,6 +90,11 @@ def non_ascii_cc() -> bytes:
     return message(extra="Cc: Jörg <jörg@exämple.test>, Dora <dora@cust.example>\r\n", msgid="<utf8cc@cust.example>")
 
 
+def idn_cc() -> bytes:
+    """A Cc whose only non-ASCII part is its domain: it can go as IDNA where SMTPUTF8 is not offered."""
+    return message(extra="Cc: Ann <ann@exämple.test>, Jörg <jörg@exämple.test>\r\n", msgid="<idncc@cust.example>")
+
+
 # --- floods and forged authentication --------------------------------------------------------------
 
 def plus_flood(i: int) -> bytes:

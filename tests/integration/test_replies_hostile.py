@@ -203,11 +203,16 @@ def test_non_ascii_addresses_without_smtputf8_are_left_off_with_the_reason(tmp_p
     [mail] = [m for m in show(conf, tid)["messages"] if m["kind"] == "outgoing"]
     assert mail["delivery"]["refused"] == [f"jörg@exämple.test: left off: SMTP server 127.0.0.1:{smtp_sink.port} "
                                            "does not offer SMTPUTF8, which a non-ASCII address needs"]
+    tid = ingest(conf, hostile.idn_cc())
+    assert reply(conf, tid).returncode == 0
+    rec = smtp_sink.wait_for(2)[1]
+    assert rec.rcpt_tos == ["carl@cust.example", "ann@xn--exmple-cua.test"] and rec.content.isascii()
+    assert field(rec.content, "Cc") == "ann@xn--exmple-cua.test"
     tid = ingest(conf, hostile.non_ascii_sender())
     r = reply(conf, tid)
     assert r.returncode == 1 and "does not offer SMTPUTF8, which a non-ASCII address needs (the requester's, " \
         "jürgen@exämple.test); nothing was sent" in one_line(r)
-    assert len(smtp_sink.transactions) == 1
+    assert len(smtp_sink.transactions) == 2
 
 
 # --- 2. automatic mail only to real senders, never in floods -----------------------------------------

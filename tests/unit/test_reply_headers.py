@@ -199,3 +199,13 @@ def test_no_mail_text_reaches_the_email_packages_header_code(monkeypatch):
     reply_to(hostile.double_subject(), cc_from=raw)
     reply_to(hostile.triple_name(), automatic=True)
     assert set(asked) <= {"Content-Type", "Content-Transfer-Encoding", "MIME-Version"}, asked
+
+
+def test_a_non_ascii_domain_alone_can_go_as_idna():
+    assert headers.ascii_form("dora@exämple.test") == "dora@xn--exmple-cua.test"
+    assert headers.ascii_form("jörg@exämple.test") is None  # the local part needs SMTPUTF8
+    head = (headers.address_list("To", [("Carl", "carl@x.example")])
+            + headers.address_list("Cc", [("Dora", "dora@exämple.test"), ("", "jörg@exämple.test")])).encode()
+    out, to_left = headers.without_addresses(head, ["jörg@exämple.test"],
+                                             {"dora@exämple.test": "dora@xn--exmple-cua.test"})
+    assert to_left and out.decode() == "To: Carl <carl@x.example>\r\nCc: Dora <dora@xn--exmple-cua.test>\r\n"
