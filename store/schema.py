@@ -210,7 +210,7 @@ def m102_message_kinds(db):
         try:
             sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'messages'").fetchone()[0]
             if _KINDS_OLD in sql:  # another process may have done it while we waited for the lock
-                new = sql.replace(_KINDS_OLD, _KINDS_NEW).replace("CREATE TABLE messages", "CREATE TABLE messages_new", 1)
+                new = sql.replace(_KINDS_OLD, _KINDS_NEW).replace("CREATE TABLE messages", "CREATE TABLE messages_new", 1)  # noqa: E501
                 conn.execute(new)
                 conn.execute("INSERT INTO messages_new SELECT * FROM messages")
                 conn.execute("DROP TABLE messages")
