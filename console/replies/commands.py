@@ -179,9 +179,9 @@ def check_line(cfg: Config) -> int:
         return 0
     from console.replies import receipts, smtp
 
-    warning = receipts.forgery_warning(cfg.replies)
-    if warning:
-        print(warning)
+    said = receipts.check_line(cfg.replies)  # a warning when receipts can be forged
+    if said:
+        print(said)
 
     try:
         print(f"smtp: ok ({smtp.check(cfg.smtp)})")

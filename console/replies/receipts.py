@@ -27,8 +27,19 @@ def refusal(*, sender: str, automated_reason: str | None, own: Collection[str]) 
     return None
 
 
+def check_line(replies) -> str | None:
+    """`check`'s line on automatic mail ([replies] config): a warning when it goes out with no check of
+    who the sender is; None when there is no automatic mail."""
+    if not (replies.receipt or replies.details_request):
+        return None
+    if replies.trusted_authserv_id:
+        return (f"replies: automatic mail only to senders that pass DMARC at {replies.trusted_authserv_id}; "
+                f"at most {replies.automatic_per_hour} an hour, {replies.automatic_per_domain_per_hour} to one domain")
+    return forgery_warning(replies)
+
+
 def forgery_warning(replies) -> str | None:
-    """`check`'s warning when automatic mail goes out with no check of who the sender is ([replies] config)."""
+    """The warning when automatic mail goes out with no check of who the sender is."""
     if not (replies.receipt or replies.details_request) or replies.trusted_authserv_id:
         return None
     return ("replies: WARNING: receipts can be forged: without replies.trusted_authserv_id (your receiving MTA's "

@@ -81,6 +81,9 @@ def test_check_warns_that_receipts_can_be_forged_without_a_trusted_id():
     warning = receipts.forgery_warning(RepliesConfig(receipt=True))
     assert warning is not None and warning.startswith("replies: WARNING: receipts can be forged")
     assert receipts.forgery_warning(RepliesConfig(receipt=True, trusted_authserv_id=ID)) is None
+    assert receipts.check_line(RepliesConfig(details_request=True, trusted_authserv_id=ID)) == (
+        f"replies: automatic mail only to senders that pass DMARC at {ID}; at most 30 an hour, 10 to one domain")
+    assert receipts.check_line(RepliesConfig(receipt=True)) == warning
 
 
 def test_the_local_deliverys_received_line_above_does_not_hide_our_verdict():
