@@ -150,6 +150,13 @@ class RepliesConfig:
     receipt_window: timedelta = _key(timedelta(hours=1), "duration")  # one receipt per sender per window
     details_request: bool = _key(False, "bool")  # send "we need details" to call-me-only mail on arrival
     templates: Path | None = _key(None, "dir")  # NAME.txt canned replies (None: the bundled ones)
+    # The receiving MTA's authserv-id in Authentication-Results: automatic mail goes only to senders that
+    # pass DMARC (or an aligned SPF/DKIM where the domain has no DMARC policy) by its verdict. None: no check.
+    trusted_authserv_id: str | None = _key(None)
+    # Desk-wide caps on automatic mail (receipts, details requests) in any hour: all of it, and to one domain.
+    automatic_per_hour: int = _key(30, "int", lo=0)
+    automatic_per_domain_per_hour: int = _key(10, "int", lo=0)
+    max_cc: int = _key(20, "int", lo=0)  # a reply copies at most this many Cc addresses (reply --cc-all: all)
 
 
 @dataclass(frozen=True)
@@ -615,11 +622,18 @@ def _check_urls(cfg: Config) -> None:
     """Ask apprise whether it can use each notify URL (it imports its plugins: only when paging matters)."""
     import apprise
 
-    probe = apprise.Apprise()
+    from console import logs, redact
+
     where = [(f"staff[{i}].notify", u) for i, s in enumerate(cfg.staff) for u in s.notify]
     where += [("alerts.channels", u) for u in cfg.alerts.channels]
+    logs.add_secrets(redact.secrets_of(u for _, u in where))  # apprise's complaint about a URL quotes it
+    probe = apprise.Apprise()
     for name, url in where:
-        if not probe.add(url):
+        try:
+            ok = probe.add(url)
+        except Exception:  # noqa: BLE001 - apprise 2.3 raises IndexError on some malformed URLs (tgram://x@/)
+            ok = False
+        if not ok:
             scheme = url.split("://", 1)[0]
             raise ConfigError(f"{name}: apprise cannot use this {scheme}:// URL (unknown service or malformed; "
                               "see https://github.com/caronc/apprise/wiki)")

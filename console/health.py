@@ -20,7 +20,8 @@ The outbox is judged from store.outbox.health_counts: a page given up on (failed
 expired) degrades the desk while it still matters, that is while its ticket has had no first contact
 (or, for a page without a ticket, for OUTBOX_WINDOW); a page that will be retried does not. Mail the
 desk sent (replies, receipts) that failed for good or was cut short degrades it for OUTBOX_WINDOW, or
-until someone sends it again.
+until someone sends it again. Automatic mail withheld in that window (a cap, a sender that is not
+authenticated: store.automatic) is counted and told, and does not degrade it.
 """
 from __future__ import annotations
 
@@ -161,10 +162,14 @@ def assess_outbox(counts: dict[str, int]) -> Component:
     pending = counts.get("pending", 0) + counts.get("sending", 0)
     failed, expired, retrying = counts.get("failed", 0), counts.get("expired", 0), counts.get("retrying", 0)
     mail_pending, mail_failed = counts.get("mail_pending", 0), counts.get("mail_failed", 0)
+    withheld = counts.get("mail_withheld", 0)
     detail = {"pending": pending, "retrying": retrying, "failed": failed, "expired": expired,
-              "sent": counts.get("sent", 0), "mail_pending": mail_pending, "mail_failed": mail_failed}
+              "sent": counts.get("sent", 0), "mail_pending": mail_pending, "mail_failed": mail_failed,
+              "mail_withheld": withheld}
     again = f", {retrying} retrying" if retrying else ""
     mail = f"; mail: {mail_pending} pending, {mail_failed} failed" if mail_pending or mail_failed else ""
+    # Automatic mail held back by a cap or an unauthenticated sender: the guards working, told, not alarming.
+    mail += f"; {withheld} automatic mail(s) withheld (caps, unauthenticated senders)" if withheld else ""
     if failed or expired or mail_failed:
         return Component("outbox", False, "failed",
                          f"outbox: {failed} failed, {expired} expired, {pending} pending{again}{mail}", detail)

@@ -126,6 +126,23 @@ class Redactor:
         return self._re.sub(MASK, text)
 
 
+# Anything that reads as a URL in a third party's words: scheme://, then up to a blank, a quote or a bracket.
+_URL = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s'\"<>()\[\]{}]*")
+
+
+def mask_urls(text: str) -> str:
+    """`text` with every URL in it cut down to its scheme and network host (`slack://`,
+    `https://hooks.slack.com`): for what other code writes (apprise's log lines), which may quote a notify
+    URL that was never in the config we masked for (a new config being checked, a URL apprise rewrote)."""
+    if "://" not in text:
+        return text
+    def short(m: re.Match) -> str:
+        url = m.group(0).rstrip(".,;:")  # a full stop after a URL is the sentence's
+        return target_name(url, None) + m.group(0)[len(url):]
+
+    return _URL.sub(short, text)
+
+
 def redact(text: str | None, urls: Iterable[str]) -> str | None:
     """`text` with every secret part of these URLs masked."""
     return Redactor(secrets_of(urls))(text)

@@ -149,6 +149,12 @@ WORDS: dict[str, Words] = {
     "replies.receipt_window": Words("at most one automatic mail per sender in this window"),
     "replies.details_request": Words('send the "we need details" request to call-me-only mail on arrival'),
     "replies.templates": Words("a directory of NAME.txt canned replies, relative to this file", "templates"),
+    "replies.trusted_authserv_id": Words("your receiving MTA's id in Authentication-Results: automatic mail then\n"
+                                         "goes only to senders that pass DMARC by its verdict (without it,\n"
+                                         "receipts can be forged onto anyone: `check` warns)", "mx.example.com"),
+    "replies.automatic_per_hour": Words("automatic mails (receipts, details requests) in any hour, at most"),
+    "replies.automatic_per_domain_per_hour": Words("... and to any one domain"),
+    "replies.max_cc": Words("a reply copies at most this many Cc addresses (reply --cc-all: all)"),
 
     "console.operator": Words("who acts when --as is not given (only without logins)", "ann"),
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from console import health
 from console.config import Config
 from console.safe_text import clean_line
-from store import heartbeat, outbox, outgoing
+from store import automatic, heartbeat, outbox, outgoing
 from store.times import iso
 
 
@@ -19,7 +19,9 @@ def health_inputs(db, now: datetime) -> tuple[list[dict], dict[str, int]]:
     """What console.health judges, read from an open database: the heartbeat rows, and the counts of
     pages and mail as the outbox's health sees them. The console's header reads the same."""
     since = now - health.OUTBOX_WINDOW
-    return heartbeat.heartbeats(db), outbox.health_counts(db, since) | outgoing.health_counts(db, since)
+    counts = outbox.health_counts(db, since) | outgoing.health_counts(db, since)
+    counts["mail_withheld"] = automatic.withheld_since(db, since)
+    return heartbeat.heartbeats(db), counts
 
 
 def assess(cfg: Config, now: datetime) -> tuple[health.Health, str | None]:

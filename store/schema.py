@@ -210,7 +210,7 @@ def m102_message_kinds(db):
         try:
             sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'messages'").fetchone()[0]
             if _KINDS_OLD in sql:  # another process may have done it while we waited for the lock
-                new = sql.replace(_KINDS_OLD, _KINDS_NEW).replace("CREATE TABLE messages", "CREATE TABLE messages_new", 1)
+                new = sql.replace(_KINDS_OLD, _KINDS_NEW).replace("CREATE TABLE messages", "CREATE TABLE messages_new", 1)  # noqa: E501
                 conn.execute(new)
                 conn.execute("INSERT INTO messages_new SELECT * FROM messages")
                 conn.execute("DROP TABLE messages")
@@ -315,3 +315,15 @@ def m402_mail_outbox(db):
 def m403_mail_retry_since(db):
     # A person's resend of a failed mail gets its own give_up_after, counted from the resend.
     db.execute("ALTER TABLE mail_outbox ADD COLUMN retry_since TEXT")
+
+
+# --- mailsafe (issue 20): m2001-m2099 -------------------------------------------------------------
+
+
+@migrations()
+def m2001_automatic_mail_caps(db):
+    # The caps on automatic mail count the last hour's rows; status counts the automatic mail withheld.
+    db.executescript("""
+        CREATE INDEX IF NOT EXISTS mail_outbox_automatic_at ON mail_outbox(created_at) WHERE automatic = 1;
+        CREATE INDEX IF NOT EXISTS events_kind_at ON events(kind, at);
+    """)

@@ -134,6 +134,8 @@ def _replies(cmd: AddCommand) -> None:
     s.add_argument("--body-file", metavar="PATH", help="the reply's text (- reads stdin); else $EDITOR on a draft")
     s.add_argument("--template", metavar="NAME", help="a canned reply from [replies] templates (e.g. details)")
     s.add_argument("--resend", type=int, metavar="MAIL", help="send again a failed or cut-short mail (see `show`)")
+    s.add_argument("--cc-all", action="store_true", help="copy every Cc of the customer's mail, even past "
+                                                         "[replies] max_cc")
     s = cmd("note", "add an internal note to a ticket (never sent)", Lazy("replies", "note"))
     s.add_argument("ticket")
     s.add_argument("--body-file", metavar="PATH", help="the note's text (- reads stdin); else $EDITOR")

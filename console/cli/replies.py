@@ -82,9 +82,11 @@ def run_reply(args, cfg: Config, tid: int, actor: str, clock) -> int:
             body = _edited(desk.draft_reply(db, cfg, tid, actor).body, "reply", f"reply-{tid}.txt")
     except templates.TemplateError as exc:
         raise UsageError(str(exc)) from None
-    queued = desk.send_reply(db, cfg, tid, body, actor, clock.now(), template=args.template)
+    queued = desk.send_reply(db, cfg, tid, body, actor, clock.now(), template=args.template, cc_all=args.cc_all)
     outcome = delivery.send_now(db, cfg, queued.send_id, clock)
     to = queued.mail.to_addr + (f" (cc {', '.join(queued.mail.cc)})" if queued.mail.cc else "")
+    if queued.mail.left_off:
+        to += f" ({len(queued.mail.left_off)} Cc left off, see `show {tid}`)"
     ack = f"; #{tid} acknowledged by {actor}, pages stopped" if queued.acknowledged else ""
     return _report(tid, outcome, to, ack, db, clock)
 
@@ -166,7 +168,11 @@ def check_line(cfg: Config) -> int:
     if cfg.smtp is None:
         print("smtp: not configured (replies and receipts are off)")
         return 0
-    from console.replies import smtp
+    from console.replies import receipts, smtp
+
+    said = receipts.check_line(cfg.replies)  # a warning when receipts can be forged
+    if said:
+        print(said)
 
     try:
         print(f"smtp: ok ({smtp.check(cfg.smtp)})")

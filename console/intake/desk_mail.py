@@ -72,16 +72,21 @@ def on_new_ticket(db: Database, cfg: Config, ticket_id: int, received: datetime,
     purpose = "details" if r.details_request and t["needs_details"] else "receipt" if r.receipt else None
     if purpose is None:
         return None
-    from console.replies import compose, desk, receipts, templates  # only for a desk that sends receipts
+    from console.replies import compose, desk, guard, receipts, templates  # only for a desk that sends receipts
 
     history = _history_before(db, mailbox_key)
     if history is not None and received < history:
         return None  # a newly connected mailbox's history: the common case of a first sync, and quietly
     why = receipts.refusal(sender=t["requester"], automated_reason=automated, own=desk.own_addresses(cfg))
-    if why is None and outgoing.automatic_since(db, t["requester"], now - r.receipt_window):
+    if why is None and guard.had_one_recently(db, t["requester"], now - r.receipt_window):
         why = "already had an automatic mail within replies.receipt_window"
     if why is not None:
         audit.add_event(db, ticket_id, f"{purpose}_skipped", "intake", now, reason=why)
+        return None
+    held = guard.withheld(db, cfg, t, now)  # a sender not authenticated, a cap: nothing sent, counted by status
+    if held is not None:
+        log.info("#%s: %s withheld: %s", ticket_id, purpose, held[1])
+        audit.add_event(db, ticket_id, f"{purpose}_withheld", "intake", now, cause=held[0], reason=held[1])
         return None
     try:
         with write(db):  # a savepoint: a mail that cannot be written leaves nothing half-done

@@ -6,7 +6,7 @@ next to the raw message.
 
 Structure comes from the stdlib parser with its default policy, ``compat32``: string based and lenient, it
 does not build header objects (the default policy's header parser is slow and, on hostile values, worse).
-Header values are decoded by console/intake/decoding.py in linear time (the stdlib's decode_header is
+Header values are decoded by console/decoding.py in linear time (the stdlib's decode_header is
 quadratic in the number of encoded words), HTML by console/intake/html_text.py. Every other stage is
 bounded too: header fields, MIME parts and depth, References and addresses kept, body text kept.
 """
@@ -22,8 +22,8 @@ from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser
 from typing import Any
 
-from console.intake.decoding import FOLD as _FOLD
-from console.intake.decoding import decode_bytes, decode_header_value, raw_to_str
+from console.decoding import FOLD as _FOLD
+from console.decoding import decode_bytes, decode_header_value, raw_to_str
 from console.intake.html_text import html_to_text
 from console.safe_text import clean_block, clean_line
 

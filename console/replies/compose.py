@@ -11,6 +11,10 @@ the thread, the time and (in tests) the random part of the Message-ID.
   its own mail when it comes back.
 - Automatic mail (receipts, details requests) carries Auto-Submitted: auto-replied, Precedence:
   auto_reply and X-Auto-Response-Suppress: All (RFC 3834); a person's reply carries none of them.
+- Cc: the customer's, at most [replies] max_cc of them unless a person asks for all; an address that
+  cannot be written safely is left off, said on the review screen, and the reply goes to the others.
+- The header block is written by console/replies/headers.py, never by the email package's header code
+  (which decodes encoded words in what it is asked to write): stored text goes out as the literal text.
 """
 from __future__ import annotations
 
@@ -20,10 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
-from email.headerregistry import Address
 from email.utils import format_datetime, parseaddr
 from collections.abc import Iterable, Sequence
 
+from console.replies import headers
 from console.safe_text import clean_block, clean_line, strip_controls
 
 MAX_REFERENCES = 20
@@ -71,6 +75,7 @@ class Outgoing:
     in_reply_to: str | None
     references: tuple[str, ...]
     body: str
+    left_off: tuple[tuple[str, str], ...] = ()  # Cc addresses not copied: (address, why)
 
     @property
     def recipients(self) -> list[str]:
@@ -99,7 +104,7 @@ def _ids(values: Iterable[str | None]) -> list[str]:
     out: list[str] = []
     for v in values:
         v = (v or "").strip().strip("<>")
-        if v and _MSGID.fullmatch(v) and v not in out:
+        if v and _MSGID.fullmatch(v) and headers.msg_ids([v]) and v not in out:
             out.append(v)
     return out
 
@@ -109,7 +114,8 @@ def customer_last(thread: Sequence[ThreadMessage], own: Iterable[str]) -> Thread
     own = {a.lower() for a in own}
     written = [m for m in thread if m.kind in CUSTOMER_KINDS]
     theirs = [m for m in written if m.from_addr.lower() not in own]
-    return (theirs or written or [None])[-1]
+    found = theirs or written
+    return found[-1] if found else None
 
 
 def references(thread: Sequence[ThreadMessage], last: ThreadMessage | None) -> list[str]:
@@ -174,54 +180,99 @@ def draft_body(last: ThreadMessage | None, signature: str | None, tz, text: str 
     return "\n\n".join(parts) + "\n"
 
 
+class TooManyCc(ComposeError):
+    """More Cc addresses than [replies] max_cc: a person must ask for all of them (reply --cc-all)."""
+
+    def __init__(self, ticket_id: int, count: int, cap: int):
+        super().__init__(f"the customer's last mail had {count:,} Cc addresses, more than replies.max_cc ({cap}); "
+                         f"nothing was sent (to copy all of them: support-console reply {ticket_id} --cc-all)")
+        self.count, self.cap = count, cap
+
+
+@dataclass(frozen=True)
+class Copies:
+    """Whom a reply copies: the writable Cc addresses, and the ones left off with why."""
+    cc: tuple[str, ...]
+    left_off: tuple[tuple[str, str], ...]  # (address as received, why)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(f"Cc {clean_line(a, 120)} left off: {why}" for a, why in self.left_off)
+
+
+def copies(last: ThreadMessage | None, to_addr: str, own: Iterable[str]) -> Copies:
+    """The customer's Cc on their last message, without the desk, the staff and the requester, each
+    address once; one that cannot be written safely is left off (and said so), the others stay."""
+    own = {a.lower() for a in own}
+    cc: list[str] = []
+    left: list[tuple[str, str]] = []
+    seen = set(own) | {to_addr}
+    for a in (last.cc if last is not None else ()):
+        a = a.strip().lower()
+        if not a or a in seen:
+            continue
+        seen.add(a)
+        why = headers.writable(a)
+        if why is None:
+            cc.append(a)
+        else:
+            left.append((a, f"cannot be written safely ({why})"))
+    return Copies(tuple(cc), tuple(left))
+
+
 def build(*, ticket_id: int, subject: str, thread: Sequence[ThreadMessage], to_addr: str, to_name: str,
           desk_from: str, body: str, now: datetime, tz, own: Iterable[str], automatic: bool = False,
-          cc: bool = True, token: str | None = None) -> Outgoing:
+          cc: bool = True, token: str | None = None, max_cc: int | None = None) -> Outgoing:
     """The mail that answers the ticket's thread. `own`: the desk's and the staff's addresses (never Cc'd,
-    never taken for the customer). `cc`: copy whoever the customer had in Cc on their last message."""
+    never taken for the customer). `cc`: copy whoever the customer had in Cc on their last message, at
+    most `max_cc` of them (None: all); more raise TooManyCc.
+
+    The header block is written by console.replies.headers (never by the email package's header code,
+    which decodes encoded words it finds in what it writes); the email package only writes the body part."""
     body = plain_text(body)
     if not body.strip():
         raise ComposeError("the reply is empty; nothing was sent")
     if len(body) > MAX_BODY_CHARS:
         raise ComposeError(f"the reply is longer than {MAX_BODY_CHARS:,} characters; nothing was sent")
     to_addr = (to_addr or "").strip().lower()
-    if not valid_address(to_addr):
-        raise ComposeError(f"the ticket has no address to reply to ({clean_line(to_addr) or 'none'})")
+    if not valid_address(to_addr) or headers.writable(to_addr) is not None:
+        why = headers.writable(to_addr) if to_addr else None
+        raise ComposeError(f"the ticket has no address to reply to ({clean_line(to_addr, 120) or 'none'}"
+                           + (f": {why}" if why and to_addr else "") + ")")
     own = {a.lower() for a in own}
     from_name, from_addr = _split_from(desk_from)
+    if headers.writable(from_addr) is not None:
+        raise ComposeError(f"smtp.from: the desk's address {clean_line(from_addr, 120)!r} cannot be written "
+                           f"({headers.writable(from_addr)})")
     last = customer_last(thread, own)
-    copies: list[str] = []
-    if cc and last is not None:
-        for a in last.cc:
-            a = a.strip().lower()
-            if valid_address(a) and a not in own and a != to_addr and a not in copies:
-                copies.append(a)
+    chosen = copies(last, to_addr, own) if cc else Copies((), ())
+    if max_cc is not None and len(chosen.cc) > max_cc:
+        raise TooManyCc(ticket_id, len(chosen.cc), max_cc)
     refs = references(thread, last)
     parent = _ids([last.message_id])[0] if last is not None and _ids([last.message_id]) else None
     mid = message_id(ticket_id, from_addr, token)
     subj = reply_subject(subject, ticket_id)
-    needs_utf8 = not all(a.isascii() for a in (from_addr, to_addr, *copies))
-    # 7bit: a non-ASCII body goes quoted-printable, so a server without 8BITMIME takes it as it is.
-    msg = EmailMessage(policy=(policy.SMTPUTF8 if needs_utf8 else policy.SMTP).clone(cte_type="7bit"))
-    msg["From"] = Address(from_name, addr_spec=from_addr)
-    msg["Reply-To"] = Address(from_name, addr_spec=from_addr)
-    msg["To"] = Address(clean_line(to_name, 100), addr_spec=to_addr)
-    if copies:
-        msg["Cc"] = ", ".join(copies)
-    msg["Subject"] = subj
-    msg["Date"] = format_datetime(now.astimezone(tz).replace(microsecond=0))
-    msg["Message-ID"] = f"<{mid}>"
-    if parent:
-        msg["In-Reply-To"] = f"<{parent}>"
-    if refs:
-        msg["References"] = " ".join(f"<{i}>" for i in refs)
-    msg[LOOP_HEADER] = from_addr
-    if automatic:
-        for name, value in AUTOMATIC_HEADERS:
-            msg[name] = value
-    msg.set_content(body + "\n")
-    return Outgoing(raw=msg.as_bytes(), message_id=mid, from_addr=from_addr, from_name=from_name, to_addr=to_addr,
-                    cc=tuple(copies), subject=subj, in_reply_to=parent, references=tuple(refs), body=body)
+    head = "".join([
+        headers.address_list("From", [(from_name, from_addr)]),
+        headers.address_list("Reply-To", [(from_name, from_addr)]),
+        headers.address_list("To", [(clean_line(to_name, 100), to_addr)]),
+        headers.address_list("Cc", [("", a) for a in chosen.cc]),
+        headers.unstructured("Subject", subj),
+        headers.simple("Date", format_datetime(now.astimezone(tz).replace(microsecond=0))),
+        headers.id_field("Message-ID", headers.msg_ids([mid])),
+        headers.id_field("In-Reply-To", headers.msg_ids([parent] if parent else [])),
+        headers.id_field("References", headers.msg_ids(refs)),
+        headers.simple(LOOP_HEADER, from_addr),
+        *(headers.simple(name, value) for name, value in (AUTOMATIC_HEADERS if automatic else ())),
+    ])
+    # 7bit: a non-ASCII body goes quoted-printable, so a server without 8BITMIME takes it as it is. The
+    # body part's own headers (MIME-Version, Content-Type, Content-Transfer-Encoding) hold no mail text.
+    part = EmailMessage(policy=policy.SMTP.clone(cte_type="7bit"))
+    part.set_content(body + "\n")
+    raw = head.encode("utf-8") + part.as_bytes()
+    return Outgoing(raw=raw, message_id=mid, from_addr=from_addr, from_name=from_name, to_addr=to_addr,
+                    cc=chosen.cc, subject=subj, in_reply_to=parent, references=tuple(refs), body=body,
+                    left_off=chosen.left_off)
 
 
 def _split_from(desk_from: str) -> tuple[str, str]:

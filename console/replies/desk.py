@@ -29,8 +29,10 @@ from console.safe_text import clean_block, clean_line
 from store import audit, messages, outgoing, tickets, write
 from store.times import parse_iso
 
-MAX_HEADER_BYTES = 64 * 1024
+MAX_HEADER_BYTES = 2 * 1024 * 1024  # enough for thousands of Cc addresses, so that their count is told right
 MAX_NOTE_CHARS = 100_000
+MAX_CC = 100_000  # Cc addresses read from the customer's mail (a reply copies at most [replies] max_cc)
+MAX_CC_FIELD = MAX_HEADER_BYTES
 
 
 class NotSetUp(actions.ActionRefused):
@@ -46,6 +48,7 @@ class Draft:
     subject: str
     body: str
     template: str | None = None
+    notes: tuple[str, ...] = ()  # said on the review screen: Cc addresses left off and why, too many Cc
 
 
 @dataclass(frozen=True)
@@ -85,9 +88,24 @@ def thread(db: Database, ticket_id: int, own: frozenset[str] = frozenset()) -> l
     if last is not None:
         i = next(i for i, m in enumerate(out) if m is last)
         h = header_fields(messages.raw_message(db, stored[i]["id"]))
-        cc = tuple(a.lower() for _, a in getaddresses([str(v) for v in h.get_all("cc") or []]) if a)
-        out[i] = dataclasses.replace(last, cc=cc)
+        out[i] = dataclasses.replace(last, cc=cc_addresses([v for k, v in h.raw_items() if k.lower() == "cc"]))
     return out
+
+
+def cc_addresses(values: list[str]) -> tuple[str, ...]:
+    """The addresses of raw Cc values, as received: 8-bit text decoded as intake decodes it (UTF-8, else
+    cp1252), never through the email package's str() of a header, which puts U+FFFD in place of 8-bit."""
+    from console.decoding import raw_to_str
+
+    out: list[str] = []
+    for v in values:
+        text = " ".join(raw_to_str(v).split())
+        if len(text) > MAX_CC_FIELD:
+            text = text[:MAX_CC_FIELD]
+        out.extend(a.lower() for _, a in getaddresses([text]) if a)
+        if len(out) >= MAX_CC:
+            break
+    return tuple(out[:MAX_CC])
 
 
 def template_names(cfg: Config) -> list[str]:
@@ -121,18 +139,24 @@ def draft_reply(db: Database, cfg: Config, ticket_id: int, actor: str, *, templa
         body = compose.with_signature(template_text(cfg, template, t, actor), _signature(cfg, actor)) + "\n"
     else:
         body = compose.draft_body(last, _signature(cfg, actor), cfg.timezone)
-    cc = tuple(a for a in (last.cc if last else ()) if a not in own and a != t["requester"])
+    chosen = compose.copies(last, (t["requester"] or "").lower(), own)
+    notes = chosen.notes
+    if len(chosen.cc) > cfg.replies.max_cc:
+        notes += (f"{len(chosen.cc):,} Cc addresses, more than replies.max_cc ({cfg.replies.max_cc}): sending will "
+                  f"be refused; to copy all of them: support-console reply {ticket_id} --cc-all",)
     name = clean_line(t["requester_name"] or "", 100)
     return Draft(ticket_id=ticket_id, version=t["version"], to=f"{name} <{t['requester']}>" if name else t["requester"],
-                 cc=cc, subject=compose.reply_subject(t["subject"], ticket_id), body=body, template=template)
+                 cc=chosen.cc, subject=compose.reply_subject(t["subject"], ticket_id), body=body, template=template,
+                 notes=notes)
 
 
 def _queue(db: Database, cfg: Config, t: dict, body: str, *, purpose: str, actor: str, automatic: bool,
-           now: datetime, source: str) -> tuple[int, int, compose.Outgoing]:
+           now: datetime, source: str, cc_all: bool = False) -> tuple[int, int, compose.Outgoing]:
     own = own_addresses(cfg)
     mail = compose.build(ticket_id=t["id"], subject=t["subject"], thread=thread(db, t["id"], own),
                          to_addr=t["requester"], to_name=t["requester_name"], desk_from=cfg.smtp.from_header,
-                         body=body, now=now, tz=cfg.timezone, own=own, automatic=automatic, cc=not automatic)
+                         body=body, now=now, tz=cfg.timezone, own=own, automatic=automatic, cc=not automatic,
+                         max_cc=None if cc_all else cfg.replies.max_cc)
     row = outgoing.add_message(db, ticket_id=t["id"], kind="outgoing", raw=mail.raw, message_id=mail.message_id,
                                from_addr=mail.from_addr, from_name=mail.from_name, recipients=mail.recipients,
                                subject=mail.subject, body_text=mail.body, in_reply_to=mail.in_reply_to,
@@ -143,19 +167,20 @@ def _queue(db: Database, cfg: Config, t: dict, body: str, *, purpose: str, actor
 
 
 def send_reply(db: Database, cfg: Config, ticket_id: int, body: str, actor: str, now: datetime, *,
-               template: str | None = None, expected_version: int | None = None) -> Queued:
+               template: str | None = None, expected_version: int | None = None, cc_all: bool = False) -> Queued:
     """Queue a reply to the requester (and the customer's Cc) as first contact. `body` is sent as it is
-    (the draft already holds the signature)."""
+    (the draft already holds the signature). More Cc than [replies] max_cc is refused unless `cc_all`."""
     require_smtp(cfg)
     with write(db):
         t = actions.check_may_act(db, cfg, ticket_id, actor, "reply to", expected_version=expected_version)
         try:
             row, send, mail = _queue(db, cfg, t, body, purpose="reply", actor=actor, automatic=False, now=now,
-                                     source=f"desk:{actor}")
+                                     source=f"desk:{actor}", cc_all=cc_all)
         except compose.ComposeError as exc:
             raise actions.ActionRefused(f"#{ticket_id}: {exc}") from None
-        audit.add_event(db, ticket_id, "reply_queued", as_actor(actor).recorded, now, message=row, send=send, to=mail.to_addr,
-                        cc=list(mail.cc), subject=mail.subject, template=template or "")
+        audit.add_event(db, ticket_id, "reply_queued", as_actor(actor).recorded, now, message=row, send=send,
+                        to=mail.to_addr, cc=list(mail.cc), subject=mail.subject, template=template or "",
+                        **({"left_off": [f"{a}: {why}" for a, why in mail.left_off]} if mail.left_off else {}))
         acknowledged = t["status"] == "new"
         if acknowledged:
             # A reply is first contact: the same acknowledgement as `ack`, in this same transaction.

@@ -12,6 +12,7 @@ name, never looked up in DNS (smtplib's default, socket.getfqdn(), asks a resolv
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import smtplib
 import socket
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 
 from console import connect_errors, passwords
 from console.config import SmtpConfig
+from console.replies import headers
 
 TEMPORARY, PERMANENT, UNKNOWN = "temporary", "permanent", "unknown"
 _EOL = re.compile(rb"\r\n|\r|\n")
@@ -68,20 +70,22 @@ def _answer(code: int, resp, what: str) -> SmtpError:
 def connect(cfg: SmtpConfig, password: str | None) -> smtplib.SMTP:
     """A client after EHLO, STARTTLS and AUTH as configured. Raises SmtpError (temporary)."""
     where = f"SMTP server {cfg.host}:{cfg.port}"
+    port = cfg.port or {"tls": 465, "starttls": 587}.get(cfg.security, 25)  # the loaded config sets it
+    client: smtplib.SMTP
     try:
         ctx = connect_errors.tls_context(cfg.ca_file, "smtp")
     except connect_errors.CaFileError as exc:
         raise SmtpError(str(exc)) from None  # like a failed login: retried once the config is fixed
     try:
         if cfg.security == "tls":
-            client = smtplib.SMTP_SSL(cfg.host, cfg.port, local_hostname=_ehlo_name(), timeout=cfg.timeout_seconds,
+            client = smtplib.SMTP_SSL(cfg.host, port, local_hostname=_ehlo_name(), timeout=cfg.timeout_seconds,
                                       context=ctx)
         else:
-            client = smtplib.SMTP(cfg.host, cfg.port, local_hostname=_ehlo_name(), timeout=cfg.timeout_seconds)
+            client = smtplib.SMTP(cfg.host, port, local_hostname=_ehlo_name(), timeout=cfg.timeout_seconds)
     except smtplib.SMTPConnectError as exc:
         raise SmtpError(f"{where}: refused the connection: {exc.smtp_code} {_text(exc.smtp_error)}") from None
     except (OSError, smtplib.SMTPException) as exc:
-        said = connect_errors.describe(exc, "SMTP server", cfg.host, cfg.port, cfg.timeout_seconds)
+        said = connect_errors.describe(exc, "SMTP server", cfg.host, port, cfg.timeout_seconds)
         raise SmtpError(said or f"{where}: cannot connect ({type(exc).__name__})") from None
     try:
         _hello(client, cfg, ctx, where)
@@ -138,10 +142,8 @@ def _close(client: smtplib.SMTP) -> None:
     try:
         client.quit()
     except Exception:  # noqa: BLE001 - the connection is being dropped anyway
-        try:
+        with contextlib.suppress(Exception):
             client.close()
-        except Exception:  # noqa: BLE001
-            pass
 
 
 def check(cfg: SmtpConfig) -> str:
@@ -176,10 +178,12 @@ def send(cfg: SmtpConfig, password: str | None, mail_from: str, rcpt_to: list[st
 def _transaction(client: smtplib.SMTP, cfg: SmtpConfig, mail_from: str, rcpt_to: list[str], raw: bytes) -> Result:
     where = f"SMTP server {cfg.host}:{cfg.port}"
     options = []
+    left_off: list[str] = []
     if not all(a.isascii() for a in (mail_from, *rcpt_to)):
-        if not client.has_extn("smtputf8"):
-            raise SmtpError(f"{where} does not offer SMTPUTF8, which a non-ASCII address needs", PERMANENT)
-        options.append("SMTPUTF8")
+        if client.has_extn("smtputf8"):
+            options.append("SMTPUTF8")
+        else:
+            raw, rcpt_to, left_off = _without_utf8(raw, mail_from, rcpt_to, where)
     if client.has_extn("size"):
         options.append(f"SIZE={len(raw)}")
     try:
@@ -217,4 +221,23 @@ def _transaction(client: smtplib.SMTP, cfg: SmtpConfig, mail_from: str, rcpt_to:
                         f"({type(exc).__name__}): it may or may not have been delivered", UNKNOWN) from None
     if code != 250:
         raise _answer(code, resp, "end of DATA")
-    return Result(reply=f"{code} {_text(resp)}", refused=[f"{r}: {e}" for r, e in refused])
+    return Result(reply=f"{code} {_text(resp)}", refused=left_off + [f"{r}: {e}" for r, e in refused])
+
+
+def _without_utf8(raw: bytes, mail_from: str, rcpt_to: list[str], where: str) -> tuple[bytes, list[str], list[str]]:
+    """For a server without SMTPUTF8: an address whose only non-ASCII part is its domain goes as IDNA
+    (xn--...); the mail goes without the other non-ASCII recipients (taken out of RCPT TO and of the To and
+    Cc headers, so that the header is ASCII again). Returns the mail, the recipients, and a note for each
+    one left off. Refused (permanent) when the desk's own address or the requester's needs SMTPUTF8."""
+    need = f"{where} does not offer SMTPUTF8, which a non-ASCII address needs"
+    if not mail_from.isascii():
+        raise SmtpError(f"{need} (the desk's own, {mail_from}); nothing was sent", PERMANENT)
+    rename = {a: b for a in rcpt_to if not a.isascii() and (b := headers.ascii_form(a)) is not None}
+    drop = [a for a in rcpt_to if not a.isascii() and a not in rename]
+    end = raw.find(b"\r\n\r\n")
+    head, rest = (raw[:end], raw[end:]) if end >= 0 else (raw, b"")
+    head, to_left = headers.without_addresses(head, drop, rename)
+    keep = [rename.get(a, a) for a in rcpt_to if a not in drop]
+    if not to_left or not keep:
+        raise SmtpError(f"{need} (the requester's, {', '.join(drop)}); nothing was sent", PERMANENT)
+    return head + rest, keep, [f"{a}: left off: {need}" for a in drop]

@@ -78,8 +78,9 @@ def check(t: Template) -> None:
     for lineno, line in enumerate(t.text.splitlines(), 1):
         for m in _FIELD.finditer(line):
             if m.group(1) is not None and m.group(1) not in VARIABLES:
+                known = ", ".join("{" + v + "}" for v in VARIABLES)
                 raise TemplateError(f"template {t.name} ({t.path}), line {lineno}: unknown variable "
-                                    f"{{{clean_line(m.group(1))}}} (known: {', '.join('{' + v + '}' for v in VARIABLES)})")
+                                    f"{{{clean_line(m.group(1))}}} (known: {known})")
 
 
 def render(t: Template, values: Mapping[str, str]) -> str:

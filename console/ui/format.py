@@ -181,6 +181,7 @@ MAIL_WORDS = {
     "unknown": "{noun} was cut short: it may or may not have gone out; not resent",
     "resent": "{actor} sent {noun} again",
     "skipped": "{noun} was not sent: {reason}",
+    "withheld": "{noun} was WITHHELD: {reason}",  # a cap, a sender not authenticated (issue 20)
 }
 
 
@@ -197,7 +198,8 @@ def mail_event_words(kind: str, actor: str, d: dict) -> str | None:
     if (purpose, what) == ("reply", "queued"):
         cc = f" (cc {', '.join(clean_line(str(a), 40) for a in d['cc'])})" if d.get("cc") else ""
         tpl = f" with the template {field('template', 40)}" if d.get("template") else ""
-        return f"{actor} replied to {to}{cc}{tpl}"
+        left = f"; Cc left off: {'; '.join(clean_line(str(x), 80) for x in d['left_off'])}" if d.get("left_off") else ""
+        return f"{actor} replied to {to}{cc}{tpl}{left}"
     return MAIL_WORDS[what].format(noun=MAIL_PURPOSES[purpose], to=to, actor=actor, reply=field("reply", 60),
                                    error=field("error", 100), reason=field("reason", 80))
 

@@ -189,6 +189,7 @@ class Replies:
                     if t["version"] == d.version:
                         break
                 w = Writing("reply", t, d.body, d.body, to=d.to, cc=d.cc, subject=d.subject, template=template)
+                w.warnings.extend(d.notes)  # Cc left off (cannot be written safely), too many Cc
                 if template == templates.DETAILS:
                     asked = already_asked(audit.events_for(db, tid), self.cfg.timezone)
                     if asked:

@@ -180,6 +180,7 @@ class SMTPRecord:
     subject: str | None = None
     login: str | None = None  # SMTP AUTH user name, if the client logged in
     message: Any = field(default=None, repr=False)  # email.message.EmailMessage
+    mail_options: list[str] = field(default_factory=list)  # MAIL FROM parameters, e.g. ["SMTPUTF8", "SIZE=300"]
 
 
 class _SMTPHandler:
@@ -206,6 +207,7 @@ class _SMTPHandler:
             login = login.decode(errors="replace")
         rec = SMTPRecord(time.monotonic(), time.time(), envelope.mail_from, list(envelope.rcpt_tos), content,
                          str(msg["Subject"]) if msg["Subject"] is not None else None, login, msg)
+        rec.mail_options = list(envelope.mail_options or [])
         answer = sink.data_reply
         sink.transactions.append(rec)  # every mail handed over, whatever the answer
         if sink.delay:
@@ -240,13 +242,15 @@ class SMTPSink(_Recorder):
     - ``stop()`` frees the port (connections refused), ``start()`` binds the SAME port again: an outage.
 
     ``tls_context`` offers STARTTLS (and with ``require_starttls`` insists on it); ``ssl_context`` makes
-    it an implicit-TLS server (port 465 style)."""
+    it an implicit-TLS server (port 465 style). ``smtputf8=False`` stops it offering SMTPUTF8 (aiosmtpd's
+    Controller offers it by default)."""
 
     host = LOOPBACK
 
     def __init__(self, port: int | None = None, *, password: str | None = None, tls_context=None,
-                 require_starttls: bool = False, ssl_context=None) -> None:
+                 require_starttls: bool = False, ssl_context=None, smtputf8: bool = True) -> None:
         super().__init__()
+        self.smtputf8 = smtputf8
         self.port: int = port or 0
         self.password = password
         self.tls_context, self.require_starttls, self.ssl_context = tls_context, require_starttls, ssl_context
@@ -282,6 +286,7 @@ class SMTPSink(_Recorder):
             kwargs.update(tls_context=self.tls_context, require_starttls=self.require_starttls)
         if self.ssl_context is not None:
             kwargs.update(ssl_context=self.ssl_context)
+        kwargs.update(enable_SMTPUTF8=self.smtputf8)
         self._controller = Controller(
             _SMTPHandler(self), hostname=self.host, port=self.port,
             authenticator=self._authenticate, auth_require_tls=False,

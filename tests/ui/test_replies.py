@@ -536,3 +536,25 @@ async def test_an_internal_error_while_sending_is_said_and_leaves_the_review_usa
         await pilot.press("escape", "y")  # and it can still be discarded
         await settle(pilot)
         assert app.screen is app.dashboard and sends(db) == []
+
+
+async def test_the_review_says_which_cc_is_left_off_and_the_reply_goes_to_the_others(make_app, db, cfg, smtp_sink):
+    """A Cc that cannot be written safely (issue 20) is named on the review; y sends to everyone else."""
+    from console.intake.pipeline import Incoming, file_messages
+    from tests.hostile import outgoing as hostile
+
+    [filed] = file_messages(db, cfg, [Incoming(hostile.double_cc(), NOW)], NOW)
+    app = make_app("ann", live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_composer(pilot, filed.ticket_id)
+        await pilot.press(*"On it.")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewScreen)
+        review = " ".join(screen_text(app).split())
+        assert "Cc dora@cust.example, ok7@cust.example, eve@cust.example" in review
+        assert "left off: cannot be written safely (it holds encoded-word syntax" in review
+        await pilot.press("y")
+        await settle(pilot)
+        [mail] = smtp_sink.records
+    assert mail.rcpt_tos == ["carl@cust.example", "dora@cust.example", "ok7@cust.example", "eve@cust.example"]

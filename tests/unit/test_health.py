@@ -75,7 +75,7 @@ def test_pages_being_retried_do_not_degrade_the_outbox():
     c = health.assess_outbox({"retrying": 2, "pending": 1})
     assert c.ok and c.summary == "outbox: 1 pending, 2 retrying, none failed"
     assert c.detail == {"pending": 1, "retrying": 2, "failed": 0, "expired": 0, "sent": 0, "mail_pending": 0,
-                        "mail_failed": 0}
+                        "mail_failed": 0, "mail_withheld": 0}
 
 
 def test_failed_mail_degrades_the_outbox_and_pending_mail_is_shown():
@@ -83,3 +83,9 @@ def test_failed_mail_degrades_the_outbox_and_pending_mail_is_shown():
     assert h.healthy and "mail: 2 pending, 0 failed" in h.outbox.summary
     h = health.assess([beat("scheduler", 1), intake()], {"mail_failed": 1}, NOW)
     assert not h.outbox.ok and not h.healthy and "mail: 0 pending, 1 failed" in h.outbox.summary
+
+
+def test_automatic_mail_withheld_is_counted_and_does_not_degrade():
+    c = health.assess_outbox({"mail_withheld": 3})
+    assert c.ok and c.detail["mail_withheld"] == 3
+    assert c.summary == "outbox: 0 pending, none failed; 3 automatic mail(s) withheld (caps, unauthenticated senders)"

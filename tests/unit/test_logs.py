@@ -64,3 +64,47 @@ def test_setup_installs_one_handler(tmp_path):
                 logging.getLogger().removeHandler(h)
     lines = (tmp_path / "err").read_text().splitlines()
     assert len(lines) == 1 and lines[0].endswith("WARNING support_console.test: to /***")
+
+
+def test_apprise_records_are_masked_before_any_handler_sees_them(tmp_path):
+    """A handler on apprise's own logger (as apprise's LogCapture adds) and one on a child logger get the
+    masked text too: the record is masked as it is made, not by our formatter."""
+    import io
+
+    stream = open(tmp_path / "err", "w")  # noqa: SIM115 - closed at the end
+    logs.setup(logging.INFO, stream=stream, env={})
+    logs.add_secrets(["B0SECRETBBB"])
+    seen = io.StringIO()
+    capture = logging.StreamHandler(seen)
+    loggers = [logging.getLogger("apprise"), logging.getLogger("apprise.plugins.slack"), logging.getLogger("urllib3")]
+    for lg in loggers:
+        lg.addHandler(capture)
+    try:
+        loggers[0].error("Could not load %s URL: %s", "Slack", "slack://T0SECRETAAA/B0SECRETBBB")
+        loggers[1].warning("An invalid Slack Token (B0SECRETBBB) was specified.")
+        loggers[2].warning("POST https://hooks.slack.com/services/T0SECRETAAA/B0SECRETBBB/x HTTP/1.1")
+        logging.getLogger("support_console.test").warning("ours: https://desk.example/ack/abc stays")
+    finally:
+        for lg in loggers:
+            lg.removeHandler(capture)
+        for h in list(logging.getLogger().handlers):
+            if getattr(h, "_support_console", False):
+                logging.getLogger().removeHandler(h)
+        stream.close()
+    lines = seen.getvalue().splitlines()
+    assert lines == ["Could not load Slack URL: slack://", *["An invalid Slack Token (***) was specified."] * 2,
+                     "POST https://hooks.slack.com HTTP/1.1"]  # (the child's record reaches its parent's handler)
+    assert "https://desk.example/ack/abc stays" in (tmp_path / "err").read_text()
+
+
+def test_an_apprise_traceback_is_masked_too():
+    import sys
+
+    try:
+        raise ValueError("bad URL tgram://TGSECRETTOKEN/123")
+    except ValueError:
+        rec = logging.getLogger("apprise").makeRecord("apprise", logging.ERROR, __file__, 1, "failed", (),
+                                                      sys.exc_info())
+    rec = logs.scrub(rec)
+    assert rec.exc_info is None and "TGSECRETTOKEN" not in rec.getMessage()
+    assert "ValueError: bad URL tgram://" in rec.getMessage()

@@ -466,7 +466,7 @@ def test_headers_are_a_plain_dict_of_first_values():
     ("utf-8", b"caf\xe9", "text declared as 'utf-8' is not valid utf-8, decoded as cp1252"),
 ])
 def test_a_charset_that_cannot_decode_falls_back_with_a_note(charset, data, note):
-    from console.intake.decoding import decode_bytes
+    from console.decoding import decode_bytes
 
     notes: list[str] = []
     text = decode_bytes(data, charset, notes)
@@ -481,7 +481,7 @@ def _fallback(data: bytes) -> str:
 
 
 def test_a_charset_that_fits_decodes_without_a_note():
-    from console.intake.decoding import decode_bytes
+    from console.decoding import decode_bytes
 
     notes: list[str] = []
     assert decode_bytes("café".encode("latin-1"), "ISO-8859-1", notes) == "café" and notes == []

@@ -101,3 +101,12 @@ def test_the_migration_cuts_old_stored_urls_and_leaves_no_trace(tmp_path):
     db.close()
     blob = b"".join(p.read_bytes() for p in tmp_path.glob("old.db*"))
     assert b"OldTopicToken" not in blob and b"OldPath" not in blob
+
+
+def test_mask_urls_keeps_scheme_and_network_host_only():
+    from console.redact import mask_urls
+
+    assert mask_urls("Could not load Slack URL: slack://T0SECRET/B0SECRET.") == "Could not load Slack URL: slack://."
+    assert mask_urls("Unparseable Telegram URL tgram://123:ABC/456") == "Unparseable Telegram URL tgram://"
+    assert mask_urls("(json://user:pw@127.0.0.1:8080/Tok?x=1)") == "(json://127.0.0.1:8080)"
+    assert mask_urls("no url here") == "no url here"

@@ -64,7 +64,8 @@ def test_healthy(desk, capsys):
     assert data["healthy"] is True and data["at"] == iso(T0)
     assert data["intake"]["last_sync_at"] == iso(T0 - timedelta(seconds=10))
     assert data["outbox"] == {"ok": True, "state": "ok", "summary": "outbox: 0 pending, none failed", "pending": 0,
-                              "retrying": 0, "failed": 0, "expired": 0, "sent": 0, "mail_pending": 0, "mail_failed": 0}
+                              "retrying": 0, "failed": 0, "expired": 0, "sent": 0, "mail_pending": 0, "mail_failed": 0,
+                              "mail_withheld": 0}
 
 
 def test_a_stale_scheduler_or_stuck_intake_is_degraded(desk, capsys):

@@ -87,6 +87,12 @@ def test_the_desks_mail_in_words():
     assert f.event_words(ev("reply_resent", "bob", send=3)) == "bob sent the reply again"
     assert f.event_words(ev("note_added", "cy", message=9)) == "cy added an internal note"
     assert f.mail_event_words("reopened", "ann", {}) is None  # not mail: the other rules apply
+    assert f.event_words(ev("receipt_withheld", "intake", cause="authentication",
+                            reason="sender not authenticated: dmarc=fail at mx.desk.example")) == \
+        "the receipt was WITHHELD: sender not authenticated: dmarc=fail at mx.desk.example"
+    assert f.event_words(ev("reply_queued", to="carl@x.example", cc=["dora@x.example"],
+                            left_off=["a b@x.example: cannot be written safely"])) == \
+        "ann replied to carl@x.example (cc dora@x.example); Cc left off: a b@x.example: cannot be written safely"
 
 
 def test_delivery_of_one_mail_in_words():
