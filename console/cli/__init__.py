@@ -15,7 +15,8 @@ def main(argv: list[str] | None = None) -> int:
     from console import logs
     from console.cli.parser import build
 
-    args = build().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build(argv).parse_args(argv)
     # --config/--as may come before or after the command; SUPPRESS keeps a subparser from resetting them.
     args.config = getattr(args, "config", None)
     args.actor = getattr(args, "actor", None)

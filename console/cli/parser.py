@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 
 Command = Callable[[argparse.Namespace], int]
@@ -44,7 +44,31 @@ class _Version(argparse.Action):
 AddCommand = Callable[[str, str, Command], argparse.ArgumentParser]
 
 
-def build() -> argparse.ArgumentParser:
+def build(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser. Given `argv`, only the command it names gets its arguments: an MTA's `ingest` need not
+    build twenty others. Without a command, with --help or --version, or for a word that names none, every
+    command is built (so help and "invalid choice" list them all)."""
+    wanted = _named_command(argv)
+    p, built = _build(wanted)
+    return p if wanted is None or wanted in built else _build(None)[0]
+
+
+_OPTIONS_WITH_VALUES = ("--config", "--as")
+
+
+def _named_command(argv: Sequence[str] | None) -> str | None:
+    if argv is None or any(a in ("-h", "--help", "--version") for a in argv):
+        return None
+    words = iter(argv)
+    for word in words:
+        if len(word) > 2 and any(o.startswith(word) for o in _OPTIONS_WITH_VALUES):  # argparse takes "--conf"
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def _build(wanted: str | None) -> tuple[argparse.ArgumentParser, list[str]]:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
                         help="config file (else $SUPPORT_CONSOLE_CONFIG, else the user config dir)")
@@ -56,10 +80,15 @@ def build() -> argparse.ArgumentParser:
     p.add_argument("--version", action=_Version, help="print the version and exit")
     p.set_defaults(func=Lazy("app", "console"))
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    built: list[str] = []
+    unused = argparse.ArgumentParser(add_help=False, conflict_handler="resolve")  # arguments of those not built
 
     def cmd(name: str, help_: str, func: Command) -> argparse.ArgumentParser:
+        if wanted is not None and name != wanted:
+            return unused
         s = sub.add_parser(name, help=help_, parents=[common], description=help_)
         s.set_defaults(func=func)
+        built.append(name)
         return s
 
     _service(cmd)
@@ -68,7 +97,7 @@ def build() -> argparse.ArgumentParser:
     _replies(cmd)
     _checks(cmd)
     _app(cmd)
-    return p
+    return p, built
 
 
 def _service(cmd: AddCommand) -> None:
