@@ -315,3 +315,24 @@ def m402_mail_outbox(db):
 def m403_mail_retry_since(db):
     # A person's resend of a failed mail gets its own give_up_after, counted from the resend.
     db.execute("ALTER TABLE mail_outbox ADD COLUMN retry_since TEXT")
+
+
+# ---- pager (issue 19) ------------------------------------------------------------------------------
+
+@migrations()
+def m1901_first_syncs(db):
+    # A mailbox's first sync (a new desk, a new mailbox, a database started afresh): the UIDs that were
+    # already in it are its history, filed without a page each. Kept until the history is filed (a restart
+    # mid-way goes on treating them so) and then for good: a restored replica carries it, so mail it re-reads
+    # is recent mail.
+    _run_script(db, """
+        CREATE TABLE first_syncs (
+            account TEXT NOT NULL,
+            folder TEXT NOT NULL,
+            uidvalidity INTEGER NOT NULL,
+            history_top INTEGER NOT NULL,
+            started_at TEXT NOT NULL,
+            summarised_at TEXT,
+            PRIMARY KEY (account, folder)
+        ) WITHOUT ROWID;
+        """)

@@ -38,6 +38,7 @@ class Incoming:
     raw: bytes
     received_at: datetime | None = None  # INTERNALDATE; None means "now"
     uid: int | None = None
+    history: bool = False  # already in the mailbox when the desk first read it: no page, no receipt
 
 
 @dataclass
@@ -179,6 +180,9 @@ def _new_ticket(db, cfg, item, a: Analysis, thread: threads.Thread, received, no
         audit.add_event(db, ticket_id, "thread_refused", "intake", now, reason=thread.reason.value,
                         referred=thread.referred, detail=threads.describe(thread, a.sender))
     _source(db, mailbox_key, item, row, now)
+    if item.history:  # a mailbox's history is not an emergency: one summary at the end of its first sync
+        _escalation().imported(db, tickets.get_ticket(db, ticket_id), cfg, now)
+        return Filed("new", ticket_id, row, item.uid)
     # Steps already due (a Class III's arrival page) go into the outbox in this same transaction.
     if first_step is not None and first_step <= now:
         _escalation().advance(db, tickets.get_ticket(db, ticket_id), cfg, now)
