@@ -152,6 +152,12 @@ def event_words(e: dict[str, Any]) -> str:
     if kind == "reopened":
         by = f" by mail from {clean_line(str(d['by']), 60)}" if d.get("by") else ""
         return f"{actor} reopened it" + by if actor != "intake" else f"reopened{by}"
+    if kind == "imported":
+        return ("filed from the mailbox's history at its first sync: "
+                + ("already overdue, not paged (the supervisors got a summary)" if d.get("overdue")
+                   else "not paged on arrival; its later steps page as usual"))
+    if kind == "stand_down_due":
+        return f"{actor} told {_names(d.get('targets'))} to stand down"
     if kind == "page_reply_received":
         # A staff member's answer to an email page: it acknowledged, or it is kept as their message.
         person, by = clean_line(str(d.get("person") or "?"), 20), clean_line(str(d.get("by") or "no address"), 60)
