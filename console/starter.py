@@ -44,6 +44,8 @@ notify = ["ntfy://ntfy.example.com/ann-pager"]
 #                                      # login, --as is only for supervisors and root, and accounts
 #                                      # without an entry may only read.
 # email = "ann@example.com"            # her own address: her mail threads as staff
+# call = ["twilio://SID:Token@+15205550100/+15205550123?method=call"]  # rings her phone for Class III
+#                                      # pages from the team step on (README: "A lot of phones ring")
 
 [[staff]]
 handle = "bob"
@@ -60,6 +62,7 @@ start = "{start}"
 # heartbeat_url = "https://hc.example.com/ping/..."  # pinged while the poller is alive (a dead-man's switch)
 # channels = ["json://..."]            # desk-wide targets that get every page
 # intake_stale_after = "5m"            # page the supervisors when intake has not synced for this long
+# trusted_proxies = ["127.0.0.1"]      # the reverse proxy in front of the acknowledge links, if any
 
 [console]
 # operator = "ann"                     # who acts when --as is not given (only without logins)
