@@ -103,13 +103,15 @@ def describe_change(seen: dict[str, Any], now: dict[str, Any]) -> str:
     return ", ".join(parts) or "changed by someone else"
 
 
-def deadline_note(cls: str, due_at: datetime, now: datetime) -> str:
-    """What a reclassification to `cls` means for the deadline, counted from the original arrival."""
+def deadline_note(cls: str, due_at: datetime, now: datetime, *, stands_down: bool = False) -> str:
+    """What a reclassification to `cls` means for the deadline, counted from the original arrival.
+    `stands_down`: it takes an unacknowledged ticket out of Class III, so those paged are told to stand down."""
     secs = seconds_left(due_at, now)
+    told = "; those paged are told to stand down" if stands_down else ""
     if secs < 0:
         pages = "pages go out now" if cls == "III" else "the breach page goes out now"
-        return f"Class {cls} counted from arrival: {timefmt.span(-secs)} overdue, {pages}"
-    return f"Class {cls} counted from arrival: due in {timefmt.span(secs)}"
+        return f"Class {cls} counted from arrival: {timefmt.span(-secs)} overdue, {pages}{told}"
+    return f"Class {cls} counted from arrival: due in {timefmt.span(secs)}{told}"
 
 
 def _names(targets) -> str:

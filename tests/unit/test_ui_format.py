@@ -55,6 +55,8 @@ def test_deadline_note_for_a_reclassification():
         "Class III counted from arrival: 11m00s overdue, pages go out now"
     assert f.deadline_note("II", now + timedelta(hours=4, minutes=59, seconds=59), now) == \
         "Class II counted from arrival: due in 4h59m"
+    assert f.deadline_note("I", now + timedelta(hours=71), now, stands_down=True) == \
+        "Class I counted from arrival: due in 2d23h; those paged are told to stand down"
 
 
 def test_history_in_words():
