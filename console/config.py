@@ -103,6 +103,9 @@ class Staff:
     name: str | None = _key(None)  # None: the handle
     role: str = _key("staff", choices=("staff", "supervisor"))
     notify: tuple[str, ...] = _key((), "urls", secret=True)  # apprise URLs may hold tokens
+    # apprise URLs that ring a phone (twilio://...?method=call): added for Class III pages from the team step
+    # on (the escalation, the breach, its repeats), the policy's "a lot of phones ring" (dispatch.rings)
+    call: tuple[str, ...] = _key((), "urls", secret=True)
     login: str | None = _key(None)  # the operating-system account that acts as this person
     email: str | None = _key(None, "address")  # their own address: their mail threads as staff
     signature: str | None = _key(None)  # appended to their replies
@@ -625,6 +628,7 @@ def _check_urls(cfg: Config) -> None:
     from console import logs, redact
 
     where = [(f"staff[{i}].notify", u) for i, s in enumerate(cfg.staff) for u in s.notify]
+    where += [(f"staff[{i}].call", u) for i, s in enumerate(cfg.staff) for u in s.call]
     where += [("alerts.channels", u) for u in cfg.alerts.channels]
     logs.add_secrets(redact.secrets_of(u for _, u in where))  # apprise's complaint about a URL quotes it
     probe = apprise.Apprise()

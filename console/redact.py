@@ -150,7 +150,7 @@ def redact(text: str | None, urls: Iterable[str]) -> str | None:
 
 def config_secrets(cfg) -> list[str]:
     """What of a loaded config must never be shown: every notify URL, the desk channels, heartbeat_url."""
-    urls = [u for s in cfg.staff for u in s.notify] + list(cfg.alerts.channels)
+    urls = [u for s in cfg.staff for u in (*s.notify, *s.call)] + list(cfg.alerts.channels)
     if cfg.alerts.heartbeat_url:
         urls.append(cfg.alerts.heartbeat_url)
     return secrets_of(urls)

@@ -121,6 +121,8 @@ WORDS: dict[str, Words] = {
                          "accounts without an entry may only read", "ann"),
     "staff.email": Words("her own address: her mail threads as staff, and her\n"
                          "reply \"ack\" to an email page acknowledges it", "ann@example.com"),
+    "staff.call": Words("apprise URLs that ring her phone (Class III, from the team step on)",
+                        ["twilio://SID:Token@15551230000/15557654321?method=call"]),
     "staff.signature": Words("ends her replies, after a \"-- \" line (default: her name)",
                              "Ann Example\nExample Support"),
 

@@ -83,7 +83,8 @@ def claim_due(db: Database, now: datetime, *, send_deadline: datetime, claimed_b
 def record_results(db: Database, alert_id: int, now: datetime, results: Iterable[dict[str, Any]]) -> None:
     for res in results:
         db.execute(
-            "INSERT INTO alert_results (alert_id, at, service, ok, status, elapsed, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO alert_results (alert_id, at, service, ok, status, elapsed, error)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [alert_id, iso(now), res["service"], int(bool(res["ok"])), res["status"], res.get("elapsed"),
              res.get("error")],
         )

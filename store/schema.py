@@ -327,3 +327,24 @@ def m2001_automatic_mail_caps(db):
         CREATE INDEX IF NOT EXISTS mail_outbox_automatic_at ON mail_outbox(created_at) WHERE automatic = 1;
         CREATE INDEX IF NOT EXISTS events_kind_at ON events(kind, at);
     """)
+
+
+# ---- pager (issue 19) ------------------------------------------------------------------------------
+
+@migrations()
+def m1901_first_syncs(db):
+    # A mailbox's first sync (a new desk, a new mailbox, a database started afresh): the UIDs that were
+    # already in it are its history, filed without a page each. Kept until the history is filed (a restart
+    # mid-way goes on treating them so) and then for good: a restored replica carries it, so mail it re-reads
+    # is recent mail.
+    _run_script(db, """
+        CREATE TABLE first_syncs (
+            account TEXT NOT NULL,
+            folder TEXT NOT NULL,
+            uidvalidity INTEGER NOT NULL,
+            history_top INTEGER NOT NULL,
+            started_at TEXT NOT NULL,
+            summarised_at TEXT,
+            PRIMARY KEY (account, folder)
+        ) WITHOUT ROWID;
+        """)

@@ -34,11 +34,23 @@ def sender_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-def target_urls(cfg: Config, target: str) -> list[str]:
+RINGING_STEPS = ("escalate", "breach")  # and "repeat-N": the policy's "a lot of phones ring"
+
+
+def rings(alert: dict) -> bool:
+    """Whether a page also goes to the person's `call` URLs: a Class III page from the team step on."""
+    step = str(alert.get("step") or "")
+    return (alert.get("cls") == "III" and bool(alert.get("urgent"))
+            and (step in RINGING_STEPS or step.startswith("repeat")))
+
+
+def target_urls(cfg: Config, target: str, alert: dict | None = None) -> list[str]:
     if target == "@desk":
         return list(cfg.alerts.channels)
     person = cfg.person(target)
-    return list(person.notify) if person else []
+    if person is None:
+        return []
+    return [*person.notify, *(person.call if alert is not None and rings(alert) else ())]
 
 
 def _with_timeouts(url: str, cfg: Config) -> str:
@@ -154,7 +166,7 @@ def deliver(db: Database, cfg: Config, alert: dict, clock_now) -> str:
     """Send one claimed row and record the outcome. `clock_now` is a callable giving the time."""
     done = outbox.delivered_services(db, alert["id"])
     key = target_key(db)
-    report = links.send_page(alert, target_urls(cfg, alert["target"]), cfg, lambda title, body, urls: send(
+    report = links.send_page(alert, target_urls(cfg, alert["target"], alert), cfg, lambda title, body, urls: send(
         title, body, urls, cfg, key=key, urgent=bool(alert["urgent"]), skip_services=done))  # + its ack link, if any
     now = clock_now()
     with write(db):

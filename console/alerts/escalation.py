@@ -71,6 +71,19 @@ def _set_steps(db: Database, ticket_id: int, cursor: datetime | str | None, next
     tickets.set_steps(db, ticket_id, cursor, iso(next_at))
 
 
+def imported(db: Database, ticket: dict, cfg: Config, now: datetime) -> None:
+    """A ticket filed from a mailbox's history at its first sync: nothing is paged for the steps that came
+    due before now (the first-sync summary tells the supervisors). Its later steps come as usual, unless it
+    is already past its deadline: then the summary is its page (a year of history would otherwise repeat
+    "STILL BREACHED" every few minutes for every old Class III)."""
+    received, due = parse_iso(ticket["received_at"]), parse_iso(ticket["due_at"])
+    assert received is not None and due is not None
+    overdue = due <= now
+    next_at = None if overdue else pol.next_step_at(ticket["class"], received, cfg.sla, after=now)
+    _set_steps(db, ticket["id"], now, next_at)
+    audit.add_event(db, ticket["id"], "imported", "intake", now, overdue=overdue)
+
+
 def run_due(db: Database, cfg: Config, now: datetime) -> list[int]:
     """Materialise every step due by `now`. Call inside store.write()."""
     created: list[int] = []
@@ -97,6 +110,7 @@ def restart(db: Database, ticket: dict, cfg: Config, now: datetime | None = None
         _set_steps(db, ticket["id"], ticket["step_cursor"], None)
         return cancelled
     received = parse_iso(ticket["received_at"])
+    assert received is not None
     if skip_arrival:  # the cursor at the arrival: only later steps (the warning, the breach) are due
         _set_steps(db, ticket["id"], received, pol.next_step_at(ticket["class"], received, cfg.sla, after=received))
     else:

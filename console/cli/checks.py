@@ -91,7 +91,9 @@ def run_check(cfg: Config) -> int:
         problems += 1
     for s in cfg.staff:
         names = [dispatch.service_name(u, key) for u in s.notify]
-        print(f"target {s.handle} ({s.role}): " + (", ".join(names) if names else "NO notify URLs"))
+        calls = "; calls (Class III team step on): " + ", ".join(dispatch.service_name(u, key) for u in s.call)
+        print(f"target {s.handle} ({s.role}): " + (", ".join(names) if names else "NO notify URLs")
+              + (calls if s.call else ""))
         if not names:
             problems += 1
     if cfg.alerts.channels:

@@ -36,6 +36,7 @@ class Incoming:
     raw: bytes
     received_at: datetime | None = None  # INTERNALDATE; None means "now"
     uid: int | None = None
+    history: bool = False  # already in the mailbox when the desk first read it: no page, no receipt
 
 
 @dataclass
@@ -133,7 +134,7 @@ def _file_one(db, cfg, item: Incoming, a: Analysis, now, source, mailbox_key, st
     if dup is not None:
         _source(db, mailbox_key, item, dup[0], now)
         if dup[1] is not None:
-            _raise_class(db, cfg, dup[1], a, now)
+            _raise_class(db, cfg, dup[1], a, now, history=item.history)
         return Filed("duplicate", dup[1], dup[0], item.uid)
 
     received = _arrival(item, now)
@@ -186,6 +187,9 @@ def _new_ticket(db, cfg, item, a: Analysis, thread: threads.Thread, received, no
         audit.add_event(db, ticket_id, "thread_refused", "intake", now, reason=thread.reason.value,
                         referred=thread.referred, detail=threads.describe(thread, a.sender))
     _source(db, mailbox_key, item, row, now)
+    if item.history:  # a mailbox's history is not an emergency: one summary at the end of its first sync
+        _escalation().imported(db, tickets.get_ticket(db, ticket_id), cfg, now)
+        return Filed("new", ticket_id, row, item.uid)
     # Steps already due (a Class III's arrival page) go into the outbox in this same transaction.
     if first_step is not None and first_step <= now:
         _escalation().advance(db, tickets.get_ticket(db, ticket_id), cfg, now)
@@ -220,7 +224,7 @@ def _reply(db, item, a: Analysis, thread: threads.Thread, received, now, source,
     return Filed(outcome, ticket_id, row, item.uid)
 
 
-def _raise_class(db, cfg, ticket_id: int, a: Analysis, now: datetime) -> None:
+def _raise_class(db, cfg, ticket_id: int, a: Analysis, now: datetime, history: bool = False) -> None:
     """Another copy of a filed mail (the same content, delivered again or once per recipient) may carry what
     the first did not: a Bcc to urgent@ arrives as a copy whose Delivered-To is the urgent address."""
     if a.auto is not None and not a.urgent:
@@ -234,7 +238,9 @@ def _raise_class(db, cfg, ticket_id: int, a: Analysis, now: datetime) -> None:
     audit.add_event(db, ticket_id, "reclassified", "intake", now, to=a.cls, reason=f"another copy: {a.reason}")
     _escalation().restart(db, t, cfg, now, reason="reclassified by intake")
     t = tickets.get_ticket(db, ticket_id)
-    if t["next_step_at"] and parse_iso(t["next_step_at"]) <= now:
+    if history:  # a copy from a first sync's history: raised, but not paged (issue 19)
+        _escalation().imported(db, t, cfg, now)
+    elif t["next_step_at"] and parse_iso(t["next_step_at"]) <= now:
         _escalation().advance(db, t, cfg, now)
 
 

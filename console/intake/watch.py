@@ -24,9 +24,9 @@ from collections.abc import Callable
 from console import health
 from console.clock import Clock
 from console.config import Config
-from console.intake import imap
+from console.intake import first_sync as history, imap
 from console.intake.pipeline import Incoming, file_messages
-from store import heartbeat, mailbox, open_db, write
+from store import first_sync, heartbeat, mailbox, open_db, write
 from store.db import StoreError
 from store.errors import WillPass
 from store.times import iso
@@ -67,6 +67,7 @@ class Intake:
         self.status = {"state": "connecting", "ever_connected": False, "started_at": iso(clock.now()),
                        "last_sync_at": None, "last_error": None, "last_error_at": None, "waiting": None}
         self.unannounced = 0  # messages found that no response had announced (diagnostics, tests)
+        self.early: set[int] = set()  # UIDs filed ahead of a first sync's history (filed again later: duplicates)
 
     # --- the heartbeat row ---------------------------------------------------------------------
 
@@ -89,6 +90,7 @@ class Intake:
         stored = 0
         prior_state = self.status["state"]
         view = imap.select_state(client, self.imap)
+        fs = self._first_sync(client, view.uidvalidity)
         while not self.stop.is_set():
             wm = mailbox.get_watermark(self.db, self.imap.account, self.imap.folder)
             last_uid = 0
@@ -100,18 +102,56 @@ class Intake:
                     last_uid = wm[1]
             uids = imap.new_uids(client, last_uid)
             if uids:
-                stored += self._file(client, view.uidvalidity, uids)
+                stored += self._file(client, view.uidvalidity, uids, fs)
             again = imap.select_state(client, self.imap)
             if not uids and again == view:
                 break
             view = again
+        if fs is not None and not self.stop.is_set():
+            with write(self.db):  # the history is filed: one summary page, and the first sync is over
+                summary = history.summarise(self.db, self.cfg, fs, self.clock.now())
+            self.early.clear()
+            if summary:
+                self.on_commit(0)  # wakes the scheduler for the summary page
         self.status.update(state=prior_state if prior_state != "syncing" else "idle",
                            last_sync_at=iso(self.clock.now()), waiting=0)
         if beat:
             self._beat()
         return stored
 
-    def _file(self, client, uidvalidity: int, uids: list[int]) -> int:
+    def _first_sync(self, client, uidvalidity: int) -> first_sync.FirstSync | None:
+        """The mailbox's first sync while its history is being filed, else None. The first time the desk
+        reads a mailbox (no watermark, no first sync noted), the UIDs in it now are noted as its history."""
+        account, folder = self.imap.account, self.imap.folder
+        fs = first_sync.get(self.db, account, folder)
+        if fs is None:
+            if mailbox.get_watermark(self.db, account, folder) is not None:
+                return None  # read before first syncs were noted (an older version): nothing is history
+            top = max(imap.new_uids(client, 0), default=0)
+            with write(self.db):
+                fs = first_sync.start(self.db, account, folder, uidvalidity, top, self.clock.now())
+            if top:
+                log.info("%s: first sync: the mail up to UID %d is its history, filed without a page each; the "
+                         "supervisors get one summary", folder, top)
+        return fs if fs.summarised_at is None else None
+
+    def _file_early(self, client, fs: first_sync.FirstSync) -> None:
+        """During a first sync, mail that arrived after it began is filed (and paged) before the rest of the
+        history. Without its UID: the watermark stays where the history has got to, and the ordered pass
+        later finds the same mail stored (a duplicate by content) and records its UID then."""
+        client.noop()  # lets the server bring this session's view up to date (a SEARCH alone may not)
+        fresh = [u for u in imap.new_uids(client, fs.history_top) if u > fs.history_top and u not in self.early]
+        if not fresh:
+            return
+        fetched = imap.fetch_batch(client, fresh[:self.imap.batch_size])
+        items = [Incoming(raw=f.raw, received_at=f.internaldate) for f in fetched]
+        filed = file_messages(self.db, self.cfg, items, self.clock.now(), source="imap")
+        self.early.update(f.uid for f in fetched)
+        self.on_commit(len(filed))
+        log.info("%s: %d message(s) that arrived during the first sync filed ahead of its history", self.imap.folder,
+                 len(filed))
+
+    def _file(self, client, uidvalidity: int, uids: list[int], fs: first_sync.FirstSync | None = None) -> int:
         self._beat(state="syncing", waiting=len(uids))
         key = (self.imap.account, self.imap.folder, uidvalidity)
         stored = 0
@@ -119,8 +159,11 @@ class Intake:
             if self.stop.is_set():  # SIGTERM mid-backlog: stop after committing what was fetched
                 break
             batch = uids[i:i + self.imap.batch_size]
+            if fs is not None and batch[0] <= fs.history_top:  # history still ahead of whatever is new
+                self._file_early(client, fs)
             fetched = imap.fetch_batch(client, batch)
-            items = [Incoming(raw=f.raw, received_at=f.internaldate, uid=f.uid) for f in fetched]
+            items = [Incoming(raw=f.raw, received_at=f.internaldate, uid=f.uid,
+                              history=fs is not None and fs.is_history(uidvalidity, f.uid)) for f in fetched]
             filed = file_messages(self.db, self.cfg, items, self.clock.now(), source="imap", mailbox_key=key,
                                   last_uid=batch[-1])
             self.on_commit(len(filed))

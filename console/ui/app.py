@@ -612,7 +612,8 @@ class ConsoleApp(App[None]):
 
             due = pol.deadline(cls, received, self.cfg.sla)
             now = self.clock.now()
-            return fmt.deadline_note(cls, due, now), due < now
+            out_of_iii = t["class"] == "III" and cls != "III" and not t.get("acknowledged_at")
+            return fmt.deadline_note(cls, due, now, stands_down=out_of_iii), due < now
 
         def chosen(r: ReclassifyResult | None) -> None:
             if r is not None:

@@ -105,13 +105,15 @@ def describe_change(seen: Mapping[str, Any], now: Mapping[str, Any]) -> str:
     return ", ".join(parts) or "changed by someone else"
 
 
-def deadline_note(cls: str, due_at: datetime, now: datetime) -> str:
-    """What a reclassification to `cls` means for the deadline, counted from the original arrival."""
+def deadline_note(cls: str, due_at: datetime, now: datetime, *, stands_down: bool = False) -> str:
+    """What a reclassification to `cls` means for the deadline, counted from the original arrival.
+    `stands_down`: it takes an unacknowledged ticket out of Class III, so those paged are told to stand down."""
     secs = seconds_left(due_at, now)
+    told = "; those paged are told to stand down" if stands_down else ""
     if secs < 0:
         pages = "pages go out now" if cls == "III" else "the breach page goes out now"
-        return f"Class {cls} counted from arrival: {timefmt.span(-secs)} overdue, {pages}"
-    return f"Class {cls} counted from arrival: due in {timefmt.span(secs)}"
+        return f"Class {cls} counted from arrival: {timefmt.span(-secs)} overdue, {pages}{told}"
+    return f"Class {cls} counted from arrival: due in {timefmt.span(secs)}{told}"
 
 
 def _names(targets: str | Iterable[object] | None) -> str:
@@ -154,6 +156,12 @@ def event_words(e: Event) -> str:
     if kind == "reopened":
         by = f" by mail from {clean_line(str(d['by']), 60)}" if d.get("by") else ""
         return f"{actor} reopened it" + by if actor != "intake" else f"reopened{by}"
+    if kind == "imported":
+        return ("filed from the mailbox's history at its first sync: "
+                + ("already overdue, not paged (the supervisors got a summary)" if d.get("overdue")
+                   else "not paged on arrival; its later steps page as usual"))
+    if kind == "stand_down_due":
+        return f"{actor} told {_names(d.get('targets'))} to stand down"
     if kind == "page_reply_received":
         # A staff member's answer to an email page: it acknowledged, or it is kept as their message.
         person, by = clean_line(str(d.get("person") or "?"), 20), clean_line(str(d.get("by") or "no address"), 60)

@@ -17,6 +17,7 @@ def test_email_target_receives_the_page(tmp_path, dovecot, smtp_sink, http_recei
         "cy": [smtp_sink.mailto_url(to="cy-pager@example.com"), http_receiver.url("/cy")],
         "ann": [http_receiver.url("/ann")],
     })
+    h.cli(conf, "poll", "--once")  # the desk's first sync, of an empty mailbox: what comes after pages
     dovecot.append(h.mail(1, subject="The Internet link is unavailable"))
     h.cli(conf, "poll", "--once")
     msgs = smtp_sink.wait_for(2, timeout=10)

@@ -164,7 +164,8 @@ def test_an_outage_then_exactly_once(make, clock, smtp_sink):
     clock.advance(10)
     assert s.cycle() == 1
     row = outgoing.get_send(db, q.send_id)
-    assert (row["state"], row["attempts"], row["next_attempt_at"]) == ("pending", 2, iso(clock.now() + timedelta(seconds=20)))
+    assert (row["state"], row["attempts"], row["next_attempt_at"]) == (
+        "pending", 2, iso(clock.now() + timedelta(seconds=20)))
     assert [e["kind"] for e in events(db, f.ticket_id, "reply_delayed")] == ["reply_delayed"]  # once, not per try
     smtp_sink.start()  # the same port again
     clock.advance(20)
@@ -373,7 +374,8 @@ def test_a_new_ticket_gets_a_receipt_that_is_not_first_contact(make, clock, smtp
     sender(cfg, clock).cycle()
     [rec] = smtp_sink.wait_for(1)
     m = rec.message
-    assert (m["Auto-Submitted"], m["Precedence"], m["X-Auto-Response-Suppress"]) == ("auto-replied", "auto_reply", "All")
+    assert (m["Auto-Submitted"], m["Precedence"], m["X-Auto-Response-Suppress"]) == (
+        "auto-replied", "auto_reply", "All")
     assert m["In-Reply-To"] == "<m1@cust.example>" and m["Subject"] == f"Re: [#{f.ticket_id}] Class II: printer broken"
     body = m.get_content()
     assert f"request #{f.ticket_id} (Class II)" in body and "by Mon 02 Nov 2026 17:00 MST" in body
@@ -431,6 +433,19 @@ def test_no_receipt_for_a_newly_connected_mailboxs_history(make):
     fresh = Incoming(raw=mail(frm="new@cust.example", message_id="<n@c>"), uid=9, received_at=T0 + timedelta(minutes=1))
     file_messages(db, cfg, [fresh], T0 + timedelta(minutes=1), mailbox_key=key)
     assert receipts_sent(db) == [("new@cust.example", "receipt")]
+
+
+def test_mail_intake_marks_as_history_gets_no_receipt_and_no_page_whatever_its_date(make):
+    # Issue 19: a first sync's history is known by UID (console.intake.first_sync), not by the received time.
+    from store import outbox
+
+    cfg, db = make(replies=RECEIPTS)
+    key = ("desk@imap", "INBOX", 7)
+    item = Incoming(raw=mail(to="urgent@desk.example", message_id="<h@c>"), uid=1, received_at=T0, history=True)
+    [f] = file_messages(db, cfg, [item], T0, mailbox_key=key)
+    assert f.outcome == "new" and tickets.get_ticket(db, f.ticket_id)["class"] == "III"
+    assert receipts_sent(db) == [] and outbox.list_alerts(db, ticket_id=f.ticket_id) == []
+    assert [e["kind"] for e in events(db, f.ticket_id)] == ["created", "imported"]
 
 
 def test_details_request_on_call_me_only_mail(make, clock, smtp_sink):

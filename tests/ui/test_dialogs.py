@@ -111,6 +111,23 @@ async def test_reclassify_warns_when_the_new_deadline_is_past(make_app, seeded, 
         assert tickets.get_ticket(db, ids[4])["class"] == "III"
 
 
+async def test_reclassifying_an_unacknowledged_class_iii_down_says_those_paged_stand_down(make_app, seeded):
+    _, ids = seeded
+    app = make_app("ann", live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        select(app, ids[0])  # Class III, received 14m30s ago, paged bob and ann
+        await pilot.press("c")
+        await pilot.pause()
+        note = app.screen.query_one("#deadline", Static)
+        seen = set()
+        for key in ("j", "j", "k", "k", "k", "k"):  # every class the list offers, whatever it starts on
+            seen.add(str(note.content))
+            await pilot.press(key)
+            await pilot.pause()
+        downs = [n for n in seen if not n.startswith("Class III")]
+        assert downs and all(n.endswith("; those paged are told to stand down") for n in downs), seen
+
+
 async def test_dialogs_move_with_j_and_k_and_show_a_hint_and_their_keys(make_app, seeded):
     _, ids = seeded
     app = make_app("ann", live=False)

@@ -258,3 +258,21 @@ def test_the_link_servers_defences_have_defaults_and_take_networks():
     assert (a.trusted_proxies, a.ack_request_timeout.total_seconds(), a.ack_max_connections) == ((), 10.0, 128)
     a = from_dict(with_("alerts.trusted_proxies", ["127.0.0.1", "10.0.0.0/8", "::1", "192.168.1.7/24"])).alerts
     assert a.trusted_proxies == ("127.0.0.1/32", "10.0.0.0/8", "::1/128", "192.168.1.0/24")
+
+
+def test_call_urls_are_checked_like_notify_urls_and_kept_secret():
+    from console import redact
+
+    sid, token = "AC" + "0123456789abcdef" * 2, "5ec4e7" + "f" * 26  # the shapes Twilio issues
+    call = f"twilio://{sid}:{token}@+15205550100/+15205550123?method=call"
+    d = with_("staff", [{"handle": "ann", "notify": ["ntfy://ntfy.example.com/ok"], "call": [call]}])
+    d["oncall"]["rotation"] = ["ann"]
+    cfg = from_dict(d, check_urls=True)  # apprise knows twilio://
+    assert cfg.person("ann").call == (call,) and token not in repr(cfg)
+    assert token in redact.config_secrets(cfg)
+    d["staff"][0]["call"] = ["nosuchservice://x/y"]
+    with pytest.raises(ConfigError, match=r"^staff\[0\]\.call: apprise cannot use this nosuchservice:// URL"):
+        from_dict(d, check_urls=True)
+    d["staff"][0]["calls"] = d["staff"][0].pop("call")
+    with pytest.raises(ConfigError, match=r"calls: unknown key \(did you mean call\?\)"):
+        from_dict(d)

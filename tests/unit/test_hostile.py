@@ -219,7 +219,8 @@ def test_participants_staff_and_desk_ids_may_join(db, cfg, monkeypatch):
 
     with write(db):
         messages.insert_message(db, raw=b"Message-ID: <desk-Zq8@desk.example>\r\n\r\nhello", raw_sha256="s",
-                                ticket_id=first.ticket_id, kind="outgoing", fields={"message_id": "desk-Zq8@desk.example"},
+                                ticket_id=first.ticket_id, kind="outgoing",
+                                fields={"message_id": "desk-Zq8@desk.example"},
                                 received_at=T0, now=T0, source="desk")
     fwd = file1(db, cfg, H.reply_from("boss@cust.example", "<f1@cust.example>", "<desk-Zq8@desk.example>"))
     assert (fwd.outcome, fwd.ticket_id) == ("reply", first.ticket_id)
@@ -255,6 +256,16 @@ def test_a_bcc_to_urgent_arriving_as_the_second_copy_raises_the_ticket_to_class_
     assert b.outcome == "duplicate" and t["class"] == "III"
     assert sorted(p["target"] for p in outbox.list_alerts(db, ticket_id=t["id"])) == ["bob", "cy"]
     assert events(db, t["id"], "reclassified")[0]["to"] == "III"
+
+
+def test_a_bcc_to_urgent_in_a_first_syncs_history_raises_the_class_but_pages_nobody(db, cfg):
+    raw = H.message(msgid="<bcc-old@cust.example>", subject="site down")
+    items = [Incoming(raw=H.with_trace(raw, f"Delivered-To: {to}@desk.example"), uid=uid, history=True)
+             for uid, to in ((1, "support"), (2, "urgent"))]
+    a, b = file_messages(db, cfg, items, T0, mailbox_key=KEY)
+    t = tickets.get_ticket(db, a.ticket_id)
+    assert b.outcome == "duplicate" and t["class"] == "III"
+    assert outbox.list_alerts(db, ticket_id=t["id"]) == [] and t["next_step_at"] is not None  # due later
 
 
 def test_a_reused_message_id_with_other_content_is_another_message(db, cfg):

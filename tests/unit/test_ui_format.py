@@ -55,6 +55,8 @@ def test_deadline_note_for_a_reclassification():
         "Class III counted from arrival: 11m00s overdue, pages go out now"
     assert f.deadline_note("II", now + timedelta(hours=4, minutes=59, seconds=59), now) == \
         "Class II counted from arrival: due in 4h59m"
+    assert f.deadline_note("I", now + timedelta(hours=71), now, stands_down=True) == \
+        "Class I counted from arrival: due in 2d23h; those paged are told to stand down"
 
 
 def test_history_in_words():
@@ -71,6 +73,14 @@ def test_history_in_words():
     assert f.event_words(ev("resolved", note="done", cancelled_pages=2)) == \
         "ann resolved it: done; 2 unsent pages cancelled"
     assert "{" not in f.event_words(ev("something_new", x=1))  # never JSON
+    # issue 19: stand-downs, a first sync's history, answers to email pages
+    assert f.event_words(ev("stand_down_due", targets=["bob", "cy"])) == "ann told bob, cy to stand down"
+    assert f.event_words(ev("imported", "intake", overdue=True)) == (
+        "filed from the mailbox's history at its first sync: already overdue, not paged (the supervisors got a "
+        "summary)")
+    assert f.event_words(ev("page_reply_received", "intake", person="bob", by="bob@x.example", message=7,
+                            acknowledged=False, note='kept as a message: its first line is not "ack"')) == (
+        'bob\'s page answered by mail from bob@x.example (message 7): kept as a message: its first line is not "ack"')
 
 
 def test_the_desks_mail_in_words():
