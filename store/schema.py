@@ -315,3 +315,17 @@ def m402_mail_outbox(db):
 def m403_mail_retry_since(db):
     # A person's resend of a failed mail gets its own give_up_after, counted from the resend.
     db.execute("ALTER TABLE mail_outbox ADD COLUMN retry_since TEXT")
+
+
+# --- history (issue 22): m2201-m2299 --------------------------------------------------------------
+
+@migrations()
+def m2201_history_indexes(db):
+    """Indexes for what the console, `status` and the scheduler re-read on a timer, so that each costs the
+    same with years of history as on the first day: "changed since" (and the newest update), the resolved
+    view in its order (a partial index: only resolved rows), and panic-mode tickets for the report."""
+    _run_script(db, """
+        CREATE INDEX IF NOT EXISTS tickets_updated ON tickets(updated_at);
+        CREATE INDEX IF NOT EXISTS tickets_resolved ON tickets(resolved_at, id) WHERE status = 'resolved';
+        CREATE INDEX IF NOT EXISTS tickets_panic ON tickets(requester) WHERE panic_mode = 1;
+        """)

@@ -70,7 +70,7 @@ def list_tickets(
 ) -> list[dict[str, Any]]:
     where, params = [], []
     if open_only:
-        where.append("t.status != 'resolved'")
+        where.append("t.status IN ('new', 'acknowledged')")  # what the status index serves
     if cls:
         where.append("t.class = ?")
         params.append(cls)
