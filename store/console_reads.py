@@ -9,15 +9,17 @@ A ticket row carries, beside its columns:
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from typing import Any
-from collections.abc import Callable
 
 from sqlite_utils import Database
 
-from store import tickets
+from store import messages, tickets
 
 SYSTEM_ACTORS = ("intake", "poller")
 OPEN_STATES = ("new", "acknowledged")
+_SEARCH_WORD = re.compile(r"[^\W_]+")
 ROW_COLUMNS = list(tickets.COLUMNS) + ["message_count", "customer_wrote"]
 _SELECT_TICKETS = "SELECT " + ", ".join(f"t.{c}" for c in tickets.COLUMNS) + " FROM tickets t"
 _OPEN = f"t.status IN ({', '.join(repr(s) for s in OPEN_STATES)})"  # the status index serves this, not != 'resolved'
@@ -141,18 +143,29 @@ def latest_message_preview(db: Database, ticket_id: int, chars: int) -> dict[str
     return dict(zip(("id", "kind", "from_addr", "from_name", "received_at", "body_text"), row, strict=False))
 
 
-def tickets_with_text(db: Database, needle: str, fold: Callable[[str], str], *,
-                      body_chars: int = 1_000_000) -> set[int]:
-    """Tickets with a message whose subject, sender or body contains `needle` once both are passed
-    through `fold` (e.g. case and accents removed). `needle` must already be folded. Only the first
-    `body_chars` characters of each body are searched: the work per message is bounded."""
-    db.conn.create_function("console_fold", 1, lambda s: fold(s or ""), deterministic=True)
-    pat = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+MAX_SEARCH_WORDS = 16  # of a search: the work per search is bounded
+
+
+def search_match(text: str) -> str | None:
+    """The FTS5 query for what someone typed: every word, folded as console.fold does, and the last one
+    also as the beginning of a word (so "mül" finds Müller while it is being typed). None when the text
+    has no word at all."""
+    words = _SEARCH_WORD.findall(messages.search_fold(unicodedata.normalize("NFC", text)))[:MAX_SEARCH_WORDS]
+    if not words:
+        return None
+    return " AND ".join(f'"{w}"' for w in words) + "*"
+
+
+def tickets_with_text(db: Database, text: str) -> set[int]:
+    """Tickets with a message whose subject, sender or body holds every word of `text`, ignoring case and
+    accents, the last word possibly only begun; through the full-text index (messages_fts), so the cost
+    follows the matches, not the mail stored."""
+    match = search_match(text)
+    if match is None:
+        return set()
     rows = db.execute(
-        "SELECT DISTINCT ticket_id FROM messages WHERE ticket_id IS NOT NULL AND ("
-        "console_fold(subject) LIKE ?1 ESCAPE '\\' OR console_fold(from_addr) LIKE ?1 ESCAPE '\\'"
-        " OR console_fold(from_name) LIKE ?1 ESCAPE '\\'"
-        " OR console_fold(substr(body_text, 1, ?2)) LIKE ?1 ESCAPE '\\')", [pat, int(body_chars)]).fetchall()
+        "SELECT DISTINCT m.ticket_id FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+        " WHERE messages_fts MATCH ? AND m.ticket_id IS NOT NULL", [match]).fetchall()
     return {r[0] for r in rows}
 
 

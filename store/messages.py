@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 from collections.abc import Iterable
@@ -72,8 +73,35 @@ def dedup_key(content_sha: str, message_id: str | None) -> str:
 _INSERT_MESSAGE = (
     "INSERT INTO messages (ticket_id, kind, received_at, stored_at, source, raw, message_id, sha256, dedup_key,"
     " size, oversize, unparseable, defects, from_addr, from_name, recipients, subject, sent_date, body_text,"
-    " attachments, in_reply_to, refs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " attachments, in_reply_to, refs, search_extra)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# Search: the full-text index (messages_fts, FTS5 with the unicode61 tokenizer, which lowers case and removes
+# accents) covers these columns; sqlite-utils' triggers keep it in step with every insert, in its transaction.
+FTS_COLUMNS = ("subject", "from_addr", "from_name", "body_text", "search_extra")
+FTS_TOKENIZE = "unicode61 remove_diacritics 2"
+SEARCH_BODY_CHARS = 1_000_000  # of a body, folded for search_extra: the work per message is bounded
+_WORD = re.compile(r"[^\W_]+")
+
+
+def search_fold(s: str) -> str:
+    """console.fold's folding (store may not import console): compatibility forms decomposed, accents
+    dropped, case folded, so "Grüße", "GRUSSE" and "grusse" are one word."""
+    decomposed = unicodedata.normalize("NFKD", s)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def search_extra(*texts: str) -> str:
+    """The folded form of each non-ASCII word, once: what unicode61 alone does not fold ("Grüße" ->
+    "grusse", "ﬁle" -> "file"). Indexed beside the text, so a search for either spelling finds the mail.
+    Mostly empty: ASCII words need nothing more."""
+    words: dict[str, None] = {}
+    for text in texts:
+        if text and not text.isascii():
+            for word in _WORD.findall(unicodedata.normalize("NFC", text)):
+                if not word.isascii():
+                    words.update(dict.fromkeys(_WORD.findall(search_fold(word))))
+    return " ".join(words)
 
 
 def message_columns(fields: dict[str, Any], raw_sha256: str, size: int, key: str | None = None) -> tuple:
@@ -84,9 +112,11 @@ def message_columns(fields: dict[str, Any], raw_sha256: str, size: int, key: str
         for k in ("defects", "recipients", "attachments", "refs")
     )
     message_id = get("message_id")
+    from_addr, from_name, subject, body = (get(k) or "" for k in ("from_addr", "from_name", "subject", "body_text"))
     return (message_id, raw_sha256, key or dedup_key(raw_sha256, message_id), size, int(bool(get("oversize"))),
-            int(bool(get("unparseable"))), defects, get("from_addr") or "", get("from_name") or "", recipients,
-            get("subject") or "", get("sent_date"), get("body_text") or "", attachments, get("in_reply_to"), refs)
+            int(bool(get("unparseable"))), defects, from_addr, from_name, recipients, subject, get("sent_date"), body,
+            attachments, get("in_reply_to"), refs,
+            search_extra(subject, from_addr, from_name, body[:SEARCH_BODY_CHARS]))
 
 
 def add_message(db: Database, *, ticket_id: int | None, kind: str, received_at: str, now: str, source: str,

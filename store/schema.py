@@ -329,3 +329,37 @@ def m2201_history_indexes(db):
         CREATE INDEX IF NOT EXISTS tickets_resolved ON tickets(resolved_at, id) WHERE status = 'resolved';
         CREATE INDEX IF NOT EXISTS tickets_panic ON tickets(requester) WHERE panic_mode = 1;
         """)
+
+
+@migrations(transactional=False)
+def m2202_message_search(db):
+    """Search through SQLite's full-text index: messages_fts (FTS5, sqlite-utils' enable_fts with its triggers)
+    over subject, sender and body, plus search_extra, the folded spellings unicode61 does not make itself
+    (store.messages.search_extra). Built here for the mail already stored.
+
+    Not one transaction: sqlite-utils creates the index and its triggers in scripts that commit. Each step
+    is idempotent, and a message filed between the index's first fill and its triggers (by a process that
+    did not wait for this migration) is caught by comparing the index's document count with the table's."""
+    from store.messages import FTS_COLUMNS, FTS_TOKENIZE, SEARCH_BODY_CHARS, search_extra
+
+    conn = db.conn
+    if "search_extra" not in {c.name for c in db["messages"].columns}:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if "search_extra" not in {c.name for c in db["messages"].columns}:
+                conn.execute("ALTER TABLE messages ADD COLUMN search_extra TEXT NOT NULL DEFAULT ''")
+                rows = conn.execute("SELECT id, subject, from_addr, from_name, substr(body_text, 1, ?) FROM messages",
+                                    [SEARCH_BODY_CHARS])
+                for row_id, *texts in rows.fetchall():
+                    extra = search_extra(*(t or "" for t in texts))
+                    if extra:
+                        conn.execute("UPDATE messages SET search_extra = ? WHERE id = ?", [extra, row_id])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    db["messages"].enable_fts(FTS_COLUMNS, fts_version="FTS5", create_triggers=True, tokenize=FTS_TOKENIZE,
+                              replace=True)
+    indexed = conn.execute("SELECT count(*) FROM messages_fts_docsize").fetchone()[0]
+    if indexed != conn.execute("SELECT count(*) FROM messages").fetchone()[0]:
+        db["messages"].rebuild_fts()

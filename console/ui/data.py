@@ -21,7 +21,6 @@ from typing import Any
 import store
 from console import status
 from console.clock import Clock
-from console.fold import fold
 from store import audit, console_reads, outbox, outgoing, staff as store_staff
 from store.times import iso, parse_iso
 
@@ -182,7 +181,7 @@ class TicketData:
         """Tickets with a message whose subject, sender or body contains `text`, ignoring case and accents."""
         db = self._reader()
         try:
-            return console_reads.tickets_with_text(db, fold(text), fold)
+            return console_reads.tickets_with_text(db, text)
         finally:
             db.conn.close()
 

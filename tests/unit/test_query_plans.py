@@ -110,6 +110,7 @@ def timer_queries(db) -> dict[str, object]:
         "messages_for": lambda: messages.messages_for(db, 3),
         "raw_message": lambda: messages.raw_message(db, 3),
         "panic_by_requester_month": lambda: reports.panic_by_requester_month(db),
+        "tickets_with_text": lambda: console_reads.tickets_with_text(db, "Müller printer"),
     }
 
 
@@ -160,3 +161,9 @@ def test_rows_carry_message_count_and_customer_wrote(desk):
     assert rows[32]["message_count"] == 1 and rows[32]["customer_wrote"] == 0
     assert resolved[1]["message_count"] == 2 and resolved[1]["customer_wrote"] == 0  # resolved after the reply
     assert console_reads.ticket_row(desk, 31) == rows[31]
+
+
+def test_search_reads_the_full_text_index(desk):
+    [sql] = _traced(desk, lambda: console_reads.tickets_with_text(desk, "broken"))
+    plan = _plan(desk, sql)
+    assert any(re.match(r"SCAN messages_fts VIRTUAL TABLE INDEX \d+:M", line) for line in plan), plan
