@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import quopri
 import shutil
 import statistics
 import subprocess
@@ -80,11 +81,28 @@ def config(store_path: Path, notify_url=None, sla: dict | None = None):
     })
 
 
+_DKIM = ("DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=company.example; s=mail2026;\r\n"
+         " h=from:to:subject:date:message-id:mime-version:content-type;\r\n"
+         " bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=;\r\n"
+         " b=dzdVyOfAKCdLXdJOc9G2q8LoXSlEniSbav+yuU4zGeeruD00lszZVoG4ZHRNiYzR6A9ZkQs3F8\r\n"
+         "  e7kPGm+MFaFhhsdbX1yZLwqxSqUmRs7nTgIOrxIEGfB6zYbTGcP7jLsNKSR6dPqdzJMx0AfDg1aoeF\r\n"
+         "  wJqXKIfJLrzk12nTOGM=\r\n")
+
+
 def mail(i: int, *, subject: str, body: str, frm: str, name: str, to: str, msgid: str, extra: str = "") -> bytes:
-    return (f"From: {name} <{frm}>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: {msgid}\r\n"
-            f"Date: Mon, 2 Jan 2023 09:00:00 +0000\r\nMIME-Version: 1.0\r\n"
-            f"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n{extra}\r\n"
-            + body.replace("\n", "\r\n")).encode()
+    """Mail as clients send it, through four relays: multipart/alternative, quoted-printable text and HTML."""
+    qp = quopri.encodestring(body.replace("\n", "\r\n").encode()).decode()
+    html = quopri.encodestring(("<html><body><p>" + body.replace("\n\n", "</p><p>").replace("\n", "<br>")
+                                + "</p></body></html>").encode()).decode()
+    received = "".join(
+        f"Received: from relay{k}.example (relay{k}.example [192.0.2.{k}])\r\n\tby mx{k + 1}.example (Postfix) with"
+        f" ESMTPS id {i:08X}{k}\r\n\tfor <{to}>; Mon, 2 Jan 2023 09:00:0{k} +0000\r\n" for k in range(4))
+    return (f"{received}{_DKIM}From: {name} <{frm}>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: {msgid}\r\n"
+            f"Date: Mon, 2 Jan 2023 09:00:00 +0000\r\nMIME-Version: 1.0\r\nX-Mailer: Example Mail 12.3\r\n{extra}"
+            f"Content-Type: multipart/alternative; boundary=\"b{i}\"\r\n\r\n"
+            f"--b{i}\r\nContent-Type: text/plain; charset=\"utf-8\"\r\nContent-Transfer-Encoding: quoted-printable"
+            f"\r\n\r\n{qp}\r\n--b{i}\r\nContent-Type: text/html; charset=\"utf-8\"\r\n"
+            f"Content-Transfer-Encoding: quoted-printable\r\n\r\n{html}\r\n--b{i}--\r\n").encode()
 
 
 def send_pages(db, cfg, now: datetime) -> None:
@@ -139,7 +157,8 @@ def build(path: Path, n: int, end: datetime) -> float:
             actions.acknowledge(db, cfg, tid, who, at)
         send_pages(db, cfg, at)  # the stand-down
         at = rec + timedelta(hours=1)
-        answer = mail(i, subject=f"Re: [#{tid}] {subject}", body=f"Thank you, it is still broken.\n\n{name}\n",
+        quote = "".join(f"> {line}\n" for line in body.splitlines())
+        answer = mail(i, subject=f"Re: [#{tid}] {subject}", body=f"Thank you, it is still broken.\n\n{name}\n\n{quote}",
                       frm=frm, name=name, to="support@desk.example", msgid=f"<a{i}@cust.example>", extra=extra)
         file_messages(db, cfg, [Incoming(answer, received_at=at)], at, source="bench")
         if i < n - OPEN:
