@@ -363,3 +363,36 @@ def m2202_message_search(db):
     indexed = conn.execute("SELECT count(*) FROM messages_fts_docsize").fetchone()[0]
     if indexed != conn.execute("SELECT count(*) FROM messages").fetchone()[0]:
         db["messages"].rebuild_fts()
+
+
+@migrations()
+def m2203_raw_apart(db):
+    """Raw mail moves out of messages into message_raw, zlib-compressed when that is smaller: a messages row
+    with its ~2 kB of raw bytes beside the parsed fields no longer fits a page, so each spilled onto an
+    overflow page of its own, and every read of message metadata walked over mail. The desk's own mail
+    (kind 'outgoing') stays where store.outgoing reads it. One message at a time: a desk holds gigabytes.
+    The pages freed are reused by new mail; `VACUUM` (see the README) gives them back to the file system."""
+    from store.messages import RAW_INLINE_KINDS, pack_raw
+
+    _run_script(db, """
+        CREATE TABLE message_raw (
+            message_id INTEGER PRIMARY KEY REFERENCES messages(id),
+            codec TEXT NOT NULL DEFAULT '' CHECK (codec IN ('', 'zlib')),
+            raw BLOB NOT NULL
+        );
+        """)
+    # Emptying messages.raw changes nothing the full-text index holds: its update trigger is set aside
+    # meanwhile (same transaction), or every message would be indexed again.
+    trigger = db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'messages_au'").fetchone()
+    if trigger:
+        db.execute("DROP TRIGGER messages_au")
+    inline = sorted(RAW_INLINE_KINDS)
+    marks = ", ".join("?" * len(inline))
+    ids = [r[0] for r in db.execute(f"SELECT id FROM messages WHERE kind NOT IN ({marks}) ORDER BY id", inline)]
+    for row_id in ids:
+        (raw,) = db.execute("SELECT raw FROM messages WHERE id = ?", [row_id]).fetchone()
+        codec, data = pack_raw(bytes(raw))
+        db.execute("INSERT INTO message_raw (message_id, codec, raw) VALUES (?, ?, ?)", [row_id, codec, data])
+        db.execute("UPDATE messages SET raw = x'' WHERE id = ?", [row_id])
+    if trigger:
+        db.execute(trigger[0])
