@@ -180,7 +180,9 @@ def median_ms(fn, runs: int) -> float:
 
 
 def cli_ms(conf: Path, args: list[str], runs: int) -> float:
-    cmd = [str(REPO / ".venv" / "bin" / "support-console"), "--config", str(conf), "--as", "ann", *args]
+    """A command's wall time, start to exit, run from this checkout's code (not whatever is installed)."""
+    cmd = [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(REPO)!r}); sys.argv[0] = 'support-console';"
+           " from console.cli import main; sys.exit(main())", "--config", str(conf), "--as", "ann", *args]
     times = []
     for _ in range(runs):
         t = time.perf_counter()
