@@ -145,6 +145,7 @@ def build(path: Path, n: int, end: datetime) -> float:
                    to="urgent@desk.example" if urgent else "support@desk.example", msgid=f"<n{i}@cust.example>")
         [filed] = file_messages(db, cfg, [Incoming(raw, received_at=rec)], rec, source="bench")
         tid = filed.ticket_id
+        assert tid is not None, filed
         send_pages(db, cfg, rec)
         at = rec + timedelta(minutes=4)
         extra = ""

@@ -151,6 +151,7 @@ def add_message(db: Database, *, ticket_id: int | None, kind: str, received_at: 
     inline = kind in RAW_INLINE_KINDS
     row = db.execute(_INSERT_MESSAGE, (ticket_id, kind, received_at, now, source, raw if inline else b"")
                      + columns).lastrowid
+    assert row is not None  # an INSERT always has a rowid
     if not inline:
         codec, data = pack_raw(raw)
         db.execute("INSERT INTO message_raw (message_id, codec, raw) VALUES (?, ?, ?)", [row, codec, data])
@@ -160,8 +161,8 @@ def add_message(db: Database, *, ticket_id: int | None, kind: str, received_at: 
 def insert_message(db: Database, *, raw: bytes, raw_sha256: str, ticket_id: int | None, kind: str,
                    fields: dict[str, Any], received_at: datetime, now: datetime, source: str,
                    key: str | None = None) -> int:
-    return add_message(db, ticket_id=ticket_id, kind=kind, received_at=iso(received_at), now=iso(now), source=source,
-                       raw=raw, columns=message_columns(fields, raw_sha256, len(raw), key))
+    return add_message(db, ticket_id=ticket_id, kind=kind, received_at=iso(received_at) or "", now=iso(now) or "",
+                       source=source, raw=raw, columns=message_columns(fields, raw_sha256, len(raw), key))
 
 
 def find_duplicate(db: Database, key: str) -> tuple[int, int | None] | None:
