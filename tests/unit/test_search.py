@@ -59,3 +59,13 @@ def test_the_migration_builds_the_index_for_mail_stored_before_it(tmp_path, cfg)
     db = open_db(path)
     assert console_reads.tickets_with_text(db, "strasse hausnummer") == {1}
     assert console_reads.tickets_with_text(db, "uberweisung") == {1}
+
+
+def test_every_migration_leaves_the_index_kept_in_step(db):
+    """A later migration that rebuilds the messages table (SQLite's 12 steps drop it) must put the index's
+    triggers back, or new mail would silently stop being found."""
+    triggers = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"
+                                         " AND tbl_name = 'messages'")}
+    assert {"messages_ai", "messages_ad", "messages_au"} <= triggers
+    assert db.execute("SELECT count(*) FROM messages_fts_docsize").fetchone()[0] == \
+        db.execute("SELECT count(*) FROM messages").fetchone()[0]
