@@ -111,6 +111,8 @@ def timer_queries(db) -> dict[str, object]:
         "raw_message": lambda: messages.raw_message(db, 3),
         "panic_by_requester_month": lambda: reports.panic_by_requester_month(db),
         "tickets_with_text": lambda: console_reads.tickets_with_text(db, "Müller printer"),
+        "tickets_with_text(within)": lambda: console_reads.tickets_with_text(db, "Müller printer", [31, 32, 33]),
+        "resolved_ticket_ids": lambda: console_reads.resolved_ticket_ids(db, 500),
     }
 
 

@@ -69,3 +69,13 @@ def test_every_migration_leaves_the_index_kept_in_step(db):
     assert {"messages_ai", "messages_ad", "messages_au"} <= triggers
     assert db.execute("SELECT count(*) FROM messages_fts_docsize").fetchone()[0] == \
         db.execute("SELECT count(*) FROM messages").fetchone()[0]
+
+
+def test_a_search_within_the_listed_tickets_finds_only_those(db, cfg):
+    """The console searches what its views show (open tickets, the newest resolved); an old ticket on the
+    list is found as well as a new one."""
+    ids = [_file(db, cfg, n, subject=f"Printer {n}", body="The printer is broken.") for n in range(1, 6)]
+    assert console_reads.tickets_with_text(db, "printer broken", [ids[0], ids[3]]) == {ids[0], ids[3]}
+    assert console_reads.tickets_with_text(db, "printer", []) == set()
+    assert console_reads.tickets_with_text(db, "printer 5", ids) == {ids[4]}
+    assert console_reads.tickets_with_text(db, "printer broken") == set(ids)
