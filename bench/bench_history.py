@@ -312,6 +312,16 @@ def reads(path: Path, n: int, conf: Path) -> dict:
 
     out["change check"] = statistics.median(check() for _ in range(30))
     other.close()
+    # Its two parts: the ticket reads (store.console_reads) and the health inputs (heartbeats, outbox counts).
+    from store import console_reads
+
+    reader = store.open_db(path, migrate=False)
+    marks = console_reads.watermarks(reader)
+    since = (datetime.now(UTC) - timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out["  tickets part"] = median_ms(lambda: (console_reads.watermarks(reader), console_reads.changed_ticket_rows(
+        reader, marks, since), console_reads.alerts_after(reader, marks["alert"])), 30)
+    out["  health part (outbox)"] = median_ms(lambda: status.health_inputs(reader, clock.now()), 30)
+    reader.close()
     out["resolved view"] = median_ms(lambda: data.resolved(500), 10)
     rare = f"Customer{n // 2} Example"
     assert data.search_bodies(rare), rare
@@ -424,7 +434,8 @@ def main() -> int:
                 print(f"\n{n} tickets: reusing {path}", flush=True)
             conf = write_config(work / f"config-{n}.toml", path)
             for name, value in reads(path, n, conf).items():
-                print(f"  {name:26} {value:8.1f} ms" if isinstance(value, float) else f"  {name:26} {value:8}")
+                print(f"  {name:26} {value:8.{2 if value < 10 else 1}f} ms" if isinstance(value, float)
+                      else f"  {name:26} {value:8}")
             if not args.no_pages:
                 late = class_iii_pages(path)
                 if late:
