@@ -383,6 +383,8 @@ def class_iii_pages(path: Path) -> list[float]:
         sched.wake.set()
         thread.join(timeout=10)
         sched.close()
+        # First contact, as someone would make it: a later run on this desk does not inherit its repeats.
+        actions.acknowledge(db, cfg, filed.ticket_id, "ann", clock.now())
         rows = {(a["target"], a["title"]): a for a in outbox.list_alerts(db, ticket_id=filed.ticket_id)}
         late = []
         for rec in receiver.records:  # the receiver's path is the handle the page was for
