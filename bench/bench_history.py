@@ -377,6 +377,7 @@ def class_iii_pages(path: Path) -> list[float]:
         raw = mail(0, subject="Everything is down", body="Nothing works.", frm="boss@bigcustomer.example",
                    name="Boss", to="urgent@desk.example", msgid=f"<urgent-{time.time_ns()}@bigcustomer.example>")
         [filed] = file_messages(db, cfg, [Incoming(raw, received_at=now)], now, source="bench")
+        assert filed.ticket_id is not None, filed
         sched.wake.set()
         time.sleep(11.0)  # arrival, escalation at 4 s, breach at 8 s and a repeat at 10 s
         stop.set()
