@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from console import logs, redact
+from console import housekeeping, logs, redact
 from console.actions import sync_staff
 from console.alerts.scheduler import Scheduler
 from console.clock import Clock
@@ -236,6 +236,7 @@ class Service:
                     c.thread.start()
                 if owns_outbox:
                     self.mail = delivery.start(self.cfg, self.clock, self.stop)
+                    housekeeping.start(self.cfg, self.clock, self.stop)  # old pages pruned, hourly
                     if self.cfg.alerts.ack_base_url:  # its own thread; a failure there is only logged
                         from console.web import ack_server  # aiohttp: loaded only where links are served
 

@@ -1,9 +1,17 @@
-"""Stored mail: raw bytes first, parsed fields beside them, and where each copy was fetched from."""
+"""Stored mail: raw bytes first, parsed fields beside them, and where each copy was fetched from.
+
+The raw bytes of mail that came in live in a table of their own, message_raw, zlib-compressed when that
+makes them smaller: the messages table holds only what lists, threads and searches read, so its rows pack
+densely and no scan of it reads mail. raw_message() gives the bytes back exactly as they were stored.
+Mail the desk wrote (kind 'outgoing') keeps its bytes in messages.raw, where store.outgoing.raw_of reads
+them to send; RAW_INLINE_KINDS goes once that reads through raw_message()."""
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+import unicodedata
+import zlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 from collections.abc import Iterable
@@ -72,8 +80,35 @@ def dedup_key(content_sha: str, message_id: str | None) -> str:
 _INSERT_MESSAGE = (
     "INSERT INTO messages (ticket_id, kind, received_at, stored_at, source, raw, message_id, sha256, dedup_key,"
     " size, oversize, unparseable, defects, from_addr, from_name, recipients, subject, sent_date, body_text,"
-    " attachments, in_reply_to, refs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " attachments, in_reply_to, refs, search_extra)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# Search: the full-text index (messages_fts, FTS5 with the unicode61 tokenizer, which lowers case and removes
+# accents) covers these columns; sqlite-utils' triggers keep it in step with every insert, in its transaction.
+FTS_COLUMNS = ("subject", "from_addr", "from_name", "body_text", "search_extra")
+FTS_TOKENIZE = "unicode61 remove_diacritics 2"
+SEARCH_BODY_CHARS = 1_000_000  # of a body, folded for search_extra: the work per message is bounded
+_WORD = re.compile(r"[^\W_]+")
+
+
+def search_fold(s: str) -> str:
+    """console.fold's folding (store may not import console): compatibility forms decomposed, accents
+    dropped, case folded, so "Grüße", "GRUSSE" and "grusse" are one word."""
+    decomposed = unicodedata.normalize("NFKD", s)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def search_extra(*texts: str) -> str:
+    """The folded form of each non-ASCII word, once: what unicode61 alone does not fold ("Grüße" ->
+    "grusse", "ﬁle" -> "file"). Indexed beside the text, so a search for either spelling finds the mail.
+    Mostly empty: ASCII words need nothing more."""
+    words: dict[str, None] = {}
+    for text in texts:
+        if text and not text.isascii():
+            for word in _WORD.findall(unicodedata.normalize("NFC", text)):
+                if not word.isascii():
+                    words.update(dict.fromkeys(_WORD.findall(search_fold(word))))
+    return " ".join(words)
 
 
 def message_columns(fields: dict[str, Any], raw_sha256: str, size: int, key: str | None = None) -> tuple:
@@ -84,22 +119,50 @@ def message_columns(fields: dict[str, Any], raw_sha256: str, size: int, key: str
         for k in ("defects", "recipients", "attachments", "refs")
     )
     message_id = get("message_id")
+    from_addr, from_name, subject, body = (get(k) or "" for k in ("from_addr", "from_name", "subject", "body_text"))
     return (message_id, raw_sha256, key or dedup_key(raw_sha256, message_id), size, int(bool(get("oversize"))),
-            int(bool(get("unparseable"))), defects, get("from_addr") or "", get("from_name") or "", recipients,
-            get("subject") or "", get("sent_date"), get("body_text") or "", attachments, get("in_reply_to"), refs)
+            int(bool(get("unparseable"))), defects, from_addr, from_name, recipients, subject, get("sent_date"), body,
+            attachments, get("in_reply_to"), refs,
+            search_extra(subject, from_addr, from_name, body[:SEARCH_BODY_CHARS]))
+
+
+RAW_INLINE_KINDS = frozenset({"outgoing"})
+COMPRESS_AT_LEAST = 256  # bytes: below this zlib saves nothing worth a decompression
+_FAST_ABOVE = 1024 * 1024  # bytes: a huge mail is compressed at zlib's fastest level (bounded work)
+
+
+def pack_raw(raw: bytes) -> tuple[str, bytes]:
+    """(codec, stored bytes): zlib when it makes the mail smaller, else the bytes as they are."""
+    if len(raw) >= COMPRESS_AT_LEAST:
+        packed = zlib.compress(raw, 1 if len(raw) > _FAST_ABOVE else 6)
+        if len(packed) < len(raw):
+            return "zlib", packed
+    return "", raw
+
+
+def unpack_raw(codec: str, data: bytes) -> bytes:
+    return zlib.decompress(data) if codec == "zlib" else bytes(data)
 
 
 def add_message(db: Database, *, ticket_id: int | None, kind: str, received_at: str, now: str, source: str,
                 raw: bytes, columns: tuple) -> int:
-    """One messages row (times already ISO text; `columns` from message_columns). Returns its id."""
-    return db.execute(_INSERT_MESSAGE, (ticket_id, kind, received_at, now, source, raw) + columns).lastrowid
+    """One messages row and its raw bytes (times already ISO text; `columns` from message_columns), in the
+    caller's transaction. Returns its id."""
+    inline = kind in RAW_INLINE_KINDS
+    row = db.execute(_INSERT_MESSAGE, (ticket_id, kind, received_at, now, source, raw if inline else b"")
+                     + columns).lastrowid
+    assert row is not None  # an INSERT always has a rowid
+    if not inline:
+        codec, data = pack_raw(raw)
+        db.execute("INSERT INTO message_raw (message_id, codec, raw) VALUES (?, ?, ?)", [row, codec, data])
+    return row
 
 
 def insert_message(db: Database, *, raw: bytes, raw_sha256: str, ticket_id: int | None, kind: str,
                    fields: dict[str, Any], received_at: datetime, now: datetime, source: str,
                    key: str | None = None) -> int:
-    return add_message(db, ticket_id=ticket_id, kind=kind, received_at=iso(received_at), now=iso(now), source=source,
-                       raw=raw, columns=message_columns(fields, raw_sha256, len(raw), key))
+    return add_message(db, ticket_id=ticket_id, kind=kind, received_at=iso(received_at) or "", now=iso(now) or "",
+                       source=source, raw=raw, columns=message_columns(fields, raw_sha256, len(raw), key))
 
 
 def find_duplicate(db: Database, key: str) -> tuple[int, int | None] | None:
@@ -138,7 +201,8 @@ def thread_candidates(db: Database, message_ids: Iterable[str]) -> list[Candidat
     if not ids:
         return []
     rows = db.execute(
-        "SELECT id, message_id, ticket_id, kind, from_addr FROM messages"
+        # INDEXED BY: with statistics the planner may otherwise scan every message for a few ids.
+        "SELECT id, message_id, ticket_id, kind, from_addr FROM messages INDEXED BY messages_message_id"
         " WHERE message_id IN (SELECT value FROM json_each(?)) AND ticket_id IS NOT NULL ORDER BY id DESC",
         [_encode(ids)],
     ).fetchall()
@@ -171,8 +235,12 @@ def unfiled_messages(db: Database) -> list[dict[str, Any]]:
 
 
 def raw_message(db: Database, message_row: int) -> bytes:
-    row = db.execute("SELECT raw FROM messages WHERE id = ?", [message_row]).fetchone()
-    return bytes(row[0]) if row else b""
+    """A message's bytes exactly as stored (b"" for no such message), wherever they are kept."""
+    row = db.execute("SELECT r.codec, r.raw, m.raw FROM messages m LEFT JOIN message_raw r ON r.message_id = m.id"
+                     " WHERE m.id = ?", [message_row]).fetchone()
+    if row is None:
+        return b""
+    return unpack_raw(row[0], row[1]) if row[1] is not None else bytes(row[2])
 
 
 def count_messages(db: Database) -> int:
@@ -184,9 +252,11 @@ def rekey_all(db: Database) -> int:
     Two stored rows that now collide keep their old keys: they were filed apart and stay apart."""
     changed = 0
     # One message in memory at a time: a desk's database holds gigabytes of mail.
-    for (row_id,) in db.execute("SELECT id FROM messages").fetchall():
-        raw, message_id = db.execute("SELECT raw, message_id FROM messages WHERE id = ?", [row_id]).fetchone()
-        key = dedup_key(content_sha256(bytes(raw)), message_id)
+    apart = db["message_raw"].exists()  # m103 runs this on a schema from before m2203 moved the bytes
+    for row_id, message_id in db.execute("SELECT id, message_id FROM messages").fetchall():
+        raw = raw_message(db, row_id) if apart else bytes(
+            db.execute("SELECT raw FROM messages WHERE id = ?", [row_id]).fetchone()[0])
+        key = dedup_key(content_sha256(raw), message_id)
         cur = db.execute("UPDATE OR IGNORE messages SET dedup_key = ? WHERE id = ?", [key, row_id])
         changed += cur.rowcount
     return changed

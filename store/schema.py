@@ -348,3 +348,84 @@ def m1901_first_syncs(db):
             PRIMARY KEY (account, folder)
         ) WITHOUT ROWID;
         """)
+
+
+# --- history (issue 22): m2201-m2299 --------------------------------------------------------------
+
+@migrations()
+def m2201_history_indexes(db):
+    """Indexes for what the console, `status` and the scheduler re-read on a timer, so that each costs the
+    same with years of history as on the first day: "changed since" (and the newest update), the resolved
+    view in its order (a partial index: only resolved rows), and panic-mode tickets for the report."""
+    _run_script(db, """
+        CREATE INDEX IF NOT EXISTS tickets_updated ON tickets(updated_at);
+        CREATE INDEX IF NOT EXISTS tickets_resolved ON tickets(resolved_at, id) WHERE status = 'resolved';
+        CREATE INDEX IF NOT EXISTS tickets_panic ON tickets(requester) WHERE panic_mode = 1;
+        """)
+
+
+@migrations(transactional=False)
+def m2202_message_search(db):
+    """Search through SQLite's full-text index: messages_fts (FTS5, sqlite-utils' enable_fts with its triggers)
+    over subject, sender and body, plus search_extra, the folded spellings unicode61 does not make itself
+    (store.messages.search_extra). Built here for the mail already stored.
+
+    Not one transaction: sqlite-utils creates the index and its triggers in scripts that commit. Each step
+    is idempotent, and a message filed between the index's first fill and its triggers (by a process that
+    did not wait for this migration) is caught by comparing the index's document count with the table's."""
+    from store.messages import FTS_COLUMNS, FTS_TOKENIZE, SEARCH_BODY_CHARS, search_extra
+
+    conn = db.conn
+    if "search_extra" not in {c.name for c in db["messages"].columns}:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if "search_extra" not in {c.name for c in db["messages"].columns}:
+                conn.execute("ALTER TABLE messages ADD COLUMN search_extra TEXT NOT NULL DEFAULT ''")
+                rows = conn.execute("SELECT id, subject, from_addr, from_name, substr(body_text, 1, ?) FROM messages",
+                                    [SEARCH_BODY_CHARS])
+                for row_id, *texts in rows.fetchall():
+                    extra = search_extra(*(t or "" for t in texts))
+                    if extra:
+                        conn.execute("UPDATE messages SET search_extra = ? WHERE id = ?", [extra, row_id])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    db["messages"].enable_fts(FTS_COLUMNS, fts_version="FTS5", create_triggers=True, tokenize=FTS_TOKENIZE,
+                              replace=True)
+    indexed = conn.execute("SELECT count(*) FROM messages_fts_docsize").fetchone()[0]
+    if indexed != conn.execute("SELECT count(*) FROM messages").fetchone()[0]:
+        db["messages"].rebuild_fts()
+
+
+@migrations()
+def m2203_raw_apart(db):
+    """Raw mail moves out of messages into message_raw, zlib-compressed when that is smaller: a messages row
+    with its ~2 kB of raw bytes beside the parsed fields no longer fits a page, so each spilled onto an
+    overflow page of its own, and every read of message metadata walked over mail. The desk's own mail
+    (kind 'outgoing') stays where store.outgoing reads it. One message at a time: a desk holds gigabytes.
+    The pages freed are reused by new mail; `VACUUM` (see the README) gives them back to the file system."""
+    from store.messages import RAW_INLINE_KINDS, pack_raw
+
+    _run_script(db, """
+        CREATE TABLE message_raw (
+            message_id INTEGER PRIMARY KEY REFERENCES messages(id),
+            codec TEXT NOT NULL DEFAULT '' CHECK (codec IN ('', 'zlib')),
+            raw BLOB NOT NULL
+        );
+        """)
+    # Emptying messages.raw changes nothing the full-text index holds: its update trigger is set aside
+    # meanwhile (same transaction), or every message would be indexed again.
+    trigger = db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'messages_au'").fetchone()
+    if trigger:
+        db.execute("DROP TRIGGER messages_au")
+    inline = sorted(RAW_INLINE_KINDS)
+    marks = ", ".join("?" * len(inline))
+    ids = [r[0] for r in db.execute(f"SELECT id FROM messages WHERE kind NOT IN ({marks}) ORDER BY id", inline)]
+    for row_id in ids:
+        (raw,) = db.execute("SELECT raw FROM messages WHERE id = ?", [row_id]).fetchone()
+        codec, data = pack_raw(bytes(raw))
+        db.execute("INSERT INTO message_raw (message_id, codec, raw) VALUES (?, ?, ?)", [row_id, codec, data])
+        db.execute("UPDATE messages SET raw = x'' WHERE id = ?", [row_id])
+    if trigger:
+        db.execute(trigger[0])

@@ -44,13 +44,15 @@ def create_ticket(
     quarantined: bool = False,
     automated: bool = False,
 ) -> int:
-    return db.execute(
+    ticket_id = db.execute(
         "INSERT INTO tickets (class, class_reason, subject, requester, requester_name, received_at, due_at,"
         " next_step_at, needs_details, quarantined, automated, created_at, updated_at, last_message_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [cls, class_reason, subject, requester, requester_name, iso(received_at), iso(due_at), iso(next_step_at),
          int(needs_details), int(quarantined), int(automated), iso(now), iso(now), iso(received_at)],
     ).lastrowid
+    assert ticket_id is not None  # an INSERT always has a rowid
+    return ticket_id
 
 
 def get_ticket(db: Database, ticket_id: int) -> dict[str, Any]:
@@ -68,9 +70,10 @@ def list_tickets(
     ids: Iterable[int] | None = None,
     with_counts: bool = True,
 ) -> list[dict[str, Any]]:
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if open_only:
-        where.append("t.status != 'resolved'")
+        where.append("t.status IN ('new', 'acknowledged')")  # what the status index serves
     if cls:
         where.append("t.class = ?")
         params.append(cls)

@@ -22,7 +22,6 @@ import store
 from console import status
 from console.clock import Clock
 from console.config import Config
-from console.fold import fold
 from store import audit, console_reads, outbox, outgoing, staff as store_staff
 from store.rows import Event, LatestMessage, ListedTicket, MessagePreview, StaffRow
 from store.times import iso, parse_iso
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
 
 SLACK = timedelta(seconds=5)  # rows committed a little late with an older updated_at are still seen
 PREVIEW_CHARS = 10_000        # of each message body, shown before "more"
+RESOLVED_SHOWN = 500          # the newest resolved tickets, in the resolved view
 
 
 @dataclass
@@ -183,7 +183,7 @@ class TicketData:
         finally:
             db.conn.close()
 
-    def resolved(self, limit: int = 500) -> dict[int, dict[str, Any]]:
+    def resolved(self, limit: int = RESOLVED_SHOWN) -> dict[int, dict[str, Any]]:
         db = self._reader()
         try:
             return {r["id"]: r for r in console_reads.resolved_ticket_rows(db, limit)}
@@ -191,10 +191,14 @@ class TicketData:
             db.conn.close()
 
     def search_bodies(self, text: str) -> set[int]:
-        """Tickets with a message whose subject, sender or body contains `text`, ignoring case and accents."""
+        """The tickets either view shows (open, and the newest resolved) with a message whose subject, sender
+        or body holds every word of `text`, ignoring case and accents (the last word may be only begun)."""
+        with self._lock:
+            within = set(self.cache)
         db = self._reader()
         try:
-            return console_reads.tickets_with_text(db, fold(text), fold)
+            within.update(console_reads.resolved_ticket_ids(db, RESOLVED_SHOWN))
+            return console_reads.tickets_with_text(db, text, within)
         finally:
             db.conn.close()
 

@@ -241,6 +241,22 @@ def count(path: Path, table: str) -> int:
     return scalar(path, f"SELECT count(*) FROM {table}") or 0
 
 
+def stored_raw(path: Path, message_row: int | None = None) -> bytes:
+    """A message's raw bytes as the store gives them back (store.messages.raw_message: the bytes live apart
+    and compressed); without `message_row`, those of the only message."""
+    from sqlite_utils import Database
+
+    from store import messages
+
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=15)
+    try:
+        if message_row is None:
+            [(message_row,)] = conn.execute("SELECT id FROM messages").fetchall()
+        return messages.raw_message(Database(conn), message_row)
+    finally:
+        conn.close()
+
+
 def mail(i: int | str, *, subject: str | None = None, frm: str = "cust@customer.example", name: str | None = None,
          to: str = "support@example.com", msgid: str | None = None, date: datetime | None = None, extra: str = "",
          body: str | None = None) -> bytes:

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.integration.helpers import (
-    PASSWORD_ENV, cli_env, count, mail, run_cli, scalar, wait_until, write_config,
+    PASSWORD_ENV, cli_env, count, mail, run_cli, scalar, stored_raw, wait_until, write_config,
 )
 from tests.servers import free_port
 
@@ -134,7 +134,7 @@ def test_ingest_stored_then_duplicate(tmp_path):
     db = tmp_path / "support.db"
     assert count(db, "messages") == 1 and count(db, "tickets") == 1
     assert scalar(db, "SELECT source FROM messages") == "ingest"
-    assert bytes(scalar(db, "SELECT raw FROM messages")) == raw
+    assert stored_raw(db) == raw
 
 
 def test_ingest_unparseable_is_stored_and_flagged(tmp_path):
@@ -143,7 +143,7 @@ def test_ingest_unparseable_is_stored_and_flagged(tmp_path):
     r = run_cli(cfg, "ingest", input=raw)
     assert r.returncode == 0, r.stderr
     db = tmp_path / "support.db"
-    assert bytes(scalar(db, "SELECT raw FROM messages")) == raw
+    assert stored_raw(db) == raw
     assert scalar(db, "SELECT quarantined FROM tickets") == 1
 
 
@@ -260,7 +260,7 @@ def test_ingests_started_at_once_on_a_new_database_all_store(tmp_path):
         cfg = write_config(d, port=143)
         for i in range(4):
             (d / f"{i}.eml").write_bytes(mail(f"{round_}-{i}"))
-        inputs = [open(d / f"{i}.eml", "rb") for i in range(4)]  # all read at once, as from an MTA's queue
+        inputs = [open(d / f"{i}.eml", "rb") for i in range(4)]  # noqa: SIM115 - all read at once, as from an MTA's queue
         procs = [subprocess.Popen([*CLI, "--config", str(cfg), "ingest"], stdin=f, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, env=cli_env(), cwd=REPO) for f in inputs]
         outs = [p.communicate(timeout=60) for p in procs]

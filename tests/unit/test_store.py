@@ -99,9 +99,11 @@ def test_message_kinds_migration_keeps_every_row_and_allows_outgoing_and_note(tm
     old = Database(sqlite3.connect(path))
     migrations.apply(old, stop_before="m102_message_kinds")
     raw = b"Message-ID: <x@y>\r\n\r\nbody"
-    with write(old):
-        mid = messages.insert_message(old, raw=raw, raw_sha256=messages.sha256(raw), ticket_id=None, kind="bounce",
-                                      fields={"message_id": "x@y"}, received_at=T0, now=T0, source="test")
+    with write(old):  # the columns of that schema: today's insert_message writes today's
+        mid = old.execute("INSERT INTO messages (ticket_id, kind, message_id, sha256, dedup_key, raw, size,"
+                          " received_at, stored_at, source) VALUES (NULL, 'bounce', 'x@y', ?, ?, ?, ?, ?, ?, 'test')",
+                          [messages.sha256(raw), messages.dedup_key(messages.sha256(raw), "x@y"), raw, len(raw),
+                           "2026-11-02T16:00:00Z", "2026-11-02T16:00:00Z"]).lastrowid
         messages.add_source(old, "acct", "INBOX", 1, 7, mid, "2026-11-02T16:00:00Z")
     with pytest.raises(sqlite3.IntegrityError), write(old):
         old.execute("UPDATE messages SET kind = 'outgoing'")
@@ -119,5 +121,6 @@ def test_message_kinds_migration_keeps_every_row_and_allows_outgoing_and_note(tm
     assert db.execute("PRAGMA foreign_key_check").fetchall() == []
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages'")}
+    indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
+                                        " AND tbl_name = 'messages'")}
     assert {"messages_ticket", "messages_message_id"} <= indexes
