@@ -315,3 +315,29 @@ def m402_mail_outbox(db):
 def m403_mail_retry_since(db):
     # A person's resend of a failed mail gets its own give_up_after, counted from the resend.
     db.execute("ALTER TABLE mail_outbox ADD COLUMN retry_since TEXT")
+
+
+# --- intake (issue 21): m2101-m2199 ---------------------------------------------------------------
+
+
+@migrations()
+def m2101_unreadable(db):
+    # Mail the server would not give (a FETCH answered NO): a placeholder ticket now, retried later.
+    _run_script(db, """
+        CREATE TABLE unreadable (
+            account TEXT NOT NULL,
+            folder TEXT NOT NULL,
+            uidvalidity INTEGER NOT NULL,
+            uid INTEGER NOT NULL,
+            ticket_id INTEGER REFERENCES tickets(id),
+            answer TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            first_failed_at TEXT NOT NULL,
+            last_tried_at TEXT NOT NULL,
+            next_try_at TEXT,
+            state TEXT NOT NULL DEFAULT 'waiting' CHECK (state IN ('waiting', 'filed', 'gone')),
+            filed_message INTEGER,
+            PRIMARY KEY (account, folder, uidvalidity, uid)
+        );
+        CREATE INDEX unreadable_due ON unreadable(account, folder, state, next_try_at);
+        """)

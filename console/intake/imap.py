@@ -8,6 +8,7 @@ Facts this code relies on (imapclient 4.1, see shared/NOTES.md):
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import ssl
@@ -21,6 +22,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from console import connect_errors, passwords
+from console.safe_text import clean_line
 from console.config import ImapConfig
 
 log = logging.getLogger("support_console.imap")
@@ -143,6 +145,10 @@ def _server_text(exc: Exception) -> str:
     for prefix in ("select failed: ", "examine failed: "):
         if text.lower().startswith(prefix):
             text = text[len(prefix):]
+    return _server_text_of(text)
+
+
+def _server_text_of(text: str) -> str:
     return re.sub(r"\s*\([0-9.]+ \+ [0-9.]+(?: \+ [0-9.]+)? secs\)\.?$", "", text).strip()
 
 
@@ -151,9 +157,36 @@ def new_uids(client: IMAPClient, last_uid: int) -> list[int]:
     return sorted(u for u in uids if u > last_uid)
 
 
+# RFC 5530 codes that say "not now" about the server, not "never" about the message: the batch is retried.
+_TRANSIENT_CODES = ("[unavailable]", "[inuse]", "[limit]", "[overquota]", "[contactadmin]")
+
+
+class FetchRefused(Exception):
+    """The server would not give the messages of a FETCH: something in them, such as a file it cannot read.
+    `answer` is the server's words, safe to show. `hung_up`: it also closed the connection (Dovecot answers
+    an internal error with `* BYE FETCH failed: ...`), so the caller needs a new one."""
+
+    def __init__(self, answer: str, *, hung_up: bool = False):
+        super().__init__(answer)
+        self.answer, self.hung_up = answer, hung_up
+
+
 def fetch_batch(client: IMAPClient, uids: list[int]) -> list[Fetched]:
-    """Fetch raw bytes without touching \\Seen. Unrequested keys in the reply are ignored."""
-    data = client.fetch(list(uids), FETCH_KEYS)
+    """Fetch raw bytes without touching \\Seen. Unrequested keys in the reply are ignored.
+
+    Raises FetchRefused when the server refuses the FETCH; a refusal that says the server is busy or
+    unavailable (RFC 5530) is an IntakeError instead, retried whole like a dropped connection."""
+    try:
+        data = client.fetch(list(uids), FETCH_KEYS)
+    except IMAPClientAbortError as exc:
+        if "fetch failed" not in str(exc).lower():
+            raise  # the connection dropped: nothing to do with the messages
+        raise FetchRefused(clean_answer(exc), hung_up=True) from None
+    except IMAPClientError as exc:
+        answer = clean_answer(exc)
+        if any(code in answer.lower() for code in _TRANSIENT_CODES):
+            raise IntakeError(f"the server cannot give mail now: {answer}") from None
+        raise FetchRefused(answer) from None
     out = []
     for uid in uids:
         item = data.get(uid)
@@ -164,6 +197,31 @@ def fetch_batch(client: IMAPClient, uids: list[int]) -> list[Fetched]:
             continue
         out.append(Fetched(uid, bytes(raw), _utc(item.get(b"INTERNALDATE"))))
     return out
+
+
+def fetch_each(client: IMAPClient, uids: list[int], renew: Callable[[], None]
+               ) -> tuple[list[Fetched], list[tuple[int, str]]]:
+    """After a refused batch: one message at a time, so that one the server will not give stops nothing
+    else; `renew()` replaces the connection when the server hangs up on one. Returns what was fetched
+    and [(uid, the server's answer)] for each message it refused."""
+    fetched: list[Fetched] = []
+    refused: list[tuple[int, str]] = []
+    for uid in uids:
+        try:
+            fetched.extend(fetch_batch(client, [uid]))
+        except FetchRefused as exc:
+            refused.append((uid, exc.answer))
+            if exc.hung_up:
+                renew()
+    return fetched, refused
+
+
+def clean_answer(exc: Exception) -> str:
+    """A server's NO/BAD/BYE text for people: without imaplib's and imapclient's prefixes ("command: FETCH
+    => ", "fetch failed: ") and Dovecot's timing or time-stamp suffix."""
+    text = re.sub(r"^(command: \w+ => )?(\w+ failed: )?", "", str(exc).strip(), flags=re.IGNORECASE)
+    text = re.sub(r"\s*\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\]$", "", text)
+    return clean_line(_server_text_of(text), 300) or type(exc).__name__
 
 
 def _utc(idate) -> datetime | None:
@@ -177,10 +235,8 @@ def _utc(idate) -> datetime | None:
 
 
 def _quietly(fn: Callable, *args) -> None:
-    try:
+    with contextlib.suppress(Exception):  # best-effort cleanup of a connection we are dropping anyway
         fn(*args)
-    except Exception:  # noqa: BLE001 - best-effort cleanup of a connection we are dropping anyway
-        pass
 
 
 class Backoff:

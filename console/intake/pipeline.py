@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
@@ -31,6 +32,10 @@ log = logging.getLogger("support_console.intake")
 # SQLite primary result codes that say the database, not the message, is the problem: retry the batch.
 # PERM, BUSY, LOCKED, NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB
 _INFRASTRUCTURE_CODES = {3, 5, 6, 7, 8, 10, 11, 13, 14, 15, 26}
+# A message the server would not give is asked for again after this, doubling up to the maximum: a fixed
+# file (an admin's chown) is filed within minutes, and a broken one costs the server one FETCH an hour.
+RETRY_UNREADABLE = timedelta(minutes=2)
+RETRY_UNREADABLE_MAX = timedelta(hours=1)
 
 
 @dataclass
@@ -38,6 +43,7 @@ class Incoming:
     raw: bytes
     received_at: datetime | None = None  # INTERNALDATE; None means "now"
     uid: int | None = None
+    retried: bool = False  # a message the server would not give before (an unreadable placeholder's)
 
 
 @dataclass
@@ -72,17 +78,25 @@ def is_infrastructure(exc: BaseException) -> bool:
 
 
 def file_messages(db: Database, cfg: Config, items: list[Incoming], now: datetime, *, source: str = "ingest",
-                  mailbox_key: tuple[str, str, int] | None = None, last_uid: int | None = None) -> list[Filed]:
+                  mailbox_key: tuple[str, str, int] | None = None, last_uid: int | None = None,
+                  unreadable: Sequence[tuple[int, str]] = ()) -> list[Filed]:
     """Store and file a batch. With mailbox_key=(account, folder, uidvalidity) each item's uid is recorded
-    as a source and the watermark moves to `last_uid` (or the highest uid) in the same commit."""
+    as a source and the watermark moves to `last_uid` (or the highest uid) in the same commit.
+    `unreadable`: [(uid, the server's answer)] for messages the server would not give; each becomes a
+    placeholder ticket, retried later (RETRY_UNREADABLE), and the watermark moves past it."""
     analyses = [_analyze(item.raw, cfg) for item in items]
     staff = cfg.staff_addresses
     out: list[Filed] = []
     with write(db):
         for item, a in zip(items, analyses, strict=True):
-            out.append(_file_guarded(db, cfg, item, a, now, source, mailbox_key, staff))
+            filed = _file_guarded(db, cfg, item, a, now, source, mailbox_key, staff)
+            if item.retried and mailbox_key is not None and item.uid is not None:
+                _recovered(db, cfg, mailbox_key, item.uid, filed, now)
+            out.append(filed)
         if mailbox_key is not None:
-            top = max([last_uid or 0, *(i.uid for i in items if i.uid is not None)])
+            for uid, answer in unreadable:
+                out.append(_placeholder(db, cfg, mailbox_key, uid, answer, now, source))
+            top = max([last_uid or 0, *(i.uid for i in items if i.uid is not None), *(u for u, _ in unreadable)])
             account, folder, uidvalidity = mailbox_key
             current = mailbox.get_watermark(db, account, folder)
             if top and (current is None or current[0] != uidvalidity or current[1] < top):
@@ -267,3 +281,62 @@ def _quarantine(db, cfg, item: Incoming, a: Analysis | None, exc: BaseException,
             log.warning("#%s: its first page could not be queued now (%s); the scheduler retries",
                         ticket_id, type(page_exc).__name__)
     return Filed("quarantined", ticket_id, row, item.uid)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long after its `attempts`-th failed FETCH an unreadable message is asked for again."""
+    return min(RETRY_UNREADABLE_MAX, RETRY_UNREADABLE * (2 ** max(0, min(attempts - 1, 16))))
+
+
+def _placeholder(db, cfg: Config, mailbox_key: tuple[str, str, int], uid: int, answer: str, now: datetime,
+                 source: str) -> Filed:
+    """A ticket that stands for a message the server would not give: visible and flagged, with the
+    server's answer, so a person knows mail is waiting; the message itself is fetched again later."""
+    account, folder, uidvalidity = mailbox_key
+    known = mailbox.get_unreadable(db, account, folder, uidvalidity, uid)
+    if known is not None:  # the same UID refused again (a batch retried after a crash): one placeholder
+        return Filed("unreadable", known["ticket_id"], 0, uid)
+    answer = clean_line(answer, 300)
+    cls = cfg.routing.default_class
+    received = now.replace(microsecond=0)
+    why = f"the IMAP server would not give this message (UID {uid} in {folder}): {answer}"
+    log.warning("%s: UID %d could not be fetched (%s); a placeholder ticket stands for it and it is retried",
+                folder, uid, answer)
+    ticket_id = tickets.create_ticket(
+        db, cls=cls, class_reason="unreadable on the server: class not known yet",
+        subject=f"(unreadable message: UID {uid} in {clean_line(folder, 100)})", requester="", requester_name="",
+        received_at=received, due_at=pol.deadline(cls, received, cfg.sla),
+        next_step_at=pol.first_step_at(cls, received, cfg.sla), now=now, quarantined=True)
+    key = f"unreadable:{account}/{folder}/{uidvalidity}/{uid}"
+    columns = messages.message_columns({"subject": f"(unreadable message: UID {uid})", "defects": [why],
+                                        "unparseable": True}, messages.sha256(b""), 0, key)
+    row = messages.add_message(db, ticket_id=ticket_id, kind="new", received_at=iso(received), now=iso(now),
+                               source=source, raw=b"", columns=columns)
+    mailbox.add_unreadable(db, account, folder, uidvalidity, uid, ticket_id=ticket_id, answer=answer, now=now,
+                           next_try_at=now + retry_delay(1))
+    audit.add_event(db, ticket_id, "created", "intake", now, message=row, cls=cls, unreadable=why)
+    return Filed("unreadable", ticket_id, row, uid)
+
+
+def _recovered(db, cfg: Config, mailbox_key: tuple[str, str, int], uid: int, filed: Filed, now: datetime) -> None:
+    """An unreadable message was read at last and filed as any mail is: its placeholder points there and,
+    being only a stand-in, is resolved."""
+    account, folder, uidvalidity = mailbox_key
+    row = mailbox.get_unreadable(db, account, folder, uidvalidity, uid)
+    if row is None or row["state"] != "waiting":
+        return
+    mailbox.close_unreadable(db, account, folder, uidvalidity, uid, state="filed", now=now,
+                             message_row=filed.message_row)
+    placeholder = row["ticket_id"]
+    if placeholder is None or placeholder == filed.ticket_id:
+        return
+    target = f"#{filed.ticket_id}" if filed.ticket_id is not None else "unfiled mail"
+    cancelled = _escalation().stop(db, placeholder, now, f"the message was read and filed as {target}")
+    t = tickets.get_ticket(db, placeholder)
+    if t["status"] != "resolved":
+        tickets.update_ticket(db, placeholder, {"status": "resolved", "resolved_at": now}, now)
+    audit.add_event(db, placeholder, "unreadable_recovered", "intake", now, uid=uid, filed_as=filed.ticket_id,
+                    message=filed.message_row, outcome=filed.outcome, cancelled_pages=cancelled)
+    if filed.ticket_id is not None:
+        audit.add_event(db, filed.ticket_id, "unreadable_recovered", "intake", now, uid=uid, placeholder=placeholder,
+                        message=filed.message_row)

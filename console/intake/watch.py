@@ -12,6 +12,7 @@ intake itself, not only the scheduler.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -24,8 +25,8 @@ from console import health
 from console.clock import Clock
 from console.config import Config
 from console.intake import imap
-from console.intake.pipeline import Incoming, file_messages
-from store import heartbeat, mailbox, open_db, write
+from console.intake.pipeline import Incoming, file_messages, retry_delay
+from store import audit, heartbeat, mailbox, open_db, write
 from store.db import StoreError
 from store.times import iso
 
@@ -63,8 +64,10 @@ class Intake:
         self.backoff = imap.Backoff()
         self.name = f"{health.INTAKE_PREFIX}{self.imap.account}/{self.imap.folder}"
         self.status = {"state": "connecting", "ever_connected": False, "started_at": iso(clock.now()),
-                       "last_sync_at": None, "last_error": None, "last_error_at": None, "waiting": None}
+                       "last_sync_at": None, "last_error": None, "last_error_at": None, "waiting": None,
+                       **health.carried_over(heartbeat.get(self.db, self.name), clock.now())}
         self.unannounced = 0  # messages found that no response had announced (diagnostics, tests)
+        self._view: int | None = None  # the UIDVALIDITY being synced, which a renewed connection must show
 
     # --- the heartbeat row ---------------------------------------------------------------------
 
@@ -87,6 +90,7 @@ class Intake:
         stored = 0
         prior_state = self.status["state"]
         view = imap.select_state(client, self.imap)
+        self._view = view.uidvalidity
         while not self.stop.is_set():
             wm = mailbox.get_watermark(self.db, self.imap.account, self.imap.folder)
             last_uid = 0
@@ -103,6 +107,9 @@ class Intake:
             if not uids and again == view:
                 break
             view = again
+            self._view = view.uidvalidity
+        if not self.stop.is_set():
+            stored += self.retry_unreadable(client, view.uidvalidity)
         self.status.update(state=prior_state if prior_state != "syncing" else "idle",
                            last_sync_at=iso(self.clock.now()), waiting=0)
         if beat:
@@ -117,16 +124,63 @@ class Intake:
             if self.stop.is_set():  # SIGTERM mid-backlog: stop after committing what was fetched
                 break
             batch = uids[i:i + self.imap.batch_size]
-            fetched = imap.fetch_batch(client, batch)
+            fetched, refused = self._fetch(client, batch)
             items = [Incoming(raw=f.raw, received_at=f.internaldate, uid=f.uid) for f in fetched]
             filed = file_messages(self.db, self.cfg, items, self.clock.now(), source="imap", mailbox_key=key,
-                                  last_uid=batch[-1])
+                                  last_uid=batch[-1], unreadable=refused)
             self.on_commit(len(filed))
-            self._mark_processed(client, [f.uid for f in filed])
+            self._mark_processed(client, [f.uid for f in filed if f.outcome != "unreadable"])
             stored += sum(1 for f in filed if f.outcome != "duplicate")
             self._beat(waiting=len(uids) - i - len(batch))
         log.info("%s: %d new message(s), %d stored", self.imap.folder, len(uids), stored)
         return stored
+
+    def _fetch(self, client, uids: list[int]) -> tuple[list[imap.Fetched], list[tuple[int, str]]]:
+        """A batch, or, when the server refuses it, each message alone: one it will not give (a file it
+        cannot read) is returned as (uid, its answer) and stops nothing behind it."""
+        try:
+            return imap.fetch_batch(client, uids), []
+        except imap.FetchRefused as exc:
+            if len(uids) > 1:
+                log.warning("%s: the server refused a FETCH of %d messages (%s); fetching them one at a time",
+                            self.imap.folder, len(uids), exc.answer)
+            if exc.hung_up:
+                client.renew()
+            return imap.fetch_each(client, uids, client.renew)
+
+    def retry_unreadable(self, client, uidvalidity: int) -> int:
+        """Ask again for messages the server would not give, whose next try has come. One it now gives is
+        filed as any mail is (its placeholder resolved, pointing to it); one no longer there is let go."""
+        now = self.clock.now()
+        key = (self.imap.account, self.imap.folder, uidvalidity)
+        due = mailbox.unreadable_due(self.db, *key, now)
+        filed = 0
+        for row in due:
+            if self.stop.is_set():
+                break
+            uid = row["uid"]
+            try:
+                got = imap.fetch_batch(client, [uid])
+            except imap.FetchRefused as exc:
+                if exc.hung_up:
+                    client.renew()
+                with write(self.db):
+                    mailbox.retry_unreadable_later(self.db, *key, uid, answer=exc.answer, now=now,
+                                                   next_try_at=now + retry_delay(row["attempts"] + 1))
+                continue
+            if not got:  # expunged meanwhile: nothing left to read; the placeholder stays for a person
+                with write(self.db):
+                    mailbox.close_unreadable(self.db, *key, uid, state="gone", now=now)
+                    if row["ticket_id"] is not None:
+                        audit.add_event(self.db, row["ticket_id"], "unreadable_gone", "intake", now, uid=uid)
+                continue
+            items = [Incoming(raw=f.raw, received_at=f.internaldate, uid=f.uid, retried=True) for f in got]
+            done = file_messages(self.db, self.cfg, items, self.clock.now(), source="imap", mailbox_key=key)
+            self.on_commit(len(done))
+            self._mark_processed(client, [f.uid for f in done])
+            filed += len(done)
+            log.info("%s: UID %d, which the server would not give before, was read and filed", self.imap.folder, uid)
+        return filed
 
     def _mark_processed(self, client, uids: list[int]) -> None:
         # Cosmetic and idempotent, only after the commit; failure changes nothing we rely on.
@@ -138,11 +192,34 @@ class Intake:
 
     # --- connecting ----------------------------------------------------------------------------
 
-    def once(self) -> int:
+    def _open(self) -> _Session:
+        """A logged-in connection that can be renewed in place (see _Session)."""
+        return _Session(self.connect(self.imap, self.password), self._renewed)
+
+    def _renewed(self):
         client = self.connect(self.imap, self.password)
+        try:
+            view = imap.select_state(client, self.imap)
+            if self._view is not None and view.uidvalidity != self._view:
+                raise imap.IntakeError(f"UIDVALIDITY of {self.imap.folder} changed while reconnecting")
+        except BaseException:
+            _logout(client)
+            raise
+        return client
+
+    def once(self) -> int:
+        try:
+            client = self._open()
+        except imap.IntakeError as exc:  # recorded: run from a timer, failures must show as staleness too
+            self._beat(state="error", last_error=str(exc), last_error_at=iso(self.clock.now()))
+            raise
         try:
             self.status.update(ever_connected=True, state="polling")
             return self.sync(client)
+        except (imap.IntakeError, OSError, imap.IMAPClientError, EOFError) as exc:
+            self._beat(state="error", last_error=f"IMAP connection lost ({_describe(exc)})",
+                       last_error_at=iso(self.clock.now()))
+            raise
         finally:
             _logout(client)
 
@@ -152,7 +229,7 @@ class Intake:
         while not self.stop.is_set():
             client = None
             try:
-                client = self.connect(self.imap, self.password)
+                client = self._open()
                 self.status["ever_connected"] = True
                 self._beat(state="syncing")
                 idle = self.imap.idle and b"IDLE" in client.capabilities()
@@ -182,6 +259,9 @@ class Intake:
             finally:
                 if client is not None:
                     _logout(client)
+        # Told to stop: the next start of this mailbox counts a possible outage from then, not from the last
+        # sync (a poller stopped for maintenance is not stale the moment it starts again).
+        self._beat(state="stopped")
 
     def _pause(self, exc: Exception, what: str | None = None) -> bool:
         if what is None:
@@ -247,6 +327,22 @@ class Intake:
         return found
 
 
+class _Session:
+    """The connection intake works over. Dovecot hangs up on a client whose FETCH hit a file it cannot
+    read (`* BYE FETCH failed`); renew() then logs in again, selects the folder and carries on in place,
+    so the caller's loops keep their reference."""
+
+    def __init__(self, client, renew: Callable[[], object]):
+        self.client, self._renew = client, renew
+
+    def __getattr__(self, name: str):
+        return getattr(self.client, name)
+
+    def renew(self) -> None:
+        _logout(self.client)
+        self.client = self._renew()
+
+
 def _describe(exc: Exception) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -256,7 +352,5 @@ def _logout(client) -> None:
     try:
         client.logout()
     except Exception:  # noqa: BLE001
-        try:
+        with contextlib.suppress(Exception):
             client.shutdown()
-        except Exception:  # noqa: BLE001
-            pass

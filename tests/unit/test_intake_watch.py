@@ -180,11 +180,12 @@ def test_intake_writes_its_own_heartbeat_row(imap_cfg):
     run(imap_cfg, [(3.0, 1, "idle"), (4.0, 2, None)], until=2 * LIVENESS + 1)
     beats, row = _row(imap_cfg)
     d = row["detail"]
-    assert (d["state"], d["ever_connected"], d["waiting"], d["last_error"]) == ("idle", True, 0, None)
+    # told to stop at 61 s, it says so last: the next start counts a possible outage afresh
+    assert (d["state"], d["ever_connected"], d["waiting"], d["last_error"]) == ("stopped", True, 0, None)
     # mail 1 was synced at 3 s; the liveness check 30 s later found mail 2 and synced again
-    assert d["last_sync_at"] == row["at"] == "2026-11-02T16:00:33Z"
+    assert d["last_sync_at"] == "2026-11-02T16:00:33Z" and row["at"] == "2026-11-02T16:01:01Z"
     c = health.assess_intake(beats, T0 + timedelta(seconds=62))
-    assert c.ok and c.state == "idle", c
+    assert c.ok and c.state == "stopped", c
 
 
 def test_before_it_ever_connected_intake_says_cannot_connect(imap_cfg, caplog):
@@ -198,6 +199,6 @@ def test_before_it_ever_connected_intake_says_cannot_connect(imap_cfg, caplog):
     assert "cannot connect (IntakeError: IMAP server 127.0.0.1:1: connection refused)" in caplog.text
     assert "connection lost" not in caplog.text
     beats, row = _row(imap_cfg)
-    assert row["detail"]["state"] == "error" and not row["detail"]["ever_connected"]
+    assert row["detail"]["state"] == "stopped" and not row["detail"]["ever_connected"]
     c = health.assess_intake(beats, T0)
     assert not c.ok and "cannot connect" in c.summary and "connection refused" in c.summary
