@@ -83,3 +83,20 @@ def test_failed_mail_degrades_the_outbox_and_pending_mail_is_shown():
     assert h.healthy and "mail: 2 pending, 0 failed" in h.outbox.summary
     h = health.assess([beat("scheduler", 1), intake()], {"mail_failed": 1}, NOW)
     assert not h.outbox.ok and not h.healthy and "mail: 0 pending, 1 failed" in h.outbox.summary
+
+
+def test_a_restarted_intake_keeps_its_last_sync_and_only_a_clean_stop_counts_afresh():
+    synced = iso(NOW - timedelta(hours=2))
+    crashed = beat("intake:desk@mail/INBOX", 60, state="error", last_sync_at=synced,
+                   counts_from=iso(NOW - timedelta(days=1)), started_at=iso(NOW - timedelta(minutes=1)))
+    kept = health.carried_over(crashed, NOW)
+    assert kept == {"last_sync_at": synced, "counts_from": iso(NOW - timedelta(days=1))}
+    row = intake(**kept)
+    assert [o.since for o in health.intake_outages([row], NOW)] == [synced]  # stale: paged, however many restarts
+
+    stopped = beat("intake:desk@mail/INBOX", 60, state="stopped", last_sync_at=synced)
+    fresh = health.carried_over(stopped, NOW)
+    assert fresh == {"last_sync_at": synced, "counts_from": iso(NOW)}
+    assert health.intake_outages([intake(**fresh)], NOW) == []
+    assert health.intake_outages([intake(**fresh)], NOW + timedelta(minutes=6))
+    assert health.carried_over(None, NOW) == {"counts_from": iso(NOW)}
