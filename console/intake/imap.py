@@ -199,6 +199,52 @@ def fetch_batch(client: IMAPClient, uids: list[int]) -> list[Fetched]:
     return out
 
 
+def fetch_sizes(client: IMAPClient, uids: list[int]) -> dict[int, int]:
+    """RFC822.SIZE of each message (cheap: from the server's index), so batches can be bounded by bytes.
+    Raises FetchRefused like fetch_batch (a server may read a file to learn its size)."""
+    try:
+        data = client.fetch(list(uids), [b"RFC822.SIZE"])
+    except IMAPClientAbortError as exc:
+        if "fetch failed" not in str(exc).lower():
+            raise
+        raise FetchRefused(clean_answer(exc), hung_up=True) from None
+    except IMAPClientError as exc:
+        answer = clean_answer(exc)
+        if any(code in answer.lower() for code in _TRANSIENT_CODES):
+            raise IntakeError(f"the server cannot give mail now: {answer}") from None
+        raise FetchRefused(answer) from None
+    out = {}
+    for uid, item in data.items():
+        size = item.get(b"RFC822.SIZE")
+        if isinstance(size, int):
+            out[uid] = size
+    return out
+
+
+def by_bytes(uids: list[int], sizes: dict[int, int] | None, limit: int) -> list[list[int]]:
+    """Split UIDs (in order) into batches of at most `limit` bytes by the server's sizes. A message bigger
+    than the limit goes alone; one of unknown size too (with no sizes at all, every message goes alone)."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid) if sizes is not None else None
+        if size is None or size >= limit:
+            if current:
+                batches.append(current)
+            batches.append([uid])
+            current, total = [], 0
+            continue
+        if current and total + size > limit:
+            batches.append(current)
+            current, total = [], 0
+        current.append(uid)
+        total += size
+    if current:
+        batches.append(current)
+    return batches
+
+
 def fetch_each(client: IMAPClient, uids: list[int], renew: Callable[[], None]
                ) -> tuple[list[Fetched], list[tuple[int, str]]]:
     """After a refused batch: one message at a time, so that one the server will not give stops nothing

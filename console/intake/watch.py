@@ -38,7 +38,16 @@ LIVENESS_SECONDS = 30.0  # DONE + NOOP during IDLE: a dropped connection looks e
 # own 30 s check. So this soon after each entry into IDLE that follows a sync, intake leaves IDLE once,
 # looks for new UIDs, and goes straight back in when there are none.
 PROBE_SECONDS = 0.2
+# Cyrus without idled (Debian's default) announces new mail only in replies to DONE or NOOP. Until a server
+# has announced mail during IDLE, intake leaves IDLE this often for DONE, NOOP and IDLE again: three
+# one-line commands, no SELECT or SEARCH unless something was announced. A Class III is then filed within
+# about this long plus the fetch; once the server shows it pushes, the checks drop to LIVENESS_SECONDS.
+ASK_SECONDS = 2.5
 NEWS = (b"EXISTS", b"RECENT")
+# At most this many bytes of mail (by the server's RFC822.SIZE) are fetched and filed in one batch: peak
+# memory is a fixed base plus about twice a batch's bytes (the bytes read, and the copies parsing makes),
+# so a backlog of 20 MB attachments files within a few hundred MB. A bigger single message goes alone.
+BATCH_BYTES = 32 * 1024 * 1024
 
 
 def _news(responses) -> bool:
@@ -54,11 +63,17 @@ class Intake:
 
     def __init__(self, cfg: Config, clock: Clock, stop: threading.Event, on_commit=None, *,
                  liveness_seconds: float = LIVENESS_SECONDS, monotonic: Callable[[], float] = time.monotonic,
-                 connect: Callable = imap.connect):
+                 connect: Callable = imap.connect, ask_seconds: float | None = None):
         assert cfg.imap is not None
         self.cfg, self.imap, self.clock, self.stop = cfg, cfg.imap, clock, stop
         self.on_commit = on_commit or (lambda n: None)
         self.liveness_seconds, self.monotonic, self.connect = liveness_seconds, monotonic, connect
+        self.ask_seconds = ask_seconds if ask_seconds is not None else ASK_SECONDS
+        # Whether this server has announced new mail during IDLE. Until it does (and again after it let
+        # mail wait for DONE or NOOP), intake asks every ask_seconds.
+        self.pushes = False
+        self._idle_since = self._looked_at = self._asked_at = 0.0
+        self._probed = False
         self.db = open_db(cfg.store_path)
         self.password = imap.resolve_password(cfg.imap)
         self.backoff = imap.Backoff()
@@ -120,20 +135,38 @@ class Intake:
         self._beat(state="syncing", waiting=len(uids))
         key = (self.imap.account, self.imap.folder, uidvalidity)
         stored = 0
-        for i in range(0, len(uids), self.imap.batch_size):
+        done = 0
+        for batch in self._batches(client, uids):
             if self.stop.is_set():  # SIGTERM mid-backlog: stop after committing what was fetched
                 break
-            batch = uids[i:i + self.imap.batch_size]
             fetched, refused = self._fetch(client, batch)
             items = [Incoming(raw=f.raw, received_at=f.internaldate, uid=f.uid) for f in fetched]
+            del fetched  # the raw bytes live on in items only: a batch's bytes are held once, not twice
             filed = file_messages(self.db, self.cfg, items, self.clock.now(), source="imap", mailbox_key=key,
                                   last_uid=batch[-1], unreadable=refused)
+            del items
             self.on_commit(len(filed))
             self._mark_processed(client, [f.uid for f in filed if f.outcome != "unreadable"])
             stored += sum(1 for f in filed if f.outcome != "duplicate")
-            self._beat(waiting=len(uids) - i - len(batch))
+            done += len(batch)
+            self._beat(waiting=len(uids) - done)
         log.info("%s: %d new message(s), %d stored", self.imap.folder, len(uids), stored)
         return stored
+
+    def _batches(self, client, uids: list[int]):
+        """The UIDs in order, in batches of at most batch_size messages and BATCH_BYTES bytes (by the sizes
+        the server gives first), so that memory stays bounded whatever the mail weighs."""
+        for i in range(0, len(uids), self.imap.batch_size):
+            chunk = uids[i:i + self.imap.batch_size]
+            try:
+                sizes: dict[int, int] | None = imap.fetch_sizes(client, chunk)
+            except imap.FetchRefused as exc:  # one message's size cannot be had: take them one at a time
+                log.warning("%s: the server refused the sizes of %d messages (%s); fetching them one at a time",
+                            self.imap.folder, len(chunk), exc.answer)
+                if exc.hung_up:
+                    client.renew()
+                sizes = None
+            yield from imap.by_bytes(chunk, sizes, BATCH_BYTES)
 
     def _fetch(self, client, uids: list[int]) -> tuple[list[imap.Fetched], list[tuple[int, str]]]:
         """A batch, or, when the server refuses it, each message alone: one it will not give (a file it
@@ -279,37 +312,57 @@ class Intake:
         self._enter_idle(client)
         while not self.stop.is_set():
             t0 = self.monotonic()
-            # Wake for the probe and the liveness check on time, and at least every second for the stop flag.
-            deadline = self._idle_since + (self.liveness_seconds if self._probed else PROBE_SECONDS)
-            wait = max(0.05, min(1.0, deadline - t0))
+            # Wake for the probe, the quick ask and the liveness check on time, and at least every second
+            # for the stop flag.
+            quick = None if self.pushes else min(self.liveness_seconds, self.ask_seconds)
+            targets = [self._looked_at + self.liveness_seconds]
+            if not self._probed:
+                targets.append(self._idle_since + PROBE_SECONDS)
+            if quick is not None:
+                targets.append(self._asked_at + quick)
+            wait = max(0.05, min(1.0, min(targets) - t0))
             responses = client.idle_check(timeout=wait)
             now = self.monotonic()
             if _bye(responses):
                 raise ConnectionAbortedError("server said BYE")
-            announced = _news(responses)
+            pushed = _news(responses)
+            if pushed and not self.pushes:
+                self.pushes = True
+                log.info("%s: the server announces new mail during IDLE; checking every %gs",
+                         self.imap.folder, self.liveness_seconds)
             suspicious = not responses and now - t0 < wait / 2  # EOF returns [] at once, forever
-            due = announced or suspicious or now - self._idle_since >= self.liveness_seconds \
+            due = pushed or suspicious or now - self._looked_at >= self.liveness_seconds \
                 or now - self._idle_since >= self.imap.idle_refresh_seconds
             probe = not self._probed and now - self._idle_since >= PROBE_SECONDS
-            if not (due or probe):
+            ask = quick is not None and now - self._asked_at >= quick
+            if not (due or probe or ask):
                 continue
             _, done = client.idle_done()  # raises on a dead connection
-            announced = announced or _news(done)
-            if not due:  # the probe: whatever arrived around the start of IDLE is taken now
-                if self._look(client, announced):
+            said = _news(done)
+            if not due:
+                # The probe (whatever arrived around the start of IDLE is taken now), or the quick ask of a
+                # server not known to push: DONE and NOOP are where such a server announces new mail.
+                if ask:
+                    _, more = client.noop()
+                    self._asked_at = now
+                    said = said or _news(more)
+                if (said or probe) and self._look(client, said, held_back=said):
                     self._enter_idle(client)
-                else:
+                    continue
+                if probe:
                     self._probed = True
-                    client.idle()
+                client.idle()  # no heartbeat write: a quick ask comes every few seconds
                 continue
             _, more = client.noop()
-            self._look(client, announced or _news(more))
+            said = said or _news(more)
+            self._look(client, pushed or said, held_back=said and not pushed)
             self._enter_idle(client)
         client.idle_done()
 
     def _enter_idle(self, client) -> None:
         client.idle()
-        self._idle_since, self._probed = self.monotonic(), False
+        self._idle_since = self._looked_at = self._asked_at = self.monotonic()
+        self._probed = False
         self._beat()  # after IDLE began: a write here would widen the window the probe is for
 
     def _poll_loop(self, client) -> None:
@@ -318,12 +371,19 @@ class Intake:
             self._look(client, _news(responses))
             self._beat()
 
-    def _look(self, client, announced: bool) -> int:
-        """Out of IDLE: file what is above the watermark, announced or not (the liveness compare)."""
+    def _look(self, client, announced: bool, *, held_back: bool = False) -> int:
+        """Out of IDLE: file what is above the watermark, announced or not (the liveness compare).
+        `held_back`: the news came in the reply to DONE or NOOP, not during IDLE. Mail found so, or found
+        unannounced, means the server does not push (or not always): ask every ask_seconds again."""
+        self._looked_at = self.monotonic()
         found = self.sync(client, beat=False)
         if found and not announced:
             self.unannounced += found
             log.info("%s: %d new message(s) found that the server had not announced", self.imap.folder, found)
+        if found and (held_back or not announced) and self.pushes:
+            self.pushes = False
+            log.info("%s: the server did not announce new mail during IDLE; asking every %gs",
+                     self.imap.folder, self.ask_seconds)
         return found
 
 
