@@ -341,3 +341,9 @@ def m2101_unreadable(db):
         );
         CREATE INDEX unreadable_due ON unreadable(account, folder, state, next_try_at);
         """)
+
+
+@migrations()
+def m2102_messages_in_reply_to(db):
+    # An original that arrives after its reply finds the reply's ticket by the reply's In-Reply-To.
+    db.execute("CREATE INDEX IF NOT EXISTS messages_in_reply_to ON messages(in_reply_to) WHERE in_reply_to IS NOT NULL")

@@ -60,6 +60,7 @@ class Analysis:
     tag: int | None  # a [#123] subject tag
     participants: tuple[str, ...]  # who joins a new ticket
     machine: str | None = None  # why it is machine-made (autoreply.why_automatic), or a List-Id: no receipt
+    message_id: str | None = None
 
 
 def analyze(raw: bytes, routing: Routing, max_bytes: int) -> Analysis:
@@ -81,7 +82,7 @@ def analyze(raw: bytes, routing: Routing, max_bytes: int) -> Analysis:
         sender_name=mail.from_name,
         columns=messages.message_columns(_fields(mail), messages.sha256(raw), len(raw), key),
         thread_ids=reference_ids(mail, bounce=(auto == "bounce")), tag=subject_tag(mail.subject),
-        participants=_participants(mail, routing), machine=machine,
+        participants=_participants(mail, routing), machine=machine, message_id=mail.message_id,
     )
 
 

@@ -48,7 +48,9 @@ class Incoming:
 
 @dataclass
 class Filed:
-    outcome: str  # "new" | "reply" | "reopened" | "autoreply" | "bounce" | "duplicate" | "quarantined" | "page-reply"
+    # "new" | "reply" | "reopened" | "autoreply" | "bounce" | "duplicate" | "quarantined" | "page-reply" |
+    # "unreadable" (a placeholder) | "joined" (an original that arrived after its reply)
+    outcome: str
     ticket_id: int | None
     message_row: int
     uid: int | None = None
@@ -173,6 +175,9 @@ def _file_one(db, cfg, item: Incoming, a: Analysis, now, source, mailbox_key, st
         return Filed(kind, thread.ticket_id, row, item.uid)
     if thread.ticket_id is not None:
         return _reply(db, item, a, thread, received, now, source, mailbox_key)
+    early = threads.find_early_reply(db, a.message_id, a.sender, staff)
+    if early is not None:
+        return _original_joins(db, cfg, item, a, early, received, now, source, mailbox_key)
     # New mail; also machine mail to an urgent address (monitoring): never suppressed, flagged "automated".
     return _new_ticket(db, cfg, item, a, thread, received, now, source, mailbox_key)
 
@@ -225,6 +230,26 @@ def _reply(db, item, a: Analysis, thread: threads.Thread, received, now, source,
                     by=a.sender)
     _source(db, mailbox_key, item, row, now)
     return Filed(outcome, ticket_id, row, item.uid)
+
+
+def _original_joins(db, cfg, item: Incoming, a: Analysis, ticket_id: int, received, now, source,
+                    mailbox_key) -> Filed:
+    """An original that arrives after a reply to it (a reply-all that reached the desk first and opened a
+    ticket): it joins that ticket, which takes its subject and requester, so the thread is one ticket. The
+    ticket keeps its number, its clock (the customer's first mail to arrive started it) and its pages."""
+    row = messages.add_message(db, ticket_id=ticket_id, kind="new", received_at=iso(received), now=iso(now),
+                               source=source, raw=item.raw, columns=a.columns)
+    t = tickets.get_ticket(db, ticket_id)
+    changes: dict = {"last_message_at": max(received, parse_iso(t["last_message_at"]) or received)}
+    if a.sender:
+        changes.update(subject=a.subject[:500], requester=a.sender, requester_name=a.sender_name)
+    tickets.update_ticket(db, ticket_id, changes, now)
+    tickets.add_participants(db, ticket_id, a.participants)
+    audit.add_event(db, ticket_id, "original_joined", "intake", now, message=row, by=a.sender,
+                    previous_subject=t["subject"], previous_requester=t["requester"])
+    _source(db, mailbox_key, item, row, now)
+    _raise_class(db, cfg, ticket_id, a, now)  # the original may have gone to urgent@ when the reply did not
+    return Filed("joined", ticket_id, row, item.uid)
 
 
 def _raise_class(db, cfg, ticket_id: int, a: Analysis, now: datetime) -> None:
