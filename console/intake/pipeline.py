@@ -34,6 +34,8 @@ log = logging.getLogger("support_console.intake")
 _INFRASTRUCTURE_CODES = {3, 5, 6, 7, 8, 10, 11, 13, 14, 15, 26}
 # A message the server would not give is asked for again after this, doubling up to the maximum: a fixed
 # file (an admin's chown) is filed within minutes, and a broken one costs the server one FETCH an hour.
+# A server's received time further than this from what is possible (clock_skew) is not believed.
+CLOCK_SKEW = timedelta(minutes=5)
 RETRY_UNREADABLE = timedelta(minutes=2)
 RETRY_UNREADABLE_MAX = timedelta(hours=1)
 
@@ -44,6 +46,7 @@ class Incoming:
     received_at: datetime | None = None  # INTERNALDATE; None means "now"
     uid: int | None = None
     retried: bool = False  # a message the server would not give before (an unreadable placeholder's)
+    not_before: datetime | None = None  # it arrived after this (clock_skew); None: not known
 
 
 @dataclass
@@ -92,6 +95,14 @@ def file_messages(db: Database, cfg: Config, items: list[Incoming], now: datetim
     with write(db):
         for item, a in zip(items, analyses, strict=True):
             filed = _file_guarded(db, cfg, item, a, now, source, mailbox_key, staff)
+            skew = clock_skew(item, now)
+            if skew and filed.ticket_id is not None and filed.outcome not in ("duplicate", "unreadable"):
+                assert item.received_at is not None
+                audit.add_event(db, filed.ticket_id, "received_time_replaced", "intake", now, message=filed.message_row,
+                                server_time=iso(item.received_at), used=iso(now.replace(microsecond=0)),
+                                why=f"the server's received time is {skew}")
+                log.warning("message %s: the server's received time %s is %s; using %s", filed.message_row,
+                            iso(item.received_at), skew, iso(now))
             if item.retried and mailbox_key is not None and item.uid is not None:
                 _recovered(db, cfg, mailbox_key, item.uid, filed, now)
             out.append(filed)
@@ -137,9 +148,26 @@ def _source(db, mailbox_key, item: Incoming, row: int, now: datetime) -> None:
 def _arrival(item: Incoming, now: datetime) -> datetime:
     # The customer's clock starts when the server got the mail; never in our future.
     t = item.received_at
-    if t is None or t.tzinfo is None or t > now:
+    if t is None or t.tzinfo is None or t > now or clock_skew(item, now):
         return now.replace(microsecond=0)
     return t.replace(microsecond=0)
+
+
+def clock_skew(item: Incoming, now: datetime) -> str | None:
+    """Why the server's received time of this mail cannot be right, or None. Pure.
+
+    More than CLOCK_SKEW ahead of the desk's clock; or behind the time before which it cannot have
+    arrived (`not_before`: intake's last sync that reached the end of the mailbox, when this mail was not
+    there yet) by more than CLOCK_SKEW. Then the server's clock is wrong (or the time was set by hand), and
+    the time intake saw the mail stands in: a new Class III is never born breached by a wrong clock."""
+    t = item.received_at
+    if t is None or t.tzinfo is None:
+        return None
+    if t > now + CLOCK_SKEW:
+        return "ahead of the desk's clock"
+    if item.not_before is not None and t < item.not_before - CLOCK_SKEW:
+        return "before intake's last look at the mailbox, which did not hold it yet"
+    return None
 
 
 def _file_one(db, cfg, item: Incoming, a: Analysis, now, source, mailbox_key, staff) -> Filed:

@@ -28,7 +28,7 @@ from console.intake import imap
 from console.intake.pipeline import Incoming, file_messages, retry_delay
 from store import audit, heartbeat, mailbox, open_db, write
 from store.db import StoreError
-from store.times import iso
+from store.times import iso, parse_iso
 
 log = logging.getLogger("support_console.intake")
 
@@ -117,7 +117,10 @@ class Intake:
                     last_uid = wm[1]
             uids = imap.new_uids(client, last_uid)
             if uids:
-                stored += self._file(client, view.uidvalidity, uids)
+                # Mail above the watermark arrived after the last sync that reached the end of the mailbox
+                # (not known after a UIDVALIDITY change or before the first sync): clock_skew's bound.
+                synced = parse_iso(self.status.get("last_sync_at")) if last_uid else None
+                stored += self._file(client, view.uidvalidity, uids, not_before=synced)
             again = imap.select_state(client, self.imap)
             if not uids and again == view:
                 break
@@ -131,7 +134,7 @@ class Intake:
             self._beat()
         return stored
 
-    def _file(self, client, uidvalidity: int, uids: list[int]) -> int:
+    def _file(self, client, uidvalidity: int, uids: list[int], not_before=None) -> int:
         self._beat(state="syncing", waiting=len(uids))
         key = (self.imap.account, self.imap.folder, uidvalidity)
         stored = 0
@@ -140,7 +143,8 @@ class Intake:
             if self.stop.is_set():  # SIGTERM mid-backlog: stop after committing what was fetched
                 break
             fetched, refused = self._fetch(client, batch)
-            items = [Incoming(raw=f.raw, received_at=f.internaldate, uid=f.uid) for f in fetched]
+            items = [Incoming(raw=f.raw, received_at=f.internaldate, uid=f.uid, not_before=not_before)
+                     for f in fetched]
             del fetched  # the raw bytes live on in items only: a batch's bytes are held once, not twice
             filed = file_messages(self.db, self.cfg, items, self.clock.now(), source="imap", mailbox_key=key,
                                   last_uid=batch[-1], unreadable=refused)
