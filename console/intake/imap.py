@@ -221,6 +221,35 @@ def fetch_sizes(client: IMAPClient, uids: list[int]) -> dict[int, int]:
     return out
 
 
+RECIPIENT_HEADERS = b"BODY.PEEK[HEADER.FIELDS (TO CC DELIVERED-TO X-ORIGINAL-TO)]"
+
+
+def fetch_recipients(client: IMAPClient, uids: list[int]) -> list[tuple[int, bytes, int | None]]:
+    """[(uid, its recipient header fields, its size)] without the bodies: what routing needs to find urgent
+    mail in a backlog. Raises FetchRefused like fetch_batch."""
+    try:
+        data = client.fetch(list(uids), [b"RFC822.SIZE", RECIPIENT_HEADERS])
+    except IMAPClientAbortError as exc:
+        if "fetch failed" not in str(exc).lower():
+            raise
+        raise FetchRefused(clean_answer(exc), hung_up=True) from None
+    except IMAPClientError as exc:
+        answer = clean_answer(exc)
+        if any(code in answer.lower() for code in _TRANSIENT_CODES):
+            raise IntakeError(f"the server cannot give mail now: {answer}") from None
+        raise FetchRefused(answer) from None
+    out = []
+    for uid in uids:
+        item = data.get(uid)
+        if item is None:
+            continue
+        block = next((bytes(v) for k, v in item.items() if isinstance(k, bytes) and k.startswith(b"BODY[HEADER")
+                      and isinstance(v, (bytes, bytearray))), b"")
+        size = item.get(b"RFC822.SIZE")
+        out.append((uid, block, size if isinstance(size, int) else None))
+    return out
+
+
 def by_bytes(uids: list[int], sizes: dict[int, int] | None, limit: int) -> list[list[int]]:
     """Split UIDs (in order) into batches of at most `limit` bytes by the server's sizes. A message bigger
     than the limit goes alone; one of unknown size too (with no sizes at all, every message goes alone)."""

@@ -149,6 +149,24 @@ def _routed(values: Iterable[str], route_to: Collection[str]) -> tuple[str, ...]
     return tuple(sorted(found))
 
 
+_CONTINUATION = re.compile(r"(?:\r\n|\r|\n)(?=[ \t])")  # a line break that folds a field onto the next line
+
+
+def routed_in_headers(block: bytes, route_to: Collection[str]) -> tuple[str, ...]:
+    """Which of route_to a header block (such as BODY[HEADER.FIELDS (TO CC ...)]) names in its recipient
+    fields: the cheap look at a backlog that finds urgent mail before its bodies are fetched. Never raises."""
+    try:
+        text = _CONTINUATION.sub("", block.decode("latin-1"))
+    except Exception:  # noqa: BLE001
+        return ()
+    values = []
+    for line in re.split(r"\r\n|\r|\n", text):
+        name, sep, value = line.partition(":")
+        if sep and name.strip().lower() in _RECIPIENT_FIELDS:
+            values.append(value)
+    return _routed(values, route_to)
+
+
 def _addresses(values: Iterable[str], notes: list[str] | None = None, *,
                cap: int | None = MAX_ADDRESSES) -> list[tuple[str, str]]:
     """Header values -> [(display name, lower-cased address)], at most `cap` a field; never raises."""

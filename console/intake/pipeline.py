@@ -84,11 +84,13 @@ def is_infrastructure(exc: BaseException) -> bool:
 
 def file_messages(db: Database, cfg: Config, items: list[Incoming], now: datetime, *, source: str = "ingest",
                   mailbox_key: tuple[str, str, int] | None = None, last_uid: int | None = None,
-                  unreadable: Sequence[tuple[int, str]] = ()) -> list[Filed]:
+                  unreadable: Sequence[tuple[int, str]] = (), move_watermark: bool = True) -> list[Filed]:
     """Store and file a batch. With mailbox_key=(account, folder, uidvalidity) each item's uid is recorded
     as a source and the watermark moves to `last_uid` (or the highest uid) in the same commit.
     `unreadable`: [(uid, the server's answer)] for messages the server would not give; each becomes a
-    placeholder ticket, retried later (RETRY_UNREADABLE), and the watermark moves past it."""
+    placeholder ticket, retried later (RETRY_UNREADABLE), and the watermark moves past it.
+    `move_watermark=False`: these messages are filed ahead of others below them (urgent mail first); their
+    sources are recorded, the watermark stays."""
     analyses = [_analyze(item.raw, cfg) for item in items]
     staff = cfg.staff_addresses
     out: list[Filed] = []
@@ -112,7 +114,8 @@ def file_messages(db: Database, cfg: Config, items: list[Incoming], now: datetim
             top = max([last_uid or 0, *(i.uid for i in items if i.uid is not None), *(u for u, _ in unreadable)])
             account, folder, uidvalidity = mailbox_key
             current = mailbox.get_watermark(db, account, folder)
-            if top and (current is None or current[0] != uidvalidity or current[1] < top):
+            # move_watermark=False: mail filed out of order (urgent first), with unfiled mail below it
+            if move_watermark and top and (current is None or current[0] != uidvalidity or current[1] < top):
                 mailbox.set_watermark(db, account, folder, uidvalidity, top, now)
     return out
 

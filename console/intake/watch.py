@@ -25,6 +25,7 @@ from console import health
 from console.clock import Clock
 from console.config import Config
 from console.intake import imap
+from console.intake.parse import routed_in_headers
 from console.intake.pipeline import Incoming, file_messages, retry_delay
 from store import audit, heartbeat, mailbox, open_db, write
 from store.db import StoreError
@@ -48,6 +49,7 @@ NEWS = (b"EXISTS", b"RECENT")
 # memory is a fixed base plus about twice a batch's bytes (the bytes read, and the copies parsing makes),
 # so a backlog of 20 MB attachments files within a few hundred MB. A bigger single message goes alone.
 BATCH_BYTES = 32 * 1024 * 1024
+TRIAGE_CHUNK = 5000  # UIDs per FETCH of a backlog's recipient headers (_triage)
 
 
 def _news(responses) -> bool:
@@ -139,38 +141,83 @@ class Intake:
         key = (self.imap.account, self.imap.folder, uidvalidity)
         stored = 0
         done = 0
-        for batch in self._batches(client, uids):
+        urgent: list[int] = []
+        sizes: dict[int, int] | None = None
+        if len(uids) > self.imap.batch_size and self.cfg.routing.urgent:
+            urgent, sizes = self._triage(client, uids)
+        # Urgent mail of a long backlog first. Out of order, so the watermark stays where it is: it moves
+        # only past what is filed, in the in-order pass below, which skips what was filed here.
+        early: set[int] = set()
+        for batch in self._batches(client, urgent, sizes):
+            if self.stop.is_set():
+                break
+            stored += self._file_batch(client, key, batch, not_before, last_uid=None)
+            early.update(batch)
+        if early:
+            log.info("%s: %d message(s) to an urgent address filed first, out of a backlog of %d",
+                     self.imap.folder, len(early), len(uids))
+        for batch in self._batches(client, uids, sizes):
             if self.stop.is_set():  # SIGTERM mid-backlog: stop after committing what was fetched
                 break
-            fetched, refused = self._fetch(client, batch)
-            items = [Incoming(raw=f.raw, received_at=f.internaldate, uid=f.uid, not_before=not_before)
-                     for f in fetched]
-            del fetched  # the raw bytes live on in items only: a batch's bytes are held once, not twice
-            filed = file_messages(self.db, self.cfg, items, self.clock.now(), source="imap", mailbox_key=key,
-                                  last_uid=batch[-1], unreadable=refused)
-            del items
-            self.on_commit(len(filed))
-            self._mark_processed(client, [f.uid for f in filed if f.outcome != "unreadable"])
-            stored += sum(1 for f in filed if f.outcome != "duplicate")
+            stored += self._file_batch(client, key, [u for u in batch if u not in early], not_before,
+                                       last_uid=batch[-1])
             done += len(batch)
             self._beat(waiting=len(uids) - done)
         log.info("%s: %d new message(s), %d stored", self.imap.folder, len(uids), stored)
         return stored
 
-    def _batches(self, client, uids: list[int]):
+    def _file_batch(self, client, key: tuple[str, str, int], batch: list[int], not_before,
+                    last_uid: int | None) -> int:
+        """Fetch and file one batch; with last_uid the watermark moves to it in the same commit."""
+        fetched, refused = self._fetch(client, batch) if batch else ([], [])
+        items = [Incoming(raw=f.raw, received_at=f.internaldate, uid=f.uid, not_before=not_before)
+                 for f in fetched]
+        del fetched  # the raw bytes live on in items only: a batch's bytes are held once, not twice
+        filed = file_messages(self.db, self.cfg, items, self.clock.now(), source="imap", mailbox_key=key,
+                              last_uid=last_uid, unreadable=refused, move_watermark=last_uid is not None)
+        del items
+        self.on_commit(len(filed))
+        self._mark_processed(client, [f.uid for f in filed if f.outcome != "unreadable"])
+        return sum(1 for f in filed if f.outcome != "duplicate")
+
+    def _triage(self, client, uids: list[int]) -> tuple[list[int], dict[int, int] | None]:
+        """A backlog longer than one batch: its recipient headers and sizes, cheaply (no bodies), to find
+        the mail sent to an urgent address. Returns those UIDs and every size; nothing when the server
+        will not give the headers (the backlog is then filed in order, as ever)."""
+        urgent: list[int] = []
+        sizes: dict[int, int] = {}
+        try:
+            for i in range(0, len(uids), TRIAGE_CHUNK):
+                if self.stop.is_set():
+                    return [], None
+                for uid, block, size in imap.fetch_recipients(client, uids[i:i + TRIAGE_CHUNK]):
+                    if size is not None:
+                        sizes[uid] = size
+                    if routed_in_headers(block, self.cfg.routing.urgent):
+                        urgent.append(uid)
+        except imap.FetchRefused as exc:
+            log.warning("%s: the server would not give the headers of the backlog (%s); filing it in order",
+                        self.imap.folder, exc.answer)
+            if exc.hung_up:
+                client.renew()
+            return [], None
+        return urgent, sizes
+
+    def _batches(self, client, uids: list[int], sizes: dict[int, int] | None = None):
         """The UIDs in order, in batches of at most batch_size messages and BATCH_BYTES bytes (by the sizes
         the server gives first), so that memory stays bounded whatever the mail weighs."""
         for i in range(0, len(uids), self.imap.batch_size):
             chunk = uids[i:i + self.imap.batch_size]
-            try:
-                sizes: dict[int, int] | None = imap.fetch_sizes(client, chunk)
-            except imap.FetchRefused as exc:  # one message's size cannot be had: take them one at a time
-                log.warning("%s: the server refused the sizes of %d messages (%s); fetching them one at a time",
-                            self.imap.folder, len(chunk), exc.answer)
-                if exc.hung_up:
-                    client.renew()
-                sizes = None
-            yield from imap.by_bytes(chunk, sizes, BATCH_BYTES)
+            known = sizes if sizes is not None and all(u in sizes for u in chunk) else None
+            if known is None:
+                try:
+                    known = imap.fetch_sizes(client, chunk)
+                except imap.FetchRefused as exc:  # one message's size cannot be had: take them one at a time
+                    log.warning("%s: the server refused the sizes of %d messages (%s); fetching them one at a "
+                                "time", self.imap.folder, len(chunk), exc.answer)
+                    if exc.hung_up:
+                        client.renew()
+            yield from imap.by_bytes(chunk, known, BATCH_BYTES)
 
     def _fetch(self, client, uids: list[int]) -> tuple[list[imap.Fetched], list[tuple[int, str]]]:
         """A batch, or, when the server refuses it, each message alone: one it will not give (a file it
