@@ -13,7 +13,10 @@
 (c) ingest: `support-console ingest` run once per mail, as an MTA pipe does. Floor: median wall time at
     most 0.15 s per mail.
 (d) Big mail: 25 mails of 20 MB (one attachment each) filed by `Intake.once()` in a process of its own;
-    prints its peak RSS. Ceiling: 400 MB (batches are bounded by bytes, watch.BATCH_BYTES).
+    prints its peak RSS. Ceiling: 400 MB (batches are bounded by bytes, watch.BATCH_BYTES). `--big-compare`
+    also measures batches bounded by count only, as before.
+(e) Urgent first: 20,000 mails land at once in a folder a `support-console poll` watches, the last one to
+    urgent@; time from the drop to its page at a real HTTP receiver. Floor: 3 s.
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from console.clock import SystemClock  # noqa: E402
 from console.config import load  # noqa: E402
 from console.intake.watch import Intake  # noqa: E402
+from store.times import parse_iso  # noqa: E402
 from tests.integration.helpers import (  # noqa: E402
     CLI, DESK_PASSWORD, PASSWORD_ENV, Poller, mail, scalar, wait_until, write_config,
 )
@@ -216,6 +220,57 @@ def latency(dovecot: Dovecot, work: Path, n: int) -> list[float]:
         poller.stop()
 
 
+def urgent_first(dovecot: Dovecot, work: Path, n: int) -> tuple[float | None, float | None]:
+    """A backlog of n mails lands at once in a watched folder, the last one to urgent@: seconds from the
+    drop to that Class III's page at a real HTTP receiver, and to the whole backlog being filed."""
+    from tests.servers.receivers import HTTPReceiver
+
+    folder = "Drop"
+    dovecot.create_folder(folder)
+    receiver = HTTPReceiver()
+    receiver.start()
+    cfg = write_config(work, port=dovecot.port, folder=folder, store=work / "drop.db", name="drop.toml",
+                       notify_url=receiver.url("/pager"))
+    db = work / "drop.db"
+    box = dovecot.maildir / f".{folder}"
+    tmp, new = box / "tmp", box / "new"
+    names = []
+    for i in range(n):  # written first, then renamed into new/ in one burst: the drop
+        to, subject = ("urgent@example.com", "checkout down") if i == n - 1 else ("support@example.com", None)
+        name = f"{time.time_ns()}.D{i}.bench"
+        # Mail as clients send it, all to support@ but the last (client_mail sends every 50th to urgent@).
+        raw = client_mail(i * 50 + 1) if subject is None else mail("urgent", to=to, subject=subject,
+                                                                    msgid="<drop-urgent@bench>")
+        (tmp / name).write_bytes(raw)
+        os.chown(tmp / name, 65534, 65534)
+        names.append(name)
+    poller = Poller(cfg, work / "drop-poller.log").start()
+    try:
+        wait_until(lambda: "watching" in poller.log(), 30, "the poller to watch", alive=poller.alive)
+        landing = time.perf_counter()
+        for name in names:
+            os.rename(tmp / name, new / name)
+        t0, wall0 = time.perf_counter(), time.time()
+        names_took = t0 - landing
+        paged = None
+        try:
+            wait_until(lambda: any("checkout down" in str(r.body) for r in receiver.records), 60, "the page",
+                       interval=0.01, alive=poller.alive)
+            paged = time.perf_counter() - t0
+            created = scalar(db, "SELECT created_at FROM tickets WHERE subject = 'checkout down'")
+            print(f"    (the Class III was filed {parse_iso(created).timestamp() - wall0:.2f}s after the drop, "
+                  f"which took {names_took:.2f}s to land)")
+            wait_until(lambda: scalar(db, "SELECT count(*) FROM tickets") == n, 300, "the backlog", interval=0.1,
+                       alive=poller.alive)
+            return paged, time.perf_counter() - t0
+        except AssertionError as exc:
+            print(f"    WARNING: {exc}; the poller's log ends: {poller.log()[-1500:]}")
+            return paged, None
+    finally:
+        poller.stop()
+        receiver.stop()
+
+
 def ingest_times(work: Path, n: int) -> list[float]:
     cfg = write_config(work, port=143, store=work / "ingest.db", name="ingest.toml")
     # What Postfix's pipe passes on (export_environment: TZ MAIL_CONFIG LANG), not this shell's environment.
@@ -244,6 +299,7 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true", help="cProfile the backlog runs")
     ap.add_argument("--big", type=int, default=25, help="20 MB mails for the peak-memory run (0: skip)")
     ap.add_argument("--big-compare", action="store_true", help="also measure batches bounded by count only")
+    ap.add_argument("--drop", type=int, default=20_000, help="backlog for the urgent-first run (0: skip)")
     args = ap.parse_args()
     reason = dovecot_unavailable_reason()
     if reason:
@@ -273,6 +329,12 @@ def main() -> int:
                 n, peak = big_mail_memory(dovecot, work, args.big, 20 * 1024 * 1024, batch_bytes=2 ** 40)
                 print(f"    the same, batches bounded by count only (before issue 21): {n} stored, peak RSS "
                       f"{peak} MB")
+        if args.drop:
+            paged, filed = urgent_first(dovecot, work, args.drop)
+            print(f"(e) {args.drop:,} mails land at once, the last to urgent@: its page after "
+                  f"{paged if paged is not None else float('nan'):.2f}s (floor 3 s), the whole backlog filed after "
+                  f"{filed if filed is not None else float('nan'):.1f}s")
+            ok &= paged is not None and paged <= 3.0
         if args.latency:
             own = dovecot_notification(dovecot, args.latency)
             lat = latency(dovecot, work, args.latency)

@@ -45,7 +45,7 @@ class IntakeError(Exception):
 class Fetched:
     uid: int
     raw: bytes
-    internaldate: object
+    internaldate: datetime | None
 
 
 def resolve_password(cfg: ImapConfig) -> str:

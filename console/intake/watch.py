@@ -49,7 +49,8 @@ NEWS = (b"EXISTS", b"RECENT")
 # memory is a fixed base plus about twice a batch's bytes (the bytes read, and the copies parsing makes),
 # so a backlog of 20 MB attachments files within a few hundred MB. A bigger single message goes alone.
 BATCH_BYTES = 32 * 1024 * 1024
-TRIAGE_CHUNK = 5000  # UIDs per FETCH of a backlog's recipient headers (_triage)
+TRIAGE_CHUNK = 1000  # UIDs per FETCH of a backlog's recipient headers (_urgent_first), newest first
+RECHECK_SECONDS = 1.0  # while filing a long backlog, look this often for urgent mail that landed since
 
 
 def _news(responses) -> bool:
@@ -85,6 +86,9 @@ class Intake:
                        **health.carried_over(heartbeat.get(self.db, self.name), clock.now())}
         self.unannounced = 0  # messages found that no response had announced (diagnostics, tests)
         self._view: int | None = None  # the UIDVALIDITY being synced, which a renewed connection must show
+        self._early: set[tuple[int, int]] = set()  # (uidvalidity, uid) filed ahead of the in-order pass
+        self._top = 0  # the highest UID looked at in this sync (_recheck looks above it)
+        self._checked = 0.0  # monotonic time of the last _recheck
 
     # --- the heartbeat row ---------------------------------------------------------------------
 
@@ -109,7 +113,7 @@ class Intake:
         view = imap.select_state(client, self.imap)
         self._view = view.uidvalidity
         while not self.stop.is_set():
-            wm = mailbox.get_watermark(self.db, self.imap.account, self.imap.folder)
+            wm = mailbox.get_watermark(self.db, self.imap.account or "", self.imap.folder)
             last_uid = 0
             if wm is not None:
                 if wm[0] != view.uidvalidity:
@@ -136,35 +140,84 @@ class Intake:
             self._beat()
         return stored
 
+    def _key(self, uidvalidity: int) -> tuple[str, str, int]:
+        """(account, folder, uidvalidity): the mailbox view a message's source is recorded under."""
+        return self.imap.account or "", self.imap.folder, uidvalidity
+
     def _file(self, client, uidvalidity: int, uids: list[int], not_before=None) -> int:
         self._beat(state="syncing", waiting=len(uids))
-        key = (self.imap.account, self.imap.folder, uidvalidity)
+        key = self._key(uidvalidity)
         stored = 0
         done = 0
-        urgent: list[int] = []
         sizes: dict[int, int] | None = None
-        if len(uids) > self.imap.batch_size and self.cfg.routing.urgent:
-            urgent, sizes = self._triage(client, uids)
-        # Urgent mail of a long backlog first. Out of order, so the watermark stays where it is: it moves
-        # only past what is filed, in the in-order pass below, which skips what was filed here.
-        early: set[int] = set()
-        for batch in self._batches(client, urgent, sizes):
-            if self.stop.is_set():
-                break
-            stored += self._file_batch(client, key, batch, not_before, last_uid=None)
-            early.update(batch)
-        if early:
-            log.info("%s: %d message(s) to an urgent address filed first, out of a backlog of %d",
-                     self.imap.folder, len(early), len(uids))
+        urgent_routing = bool(self.cfg.routing.urgent)
+        self._top, self._checked = max(self._top, uids[-1]), self.monotonic()
+        if len(uids) > self.imap.batch_size and urgent_routing:
+            found, sizes = self._urgent_first(client, key, uids, not_before)
+            stored += found
         for batch in self._batches(client, uids, sizes):
             if self.stop.is_set():  # SIGTERM mid-backlog: stop after committing what was fetched
                 break
-            stored += self._file_batch(client, key, [u for u in batch if u not in early], not_before,
-                                       last_uid=batch[-1])
+            if urgent_routing:
+                stored += self._recheck(client, key, not_before)
+            todo = [u for u in batch if (uidvalidity, u) not in self._early]
+            stored += self._file_batch(client, key, todo, not_before, last_uid=batch[-1])
+            self._early.difference_update((uidvalidity, u) for u in batch)
             done += len(batch)
             self._beat(waiting=len(uids) - done)
         log.info("%s: %d new message(s), %d stored", self.imap.folder, len(uids), stored)
         return stored
+
+    def _recheck(self, client, key: tuple[str, str, int], not_before) -> int:
+        """While a long backlog is filed (and triaged): every RECHECK_SECONDS, look for mail that landed
+        since and file what of it goes to an urgent address, so it is not left behind the backlog."""
+        if self.monotonic() - self._checked < RECHECK_SECONDS:
+            return 0
+        self._checked = self.monotonic()
+        client.noop()  # Dovecot looks at a Maildir's new/ again on NOOP, not on SEARCH
+        more = [u for u in imap.new_uids(client, self._top) if u > self._top]
+        if not more:
+            return 0
+        self._top = more[-1]
+        return self._urgent_first(client, key, more, not_before)[0]
+
+    def _urgent_first(self, client, key: tuple[str, str, int], uids: list[int], not_before
+                      ) -> tuple[int, dict[int, int] | None]:
+        """Read the recipient headers and sizes of these UIDs (no bodies), newest first, and file the mail
+        to an urgent address at once. Out of order, so the watermark stays where it is: it moves only past
+        what is filed, in the in-order pass, which skips what was filed here. Returns (stored, the sizes),
+        or no sizes when the server would not give the headers (the backlog is then filed in order)."""
+        sizes: dict[int, int] = {}
+        stored = found = 0
+        for end in range(len(uids), 0, -TRIAGE_CHUNK):
+            if self.stop.is_set():
+                return stored, None
+            chunk = uids[max(0, end - TRIAGE_CHUNK):end]
+            try:
+                heads = imap.fetch_recipients(client, chunk)
+            except imap.FetchRefused as exc:
+                log.warning("%s: the server would not give the headers of the backlog (%s); filing it in order",
+                            self.imap.folder, exc.answer)
+                if exc.hung_up:
+                    client.renew()
+                return stored, None
+            urgent = []
+            for uid, block, size in heads:
+                if size is not None:
+                    sizes[uid] = size
+                if (key[2], uid) not in self._early and routed_in_headers(block, self.cfg.routing.urgent):
+                    urgent.append(uid)
+            for batch in self._batches(client, urgent, sizes):
+                stored += self._file_batch(client, key, batch, not_before, last_uid=None)
+                self._early.update((key[2], u) for u in batch)
+                found += len(batch)
+            if uids[-1] >= self._top:  # the newest part of the mailbox: mail may have landed above it meanwhile
+                self._top = uids[-1]
+                stored += self._recheck(client, key, not_before)
+        if found:
+            log.info("%s: %d message(s) to an urgent address filed first, out of a backlog of %d",
+                     self.imap.folder, found, len(uids))
+        return stored, sizes
 
     def _file_batch(self, client, key: tuple[str, str, int], batch: list[int], not_before,
                     last_uid: int | None) -> int:
@@ -177,31 +230,8 @@ class Intake:
                               last_uid=last_uid, unreadable=refused, move_watermark=last_uid is not None)
         del items
         self.on_commit(len(filed))
-        self._mark_processed(client, [f.uid for f in filed if f.outcome != "unreadable"])
+        self._mark_processed(client, [f.uid for f in filed if f.outcome != "unreadable" and f.uid is not None])
         return sum(1 for f in filed if f.outcome != "duplicate")
-
-    def _triage(self, client, uids: list[int]) -> tuple[list[int], dict[int, int] | None]:
-        """A backlog longer than one batch: its recipient headers and sizes, cheaply (no bodies), to find
-        the mail sent to an urgent address. Returns those UIDs and every size; nothing when the server
-        will not give the headers (the backlog is then filed in order, as ever)."""
-        urgent: list[int] = []
-        sizes: dict[int, int] = {}
-        try:
-            for i in range(0, len(uids), TRIAGE_CHUNK):
-                if self.stop.is_set():
-                    return [], None
-                for uid, block, size in imap.fetch_recipients(client, uids[i:i + TRIAGE_CHUNK]):
-                    if size is not None:
-                        sizes[uid] = size
-                    if routed_in_headers(block, self.cfg.routing.urgent):
-                        urgent.append(uid)
-        except imap.FetchRefused as exc:
-            log.warning("%s: the server would not give the headers of the backlog (%s); filing it in order",
-                        self.imap.folder, exc.answer)
-            if exc.hung_up:
-                client.renew()
-            return [], None
-        return urgent, sizes
 
     def _batches(self, client, uids: list[int], sizes: dict[int, int] | None = None):
         """The UIDs in order, in batches of at most batch_size messages and BATCH_BYTES bytes (by the sizes
@@ -236,7 +266,7 @@ class Intake:
         """Ask again for messages the server would not give, whose next try has come. One it now gives is
         filed as any mail is (its placeholder resolved, pointing to it); one no longer there is let go."""
         now = self.clock.now()
-        key = (self.imap.account, self.imap.folder, uidvalidity)
+        key = self._key(uidvalidity)
         due = mailbox.unreadable_due(self.db, *key, now)
         filed = 0
         for row in due:
@@ -261,7 +291,7 @@ class Intake:
             items = [Incoming(raw=f.raw, received_at=f.internaldate, uid=f.uid, retried=True) for f in got]
             done = file_messages(self.db, self.cfg, items, self.clock.now(), source="imap", mailbox_key=key)
             self.on_commit(len(done))
-            self._mark_processed(client, [f.uid for f in done])
+            self._mark_processed(client, [f.uid for f in done if f.uid is not None])
             filed += len(done)
             log.info("%s: UID %d, which the server would not give before, was read and filed", self.imap.folder, uid)
         return filed

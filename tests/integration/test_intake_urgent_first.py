@@ -63,3 +63,22 @@ def test_in_one_sync_the_urgent_mail_is_first_and_all_is_filed_once(dovecot, tmp
     subjects = [s for (s,) in query(cfg.store_path, "SELECT subject FROM tickets ORDER BY id")]
     assert subjects[:2] == ["mail 17", f"mail {N}"] and len(subjects) == N == len(set(subjects))
     assert scalar(cfg.store_path, "SELECT last_uid FROM mailboxes") == N
+
+
+def test_urgent_mail_that_lands_while_a_backlog_is_filed_is_not_left_behind_it(dovecot, tmp_path, monkeypatch):
+    dovecot.deliver_files([mail(i, subject=f"mail {i}", msgid=f"<b{i}@c.example>") for i in range(1, 41)])
+    monkeypatch.setenv(PASSWORD_ENV, DESK_PASSWORD)
+    monkeypatch.setattr(watch, "RECHECK_SECONDS", 0.0)  # look at every batch (the clock here is not the point)
+    cfg = load(write_config(tmp_path, port=dovecot.port, imap_extra="batch_size = 5"))
+    commits: list[int] = []
+
+    def on_commit(n: int) -> None:
+        commits.append(n)
+        if len(commits) == 2:  # early in the backlog: urgent mail lands
+            dovecot.append(mail("late", to="urgent@example.com", subject="late urgent", msgid="<late@c.example>"))
+
+    watch.Intake(cfg, SystemClock(), threading.Event(), on_commit=on_commit).once()
+    subjects = [s for (s,) in query(cfg.store_path, "SELECT subject FROM tickets ORDER BY id")]
+    assert len(subjects) == 41 == len(set(subjects))
+    assert subjects.index("late urgent") <= 15, subjects  # filed at the next batch, not after the 40
+    assert scalar(cfg.store_path, "SELECT last_uid FROM mailboxes") == 41
