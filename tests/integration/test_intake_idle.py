@@ -40,14 +40,14 @@ def test_mail_appended_just_before_the_liveness_done_becomes_a_ticket_promptly(d
     t.start()
     try:
         for i in range(3):
-            wait_until(lambda: len(idle_started) > i, 20, "intake to enter IDLE", alive=t.is_alive)
+            wait_until(lambda i=i: len(idle_started) > i, 20, "intake to enter IDLE", alive=t.is_alive)
             done_at = idle_started[-1] + LIVENESS
             time.sleep(max(0.0, done_at - 0.3 - time.monotonic()))  # aim at 0.3 s before the liveness DONE
             dovecot.append(mail(f"race{i}", msgid=f"<race{i}@x.example>"))
             appended = time.monotonic()
-            wait_until(lambda: scalar(cfg.store_path, "SELECT count(*) FROM messages m JOIN tickets t"
-                                                      " ON t.id = m.ticket_id WHERE m.message_id = ?",
-                                      [f"race{i}@x.example"]), 3.0, f"race{i} as a ticket", interval=0.02)
+            wait_until(lambda i=i: scalar(cfg.store_path, "SELECT count(*) FROM messages m JOIN tickets t"
+                                                          " ON t.id = m.ticket_id WHERE m.message_id = ?",
+                                          [f"race{i}@x.example"]), 3.0, f"race{i} as a ticket", interval=0.02)
             # promptly: at that DONE, not at the next liveness check LIVENESS later
             assert time.monotonic() - appended < LIVENESS - 1.0
     finally:
