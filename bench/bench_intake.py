@@ -12,6 +12,11 @@
     is timed from APPEND to the committed ticket. Floor: p95 at most Dovecot's p95 plus 0.15 s.
 (c) ingest: `support-console ingest` run once per mail, as an MTA pipe does. Floor: median wall time at
     most 0.15 s per mail.
+(d) Big mail: 25 mails of 20 MB (one attachment each) filed by `Intake.once()` in a process of its own;
+    prints its peak RSS. Ceiling: 400 MB (batches are bounded by bytes, watch.BATCH_BYTES). `--big-compare`
+    also measures batches bounded by count only, as before.
+(e) Urgent first: 20,000 mails land at once in a folder a `support-console poll` watches, the last one to
+    urgent@; time from the drop to its page at a real HTTP receiver. Floor: 3 s.
 """
 from __future__ import annotations
 
@@ -35,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from console.clock import SystemClock  # noqa: E402
 from console.config import load  # noqa: E402
 from console.intake.watch import Intake  # noqa: E402
+from store.times import parse_iso  # noqa: E402
 from tests.integration.helpers import (  # noqa: E402
     CLI, DESK_PASSWORD, PASSWORD_ENV, Poller, mail, scalar, wait_until, write_config,
 )
@@ -55,7 +61,8 @@ def client_mail(i: int) -> bytes:
             f"rning, and the export job fails with error 500.=0D=0A=0D=0AThanks,=0D=0ACustomer {i % 300}")
     body = (f"--b{i}\r\nContent-Type: text/plain; charset=\"utf-8\"\r\nContent-Transfer-Encoding: quoted-printable"
             f"\r\n\r\n{text}\r\n--b{i}\r\nContent-Type: text/html; charset=\"utf-8\"\r\n"
-            f"Content-Transfer-Encoding: quoted-printable\r\n\r\n<html><body><p>{text}</p></body></html>\r\n--b{i}--\r\n")
+            f"Content-Transfer-Encoding: quoted-printable\r\n\r\n<html><body><p>{text}</p></body></html>\r\n"
+            f"--b{i}--\r\n")
     received = "".join(
         f"Received: from relay{k}.example (relay{k}.example [192.0.2.{k}])\r\n\tby mx{k + 1}.example (Postfix) with"
         f" ESMTPS id {i:08X}{k}\r\n\tfor <{to}>; Mon, 2 Mar 2026 10:00:0{k} +0000\r\n" for k in range(4))
@@ -110,6 +117,55 @@ def backlog(dovecot: Dovecot, work: Path, name: str, make, n: int, profile: bool
     return stored, elapsed
 
 
+def big_mail(i: int, size: int) -> bytes:
+    """A mail with one attachment of about `size` bytes (base64, 76-character lines)."""
+    line = (b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0" + b"\r\n")
+    body = line * (size // len(line))
+    head = (f"From: Customer {i} <c{i}@customer.example>\r\nTo: support@example.com\r\nSubject: big {i}\r\n"
+            f"Message-ID: <big{i}@customer.example>\r\nMIME-Version: 1.0\r\n"
+            f"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"
+            f"logs attached\r\n--b\r\nContent-Type: application/octet-stream\r\n"
+            f"Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=logs.bin\r\n\r\n")
+    return head.encode() + body + b"--b--\r\n"
+
+
+# VmHWM, not getrusage's ru_maxrss: Linux keeps ru_maxrss across exec, so a child would report its
+# parent's peak at fork time.
+_MEMORY_CHILD = """
+import re, sys, threading
+from pathlib import Path
+from console.clock import SystemClock
+from console.config import load
+from console.intake import watch
+if len(sys.argv) > 2:
+    watch.BATCH_BYTES = int(sys.argv[2])
+intake = watch.Intake(load(Path(sys.argv[1])), SystemClock(), threading.Event())
+n = intake.once()
+print(n, int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1)) // 1024)
+"""
+
+
+def big_mail_memory(dovecot: Dovecot, work: Path, n: int, size: int, batch_bytes: int | None = None
+                    ) -> tuple[int, int]:
+    """(stored, peak RSS in MB) of `poll --once`'s work on n mails of `size` bytes, in a process of its own;
+    `batch_bytes` replaces watch.BATCH_BYTES (a huge value: batches bounded by count only, as before)."""
+    folder = f"Big{batch_bytes or ''}"
+    dovecot.create_folder(folder)
+    for i in range(n):  # one at a time: this process's memory is not what is measured, but keep it small
+        deliver(dovecot, folder, [big_mail(i, size)])
+    cfg = write_config(work, port=dovecot.port, folder=folder, store=work / f"{folder}.db", max_message_size="25MB",
+                       name=f"{folder}.toml")
+    extra = [str(batch_bytes)] if batch_bytes else []
+    out = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(cfg), *extra], capture_output=True, text=True,
+                         cwd=ROOT,
+                         env={**os.environ, PASSWORD_ENV: DESK_PASSWORD}, timeout=1800)
+    if out.returncode != 0:
+        print(f"    WARNING: the child failed: {out.stderr.strip()[-300:]}")
+        return 0, 0
+    stored, peak = out.stdout.split()
+    return int(stored), int(peak)
+
+
 def dovecot_notification(dovecot: Dovecot, n: int) -> list[float]:
     """APPEND to `* n EXISTS` in a plain imapclient IDLE session: the server's own delay."""
     dovecot.create_folder("Notify")
@@ -150,8 +206,9 @@ def latency(dovecot: Dovecot, work: Path, n: int) -> list[float]:
                 mid = f"lat-{i}-{time.time_ns()}@bench"
                 c.append("Latency", mail(f"lat{i}", msgid=f"<{mid}>"))
                 t0 = time.perf_counter()
-                wait_until(lambda: scalar(db, "SELECT count(*) FROM messages m JOIN tickets t ON t.id = m.ticket_id"
-                                              " WHERE m.message_id = ?", [mid]), 30, mid, interval=0.005,
+                wait_until(lambda mid=mid: scalar(db, "SELECT count(*) FROM messages m JOIN tickets t"
+                                                      " ON t.id = m.ticket_id WHERE m.message_id = ?", [mid]),
+                           30, mid, interval=0.005,
                            alive=poller.alive)
                 out.append(time.perf_counter() - t0)
         finally:
@@ -161,6 +218,57 @@ def latency(dovecot: Dovecot, work: Path, n: int) -> list[float]:
         raise RuntimeError(f"{exc}; the poller's log:\n{poller.log()[-3000:]}") from None
     finally:
         poller.stop()
+
+
+def urgent_first(dovecot: Dovecot, work: Path, n: int) -> tuple[float | None, float | None]:
+    """A backlog of n mails lands at once in a watched folder, the last one to urgent@: seconds from the
+    drop to that Class III's page at a real HTTP receiver, and to the whole backlog being filed."""
+    from tests.servers.receivers import HTTPReceiver
+
+    folder = "Drop"
+    dovecot.create_folder(folder)
+    receiver = HTTPReceiver()
+    receiver.start()
+    cfg = write_config(work, port=dovecot.port, folder=folder, store=work / "drop.db", name="drop.toml",
+                       notify_url=receiver.url("/pager"))
+    db = work / "drop.db"
+    box = dovecot.maildir / f".{folder}"
+    tmp, new = box / "tmp", box / "new"
+    names = []
+    for i in range(n):  # written first, then renamed into new/ in one burst: the drop
+        to, subject = ("urgent@example.com", "checkout down") if i == n - 1 else ("support@example.com", None)
+        name = f"{time.time_ns()}.D{i}.bench"
+        # Mail as clients send it, all to support@ but the last (client_mail sends every 50th to urgent@).
+        raw = client_mail(i * 50 + 1) if subject is None else mail("urgent", to=to, subject=subject,
+                                                                    msgid="<drop-urgent@bench>")
+        (tmp / name).write_bytes(raw)
+        os.chown(tmp / name, 65534, 65534)
+        names.append(name)
+    poller = Poller(cfg, work / "drop-poller.log").start()
+    try:
+        wait_until(lambda: "watching" in poller.log(), 30, "the poller to watch", alive=poller.alive)
+        landing = time.perf_counter()
+        for name in names:
+            os.rename(tmp / name, new / name)
+        t0, wall0 = time.perf_counter(), time.time()
+        names_took = t0 - landing
+        paged = None
+        try:
+            wait_until(lambda: any("checkout down" in str(r.body) for r in receiver.records), 60, "the page",
+                       interval=0.01, alive=poller.alive)
+            paged = time.perf_counter() - t0
+            created = scalar(db, "SELECT created_at FROM tickets WHERE subject = 'checkout down'")
+            print(f"    (the Class III was filed {parse_iso(created).timestamp() - wall0:.2f}s after the drop, "
+                  f"which took {names_took:.2f}s to land)")
+            wait_until(lambda: scalar(db, "SELECT count(*) FROM tickets") == n, 300, "the backlog", interval=0.1,
+                       alive=poller.alive)
+            return paged, time.perf_counter() - t0
+        except AssertionError as exc:
+            print(f"    WARNING: {exc}; the poller's log ends: {poller.log()[-1500:]}")
+            return paged, None
+    finally:
+        poller.stop()
+        receiver.stop()
 
 
 def ingest_times(work: Path, n: int) -> list[float]:
@@ -189,6 +297,9 @@ def main() -> int:
     ap.add_argument("--latency", type=int, default=40, help="APPENDs for the latency runs (0: skip)")
     ap.add_argument("--ingest", type=int, default=40, help="ingest runs (0: skip)")
     ap.add_argument("--profile", action="store_true", help="cProfile the backlog runs")
+    ap.add_argument("--big", type=int, default=25, help="20 MB mails for the peak-memory run (0: skip)")
+    ap.add_argument("--big-compare", action="store_true", help="also measure batches bounded by count only")
+    ap.add_argument("--drop", type=int, default=20_000, help="backlog for the urgent-first run (0: skip)")
     args = ap.parse_args()
     reason = dovecot_unavailable_reason()
     if reason:
@@ -209,6 +320,21 @@ def main() -> int:
             size = statistics.mean(len(make(i)) for i in range(100))
             print(f"    {name:6} ({size / 1024:.1f} kB each): {n} in {t:.2f}s = {n / t:,.0f} msg/s   (floor {floor:,})")
             ok &= n / t >= floor
+        if args.big:
+            n, peak = big_mail_memory(dovecot, work, args.big, 20 * 1024 * 1024)
+            print(f"(d) {args.big} mails of 20 MB, Intake.once() in a process of its own: {n} stored, peak RSS "
+                  f"{peak} MB   (ceiling 400 MB)")
+            ok &= n == args.big and peak <= 400
+            if args.big_compare:
+                n, peak = big_mail_memory(dovecot, work, args.big, 20 * 1024 * 1024, batch_bytes=2 ** 40)
+                print(f"    the same, batches bounded by count only (before issue 21): {n} stored, peak RSS "
+                      f"{peak} MB")
+        if args.drop:
+            paged, filed = urgent_first(dovecot, work, args.drop)
+            print(f"(e) {args.drop:,} mails land at once, the last to urgent@: its page after "
+                  f"{paged if paged is not None else float('nan'):.2f}s (floor 3 s), the whole backlog filed after "
+                  f"{filed if filed is not None else float('nan'):.1f}s")
+            ok &= paged is not None and paged <= 3.0
         if args.latency:
             own = dovecot_notification(dovecot, args.latency)
             lat = latency(dovecot, work, args.latency)
@@ -221,7 +347,8 @@ def main() -> int:
             ok &= pct(lat, 95) <= pct(own, 95) + 0.15
         if args.ingest:
             times = ingest_times(work, args.ingest)
-            print(f"(c) ingest, one process per mail, {args.ingest} mails: median {statistics.median(times) * 1000:.0f} ms,"
+            print(f"(c) ingest, one process per mail, {args.ingest} mails: "
+                  f"median {statistics.median(times) * 1000:.0f} ms,"
                   f" p95 {pct(times, 95) * 1000:.0f} ms   (floor: median <= 150 ms)")
             ok &= statistics.median(times) <= 0.15
     finally:

@@ -6,13 +6,17 @@ they can never disagree. The rows it reads (store.heartbeat) are:
 - ``scheduler``: written by the poller's escalation scheduler at least every HEARTBEAT_SECONDS.
 - ``intake:<account>/<folder>``: written by intake at every change of state, after every sync and at
   every liveness check. Its detail holds:
-  ``state``          "connecting" | "idle" | "polling" | "syncing" | "error"
+  ``state``          "connecting" | "idle" | "polling" | "syncing" | "error" | "stopped" (told to stop)
   ``ever_connected`` whether this poller has logged in once since it started
   ``last_sync_at``   ISO time of the last sync that reached the end of the mailbox, or None
   ``last_error``     one line, already safe to show (no credentials), or None
   ``last_error_at``  ISO time of that error, or None
   ``waiting``        messages on the server above the watermark, not yet filed (None: unknown)
-  ``started_at``     ISO time this intake started (an outage of one that never synced counts from here)
+  ``started_at``     ISO time this process's intake started
+  ``counts_from``    ISO time an outage counts from when it is later than the last sync: the start of the
+                     first process after a clean stop (or the first ever). A process that crashed or
+                     exited on an error hands it on unchanged, with ``last_sync_at``, to the next one, so
+                     staleness survives any number of restarts (carried_over)
 
 A poller that never ran leaves no rows: that is "never run", and unhealthy.
 
@@ -29,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from console import timefmt
-from store.times import parse_iso
+from store.times import iso, parse_iso
 
 SCHEDULER = "scheduler"
 INTAKE_PREFIX = "intake:"
@@ -118,7 +122,7 @@ def _assess_one(row: dict, now: datetime, stale_after: timedelta) -> Component:
               "last_error": d.get("last_error"), "last_error_at": d.get("last_error_at"),
               "waiting": d.get("waiting"), "ever_connected": bool(d.get("ever_connected"))}
     waiting = f", {d['waiting']} waiting" if d.get("waiting") else ""
-    err = f": {d['last_error']}" if d.get("last_error") and state in ("error", "connecting") else ""
+    err = f": {d['last_error']}" if d.get("last_error") and state in ("error", "connecting", "stopped") else ""
     if seen_age is None or seen_age > INTAKE_SILENT.total_seconds():
         return Component("intake", False, "stale", f"intake {mailbox}: STALE, last seen {_ago(seen_age)}", detail)
     if sync_age is None or sync_age > stale_after.total_seconds():
@@ -140,12 +144,32 @@ class Outage:
     summary: str
 
 
+def carried_over(previous: dict | None, now: datetime) -> dict:
+    """What a starting intake keeps of its mailbox's last row: the last sync, and when an outage counts
+    from. Only a clean stop (state "stopped") starts the count afresh."""
+    if previous is None:
+        return {"counts_from": iso(now)}
+    d = previous.get("detail") or {}
+    if d.get("state") == "stopped":
+        return {"last_sync_at": d.get("last_sync_at"), "counts_from": iso(now)}
+    return {"last_sync_at": d.get("last_sync_at"),
+            "counts_from": d.get("counts_from") or d.get("started_at") or previous.get("at") or iso(now)}
+
+
+def outage_since(row: dict) -> str:
+    """When intake of this row was last known to be well: its last sync, or counts_from if later."""
+    d = row.get("detail") or {}
+    sync = d.get("last_sync_at")
+    start = d.get("counts_from") or (None if sync else d.get("started_at")) or (None if sync else row["at"])
+    times = [t for t in (sync, start) if parse_iso(t) is not None]
+    return max(times, key=lambda t: parse_iso(t)) if times else row["at"]  # type: ignore[arg-type,return-value]
+
+
 def intake_outages(beats: list[dict], now: datetime, stale_after: timedelta = DEFAULT_INTAKE_STALE_AFTER
                    ) -> list[Outage]:
     out = []
     for row in intake_rows(beats):
-        d = row.get("detail") or {}
-        since = d.get("last_sync_at") or d.get("started_at") or row["at"]
+        since = outage_since(row)
         age = _age(now, since)
         if age is not None and age > stale_after.total_seconds():  # as _assess_one judges it
             out.append(Outage(row["name"][len(INTAKE_PREFIX):], since, _assess_one(row, now, stale_after).summary))

@@ -226,6 +226,32 @@ def _owner(st: os.stat_result) -> str:
         return f"uid {st.st_uid}"
 
 
+def _group(st: os.stat_result) -> str:
+    try:
+        import grp
+
+        return grp.getgrgid(st.st_gid).gr_name
+    except (ImportError, KeyError):
+        return f"gid {st.st_gid}"
+
+
+def unwritable(p: Path, path: Path, st: os.stat_result, uid: int, gids: set[int], me: str, owner: str,
+               group: str) -> str:
+    """Why account `me` (uid, groups gids) may not read and write database file p (of database `path`),
+    naming the real problem: the mode when the owner or group is already right, else the owner. Pure."""
+    mode = stat.S_IMODE(st.st_mode)
+    files = f"{path} {path}-wal {path}-shm"
+    if st.st_uid == uid:
+        return (f"database file {p} is owned by {me}, but its mode {mode:04o} does not let its owner read and "
+                f"write it; fix: chmod u+rw {files}")
+    if st.st_gid in gids:
+        return (f"database file {p} belongs to group {group}, which {me} is in, but its mode {mode:04o} does not "
+                f"let the group read and write it; fix: chmod g+rw {files}")
+    return (f"database file {p} is owned by {owner}:{group} (mode {mode:04o}) and {me} is neither its owner nor "
+            f"in its group; fix: run as {owner}, or chown {me} {files}, or give the files a group both accounts "
+            f"share (chgrp GROUP ...; chmod 660 ...)")
+
+
 def _me() -> str:
     try:
         import pwd
@@ -258,10 +284,8 @@ def prepare_files(path: Path) -> None:
         if st.st_uid == os.geteuid() and st.st_mode & 0o007:
             os.chmod(p, stat.S_IMODE(st.st_mode) & ~0o007)
         if not os.access(p, os.R_OK | os.W_OK):
-            raise StoreError(
-                f"database file {p} is owned by {_owner(st)} (mode {stat.S_IMODE(st.st_mode):04o}) and {_me()} "
-                f"cannot write it; fix: chown {_me()} {path} {path}-wal {path}-shm, or give them a group both "
-                f"accounts share (chgrp GROUP ...; chmod 660 ...)")
+            raise StoreError(unwritable(p, path, st, os.geteuid(), set(os.getgroups()) | {os.getegid()}, _me(),
+                                        _owner(st), _group(st)))
     if not os.access(path.parent, os.W_OK | os.X_OK) and not Path(f"{path}-wal").exists():
         st = path.parent.stat()
         raise StoreError(f"{_me()} cannot create {path.name}-wal and -shm in {path.parent} (owned by "

@@ -23,3 +23,9 @@ def heartbeats(db: Database) -> list[dict]:
         {"name": r[0], "at": r[1], "pid": r[2], "host": r[3], "detail": json.loads(r[4])}
         for r in db.execute("SELECT name, at, pid, host, detail FROM heartbeats ORDER BY name").fetchall()
     ]
+
+
+def get(db: Database, name: str) -> dict | None:
+    """One liveness row, as heartbeats() gives it, or None."""
+    r = db.execute("SELECT name, at, pid, host, detail FROM heartbeats WHERE name = ?", [name]).fetchone()
+    return {"name": r[0], "at": r[1], "pid": r[2], "host": r[3], "detail": json.loads(r[4])} if r else None

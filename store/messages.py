@@ -209,6 +209,13 @@ def thread_candidates(db: Database, message_ids: Iterable[str]) -> list[Candidat
     return [Candidate(*r) for r in rows]
 
 
+def replies_to(db: Database, message_id: str) -> list[tuple[int, str]]:
+    """(ticket id, sender) of filed mail whose In-Reply-To is this Message-ID, the earliest first."""
+    return [(r[0], r[1]) for r in db.execute(
+        "SELECT ticket_id, from_addr FROM messages WHERE in_reply_to = ? AND ticket_id IS NOT NULL"
+        " AND kind IN ('new', 'reply') ORDER BY id LIMIT 20", [message_id]).fetchall()]
+
+
 def _public(cols, values) -> dict[str, Any]:
     d = dict(zip(cols, values, strict=False))
     for k in _JSON_COLUMNS & d.keys():

@@ -429,3 +429,35 @@ def m2203_raw_apart(db):
         db.execute("UPDATE messages SET raw = x'' WHERE id = ?", [row_id])
     if trigger:
         db.execute(trigger[0])
+
+
+# --- intake (issue 21): m2101-m2199 ---------------------------------------------------------------
+
+
+@migrations()
+def m2101_unreadable(db):
+    # Mail the server would not give (a FETCH answered NO): a placeholder ticket now, retried later.
+    _run_script(db, """
+        CREATE TABLE unreadable (
+            account TEXT NOT NULL,
+            folder TEXT NOT NULL,
+            uidvalidity INTEGER NOT NULL,
+            uid INTEGER NOT NULL,
+            ticket_id INTEGER REFERENCES tickets(id),
+            answer TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            first_failed_at TEXT NOT NULL,
+            last_tried_at TEXT NOT NULL,
+            next_try_at TEXT,
+            state TEXT NOT NULL DEFAULT 'waiting' CHECK (state IN ('waiting', 'filed', 'gone')),
+            filed_message INTEGER,
+            PRIMARY KEY (account, folder, uidvalidity, uid)
+        );
+        CREATE INDEX unreadable_due ON unreadable(account, folder, state, next_try_at);
+        """)
+
+
+@migrations()
+def m2102_messages_in_reply_to(db):
+    # An original that arrives after its reply finds the reply's ticket by the reply's In-Reply-To.
+    db.execute("CREATE INDEX IF NOT EXISTS messages_in_reply_to ON messages(in_reply_to) WHERE in_reply_to IS NOT NULL")

@@ -111,8 +111,17 @@ class Scheduler:
         with write(self.db):
             heartbeat.beat(self.db, health.SCHEDULER, now, pid=os.getpid(), host=socket.gethostname(),
                            mailbox=(self.cfg.imap.account + "/" + self.cfg.imap.folder) if self.cfg.imap else None)
-        if self.cfg.alerts.heartbeat_url:
+        if self.cfg.alerts.heartbeat_url and self._intake_well(now):
             self.ping_pool.submit(_ping, self.cfg.alerts.heartbeat_url)
+
+    def _intake_well(self, now) -> bool:
+        """The dead-man's switch speaks for intake too: no ping once intake has not synced for
+        intake_stale_after, however often the poller restarts (the outside monitor then raises the alarm)."""
+        outages = health.intake_outages(heartbeat.heartbeats(self.db), now, self.cfg.alerts.intake_stale_after)
+        if outages and not getattr(self, "_withholding", False):
+            log.warning("heartbeat_url: not pinged while intake is stale (%s)", clean_line(outages[0].summary, 200))
+        self._withholding = bool(outages)
+        return not outages
 
     def seconds_until_next(self) -> float:
         """Until the next step or retry; at most RECHECK_SECONDS (a safety net, e.g. for clock jumps)."""

@@ -60,25 +60,29 @@ class Analysis:
     tag: int | None  # a [#123] subject tag
     participants: tuple[str, ...]  # who joins a new ticket
     machine: str | None = None  # why it is machine-made (autoreply.why_automatic), or a List-Id: no receipt
+    message_id: str | None = None
 
 
 def analyze(raw: bytes, routing: Routing, max_bytes: int) -> Analysis:
-    mail = parse_message(raw, max_bytes)
+    mail = parse_message(raw, max_bytes, route_to=(*routing.urgent, *routing.support))
     key = messages.dedup_key(messages.content_sha256(raw), mail.message_id)
-    verdict = classify.classify(mail.recipients, mail.subject, mail.body_text, urgent=routing.urgent,
+    # Routing reads every recipient (mail.routed); what is stored (mail.recipients) stays capped.
+    recipients = (*mail.recipients, *mail.routed)
+    verdict = classify.classify(recipients, mail.subject, mail.body_text, urgent=routing.urgent,
                                 support=routing.support, default_class=routing.default_class)
     automatic = autoreply.why_automatic(mail)
     auto = automatic[0] if automatic else None
     # A list's post may be a person's (it opens a ticket), but a receipt would go to the whole list.
     machine = automatic[1] if automatic else ("List-Id" if "list-id" in mail.headers else None)
     return Analysis(
-        key=key, auto=auto, urgent=classify.is_urgent(mail.recipients, routing.urgent), cls=verdict.cls,
+        key=key, auto=auto, urgent=classify.is_urgent(recipients, routing.urgent), cls=verdict.cls,
         reason=verdict.reason, needs_details=callme.needs_details(mail.subject, mail.body_text),
         flagged=mail.unparseable or mail.oversize or bool(mail.defects and not mail.body_text),
         damaged=mail.unparseable or mail.oversize, subject=mail.subject, sender=mail.from_addr,
-        sender_name=mail.from_name, columns=messages.message_columns(_fields(mail), messages.sha256(raw), len(raw), key),
+        sender_name=mail.from_name,
+        columns=messages.message_columns(_fields(mail), messages.sha256(raw), len(raw), key),
         thread_ids=reference_ids(mail, bounce=(auto == "bounce")), tag=subject_tag(mail.subject),
-        participants=_participants(mail, routing), machine=machine,
+        participants=_participants(mail, routing), machine=machine, message_id=mail.message_id,
     )
 
 

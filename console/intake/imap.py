@@ -22,6 +22,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from console import connect_errors, passwords
+from console.safe_text import clean_line
 from console.config import ImapConfig
 from store.errors import NeedsFixing
 
@@ -45,7 +46,7 @@ class IntakeError(NeedsFixing):
 class Fetched:
     uid: int
     raw: bytes
-    internaldate: object
+    internaldate: datetime | None
 
 
 def resolve_password(cfg: ImapConfig) -> str:
@@ -145,6 +146,10 @@ def _server_text(exc: Exception) -> str:
     for prefix in ("select failed: ", "examine failed: "):
         if text.lower().startswith(prefix):
             text = text[len(prefix):]
+    return _server_text_of(text)
+
+
+def _server_text_of(text: str) -> str:
     return re.sub(r"\s*\([0-9.]+ \+ [0-9.]+(?: \+ [0-9.]+)? secs\)\.?$", "", text).strip()
 
 
@@ -153,9 +158,36 @@ def new_uids(client: IMAPClient, last_uid: int) -> list[int]:
     return sorted(u for u in uids if u > last_uid)
 
 
+# RFC 5530 codes that say "not now" about the server, not "never" about the message: the batch is retried.
+_TRANSIENT_CODES = ("[unavailable]", "[inuse]", "[limit]", "[overquota]", "[contactadmin]")
+
+
+class FetchRefused(Exception):
+    """The server would not give the messages of a FETCH: something in them, such as a file it cannot read.
+    `answer` is the server's words, safe to show. `hung_up`: it also closed the connection (Dovecot answers
+    an internal error with `* BYE FETCH failed: ...`), so the caller needs a new one."""
+
+    def __init__(self, answer: str, *, hung_up: bool = False):
+        super().__init__(answer)
+        self.answer, self.hung_up = answer, hung_up
+
+
 def fetch_batch(client: IMAPClient, uids: list[int]) -> list[Fetched]:
-    """Fetch raw bytes without touching \\Seen. Unrequested keys in the reply are ignored."""
-    data = client.fetch(list(uids), FETCH_KEYS)
+    """Fetch raw bytes without touching \\Seen. Unrequested keys in the reply are ignored.
+
+    Raises FetchRefused when the server refuses the FETCH; a refusal that says the server is busy or
+    unavailable (RFC 5530) is an IntakeError instead, retried whole like a dropped connection."""
+    try:
+        data = client.fetch(list(uids), FETCH_KEYS)
+    except IMAPClientAbortError as exc:
+        if "fetch failed" not in str(exc).lower():
+            raise  # the connection dropped: nothing to do with the messages
+        raise FetchRefused(clean_answer(exc), hung_up=True) from None
+    except IMAPClientError as exc:
+        answer = clean_answer(exc)
+        if any(code in answer.lower() for code in _TRANSIENT_CODES):
+            raise IntakeError(f"the server cannot give mail now: {answer}") from None
+        raise FetchRefused(answer) from None
     out = []
     for uid in uids:
         item = data.get(uid)
@@ -166,6 +198,106 @@ def fetch_batch(client: IMAPClient, uids: list[int]) -> list[Fetched]:
             continue
         out.append(Fetched(uid, bytes(raw), _utc(item.get(b"INTERNALDATE"))))
     return out
+
+
+def fetch_sizes(client: IMAPClient, uids: list[int]) -> dict[int, int]:
+    """RFC822.SIZE of each message (cheap: from the server's index), so batches can be bounded by bytes.
+    Raises FetchRefused like fetch_batch (a server may read a file to learn its size)."""
+    try:
+        data = client.fetch(list(uids), [b"RFC822.SIZE"])
+    except IMAPClientAbortError as exc:
+        if "fetch failed" not in str(exc).lower():
+            raise
+        raise FetchRefused(clean_answer(exc), hung_up=True) from None
+    except IMAPClientError as exc:
+        answer = clean_answer(exc)
+        if any(code in answer.lower() for code in _TRANSIENT_CODES):
+            raise IntakeError(f"the server cannot give mail now: {answer}") from None
+        raise FetchRefused(answer) from None
+    out = {}
+    for uid, item in data.items():
+        size = item.get(b"RFC822.SIZE")
+        if isinstance(size, int):
+            out[uid] = size
+    return out
+
+
+RECIPIENT_HEADERS = b"BODY.PEEK[HEADER.FIELDS (TO CC DELIVERED-TO X-ORIGINAL-TO)]"
+
+
+def fetch_recipients(client: IMAPClient, uids: list[int]) -> list[tuple[int, bytes, int | None]]:
+    """[(uid, its recipient header fields, its size)] without the bodies: what routing needs to find urgent
+    mail in a backlog. Raises FetchRefused like fetch_batch."""
+    try:
+        data = client.fetch(list(uids), [b"RFC822.SIZE", RECIPIENT_HEADERS])
+    except IMAPClientAbortError as exc:
+        if "fetch failed" not in str(exc).lower():
+            raise
+        raise FetchRefused(clean_answer(exc), hung_up=True) from None
+    except IMAPClientError as exc:
+        answer = clean_answer(exc)
+        if any(code in answer.lower() for code in _TRANSIENT_CODES):
+            raise IntakeError(f"the server cannot give mail now: {answer}") from None
+        raise FetchRefused(answer) from None
+    out = []
+    for uid in uids:
+        item = data.get(uid)
+        if item is None:
+            continue
+        block = next((bytes(v) for k, v in item.items() if isinstance(k, bytes) and k.startswith(b"BODY[HEADER")
+                      and isinstance(v, (bytes, bytearray))), b"")
+        size = item.get(b"RFC822.SIZE")
+        out.append((uid, block, size if isinstance(size, int) else None))
+    return out
+
+
+def by_bytes(uids: list[int], sizes: dict[int, int] | None, limit: int) -> list[list[int]]:
+    """Split UIDs (in order) into batches of at most `limit` bytes by the server's sizes. A message bigger
+    than the limit goes alone; one of unknown size too (with no sizes at all, every message goes alone)."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid) if sizes is not None else None
+        if size is None or size >= limit:
+            if current:
+                batches.append(current)
+            batches.append([uid])
+            current, total = [], 0
+            continue
+        if current and total + size > limit:
+            batches.append(current)
+            current, total = [], 0
+        current.append(uid)
+        total += size
+    if current:
+        batches.append(current)
+    return batches
+
+
+def fetch_each(client: IMAPClient, uids: list[int], renew: Callable[[], None]
+               ) -> tuple[list[Fetched], list[tuple[int, str]]]:
+    """After a refused batch: one message at a time, so that one the server will not give stops nothing
+    else; `renew()` replaces the connection when the server hangs up on one. Returns what was fetched
+    and [(uid, the server's answer)] for each message it refused."""
+    fetched: list[Fetched] = []
+    refused: list[tuple[int, str]] = []
+    for uid in uids:
+        try:
+            fetched.extend(fetch_batch(client, [uid]))
+        except FetchRefused as exc:
+            refused.append((uid, exc.answer))
+            if exc.hung_up:
+                renew()
+    return fetched, refused
+
+
+def clean_answer(exc: Exception) -> str:
+    """A server's NO/BAD/BYE text for people: without imaplib's and imapclient's prefixes ("command: FETCH
+    => ", "fetch failed: ") and Dovecot's timing or time-stamp suffix."""
+    text = re.sub(r"^(command: \w+ => )?(\w+ failed: )?", "", str(exc).strip(), flags=re.IGNORECASE)
+    text = re.sub(r"\s*\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\]$", "", text)
+    return clean_line(_server_text_of(text), 300) or type(exc).__name__
 
 
 def _utc(idate) -> datetime | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import email.utils
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
@@ -84,6 +84,10 @@ class ParsedMail:
     size: int
     oversize: bool
     unparseable: bool
+    # Which of the addresses parse_message was asked to look for (route_to: the routing addresses) are among
+    # the recipients (To, Cc, Delivered-To, X-Original-To), however many there are and wherever they stand:
+    # `recipients` keeps at most MAX_ADDRESSES a field, and this is what routing must not lose.
+    routed: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- ids, addresses, dates
@@ -128,8 +132,44 @@ _PLAUSIBLE_ADDR = re.compile(r"[^@\s<>]+@[^@\s<>]+|mailer-daemon|postmaster")
 _BARE_ADDR = re.compile(r"[^\s<>()\[\],;:\"'@]{1,64}@[^\s<>()\[\],;:\"'@]{1,255}")
 
 
-def _addresses(values: Iterable[str], notes: list[str] | None = None) -> list[tuple[str, str]]:
-    """Header values -> [(display name, lower-cased address)], at most MAX_ADDRESSES a field; never raises."""
+_RECIPIENT_FIELDS = ("to", "cc", "delivered-to", "x-original-to")
+
+
+def _routed(values: Iterable[str], route_to: Collection[str]) -> tuple[str, ...]:
+    """The addresses of route_to found among these header values, every address of every value looked at.
+    Linear: a value is parsed only when one of route_to occurs in it as text."""
+    wanted = {a.strip().lower() for a in route_to if a and a.strip()}
+    found: set[str] = set()
+    for v in values:
+        if not v or found >= wanted:
+            continue
+        low = v.lower()
+        if any(w in low for w in wanted - found):
+            found.update(a for _, a in _addresses([v], None, cap=None) if a in wanted)
+    return tuple(sorted(found))
+
+
+_CONTINUATION = re.compile(r"(?:\r\n|\r|\n)(?=[ \t])")  # a line break that folds a field onto the next line
+
+
+def routed_in_headers(block: bytes, route_to: Collection[str]) -> tuple[str, ...]:
+    """Which of route_to a header block (such as BODY[HEADER.FIELDS (TO CC ...)]) names in its recipient
+    fields: the cheap look at a backlog that finds urgent mail before its bodies are fetched. Never raises."""
+    try:
+        text = _CONTINUATION.sub("", block.decode("latin-1"))
+    except Exception:  # noqa: BLE001
+        return ()
+    values = []
+    for line in re.split(r"\r\n|\r|\n", text):
+        name, sep, value = line.partition(":")
+        if sep and name.strip().lower() in _RECIPIENT_FIELDS:
+            values.append(value)
+    return _routed(values, route_to)
+
+
+def _addresses(values: Iterable[str], notes: list[str] | None = None, *,
+               cap: int | None = MAX_ADDRESSES) -> list[tuple[str, str]]:
+    """Header values -> [(display name, lower-cased address)], at most `cap` a field; never raises."""
     out: list[tuple[str, str]] = []
     for v in values:
         if not v:
@@ -147,10 +187,10 @@ def _addresses(values: Iterable[str], notes: list[str] | None = None) -> list[tu
         if not any("@" in a for _, a in found) and "@" in v:
             # too long to parse, or getaddresses found only junk: pick out what looks like an address
             found = [("", a.strip(".").lower()) for a in _BARE_ADDR.findall(clean_line(v))]
-        if len(found) > MAX_ADDRESSES:
+        if cap is not None and len(found) > cap:
             if notes is not None:
-                notes.append(f"{len(found)} addresses in one header field; kept the first {MAX_ADDRESSES}")
-            found = found[:MAX_ADDRESSES]
+                notes.append(f"{len(found)} addresses in one header field; kept the first {cap}")
+            found = found[:cap]
         out.extend(found)
     return out
 
@@ -180,6 +220,14 @@ class _Headers:
             raw = list(msg.raw_items()) if msg is not None else []
         except Exception:
             raw = []
+        # Recipient fields past the cap are kept undecoded for routing only (parse_message's route_to).
+        self.more_recipients: list[str] = []
+        for name, value in raw[_MAX_HEADERS:]:
+            try:
+                if clean_line(raw_to_str(name)).lower() in _RECIPIENT_FIELDS:
+                    self.more_recipients.append(_FOLD.sub("", raw_to_str(value)))
+            except Exception:
+                continue
         for name, value in raw[:_MAX_HEADERS]:
             try:
                 key = clean_line(raw_to_str(name)).lower()
@@ -431,8 +479,11 @@ def _safe_max(max_size: Any) -> int:
         return DEFAULT_MAX_SIZE
 
 
-def parse_message(raw: bytes, max_size: int = DEFAULT_MAX_SIZE) -> ParsedMail:
+def parse_message(raw: bytes, max_size: int = DEFAULT_MAX_SIZE, route_to: Collection[str] = ()) -> ParsedMail:
     """Parse one raw message. Never raises.
+
+    * ``route_to``: addresses whose presence among the recipients is reported in ``routed``, looked for
+      in every recipient field and address (what is kept in ``recipients`` is capped).
 
     * ``oversize``: ``len(raw) > max_size``; then only the header block is parsed, ``body_text`` is ""
       and a note is added to ``defects``. The message is never skipped.
@@ -444,7 +495,7 @@ def parse_message(raw: bytes, max_size: int = DEFAULT_MAX_SIZE) -> ParsedMail:
     except Exception:
         raw = b""
     try:
-        return _parse(raw, _safe_max(max_size))
+        return _parse(raw, _safe_max(max_size), route_to=route_to)
     except Exception as exc:  # noqa: BLE001 - RecursionError, MemoryError, a parser bug: keep what we can
         return _fallback(raw, _safe_max(max_size), f"parser failed: {type(exc).__name__}")
 
@@ -460,7 +511,7 @@ def attachment_payloads(raw: bytes, max_size: int = DEFAULT_MAX_SIZE) -> list[by
     return ctx.payloads or []
 
 
-def _parse(raw: bytes, max_size: int, ctx: _Ctx | None = None) -> ParsedMail:
+def _parse(raw: bytes, max_size: int, ctx: _Ctx | None = None, *, route_to: Collection[str] = ()) -> ParsedMail:
     size = len(raw)
     oversize = size > max_size
     ctx = ctx or _Ctx()
@@ -495,8 +546,9 @@ def _parse(raw: bytes, max_size: int, ctx: _Ctx | None = None) -> ParsedMail:
     from_pairs = _addresses(h.raw_all("from"), ctx.notes) or _addresses(h.raw_all("sender"), ctx.notes)
     from_name, from_addr = from_pairs[0] if from_pairs else ("", "")
     from_name = clean_line(decode_header_value(from_name, ctx.notes)) if from_name else ""
-    rcpt = [v for key in ("to", "cc", "delivered-to", "x-original-to") for v in h.raw_all(key)]
+    rcpt = [v for key in _RECIPIENT_FIELDS for v in h.raw_all(key)]
     recipients = _dedupe(a for _, a in _addresses(rcpt, ctx.notes))
+    routed = _routed(rcpt + h.more_recipients, route_to) if route_to else ()
     references = _keep_references([i for v in h.all("references") for i in _msgid_list(v)], ctx.notes)
 
     own = normalize_msgid(h.first("message-id"))
@@ -522,6 +574,7 @@ def _parse(raw: bytes, max_size: int, ctx: _Ctx | None = None) -> ParsedMail:
         attachments=tuple(ctx.attachments),
         defects=_dedupe(clean_line(n, 500) for n in ctx.notes)[:_MAX_DEFECTS],
         headers=h.mapping(), original_message_id=original, size=size, oversize=oversize, unparseable=unparseable,
+        routed=routed,
     )
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
@@ -29,6 +30,12 @@ log = logging.getLogger("support_console.intake")
 # SQLite primary result codes that say the database, not the message, is the problem: retry the batch.
 # PERM, BUSY, LOCKED, NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB
 _INFRASTRUCTURE_CODES = {3, 5, 6, 7, 8, 10, 11, 13, 14, 15, 26}
+# A message the server would not give is asked for again after this, doubling up to the maximum: a fixed
+# file (an admin's chown) is filed within minutes, and a broken one costs the server one FETCH an hour.
+# A server's received time further than this from what is possible (clock_skew) is not believed.
+CLOCK_SKEW = timedelta(minutes=5)
+RETRY_UNREADABLE = timedelta(minutes=2)
+RETRY_UNREADABLE_MAX = timedelta(hours=1)
 
 
 @dataclass
@@ -37,11 +44,15 @@ class Incoming:
     received_at: datetime | None = None  # INTERNALDATE; None means "now"
     uid: int | None = None
     history: bool = False  # already in the mailbox when the desk first read it: no page, no receipt
+    retried: bool = False  # a message the server would not give before (an unreadable placeholder's)
+    not_before: datetime | None = None  # it arrived after this (clock_skew); None: not known
 
 
 @dataclass
 class Filed:
-    outcome: str  # "new" | "reply" | "reopened" | "autoreply" | "bounce" | "duplicate" | "quarantined" | "page-reply"
+    # "new" | "reply" | "reopened" | "autoreply" | "bounce" | "duplicate" | "quarantined" | "page-reply" |
+    # "unreadable" (a placeholder) | "joined" (an original that arrived after its reply)
+    outcome: str
     ticket_id: int | None
     message_row: int
     uid: int | None = None
@@ -71,20 +82,39 @@ def is_infrastructure(exc: BaseException) -> bool:
 
 
 def file_messages(db: Database, cfg: Config, items: list[Incoming], now: datetime, *, source: str = "ingest",
-                  mailbox_key: tuple[str, str, int] | None = None, last_uid: int | None = None) -> list[Filed]:
+                  mailbox_key: tuple[str, str, int] | None = None, last_uid: int | None = None,
+                  unreadable: Sequence[tuple[int, str]] = (), move_watermark: bool = True) -> list[Filed]:
     """Store and file a batch. With mailbox_key=(account, folder, uidvalidity) each item's uid is recorded
-    as a source and the watermark moves to `last_uid` (or the highest uid) in the same commit."""
+    as a source and the watermark moves to `last_uid` (or the highest uid) in the same commit.
+    `unreadable`: [(uid, the server's answer)] for messages the server would not give; each becomes a
+    placeholder ticket, retried later (RETRY_UNREADABLE), and the watermark moves past it.
+    `move_watermark=False`: these messages are filed ahead of others below them (urgent mail first); their
+    sources are recorded, the watermark stays."""
     analyses = [_analyze(item.raw, cfg) for item in items]
     staff = cfg.staff_addresses
     out: list[Filed] = []
     with write(db):
         for item, a in zip(items, analyses, strict=True):
-            out.append(_file_guarded(db, cfg, item, a, now, source, mailbox_key, staff))
+            filed = _file_guarded(db, cfg, item, a, now, source, mailbox_key, staff)
+            skew = clock_skew(item, now)
+            if skew and filed.ticket_id is not None and filed.outcome not in ("duplicate", "unreadable"):
+                assert item.received_at is not None
+                audit.add_event(db, filed.ticket_id, "received_time_replaced", "intake", now, message=filed.message_row,
+                                server_time=iso(item.received_at), used=iso(now.replace(microsecond=0)),
+                                why=f"the server's received time is {skew}")
+                log.warning("message %s: the server's received time %s is %s; using %s", filed.message_row,
+                            iso(item.received_at), skew, iso(now))
+            if item.retried and mailbox_key is not None and item.uid is not None:
+                _recovered(db, cfg, mailbox_key, item.uid, filed, now)
+            out.append(filed)
         if mailbox_key is not None:
-            top = max([last_uid or 0, *(i.uid for i in items if i.uid is not None)])
+            for uid, answer in unreadable:
+                out.append(_placeholder(db, cfg, mailbox_key, uid, answer, now, source))
+            top = max([last_uid or 0, *(i.uid for i in items if i.uid is not None), *(u for u, _ in unreadable)])
             account, folder, uidvalidity = mailbox_key
             current = mailbox.get_watermark(db, account, folder)
-            if top and (current is None or current[0] != uidvalidity or current[1] < top):
+            # move_watermark=False: mail filed out of order (urgent first), with unfiled mail below it
+            if move_watermark and top and (current is None or current[0] != uidvalidity or current[1] < top):
                 mailbox.set_watermark(db, account, folder, uidvalidity, top, now)
     return out
 
@@ -120,9 +150,26 @@ def _source(db, mailbox_key, item: Incoming, row: int, now: datetime) -> None:
 def _arrival(item: Incoming, now: datetime) -> datetime:
     # The customer's clock starts when the server got the mail; never in our future.
     t = item.received_at
-    if t is None or t.tzinfo is None or t > now:
+    if t is None or t.tzinfo is None or t > now or clock_skew(item, now):
         return now.replace(microsecond=0)
     return t.replace(microsecond=0)
+
+
+def clock_skew(item: Incoming, now: datetime) -> str | None:
+    """Why the server's received time of this mail cannot be right, or None. Pure.
+
+    More than CLOCK_SKEW ahead of the desk's clock; or behind the time before which it cannot have
+    arrived (`not_before`: intake's last sync that reached the end of the mailbox, when this mail was not
+    there yet) by more than CLOCK_SKEW. Then the server's clock is wrong (or the time was set by hand), and
+    the time intake saw the mail stands in: a new Class III is never born breached by a wrong clock."""
+    t = item.received_at
+    if t is None or t.tzinfo is None:
+        return None
+    if t > now + CLOCK_SKEW:
+        return "ahead of the desk's clock"
+    if item.not_before is not None and t < item.not_before - CLOCK_SKEW:
+        return "before intake's last look at the mailbox, which did not hold it yet"
+    return None
 
 
 def _file_one(db, cfg, item: Incoming, a: Analysis, now, source, mailbox_key, staff) -> Filed:
@@ -157,6 +204,9 @@ def _file_one(db, cfg, item: Incoming, a: Analysis, now, source, mailbox_key, st
         return Filed(kind, thread.ticket_id, row, item.uid)
     if thread.ticket_id is not None:
         return _reply(db, item, a, thread, received, now, source, mailbox_key)
+    early = threads.find_early_reply(db, a.message_id, a.sender, staff)
+    if early is not None:
+        return _original_joins(db, cfg, item, a, early, received, now, source, mailbox_key)
     # New mail; also machine mail to an urgent address (monitoring): never suppressed, flagged "automated".
     return _new_ticket(db, cfg, item, a, thread, received, now, source, mailbox_key)
 
@@ -224,6 +274,26 @@ def _reply(db, item, a: Analysis, thread: threads.Thread, received, now, source,
     return Filed(outcome, ticket_id, row, item.uid)
 
 
+def _original_joins(db, cfg, item: Incoming, a: Analysis, ticket_id: int, received, now, source,
+                    mailbox_key) -> Filed:
+    """An original that arrives after a reply to it (a reply-all that reached the desk first and opened a
+    ticket): it joins that ticket, which takes its subject and requester, so the thread is one ticket. The
+    ticket keeps its number, its clock (the customer's first mail to arrive started it) and its pages."""
+    row = messages.add_message(db, ticket_id=ticket_id, kind="new", received_at=iso(received), now=iso(now),
+                               source=source, raw=item.raw, columns=a.columns)
+    t = tickets.get_ticket(db, ticket_id)
+    changes: dict = {"last_message_at": max(received, parse_iso(t["last_message_at"]) or received)}
+    if a.sender:
+        changes.update(subject=a.subject[:500], requester=a.sender, requester_name=a.sender_name)
+    tickets.update_ticket(db, ticket_id, changes, now)
+    tickets.add_participants(db, ticket_id, a.participants)
+    audit.add_event(db, ticket_id, "original_joined", "intake", now, message=row, by=a.sender,
+                    previous_subject=t["subject"], previous_requester=t["requester"])
+    _source(db, mailbox_key, item, row, now)
+    _raise_class(db, cfg, ticket_id, a, now)  # the original may have gone to urgent@ when the reply did not
+    return Filed("joined", ticket_id, row, item.uid)
+
+
 def _raise_class(db, cfg, ticket_id: int, a: Analysis, now: datetime, history: bool = False) -> None:
     """Another copy of a filed mail (the same content, delivered again or once per recipient) may carry what
     the first did not: a Bcc to urgent@ arrives as a copy whose Delivered-To is the urgent address."""
@@ -280,3 +350,62 @@ def _quarantine(db, cfg, item: Incoming, a: Analysis | None, exc: BaseException,
             log.warning("#%s: its first page could not be queued now (%s); the scheduler retries",
                         ticket_id, type(page_exc).__name__)
     return Filed("quarantined", ticket_id, row, item.uid)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long after its `attempts`-th failed FETCH an unreadable message is asked for again."""
+    return min(RETRY_UNREADABLE_MAX, RETRY_UNREADABLE * (2 ** max(0, min(attempts - 1, 16))))
+
+
+def _placeholder(db, cfg: Config, mailbox_key: tuple[str, str, int], uid: int, answer: str, now: datetime,
+                 source: str) -> Filed:
+    """A ticket that stands for a message the server would not give: visible and flagged, with the
+    server's answer, so a person knows mail is waiting; the message itself is fetched again later."""
+    account, folder, uidvalidity = mailbox_key
+    known = mailbox.get_unreadable(db, account, folder, uidvalidity, uid)
+    if known is not None:  # the same UID refused again (a batch retried after a crash): one placeholder
+        return Filed("unreadable", known["ticket_id"], 0, uid)
+    answer = clean_line(answer, 300)
+    cls = cfg.routing.default_class
+    received = now.replace(microsecond=0)
+    why = f"the IMAP server would not give this message (UID {uid} in {folder}): {answer}"
+    log.warning("%s: UID %d could not be fetched (%s); a placeholder ticket stands for it and it is retried",
+                folder, uid, answer)
+    ticket_id = tickets.create_ticket(
+        db, cls=cls, class_reason="unreadable on the server: class not known yet",
+        subject=f"(unreadable message: UID {uid} in {clean_line(folder, 100)})", requester="", requester_name="",
+        received_at=received, due_at=pol.deadline(cls, received, cfg.sla),
+        next_step_at=pol.first_step_at(cls, received, cfg.sla), now=now, quarantined=True)
+    key = f"unreadable:{account}/{folder}/{uidvalidity}/{uid}"
+    columns = messages.message_columns({"subject": f"(unreadable message: UID {uid})", "defects": [why],
+                                        "unparseable": True}, messages.sha256(b""), 0, key)
+    row = messages.add_message(db, ticket_id=ticket_id, kind="new", received_at=iso(received), now=iso(now),
+                               source=source, raw=b"", columns=columns)
+    mailbox.add_unreadable(db, account, folder, uidvalidity, uid, ticket_id=ticket_id, answer=answer, now=now,
+                           next_try_at=now + retry_delay(1))
+    audit.add_event(db, ticket_id, "created", "intake", now, message=row, cls=cls, unreadable=why)
+    return Filed("unreadable", ticket_id, row, uid)
+
+
+def _recovered(db, cfg: Config, mailbox_key: tuple[str, str, int], uid: int, filed: Filed, now: datetime) -> None:
+    """An unreadable message was read at last and filed as any mail is: its placeholder points there and,
+    being only a stand-in, is resolved."""
+    account, folder, uidvalidity = mailbox_key
+    row = mailbox.get_unreadable(db, account, folder, uidvalidity, uid)
+    if row is None or row["state"] != "waiting":
+        return
+    mailbox.close_unreadable(db, account, folder, uidvalidity, uid, state="filed", now=now,
+                             message_row=filed.message_row)
+    placeholder = row["ticket_id"]
+    if placeholder is None or placeholder == filed.ticket_id:
+        return
+    target = f"#{filed.ticket_id}" if filed.ticket_id is not None else "unfiled mail"
+    cancelled = _escalation().stop(db, placeholder, now, f"the message was read and filed as {target}")
+    t = tickets.get_ticket(db, placeholder)
+    if t["status"] != "resolved":
+        tickets.update_ticket(db, placeholder, {"status": "resolved", "resolved_at": now}, now)
+    audit.add_event(db, placeholder, "unreadable_recovered", "intake", now, uid=uid, filed_as=filed.ticket_id,
+                    message=filed.message_row, outcome=filed.outcome, cancelled_pages=cancelled)
+    if filed.ticket_id is not None:
+        audit.add_event(db, filed.ticket_id, "unreadable_recovered", "intake", now, uid=uid, placeholder=placeholder,
+                        message=filed.message_row)

@@ -75,3 +75,21 @@ def find_ticket(db: Database, ids: Sequence[str], tag: int | None, sender: str,
     if referred is not None:
         return Thread(None, Reason.HEADER_REFUSED, referred)
     return Thread(None, Reason.NONE)
+
+
+def find_early_reply(db: Database, message_id: str | None, sender: str, staff: Collection[str] = ()) -> int | None:
+    """The open ticket that a reply to this mail opened because it arrived first (a reply-all that reached
+    the desk before the original), or None. On the same terms as header threading: the original's sender
+    must be a participant of that ticket, or one of the staff."""
+    if not message_id:
+        return None
+    sender = (sender or "").lower()
+    if not sender:
+        return None
+    for ticket_id, _ in messages.replies_to(db, message_id):
+        t = tickets.get_ticket(db, ticket_id)
+        if t["status"] == "resolved":
+            continue
+        if sender in staff or tickets.is_participant(db, ticket_id, sender):
+            return ticket_id
+    return None

@@ -89,3 +89,20 @@ def test_automatic_mail_withheld_is_counted_and_does_not_degrade():
     c = health.assess_outbox({"mail_withheld": 3})
     assert c.ok and c.detail["mail_withheld"] == 3
     assert c.summary == "outbox: 0 pending, none failed; 3 automatic mail(s) withheld (caps, unauthenticated senders)"
+
+
+def test_a_restarted_intake_keeps_its_last_sync_and_only_a_clean_stop_counts_afresh():
+    synced = iso(NOW - timedelta(hours=2))
+    crashed = beat("intake:desk@mail/INBOX", 60, state="error", last_sync_at=synced,
+                   counts_from=iso(NOW - timedelta(days=1)), started_at=iso(NOW - timedelta(minutes=1)))
+    kept = health.carried_over(crashed, NOW)
+    assert kept == {"last_sync_at": synced, "counts_from": iso(NOW - timedelta(days=1))}
+    row = intake(**kept)
+    assert [o.since for o in health.intake_outages([row], NOW)] == [synced]  # stale: paged, however many restarts
+
+    stopped = beat("intake:desk@mail/INBOX", 60, state="stopped", last_sync_at=synced)
+    fresh = health.carried_over(stopped, NOW)
+    assert fresh == {"last_sync_at": synced, "counts_from": iso(NOW)}
+    assert health.intake_outages([intake(**fresh)], NOW) == []
+    assert health.intake_outages([intake(**fresh)], NOW + timedelta(minutes=6))
+    assert health.carried_over(None, NOW) == {"counts_from": iso(NOW)}

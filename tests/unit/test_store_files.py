@@ -76,7 +76,33 @@ def test_a_database_owned_by_another_account_gives_one_line_naming_the_owner_and
         err = r.stderr.decode()
         assert r.returncode == 75, err  # the MTA keeps the mail and retries once an operator fixed it
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
-        assert "owned by root" in err and "nobody cannot write it" in err and "chown nobody" in err, err
+        assert "owned by root" in err and "nobody is neither its owner nor in its group" in err, err
+        assert "chown nobody" in err, err
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_a_database_with_the_right_owner_and_the_wrong_mode_says_so():
+    # Issue 21: this used to say "is owned by nobody ... fix: chown nobody" when the owner was already right.
+    python = _python_for("nobody")
+    if python is None:
+        pytest.skip("no interpreter that the account nobody can run with this checkout")
+    d = Path(tempfile.mkdtemp(prefix="sc-mode-"))
+    try:
+        cfg = d / "config.toml"
+        cfg.write_text(f'[store]\npath = "{d / "support.db"}"\n')
+        os.chmod(cfg, 0o644)
+        open_db(d / "support.db").close()
+        for p in (d, *d.glob("support.db*")):
+            os.chown(p, 65534, 65534)
+        os.chmod(d, 0o755)
+        os.chmod(d / "support.db", 0o440)
+        r = subprocess.run(["runuser", "-u", "nobody", "--", *python, "--config", str(cfg), "ingest"],
+                           input=b"From: a@b.example\r\nSubject: x\r\n\r\nbody\r\n", capture_output=True,
+                           cwd="/", timeout=60, env={"PATH": os.environ["PATH"]})
+        err = r.stderr.decode()
+        assert r.returncode == 75, err
+        assert "owned by nobody, but its mode 0440" in err and "chmod u+rw" in err and "chown" not in err, err
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
