@@ -6,7 +6,8 @@ import sys
 from datetime import datetime
 
 from console import actions
-from console.alerts import audience, dispatch, oncall as oc
+from console.alerts import audience, oncall as oc
+from console.outbox import pages as dispatch
 from console.config import Config
 from console.identity import as_actor
 from console.replies.commands import check_line as check_smtp

@@ -315,3 +315,18 @@ def m402_mail_outbox(db):
 def m403_mail_retry_since(db):
     # A person's resend of a failed mail gets its own give_up_after, counted from the resend.
     db.execute("ALTER TABLE mail_outbox ADD COLUMN retry_since TEXT")
+
+
+# --- outbox (issues 18, 19): m1801-m1899 ----------------------------------------------------------
+
+@migrations()
+def m1801_outbox_timer_indexes(db):
+    # Every query the senders and the scheduler run on a timer is answered by an index, however many
+    # pages the table has kept: the rows waiting for a try (a small part of the table), and the desk's
+    # own intake-trouble pages (looked up on every scheduler turn).
+    _run_script(db, """
+        CREATE INDEX alerts_waiting ON alerts(next_attempt_at) WHERE state IN ('pending', 'failed');
+        CREATE INDEX alerts_sending ON alerts(send_deadline) WHERE state = 'sending';
+        CREATE INDEX alerts_desk_steps ON alerts(step, dedup_key) WHERE ticket_id IS NULL;
+        CREATE INDEX mail_outbox_sending ON mail_outbox(send_deadline) WHERE state = 'sending';
+        """)

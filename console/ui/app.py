@@ -120,7 +120,7 @@ class ConsoleApp(Replying, App):
         self._news_timer = None
         self._started = time.monotonic()
         if send_mail is None:
-            from console.replies.delivery import send_now as send_mail
+            from console.outbox.mail import send_now as send_mail
         self.send_mail = send_mail
         self._told_mail: set[int] = set()  # outbox ids whose failure this console has told already
 
@@ -649,7 +649,7 @@ def quiet_mail_log() -> None:
     terminal under the screen (logging holds the real stderr) and draw over it."""
     import logging
 
-    from console.replies.delivery import log
+    from console.outbox.mail import log
 
     logging.getLogger(log.name).setLevel(logging.CRITICAL)
 

@@ -268,7 +268,8 @@ class Replying:
     @work(thread=True, group="send", exit_on_error=False)
     def _send_worker(self, w: Writing, screen: ReviewScreen) -> None:
         import store
-        from console.replies import delivery, desk
+        from console.outbox import mail as delivery
+        from console.replies import desk
         from store import tickets
 
         try:
