@@ -6,7 +6,7 @@ pending/failed -> cancelled when the ticket is acknowledged or resolved first.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from collections.abc import Iterable
 
@@ -59,24 +59,33 @@ def next_attempt_due(db: Database, max_attempts: int | None = None) -> str | Non
 
 # The order pages go out in when more are due than can be sent at once. A storm must never delay the
 # page that matters, so: pages before notices; then first pages of tickets (arrival, and intake
-# trouble) before escalations, repeats and stand-downs of tickets already paged; within that, in rounds:
-# each group's next page to each person (a ticket's group: the sender's domain, and whether the mail
-# was automated), so one sender's storm of 300 tickets does not queue another sender's ticket behind it
-# and nobody's pages wait for someone else's; then people in turn; then time.
+# trouble) before escalations, repeats and stand-downs of tickets already paged; within that, in rounds
+# per group and person (a ticket's group: the sender's domain, and whether the mail was automated),
+# counting the pages of that group the person got in the last RECENT: a monitoring storm that has
+# already paged bob 100 times waits while a customer's first ticket pages him; then people in turn;
+# then time.
+RECENT = timedelta(minutes=10)
+_GROUP = """CASE WHEN t.id IS NULL THEN 'step:' || a.step
+                 ELSE lower(substr(t.requester, instr(t.requester, '@') + 1)) || ':' || t.automated END"""
 _PRIORITY = f"""
     WITH due AS (
         SELECT a.id, a.target, a.urgent, a.next_attempt_at, a.claimed_by IS NULL AS never_tried,
                CASE WHEN a.step = 'arrival' OR (a.ticket_id IS NULL AND a.urgent = 1) THEN 0 ELSE 1 END AS tier,
-               CASE WHEN t.id IS NULL THEN 'step:' || a.step
-                    ELSE lower(substr(t.requester, instr(t.requester, '@') + 1)) || ':' || t.automated END AS grp
+               {_GROUP} AS grp
         FROM alerts a LEFT JOIN tickets t ON t.id = a.ticket_id
         WHERE {queue.due_condition(PAGES, "a")} AND a.attempts < ?
+    ), recent AS (
+        SELECT a.target, {_GROUP} AS grp, count(*) AS n
+        FROM alerts a LEFT JOIN tickets t ON t.id = a.ticket_id
+        WHERE a.state IN ('sent', 'sending') AND a.updated_at >= ?
+        GROUP BY 1, 2
     )
     SELECT id, never_tried FROM (
-        SELECT id, urgent, tier, next_attempt_at, never_tried,
-               row_number() OVER (PARTITION BY urgent, tier, grp, target ORDER BY next_attempt_at, id) AS round,
-               row_number() OVER (PARTITION BY urgent, tier, target ORDER BY next_attempt_at, id) AS in_turn
-        FROM due)
+        SELECT d.id, d.urgent, d.tier, d.next_attempt_at, d.never_tried,
+               coalesce(r.n, 0) + row_number() OVER (PARTITION BY d.urgent, d.tier, d.grp, d.target
+                                                     ORDER BY d.next_attempt_at, d.id) AS round,
+               row_number() OVER (PARTITION BY d.urgent, d.tier, d.target ORDER BY d.next_attempt_at, d.id) AS in_turn
+        FROM due d LEFT JOIN recent r ON r.target = d.target AND r.grp = d.grp)
     ORDER BY urgent DESC, tier, round, in_turn, next_attempt_at, id LIMIT ?"""
 
 
@@ -85,7 +94,8 @@ def claim_due(db: Database, now: datetime, *, send_deadline: datetime, claimed_b
     """Move due rows to 'sending', in the order of _PRIORITY. Call inside store.write() so two
     dispatchers never claim one row. A row due beyond `horizon` counts as due (queue.due_condition).
     Each row says whether this is its first try (`first_try`): a retry or resend is the same page."""
-    chosen = db.execute(_PRIORITY, [*queue.due_params(now, horizon), max_attempts, limit]).fetchall()
+    chosen = db.execute(_PRIORITY, [*queue.due_params(now, horizon), max_attempts, iso(now - RECENT), limit]
+                        ).fetchall()
     if not chosen:
         return []
     ids = [r[0] for r in chosen]

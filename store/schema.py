@@ -330,3 +330,9 @@ def m1801_outbox_timer_indexes(db):
         CREATE INDEX alerts_desk_steps ON alerts(step, dedup_key) WHERE ticket_id IS NULL;
         CREATE INDEX mail_outbox_sending ON mail_outbox(send_deadline) WHERE state = 'sending';
         """)
+
+
+@migrations()
+def m1802_alerts_recent(db):
+    # The pages of the last minutes, which the claim's priority counts per sender group and person.
+    db.execute("CREATE INDEX alerts_recent ON alerts(updated_at) WHERE state IN ('sent', 'sending')")

@@ -69,7 +69,7 @@ class Scheduler:
             with write(self.db):
                 escalation.run_due(self.db, self.cfg, now)
                 intake_pages(self.db, self.cfg, now)
-            self.pages.wake.set()
+        self.pages.wake.set()  # what intake filed (its first pages) is due too
         if self.pages.thread is None:  # `poll --once`: no sender thread, so send from here
             self.pages.dispatch()
         self.beat()

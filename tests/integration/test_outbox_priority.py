@@ -59,6 +59,26 @@ def test_a_genuine_class_iii_is_not_queued_behind_a_storm(tmp_path, http_receive
     assert len(records) == 62
 
 
+def test_a_storm_already_going_out_yields_to_a_new_sender_one_page_at_a_time(tmp_path, http_receiver):
+    """Senders free up one at a time during a storm: each claim must still put the customer's first."""
+    cfg, db = make(tmp_path, http_receiver)
+    clock = FrozenClock(T0)
+    for i in range(20):
+        file_urgent(db, cfg, i + 1, "nagios@monitor.example", clock.now())
+    s = Scheduler(cfg, clock, threading.Event(), workers=1)
+    try:
+        s.start_up()
+        for _ in range(6):  # the storm is going out
+            assert s.pages.cycle() == 1
+        genuine = file_urgent(db, cfg, 99, "carl@cust.example", clock.now())
+        for _ in range(2):  # the next two senders to free up take the customer's pages
+            assert s.pages.cycle() == 1
+    finally:
+        s.close()
+    records = http_receiver.wait_for(8)
+    assert [f"#{genuine} " in r.body["title"] for r in records[6:]] == [True, True]
+
+
 def test_first_pages_go_before_repeats_and_people_take_turns(tmp_path, http_receiver):
     cfg, db = make(tmp_path, http_receiver)
     old = file_urgent(db, cfg, 1, "x@a.example", T0)
