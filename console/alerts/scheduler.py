@@ -77,7 +77,7 @@ class Scheduler:
     def _due(self, now) -> bool:
         """Whether a step is due or intake is in trouble: reads only, so an idle turn takes no lock."""
         step = tickets.next_step_due(self.db)
-        if step is not None and step <= iso(now):
+        if step is not None and step <= (iso(now) or ""):
             return True
         beats = heartbeat.heartbeats(self.db)
         return bool(health.intake_outages(beats, now, self.cfg.alerts.intake_stale_after)
@@ -96,10 +96,10 @@ class Scheduler:
 
     def seconds_until_next(self) -> float:
         """Until the next step; at most RECHECK_SECONDS (a safety net, e.g. for clock jumps)."""
-        due = tickets.next_step_due(self.db)
+        due = parse_iso(tickets.next_step_due(self.db))
         if due is None:
             return RECHECK_SECONDS
-        return max(0.0, min((parse_iso(due) - self.clock.now()).total_seconds(), RECHECK_SECONDS))
+        return max(0.0, min((due - self.clock.now()).total_seconds(), RECHECK_SECONDS))
 
     def run(self) -> None:
         self.pages.start()

@@ -29,7 +29,7 @@ from sqlite_utils import Database
 
 from console import timefmt
 from console.clock import Clock
-from console.config import Config
+from console.config import Config, SmtpConfig
 from console.outbox import journal, lifecycle
 from console.outbox.runner import Runner
 from console.replies import smtp
@@ -40,6 +40,12 @@ log = logging.getLogger("support_console.mail")
 
 POLLER, CLI = "poller:", "cli:"
 BATCH = 20
+
+
+def _smtp(cfg: Config) -> SmtpConfig:
+    if cfg.smtp is None:  # every caller checks first; this narrows the type
+        raise ValueError("[smtp] is not configured")
+    return cfg.smtp
 
 
 def sender_id(kind: str) -> str:
@@ -57,11 +63,11 @@ class Outcome:
 
 def send_deadline(cfg: Config, now: datetime) -> datetime:
     # Connect, EHLO, STARTTLS, EHLO, AUTH, MAIL, RCPT, DATA: each may take up to the timeout.
-    return now + timedelta(seconds=cfg.smtp.timeout_seconds * 8 + 30)
+    return now + timedelta(seconds=_smtp(cfg).timeout_seconds * 8 + 30)
 
 
 def backoff(cfg: Config, attempts: int) -> timedelta:
-    s = cfg.smtp
+    s = _smtp(cfg)
     return lifecycle.backoff(s.backoff_seconds, s.backoff_max_seconds, attempts)
 
 
@@ -83,25 +89,27 @@ def deliver(db: Database, cfg: Config, send: dict, claimed_by: str, clock_now: C
             return _record_failure(db, cfg, send, claimed_by, clock_now(),
                                    smtp.SmtpError(f"not sent: cannot write the send journal ({exc.strerror})"))
         try:
-            result = (transport or smtp.send)(cfg.smtp, password, send["mail_from"], send["rcpt_to"], raw)
+            result = (transport or smtp.send)(_smtp(cfg), password, send["mail_from"], send["rcpt_to"], raw)
         except smtp.SmtpError as exc:
             book.mark(mark, journal.DONE)
-            return _record_failure(db, cfg, send, claimed_by, clock_now(), exc)
+            failed_at, error = clock_now(), exc
+            return lifecycle.persist(lambda: _record_failure(db, cfg, send, claimed_by, failed_at, error),
+                                     what=f"mail {send['id']}")
         book.mark(mark, journal.ACCEPTED)
         now = clock_now()
-        saved = "pending" if cfg.smtp.save_to else None
+        saved = "pending" if _smtp(cfg).save_to else None
         try:
             lifecycle.persist(lambda: _record_sent(db, send, claimed_by, now, result, saved),
                               what=f"mail {send['id']}")
         except (sqlite3.Error, StoreError) as exc:
-            line = (f"sent to {cfg.smtp.host}, but could not be recorded: {_why(exc)}; it will not be sent again")
+            line = (f"sent to {_smtp(cfg).host}, but could not be recorded: {_why(exc)}; it will not be sent again")
             log.error("mail %s (#%s %s): %s", send["id"], send["ticket_id"], send["purpose"], line)
             return Outcome("unrecorded", line, send["id"])
         book.mark(mark, journal.DONE)
     finally:
         book.close()
     log.info("mail %s (#%s %s): sent: %s", send["id"], send["ticket_id"], send["purpose"], result.reply)
-    if cfg.smtp.save_to:
+    if _smtp(cfg).save_to:
         note = save_copy(cfg, raw, now)
         with write(db):
             outgoing.set_saved(db, send["id"], note)
@@ -130,8 +138,9 @@ def _record_failure(db: Database, cfg: Config, send: dict, claimed_by: str, now:
     purpose, tid = send["purpose"], send["ticket_id"]
     with write(db):
         if exc.kind == smtp.TEMPORARY:
-            age = now - parse_iso(send["retry_since"] or send["created_at"])  # since queued, or sent again
-            if age < cfg.smtp.give_up_after:
+            since = parse_iso(send["retry_since"] or send["created_at"]) or now  # since queued, or sent again
+            age = now - since
+            if age < _smtp(cfg).give_up_after:
                 at = _retry_at(now, backoff(cfg, send["attempts"]))
                 outgoing.mark_retry(db, send["id"], claimed_by, now, error=error, at=at)
                 if send["attempts"] == 1:  # once, not on every retry of a long outage
@@ -153,7 +162,7 @@ def _record_failure(db: Database, cfg: Config, send: dict, claimed_by: str, now:
 def _password(db: Database, cfg: Config, sends: list[dict], claimed_by: str, now: datetime) -> tuple[bool, str | None]:
     """(ok, password); when it cannot be had, every claimed row goes back to wait (a temporary failure)."""
     try:
-        return True, smtp.resolve_password(cfg.smtp)
+        return True, smtp.resolve_password(_smtp(cfg))
     except smtp.SmtpError as exc:
         for s in sends:
             _record_failure(db, cfg, s, claimed_by, now, exc)
@@ -188,15 +197,17 @@ def save_copy(cfg: Config, raw: bytes, now: datetime) -> str:
     """APPEND the sent mail to [smtp] save_to (seen). 'saved', or 'failed: why'."""
     from console.intake import imap
 
+    if cfg.imap is None:
+        return "failed: no [imap] mailbox to append to"
     try:
         client = imap.connect(cfg.imap, imap.resolve_password(cfg.imap))
     except imap.IntakeError as exc:
         return f"failed: {exc}"
     try:
-        client.append(cfg.smtp.save_to, raw, flags=[b"\\Seen"], msg_time=now)
+        client.append(_smtp(cfg).save_to, raw, flags=[b"\\Seen"], msg_time=now)
         return "saved"
     except Exception as exc:  # noqa: BLE001 - a copy is a courtesy: note it and go on
-        return f"failed: cannot append to {cfg.smtp.save_to!r} ({type(exc).__name__}: {str(exc)[:200]})"
+        return f"failed: cannot append to {_smtp(cfg).save_to!r} ({type(exc).__name__}: {str(exc)[:200]})"
     finally:
         with contextlib.suppress(Exception):
             client.logout()
@@ -227,13 +238,13 @@ class MailChannel:
 
     def claim(self, db: Database, now: datetime, me: str, limit: int) -> list[dict[str, Any]]:
         return outgoing.claim(db, now, claimed_by=me, send_deadline=send_deadline(self.cfg, now), limit=limit,
-                              horizon=lifecycle.horizon(now, self.cfg.smtp.backoff_max_seconds))
+                              horizon=lifecycle.horizon(now, _smtp(self.cfg).backoff_max_seconds))
 
     def next_due(self, db: Database) -> str | None:
         return outgoing.next_attempt_due(db)
 
     def horizon_seconds(self) -> float:
-        return self.cfg.smtp.backoff_max_seconds + 1
+        return _smtp(self.cfg).backoff_max_seconds + 1
 
     def send(self, db: Database, rows: list[dict[str, Any]], me: str, now: Callable[[], datetime],
              stop: threading.Event) -> None:

@@ -172,7 +172,8 @@ def _step_of(alert: dict) -> pol.Step | None:
     if alert.get("ticket_id") is None or base not in ("arrival", "warn", "escalate", "breach", "repeat"):
         return None
     kind = ("page" if alert["cls"] == "III" else "notify") if base == "arrival" else base
-    return pol.Step(name, alert["cls"], parse_iso(alert["due_at"]), kind, (), bool(alert["urgent"]))
+    due = parse_iso(alert["due_at"])
+    return pol.Step(name, alert["cls"], due, kind, (), bool(alert["urgent"])) if due is not None else None
 
 
 def write_text(db: Database, cfg: Config, alert: dict, now: datetime) -> None:
