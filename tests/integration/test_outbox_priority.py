@@ -111,6 +111,14 @@ def test_the_scheduler_and_the_sender_sleep_while_every_sender_is_busy(tmp_path,
         # Pages are due, but nobody could send them: sleep until a sender finishes (it wakes the loop).
         assert s.pages.seconds_until_next() == runner.RECHECK_SECONDS
         assert s.seconds_until_next() > 0  # the scheduler's own wait is its next step, not the outbox
+        # Turns with nothing due (woken by the senders' commits) only read: the write lock stays free.
+        statements: list[str] = []
+        s.db.conn.set_trace_callback(statements.append)
+        s.pages.db.conn.set_trace_callback(statements.append)
+        for _ in range(5):
+            s.cycle()
+            s.pages.dispatch()
+        assert not [x for x in statements if x.startswith(("BEGIN", "INSERT", "UPDATE"))], statements
     finally:
         http_receiver.delay = 0
         s.close()
