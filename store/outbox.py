@@ -19,7 +19,7 @@ from store.times import iso
 COLUMNS = (
     "id", "dedup_key", "ticket_id", "cls", "step", "audience", "target", "urgent", "title", "body", "state",
     "due_at", "created_at", "next_attempt_at", "attempts", "send_deadline", "sent_at", "last_error",
-    "claimed_by", "updated_at",
+    "claimed_by", "updated_at", "carried_by",
 )
 # A 'failed' row that gets no more tries (given up, or nobody to page) waits until queue.NEVER: a time
 # rather than a flag, so `attempts` stays the true number of tries the console shows.
@@ -62,14 +62,15 @@ def next_attempt_due(db: Database, max_attempts: int | None = None) -> str | Non
 # trouble) before escalations, repeats and stand-downs of tickets already paged; within that, in rounds
 # per group and person (a ticket's group: the sender's domain, and whether the mail was automated),
 # counting the pages of that group the person got in the last RECENT: a monitoring storm that has
-# already paged bob 100 times waits while a customer's first ticket pages him; then people in turn;
-# then time.
+# already paged bob 100 times waits while a customer's first ticket pages him; then mail from people
+# before machine mail; then people in turn; then time.
 RECENT = timedelta(minutes=10)
 _GROUP = """CASE WHEN t.id IS NULL THEN 'step:' || a.step
                  ELSE lower(substr(t.requester, instr(t.requester, '@') + 1)) || ':' || t.automated END"""
 _PRIORITY = f"""
     WITH due AS (
         SELECT a.id, a.target, a.urgent, a.next_attempt_at, a.claimed_by IS NULL AS never_tried,
+               coalesce(t.automated, 0) AS machine,
                CASE WHEN a.step = 'arrival' OR (a.ticket_id IS NULL AND a.urgent = 1) THEN 0 ELSE 1 END AS tier,
                {_GROUP} AS grp
         FROM alerts a LEFT JOIN tickets t ON t.id = a.ticket_id
@@ -81,12 +82,12 @@ _PRIORITY = f"""
         GROUP BY 1, 2
     )
     SELECT id, never_tried FROM (
-        SELECT d.id, d.urgent, d.tier, d.next_attempt_at, d.never_tried,
+        SELECT d.id, d.urgent, d.tier, d.next_attempt_at, d.never_tried, d.machine,
                coalesce(r.n, 0) + row_number() OVER (PARTITION BY d.urgent, d.tier, d.grp, d.target
                                                      ORDER BY d.next_attempt_at, d.id) AS round,
                row_number() OVER (PARTITION BY d.urgent, d.tier, d.target ORDER BY d.next_attempt_at, d.id) AS in_turn
         FROM due d LEFT JOIN recent r ON r.target = d.target AND r.grp = d.grp)
-    ORDER BY urgent DESC, tier, round, in_turn, next_attempt_at, id LIMIT ?"""
+    ORDER BY urgent DESC, tier, round, machine, in_turn, next_attempt_at, id LIMIT ?"""
 
 
 def claim_due(db: Database, now: datetime, *, send_deadline: datetime, claimed_by: str, max_attempts: int,
@@ -103,6 +104,47 @@ def claim_due(db: Database, now: datetime, *, send_deadline: datetime, claimed_b
     by_id = {r["id"]: r for r in _rows(db.execute(
         f"{PAGES.select} WHERE id IN ({','.join('?' * len(ids))})", ids))}
     return [{**by_id[i], "first_try": bool(first)} for i, first in chosen]
+
+
+_TICKET_GROUP = "lower(substr(t.requester, instr(t.requester, '@') + 1)) || ':' || t.automated"
+
+
+def last_group_page(db: Database, alert: dict[str, Any], since: datetime, batch: list[int]) -> str | None:
+    """When `alert`'s person was last paged (after `since`) for another ticket of the same sender group
+    (not counting the rows claimed with it, `batch`)."""
+    return db.execute(
+        f"SELECT max(a.updated_at) FROM alerts a JOIN tickets t ON t.id = a.ticket_id"
+        f" WHERE a.state IN ('sent', 'sending') AND a.updated_at > ? AND a.target = ? AND a.ticket_id != ?"
+        f" AND a.step != ? AND {_TICKET_GROUP} = (SELECT {_TICKET_GROUP} FROM tickets t WHERE t.id = ?)"
+        f" AND a.id NOT IN ({','.join('?' * len(batch)) or 'NULL'})",
+        [iso(since), alert["target"], alert["ticket_id"], STANDDOWN, alert["ticket_id"], *batch]).fetchone()[0]
+
+
+def hold(db: Database, alert: dict[str, Any], until: datetime) -> None:
+    """Give a claimed row back, due at `until` (the end of its group's bundle window), as if not tried."""
+    db.execute("UPDATE alerts SET state = ?, attempts = attempts - 1, send_deadline = NULL, next_attempt_at = ?,"
+               " claimed_by = ? WHERE id = ? AND state = 'sending'",
+               ["pending" if alert.get("first_try") else "failed", iso(until),
+                None if alert.get("first_try") else alert["claimed_by"], alert["id"]])
+
+
+def carry(db: Database, carrier: dict[str, Any], now: datetime, batch: list[int]) -> list[dict[str, Any]]:
+    """Every other due page of the carrier's sender group to its person (waiting, or claimed in this
+    `batch`) becomes 'bundled', carried by `carrier`. Returns those rows with their tickets' requester."""
+    ids = [i for i in batch if i != carrier["id"]]
+    rows = db.execute(
+        f"SELECT a.id, a.ticket_id, a.cls, a.due_at, t.requester FROM alerts a JOIN tickets t ON t.id = a.ticket_id"
+        f" WHERE a.target = ? AND a.ticket_id != ? AND a.step != ? AND a.id != ?"
+        f" AND {_TICKET_GROUP} = (SELECT {_TICKET_GROUP} FROM tickets t WHERE t.id = ?)"
+        f" AND ((a.state IN ('pending', 'failed') AND a.next_attempt_at <= ?)"
+        f"      OR (a.state = 'sending' AND a.id IN ({','.join('?' * len(ids)) or 'NULL'})))"
+        " ORDER BY a.ticket_id",
+        [carrier["target"], carrier["ticket_id"], STANDDOWN, carrier["id"], carrier["ticket_id"], iso(now), *ids],
+    ).fetchall()
+    for r in rows:
+        db.execute("UPDATE alerts SET state = 'bundled', carried_by = ?, sent_at = ?, updated_at = ? WHERE id = ?",
+                   [carrier["id"], iso(now), iso(now), r[0]])
+    return [dict(zip(("id", "ticket_id", "cls", "due_at", "requester"), r, strict=True)) for r in rows]
 
 
 def set_text(db: Database, alert_id: int, title: str, body: str) -> None:
@@ -189,7 +231,8 @@ def paged_targets(db: Database, ticket_id: int) -> list[str]:
     """Who may have been paged for this ticket so far, first paged first: a page that went out, is going
     out, or was cut short (it may have arrived), or that any of the target's services accepted."""
     rows = db.execute(
-        "SELECT target FROM alerts a WHERE ticket_id = ? AND step != ? AND (state IN ('sent', 'sending', 'expired')"
+        "SELECT target FROM alerts a WHERE ticket_id = ? AND step != ?"
+        " AND (state IN ('sent', 'sending', 'expired', 'bundled')"
         " OR EXISTS (SELECT 1 FROM alert_results r WHERE r.alert_id = a.id AND r.ok = 1))"
         " GROUP BY target ORDER BY min(id)",
         [ticket_id, STANDDOWN],

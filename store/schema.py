@@ -336,3 +336,41 @@ def m1801_outbox_timer_indexes(db):
 def m1802_alerts_recent(db):
     # The pages of the last minutes, which the claim's priority counts per sender group and person.
     db.execute("CREATE INDEX alerts_recent ON alerts(updated_at) WHERE state IN ('sent', 'sending')")
+
+
+_ALERT_STATES_OLD = "CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'expired', 'cancelled'))"
+_ALERT_STATES_NEW = "CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'expired', 'cancelled', 'bundled'))"
+
+
+@migrations(transactional=False)
+def m1803_alert_bundles(db):
+    """A page may be 'bundled': carried by another page (carried_by) that told the person about it with
+    others of its sender group. SQLite cannot change a CHECK in place: the table is rebuilt as in m102."""
+    conn = db.conn
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'alerts'").fetchone()[0]
+            if _ALERT_STATES_OLD in sql:  # another process may have done it while we waited for the lock
+                indexes = [r[0] for r in conn.execute(
+                    "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'alerts' AND sql IS NOT NULL")]
+                new = sql.replace(_ALERT_STATES_OLD, _ALERT_STATES_NEW).replace(
+                    "CREATE TABLE alerts", "CREATE TABLE alerts_new", 1)
+                conn.execute(new)
+                conn.execute("INSERT INTO alerts_new SELECT * FROM alerts")
+                conn.execute("DROP TABLE alerts")
+                conn.execute("ALTER TABLE alerts_new RENAME TO alerts")
+                for index in indexes:
+                    conn.execute(index)
+                conn.execute("ALTER TABLE alerts ADD COLUMN carried_by INTEGER REFERENCES alerts(id)")
+                conn.execute("CREATE INDEX alerts_carried ON alerts(carried_by) WHERE carried_by IS NOT NULL")
+                bad = conn.execute("PRAGMA foreign_key_check").fetchall()
+                if bad:
+                    raise sqlite3.IntegrityError(f"foreign keys broken by the rebuild: {bad[:3]}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")

@@ -23,11 +23,14 @@ import apprise
 from apprise import AppriseResultStatus
 from sqlite_utils import Database
 
+from collections import Counter
+
 from console import policy as pol
 from console import redact
 from console.ack import links, texts
 from console.config import Config
 from console.outbox import lifecycle
+from console.safe_text import clean_line
 from store import outbox, tickets, write
 from store.times import parse_iso
 
@@ -206,9 +209,55 @@ def _claim(db: Database, cfg: Config, now: datetime, claimed_by: str, limit: int
     rows = outbox.claim_due(db, now, send_deadline=now + timedelta(seconds=cfg.alerts.send_timeout_seconds + 30),
                             claimed_by=claimed_by, max_attempts=cfg.alerts.max_attempts, limit=limit,
                             horizon=lifecycle.horizon(now, cfg.alerts.backoff_max_seconds))
+    batch = [r["id"] for r in rows]
+    carried_now: set[int] = set()
+    out = []
     for r in rows:
+        if r["id"] in carried_now:
+            continue
+        if _bundles(cfg, r):
+            window = cfg.alerts.bundle_window
+            last = parse_iso(outbox.last_group_page(db, r, now - window, batch))
+            if last is not None:  # the person was paged for this group just now: this waits for the bundle
+                outbox.hold(db, r, lifecycle.ceil_second(last + window))
+                continue
+            carried = outbox.carry(db, r, now, batch)
+            carried_now.update(c["id"] for c in carried)
+            if carried:
+                write_text(db, cfg, r, now)
+                title, body = bundle_text(r, carried, cfg)
+                outbox.set_text(db, r["id"], title, body)
+                r.update(title=title, body=body)
+                out.append(r)
+                continue
         write_text(db, cfg, r, now)
-    return rows
+        out.append(r)
+    return out
+
+
+def _bundles(cfg: Config, alert: dict) -> bool:
+    """Whether this page may wait for, or carry, a bundle: a ticket's page (not a stand-down) on its first try."""
+    return (bool(cfg.alerts.bundle_window) and alert.get("ticket_id") is not None and alert["step"] != outbox.STANDDOWN
+            and bool(alert.get("first_try")))
+
+
+def bundle_text(carrier: dict, carried: list[dict], cfg: Config) -> tuple[str, str]:
+    """One page for the carrier's ticket and `carried` pages of its sender group to the same person: "12 more
+    Class III in 2m: #14 #15 … (9 from nagios@cust.example); oldest due 14:05". Pure."""
+    ids = sorted({c["ticket_id"] for c in carried} - {carrier["ticket_id"]})
+    classes = {c["cls"] for c in carried}
+    cls = f"Class {classes.pop()}" if len(classes) == 1 else "pages"
+    senders = Counter(c["requester"] for c in carried)
+    top, k = senders.most_common(1)[0]
+    oldest = min(filter(None, (parse_iso(c["due_at"]) for c in carried)))
+    shown = " ".join(f"#{i}" for i in ids[:10]) + (" …" if len(ids) > 10 else "")
+    suffix = f" ({k} from {clean_line(top, 60)}); oldest due {oldest.astimezone(cfg.timezone).strftime('%H:%M')}"
+    title = texts.fit_title(f"{len(carried)} more {cls} in {pol.format_duration(cfg.alerts.bundle_window)}: ", shown,
+                            suffix)
+    body = (f"{carrier['title']}\n{carrier['body']}\n\nThis page also carries {len(carried)} more page(s) for you"
+            f" from the same senders: {' '.join(f'#{i}' for i in ids)}.\nEach ticket is acknowledged on its own"
+            f" (support-console ack N, or 'a' in the console).")
+    return title, body
 
 
 def deliver(db: Database, cfg: Config, alert: dict, clock_now: Clock) -> str:

@@ -26,8 +26,11 @@ T0 = h.T0
 
 
 def make(tmp_path, http_receiver, **alerts):
+    """A desk paging this test's receiver. Bundling is off (bundle_window 0s): these tests are about the
+    order pages go out in, one by one (test_outbox_bundles.py has bundles)."""
+    alerts.setdefault("bundle_window", "0s")
     notify = {x: [http_receiver.url(f"/{x}")] for x in h.HANDLES}
-    cfg = from_dict(h.config_dict(tmp_path / "support.db", notify=notify, at=T0, alerts=alerts or None))
+    cfg = from_dict(h.config_dict(tmp_path / "support.db", notify=notify, at=T0, alerts=alerts))
     sync_staff(cfg)
     return cfg, open_db(cfg.store_path)
 
