@@ -46,7 +46,7 @@ sys.path.insert(0, str(REPO))
 
 import store  # noqa: E402
 from console import actions, status  # noqa: E402
-from console.alerts import dispatch  # noqa: E402
+from console.outbox import pages as dispatch  # noqa: E402
 from console.clock import FrozenClock, SystemClock  # noqa: E402
 from console.config import from_dict  # noqa: E402
 from console.intake.pipeline import Incoming, file_messages  # noqa: E402

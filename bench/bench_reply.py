@@ -90,7 +90,8 @@ def main() -> int:
 def in_process(conf: Path, sink: SMTPSink, ids) -> list[float]:
     from console.clock import SystemClock
     from console.config import load
-    from console.replies import delivery, desk
+    from console.outbox import mail as delivery
+    from console.replies import desk
     from store import open_db
 
     cfg = load(conf, check_urls=False)

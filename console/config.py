@@ -137,6 +137,9 @@ class AlertsConfig:
     trusted_proxies: tuple[str, ...] = _key((), "networks")
     ack_request_timeout: timedelta = _key(timedelta(seconds=10), "duration", lo=0.1, hi=300)
     ack_max_connections: int = _key(128, "int", lo=4, hi=100_000)
+    # More pages of one sender group's tickets for one person within this long of the last are sent as
+    # one bundle at its end ("0s": every page alone).
+    bundle_window: timedelta = _key(timedelta(minutes=2), "duration", lo=0)
 
     @property
     def ack_host(self) -> str:
@@ -325,7 +328,7 @@ def _convert(v: Any, md: dict, name: str, base: Path | None) -> Any:
         _bounds(v, md, name, str(v))
         return v
     if kind in ("duration", "seconds"):
-        td = _duration(v, name)
+        td = _duration(v, name, zero=md["lo"] == 0)
         _bounds(td.total_seconds(), md, name, v, unit="s")
         return td.total_seconds() if kind == "seconds" else td
     if kind == "size":
@@ -397,7 +400,7 @@ def _bounds(v: float, md: dict, name: str, shown: Any, unit: str = "") -> None:
         raise ConfigError(f"{name}: must be at most {hi:g}{unit}, got {shown}")
 
 
-def _duration(v: Any, name: str) -> timedelta:
+def _duration(v: Any, name: str, zero: bool = False) -> timedelta:
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         n = int(v) if float(v).is_integer() else v
         raise ConfigError(f"{name}: a duration needs a unit: write \"{n}h\", \"{n}m\" or \"{n}s\" (got {v!r})")
@@ -407,7 +410,7 @@ def _duration(v: Any, name: str) -> timedelta:
         td = pol.parse_duration(v)
     except ValueError as exc:
         raise ConfigError(f"{name}: {exc}") from None
-    if td <= timedelta(0):
+    if td < timedelta(0) or (td == timedelta(0) and not zero):
         raise ConfigError(f"{name}: must be positive, got {v!r}")
     return td
 

@@ -24,7 +24,7 @@ from console.clock import Clock
 from console.config import Config, ConfigError, load
 from console.intake.watch import Intake
 from console.locks import LockHeld, mailbox_lock, outbox_lock
-from console.replies import delivery
+from console.outbox import mail as delivery
 from console.sdnotify import Notifier
 from store.db import DatabaseFault
 from store.fileguard import Guard
@@ -352,6 +352,8 @@ class Service:
         for t in [c.thread for c in self.components] + ([self.mail.thread] if self.mail else []):
             if t.ident is not None:
                 t.join(timeout=5)
+        if self.mail is not None:
+            self.mail.close()
         if self.scheduler:
             self.scheduler.drain(5)
             self.scheduler.close()

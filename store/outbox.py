@@ -6,24 +6,24 @@ pending/failed -> cancelled when the ticket is acknowledged or resolved first.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from collections.abc import Iterable
 
 from sqlite_utils import Database
 
-from store.db import StoreError
+from store import queue
+from store.queue import NEVER
 from store.times import iso
 
 COLUMNS = (
     "id", "dedup_key", "ticket_id", "cls", "step", "audience", "target", "urgent", "title", "body", "state",
     "due_at", "created_at", "next_attempt_at", "attempts", "send_deadline", "sent_at", "last_error",
-    "claimed_by", "updated_at",
+    "claimed_by", "updated_at", "carried_by",
 )
-# next_attempt_at of a 'failed' row that gets no more tries (given up, or nobody to page). A time
-# rather than a flag: claim_due() and the scheduler's sleep need no special case, and `attempts`
-# stays the true number of tries the console shows.
-NEVER = "9999-12-31T23:59:59Z"
+# A 'failed' row that gets no more tries (given up, or nobody to page) waits until queue.NEVER: a time
+# rather than a flag, so `attempts` stays the true number of tries the console shows.
+PAGES = queue.Queue("alerts", COLUMNS, ("pending", "failed"), "alert")
 # The step of a stand-down notice ("#N acknowledged by Bob, stand down"): not a page, so acknowledging
 # or resolving never cancels one, and it is never counted as someone having been paged.
 STANDDOWN = "standdown"
@@ -52,32 +52,104 @@ def next_attempt_due(db: Database, max_attempts: int | None = None) -> str | Non
     Rows out of attempts do not count; before, a parked row's past next_attempt_at made the
     scheduler's sleep zero, so it spun at 100 % CPU after a page was given up.
     """
-    sql = ("SELECT min(next_attempt_at) FROM alerts WHERE state IN ('pending', 'failed')"
-           " AND next_attempt_at IS NOT NULL AND next_attempt_at < ?")
-    params: list[Any] = [NEVER]
-    if max_attempts is not None:
-        sql += " AND attempts < ?"
-        params.append(max_attempts)
-    return db.execute(sql, params).fetchone()[0]
+    if max_attempts is None:
+        return queue.next_due(db, PAGES)
+    return queue.next_due(db, PAGES, where="attempts < ?", params=[max_attempts])
+
+
+# The order pages go out in when more are due than can be sent at once. A storm must never delay the
+# page that matters, so: pages before notices; then first pages of tickets (arrival, and intake
+# trouble) before escalations, repeats and stand-downs of tickets already paged; within that, in rounds
+# per group and person (a ticket's group: the sender's domain, and whether the mail was automated),
+# counting the pages of that group the person got in the last RECENT: a monitoring storm that has
+# already paged bob 100 times waits while a customer's first ticket pages him; then mail from people
+# before machine mail; then people in turn; then time.
+RECENT = timedelta(minutes=10)
+_GROUP = """CASE WHEN t.id IS NULL THEN 'step:' || a.step
+                 ELSE lower(substr(t.requester, instr(t.requester, '@') + 1)) || ':' || t.automated END"""
+_PRIORITY = f"""
+    WITH due AS (
+        SELECT a.id, a.target, a.urgent, a.next_attempt_at, a.claimed_by IS NULL AS never_tried,
+               coalesce(t.automated, 0) AS machine,
+               CASE WHEN a.step = 'arrival' OR (a.ticket_id IS NULL AND a.urgent = 1) THEN 0 ELSE 1 END AS tier,
+               {_GROUP} AS grp
+        FROM alerts a LEFT JOIN tickets t ON t.id = a.ticket_id
+        WHERE {queue.due_condition(PAGES, "a")} AND a.attempts < ?
+    ), recent AS (
+        SELECT a.target, {_GROUP} AS grp, count(*) AS n
+        FROM alerts a LEFT JOIN tickets t ON t.id = a.ticket_id
+        WHERE a.state IN ('sent', 'sending') AND a.updated_at >= ?
+        GROUP BY 1, 2
+    )
+    SELECT id, never_tried FROM (
+        SELECT d.id, d.urgent, d.tier, d.next_attempt_at, d.never_tried, d.machine,
+               coalesce(r.n, 0) + row_number() OVER (PARTITION BY d.urgent, d.tier, d.grp, d.target
+                                                     ORDER BY d.next_attempt_at, d.id) AS round,
+               row_number() OVER (PARTITION BY d.urgent, d.tier, d.target ORDER BY d.next_attempt_at, d.id) AS in_turn
+        FROM due d LEFT JOIN recent r ON r.target = d.target AND r.grp = d.grp)
+    ORDER BY urgent DESC, tier, round, machine, in_turn, next_attempt_at, id LIMIT ?"""
 
 
 def claim_due(db: Database, now: datetime, *, send_deadline: datetime, claimed_by: str, max_attempts: int,
-              limit: int = 100) -> list[dict[str, Any]]:
-    """Move due rows to 'sending'. Call inside store.write() so two dispatchers never claim one row."""
-    rows = _rows(db.execute(
-        f"SELECT {', '.join(COLUMNS)} FROM alerts WHERE state IN ('pending', 'failed') AND attempts < ?"
-        " AND next_attempt_at <= ? ORDER BY urgent DESC, next_attempt_at, id LIMIT ?",
-        [max_attempts, iso(now), limit],
-    ))
+              limit: int = 100, horizon: datetime | None = None) -> list[dict[str, Any]]:
+    """Move due rows to 'sending', in the order of _PRIORITY. Call inside store.write() so two
+    dispatchers never claim one row. A row due beyond `horizon` counts as due (queue.due_condition).
+    Each row says whether this is its first try (`first_try`): a retry or resend is the same page."""
+    chosen = db.execute(_PRIORITY, [*queue.due_params(now, horizon), max_attempts, iso(now - RECENT), limit]
+                        ).fetchall()
+    if not chosen:
+        return []
+    ids = [r[0] for r in chosen]
+    queue.mark_claimed(db, PAGES, ids, now, claimed_by=claimed_by, send_deadline=send_deadline)
+    by_id = {r["id"]: r for r in _rows(db.execute(
+        f"{PAGES.select} WHERE id IN ({','.join('?' * len(ids))})", ids))}
+    return [{**by_id[i], "first_try": bool(first)} for i, first in chosen]
+
+
+_TICKET_GROUP = "lower(substr(t.requester, instr(t.requester, '@') + 1)) || ':' || t.automated"
+
+
+def last_group_page(db: Database, alert: dict[str, Any], since: datetime, batch: list[int]) -> str | None:
+    """When `alert`'s person was last paged (after `since`) for another ticket of the same sender group
+    (not counting the rows claimed with it, `batch`)."""
+    return db.execute(
+        f"SELECT max(a.updated_at) FROM alerts a JOIN tickets t ON t.id = a.ticket_id"
+        f" WHERE a.state IN ('sent', 'sending') AND a.updated_at > ? AND a.target = ? AND a.ticket_id != ?"
+        f" AND a.step != ? AND {_TICKET_GROUP} = (SELECT {_TICKET_GROUP} FROM tickets t WHERE t.id = ?)"
+        f" AND a.id NOT IN ({','.join('?' * len(batch)) or 'NULL'})",
+        [iso(since), alert["target"], alert["ticket_id"], STANDDOWN, alert["ticket_id"], *batch]).fetchone()[0]
+
+
+def hold(db: Database, alert: dict[str, Any], until: datetime) -> None:
+    """Give a claimed row back, due at `until` (the end of its group's bundle window), as if not tried."""
+    db.execute("UPDATE alerts SET state = ?, attempts = attempts - 1, send_deadline = NULL, next_attempt_at = ?,"
+               " claimed_by = ? WHERE id = ? AND state = 'sending'",
+               ["pending" if alert.get("first_try") else "failed", iso(until),
+                None if alert.get("first_try") else alert["claimed_by"], alert["id"]])
+
+
+def carry(db: Database, carrier: dict[str, Any], now: datetime, batch: list[int]) -> list[dict[str, Any]]:
+    """Every other due page of the carrier's sender group to its person (waiting, or claimed in this
+    `batch`) becomes 'bundled', carried by `carrier`. Returns those rows with their tickets' requester."""
+    ids = [i for i in batch if i != carrier["id"]]
+    rows = db.execute(
+        f"SELECT a.id, a.ticket_id, a.cls, a.due_at, t.requester FROM alerts a JOIN tickets t ON t.id = a.ticket_id"
+        f" WHERE a.target = ? AND a.ticket_id != ? AND a.step != ? AND a.id != ?"
+        f" AND {_TICKET_GROUP} = (SELECT {_TICKET_GROUP} FROM tickets t WHERE t.id = ?)"
+        f" AND ((a.state IN ('pending', 'failed') AND a.next_attempt_at <= ?)"
+        f"      OR (a.state = 'sending' AND a.id IN ({','.join('?' * len(ids)) or 'NULL'})))"
+        " ORDER BY a.ticket_id",
+        [carrier["target"], carrier["ticket_id"], STANDDOWN, carrier["id"], carrier["ticket_id"], iso(now), *ids],
+    ).fetchall()
     for r in rows:
-        db.execute(
-            "UPDATE alerts SET state = 'sending', attempts = attempts + 1, send_deadline = ?, claimed_by = ?,"
-            " updated_at = ? WHERE id = ?",
-            [iso(send_deadline), claimed_by, iso(now), r["id"]],
-        )
-        r["attempts"] += 1
-        r["state"] = "sending"
-    return rows
+        db.execute("UPDATE alerts SET state = 'bundled', carried_by = ?, sent_at = ?, updated_at = ? WHERE id = ?",
+                   [carrier["id"], iso(now), iso(now), r[0]])
+    return [dict(zip(("id", "ticket_id", "cls", "due_at", "requester"), r, strict=True)) for r in rows]
+
+
+def set_text(db: Database, alert_id: int, title: str, body: str) -> None:
+    """The words of a page as it is sent (its ages and countdowns are those of the moment it goes out)."""
+    db.execute("UPDATE alerts SET title = ?, body = ? WHERE id = ?", [title, body, alert_id])
 
 
 def record_results(db: Database, alert_id: int, now: datetime, results: Iterable[dict[str, Any]]) -> None:
@@ -91,28 +163,24 @@ def record_results(db: Database, alert_id: int, now: datetime, results: Iterable
 
 
 def finish(db: Database, alert_id: int, now: datetime, *, ok: bool, error: str | None = None,
-           retry_at: datetime | None = None) -> None:
-    """After a send: 'sent', or 'failed' (retry_at=None means no more tries)."""
+           retry_at: datetime | None = None, claimed_by: str | None = None) -> bool:
+    """After a send: 'sent', or 'failed' (retry_at=None means no more tries). With `claimed_by`, a row
+    that sender's own deadline expired meanwhile (its bookkeeping waited for a busy database) is still
+    its to settle: what happened is known now."""
+    states = ("sending", "expired") if claimed_by is not None else ("sending",)
     if ok:
-        db.execute(
-            "UPDATE alerts SET state = 'sent', sent_at = ?, last_error = NULL, updated_at = ? WHERE id = ?"
-            " AND state = 'sending'",
-            [iso(now), iso(now), alert_id],
-        )
-    else:
-        # A failed row with no retry time is parked: it stays 'failed' and visible, never claimed again
-        # until an operator resends it (requeue).
-        db.execute(
-            "UPDATE alerts SET state = 'failed', last_error = ?, next_attempt_at = ?, updated_at = ?"
-            " WHERE id = ? AND state = 'sending'",
-            [error, iso(retry_at) if retry_at else NEVER, iso(now), alert_id],
-        )
+        return queue.settle(db, PAGES, alert_id, "state = 'sent', sent_at = ?, last_error = NULL, updated_at = ?",
+                            [iso(now), iso(now)], claimed_by=claimed_by, states=states)
+    # A failed row with no retry time is parked: it stays 'failed' and visible, never claimed again
+    # until an operator resends it (requeue).
+    return queue.settle(db, PAGES, alert_id, "state = 'failed', last_error = ?, next_attempt_at = ?, updated_at = ?",
+                        [error, iso(retry_at) if retry_at else NEVER, iso(now)], claimed_by=claimed_by, states=states)
 
 
 def expire(db: Database, alert_id: int, now: datetime, error: str) -> None:
     """A send that timed out: it may or may not have gone out, so it is not retried blindly."""
-    db.execute("UPDATE alerts SET state = 'expired', last_error = ?, updated_at = ? WHERE id = ? AND state = 'sending'",
-               [error, iso(now), alert_id])
+    queue.settle(db, PAGES, alert_id, "state = 'expired', last_error = ?, updated_at = ?", [error, iso(now)],
+                 states=("sending", "expired"))
 
 
 def delivered_services(db: Database, alert_id: int) -> frozenset[str]:
@@ -133,18 +201,13 @@ def expire_orphans(db: Database, now: datetime, *, claimed_by: str | None = None
     otherwise only rows past their send deadline.
     """
     if claimed_by is not None:
-        cur = db.execute(
-            "UPDATE alerts SET state = 'expired', last_error = 'sender stopped during the send; not resent',"
-            " updated_at = ? WHERE state = 'sending' AND (claimed_by IS NULL OR claimed_by != ? OR send_deadline < ?)",
-            [iso(now), claimed_by, iso(now)],
-        )
-    else:
-        cur = db.execute(
-            "UPDATE alerts SET state = 'expired', last_error = 'send deadline passed; not resent', updated_at = ?"
-            " WHERE state = 'sending' AND send_deadline < ?",
-            [iso(now), iso(now)],
-        )
-    return cur.rowcount
+        return queue.expire_orphans(db, PAGES, now, error="sender stopped during the send; not resent",
+                                    owner="claimed_by IS NULL OR claimed_by != ?", owner_params=[claimed_by])
+    return queue.expire_orphans(db, PAGES, now, error="send deadline passed; not resent")
+
+
+def orphans_due(db: Database, now: datetime) -> bool:
+    return queue.orphans_due(db, PAGES, now)
 
 
 def cancel_for_ticket(db: Database, ticket_id: int, now: datetime, reason: str, *,
@@ -168,7 +231,8 @@ def paged_targets(db: Database, ticket_id: int) -> list[str]:
     """Who may have been paged for this ticket so far, first paged first: a page that went out, is going
     out, or was cut short (it may have arrived), or that any of the target's services accepted."""
     rows = db.execute(
-        "SELECT target FROM alerts a WHERE ticket_id = ? AND step != ? AND (state IN ('sent', 'sending', 'expired')"
+        "SELECT target FROM alerts a WHERE ticket_id = ? AND step != ?"
+        " AND (state IN ('sent', 'sending', 'expired', 'bundled')"
         " OR EXISTS (SELECT 1 FROM alert_results r WHERE r.alert_id = a.id AND r.ok = 1))"
         " GROUP BY target ORDER BY min(id)",
         [ticket_id, STANDDOWN],
@@ -192,16 +256,10 @@ def standdown_targets(db: Database, ticket_id: int) -> list[str]:
 
 def requeue(db: Database, alert_id: int, now: datetime) -> dict[str, Any]:
     """Operator's explicit resend of an expired, failed or cancelled row. Returns the row as it was."""
-    row = db.execute("SELECT state, ticket_id, target, step FROM alerts WHERE id = ?", [alert_id]).fetchone()
-    if row is None:
-        raise StoreError(f"no alert {alert_id}")
-    if row[0] not in ("expired", "failed", "cancelled"):
-        raise StoreError(f"alert {alert_id} is {row[0]}; only expired, failed or cancelled alerts can be resent")
-    db.execute(
-        "UPDATE alerts SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE id = ?",
-        [iso(now), iso(now), alert_id],
-    )
-    return {"id": alert_id, "state": row[0], "ticket_id": row[1], "target": row[2], "step": row[3]}
+    row = db.execute("SELECT ticket_id, target, step FROM alerts WHERE id = ?", [alert_id]).fetchone()
+    state = queue.requeue(db, PAGES, alert_id, now, allowed=("expired", "failed", "cancelled"),
+                          refusal="alert {id} is {state}; only expired, failed or cancelled alerts can be resent")
+    return {"id": alert_id, "state": state, "ticket_id": row[0], "target": row[1], "step": row[2]}
 
 
 def list_alerts(db: Database, *, ticket_id: int | None = None, states: Iterable[str] | None = None,
@@ -240,23 +298,23 @@ def health_counts(db: Database, since: datetime) -> dict[str, int]:
     """What the health assessment needs: rows per state, with 'failed' and 'expired' counting only the
     pages that still matter (given up on a ticket nobody has acknowledged yet, or without a ticket and
     changed since `since`), and 'retrying' the failed rows that will be tried again. An old failed page
-    whose ticket has been answered since is history, not a degraded desk."""
-    matters = "(t.status = 'new' OR (a.ticket_id IS NULL AND a.updated_at >= ?))"
-    row = db.execute(
-        f"""SELECT count(*) FILTER (WHERE a.state = 'pending'),
-                   count(*) FILTER (WHERE a.state = 'sending'),
-                   count(*) FILTER (WHERE a.state = 'failed' AND a.next_attempt_at != ?),
-                   count(*) FILTER (WHERE a.state = 'failed' AND a.next_attempt_at = ? AND {matters}),
-                   count(*) FILTER (WHERE a.state = 'expired' AND {matters}),
-                   count(*) FILTER (WHERE a.state = 'sent')
-            FROM alerts a LEFT JOIN tickets t ON t.id = a.ticket_id""",
-        [NEVER, NEVER, iso(since), iso(since)],
-    ).fetchone()
-    return dict(zip(("pending", "sending", "retrying", "failed", "expired", "sent"), row, strict=False))
+    whose ticket has been answered since is history, not a degraded desk. Each count is answered by
+    an index (the console asks every few seconds, and the table keeps every page ever sent)."""
+    matters = ("(ticket_id IS NULL AND updated_at >= ?"
+               " OR EXISTS (SELECT 1 FROM tickets t WHERE t.id = ticket_id AND t.status = 'new'))")
+    return {
+        "pending": queue.count(db, PAGES, "pending"),
+        "sending": queue.count(db, PAGES, "sending"),
+        "retrying": queue.count(db, PAGES, "failed", where="next_attempt_at < ?", params=[NEVER]),
+        "failed": queue.count(db, PAGES, "failed", where=f"next_attempt_at = ? AND {matters}",
+                              params=[NEVER, iso(since)]),
+        "expired": queue.count(db, PAGES, "expired", where=matters, params=[iso(since)]),
+        "sent": queue.count(db, PAGES, "sent"),
+    }
 
 
 def state_counts(db: Database) -> dict[str, int]:
-    return dict(db.execute("SELECT state, count(*) FROM alerts GROUP BY state").fetchall())
+    return queue.state_counts(db, PAGES)
 
 
 STALE_STEP, RECOVERED_STEP = "intake-stale", "intake-recovered"
@@ -269,8 +327,8 @@ def outage_key(step: str, outage: str, handle: str) -> str:
 def unrecovered_outages(db: Database) -> list[str]:
     """The outages (outage_key's middle part) paged as stale and not yet paged as recovered."""
     rows = db.execute(
-        "SELECT DISTINCT dedup_key FROM alerts a WHERE step = ? AND NOT EXISTS (SELECT 1 FROM alerts b"
-        " WHERE b.step = ? AND b.dedup_key = ? || substr(a.dedup_key, ?))",
-        [STALE_STEP, RECOVERED_STEP, RECOVERED_STEP, len(STALE_STEP) + 1],
+        "SELECT DISTINCT dedup_key FROM alerts a WHERE ticket_id IS NULL AND step = ? AND NOT EXISTS"
+        " (SELECT 1 FROM alerts b WHERE b.dedup_key = ? || substr(a.dedup_key, ?) AND b.step = ?)",
+        [STALE_STEP, RECOVERED_STEP, len(STALE_STEP) + 1, RECOVERED_STEP],
     ).fetchall()
     return sorted({key[len(STALE_STEP) + 1:].rsplit(":", 1)[0] for (key,) in rows})

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from sqlite_utils import Database
 
 from store.db import StoreError
-from store import messages
+from store import messages, queue
 from store.messages import content_sha256, dedup_key, sha256
 from store.times import iso
 
@@ -28,8 +28,10 @@ COLUMNS = (
     "attempts", "next_attempt_at", "send_deadline", "claimed_by", "created_at", "sent_at", "last_error",
     "smtp_reply", "refused", "saved", "updated_at", "retry_since",
 )
-_SELECT = f"SELECT {', '.join(COLUMNS)} FROM mail_outbox"
+MAIL = queue.Queue("mail_outbox", COLUMNS, ("pending",), "outgoing mail")
+_SELECT = MAIL.select
 _JSON = ("rcpt_to", "refused")
+
 
 def _row(values) -> dict[str, Any]:
     d = dict(zip(COLUMNS, values, strict=False))
@@ -80,24 +82,21 @@ def failures_since(db: Database, since: datetime) -> list[dict[str, Any]]:
 
 
 def raw_of(db: Database, send: dict[str, Any]) -> bytes:
-    row = db.execute("SELECT raw FROM messages WHERE id = ?", [send["message_row"]]).fetchone()
-    return bytes(row[0]) if row else b""
+    return messages.raw_message(db, send["message_row"])
 
 
 def claim(db: Database, now: datetime, *, claimed_by: str, send_deadline: datetime, send_id: int | None = None,
-          limit: int = 20) -> list[dict[str, Any]]:
+          limit: int = 20, horizon: datetime | None = None) -> list[dict[str, Any]]:
     """Move due pending rows (or the one row `send_id`, if it is pending) to 'sending'. Call inside
-    store.write(), so that two senders never claim one row."""
+    store.write(), so that two senders never claim one row. A row due beyond `horizon` counts as due
+    (queue.due_condition)."""
     if send_id is not None:
         rows = db.execute(f"{_SELECT} WHERE id = ? AND state = 'pending'", [send_id]).fetchall()
     else:
-        rows = db.execute(f"{_SELECT} WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id"
-                          " LIMIT ?", [iso(now), limit]).fetchall()
+        rows = queue.due_rows(db, MAIL, now, horizon, limit=limit)
     out = [_row(r) for r in rows]
+    queue.mark_claimed(db, MAIL, [r["id"] for r in out], now, claimed_by=claimed_by, send_deadline=send_deadline)
     for r in out:
-        db.execute("UPDATE mail_outbox SET state = 'sending', attempts = attempts + 1, claimed_by = ?,"
-                   " send_deadline = ?, updated_at = ? WHERE id = ?",
-                   [claimed_by, iso(send_deadline), iso(now), r["id"]])
         r.update(state="sending", attempts=r["attempts"] + 1, claimed_by=claimed_by)
     return out
 
@@ -105,13 +104,11 @@ def claim(db: Database, now: datetime, *, claimed_by: str, send_deadline: dateti
 def _finish(db: Database, send_id: int, claimed_by: str, sets: str, params: list) -> bool:
     # An 'expired' row is still ours to finish: a poller that started meanwhile may have expired it,
     # but what happened to it is known now.
-    cur = db.execute(f"UPDATE mail_outbox SET {sets} WHERE id = ? AND claimed_by = ? AND state IN ('sending', 'expired')",
-                     [*params, send_id, claimed_by])
-    return cur.rowcount == 1
+    return queue.settle(db, MAIL, send_id, sets, params, claimed_by=claimed_by, states=("sending", "expired"))
 
 
 def mark_sent(db: Database, send_id: int, claimed_by: str, now: datetime, *, reply: str,
-              refused: list[str] = (), saved: str | None = None) -> bool:
+              refused: Iterable[str] = (), saved: str | None = None) -> bool:
     return _finish(db, send_id, claimed_by, "state = 'sent', sent_at = ?, smtp_reply = ?, refused = ?, saved = ?,"
                    " last_error = NULL, updated_at = ?", [iso(now), reply, json.dumps(list(refused)), saved, iso(now)])
 
@@ -122,7 +119,7 @@ def mark_retry(db: Database, send_id: int, claimed_by: str, now: datetime, *, er
 
 
 def mark_failed(db: Database, send_id: int, claimed_by: str, now: datetime, *, error: str,
-                refused: list[str] = ()) -> bool:
+                refused: Iterable[str] = ()) -> bool:
     return _finish(db, send_id, claimed_by, "state = 'failed', last_error = ?, refused = ?, next_attempt_at = NULL,"
                    " updated_at = ?", [error, json.dumps(list(refused)), iso(now)])
 
@@ -140,29 +137,36 @@ def expire_orphans(db: Database, now: datetime, *, owner_prefix: str | None = No
     """'sending' rows whose sender is gone become 'expired' (never resent blindly). A row is orphaned
     when its send deadline has passed or, with `owner_prefix`, when another sender of that kind (the
     previous poller: only one poller sends at a time) claimed it."""
-    sql = ("UPDATE mail_outbox SET state = 'expired', next_attempt_at = NULL, updated_at = ?,"
-           " last_error = 'the sender stopped during the send: it may or may not have gone out; not resent'"
-           " WHERE state = 'sending' AND (send_deadline < ?")
-    params: list[Any] = [iso(now), iso(now)]
-    if owner_prefix is not None:
-        sql += " OR (claimed_by LIKE ? AND claimed_by != ?)"
-        params += [owner_prefix + "%", me or ""]
-    return db.execute(sql + ")", params).rowcount
+    owner, params = ("", []) if owner_prefix is None else ("claimed_by LIKE ? AND claimed_by != ?",
+                                                           [owner_prefix + "%", me or ""])
+    return queue.expire_orphans(
+        db, MAIL, now, extra_sets=", next_attempt_at = NULL", owner=owner, owner_params=params,
+        error="the sender stopped during the send: it may or may not have gone out; not resent")
+
+
+def orphans_due(db: Database, now: datetime) -> bool:
+    return queue.orphans_due(db, MAIL, now)
 
 
 def requeue(db: Database, send_id: int, now: datetime) -> dict[str, Any]:
     """An operator's deliberate resend of an expired or failed mail."""
-    row = get_send(db, send_id)
-    if row["state"] not in ("expired", "failed"):
-        raise StoreError(f"outgoing mail {send_id} is {row['state']}; only expired or failed mail can be sent again")
+    get_send(db, send_id)  # "no outgoing mail N"
     # A person's resend starts afresh: its own backoff, and its own give_up_after from now.
-    db.execute("UPDATE mail_outbox SET state = 'pending', attempts = 0, retry_since = ?, next_attempt_at = ?,"
-               " updated_at = ? WHERE id = ?", [iso(now), iso(now), iso(now), send_id])
+    queue.requeue(db, MAIL, send_id, now, allowed=("expired", "failed"), extra_sets=", retry_since = ?",
+                  extra_params=[iso(now)],
+                  refusal="outgoing mail {id} is {state}; only expired or failed mail can be sent again")
     return get_send(db, send_id)
 
 
 def next_attempt_due(db: Database) -> str | None:
-    return db.execute("SELECT min(next_attempt_at) FROM mail_outbox WHERE state = 'pending'").fetchone()[0]
+    return queue.next_due(db, MAIL)
+
+
+def settle_sent(db: Database, send_id: int, claimed_by: str, now: datetime, *, reply: str) -> bool:
+    """A mail the server accepted whose outcome could not be written at the time (the disk was full):
+    settled as sent from the sender's journal (console.outbox.journal), never sent again."""
+    return _finish(db, send_id, claimed_by, "state = 'sent', sent_at = coalesce(sent_at, ?), smtp_reply = ?,"
+                   " last_error = NULL, next_attempt_at = NULL, updated_at = ?", [iso(now), reply, iso(now)])
 
 
 def automatic_since(db: Database, address: str, since: datetime) -> bool:
@@ -191,10 +195,7 @@ def first_seen(db: Database, account: str, folder: str) -> str | None:
 
 def health_counts(db: Database, since: datetime) -> dict[str, int]:
     """For the health assessment: mail waiting to go out, and mail that failed for good or was cut short
-    since `since` (and has not been sent again by a person)."""
-    row = db.execute(
-        "SELECT count(*) FILTER (WHERE state IN ('pending', 'sending')),"
-        " count(*) FILTER (WHERE state IN ('failed', 'expired') AND updated_at >= ?) FROM mail_outbox",
-        [iso(since)],
-    ).fetchone()
-    return {"mail_pending": row[0], "mail_failed": row[1]}
+    since `since` (and has not been sent again by a person). Each count is answered by the state index."""
+    pending = queue.count(db, MAIL, "pending") + queue.count(db, MAIL, "sending")
+    failed = sum(queue.count(db, MAIL, s, where="updated_at >= ?", params=[iso(since)]) for s in ("failed", "expired"))
+    return {"mail_pending": pending, "mail_failed": failed}

@@ -461,3 +461,62 @@ def m2101_unreadable(db):
 def m2102_messages_in_reply_to(db):
     # An original that arrives after its reply finds the reply's ticket by the reply's In-Reply-To.
     db.execute("CREATE INDEX IF NOT EXISTS messages_in_reply_to ON messages(in_reply_to) WHERE in_reply_to IS NOT NULL")
+
+
+# --- outbox (issues 18, 19): m1801-m1899 ----------------------------------------------------------
+
+@migrations()
+def m1801_outbox_timer_indexes(db):
+    # Every query the senders and the scheduler run on a timer is answered by an index, however many
+    # pages the table has kept: the rows waiting for a try (a small part of the table), and the desk's
+    # own intake-trouble pages (looked up on every scheduler turn).
+    _run_script(db, """
+        CREATE INDEX alerts_waiting ON alerts(next_attempt_at) WHERE state IN ('pending', 'failed');
+        CREATE INDEX alerts_sending ON alerts(send_deadline) WHERE state = 'sending';
+        CREATE INDEX alerts_desk_steps ON alerts(step, dedup_key) WHERE ticket_id IS NULL;
+        CREATE INDEX mail_outbox_sending ON mail_outbox(send_deadline) WHERE state = 'sending';
+        """)
+
+
+@migrations()
+def m1802_alerts_recent(db):
+    # The pages of the last minutes, which the claim's priority counts per sender group and person.
+    db.execute("CREATE INDEX alerts_recent ON alerts(updated_at) WHERE state IN ('sent', 'sending')")
+
+
+_ALERT_STATES_OLD = "CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'expired', 'cancelled'))"
+_ALERT_STATES_NEW = "CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'expired', 'cancelled', 'bundled'))"
+
+
+@migrations(transactional=False)
+def m1803_alert_bundles(db):
+    """A page may be 'bundled': carried by another page (carried_by) that told the person about it with
+    others of its sender group. SQLite cannot change a CHECK in place: the table is rebuilt as in m102."""
+    conn = db.conn
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'alerts'").fetchone()[0]
+            if _ALERT_STATES_OLD in sql:  # another process may have done it while we waited for the lock
+                indexes = [r[0] for r in conn.execute(
+                    "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'alerts' AND sql IS NOT NULL")]
+                new = sql.replace(_ALERT_STATES_OLD, _ALERT_STATES_NEW).replace(
+                    "CREATE TABLE alerts", "CREATE TABLE alerts_new", 1)
+                conn.execute(new)
+                conn.execute("INSERT INTO alerts_new SELECT * FROM alerts")
+                conn.execute("DROP TABLE alerts")
+                conn.execute("ALTER TABLE alerts_new RENAME TO alerts")
+                for index in indexes:
+                    conn.execute(index)
+                conn.execute("ALTER TABLE alerts ADD COLUMN carried_by INTEGER REFERENCES alerts(id)")
+                conn.execute("CREATE INDEX alerts_carried ON alerts(carried_by) WHERE carried_by IS NOT NULL")
+                bad = conn.execute("PRAGMA foreign_key_check").fetchall()
+                if bad:
+                    raise sqlite3.IntegrityError(f"foreign keys broken by the rebuild: {bad[:3]}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
-from collections.abc import Callable
 
 from console.ack import keyfile, tokens
 from console.ack.texts import person_name
@@ -78,56 +77,36 @@ def with_reply_to(url: str, address: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(query=query))
 
 
-Send = Callable[[str, str, list[str]], object]  # (title, body, urls) -> dispatch.SendReport
+Part = tuple[str, str, list[str]]  # (title, body, urls): one call of the pages channel
 
 
-def send_page(alert: dict, urls: list[str], cfg: Config, send: Send):
-    """Send one outbox row through `send` (dispatch.send with its options bound), with its link and,
-    to email targets, its reply token. Returns one dispatch.SendReport for all of the row's services."""
+def page_parts(alert: dict, urls: list[str], cfg: Config) -> list[Part]:
+    """What one outbox row is sent as: its title and body with its link and, to email targets, its reply
+    token, split by the kind of target. Signing only: the pages channel (console.outbox.pages) sends
+    each part and merges the results."""
     title, body = alert["title"], alert["body"]
     claim = claim_for(cfg, alert)
     person = cfg.person(alert["target"]) if claim else None
     want_link = claim is not None and cfg.alerts.ack_base_url is not None
     reply_to = desk_mailbox(cfg) if person is not None and person.email else None
     emails = [u for u in urls if _scheme(u) in EMAIL_SCHEMES]
-    if not urls or not (want_link or (reply_to and emails)):
-        return send(title, body, urls)
+    if claim is None or not urls or not (want_link or (reply_to and emails)):
+        return [(title, body, urls)]
     try:
         token = tokens.make(signing_key(cfg), claim)
     except (keyfile.KeyFileError, ValueError) as exc:
         log.error("page %s goes out without its acknowledge link: %s", alert["id"], exc)
-        return send(title, body, urls)
+        return [(title, body, urls)]
     extra = f"\n\nAcknowledge from your phone: {link(cfg, token)}" if want_link else ""
     others = [u for u in urls if _scheme(u) not in EMAIL_SCHEMES]
-    groups = []
+    parts: list[Part] = []
     if others:
-        groups.append((title, body + extra, others))
+        parts.append((title, body + extra, others))
     if emails and reply_to:
         name = person_name(cfg, alert["target"])
-        groups.append((f"{title} {subject_tag(token)}",
+        parts.append((f"{title} {subject_tag(token)}",
                        body + extra + f"\n\nOr reply to this mail with \"ack\" alone on the first line to acknowledge"
                        f" #{alert['ticket_id']} as {name}.", [with_reply_to(u, reply_to) for u in emails]))
     elif emails:
-        groups.append((title, body + extra, emails))
-    return merge([send(t, b, u) for t, b, u in groups])
-
-
-def merge(reports: list):
-    """One report for a row sent in several calls: any timeout is a timeout (it may have arrived), all
-    sent is sent, anything else failed."""
-    if len(reports) == 1:
-        return reports[0]
-    from console.alerts.dispatch import SendReport
-
-    outcomes = {r.outcome for r in reports}
-    if "timeout" in outcomes:
-        outcome = "timeout"
-    elif outcomes == {"sent"}:
-        outcome = "sent"
-    elif outcomes == {"no-targets"}:
-        outcome = "no-targets"
-    else:
-        outcome = "failed"
-    errors = [r.error for r in reports if r.error]
-    return SendReport(outcome, [x for r in reports for x in r.results], "; ".join(errors) if errors else None)
-
+        parts.append((title, body + extra, emails))
+    return parts

@@ -1,8 +1,10 @@
-"""The escalation scheduler and dispatcher of the poller.
+"""The escalation scheduler of the poller.
 
-It sleeps until the exact next step or retry time, a wake-up from intake, or a change by another
-process (PRAGMA data_version, checked every 0.25 s); then it writes due alerts and claims them for a
-small pool of senders, so a hung pager service never delays scheduling or mail.
+It sleeps until the exact next step, a wake-up from intake, or a change by another process (PRAGMA
+data_version, checked every 0.25 s); then it writes the due pages as outbox rows and wakes the pages
+sender (console.outbox.runner with the apprise channel, console.outbox.pages), which sends them with a
+small pool of its own, so a hung pager service never delays scheduling. A turn with nothing due only
+reads: the write lock is the senders' while a storm goes out.
 """
 from __future__ import annotations
 
@@ -13,17 +15,18 @@ import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from console import health, timefmt
 from console.alerts import audience as aud
-from console.alerts import dispatch, escalation
+from console.alerts import escalation
 from console.clock import Clock
 from console.config import Config
+from console.outbox.pages import PagesChannel
+from console.outbox.runner import Runner
 from console.safe_text import clean_line
 from store import heartbeat, open_db, outbox, tickets, write
 from store.db import data_version
-from store.times import parse_iso
+from store.times import iso, parse_iso
 
 log = logging.getLogger("support_console.scheduler")
 
@@ -33,75 +36,52 @@ RECHECK_SECONDS = 60.0  # longest sleep without a full cycle when nothing is due
 
 
 class Scheduler:
-    """Escalation and dispatch; owns the outbox while the outbox lock is held."""
+    """Escalation; owns the outbox (and its pages sender, `.pages`) while the outbox lock is held."""
 
     def __init__(self, cfg: Config, clock: Clock, stop: threading.Event, *, workers: int = 4):
-        self.cfg, self.clock, self.stop = cfg, clock, stop
+        self._cfg, self.clock, self.stop = cfg, clock, stop
         self.wake = threading.Event()
-        self.me = dispatch.sender_id()
-        self.workers = workers
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send")
-        # Heartbeat pings get their own thread: a slow monitor must not hold a sender that _dispatch counts free.
+        # The sender has a stop flag of its own: `stop` may be the poller's liveness beacon, which only
+        # this thread may answer.
+        self.pages = Runner(PagesChannel(cfg, workers), cfg.store_path, clock, threading.Event())
+        self.me = self.pages.me
+        # Heartbeat pings get their own thread: a slow monitor must not hold up scheduling.
         self.ping_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ping")
-        self._inflight: set[int] = set()
-        self._lock = threading.Lock()
         self._last_beat = 0.0
         self.db = open_db(cfg.store_path)
 
+    @property
+    def cfg(self) -> Config:
+        return self._cfg
+
+    @cfg.setter
+    def cfg(self, new: Config) -> None:  # a reload: the sender takes it too
+        self._cfg = new
+        self.pages.cfg = new
+
     def start_up(self) -> int:
         """We own the outbox now: anything left 'sending' by a dead process is expired, not resent."""
-        with write(self.db):
-            n = outbox.expire_orphans(self.db, self.clock.now(), claimed_by=self.me)
-        if n:
-            log.warning("%d page(s) were cut short by a crash and are marked expired (not resent)", n)
-        return n
+        return self.pages.start_up()
 
     def cycle(self) -> None:
         now = self.clock.now()
-        with write(self.db):
-            escalation.run_due(self.db, self.cfg, now)
-            outbox.expire_orphans(self.db, now)
-            intake_pages(self.db, self.cfg, now)
-        self._dispatch(now)
+        if self._due(now):
+            with write(self.db):
+                escalation.run_due(self.db, self.cfg, now)
+                intake_pages(self.db, self.cfg, now)
+        self.pages.wake.set()  # what intake filed (its first pages) is due too
+        if self.pages.thread is None:  # `poll --once`: no sender thread, so send from here
+            self.pages.dispatch()
         self.beat()
 
-    def _dispatch(self, now) -> int:
-        with self._lock:
-            free = self.workers - len(self._inflight)
-        # Only as many as there are idle senders: a claimed row's send deadline is running. The rest
-        # stay pending; a finishing sender wakes us to claim more.
-        rows = dispatch.claim(self.db, self.cfg, now, self.me, limit=free)
-        if rows and self.cfg.replicate is not None:  # the claims reach the replica before the pages go out
-            self._replicated(len(rows))
-        for alert in rows:
-            with self._lock:
-                self._inflight.add(alert["id"])
-            self.pool.submit(self._send, alert)
-        return len(rows)
-
-    _barrier_failing = False
-
-    def _replicated(self, n: int) -> None:
-        from console import replication
-
-        why = replication.barrier(self.cfg)
-        if why and not self._barrier_failing:
-            log.warning("pages go out without waiting for the replica (%s): after a failover they may be sent again",
-                        why)
-        elif not why and self._barrier_failing:
-            log.info("pages wait for the replica again")
-        self._barrier_failing = why is not None
-
-    def _send(self, alert: dict) -> None:
-        db = _thread_db(self.cfg.store_path)
-        try:
-            dispatch.deliver(db, self.cfg, alert, self.clock.now)
-        except Exception:  # noqa: BLE001 - logged; the row stays 'sending' and expires, never resent blindly
-            log.exception("dispatch of alert %s crashed", alert["id"])
-        finally:
-            with self._lock:
-                self._inflight.discard(alert["id"])
-            self.wake.set()
+    def _due(self, now) -> bool:
+        """Whether a step is due or intake is in trouble: reads only, so an idle turn takes no lock."""
+        step = tickets.next_step_due(self.db)
+        if step is not None and step <= (iso(now) or ""):
+            return True
+        beats = heartbeat.heartbeats(self.db)
+        return bool(health.intake_outages(beats, now, self.cfg.alerts.intake_stale_after)
+                    or outbox.unrecovered_outages(self.db))
 
     def beat(self, force: bool = False) -> None:
         if not force and time.monotonic() - self._last_beat < HEARTBEAT_SECONDS:
@@ -124,13 +104,21 @@ class Scheduler:
         return not outages
 
     def seconds_until_next(self) -> float:
-        """Until the next step or retry; at most RECHECK_SECONDS (a safety net, e.g. for clock jumps)."""
-        candidates = [tickets.next_step_due(self.db), outbox.next_attempt_due(self.db, self.cfg.alerts.max_attempts)]
-        now = self.clock.now()
-        waits = [(parse_iso(c) - now).total_seconds() for c in candidates if c]
-        return max(0.0, min(waits + [RECHECK_SECONDS]))
+        """Until the next step; at most RECHECK_SECONDS (a safety net, e.g. for clock jumps)."""
+        due = parse_iso(tickets.next_step_due(self.db))
+        if due is None:
+            return RECHECK_SECONDS
+        return max(0.0, min((due - self.clock.now()).total_seconds(), RECHECK_SECONDS))
 
     def run(self) -> None:
+        self.pages.start()
+        try:
+            self._loop()
+        finally:
+            self.pages.stop.set()
+            self.pages.wake.set()
+
+    def _loop(self) -> None:
         version = data_version(self.db)
         while not self.stop.is_set():
             try:
@@ -148,7 +136,7 @@ class Scheduler:
                     break
                 beat_in = self._last_beat + HEARTBEAT_SECONDS - mono
                 if beat_in <= 0:
-                    # Liveness only: nothing came due, so no full cycle (its queries are O(open tickets)).
+                    # Liveness only: nothing came due, so no full cycle.
                     try:
                         self.beat()
                     except Exception:  # noqa: BLE001
@@ -164,19 +152,14 @@ class Scheduler:
                     break
 
     def drain(self, timeout: float) -> None:
-        """Wait for the sends in flight. Unless stopping, keep claiming rows that are due meanwhile
-        (`poll --once`: the senders take only a few rows at a time)."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if not self.stop.is_set():
-                self._dispatch(self.clock.now())
-            with self._lock:
-                if not self._inflight:
-                    return
-            time.sleep(0.05)
+        """Wait for the pages in flight, sending those that come due meanwhile (`poll --once`)."""
+        if self.stop.is_set():
+            self.pages.stop.set()
+        self.pages.drain(timeout)
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pages.stop.set()
+        self.pages.close()
         self.ping_pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -214,16 +197,6 @@ def intake_pages(db, cfg: Config, now) -> list[int]:
                  f"{local(since)}).",
                  False)
     return created
-
-
-_local = threading.local()
-
-
-def _thread_db(path: Path):
-    db = getattr(_local, "db", None)
-    if db is None:
-        db = _local.db = open_db(path, migrate=False)
-    return db
 
 
 def _ping(url: str) -> None:

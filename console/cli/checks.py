@@ -7,10 +7,11 @@ import sys
 from datetime import datetime
 
 from console import actions
-from console.alerts import audience, dispatch, oncall as oc
+from console.alerts import audience, oncall as oc
 from console.cli import common
 from console.cli.errors import UsageError
 from console.cli.replies import check_line as check_smtp
+from console.outbox import pages as dispatch
 from console.config import Config
 from console.identity import as_actor
 from store import audit, open_db, reports, write

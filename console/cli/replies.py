@@ -57,7 +57,8 @@ def note(args: argparse.Namespace) -> int:
 
 def run_reply(args, cfg: Config, tid: int, actor: str, clock) -> int:
     from console.actions import sync_staff
-    from console.replies import compose, delivery, desk, templates
+    from console.outbox import mail as delivery
+    from console.replies import compose, desk, templates
     from store import open_db, tickets
 
     if cfg.smtp is None:
@@ -94,6 +95,9 @@ def run_reply(args, cfg: Config, tid: int, actor: str, clock) -> int:
 def _report(tid: int, outcome, to: str, ack: str, db, clock) -> int:
     if outcome.state == "sent":
         print(f"#{tid}: reply sent to {to}: {clean_line(outcome.detail, 200)}{ack}")
+        return 0
+    if outcome.state == "unrecorded":  # it went out; the database could not take the record
+        print(f"#{tid}: {clean_line(outcome.detail, 300)}{ack}")
         return 0
     if outcome.state in ("queued", "busy"):
         why = f" ({clean_line(outcome.detail, 200)})" if outcome.state == "queued" else " (the poller is sending it)"

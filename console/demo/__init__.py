@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from console.clock import Clock
     from console.config import Config, SmtpConfig
-    from console.replies.delivery import Outcome
+    from console.outbox.mail import Outcome
     from console.replies.smtp import Result
 
 MAILBOX = Path(__file__).parent / "mailbox"
@@ -128,7 +128,7 @@ class DemoMailbox:
         went in is "kept", not "sent": the console says it stayed on this machine."""
         import dataclasses
 
-        from console.replies import delivery
+        from console.outbox import mail as delivery
 
         outcome = delivery.send_now(db, cfg, send_id, clock, transport=self)
         return dataclasses.replace(outcome, state="kept") if outcome.state == "sent" else outcome
@@ -208,7 +208,8 @@ class Escalator:
 
     def cycle(self) -> int:
         import store
-        from console.alerts import dispatch, escalation
+        from console.alerts import escalation
+        from console.outbox import pages as dispatch
 
         if self._db is None:
             self._db = store.open_db(self.db_path)

@@ -8,7 +8,7 @@
 - guard.py      the checks intake runs before an automatic mail: authentication, window, caps
 - desk.py       what the CLI and the console call: draft_reply, send_reply, add_note, queue_automatic
 - smtp.py       smtplib: EHLO, STARTTLS, AUTH, one send, the `check` login
-- delivery.py   the mail outbox: send one row, retry with backoff, and the poller's sender thread
+  (the mail outbox is sent by console.outbox: mail.py over smtp.py)
 
 Intake's hooks (our own mail never opens a ticket; receipts for new tickets) are console/intake/desk_mail.py;
 the `reply` and `note` commands are console/cli/replies.py.

@@ -79,7 +79,7 @@ class ConsoleApp(App[None]):
     def __init__(self, db_path: Path, cfg: Config, operator: str, clock: Clock, *,
                  page_sink: PageSink | None = None, live: bool = True, send_mail: SendMail | None = None) -> None:
         """`send_mail(db, cfg, send_id, clock) -> delivery.Outcome` tries a queued reply at once
-        (default console.replies.delivery.send_now; the demo gives its in-process mailbox)."""
+        (default console.outbox.mail.send_now; the demo gives its in-process mailbox)."""
         super().__init__()
         self.register_theme(THEME)
         self.theme = THEME.name
@@ -111,7 +111,7 @@ class ConsoleApp(App[None]):
         self._news_timer: Timer | None = None
         self._started = time.monotonic()
         if send_mail is None:
-            from console.replies.delivery import send_now
+            from console.outbox.mail import send_now
 
             send_mail = send_now
         self.replies = Replies(self, self, cfg=cfg, operator=operator, clock=clock, db_path=self.db_path,
@@ -689,7 +689,7 @@ def quiet_mail_log() -> None:
     terminal under the screen (logging holds the real stderr) and draw over it."""
     import logging
 
-    from console.replies.delivery import log
+    from console.outbox.mail import log
 
     logging.getLogger(log.name).setLevel(logging.CRITICAL)
 

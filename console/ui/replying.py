@@ -44,7 +44,7 @@ from store.errors import KNOWN_ERRORS
 from store.rows import Event, Ticket
 
 if TYPE_CHECKING:
-    from console.replies.delivery import Outcome
+    from console.outbox.mail import Outcome
     from console.replies.desk import Queued
     from console.ui.screens.detail import DetailScreen
 
@@ -57,7 +57,7 @@ class NoEditor(enum.Enum):
 
 NO_EDITOR = NoEditor.NO_EDITOR  # the editor cannot be used here: the built-in composer instead
 
-# `send_mail(db, cfg, send_id, clock)`: try a queued mail at once (console.replies.delivery.send_now).
+# `send_mail(db, cfg, send_id, clock)`: try a queued mail at once (console.outbox.mail.send_now).
 SendMail = Callable[[Database, Config, int, Clock], "Outcome"]
 
 
@@ -345,7 +345,8 @@ class Replies:
 
     def _send_worker(self, w: Writing, screen: ReviewScreen) -> None:
         import store
-        from console.replies import delivery, desk
+        from console.outbox import mail as delivery
+        from console.replies import desk
 
         try:
             db = store.open_db(self.db_path)

@@ -6,11 +6,15 @@ bob is primary and cy secondary this week; ann is the supervisor.
 from __future__ import annotations
 
 import json
+import threading
 import time
-from datetime import datetime, UTC
+from datetime import datetime, timedelta, UTC
 
 import pytest
 
+from console.alerts.scheduler import Scheduler
+from console.clock import FrozenClock
+from console.config import load
 from tests.integration import alerts_helpers as h
 from tests.integration.helpers import query, wait_until
 
@@ -51,7 +55,8 @@ def test_urgent_mail_pages_primary_and_secondary(desk, dovecot, http_receiver, p
     assert all(r["ok"] == 1 and r["status"] == "SUCCESS" for r in results)
 
 
-def test_escalation_and_breach_arrive_on_time_and_ack_stops_them(desk, dovecot, http_receiver, poller, tmp_path):
+def test_escalation_and_breach_arrive_on_time_and_ack_stops_them(desk, dovecot, http_receiver, poller, pollers,
+                                                                  tmp_path):
     db = tmp_path / "support.db"
     conf = desk(sla=SHORT_SLA)
     poller(conf)
@@ -87,7 +92,19 @@ def test_escalation_and_breach_arrive_on_time_and_ack_stops_them(desk, dovecot, 
     out = h.cli(conf, "ack", str(t["id"]), actor="ann").stdout
     assert "acknowledged by ann" in out
     n = len(http_receiver.records)
-    time.sleep(3 * 3 + 1)  # three repeat periods
+    # The stand-downs go out at once; then the poller is stopped and the real scheduler runs on an
+    # injected clock three repeat periods later (no sleeping for the deadlines).
+    wait_until(lambda: len([r for r in http_receiver.records if "stand down" in r.body["title"]]) >= 2, 10)
+    wait_until(lambda: not [a for a in h.alerts(db) if a["state"] in ("pending", "sending")], 10)
+    pollers.stop_all()
+    later = FrozenClock(datetime.now(UTC) + timedelta(seconds=3 * 3 + 1))
+    s = Scheduler(load(conf), later, threading.Event())
+    try:
+        s.start_up()
+        s.cycle()
+        s.drain(10)
+    finally:
+        s.close()
     late = http_receiver.records[n:]
     # No more pages: only the stand-down notices to those paged (issue 15), once each, whenever they came.
     late = [r for r in late if "stand down" not in r.body["title"]]

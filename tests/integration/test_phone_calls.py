@@ -9,7 +9,8 @@ import pytest
 
 import store
 from console import actions
-from console.alerts import dispatch, escalation
+from console.alerts import escalation
+from console.outbox import pages as dispatch
 from console.config import from_dict
 from console.intake.pipeline import Incoming, file_messages
 from tests.integration import alerts_helpers as h

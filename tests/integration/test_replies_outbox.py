@@ -10,7 +10,8 @@ from console import actions
 from console.clock import FrozenClock
 from console.intake.pipeline import Incoming, file_messages
 from console.poller import sync_staff
-from console.replies import delivery, desk
+from console.outbox import mail as delivery
+from console.replies import desk
 from store import audit, messages, open_db, outbox, outgoing, tickets, write
 from store.times import iso
 from tests.factories import T0, desk_config, mail

@@ -173,7 +173,7 @@ async def test_a_staff_answer_to_a_page_that_is_not_an_ack_shows_as_their_messag
     """Issue 19 item 5: bob's "Sorry, I can't ack this" to his email page acknowledges nothing and is shown
     on the ticket as bob's answer to his page, with its text and a line in the history."""
     from console.ack import links
-    from console.alerts.dispatch import SendReport
+    from console.outbox.pages import SendReport
     from console.clock import FrozenClock
     from console.intake.pipeline import Incoming, file_messages
     from console.ui.app import ConsoleApp

@@ -16,7 +16,8 @@ import store
 from console import actions
 from console.clock import FrozenClock
 from console.config import from_dict
-from console.replies import delivery, desk
+from console.outbox import mail as delivery
+from console.replies import desk
 from console.ui.screens.composer import ComposerScreen, ReviewScreen
 from console.ui.screens.detail import DetailScreen
 from console.ui.screens.dialogs import ConfirmDialog, TemplatePicker

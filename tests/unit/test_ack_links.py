@@ -7,7 +7,8 @@ import urllib.parse
 import pytest
 
 from console.ack import keyfile, links, tokens
-from console.alerts.dispatch import SendReport
+from console.outbox import pages
+from console.outbox.pages import SendReport
 from console.intake.pipeline import Incoming, file_messages
 from store import outbox
 from tests.ack_helpers import ack_cfg
@@ -42,7 +43,7 @@ def test_a_page_gets_its_link_only_when_sent(db, cfg):
     row = page_row(db, cfg)
     assert "desk.example" not in row["body"] and "ack:" not in row["title"]
     send = Recorder()
-    report = links.send_page(row, ["json://127.0.0.1:9/bob"], cfg, send)
+    report = pages.send_page(row, ["json://127.0.0.1:9/bob"], cfg, send)
     [(title, body, urls)] = send.calls
     assert title == row["title"] and urls == ["json://127.0.0.1:9/bob"]
     line = body.splitlines()[-1]
@@ -53,7 +54,7 @@ def test_a_page_gets_its_link_only_when_sent(db, cfg):
     assert report.outcome == "sent"
     # A retry sends the very same link.
     again = Recorder()
-    links.send_page(row, ["json://127.0.0.1:9/bob"], cfg, again)
+    pages.send_page(row, ["json://127.0.0.1:9/bob"], cfg, again)
     assert again.calls == send.calls
 
 
@@ -61,7 +62,7 @@ def test_email_targets_carry_the_token_in_the_subject_and_reply_to_the_desk(db, 
     row = page_row(db, cfg)
     send = Recorder()
     mailto = "mailto://u:p@127.0.0.1:2525?mode=insecure&from=pager%40desk.example&to=bob%40phone.example"
-    links.send_page(row, ["json://127.0.0.1:9/bob", mailto], cfg, send)
+    pages.send_page(row, ["json://127.0.0.1:9/bob", mailto], cfg, send)
     [(t1, b1, u1), (t2, b2, u2)] = send.calls
     assert u1 == ["json://127.0.0.1:9/bob"] and t1 == row["title"]
     assert t2.startswith(row["title"] + " [ack:") and t2.endswith("]")
@@ -74,7 +75,7 @@ def test_no_reply_token_for_someone_without_an_email_or_a_url_that_sets_reply(tm
     cfg = ack_cfg(tmp_path, at=T0, emails=False, base_url=None)
     row = page_row(db, cfg)
     send = Recorder()
-    links.send_page(row, ["mailto://127.0.0.1?to=bob%40phone.example"], cfg, send)
+    pages.send_page(row, ["mailto://127.0.0.1?to=bob%40phone.example"], cfg, send)
     assert send.calls == [(row["title"], row["body"], ["mailto://127.0.0.1?to=bob%40phone.example"])]
     assert not keyfile.key_path(cfg.store_path).exists()  # nothing signed, no key made
     assert links.with_reply_to("mailto://h?reply=me%40x.example", SUPPORT) == "mailto://h?reply=me%40x.example"
@@ -84,7 +85,7 @@ def test_without_a_base_url_pages_are_as_before(tmp_path, db):
     cfg = ack_cfg(tmp_path, at=T0, base_url=None)
     row = page_row(db, cfg)
     send = Recorder()
-    links.send_page(row, ["json://127.0.0.1:9/bob"], cfg, send)
+    pages.send_page(row, ["json://127.0.0.1:9/bob"], cfg, send)
     assert send.calls == [(row["title"], row["body"], ["json://127.0.0.1:9/bob"])]
 
 
@@ -94,7 +95,7 @@ def test_a_broken_key_file_never_stops_the_page(db, cfg, caplog):
     path.chmod(0o644)
     row = page_row(db, cfg)
     send = Recorder()
-    assert links.send_page(row, ["json://127.0.0.1:9/bob"], cfg, send).outcome == "sent"
+    assert pages.send_page(row, ["json://127.0.0.1:9/bob"], cfg, send).outcome == "sent"
     assert send.calls == [(row["title"], row["body"], ["json://127.0.0.1:9/bob"])]
     assert "without its acknowledge link" in caplog.text
 
@@ -103,7 +104,7 @@ def test_the_desk_channel_and_stand_down_notices_get_no_link(db, cfg):
     row = page_row(db, cfg)
     for r in ({**row, "target": "@desk"}, {**row, "step": outbox.STANDDOWN}):
         send = Recorder()
-        links.send_page(r, ["json://127.0.0.1:9/x"], cfg, send)
+        pages.send_page(r, ["json://127.0.0.1:9/x"], cfg, send)
         assert send.calls == [(r["title"], r["body"], ["json://127.0.0.1:9/x"])]
 
 
@@ -111,10 +112,10 @@ def test_one_report_for_a_row_sent_in_two_calls(tmp_path):
     ok = SendReport("sent", [{"service": "a", "ok": True}])
     bad = SendReport("failed", [{"service": "b", "ok": False}], "failed: b")
     slow = SendReport("timeout", [], "timed out")
-    assert links.merge([ok, ok]).outcome == "sent"
-    merged = links.merge([ok, bad])
+    assert pages.merge([ok, ok]).outcome == "sent"
+    merged = pages.merge([ok, bad])
     assert merged.outcome == "failed" and [r["service"] for r in merged.results] == ["a", "b"]
-    assert links.merge([bad, slow]).outcome == "timeout"
+    assert pages.merge([bad, slow]).outcome == "timeout"
 
 
 def test_links_are_served_at_the_path_of_the_base_url(tmp_path):

@@ -10,7 +10,8 @@ from datetime import timedelta
 import pytest
 from apprise.decorators import notify
 
-from console.alerts import dispatch, scheduler
+from console.alerts import scheduler
+from console.outbox import pages as dispatch, runner
 from console.clock import FrozenClock
 from console.config import from_dict
 from console.poller import sync_staff
@@ -325,15 +326,15 @@ def test_scheduler_sleeps_until_next_retry_not_on_parked_rows(tmp_path, clock):
     s = scheduler.Scheduler(cfg, clock, threading.Event(), workers=1)
     try:
         a = add(db, clock, target="cy")
-        assert s.seconds_until_next() == 0  # due now
+        assert s.pages.seconds_until_next() == 0  # due now
         [c] = claim(db, clock, cfg)
         dispatch.deliver(db, cfg, c, clock.now)  # the only attempt fails: parked
         assert row(db, a)["state"] == "failed"
-        assert s.seconds_until_next() == scheduler.RECHECK_SECONDS
+        assert s.pages.seconds_until_next() == runner.RECHECK_SECONDS
         b = add(db, clock, "later", target="ann")
         with write(db):
             db.execute("UPDATE alerts SET next_attempt_at = ? WHERE id = ?", [iso(clock.now() + timedelta(seconds=2)), b])
-        assert s.seconds_until_next() == 2
+        assert s.pages.seconds_until_next() == 2
     finally:
         s.close()
 

@@ -10,7 +10,8 @@ import pytest
 
 from console.ack import links, tokens
 from console.intake import page_replies
-from console.alerts.dispatch import SendReport
+from console.outbox import pages
+from console.outbox.pages import SendReport
 from console.intake.pipeline import Incoming, file_messages
 from store import audit, messages, outbox, tickets
 from tests.ack_helpers import EMAILS, ack_cfg, mark_sent, reply_to_page
@@ -30,7 +31,7 @@ def page_subject(db, cfg, target="bob", i=1):
     mark_sent(db, T0, f.ticket_id)
     row = next(r for r in outbox.list_alerts(db, ticket_id=f.ticket_id) if r["target"] == target)
     sent = []
-    links.send_page(row, ["mailto://127.0.0.1?to=x%40phone.example"], cfg,
+    pages.send_page(row, ["mailto://127.0.0.1?to=x%40phone.example"], cfg,
                     lambda t, b, u: sent.append(t) or SendReport("sent", []))
     return f.ticket_id, sent[0]
 

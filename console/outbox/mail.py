@@ -1,5 +1,5 @@
-"""The mail outbox: send each queued mail exactly once, retry while the server is away, and the poller's
-sender thread.
+"""The mail channel: send each queued mail (store/outgoing.py) exactly once over SMTP
+(console.replies.smtp), retry while the server is away; the poller's sender is console.outbox.runner.
 
 - A row is claimed ('sending') in a transaction before any byte goes out, so two senders never send
   one row; whoever claims it (the `reply` command at once, else the poller) records the outcome.
@@ -7,65 +7,73 @@ sender thread.
   backoff, until [smtp] give_up_after; a permanent one (5xx) fails it for good, with the server's words.
 - An answer lost after the mail was handed over, or a sender that died mid-send, leaves it 'expired':
   shown on the ticket, sent again only when a person asks (outgoing.requeue).
+- A mail the server accepted whose outcome the database cannot take (the disk is full) is said so in
+  one line, noted in the sender's journal (console.outbox.journal) and settled as sent by the next
+  owner of the outbox: never sent again.
 - With [smtp] save_to a copy is APPENDed to that IMAP folder after the send is recorded: a failed copy
   is noted, never a reason to send again.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
-import secrets
-import socket
+import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from collections.abc import Callable
+from typing import Any
 
 from sqlite_utils import Database
 
 from console import timefmt
 from console.clock import Clock
-from console.config import Config
+from console.config import Config, SmtpConfig
+from console.outbox import journal, lifecycle
+from console.outbox.runner import Runner
 from console.replies import smtp
-from store import audit, open_db, outgoing, write
-from store.db import data_version
+from store import StoreError, audit, outgoing, write
 from store.times import parse_iso
 
 log = logging.getLogger("support_console.mail")
 
 POLLER, CLI = "poller:", "cli:"
-CHANGE_CHECK_SECONDS = 0.25
-RECHECK_SECONDS = 60.0
 BATCH = 20
 
 
+def _smtp(cfg: Config) -> SmtpConfig:
+    if cfg.smtp is None:  # every caller checks first; this narrows the type
+        raise ValueError("[smtp] is not configured")
+    return cfg.smtp
+
+
 def sender_id(kind: str) -> str:
-    """Who claimed a row: the kind of sender, host, pid and a random part (a pid alone is reused)."""
-    return f"{kind}{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    return lifecycle.sender_id(kind)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    state: str  # "sent" | "queued" (will be retried) | "failed" | "unknown" | "busy" (another sender has it)
+    # "sent" | "queued" (will be retried) | "failed" | "unknown" | "busy" (another sender has it) |
+    # "unrecorded" (sent, but the database could not record it: it will not be sent again)
+    state: str
     detail: str  # the server's answer or the error, one line
     send_id: int
 
 
 def send_deadline(cfg: Config, now: datetime) -> datetime:
     # Connect, EHLO, STARTTLS, EHLO, AUTH, MAIL, RCPT, DATA: each may take up to the timeout.
-    return now + timedelta(seconds=cfg.smtp.timeout_seconds * 8 + 30)
+    return now + timedelta(seconds=_smtp(cfg).timeout_seconds * 8 + 30)
 
 
 def backoff(cfg: Config, attempts: int) -> timedelta:
-    s = cfg.smtp
-    return timedelta(seconds=min(s.backoff_max_seconds, s.backoff_seconds * 2 ** max(0, attempts - 1)))
+    s = _smtp(cfg)
+    return lifecycle.backoff(s.backoff_seconds, s.backoff_max_seconds, attempts)
 
 
 def _retry_at(now: datetime, delay: timedelta) -> datetime:
-    at = now + delay
     # Whole seconds in the store: round up, or the retry comes early and the sender spins until it.
-    return at if at.microsecond == 0 else at.replace(microsecond=0) + timedelta(seconds=1)
+    return lifecycle.ceil_second(now + delay)
 
 
 def deliver(db: Database, cfg: Config, send: dict, claimed_by: str, clock_now: Callable[[], datetime],
@@ -77,23 +85,55 @@ def deliver(db: Database, cfg: Config, send: dict, claimed_by: str, clock_now: C
 
         replication.barrier(cfg)  # (best effort: mail goes out either way; `status` shows a lagging replica)
     raw = outgoing.raw_of(db, send)
+    book = journal.Journal(cfg.store_path, claimed_by)
     try:
-        result = (transport or smtp.send)(cfg.smtp, password, send["mail_from"], send["rcpt_to"], raw)
-    except smtp.SmtpError as exc:
-        return _record_failure(db, cfg, send, claimed_by, clock_now(), exc)
-    now = clock_now()
-    saved = "pending" if cfg.smtp.save_to else None
-    with write(db):
-        outgoing.mark_sent(db, send["id"], claimed_by, now, reply=result.reply, refused=result.refused, saved=saved)
-        audit.add_event(db, send["ticket_id"], f"{send['purpose']}_sent", "mail", now, send=send["id"],
-                        message=send["message_row"], to=send["rcpt_to"], reply=result.reply, refused=result.refused)
+        try:
+            mark = book.begin(send["id"])
+        except OSError as exc:  # no room even for a line: do not send what could not be accounted for
+            return _record_failure(db, cfg, send, claimed_by, clock_now(),
+                                   smtp.SmtpError(f"not sent: cannot write the send journal ({exc.strerror})"))
+        try:
+            result = (transport or smtp.send)(_smtp(cfg), password, send["mail_from"], send["rcpt_to"], raw)
+        except smtp.SmtpError as exc:
+            book.mark(mark, journal.DONE)
+            failed_at, error = clock_now(), exc
+            return lifecycle.persist(lambda: _record_failure(db, cfg, send, claimed_by, failed_at, error),
+                                     what=f"mail {send['id']}")
+        book.mark(mark, journal.ACCEPTED)
+        now = clock_now()
+        saved = "pending" if _smtp(cfg).save_to else None
+        try:
+            lifecycle.persist(lambda: _record_sent(db, send, claimed_by, now, result, saved),
+                              what=f"mail {send['id']}")
+        except (sqlite3.Error, StoreError) as exc:
+            line = (f"sent to {_smtp(cfg).host}, but could not be recorded: {_why(exc)}; it will not be sent again")
+            log.error("mail %s (#%s %s): %s", send["id"], send["ticket_id"], send["purpose"], line)
+            return Outcome("unrecorded", line, send["id"])
+        book.mark(mark, journal.DONE)
+    finally:
+        book.close()
     log.info("mail %s (#%s %s): sent: %s", send["id"], send["ticket_id"], send["purpose"], result.reply)
-    if cfg.smtp.save_to:
+    if _smtp(cfg).save_to:
         note = save_copy(cfg, raw, now)
         with write(db):
             outgoing.set_saved(db, send["id"], note)
     return Outcome("sent", result.reply + (f"; refused: {'; '.join(result.refused)}" if result.refused else ""),
                    send["id"])
+
+
+def _record_sent(db: Database, send: dict, claimed_by: str, now: datetime, result: smtp.Result,
+                 saved: str | None) -> None:
+    with write(db):
+        outgoing.mark_sent(db, send["id"], claimed_by, now, reply=result.reply, refused=result.refused, saved=saved)
+        audit.add_event(db, send["ticket_id"], f"{send['purpose']}_sent", "mail", now, send=send["id"],
+                        message=send["message_row"], to=send["rcpt_to"], reply=result.reply, refused=result.refused)
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc)
+    if "full" in text.lower():
+        return "disk full"
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def _record_failure(db: Database, cfg: Config, send: dict, claimed_by: str, now: datetime,
@@ -102,8 +142,9 @@ def _record_failure(db: Database, cfg: Config, send: dict, claimed_by: str, now:
     purpose, tid = send["purpose"], send["ticket_id"]
     with write(db):
         if exc.kind == smtp.TEMPORARY:
-            age = now - parse_iso(send["retry_since"] or send["created_at"])  # since queued, or sent again
-            if age < cfg.smtp.give_up_after:
+            since = parse_iso(send["retry_since"] or send["created_at"]) or now  # since queued, or sent again
+            age = now - since
+            if age < _smtp(cfg).give_up_after:
                 at = _retry_at(now, backoff(cfg, send["attempts"]))
                 outgoing.mark_retry(db, send["id"], claimed_by, now, error=error, at=at)
                 if send["attempts"] == 1:  # once, not on every retry of a long outage
@@ -125,7 +166,7 @@ def _record_failure(db: Database, cfg: Config, send: dict, claimed_by: str, now:
 def _password(db: Database, cfg: Config, sends: list[dict], claimed_by: str, now: datetime) -> tuple[bool, str | None]:
     """(ok, password); when it cannot be had, every claimed row goes back to wait (a temporary failure)."""
     try:
-        return True, smtp.resolve_password(cfg.smtp)
+        return True, smtp.resolve_password(_smtp(cfg))
     except smtp.SmtpError as exc:
         for s in sends:
             _record_failure(db, cfg, s, claimed_by, now, exc)
@@ -146,7 +187,8 @@ def send_now(db: Database, cfg: Config, send_id: int, clock: Clock, *, wait_for_
         while row["state"] == "sending" and time.monotonic() < end:
             time.sleep(0.05)
             row = outgoing.get_send(db, send_id)
-        state = {"sent": "sent", "failed": "failed", "expired": "unknown", "pending": "queued"}.get(row["state"], "busy")
+        known = {"sent": "sent", "failed": "failed", "expired": "unknown", "pending": "queued"}
+        state = known.get(row["state"], "busy")
         return Outcome(state, row["smtp_reply"] or row["last_error"] or "", send_id)
     ok, password = _password(db, cfg, rows, me, now)
     if not ok:
@@ -159,92 +201,76 @@ def save_copy(cfg: Config, raw: bytes, now: datetime) -> str:
     """APPEND the sent mail to [smtp] save_to (seen). 'saved', or 'failed: why'."""
     from console.intake import imap
 
+    if cfg.imap is None:
+        return "failed: no [imap] mailbox to append to"
     try:
         client = imap.connect(cfg.imap, imap.resolve_password(cfg.imap))
     except imap.IntakeError as exc:
         return f"failed: {exc}"
     try:
-        client.append(cfg.smtp.save_to, raw, flags=[b"\\Seen"], msg_time=now)
+        client.append(_smtp(cfg).save_to, raw, flags=[b"\\Seen"], msg_time=now)
         return "saved"
     except Exception as exc:  # noqa: BLE001 - a copy is a courtesy: note it and go on
-        return f"failed: cannot append to {cfg.smtp.save_to!r} ({type(exc).__name__}: {str(exc)[:200]})"
+        return f"failed: cannot append to {_smtp(cfg).save_to!r} ({type(exc).__name__}: {str(exc)[:200]})"
     finally:
-        try:
+        with contextlib.suppress(Exception):
             client.logout()
-        except Exception:  # noqa: BLE001
-            pass
 
 
-class MailSender:
-    """The poller's sender: sleeps until the next retry, a change by another process (a `reply`, a new
-    receipt from intake) or the stop event; then claims what is due and sends it, one after another."""
+class MailChannel:
+    """Mail for console.outbox.runner: one sender, a batch at a time (one password lookup per batch,
+    and a mail server is not hit by several connections from one desk)."""
 
-    def __init__(self, cfg: Config, clock: Clock, stop: threading.Event):
-        self.cfg, self.clock, self.stop = cfg, clock, stop
-        self.me = sender_id(POLLER)
-        self.db = open_db(cfg.store_path)
+    name, kind, workers, batch = "mail(s)", POLLER, 1, BATCH
 
-    def start_up(self) -> int:
-        """The poller owns the outbox now (it holds the outbox lock): what another poller left 'sending'
-        was cut short by a crash and is expired, not resent. A `reply` command may be sending right now,
-        so its rows expire only when their deadline passes."""
-        with write(self.db):
-            n = outgoing.expire_orphans(self.db, self.clock.now(), owner_prefix=POLLER, me=self.me)
-        if n:
-            log.warning("%d mail(s) were cut short by a crash and are marked expired (not resent)", n)
-        return n
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
 
-    def cycle(self) -> int:
-        """Send what is due now; returns how many were tried."""
-        now = self.clock.now()
-        with write(self.db):
-            outgoing.expire_orphans(self.db, now)
-            rows = outgoing.claim(self.db, now, claimed_by=self.me, send_deadline=send_deadline(self.cfg, now),
-                                  limit=BATCH)
-        if not rows:
-            return 0
-        ok, password = _password(self.db, self.cfg, rows, self.me, now)
+    def start_up(self, db: Database, me: str, now: datetime) -> int:
+        """The poller owns the outbox now (it holds the outbox lock): mail a journal says was accepted is
+        sent; what another poller left 'sending' was cut short by a crash and is expired, not resent. A
+        `reply` command may be sending right now, so its rows expire only when their deadline passes."""
+        journal.settle(db, self.cfg.store_path, now, keep=me)
+        return outgoing.expire_orphans(db, now, owner_prefix=POLLER, me=me)
+
+    def orphans_due(self, db: Database, now: datetime) -> bool:
+        return outgoing.orphans_due(db, now)
+
+    def expire_orphans(self, db: Database, now: datetime) -> int:
+        journal.settle(db, self.cfg.store_path, now)
+        return outgoing.expire_orphans(db, now)
+
+    def claim(self, db: Database, now: datetime, me: str, limit: int) -> list[dict[str, Any]]:
+        return outgoing.claim(db, now, claimed_by=me, send_deadline=send_deadline(self.cfg, now), limit=limit,
+                              horizon=lifecycle.horizon(now, _smtp(self.cfg).backoff_max_seconds))
+
+    def next_due(self, db: Database) -> str | None:
+        return outgoing.next_attempt_due(db)
+
+    def horizon_seconds(self) -> float:
+        return _smtp(self.cfg).backoff_max_seconds + 1
+
+    def send(self, db: Database, rows: list[dict[str, Any]], me: str, now: Callable[[], datetime],
+             stop: threading.Event) -> None:
+        ok, password = _password(db, self.cfg, rows, me, now())
         for i, row in enumerate(rows):
             if not ok:
                 break
-            if self.stop.is_set():
+            if stop.is_set():
                 # Stopping: give back what was not tried rather than leave it to expire.
-                with write(self.db):
+                with write(db):
                     for r in rows[i:]:
-                        outgoing.mark_retry(self.db, r["id"], self.me, self.clock.now(), error=r["last_error"] or "",
-                                            at=self.clock.now())
+                        outgoing.mark_retry(db, r["id"], me, now(), error=r["last_error"] or "", at=now())
                 break
-            deliver(self.db, self.cfg, row, self.me, self.clock.now, password)
-        return len(rows)
+            deliver(db, self.cfg, row, me, now, password)
 
-    def seconds_until_next(self) -> float:
-        due = outgoing.next_attempt_due(self.db)
-        if due is None:
-            return RECHECK_SECONDS
-        return max(0.0, min(RECHECK_SECONDS, (parse_iso(due) - self.clock.now()).total_seconds()))
 
-    def run(self) -> None:
-        self.start_up()
-        version = data_version(self.db)
-        while not self.stop.is_set():
-            try:
-                while self.cycle() == BATCH and not self.stop.is_set():
-                    pass
-                wait = self.seconds_until_next()
-            except Exception:  # noqa: BLE001 - a database hiccup must not stop the mail for good
-                log.exception("mail sender cycle failed; retrying")
-                self.stop.wait(1.0)
-                continue
-            deadline = time.monotonic() + wait
-            while not self.stop.is_set():
-                left = deadline - time.monotonic()
-                if left <= 0 or self.stop.wait(min(left, CHANGE_CHECK_SECONDS)):
-                    break
-                v = data_version(self.db)
-                if v != version:
-                    version = v
-                    break
-        self.db.close()
+class MailSender(Runner):
+    """The poller's mail sender: sleeps until the next retry, a change by another process (a `reply`, a
+    new receipt from intake) or the stop event; then claims what is due and sends it."""
+
+    def __init__(self, cfg: Config, clock: Clock, stop: threading.Event):
+        super().__init__(MailChannel(cfg), cfg.store_path, clock, stop)
 
 
 def start(cfg: Config, clock: Clock, stop: threading.Event) -> MailSender | None:
@@ -252,8 +278,8 @@ def start(cfg: Config, clock: Clock, stop: threading.Event) -> MailSender | None
     if cfg.smtp is None:
         return None
     sender = MailSender(cfg, clock, stop)
-    sender.thread = threading.Thread(target=sender.run, name="mail", daemon=True)
-    sender.thread.start()
+    sender.start_up()
+    sender.start()
     return sender
 
 
@@ -270,4 +296,5 @@ def run_once(cfg: Config, clock: Clock) -> int:
             total += n
         return total
     finally:
+        sender.close()
         sender.db.close()
