@@ -357,7 +357,7 @@ async def first_paint(path: Path, cfg) -> float:
 
 def class_iii_pages(path: Path) -> list[float]:
     """One Class III into the big desk while the scheduler runs: each page's lateness, in seconds."""
-    from console.alerts.scheduler import Scheduler
+    from console.scheduler import Scheduler
 
     receiver = HTTPReceiver()
     receiver.start()

@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from console.alerts.scheduler import Scheduler  # noqa: E402
+from console.scheduler import Scheduler  # noqa: E402
 from console.config import Config, from_dict  # noqa: E402
 from console.intake.pipeline import Incoming, file_messages  # noqa: E402
 from console.poller import sync_staff  # noqa: E402

@@ -1,7 +1,7 @@
 """The headless loop: IMAP intake (IDLE push, poll fallback), escalation scheduling, dispatch, heartbeat.
 
 Threads, each with its own SQLite connection: intake (IDLE, fetch, commit, then wake the scheduler),
-the scheduler (console.alerts.scheduler) and its senders. The main thread only supervises: signals
+the scheduler (console.scheduler) and its senders. The main thread only supervises: signals
 (SIGTERM/SIGINT stop, SIGHUP reloads the config), and systemd's notification socket: READY=1 once
 intake and the scheduler run, WATCHDOG=1 only while both show signs of life.
 No Textual here: this runs on servers without a terminal.
@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 
 from console import housekeeping, logs, redact
 from console.actions import sync_staff
-from console.alerts.scheduler import Scheduler
+from console.scheduler import Scheduler
 from console.clock import Clock
 from console.config import Config, ConfigError, load
 from console.intake.watch import Intake

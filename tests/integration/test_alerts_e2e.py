@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, UTC
 
 import pytest
 
-from console.alerts.scheduler import Scheduler
+from console.scheduler import Scheduler
 from console.clock import FrozenClock
 from console.config import load
 from tests.integration import alerts_helpers as h

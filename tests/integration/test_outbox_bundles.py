@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from console.actions import acknowledge
-from console.alerts.scheduler import Scheduler
+from console.scheduler import Scheduler
 from console.clock import FrozenClock
 from console.config import from_dict
 from console.intake.pipeline import Incoming, file_messages

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from console.alerts.scheduler import Scheduler
+from console.scheduler import Scheduler
 from console.ack import texts
 from console.clock import FrozenClock
 from console.config import from_dict

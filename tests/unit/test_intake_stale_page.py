@@ -2,7 +2,7 @@
 [alerts] intake_stale_after, and once more when it syncs again."""
 from datetime import timedelta
 
-from console.alerts.scheduler import intake_pages
+from console.scheduler import intake_pages
 from store import heartbeat, outbox, write
 from store.times import iso
 from tests.factories import T0

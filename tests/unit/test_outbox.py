@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from apprise.decorators import notify
 
-from console.alerts import scheduler
+from console import scheduler
 from console.outbox import pages as dispatch, runner
 from console.clock import FrozenClock
 from console.config import from_dict

@@ -12,7 +12,7 @@ from datetime import timedelta
 from apprise.decorators import notify
 
 from console import status
-from console.alerts.scheduler import Scheduler
+from console.scheduler import Scheduler
 from console.clock import FrozenClock
 from console.intake.pipeline import Incoming, file_messages
 from console.outbox import mail
