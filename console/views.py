@@ -12,6 +12,7 @@ TICKET_FIELDS = (
     "id", "class", "status", "subject", "requester", "requester_name", "received_at", "due_at",
     "acknowledged_at", "acknowledged_by", "assignee", "breached", "panic_mode", "needs_details", "quarantined",
     "automated", "message_count", "resolved_at", "class_reason", "version", "seconds_left",
+    "merged_into", "split_from",
 )
 
 
