@@ -108,8 +108,8 @@ def merge(db: Database, cfg: Config, target_id: int, ticket_ids: list[int], acto
             others.append(t)
         requesters = sorted({(t["requester"] or "").lower() for t in [target, *others]} - {""})
         if len(requesters) > 1 and not confirmed:
-            who = ", ".join(requesters)[:200]
-            raise NeedsConfirmation(f"these tickets come from {len(requesters)} requesters ({who}); "
+            names = ", ".join(requesters)[:200]
+            raise NeedsConfirmation(f"these tickets come from {len(requesters)} requesters ({names}); "
                                     "say --yes to merge them anyway")
         clock = combined_clock(target, others)
         target_before = target
