@@ -171,3 +171,14 @@ def test_a_merged_ticket_is_not_reopened_but_unmerged(db, cfg):
     shaping.merge(db, cfg, a, [b], "ann", T0 + 2 * M)
     with pytest.raises(ActionRefused, match=f"merged into #{a}; unmerge {b}"):
         actions.reopen(db, cfg, b, "ann", T0 + 3 * M)
+
+
+def test_a_merged_ticket_is_never_shown_breached(db, cfg):
+    from console.views import ticket_public
+
+    a = new(db, cfg, T0, 1, to="urgent@desk.example")
+    b = new(db, cfg, T0 + M, 2, to="urgent@desk.example")
+    shaping.merge(db, cfg, a, [b], "ann", T0 + 2 * M)
+    later = T0 + 60 * M  # both deadlines long past; the target carries the obligation
+    shown = {t["id"]: ticket_public(t, later) for t in tickets.list_tickets(db)}
+    assert shown[a]["breached"] and not shown[b]["breached"] and shown[b]["seconds_left"] is None
