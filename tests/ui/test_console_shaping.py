@@ -18,6 +18,15 @@ pytestmark = pytest.mark.ui
 SIZE = (120, 36)
 
 
+async def until(pilot, cond, rounds: int = 40) -> bool:
+    """Settle until `cond()` holds (a detail reloads in a worker started by another worker's result)."""
+    for _ in range(rounds):
+        if cond():
+            return True
+        await settle(pilot)
+    return cond()
+
+
 async def test_merge_marked_tickets_across_requesters_asks_first(make_app, seeded, db):
     _, ids = seeded
     app = make_app("ann")
@@ -89,16 +98,15 @@ async def test_unmerge_from_the_merged_tickets_detail(make_app, seeded, db, cfg,
     app = make_app("ann")
     async with app.run_test(size=SIZE) as pilot:
         app.open_ticket(ids[1])
-        await settle(pilot)
+        assert await until(pilot, lambda: f"MERGED INTO #{ids[0]}" in screen_text(app))
         assert isinstance(app.screen, DetailScreen)
-        assert f"MERGED INTO #{ids[0]}" in screen_text(app)
         await pilot.press("U")
         await settle(pilot)
         after = tickets.get_ticket(db, ids[1])
         for k in ("status", "class", "due_at", "merged_into", "assignee"):
             assert after[k] == before[k], k
         assert len(messages.messages_for(db, ids[1])) == 1
-        assert "MERGED INTO" not in screen_text(app)  # the open detail looked again
+        assert await until(pilot, lambda: "MERGED INTO" not in screen_text(app))  # the open detail looked again
 
 
 async def test_split_a_message_from_the_detail(make_app, seeded, db):
@@ -139,3 +147,45 @@ def test_merged_ticket_detail(snap_compare, make_app, seeded, cfg, clock):
         await pilot.pause()
 
     assert snap_compare(make_app("ann", live=False), terminal_size=SIZE, run_before=run_before)
+
+
+async def test_split_with_the_customers_later_mail(make_app, seeded, db, cfg):
+    import store
+    from datetime import timedelta
+
+    from tests.ui.conftest import NOW, message_fields
+
+    _, ids = seeded
+    with store.write(db):  # a third message from the customer, after the reply
+        raw = b"later"
+        messages.insert_message(db, raw=raw, raw_sha256=messages.sha256(raw), ticket_id=ids[0], kind="reply",
+                                fields=message_fields("Re: Checkout", "ops@bigshop.example", "And now?\n"),
+                                received_at=NOW - timedelta(minutes=1), now=NOW, source="test")
+    first, reply, later = (m["id"] for m in messages.messages_for(db, ids[0]))
+    app = make_app("ann")
+    async with app.run_test(size=SIZE) as pilot:
+        select(app, ids[0])
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("b")
+        await pilot.pause()
+        await pilot.press("k", "space")  # the reply, and the customer's later mail with it
+        assert app.screen.query_one(Checkbox).value
+        await pilot.press("enter")
+        await settle(pilot)
+        [new] = [t for t in tickets.list_tickets(db) if t["split_from"] == ids[0]]
+        assert [m["id"] for m in messages.messages_for(db, new["id"])] == [reply, later]
+        assert [m["id"] for m in messages.messages_for(db, ids[0])] == [first]
+
+
+async def test_the_split_dialog_fits_80x24(make_app, seeded):
+    _, ids = seeded
+    app = make_app("ann")
+    async with app.run_test(size=(80, 24)) as pilot:
+        select(app, ids[0])
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("b")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Split" in text and "Cancel" in text and "esc cancel" in text and "later messages" in text

@@ -43,7 +43,8 @@ class SplitDialog(Dialog):
     """Returns a SplitChoice, or None on cancel."""
 
     HINT = "⏎ split   j/k move   space later mail too   esc cancel"
-    BINDINGS = [Binding("enter", "submit", "Split", show=False, priority=True)]
+    BINDINGS = [Binding("enter", "submit", "Split", show=False, priority=True),
+                Binding("space", "toggle_later", "Later mail too", show=False)]
 
     def __init__(self, title: Content, messages: list[MessagePreview], tz: tzinfo):
         super().__init__()
@@ -67,6 +68,10 @@ class SplitDialog(Dialog):
         ol = self.query_one(OptionList)
         ol.highlighted = len(self.messages) - 1 if self.messages else None
         ol.focus()
+
+    def action_toggle_later(self) -> None:
+        """Space on the list toggles the checkbox (on the checkbox, the checkbox's own space does)."""
+        self.query_one("#later", Checkbox).toggle()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.action_submit()
