@@ -19,12 +19,13 @@ from typing import Any
 from sqlite_utils import Database
 
 from console import policy as pol
-from console.ack import standdown
+from console.ack import standdown, texts
 from console.actions import ActionRefused, PermissionRefused, acting, check_may_act
 from console.alerts import escalation
 from console.config import Config
 from console.identity import as_actor
-from store import audit, shaping, tickets, write
+from console.safe_text import clean_line
+from store import audit, outbox, shaping, tickets, write
 from store.times import iso, parse_iso
 
 # The columns a merge may change on each side, and so the ones unmerge puts back.
@@ -116,7 +117,10 @@ def merge(db: Database, cfg: Config, target_id: int, ticket_ids: list[int], acto
         if clock:
             target = tickets.update_ticket(db, target_id, clock, now)
             if target["status"] == "new":
-                escalation.restart(db, target, cfg, now, f"merged into by {who.recorded}")
+                # Those already paged for a merged ticket of the new class are told where it went (below):
+                # the target's steps go on from there, without a second arrival page.
+                paged = any(t["class"] == target["class"] and outbox.paged_targets(db, t["id"]) for t in others)
+                escalation.restart(db, target, cfg, now, f"merged into by {who.recorded}", skip_arrival=paged)
         already = set(shaping.participants(db, target_id))
         for t in others:
             _merge_one(db, cfg, target_before, t, already, who.recorded, who.handle, now)
@@ -137,14 +141,45 @@ def _merge_one(db: Database, cfg: Config, target: dict[str, Any], t: dict[str, A
     shaping.move_messages(db, msgs, tid, target_id)
     shaping.move_events(db, events, tid, target_id)
     cancelled = escalation.stop(db, tid, now, f"merged into #{target_id} by {recorded}")
-    if t["status"] == "new":  # those paged for it stand down: its clock is the target's now
-        standdown.notify(db, cfg, t, handle, now, verb=f"merged into #{target_id}")
+    if t["status"] == "new":  # those paged for it hear where it went: its clock is the target's now
+        current = tickets.get_ticket(db, target_id)
+        if current["status"] == "new":
+            _follow_target(db, cfg, t, current, handle, now)
+        else:  # first contact was made on the target: nothing more is asked of them
+            standdown.notify(db, cfg, t, handle, now, verb=f"merged into #{target_id}")
     tickets.update_ticket(db, tid, {"status": "resolved", "resolved_at": now, "merged_into": target_id}, now)
     shaping.refresh_last_message(db, tid)
     shaping.record_merge(db, target=target_id, ticket=tid, at=iso(now), actor=recorded, ticket_before=t,
                          target_before=target, moved_messages=msgs, moved_events=events, added_participants=added)
     audit.add_event(db, tid, "merged_into", recorded, now, target=target_id, messages=len(msgs),
                     cancelled_pages=cancelled)
+
+
+def _follow_target(db: Database, cfg: Config, t: dict[str, Any], target: dict[str, Any], handle: str,
+                   now: datetime) -> None:
+    """"#7 merged into #3 by Ann: follow #3", to each person paged for #7 (a stand-down row for #7, so they
+    are not told again at its acknowledgement): the target still awaits first contact, and its pages go on."""
+    who = texts.person_name(cfg, handle)
+    tid, target_id = t["id"], target["id"]
+    title = texts.fit_title(f"#{tid} merged into #{target_id} by {who}: follow #{target_id}", "", "")
+    due = parse_iso(target["due_at"])
+    assert due is not None
+    tz = cfg.timezone
+    subject = clean_line(t["subject"], 200) or "(no subject)"
+    body = (f"Ticket #{tid} ({subject}) was merged into #{target_id} by {who} at "
+            f"{now.astimezone(tz).strftime('%a %H:%M %Z')}.\nIts pages stop; #{target_id} (Class {target['class']}) "
+            f"still awaits first contact, due by {due.astimezone(tz).strftime('%a %d %b %H:%M %Z')}: "
+            f"acknowledge #{target_id}.")
+    told = []
+    for person in outbox.standdown_targets(db, tid):
+        if person == handle:
+            continue
+        if outbox.add_alert(db, dedup_key=f"t{tid}:{outbox.STANDDOWN}:merged-{target_id}@{iso(now)}:{person}",
+                            ticket_id=tid, cls=t["class"], step=outbox.STANDDOWN, audience="paged", target=person,
+                            urgent=False, title=title, body=body, due_at=now, now=now):
+            told.append(person)
+    if told:
+        audit.add_event(db, tid, "stand_down_due", handle, now, targets=told, follow=target_id)
 
 
 def unmerge(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime) -> dict[str, Any]:

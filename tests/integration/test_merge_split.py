@@ -35,8 +35,9 @@ def test_merged_tickets_stand_down_later_mail_joins_the_target_and_unmerge_resto
     h.cli(conf, "--as", "ann", "merge", str(a), str(b))
     h.cli(conf, "poll", "--once")
     downs = sorted((h.path_of(x), x.body["title"]) for x in http_receiver.wait_for(6, timeout=10)[4:])
-    assert downs == [("bob", f"#{b} merged into #{a} by Ann Example, stand down"),
-                     ("cy", f"#{b} merged into #{a} by Ann Example, stand down")]
+    # #a still awaits first contact: those paged for #b are told to follow it (#a's pages go on)
+    assert downs == [("bob", f"#{b} merged into #{a} by Ann Example: follow #{a}"),
+                     ("cy", f"#{b} merged into #{a} by Ann Example: follow #{a}")]
     assert len(show(conf, a)["messages"]) == 2  # #b's mail is on #a now
     assert show(conf, b)["merged_into"] == a and show(conf, b)["messages"] == []
 

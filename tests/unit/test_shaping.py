@@ -67,7 +67,12 @@ def test_merge_moves_mail_and_history_keeps_the_strictest_class_and_earliest_dea
     b_alerts = outbox.list_alerts(db, ticket_id=b)
     assert not [x for x in b_alerts if x["state"] == "pending" and x["step"] != outbox.STANDDOWN]
     downs = [x for x in b_alerts if x["step"] == outbox.STANDDOWN]
-    assert downs and all(f"#{b} merged into #{a}" in x["title"] for x in downs)
+    # #a still awaits first contact: those paged for #b are told to follow #a, whose steps go on from #b's
+    # clock without a second arrival page
+    assert downs and all(x["title"] == f"#{b} merged into #{a} by Ann: follow #{a}" for x in downs)
+    assert "still awaits first contact, due by Mon 02 Nov 09:20 MST" in downs[0]["body"]
+    assert not [x for x in outbox.list_alerts(db, ticket_id=a) if x["step"] == "arrival"]
+    assert tickets.get_ticket(db, a)["next_step_at"] == "2026-11-02T16:15:00Z"  # the team at 10 minutes
     assert [e["kind"] for e in audit.events_for(db, b)][-1] == "merged_into"
     assert [e["kind"] for e in audit.events_for(db, a)][-1] == "merged"
 
@@ -182,3 +187,14 @@ def test_a_merged_ticket_is_never_shown_breached(db, cfg):
     later = T0 + 60 * M  # both deadlines long past; the target carries the obligation
     shown = {t["id"]: ticket_public(t, later) for t in tickets.list_tickets(db)}
     assert shown[a]["breached"] and not shown[b]["breached"] and shown[b]["seconds_left"] is None
+
+
+def test_merged_into_an_acknowledged_ticket_those_paged_stand_down(db, cfg):
+    a = new(db, cfg, T0, 1, to="urgent@desk.example")
+    actions.acknowledge(db, cfg, a, "ann", T0 + M)
+    b = new(db, cfg, T0 + 2 * M, 2, to="urgent@desk.example")
+    send_pending(db, T0 + 2 * M)
+    shaping.merge(db, cfg, a, [b], "ann", T0 + 3 * M)
+    downs = [x for x in outbox.list_alerts(db, ticket_id=b) if x["step"] == outbox.STANDDOWN]
+    assert downs and all(x["title"] == f"#{b} merged into #{a} by Ann, stand down" for x in downs)
+    assert tickets.get_ticket(db, a)["status"] == "acknowledged"
