@@ -262,6 +262,9 @@ def split(db: Database, cfg: Config, ticket_id: int, message_id: int, actor: str
         if m["kind"] not in ("new", "reply"):
             raise ActionRefused(f"message {message_id} is {_kind_words(m['kind'])}; only a customer's mail can "
                                 "open a ticket")
+        if (m["from_addr"] or "").lower() in cfg.staff_addresses:
+            raise ActionRefused(f"message {message_id} is from the staff ({clean_line(m['from_addr'], 80)}); only a "
+                                "customer's mail can open a ticket")
         if shaping.first_message(db, ticket_id) == message_id:
             raise ActionRefused(f"message {message_id} is the one #{ticket_id} was opened with; split a later one")
         a = analyze(m["raw"], cfg.routing, max_bytes(cfg))

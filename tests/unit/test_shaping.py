@@ -198,3 +198,22 @@ def test_merged_into_an_acknowledged_ticket_those_paged_stand_down(db, cfg):
     downs = [x for x in outbox.list_alerts(db, ticket_id=b) if x["step"] == outbox.STANDDOWN]
     assert downs and all(x["title"] == f"#{b} merged into #{a} by Ann, stand down" for x in downs)
     assert tickets.get_ticket(db, a)["status"] == "acknowledged"
+
+
+def test_the_staffs_own_mail_is_not_split_off(tmp_path):
+    from console.poller import sync_staff
+    from store import open_db
+    from tests.factories import desk_config
+
+    cfg = desk_config(tmp_path, staff=[
+        {"handle": "ann", "name": "Ann", "role": "supervisor", "notify": ["json://127.0.0.1:9/ann"],
+         "email": "ann@desk.example"}], oncall={"rotation": ["ann"], "handoff": "mon 09:00", "start": "2026-11-02"})
+    sync_staff(cfg)
+    db = open_db(cfg.store_path)
+    try:
+        a = new(db, cfg, T0, 1)
+        assert reply(db, cfg, T0 + M, 2, "<p1@cust.example>", frm="ann@desk.example") == a
+        with pytest.raises(ActionRefused, match="is from the staff"):
+            shaping.split(db, cfg, a, kinds(db, a)[-1][0], "ann", T0 + 2 * M)
+    finally:
+        db.close()
