@@ -140,6 +140,7 @@ def _merge_one(db: Database, cfg: Config, target: dict[str, Any], t: dict[str, A
     already.update(added)
     shaping.move_messages(db, msgs, tid, target_id)
     shaping.move_events(db, events, tid, target_id)
+    unsent = shaping.unsent_alerts(db, tid)
     cancelled = escalation.stop(db, tid, now, f"merged into #{target_id} by {recorded}")
     if t["status"] == "new":  # those paged for it hear where it went: its clock is the target's now
         current = tickets.get_ticket(db, target_id)
@@ -150,7 +151,8 @@ def _merge_one(db: Database, cfg: Config, target: dict[str, Any], t: dict[str, A
     tickets.update_ticket(db, tid, {"status": "resolved", "resolved_at": now, "merged_into": target_id}, now)
     shaping.refresh_last_message(db, tid)
     shaping.record_merge(db, target=target_id, ticket=tid, at=iso(now), actor=recorded, ticket_before=t,
-                         target_before=target, moved_messages=msgs, moved_events=events, added_participants=added)
+                         target_before=target, moved_messages=msgs, moved_events=events, added_participants=added,
+                         cancelled_alerts=unsent)
     audit.add_event(db, tid, "merged_into", recorded, now, target=target_id, messages=len(msgs),
                     cancelled_pages=cancelled)
 
@@ -212,6 +214,8 @@ def unmerge(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime
             nxt = (pol.next_step_at(t["class"], received, cfg.sla, after=cursor) if cursor is not None
                    else pol.first_step_at(t["class"], received, cfg.sla))
             tickets.set_steps(db, ticket_id, before["step_cursor"], iso(nxt))
+            for alert_id in shaping.still_cancelled(db, record["cancelled_alerts"]):
+                outbox.requeue(db, alert_id, now)  # its pages that the merge stopped go out after all
         shaping.refresh_last_message(db, ticket_id)
         shaping.close_merge(db, record["id"], iso(now), who.recorded)
         _recompute_target(db, cfg, target_id, record, who.recorded, now)

@@ -345,3 +345,10 @@ def m2501_merge_and_split(db):
         );
         CREATE INDEX merges_ticket ON merges(ticket) WHERE undone_at IS NULL;
         """)
+
+
+@migrations()
+def m2502_merge_cancelled_pages(db):
+    # The merged ticket's unsent pages that the merge cancelled: unmerge queues them again, so that the
+    # ticket's own clock is back as it was (a cancelled step's dedup key would otherwise keep it from going out).
+    db.execute("ALTER TABLE merges ADD COLUMN cancelled_alerts TEXT NOT NULL DEFAULT '[]'")

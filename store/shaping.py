@@ -18,7 +18,7 @@ _encode = json.JSONEncoder(sort_keys=True, default=str).encode
 MAX_CHAIN = 20
 
 MERGE_COLUMNS = ("id", "target", "ticket", "at", "actor", "ticket_before", "target_before", "moved_messages",
-                 "moved_events", "added_participants", "undone_at", "undone_by")
+                 "moved_events", "added_participants", "undone_at", "undone_by", "cancelled_alerts")
 
 
 def merge_target(db: Database, ticket_id: int) -> int:
@@ -69,12 +69,12 @@ def refresh_last_message(db: Database, ticket_id: int) -> None:
 
 def record_merge(db: Database, *, target: int, ticket: int, at: str, actor: str, ticket_before: dict[str, Any],
                  target_before: dict[str, Any], moved_messages: list[int], moved_events: list[int],
-                 added_participants: list[str]) -> int:
+                 added_participants: list[str], cancelled_alerts: list[int]) -> int:
     cur = db.execute(
         "INSERT INTO merges (target, ticket, at, actor, ticket_before, target_before, moved_messages, moved_events,"
-        " added_participants) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " added_participants, cancelled_alerts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [target, ticket, at, actor, _encode(ticket_before), _encode(target_before), _encode(moved_messages),
-         _encode(moved_events), _encode(added_participants)],
+         _encode(moved_events), _encode(added_participants), _encode(cancelled_alerts)],
     )
     assert cur.lastrowid is not None
     return cur.lastrowid
@@ -87,7 +87,8 @@ def open_merge(db: Database, ticket_id: int) -> dict[str, Any] | None:
     if row is None:
         return None
     out = dict(zip(MERGE_COLUMNS, row, strict=True))
-    for k in ("ticket_before", "target_before", "moved_messages", "moved_events", "added_participants"):
+    for k in ("ticket_before", "target_before", "moved_messages", "moved_events", "added_participants",
+              "cancelled_alerts"):
         out[k] = json.loads(out[k])
     return out
 
@@ -132,3 +133,14 @@ def first_message(db: Database, ticket_id: int) -> int | None:
     row = db.execute("SELECT id FROM messages WHERE ticket_id = ? AND kind != 'note' ORDER BY received_at, id"
                      " LIMIT 1", [ticket_id]).fetchone()
     return row[0] if row else None
+
+
+def unsent_alerts(db: Database, ticket_id: int) -> list[int]:
+    """The ticket's pages not sent yet (what cancelling its pages would cancel)."""
+    return [r[0] for r in db.execute("SELECT id FROM alerts WHERE ticket_id = ? AND state IN ('pending', 'failed')"
+                                     " AND step != 'standdown' ORDER BY id", [ticket_id])]
+
+
+def still_cancelled(db: Database, ids: Iterable[int]) -> list[int]:
+    return [r[0] for r in db.execute("SELECT id FROM alerts WHERE state = 'cancelled' AND id IN"
+                                     " (SELECT value FROM json_each(?)) ORDER BY id", [_encode(list(ids))])]

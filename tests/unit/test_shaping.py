@@ -96,6 +96,8 @@ def test_unmerge_restores_the_ticket_as_it_was(db, cfg):
         assert a2[k] == a_before[k], k
     assert len(kinds(db, a)) == len(a_msgs) + 1  # the mail that came after the merge stays where it went
     assert b2["next_step_at"] is not None  # its own escalation runs again
+    # its arrival pages, unsent when the merge cancelled them, are queued again
+    assert {x["state"] for x in outbox.list_alerts(db, ticket_id=b) if x["step"] == "arrival"} == {"pending"}
 
 
 def test_mail_to_a_merged_ticket_by_tag_joins_the_target(db, cfg):
