@@ -221,6 +221,9 @@ def reopen(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime,
         t = _load(db, ticket_id, expected_version)
         if t["status"] != "resolved":
             raise ActionRefused(f"#{ticket_id} is not resolved; it is {t['status']}")
+        if t.get("merged_into"):  # its mail is on the other ticket: only unmerge brings it back whole
+            raise ActionRefused(f"#{ticket_id} is merged into #{t['merged_into']}; "
+                                f"unmerge {ticket_id} to bring it back")
         _own_or_super(person, t, "reopen")
         status = "acknowledged" if t["acknowledged_at"] else "new"
         t2 = tickets.update_ticket(db, ticket_id, {"status": status, "resolved_at": None}, now,

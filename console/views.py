@@ -12,6 +12,7 @@ TICKET_FIELDS = (
     "id", "class", "status", "subject", "requester", "requester_name", "received_at", "due_at",
     "acknowledged_at", "acknowledged_by", "assignee", "breached", "panic_mode", "needs_details", "quarantined",
     "automated", "message_count", "resolved_at", "class_reason", "version", "seconds_left",
+    "merged_into", "split_from",
 )
 
 
@@ -22,6 +23,8 @@ def ticket_public(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     out = {k: row.get(k) for k in TICKET_FIELDS if k in row}
     out["breached"] = pol.is_breached(due, now, acked)
     out["seconds_left"] = None if acked else int(pol.time_left(due, now).total_seconds())
+    if row.get("merged_into"):  # its clock went with its mail to the ticket it was merged into
+        out["breached"], out["seconds_left"] = False, None
     for k in ("panic_mode", "needs_details", "quarantined", "automated"):
         out[k] = bool(row.get(k))
     out.setdefault("message_count", 0)

@@ -34,6 +34,8 @@ Ticket = TypedDict("Ticket", {
     "created_at": str,
     "updated_at": str,
     "last_message_at": str | None,
+    "merged_into": int | None,     # the ticket this one was merged into (it is resolved meanwhile)
+    "split_from": int | None,      # the ticket this one was split from
 })
 
 

@@ -520,3 +520,40 @@ def m1803_alert_bundles(db):
             raise
     finally:
         conn.execute("PRAGMA foreign_keys = ON")
+
+
+# --- shaping (issue 25: merge and split): m2501-m2549 ---------------------------------------------
+
+@migrations()
+def m2501_merge_and_split(db):
+    # A merged ticket points at the one it joined (it is resolved meanwhile, and unmerge restores it); a
+    # split ticket at the one it came from. Each merge keeps what it moved and what it changed, so that
+    # unmerge puts back exactly that: the tickets' rows as they were, and the ids of the moved rows.
+    _run_script(db, """
+        ALTER TABLE tickets ADD COLUMN merged_into INTEGER REFERENCES tickets(id);
+        ALTER TABLE tickets ADD COLUMN split_from INTEGER REFERENCES tickets(id);
+        CREATE INDEX tickets_merged_into ON tickets(merged_into) WHERE merged_into IS NOT NULL;
+        CREATE INDEX tickets_split_from ON tickets(split_from) WHERE split_from IS NOT NULL;
+        CREATE TABLE merges (
+            id INTEGER PRIMARY KEY,
+            target INTEGER NOT NULL REFERENCES tickets(id),
+            ticket INTEGER NOT NULL REFERENCES tickets(id),
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            ticket_before TEXT NOT NULL,      -- the merged ticket's row before (JSON)
+            target_before TEXT NOT NULL,      -- the target's row before (JSON)
+            moved_messages TEXT NOT NULL DEFAULT '[]',
+            moved_events TEXT NOT NULL DEFAULT '[]',
+            added_participants TEXT NOT NULL DEFAULT '[]',
+            undone_at TEXT,
+            undone_by TEXT
+        );
+        CREATE INDEX merges_ticket ON merges(ticket) WHERE undone_at IS NULL;
+        """)
+
+
+@migrations()
+def m2502_merge_cancelled_pages(db):
+    # The merged ticket's unsent pages that the merge cancelled: unmerge queues them again, so that the
+    # ticket's own clock is back as it was (a cancelled step's dedup key would otherwise keep it from going out).
+    db.execute("ALTER TABLE merges ADD COLUMN cancelled_alerts TEXT NOT NULL DEFAULT '[]'")

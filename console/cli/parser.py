@@ -94,6 +94,7 @@ def _build(wanted: str | None) -> tuple[argparse.ArgumentParser, list[str]]:
     _service(cmd)
     _tickets(cmd)
     _actions(cmd)
+    _shaping(cmd)
     _replies(cmd)
     _checks(cmd)
     _app(cmd)
@@ -155,6 +156,22 @@ def _actions(cmd: AddCommand) -> None:
     s = cmd("alerts", "the page outbox: pending, sent, failed, expired", Lazy("ticket_actions", "alerts"))
     s.add_argument("--json", action="store_true")
     s.add_argument("--resend", type=int, metavar="ID", help="send an expired or failed page again")
+
+
+def _shaping(cmd: AddCommand) -> None:
+    s = cmd("merge", "merge tickets into TARGET: their mail, notes and history join it (supervisors; undo with "
+            "unmerge)", Lazy("shaping", "merge"))
+    s.add_argument("target", metavar="TARGET")
+    s.add_argument("tickets", nargs="+", metavar="TICKET")
+    s.add_argument("--yes", action="store_true", help="merge even when the tickets come from different requesters")
+    s = cmd("unmerge", "undo a merge: the ticket comes back as it was, with its own clock and messages",
+            Lazy("shaping", "unmerge"))
+    s.add_argument("ticket", metavar="TICKET", help="the ticket that was merged into another")
+    s = cmd("split", "a new ticket from one message of a ticket (a message id from show --json)",
+            Lazy("shaping", "split"))
+    s.add_argument("ticket", metavar="TICKET")
+    s.add_argument("message", metavar="MESSAGE")
+    s.add_argument("--later", action="store_true", help="also move the sender's later mail on the ticket")
 
 
 def _replies(cmd: AddCommand) -> None:

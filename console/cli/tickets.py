@@ -31,6 +31,8 @@ def tickets(args: argparse.Namespace) -> int:
     print(f"{'ID':>5}  {'CLASS':5} {'STATUS':12} {'DUE':16} {'LEFT':>8}  {'ASSIGNEE':10} {'REQUESTER':24} SUBJECT")
     for t in rows:
         flags = ("!" if t["breached"] else "") + ("?" if t["needs_details"] else "") + ("P" if t["panic_mode"] else "")
+        if t.get("merged_into"):
+            flags = f"merged into #{t['merged_into']}" + (" " + flags if flags else "")
         print(f"{t['id']:>5}  {t['class']:5} {t['status']:12} {common.local(cfg, t['due_at']):16} "
               f"{common.left(t['seconds_left']):>8}  {(t['assignee'] or '-')[:10]:10} "
               f"{clean_line(t['requester'], 24):24} {flags + ' ' if flags else ''}{clean_line(t['subject'], 60)}")
@@ -40,7 +42,7 @@ def tickets(args: argparse.Namespace) -> int:
 def show(args: argparse.Namespace) -> int:
     from console.cli.replies import with_delivery
     from console.views import message_public, ticket_public
-    from store import audit, messages, outbox, tickets as store_tickets
+    from store import audit, messages, outbox, shaping, tickets as store_tickets
 
     cfg = common.setup(args)
     db = common.db(cfg)
@@ -52,6 +54,8 @@ def show(args: argparse.Namespace) -> int:
     t["messages"] = with_delivery(db, [message_public(m) for m in messages.messages_for(db, tid)])
     t["events"] = audit.events_for(db, tid)
     t["alerts"] = outbox.list_alerts(db, ticket_id=tid)
+    t["merged"] = shaping.merged_into_this(db, tid)  # tickets merged into this one (merged_into: where it went)
+    t["split_into"] = shaping.split_off(db, tid)  # tickets split from this one (split_from: where it came from)
     if args.json:
         common.print_json(t)
     else:
@@ -67,6 +71,13 @@ def _print_ticket(cfg: Config, t: dict) -> None:
           f"due {common.local(cfg, t['due_at'])} ({common.left(t['seconds_left'])})")
     print(f"Subject:   {msgs[0]['subject'] if msgs else ''}")
     print(f"Requester: {t['requester']}   Assignee: {t['assignee'] or '-'}")
+    shaped = ([f"merged into #{t['merged_into']} (its mail and history are there; unmerge {t['id']} undoes it)"]
+              if t.get("merged_into") else [])
+    shaped += [f"merged from #{i}" for i in t.get("merged", [])]
+    shaped += [f"split from #{t['split_from']}"] if t.get("split_from") else []
+    shaped += [f"split into #{i}" for i in t.get("split_into", [])]
+    if shaped:
+        print("Shaped:    " + "; ".join(shaped))
     flags = [f for f in ("needs_details", "panic_mode", "quarantined") if t[f]]
     if flags:
         print("Flags:     " + ", ".join(flags))

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from sqlite_utils import Database
 
-from store import messages, tickets
+from store import messages, shaping, tickets
 
 
 class Reason(enum.StrEnum):
@@ -51,7 +51,16 @@ def describe(thread: Thread, sender: str) -> str:
 def find_ticket(db: Database, ids: Sequence[str], tag: int | None, sender: str,
                 staff: Collection[str] = ()) -> Thread:
     """The ticket for a mail with these reference ids (analysis.reference_ids(), most telling first),
-    this subject tag and this sender address; `staff` holds the staff's own addresses."""
+    this subject tag and this sender address; `staff` holds the staff's own addresses. Mail that threads to
+    a merged ticket joins the ticket it was merged into (the merged one keeps its participants, so the
+    same checks decide)."""
+    found = _find_ticket(db, ids, tag, sender, staff)
+    if found.ticket_id is not None:
+        return found._replace(ticket_id=shaping.merge_target(db, found.ticket_id))
+    return found
+
+
+def _find_ticket(db: Database, ids: Sequence[str], tag: int | None, sender: str, staff: Collection[str]) -> Thread:
     sender = (sender or "").lower()
     is_staff = bool(sender) and sender in staff
     referred = None

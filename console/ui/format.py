@@ -83,6 +83,8 @@ def target_seconds(received_at: datetime, due_at: datetime) -> float:
 
 
 def status_word(t: Mapping[str, Any]) -> str:
+    if t.get("merged_into"):
+        return f"merged into #{t['merged_into']}"
     word = {"acknowledged": "ack'd"}.get(t["status"], t["status"])
     return ("PANIC " if t.get("panic_mode") else "") + word
 
@@ -169,7 +171,7 @@ def event_words(e: Event) -> str:
         return f"{person}'s page answered by mail from {by} (message {d.get('message')}): {outcome}"
     if kind == "reply_received":
         return f"the customer wrote again ({clean_line(str(d.get('by') or ''), 60)})"
-    mail = mail_event_words(kind, actor, d)
+    mail = mail_event_words(kind, actor, d) or shaping_event_words(kind, actor, d)
     if mail is not None:
         return mail
     if kind == "steps_collapsed":
@@ -252,3 +254,27 @@ def size_words(n: int | None) -> str:
     if n < 1024 * 1024:
         return f"{n / 1024:.0f} KB"
     return f"{n / 1024 / 1024:.1f} MB"
+
+
+def shaping_event_words(kind: str, actor: str, d: dict) -> str | None:
+    """Merges and splits in the history: "ann merged #7, #9 into this ticket", "ann split message 41 off into
+    #12". None for any other event."""
+    def ids(v: object) -> str:
+        return ", ".join(f"#{i}" for i in v) if isinstance(v, list) else f"#{v}"
+
+    if kind == "merged":
+        return f"{actor} merged {ids(d.get('tickets') or [])} into this ticket"
+    if kind == "merged_into":
+        n = d.get("messages", 0)
+        moved = f"{n} message{'' if n == 1 else 's'} moved there"
+        return f"{actor} merged it into #{d.get('target')} ({moved})" + _cancelled(d)
+    if kind == "unmerged":
+        return f"{actor} unmerged it from #{d.get('target')}: its own mail, history and clock again"
+    if kind == "unmerged_from":
+        return f"{actor} unmerged #{d.get('ticket')}: its mail went back to it"
+    if kind == "split_to":
+        return f"{actor} split message {d.get('message')} off into #{d.get('ticket')}"
+    if kind == "split_from":
+        return (f"{actor} split it from #{d.get('ticket')} (message {d.get('message')}), Class {d.get('cls')}: "
+                f"{clean_line(str(d.get('reason') or ''), 80)}")
+    return None

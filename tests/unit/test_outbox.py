@@ -1,4 +1,4 @@
-"""The alert outbox (store/outbox.py) and the dispatcher's bookkeeping (console/alerts/dispatch.py).
+"""The alert outbox (store/outbox.py) and the dispatcher's bookkeeping (console/outbox/pages.py).
 
 Real SQLite file in tmp_path, a FrozenClock, no network: pages go to in-process apprise channels
 (`@notify(on=...)`) that record or refuse them.

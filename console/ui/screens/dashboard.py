@@ -178,7 +178,16 @@ class DashboardScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "details":
             return self._selected_needs_details()
+        if action == "merge":
+            return bool(self.app.marked)
+        if action == "unmerge":
+            return self._selected_merged()
         return True
+
+    def _selected_merged(self) -> bool:
+        tid = self.selected_id()
+        t = self.app.known(tid) if tid is not None else None
+        return bool(t and t.get("merged_into"))
 
     def _empty_text(self) -> str:
         v = self.view
@@ -208,7 +217,8 @@ class DashboardScreen(Screen[None]):
             if not shown:
                 parts.append(st.alarm(" no match "))
         if app.marked:
-            parts.append(Content.styled(f"  marked: {len(app.marked)} (o reassigns all, esc clears)", "bold reverse"))
+            parts.append(Content.styled(f"  marked: {len(app.marked)} (o reassigns all, M merges them into the ticket"
+                                        " under the cursor, esc clears)", "bold reverse"))
         self.query_one("#viewbar", Static).update(st.join(*parts))
 
     def selected_id(self) -> int | None:
@@ -384,6 +394,7 @@ class DashboardScreen(Screen[None]):
         self.table.action_cursor_down()
         self.table.refresh()
         self.show_viewbar()
+        self.refresh_bindings()  # M (merge) shows while tickets are marked
 
     def action_refresh(self) -> None:
         self.app.refresh_soon()
@@ -421,6 +432,17 @@ class DashboardScreen(Screen[None]):
     def action_reopen(self) -> None:
         if (tid := self._one()) is not None:
             self.app.start_action("reopen", [tid])
+
+    def action_merge(self) -> None:
+        from console.ui import shaping
+
+        shaping.merge_marked(self.app, self.selected_id())
+
+    def action_unmerge(self) -> None:
+        from console.ui import shaping
+
+        if (tid := self._one()) is not None:
+            shaping.unmerge(self.app, tid)
 
     def action_reply(self) -> None:
         if (tid := self._one()) is not None:

@@ -49,6 +49,10 @@ def head_text(t: ShownTicket, app: ConsoleApp) -> Content:
 def flag_list(d: Detail) -> list[str]:
     t = d.ticket
     flags = []
+    if t.get("merged_into"):
+        flags.append(f"MERGED INTO #{t['merged_into']} (its mail and history are there; U unmerges)")
+    if t.get("split_from"):
+        flags.append(f"SPLIT FROM #{t['split_from']}")
     if t["panic_mode"]:
         flags.append("PANIC MODE")
     if t["needs_details"]:
@@ -80,7 +84,8 @@ def info_text(d: Detail, tz: tzinfo) -> Content:
         parts.append(f"\nAcked      {fmt.local_time(parse_iso(t['acknowledged_at']), tz)} by "
                      f"{clean_line(t['acknowledged_by'] or '-', 20)}")
     if t["resolved_at"]:
-        parts.append(f"\nResolved   {fmt.local_time(parse_iso(t['resolved_at']), tz)}   (u reopens)")
+        undo = "(U unmerges)" if t.get("merged_into") else "(u reopens)"
+        parts.append(f"\nResolved   {fmt.local_time(parse_iso(t['resolved_at']), tz)}   {undo}")
     parts += ["\nWhy class  ", clean_line(t["class_reason"] or "-", 160), "\nFlags      "]
     flags = flag_list(d)
     if flags:
@@ -355,7 +360,19 @@ class DetailScreen(Screen[None]):
             return bool(self.ticket and self.ticket.get("needs_details"))
         if action == "resend":
             return bool(self.detail and self.detail.failed_mail())
+        if action == "unmerge":
+            return bool(self.ticket and self.ticket.get("merged_into"))
         return True
+
+    def action_unmerge(self) -> None:
+        from console.ui import shaping
+
+        shaping.unmerge(self.app, self.ticket_id)
+
+    def action_split(self) -> None:
+        from console.ui import shaping
+
+        shaping.open_split(self.app, self)
 
     def action_reply(self) -> None:
         self.app.replies.reply_to(self.ticket_id)
