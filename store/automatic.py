@@ -6,6 +6,8 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
+from store import messages
+
 from store.times import iso
 
 WITHHELD_KINDS = ("receipt_withheld", "details_withheld")
@@ -27,8 +29,8 @@ def recipients_in_domain_since(db: Database, domain: str, since: datetime) -> li
 
 def first_raw(db: Database, ticket_id: int) -> bytes:
     """The raw bytes of a ticket's first message (the mail that opened it)."""
-    row = db.execute("SELECT raw FROM messages WHERE ticket_id = ? ORDER BY id LIMIT 1", [ticket_id]).fetchone()
-    return bytes(row[0]) if row else b""
+    row = db.execute("SELECT id FROM messages WHERE ticket_id = ? ORDER BY id LIMIT 1", [ticket_id]).fetchone()
+    return messages.raw_message(db, row[0]) if row else b""
 
 
 def withheld_since(db: Database, since: datetime) -> int:

@@ -100,7 +100,8 @@ ALERT_COLUMNS = ("id", "ticket_id", "cls", "step", "audience", "target", "urgent
 def alerts_after(db: Database, after_id: int, limit: int = 500) -> list[dict[str, Any]]:
     """Outbox rows written after `after_id`, oldest first."""
     return [dict(zip(ALERT_COLUMNS, r, strict=False)) for r in db.execute(
-        f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts WHERE id > ? ORDER BY id LIMIT ?",
+        # NOT INDEXED: the rowid range, always (with statistics the planner may walk a whole index instead).
+        f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts NOT INDEXED WHERE id > ? ORDER BY id LIMIT ?",
         [after_id, int(limit)]).fetchall()]
 
 
@@ -111,7 +112,7 @@ def recent_alerts(db: Database, limit: int = 200) -> list[dict[str, Any]]:
         f"SELECT {', '.join('a.' + c for c in ALERT_COLUMNS)},"
         " (SELECT r.status FROM alert_results r WHERE r.alert_id = a.id ORDER BY r.id DESC LIMIT 1),"
         " (SELECT r.at FROM alert_results r WHERE r.alert_id = a.id ORDER BY r.id DESC LIMIT 1)"
-        " FROM alerts a WHERE a.id <= (SELECT max(id) FROM alerts) ORDER BY a.id DESC LIMIT ?",
+        " FROM alerts a NOT INDEXED WHERE a.id <= (SELECT max(id) FROM alerts) ORDER BY a.id DESC LIMIT ?",
         [int(limit)]).fetchall()]
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from store import messages
+
 _encode = json.JSONEncoder(sort_keys=True, default=str).encode
 
 # How far a chain of merges is followed (a ticket merged into one that was merged in turn); merging into a
@@ -109,12 +111,12 @@ def split_off(db: Database, ticket_id: int) -> list[int]:
 
 def message_head(db: Database, message_id: int) -> dict[str, Any] | None:
     """What splitting needs to know of a message: its ticket, kind, sender and arrival, and its raw bytes."""
-    row = db.execute("SELECT id, ticket_id, kind, from_addr, received_at, raw FROM messages WHERE id = ?",
+    row = db.execute("SELECT id, ticket_id, kind, from_addr, received_at FROM messages WHERE id = ?",
                      [message_id]).fetchone()
     if row is None:
         return None
     return {"id": row[0], "ticket_id": row[1], "kind": row[2], "from_addr": row[3], "received_at": row[4],
-            "raw": bytes(row[5])}
+            "raw": messages.raw_message(db, message_id)}
 
 
 def later_from(db: Database, ticket_id: int, sender: str, received_at: str, after_id: int) -> list[int]:

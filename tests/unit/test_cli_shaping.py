@@ -51,7 +51,7 @@ def test_a_busy_database_exits_75(desk, args, short_busy_timeout, capsys):  # no
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    assert (code, "the database is busy" in err) == (75, True), err
+    assert (code, "is locked" in err and "try again" in err) == (75, True), err
 
 
 def test_merge_with_yes_then_unmerge(desk, capsys):  # noqa: F811
