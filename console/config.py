@@ -100,7 +100,7 @@ class Routing:
 @dataclass(frozen=True)
 class Staff:
     handle: str = _key()
-    name: str | None = _key(None)  # None: the handle
+    name: str = _key("")  # absent from the file: the handle (_staff fills it in)
     role: str = _key("staff", choices=("staff", "supervisor"))
     notify: tuple[str, ...] = _key((), "urls", secret=True)  # apprise URLs may hold tokens
     # apprise URLs that ring a phone (twilio://...?method=call): added for Class III pages from the team step
