@@ -42,11 +42,11 @@ class ImapConfig:
     host: str = _key()
     username: str = _key()
     security: str = _key("tls", choices=("tls", "starttls", "none"))
-    port: int | None = _key(None, "int", lo=1, hi=65535)  # None: 993 for tls, else 143
+    port: int = _key(0, "int", lo=1, hi=65535)  # absent: 993 for tls, else 143 (_server fills it in)
     password_env: str | None = _key(None)
     password_command: str | None = _key(None)
     folder: str = _key("INBOX")
-    account: str | None = _key(None)  # None: username@host
+    account: str = _key("")  # absent: username@host (_imap fills it in)
     idle: bool = _key(True, "bool")
     poll_seconds: float = _key(60.0, "float", lo=1)
     idle_refresh_seconds: float = _key(540.0, "seconds", key="idle_refresh", lo=1, hi=600)
@@ -65,7 +65,7 @@ class SmtpConfig:
     host: str = _key()
     from_header: str = _key(key="from")  # "Example Support <support@example.com>"
     security: str = _key("starttls", choices=("tls", "starttls", "none"))
-    port: int | None = _key(None, "int", lo=1, hi=65535)  # None: 465 for tls, 587 for starttls, 25 for none
+    port: int = _key(0, "int", lo=1, hi=65535)  # absent: 465 for tls, 587 for starttls, 25 for none (_server)
     username: str | None = _key(None)
     password_env: str | None = _key(None)
     password_command: str | None = _key(None)
