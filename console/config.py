@@ -316,17 +316,7 @@ def _convert(v: Any, md: dict, name: str, base: Path | None) -> Any:
             raise ConfigError(str(exc).split(", got ", 1)[0] + " (value not shown: it may hold a token)") from None
     kind = md["kind"]
     if kind in ("str", "int", "float", "bool"):
-        ok = {"str": isinstance(v, str), "bool": isinstance(v, bool),
-              "int": isinstance(v, int) and not isinstance(v, bool),
-              "float": isinstance(v, (int, float)) and not isinstance(v, bool)}[kind]
-        if not ok:
-            raise ConfigError(f"{name}: expected {_TYPE_WORDS[kind]}, got {type(v).__name__} {v!r}")
-        if kind == "float":
-            v = float(v)
-        if md["choices"] and v not in md["choices"]:
-            raise ConfigError(f"{name}: must be {_either(md['choices'])}, got {v!r}")
-        _bounds(v, md, name, str(v))
-        return v
+        return _scalar(v, md, name)
     if kind in ("duration", "seconds"):
         td = _duration(v, name, zero=md["lo"] == 0)
         _bounds(td.total_seconds(), md, name, v, unit="s")
@@ -334,21 +324,52 @@ def _convert(v: Any, md: dict, name: str, base: Path | None) -> Any:
     if kind == "size":
         return _size(v, name)
     if kind == "date":
-        if isinstance(v, date):
-            return v.isoformat()
-        try:
-            return date.fromisoformat(v).isoformat()
-        except (TypeError, ValueError):
-            raise ConfigError(f"{name}: expected a date like 2026-01-05, got {v!r}") from None
+        return _date(v, name)
     if kind in ("file", "dir"):
-        if not isinstance(v, str) or not v:
-            raise ConfigError(f"{name}: expected a path, got {v!r}")
-        p = Path(v).expanduser()
-        if not p.is_absolute() and base is not None:
-            p = base / p
-        if not (p.is_file() if kind == "file" else p.is_dir()):
-            raise ConfigError(f"{name}: no such {'file' if kind == 'file' else 'directory'}: {p}")
-        return p
+        return _path(v, kind, name, base)
+    if kind in ("hostport", "url", "address"):
+        return _text(v, kind, name)
+    return _strings(v, kind, name)
+
+
+def _scalar(v: Any, md: dict, name: str) -> Any:
+    kind = md["kind"]
+    ok = {"str": isinstance(v, str), "bool": isinstance(v, bool),
+          "int": isinstance(v, int) and not isinstance(v, bool),
+          "float": isinstance(v, (int, float)) and not isinstance(v, bool)}[kind]
+    if not ok:
+        raise ConfigError(f"{name}: expected {_TYPE_WORDS[kind]}, got {type(v).__name__} {v!r}")
+    if kind == "float":
+        v = float(v)
+    if md["choices"] and v not in md["choices"]:
+        raise ConfigError(f"{name}: must be {_either(md['choices'])}, got {v!r}")
+    _bounds(v, md, name, str(v))
+    return v
+
+
+def _date(v: Any, name: str) -> str:
+    if isinstance(v, date):
+        return v.isoformat()
+    try:
+        return date.fromisoformat(v).isoformat()
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected a date like 2026-01-05, got {v!r}") from None
+
+
+def _path(v: Any, kind: str, name: str, base: Path | None) -> Path:
+    """A file or directory that must exist; relative to the config file's folder."""
+    if not isinstance(v, str) or not v:
+        raise ConfigError(f"{name}: expected a path, got {v!r}")
+    p = Path(v).expanduser()
+    if not p.is_absolute() and base is not None:
+        p = base / p
+    if not (p.is_file() if kind == "file" else p.is_dir()):
+        raise ConfigError(f"{name}: no such {'file' if kind == 'file' else 'directory'}: {p}")
+    return p
+
+
+def _text(v: Any, kind: str, name: str) -> str:
+    """One string of a shape: host:port, a URL, an email address."""
     if kind == "hostport":
         host, sep, port = v.rpartition(":") if isinstance(v, str) else ("", "", "")
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -358,10 +379,13 @@ def _convert(v: Any, md: dict, name: str, base: Path | None) -> Any:
         if not isinstance(v, str) or "://" not in v:
             raise ConfigError(f"{name}: expected a URL (scheme://...), got {v!r}")
         return v
-    if kind == "address":
-        if not isinstance(v, str) or "@" not in v or any(c.isspace() for c in v.strip()):
-            raise ConfigError(f"{name}: expected an email address, got {v!r}")
-        return v.strip().lower()
+    if not isinstance(v, str) or "@" not in v or any(c.isspace() for c in v.strip()):
+        raise ConfigError(f"{name}: expected an email address, got {v!r}")
+    return v.strip().lower()
+
+
+def _strings(v: Any, kind: str, name: str) -> tuple[str, ...]:
+    """A list of strings (one string is a list of one for addresses and URLs), checked by kind."""
     if isinstance(v, str) and kind in ("addresses", "urls"):
         v = [v]
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
