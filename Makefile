@@ -11,7 +11,10 @@ $(VENV)/.installed: pyproject.toml
 .PHONY: install test demo bench
 install: $(VENV)/.installed
 
+# The gates first (each fast, each must report nothing), then the suite.
 test: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/pytest -q
 

@@ -55,9 +55,9 @@ def make_db(path: Path, n: int, cfg, body_mb: int) -> int:
                                             "body_text": f"Hello {i}, something broke."},
                                     received_at=rec, now=rec, source="bench")
         rec = NOW - timedelta(minutes=20)
-        big = tickets.create_ticket(db, cls="III", class_reason="bench", subject="A 20 MB mail", requester="big@x.example",
-                                    requester_name="Big", received_at=rec, due_at=pol.deadline("III", rec, cfg.sla),
-                                    next_step_at=None, now=rec)
+        big = tickets.create_ticket(db, cls="III", class_reason="bench", subject="A 20 MB mail",
+                                    requester="big@x.example", requester_name="Big", received_at=rec,
+                                    due_at=pol.deadline("III", rec, cfg.sla), next_step_at=None, now=rec)
         line = "All of our services are down and here is the whole log of it, line after line. " * 2 + "\n"
         body = line * (body_mb * 1024 * 1024 // len(line))
         raw = ("Subject: huge\r\n\r\n" + body).encode()

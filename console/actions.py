@@ -14,7 +14,7 @@ from console.identity import as_actor
 import store
 from store import audit, outbox, staff as store_staff, tickets, write
 from store.errors import EX_NOPERM, NeedsFixing, NotPermitted
-from store.times import parse_iso
+from store.times import parse_required
 
 
 def sync_staff(cfg: Config) -> None:
@@ -103,7 +103,7 @@ def acknowledge(db: Database, cfg: Config, ticket_id: int, actor: str, now: date
         if t["assignee"] is None:
             changes["assignee"] = actor  # whoever made first contact owns it
         t = tickets.update_ticket(db, ticket_id, changes, now, expected_version=t["version"])
-        breached = pol.is_breached(parse_iso(t["due_at"]), now, now)
+        breached = pol.is_breached(parse_required(t["due_at"]), now, now)
         cancelled = escalation.stop(db, ticket_id, now, f"acknowledged by {who.recorded}")
         audit.add_event(db, ticket_id, "acknowledged", who.recorded, now, breached=breached, cancelled_pages=cancelled,
                         **(via or {}))
@@ -166,7 +166,7 @@ def reclassify(db: Database, cfg: Config, ticket_id: int, cls: str, actor: str, 
         _own_or_super(person, t, "reclassify")
         if cls == t["class"] and not panic:
             raise ActionRefused(f"#{ticket_id} is already Class {cls}")
-        received = parse_iso(t["received_at"])
+        received = parse_required(t["received_at"])
         changes = {"class": cls, "due_at": pol.deadline(cls, received, cfg.sla),
                    "class_reason": f"reclassified by {who.recorded}" + (f": {reason}" if reason else "")}
         if panic:

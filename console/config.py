@@ -42,11 +42,11 @@ class ImapConfig:
     host: str = _key()
     username: str = _key()
     security: str = _key("tls", choices=("tls", "starttls", "none"))
-    port: int | None = _key(None, "int", lo=1, hi=65535)  # None: 993 for tls, else 143
+    port: int = _key(0, "int", lo=1, hi=65535)  # absent: 993 for tls, else 143 (_server fills it in)
     password_env: str | None = _key(None)
     password_command: str | None = _key(None)
     folder: str = _key("INBOX")
-    account: str | None = _key(None)  # None: username@host
+    account: str = _key("")  # absent: username@host (_imap fills it in)
     idle: bool = _key(True, "bool")
     poll_seconds: float = _key(60.0, "float", lo=1)
     idle_refresh_seconds: float = _key(540.0, "seconds", key="idle_refresh", lo=1, hi=600)
@@ -65,7 +65,7 @@ class SmtpConfig:
     host: str = _key()
     from_header: str = _key(key="from")  # "Example Support <support@example.com>"
     security: str = _key("starttls", choices=("tls", "starttls", "none"))
-    port: int | None = _key(None, "int", lo=1, hi=65535)  # None: 465 for tls, 587 for starttls, 25 for none
+    port: int = _key(0, "int", lo=1, hi=65535)  # absent: 465 for tls, 587 for starttls, 25 for none (_server)
     username: str | None = _key(None)
     password_env: str | None = _key(None)
     password_command: str | None = _key(None)
@@ -100,7 +100,7 @@ class Routing:
 @dataclass(frozen=True)
 class Staff:
     handle: str = _key()
-    name: str | None = _key(None)  # None: the handle
+    name: str = _key("")  # absent from the file: the handle (_staff fills it in)
     role: str = _key("staff", choices=("staff", "supervisor"))
     notify: tuple[str, ...] = _key((), "urls", secret=True)  # apprise URLs may hold tokens
     # apprise URLs that ring a phone (twilio://...?method=call): added for Class III pages from the team step
@@ -316,17 +316,7 @@ def _convert(v: Any, md: dict, name: str, base: Path | None) -> Any:
             raise ConfigError(str(exc).split(", got ", 1)[0] + " (value not shown: it may hold a token)") from None
     kind = md["kind"]
     if kind in ("str", "int", "float", "bool"):
-        ok = {"str": isinstance(v, str), "bool": isinstance(v, bool),
-              "int": isinstance(v, int) and not isinstance(v, bool),
-              "float": isinstance(v, (int, float)) and not isinstance(v, bool)}[kind]
-        if not ok:
-            raise ConfigError(f"{name}: expected {_TYPE_WORDS[kind]}, got {type(v).__name__} {v!r}")
-        if kind == "float":
-            v = float(v)
-        if md["choices"] and v not in md["choices"]:
-            raise ConfigError(f"{name}: must be {_either(md['choices'])}, got {v!r}")
-        _bounds(v, md, name, str(v))
-        return v
+        return _scalar(v, md, name)
     if kind in ("duration", "seconds"):
         td = _duration(v, name, zero=md["lo"] == 0)
         _bounds(td.total_seconds(), md, name, v, unit="s")
@@ -334,21 +324,52 @@ def _convert(v: Any, md: dict, name: str, base: Path | None) -> Any:
     if kind == "size":
         return _size(v, name)
     if kind == "date":
-        if isinstance(v, date):
-            return v.isoformat()
-        try:
-            return date.fromisoformat(v).isoformat()
-        except (TypeError, ValueError):
-            raise ConfigError(f"{name}: expected a date like 2026-01-05, got {v!r}") from None
+        return _date(v, name)
     if kind in ("file", "dir"):
-        if not isinstance(v, str) or not v:
-            raise ConfigError(f"{name}: expected a path, got {v!r}")
-        p = Path(v).expanduser()
-        if not p.is_absolute() and base is not None:
-            p = base / p
-        if not (p.is_file() if kind == "file" else p.is_dir()):
-            raise ConfigError(f"{name}: no such {'file' if kind == 'file' else 'directory'}: {p}")
-        return p
+        return _path(v, kind, name, base)
+    if kind in ("hostport", "url", "address"):
+        return _text(v, kind, name)
+    return _strings(v, kind, name)
+
+
+def _scalar(v: Any, md: dict, name: str) -> Any:
+    kind = md["kind"]
+    ok = {"str": isinstance(v, str), "bool": isinstance(v, bool),
+          "int": isinstance(v, int) and not isinstance(v, bool),
+          "float": isinstance(v, (int, float)) and not isinstance(v, bool)}[kind]
+    if not ok:
+        raise ConfigError(f"{name}: expected {_TYPE_WORDS[kind]}, got {type(v).__name__} {v!r}")
+    if kind == "float":
+        v = float(v)
+    if md["choices"] and v not in md["choices"]:
+        raise ConfigError(f"{name}: must be {_either(md['choices'])}, got {v!r}")
+    _bounds(v, md, name, str(v))
+    return v
+
+
+def _date(v: Any, name: str) -> str:
+    if isinstance(v, date):
+        return v.isoformat()
+    try:
+        return date.fromisoformat(v).isoformat()
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected a date like 2026-01-05, got {v!r}") from None
+
+
+def _path(v: Any, kind: str, name: str, base: Path | None) -> Path:
+    """A file or directory that must exist; relative to the config file's folder."""
+    if not isinstance(v, str) or not v:
+        raise ConfigError(f"{name}: expected a path, got {v!r}")
+    p = Path(v).expanduser()
+    if not p.is_absolute() and base is not None:
+        p = base / p
+    if not (p.is_file() if kind == "file" else p.is_dir()):
+        raise ConfigError(f"{name}: no such {'file' if kind == 'file' else 'directory'}: {p}")
+    return p
+
+
+def _text(v: Any, kind: str, name: str) -> str:
+    """One string of a shape: host:port, a URL, an email address."""
     if kind == "hostport":
         host, sep, port = v.rpartition(":") if isinstance(v, str) else ("", "", "")
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -358,10 +379,13 @@ def _convert(v: Any, md: dict, name: str, base: Path | None) -> Any:
         if not isinstance(v, str) or "://" not in v:
             raise ConfigError(f"{name}: expected a URL (scheme://...), got {v!r}")
         return v
-    if kind == "address":
-        if not isinstance(v, str) or "@" not in v or any(c.isspace() for c in v.strip()):
-            raise ConfigError(f"{name}: expected an email address, got {v!r}")
-        return v.strip().lower()
+    if not isinstance(v, str) or "@" not in v or any(c.isspace() for c in v.strip()):
+        raise ConfigError(f"{name}: expected an email address, got {v!r}")
+    return v.strip().lower()
+
+
+def _strings(v: Any, kind: str, name: str) -> tuple[str, ...]:
+    """A list of strings (one string is a list of one for addresses and URLs), checked by kind."""
     if isinstance(v, str) and kind in ("addresses", "urls"):
         v = [v]
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):

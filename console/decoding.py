@@ -95,8 +95,8 @@ def decode_header_value(value: Any, notes: list[str] | None = None) -> str:
 
 def _decode_words(s: str, notes: list[str] | None) -> str:
     pieces: list[tuple[bytes | str, str | None]] = []  # (bytes, charset) of a word, or (text, None)
-    pos, words, last_was_word = 0, 0, False
-    for m in _ENCODED_WORD.finditer(s):
+    pos, last_was_word = 0, False
+    for words, m in enumerate(_ENCODED_WORD.finditer(s)):
         if words >= MAX_ENCODED_WORDS:
             if notes is not None:
                 notes.append(f"header has more than {MAX_ENCODED_WORDS} encoded words; the rest is shown as written")
@@ -115,21 +115,20 @@ def _decode_words(s: str, notes: list[str] | None) -> str:
         except (ValueError, binascii.Error):
             pieces.append((m.group(0), None))
             last_was_word = False
-        words += 1
         pos = m.end()
     pieces.append((s[pos:], None))
     out: list[str] = []
     i = 0
     while i < len(pieces):
         chunk, charset = pieces[i]
-        if charset is None:
-            out.append(chunk)  # type: ignore[arg-type]
-            i += 1
-            continue
-        data = bytearray(chunk)  # type: ignore[arg-type]
         i += 1
-        while i < len(pieces) and pieces[i][1] == charset:  # a character may be split across words
-            data += pieces[i][0]  # type: ignore[operator]
+        if isinstance(chunk, str):  # text as written (its charset is None)
+            out.append(chunk)
+            continue
+        joined = bytearray(chunk)
+        # A character may be split across words. A piece with a charset is always bytes.
+        while i < len(pieces) and pieces[i][1] == charset and isinstance(more := pieces[i][0], bytes):
+            joined += more
             i += 1
-        out.append(decode_bytes(bytes(data), charset, notes, "header"))
+        out.append(decode_bytes(bytes(joined), charset, notes, "header"))
     return "".join(out)

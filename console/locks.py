@@ -29,7 +29,8 @@ class LockUnusable(StoreError):
 
 class FileLock:
     def __init__(self, path: Path, what: str):
-        self.path, self.what, self._fd = path, what, None
+        self.path, self.what = path, what
+        self._fd: int | None = None
 
     def acquire(self) -> FileLock:
         try:

@@ -12,7 +12,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Mapping
-from typing import TextIO
+from typing import Any, TextIO
 
 from console.redact import Redactor, mask_urls
 
@@ -93,7 +93,7 @@ def _install_factory() -> None:
         return
     make = logging.getLogRecordFactory()
 
-    def factory(*args, **kwargs) -> logging.LogRecord:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         return scrub(make(*args, **kwargs))
 
     logging.setLogRecordFactory(factory)

@@ -16,6 +16,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from console import housekeeping, logs, redact
 from console.actions import sync_staff
@@ -28,6 +29,9 @@ from console.outbox import mail as delivery
 from console.sdnotify import Notifier
 from store.db import DatabaseFault
 from store.fileguard import Guard
+
+if TYPE_CHECKING:
+    from console.web.ack_server import AckServer  # imported at run time only where links are served
 
 log = logging.getLogger("support_console.poller")
 
@@ -186,7 +190,7 @@ class Service:
         self._ended_by_itself = False
         self.components: list[Component] = []
         self.mail: delivery.MailSender | None = None  # its own thread: retried mail is not paging's critical path
-        self.links = None  # the acknowledge-link server, when ack_base_url is set
+        self.links: AckServer | None = None  # the acknowledge-link server, when ack_base_url is set
         self.scheduler: Scheduler | None = None
         self.intake: Intake | None = None
         self.guard: Guard | None = None
@@ -350,7 +354,7 @@ class Service:
         if self.scheduler:
             self.scheduler.wake.set()
         for t in [c.thread for c in self.components] + ([self.mail.thread] if self.mail else []):
-            if t.ident is not None:
+            if t is not None and t.ident is not None:  # a sender's thread is None until it starts
                 t.join(timeout=5)
         if self.mail is not None:
             self.mail.close()

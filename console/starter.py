@@ -55,7 +55,8 @@ INTROS = {
               "ack_base_url is set; put a reverse proxy in front of ack_listen that passes the path unchanged).",
     "replies": "Automatic mail the desk sends by itself.",
     "console": "The console.",
-    "replicate": "Optional: stream the database to a replica with Litestream (pip install 'support-console[replicate]',\n"
+    "replicate": "Optional: stream the database to a replica with Litestream "
+                 "(pip install 'support-console[replicate]',\n"
                  "then `support-console replicate`; see the README, Failover). Credentials come from the environment.",
 }
 
@@ -148,6 +149,7 @@ WORDS: dict[str, Words] = {
     "alerts.trusted_proxies": Words("the reverse proxies whose X-Forwarded-For is believed", ["127.0.0.1"]),
     "alerts.ack_request_timeout": Words("a connection must send its request within this"),
     "alerts.ack_max_connections": Words("open connections to the link server at most"),
+    "alerts.bundle_window": Words("more pages of one sender group for one person within this long: one bundle"),
 
     "replies.receipt": on('"we have your request #N" on a new ticket (never to automated mail)'),
     "replies.receipt_window": Words("at most one automatic mail per sender in this window"),

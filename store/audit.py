@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
+from store.db import inserted_id
 from store.rows import Event
 from store.times import iso
 
@@ -19,7 +20,7 @@ def event_row(ticket_id: int | None, kind: str, actor: str, now: str, detail: di
 
 
 def add_event(db: Database, ticket_id: int | None, kind: str, actor: str, now: datetime, **detail) -> int:
-    return db.execute(_INSERT_EVENT, event_row(ticket_id, kind, actor, iso(now), detail)).lastrowid
+    return inserted_id(db.execute(_INSERT_EVENT, event_row(ticket_id, kind, actor, iso(now), detail)))
 
 
 def events_for(db: Database, ticket_id: int) -> list[Event]:

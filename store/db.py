@@ -334,3 +334,11 @@ def data_version(db: Database) -> int:
 def file_of(db: Database) -> str:
     """The path of the database file behind this connection ("" for an in-memory one)."""
     return db.execute("PRAGMA database_list").fetchone()[2] or ""
+
+
+def inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The rowid an INSERT just made. sqlite3 types `lastrowid` as optional (None before any INSERT); after a
+    successful INSERT into a rowid table it is always set."""
+    rowid = cursor.lastrowid
+    assert rowid is not None, "inserted_id follows an INSERT"
+    return rowid

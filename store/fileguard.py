@@ -38,11 +38,11 @@ def desk_state(path: Path) -> list[Path]:
         entries = list(d.iterdir())
     except OSError:
         return []
+    beside = (f"{name}-wal", f"{name}-shm", ack_key_path(path).name, f"{name}.outbox.lock", f".{name}-litestream")
     found = []
     for p in entries:
         n = p.name
-        if n in (f"{name}-wal", f"{name}-shm", ack_key_path(path).name, f"{name}.outbox.lock", f".{name}-litestream") or (
-                n.startswith(f"{name}.poller-") and n.endswith(".lock")):
+        if n in beside or (n.startswith(f"{name}.poller-") and n.endswith(".lock")):
             found.append(p)
     return sorted(found)
 

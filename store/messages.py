@@ -19,6 +19,7 @@ from collections.abc import Iterable
 if TYPE_CHECKING:
     from sqlite_utils import Database
 
+from store.db import inserted_id
 from store.times import iso
 
 PUBLIC_COLUMNS = (
@@ -149,9 +150,8 @@ def add_message(db: Database, *, ticket_id: int | None, kind: str, received_at: 
     """One messages row and its raw bytes (times already ISO text; `columns` from message_columns), in the
     caller's transaction. Returns its id."""
     inline = kind in RAW_INLINE_KINDS
-    row = db.execute(_INSERT_MESSAGE, (ticket_id, kind, received_at, now, source, raw if inline else b"")
-                     + columns).lastrowid
-    assert row is not None  # an INSERT always has a rowid
+    params = (ticket_id, kind, received_at, now, source, raw if inline else b"") + columns
+    row = inserted_id(db.execute(_INSERT_MESSAGE, params))
     if not inline:
         codec, data = pack_raw(raw)
         db.execute("INSERT INTO message_raw (message_id, codec, raw) VALUES (?, ?, ?)", [row, codec, data])

@@ -5,16 +5,18 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
+from store.db import inserted_id
 from store.times import iso, parse_iso
 
 
 def add_override(db: Database, *, start: datetime, end: datetime, position: str, handle: str, actor: str,
                  now: datetime) -> int:
     cur = db.execute(
-        'INSERT INTO oncall_overrides (start, "end", position, handle, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+        'INSERT INTO oncall_overrides (start, "end", position, handle, created_by, created_at)'
+        " VALUES (?, ?, ?, ?, ?, ?)",
         [iso(start), iso(end), position, handle, actor, iso(now)],
     )
-    return cur.lastrowid
+    return inserted_id(cur)
 
 
 def overrides_active_or_future(db: Database, now: datetime) -> list[dict]:

@@ -264,7 +264,8 @@ def requeue(db: Database, alert_id: int, now: datetime) -> dict[str, Any]:
 
 def list_alerts(db: Database, *, ticket_id: int | None = None, states: Iterable[str] | None = None,
                 limit: int | None = None) -> list[dict[str, Any]]:
-    where, params = [], []
+    where: list[str] = []
+    params: list[int | str] = []
     if ticket_id is not None:
         where.append("ticket_id = ?")
         params.append(ticket_id)

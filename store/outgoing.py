@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from sqlite_utils import Database
 
-from store.db import StoreError
+from store.db import StoreError, inserted_id
 from store import messages, queue
 from store.messages import content_sha256, dedup_key, sha256
 from store.times import iso
@@ -59,12 +59,12 @@ def add_message(db: Database, *, ticket_id: int, kind: str, raw: bytes, message_
 def add_send(db: Database, *, message_row: int, ticket_id: int, purpose: str, actor: str, automatic: bool,
              mail_from: str, to_addr: str, rcpt_to: list[str], now: datetime) -> int:
     """The outbox row of an outgoing message, due at once."""
-    return db.execute(
+    return inserted_id(db.execute(
         "INSERT INTO mail_outbox (message_row, ticket_id, purpose, actor, automatic, mail_from, to_addr, rcpt_to,"
         " state, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
         [message_row, ticket_id, purpose, actor, int(automatic), mail_from, to_addr.lower(), json.dumps(rcpt_to),
          iso(now), iso(now), iso(now)],
-    ).lastrowid
+    ))
 
 
 def get_send(db: Database, send_id: int) -> dict[str, Any]:

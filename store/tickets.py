@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from sqlite_utils import Database
 
-from store.db import StaleWrite, StoreError
+from store.db import StaleWrite, StoreError, inserted_id
 from store.times import iso
 
 COLUMNS = (
@@ -44,15 +44,13 @@ def create_ticket(
     quarantined: bool = False,
     automated: bool = False,
 ) -> int:
-    ticket_id = db.execute(
+    return inserted_id(db.execute(
         "INSERT INTO tickets (class, class_reason, subject, requester, requester_name, received_at, due_at,"
         " next_step_at, needs_details, quarantined, automated, created_at, updated_at, last_message_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [cls, class_reason, subject, requester, requester_name, iso(received_at), iso(due_at), iso(next_step_at),
          int(needs_details), int(quarantined), int(automated), iso(now), iso(now), iso(received_at)],
-    ).lastrowid
-    assert ticket_id is not None  # an INSERT always has a rowid
-    return ticket_id
+    ))
 
 
 def get_ticket(db: Database, ticket_id: int) -> dict[str, Any]:

@@ -32,4 +32,9 @@ def _iso(dt: datetime) -> str:
 def parse_iso(text: str | None) -> datetime | None:
     if not text:
         return None
+    return parse_required(text)
+
+
+def parse_required(text: str) -> datetime:
+    """A time the schema requires (a NOT NULL column, such as a ticket's received_at and due_at)."""
     return datetime.strptime(text, FORMAT).replace(tzinfo=UTC)

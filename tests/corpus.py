@@ -307,7 +307,8 @@ def _cr_only() -> bytes:
 
 
 def _mixed_endings() -> bytes:
-    return b"From: a@example.com\nTo: support@example.com\r\nSubject: mixed endings\r\n\nline one\r\nline two\rline three\n"
+    return (b"From: a@example.com\nTo: support@example.com\r\nSubject: mixed endings\r\n\n"
+            b"line one\r\nline two\rline three\n")
 
 
 def _bad_base64() -> bytes:

@@ -22,7 +22,7 @@ from console.ack import keyfile, tokens
 from console.ack.texts import person_name
 from console.config import Config
 from store import outbox
-from store.times import parse_iso
+from store.times import parse_required
 
 log = logging.getLogger("support_console.ack")
 
@@ -52,7 +52,7 @@ def claim_for(cfg: Config, alert: dict) -> tokens.Claim | None:
     """What a token for this outbox row says, or None when the row gets no token."""
     if alert.get("ticket_id") is None or alert.get("step") == outbox.STANDDOWN or not cfg.person(alert["target"]):
         return None
-    issued = parse_iso(alert["created_at"])
+    issued = parse_required(alert["created_at"])
     return tokens.Claim(ticket_id=alert["ticket_id"], alert_id=alert["id"], handle=alert["target"], issued=issued,
                         expires=issued + cfg.alerts.ack_link_lifetime)
 

@@ -10,12 +10,12 @@ token is ever written to the database.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from console import policy as pol, timefmt
 from console.config import Config
 from console.safe_text import clean_line
-from store.times import parse_iso
+from store.times import parse_iso, parse_required
 
 TITLE_LIMIT = 160
 
@@ -47,10 +47,10 @@ def fit_title(prefix: str, subject: str, suffix: str, limit: int = TITLE_LIMIT) 
 
 def page_text(ticket: dict, step: pol.Step, now: datetime, cfg: Config) -> tuple[str, str]:
     tid, cls = ticket["id"], ticket["class"]
-    received = parse_iso(ticket["received_at"])
-    due = parse_iso(ticket["due_at"])
+    received = parse_required(ticket["received_at"])
+    due = parse_required(ticket["due_at"])
     left = pol.time_left(due, now)
-    waited = now - received if received else timedelta(0)
+    waited = now - received
     subject = clean_line(ticket["subject"]) or "(no subject)"
     assignee = ticket.get("assignee")
     again = wrote_again(ticket)
@@ -71,7 +71,7 @@ def page_text(ticket: dict, step: pol.Step, now: datetime, cfg: Config) -> tuple
         f"Arrived {timefmt.span(waited)} ago ({received.astimezone(tz).strftime('%a %H:%M %Z')}).",
         f"First contact {when} ({due.astimezone(tz).strftime('%a %H:%M %Z')}).",
         f"Assigned to: {person_name(cfg, assignee)}" if assignee else "Assigned to: nobody yet",
-        (f"The customer wrote again (last {last.astimezone(tz).strftime('%a %H:%M %Z')})." if again
+        (f"The customer wrote again (last {last.astimezone(tz).strftime('%a %H:%M %Z')})." if again and last
          else "The customer has not written again."),
         f"Acknowledge: support-console ack {tid}  (or press 'a' in the console)",
     ]
@@ -86,7 +86,7 @@ def downgrade_text(ticket: dict, previous: str, by: str, now: datetime, cfg: Con
     panic = " (panic mode: not a real emergency)" if ticket.get("panic_mode") else ""
     title = fit_title(f"#{tid} moved to Class {cls} by {who}, stand down", "", "")
     tz = cfg.timezone
-    due = parse_iso(ticket["due_at"])
+    due = parse_required(ticket["due_at"])
     body = (f"Ticket #{tid} ({clean_line(subject, 200)}) was moved from Class {previous} to Class {cls} by {who} at "
             f"{now.astimezone(tz).strftime('%a %H:%M %Z')}{panic}.\n"
             f"No action needed from you now: its Class {previous} pages have stopped. "

@@ -15,7 +15,7 @@ from console.ack import texts
 from console.alerts import audience as aud
 from console.config import Config
 from store import audit, outbox, tickets
-from store.times import iso, parse_iso
+from store.times import iso, parse_iso, parse_required
 
 def page_text(ticket: dict, step: pol.Step, now: datetime, cfg: Config) -> tuple[str, str]:
     return texts.page_text(ticket, step, now, cfg)  # what a page says lives with acting on it: console.ack
@@ -30,7 +30,7 @@ def advance(db: Database, ticket: dict, cfg: Config, now: datetime) -> list[int]
     if ticket["status"] != "new":
         _set_steps(db, ticket["id"], ticket["step_cursor"], None)
         return []
-    received = parse_iso(ticket["received_at"])
+    received = parse_required(ticket["received_at"])
     cursor = parse_iso(ticket["step_cursor"])
     due = pol.due_steps(ticket["class"], received, cfg.sla, after=cursor, now=now)
     created: list[int] = []

@@ -76,10 +76,11 @@ def connect(cfg: ImapConfig, password: str) -> IMAPClient:
             if cfg.security == "starttls":
                 client.starttls(context)
     except (OSError, IMAPClientError) as exc:
-        said = connect_errors.describe(exc, "IMAP server", cfg.host, cfg.port, cfg.timeout_seconds)
+        said = (connect_errors.describe(exc, "IMAP server", cfg.host, cfg.port, cfg.timeout_seconds)
+                or f"IMAP server {where}: cannot connect ({type(exc).__name__}: {exc})")
         if isinstance(exc, ssl.SSLCertVerificationError) and not cfg.ca_file:
             said += "; for a private CA or a self-signed server set [imap] ca_file"
-        raise IntakeError(said or f"IMAP server {where}: cannot connect ({type(exc).__name__}: {exc})") from None
+        raise IntakeError(said) from None
     client.normalise_times = False  # keep INTERNALDATE timezone-aware
     try:
         client.login(cfg.username, password)

@@ -23,7 +23,7 @@ from console.intake.analysis import Analysis, analyze
 from console.safe_text import clean_line
 from store import audit, mailbox, messages, tickets, write
 from store.db import StoreError
-from store.times import iso, parse_iso
+from store.times import iso, parse_iso, parse_required
 
 log = logging.getLogger("support_console.intake")
 
@@ -127,8 +127,9 @@ def _analyze(raw: bytes, cfg: Config) -> Analysis | BaseException:
 
 
 def _file_guarded(db, cfg, item: Incoming, a: Analysis | BaseException, now, source, mailbox_key, staff) -> Filed:
-    failure = a if isinstance(a, BaseException) else None
-    if failure is None:
+    if isinstance(a, BaseException):
+        failure = a
+    else:
         try:
             with write(db):  # a savepoint: a failure takes back only this message's rows
                 return _file_one(db, cfg, item, a, now, source, mailbox_key, staff)
@@ -142,7 +143,7 @@ def _file_guarded(db, cfg, item: Incoming, a: Analysis | BaseException, now, sou
         return _quarantine(db, cfg, item, a if isinstance(a, Analysis) else None, failure, now, source, mailbox_key)
 
 
-def _source(db, mailbox_key, item: Incoming, row: int, now: datetime) -> None:
+def _source(db, mailbox_key: tuple[str, str, int] | None, item: Incoming, row: int, now: datetime) -> None:
     if mailbox_key is not None and item.uid is not None:
         messages.add_source(db, *mailbox_key, item.uid, row, iso(now))
 
@@ -172,7 +173,8 @@ def clock_skew(item: Incoming, now: datetime) -> str | None:
     return None
 
 
-def _file_one(db, cfg, item: Incoming, a: Analysis, now, source, mailbox_key, staff) -> Filed:
+def _file_one(db, cfg, item: Incoming, a: Analysis, now, source, mailbox_key: tuple[str, str, int] | None,
+              staff) -> Filed:
     if mailbox_key is not None and item.uid is not None:
         known = messages.find_source(db, *mailbox_key, item.uid)
         if known is not None:
@@ -203,7 +205,7 @@ def _file_one(db, cfg, item: Incoming, a: Analysis, now, source, mailbox_key, st
         _source(db, mailbox_key, item, row, now)
         return Filed(kind, thread.ticket_id, row, item.uid)
     if thread.ticket_id is not None:
-        return _reply(db, item, a, thread, received, now, source, mailbox_key)
+        return _reply(db, item, a, thread, thread.ticket_id, received, now, source, mailbox_key)
     early = threads.find_early_reply(db, a.message_id, a.sender, staff)
     if early is not None:
         return _original_joins(db, cfg, item, a, early, received, now, source, mailbox_key)
@@ -247,8 +249,8 @@ def _new_ticket(db, cfg, item, a: Analysis, thread: threads.Thread, received, no
     return Filed("new", ticket_id, row, item.uid)
 
 
-def _reply(db, item, a: Analysis, thread: threads.Thread, received, now, source, mailbox_key) -> Filed:
-    ticket_id = thread.ticket_id
+def _reply(db, item, a: Analysis, thread: threads.Thread, ticket_id: int, received, now, source,
+           mailbox_key) -> Filed:
     row = messages.add_message(db, ticket_id=ticket_id, kind="reply", received_at=iso(received), now=iso(now),
                                source=source, raw=item.raw, columns=a.columns)
     t = tickets.get_ticket(db, ticket_id)
@@ -302,15 +304,16 @@ def _raise_class(db, cfg, ticket_id: int, a: Analysis, now: datetime, history: b
     t = tickets.get_ticket(db, ticket_id)
     if t["status"] == "resolved" or pol.CLASSES.index(a.cls) <= pol.CLASSES.index(t["class"]):
         return
-    received = parse_iso(t["received_at"])
+    received = parse_required(t["received_at"])
     t = tickets.update_ticket(db, ticket_id, {"class": a.cls, "class_reason": a.reason,
                                               "due_at": pol.deadline(a.cls, received, cfg.sla)}, now)
     audit.add_event(db, ticket_id, "reclassified", "intake", now, to=a.cls, reason=f"another copy: {a.reason}")
     _escalation().restart(db, t, cfg, now, reason="reclassified by intake")
     t = tickets.get_ticket(db, ticket_id)
+    step_at = parse_iso(t["next_step_at"])
     if history:  # a copy from a first sync's history: raised, but not paged (issue 19)
         _escalation().imported(db, t, cfg, now)
-    elif t["next_step_at"] and parse_iso(t["next_step_at"]) <= now:
+    elif step_at is not None and step_at <= now:
         _escalation().advance(db, t, cfg, now)
 
 

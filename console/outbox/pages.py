@@ -102,7 +102,7 @@ def send(title: str, body: str, urls: list[str], cfg: Config, *, key: bytes, urg
     if not urls:
         return SendReport("no-targets", [], "no notify URLs configured")
     ap = apprise.Apprise()
-    invalid = []
+    invalid: list[dict[str, Any]] = []
     by_tag: dict[str, str] = {}  # one tag per URL: apprise's results carry it back
     for i, u in enumerate(urls):
         name = service_name(u, key)

@@ -22,7 +22,7 @@ from email.utils import getaddresses
 from sqlite_utils import Database
 
 from console import actions
-from console.config import Config
+from console.config import Config, SmtpConfig
 from console.identity import as_actor
 from console.replies import compose, templates
 from console.safe_text import clean_block, clean_line
@@ -60,9 +60,10 @@ class Queued:
     mail: compose.Outgoing
 
 
-def require_smtp(cfg: Config) -> None:
+def require_smtp(cfg: Config) -> SmtpConfig:
     if cfg.smtp is None:
         raise NotSetUp("replies are not set up: add an [smtp] table (host, from, ...) to the config")
+    return cfg.smtp
 
 
 def own_addresses(cfg: Config) -> frozenset[str]:
@@ -154,7 +155,7 @@ def _queue(db: Database, cfg: Config, t: dict, body: str, *, purpose: str, actor
            now: datetime, source: str, cc_all: bool = False) -> tuple[int, int, compose.Outgoing]:
     own = own_addresses(cfg)
     mail = compose.build(ticket_id=t["id"], subject=t["subject"], thread=thread(db, t["id"], own),
-                         to_addr=t["requester"], to_name=t["requester_name"], desk_from=cfg.smtp.from_header,
+                         to_addr=t["requester"], to_name=t["requester_name"], desk_from=require_smtp(cfg).from_header,
                          body=body, now=now, tz=cfg.timezone, own=own, automatic=automatic, cc=not automatic,
                          max_cc=None if cc_all else cfg.replies.max_cc)
     row = outgoing.add_message(db, ticket_id=t["id"], kind="outgoing", raw=mail.raw, message_id=mail.message_id,
@@ -224,10 +225,10 @@ def add_note(db: Database, cfg: Config, ticket_id: int, body: str, actor: str, n
 def queue_automatic(db: Database, cfg: Config, ticket: dict, purpose: str, now: datetime) -> Queued:
     """A receipt or a "we need details" request for this ticket, in the caller's transaction. Not first
     contact: the ticket is left as it is."""
-    require_smtp(cfg)
+    smtp = require_smtp(cfg)
     name = templates.RECEIPT if purpose == "receipt" else templates.DETAILS
     t = templates.load(cfg.replies.templates, name)
-    body = templates.render(t, templates.values(ticket, cfg.smtp.from_name or "Support", cfg.timezone))
+    body = templates.render(t, templates.values(ticket, smtp.from_name or "Support", cfg.timezone))
     row, send, mail = _queue(db, cfg, ticket, body, purpose=purpose, actor="auto", automatic=True, now=now,
                              source="desk:auto")
     audit.add_event(db, ticket["id"], f"{purpose}_queued", "intake", now, message=row, send=send, to=mail.to_addr)

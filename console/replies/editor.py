@@ -6,6 +6,7 @@ import os
 import shlex
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -13,9 +14,9 @@ class EditorError(Exception):
     """No editor, or it could not run; the message says which."""
 
 
-def editor_command(env: dict | None = None) -> list[str]:
-    env = os.environ if env is None else env
-    cmd = (env.get("VISUAL") or env.get("EDITOR") or "").strip()
+def editor_command(env: Mapping[str, str] | None = None) -> list[str]:
+    environ = os.environ if env is None else env
+    cmd = (environ.get("VISUAL") or environ.get("EDITOR") or "").strip()
     if not cmd:
         raise EditorError("no editor: set $VISUAL or $EDITOR, or give the text with --body-file PATH (or - for stdin)")
     try:

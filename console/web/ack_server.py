@@ -49,7 +49,7 @@ from console.config import Config
 from console.safe_text import clean_line
 from store import open_db, outbox
 from store.db import StoreError
-from store.times import parse_iso
+from store.times import parse_iso, parse_required
 
 log = logging.getLogger("support_console.ack")
 
@@ -105,7 +105,7 @@ def _when(cfg: Config, at: str | datetime | None) -> str:
 def summary(db, cfg: Config, r: verify.Resolved, now: datetime) -> list[tuple[str, str]]:
     """What the page may show: class, subject, requester, time left, assignee, who else was paged."""
     t, handle = r.ticket, r.claim.handle
-    left = parse_iso(t["due_at"]) - now
+    left = parse_required(t["due_at"]) - now
     when = (f"due in {timefmt.span(left)}" if left.total_seconds() >= 0
             else f"OVERDUE by {timefmt.span(left)}") + f" ({_when(cfg, t['due_at'])})"
     others = [texts.person_name(cfg, h) for h in outbox.paged_targets(db, t["id"]) if h != handle]

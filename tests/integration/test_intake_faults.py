@@ -43,7 +43,8 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(dovecot, tmp_pat
         p = pollers.start(cfg)
         if round_ % 2 and before < n_uids:
             # Half the rounds: wait until this poller is committing, then kill it mid-stream.
-            wait_until(lambda: count(db, "message_sources") > before or not p.alive(), 60, "intake to progress")
+            wait_until(lambda before=before, p=p: count(db, "message_sources") > before or not p.alive(), 60,
+                       "intake to progress")
         time.sleep(rng.uniform(0.05, 0.4))
         assert p.alive(), p.log()[-3000:]
         p.kill()
@@ -148,6 +149,6 @@ def test_without_idle_the_poller_polls_every_poll_seconds(dovecot, tmp_path, pol
     assert "watching INBOX (polling every 1s)" in p.log()
     for i in range(3):
         dovecot.append(mail(f"polled{i}", msgid=f"<polled{i}@x.example>"))
-        wait_until(lambda: _has(db, f"<polled{i}@x.example>"), 10, f"polled message {i}", alive=p.alive)
+        wait_until(lambda i=i: _has(db, f"<polled{i}@x.example>"), 10, f"polled message {i}", alive=p.alive)
     assert count(db, "tickets") == 3
     assert p.stop() == 0

@@ -64,9 +64,9 @@ def add_ticket(db, cfg, cls, ago, subject, requester, assignee=None, acked=False
                                     subject=subject, requester=requester, requester_name="", received_at=rec,
                                     due_at=pol.deadline(cls, rec, cfg.sla), next_step_at=None, now=now)
         raw = f"Subject: {subject}\r\n\r\n{body or subject}".encode("utf-8", "surrogateescape")
+        fields = message_fields(subject, requester, body or f"Hello,\n\n{subject}.\n")
         messages.insert_message(db, raw=raw, raw_sha256=messages.sha256(raw + str(tid).encode()), ticket_id=tid,
-                                kind="new", fields=message_fields(subject, requester, body or f"Hello,\n\n{subject}.\n"),
-                                received_at=rec, now=now, source="test")
+                                kind="new", fields=fields, received_at=rec, now=now, source="test")
         audit.add_event(db, tid, "created", "poller", rec, cls=cls)
         changes = {}
         if assignee:

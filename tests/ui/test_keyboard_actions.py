@@ -39,7 +39,7 @@ async def test_acknowledge(make_app, seeded, db, monkeypatch):
         assert t["status"] == "acknowledged" and t["acknowledged_by"] == "ann" and t["assignee"] == "ann"
         ev = last_event(db, ids[0])
         assert (ev["kind"], ev["actor"]) == ("acknowledged", "ann")
-        assert any("Acknowledged #%d" % ids[0] in n for n in notifications(app))
+        assert any(f"Acknowledged #{ids[0]}" in n for n in notifications(app))
         assert app.tickets[ids[0]]["status"] == "acknowledged"  # the UI picked up its own write
         assert on_ui_thread and not any(on_ui_thread)  # ... through a change check in a worker
 

@@ -41,7 +41,7 @@ async def test_escalation_breach_and_still_breached_each_ring(make_app, seeded):
         other.conn.close()
         app.refresh_now()
         await pilot.pause()
-        assert len(notifications(app)) == 1 and "ESCALATED: #%d" % ids[0] in notifications(app)[0]
+        assert len(notifications(app)) == 1 and f"ESCALATED: #{ids[0]}" in notifications(app)[0]
         assert "to the whole team; paged ann, bob, cy" in notifications(app)[0]  # one toast for three pages
         assert len(rung) == 1
         other = store.open_db(seeded[0])
@@ -52,7 +52,7 @@ async def test_escalation_breach_and_still_breached_each_ring(make_app, seeded):
         app.refresh_now()
         await pilot.pause()
         last = notifications(app)[-1]
-        assert "BREACHED: #%d" % ids[1] in last and "STILL BREACHED: #%d" % ids[1] in last
+        assert f"BREACHED: #{ids[1]}" in last and f"STILL BREACHED: #{ids[1]}" in last
         assert len(rung) == 2
 
 

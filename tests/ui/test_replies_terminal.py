@@ -38,10 +38,8 @@ class Terminal:
     def _read(self, seconds: float) -> None:
         ready, _, _ = select.select([self.fd], [], [], seconds)
         if ready:
-            try:
+            with contextlib.suppress(OSError):  # the child has gone
                 self.out.extend(os.read(self.fd, 65536))
-            except OSError:  # the child has gone
-                pass
 
     def wait_for(self, check, what: str, timeout: float = 20.0) -> None:
         """Read the child's output until check() holds (a condition, not a fixed sleep)."""

@@ -10,7 +10,8 @@ CALL_ONLY = [
     ("Call me", "Give me a ring at (520) 324-0494 ext 12 when you can."),
     ("", "Hello team,\ncould you please call me back asap on +1 520 324 0494?\nRegards,\nJane Doe"),
     ("Re: [#42] help", "Phone me at 555-1212.\n-- \nJohn Smith\nACME Widgets, servers and network outage specialists"),
-    ("question", "Can someone call me today? 555 1212\n\n> Our DNS server has been down since nine and all\n> mail is bouncing back to our customers"),
+    ("question", "Can someone call me today? 555 1212\n\n"
+                 "> Our DNS server has been down since nine and all\n> mail is bouncing back to our customers"),
     ("", "Hi Ann,\nI need a call back about an issue.\nCheers\nPete"),
     ("Class II", "please give us a call at 555-1212"),
 ]

@@ -109,7 +109,8 @@ def test_class_one_and_two_do_not_page_at_arrival(db, cfg, clock):
     t2 = new_ticket(db, cfg, clock, 2, to=SUPPORT, subject="Class II: I forgot my password")
     assert pages(db, t1) == []
     rows = pages(db, t2)
-    assert [(r["step"], r["target"], r["urgent"]) for r in rows] == [("arrival", "bob", False), ("arrival", "cy", False)]
+    assert [(r["step"], r["target"], r["urgent"]) for r in rows] == [
+        ("arrival", "bob", False), ("arrival", "cy", False)]
     assert tickets.get_ticket(db, t1)["next_step_at"] == iso(T0 + timedelta(hours=72) * 0.8)
 
 

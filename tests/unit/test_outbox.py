@@ -146,7 +146,8 @@ def test_finish_ok_records_sent(db, clock, cfg):
     assert dispatch.deliver(db, cfg, c, clock.now) == "sent"
     r = row(db, a)
     assert r["state"] == "sent" and r["sent_at"] == iso(T0 + timedelta(seconds=2)) and r["last_error"] is None
-    assert [(x["service"], x["ok"], x["status"]) for x in r["results"]] == [(name(db, "outboxok://ann"), True, "SUCCESS")]
+    assert [(x["service"], x["ok"], x["status"]) for x in r["results"]] == [
+        (name(db, "outboxok://ann"), True, "SUCCESS")]
     assert r["results"][0]["service"].startswith("outboxok://#")
     assert DELIVERED == [("outboxok", "page k1")]
     assert claim(db, clock, cfg) == []
@@ -333,7 +334,8 @@ def test_scheduler_sleeps_until_next_retry_not_on_parked_rows(tmp_path, clock):
         assert s.pages.seconds_until_next() == runner.RECHECK_SECONDS
         b = add(db, clock, "later", target="ann")
         with write(db):
-            db.execute("UPDATE alerts SET next_attempt_at = ? WHERE id = ?", [iso(clock.now() + timedelta(seconds=2)), b])
+            db.execute("UPDATE alerts SET next_attempt_at = ? WHERE id = ?",
+                       [iso(clock.now() + timedelta(seconds=2)), b])
         assert s.pages.seconds_until_next() == 2
     finally:
         s.close()

@@ -230,7 +230,8 @@ def test_due_steps_and_next_step_agree_with_schedule(cls, policy):
     received = ny(2024, 5, 10, 16, 53)  # Friday, near closing
     steps = list(itertools.islice(schedule(cls, received, policy), 40))
     horizon = steps[-1].at
-    probes = sorted({received - M, *(s.at for s in steps), *(s.at + 30 * 1_000_000 * timedelta.resolution for s in steps)})
+    half_a_minute = 30 * 1_000_000 * timedelta.resolution
+    probes = sorted({received - M, *(s.at for s in steps), *(s.at + half_a_minute for s in steps)})
     probes = [p for p in probes if p < horizon]
     for after, now in itertools.combinations([None, *probes], 2):
         window = [s for s in steps if (after is None or s.at > after) and s.at <= now]

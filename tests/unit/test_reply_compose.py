@@ -105,7 +105,8 @@ def test_cc_copies_the_customers_cc_but_never_the_desk_or_staff():
 
 def test_automatic_mail_carries_the_rfc3834_headers():
     m = parsed(build([msg()], automatic=True))
-    assert (m["Auto-Submitted"], m["Precedence"], m["X-Auto-Response-Suppress"]) == ("auto-replied", "auto_reply", "All")
+    assert (m["Auto-Submitted"], m["Precedence"], m["X-Auto-Response-Suppress"]) == (
+        "auto-replied", "auto_reply", "All")
 
 
 def test_no_address_or_empty_body_is_refused():
