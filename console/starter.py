@@ -149,7 +149,6 @@ WORDS: dict[str, Words] = {
     "alerts.trusted_proxies": Words("the reverse proxies whose X-Forwarded-For is believed", ["127.0.0.1"]),
     "alerts.ack_request_timeout": Words("a connection must send its request within this"),
     "alerts.ack_max_connections": Words("open connections to the link server at most"),
-    "alerts.bundle_window": Words("more pages of one sender group for one person within this long: one bundle"),
 
     "replies.receipt": on('"we have your request #N" on a new ticket (never to automated mail)'),
     "replies.receipt_window": Words("at most one automatic mail per sender in this window"),
