@@ -239,12 +239,14 @@ class ConsoleApp(App[None]):
         if not self._alive():
             return
         self._beats, self._outbox = ch.beats, ch.outbox
+        reload = set(ch.details)
         if ch:
             self._counts = None
             for tid in ch.removed:
                 self.tickets.pop(tid, None)
                 self.marked.discard(tid)
             for tid, r in ch.upserts.items():
+                self._customer_news(self.tickets.get(tid), r)
                 self.tickets[tid] = prep(r)
                 self.resolved.pop(tid, None)
             if self.dashboard.view.resolved and (ch.removed or ch.upserts):
@@ -255,10 +257,10 @@ class ConsoleApp(App[None]):
                 if t and t["class"] == "III" and t["status"] == "new":
                     self.announce("New Class III ticket", f"#{tid} {t['_subject'][:80]} from {t['_requester']}",
                                   "error", bell=True)
-            for screen in self.screen_stack:
-                if isinstance(screen, DetailScreen) and (screen.ticket_id in ch.upserts
-                                                         or screen.ticket_id in ch.removed):
-                    screen.reload()
+            reload |= set(ch.upserts) | ch.removed
+        for screen in self.screen_stack:
+            if isinstance(screen, DetailScreen) and screen.ticket_id in reload:
+                screen.reload()
         self._announce_pages(ch.alerts)
         self.replies.announce_mail(ch.mail_failures)
         if ch.alerts and self.dashboard.query_one("#pages").has_class("-shown"):
@@ -268,6 +270,21 @@ class ConsoleApp(App[None]):
         self.update_status()
 
     # -- news: toasts and the bell -----------------------------------------------------------------------
+    def mine(self, t: ListedTicket) -> bool:
+        """The operator's ticket: assigned to them, or acknowledged by them and assigned to nobody."""
+        return t.get("assignee") == self.operator or (t.get("assignee") is None
+                                                      and t.get("acknowledged_by") == self.operator)
+
+    def _customer_news(self, before: ShownTicket | None, now: ListedTicket) -> None:
+        """The customer wrote again on the operator's own ticket: say so (the list only shows a mark)."""
+        if before is None or not now.get("customer_wrote") or not self.mine(now):
+            return
+        if now.get("message_count", 0) <= before.get("message_count", 0) and before.get("customer_wrote"):
+            return
+        t = prep(now)
+        self.announce(f"#{t['id']}: the customer wrote again", f"{t['_subject'][:80]} from {t['_requester']}",
+                      "warning", bell=True)
+
     def announce(self, title: str, message: str, severity: Severity = "information", bell: bool = False) -> None:
         """A toast, gathered with others raised at about the same time (and all those of start-up) into
         one, so that they never pile up over the list."""

@@ -60,11 +60,11 @@ def test_deadline_note_for_a_reclassification():
 def test_history_in_words():
     ev = lambda kind, actor="ann", **d: {"kind": kind, "actor": actor, "detail": d}  # noqa: E731
     assert f.event_words(ev("alert_due", "poller", step="arrival", targets=["bob", "cy"])) == \
-        "paged bob, cy (arrival)"
-    assert f.event_words(ev("alert_due", "poller", step="escalate", targets=["ann", "bob"])).startswith(
-        "escalated to the whole team")
+        "paged bob and cy (on arrival)"
+    assert f.event_words(ev("alert_due", "poller", step="escalate", targets=["ann", "bob"])) == \
+        "paged ann and bob (escalation to the team)"
     assert f.event_words(ev("alert_due", "poller", step="repeat-2", targets=["ann"])) == \
-        "still breached: paged ann again"
+        "paged ann again (still not acknowledged)"
     assert f.event_words(ev("assigned", assignee="dee", previous="bob")) == "ann assigned it to dee (was bob)"
     assert f.event_words(ev("reclassified", previous="III", to="I", reason="not urgent", panic=True)) == \
         "ann moved it from Class III to Class I: not urgent, panic mode recorded"

@@ -1,0 +1,228 @@
+"""What happened to a ticket, in words: audit events, pages and counts as sentences a person on call reads.
+
+One place for the console's detail, its pages panel and `show`: "paged bob and cy (escalation to the
+team)", "acknowledged by ann from a page link", "1 attachment". Pure text: no Textual, no database, no
+clock. Everything taken from an event is cleaned (handles, addresses and subjects come from config and
+mail); an event kind this module does not know yet still reads as a sentence, never as JSON.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from console.safe_text import clean_line
+
+NEVER = "9999-12-31T23:59:59Z"  # store.outbox.NEVER: a failed page that is not tried again
+
+
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """"1 attachment", "3 attachments", "0 pages"."""
+    return f"{n} {noun if n == 1 else (many or noun + 's')}"
+
+
+def names(targets: str | Iterable[object] | None) -> str:
+    """"bob", "bob and cy", "bob, cy and dee"; "nobody" for none. A plain string is kept as it is."""
+    if isinstance(targets, str):
+        return clean_line(targets, 60)
+    people = [clean_line(str(t), 20) for t in (targets or [])]
+    if not people:
+        return "nobody"
+    return people[0] if len(people) == 1 else f"{', '.join(people[:-1])} and {people[-1]}"
+
+
+# What each step of the escalation is, as the policy says it (console.policy's step names).
+STEP_NOUNS = {"arrival": "on arrival", "warn": "80 % of the target used", "escalate": "escalation to the team",
+              "breach": "first contact overdue", "repeat": "still not acknowledged",
+              "standdown": "stand down", "intake-stale": "intake has stopped",
+              "intake-recovered": "intake is back"}
+# One page of a step, as a noun: "the escalation page", "a stand-down".
+PAGE_NOUNS = {"arrival": "arrival page", "warn": "warning", "escalate": "escalation page", "breach": "breach page",
+              "repeat": "repeat page", "standdown": "stand-down", "intake-stale": "intake alarm",
+              "intake-recovered": "intake all-clear", "test": "test page"}
+
+
+def _step(step: object) -> str:
+    s = clean_line(str(step or ""), 30)
+    return "repeat" if s.startswith("repeat") else s
+
+
+def step_noun(step: object) -> str:
+    s = _step(step)
+    return STEP_NOUNS.get(s, s.replace("-", " ").replace("_", " ") or "a page")
+
+
+def page_noun(step: object) -> str:
+    s = _step(step)
+    return PAGE_NOUNS.get(s, (s.replace("-", " ").replace("_", " ") + " page") if s else "page")
+
+
+VIA_WORDS = {"page link": "from a page link", "email reply": "by answering an email page"}
+
+
+def event_words(e: Mapping[str, Any]) -> str:
+    """One audit event as a sentence: "paged bob and cy (escalation to the team)",
+    "acknowledged by ann from a page link", "ann assigned it to dee (was bob)"."""
+    d: dict[str, Any] = e.get("detail") or {}
+    if not isinstance(d, dict):
+        d = {}
+    actor, kind = clean_line(str(e.get("actor") or "someone"), 20), clean_line(str(e.get("kind") or "?"), 40)
+    if kind == "alert_due":
+        targets = d.get("targets")
+        if isinstance(targets, str):  # "nobody configured"
+            return f"nobody to page ({step_noun(d.get('step'))}): {clean_line(targets, 60)}"
+        verb = "warned" if _step(d.get("step")) == "warn" else "paged"
+        again = " again" if _step(d.get("step")) == "repeat" else ""
+        return f"{verb} {names(targets)}{again} ({step_noun(d.get('step'))})"
+    if kind == "stand_down_due":
+        return f"told {names(d.get('targets'))} to stand down (after {actor}'s change)"
+    if kind == "steps_collapsed":
+        # Several steps due at once (a reclassification, a poller that was down): the latest reaches everyone.
+        skipped = " and the ".join(page_noun(x) for x in d.get("skipped") or []) or "earlier pages"
+        sent = page_noun(d.get("sent"))
+        return f"the {skipped} and the {sent} came due together: only the {sent} went out"
+    if kind == "created":
+        why = f": {clean_line(str(d['reason']), 80)}" if d.get("reason") else ""
+        held = f"; quarantined: {clean_line(str(d['quarantined']), 80)}" if d.get("quarantined") else ""
+        return f"ticket opened as Class {clean_line(str(d.get('cls', '?')), 4)}{why}{held}"
+    if kind == "acknowledged":
+        via = d.get("via")
+        how = f" {VIA_WORDS.get(str(via), 'by ' + clean_line(str(via), 40))}" if via else ""
+        extra = " (after the deadline)" if d.get("breached") else ""
+        return f"acknowledged by {actor}{how}{extra}" + _cancelled(d)
+    if kind == "taken":
+        return f"{actor} took it" + (f" (was {clean_line(d['previous'], 20)})" if d.get("previous") else "")
+    if kind == "assigned":
+        was = f" (was {clean_line(d['previous'], 20)})" if d.get("previous") else ""
+        return f"{actor} assigned it to {clean_line(str(d.get('assignee')), 20)}{was}"
+    if kind == "reclassified":
+        why = f": {clean_line(str(d['reason']), 80)}" if d.get("reason") else ""
+        panic = ", panic mode recorded" if d.get("panic") else ""
+        if not d.get("previous"):
+            return f"raised to Class {clean_line(str(d.get('to')), 4)}{why}{panic}"
+        return (f"{actor} moved it from Class {clean_line(str(d.get('previous')), 4)} to "
+                f"Class {clean_line(str(d.get('to')), 4)}{why}{panic}")
+    if kind == "resolved":
+        note = f": {clean_line(str(d['note']), 80)}" if d.get("note") else ""
+        return f"{actor} resolved it{note}" + _cancelled(d)
+    if kind == "reopened":
+        by = f" by mail from {clean_line(str(d['by']), 60)}" if d.get("by") else ""
+        return f"{actor} reopened it" + by if actor != "intake" else f"reopened{by}"
+    if kind == "page_reply_received":
+        # A staff member's answer to an email page: it acknowledged, or it is kept as their message.
+        person, by = clean_line(str(d.get("person") or "?"), 20), clean_line(str(d.get("by") or "no address"), 60)
+        outcome = "it acknowledged the ticket" if d.get("acknowledged") else clean_line(str(d.get("note") or ""), 120)
+        return f"{person} answered the email page from {by} (message {d.get('message')}): {outcome}"
+    if kind == "reply_received":
+        return f"the customer wrote again ({clean_line(str(d.get('by') or ''), 60)})"
+    if kind == "page_resent":
+        return f"{actor} sent a page again" + (f" to {clean_line(str(d['target']), 20)}" if d.get("target") else "")
+    if kind == "thread_refused":
+        return f"not joined to an earlier ticket: {clean_line(str(d.get('reason') or ''), 80)}"
+    if kind == "merged":
+        return f"{actor} merged it into #{clean_line(str(d.get('into') or d.get('target') or '?'), 12)}"
+    if kind == "unmerged":
+        return f"{actor} undid the merge" + (f" from #{clean_line(str(d['from']), 12)}" if d.get("from") else "")
+    if kind == "split":
+        return f"{actor} split a message off" + (f" into #{clean_line(str(d['into']), 12)}" if d.get("into") else "")
+    mail = mail_event_words(kind, actor, d)
+    if mail is not None:
+        return mail
+    if kind.endswith("_received"):
+        what = kind.removesuffix("_received").replace("_", " ")
+        return f"{what} received: {clean_line(str(d.get('subject') or ''), 80)}"
+    return _fallback(kind, actor, d)
+
+
+def _fallback(kind: str, actor: str, d: Mapping[str, Any]) -> str:
+    """An event kind added after this module: its name and details as words ("ann merged (into 12)")."""
+    def value(v: object) -> str:
+        if isinstance(v, (list, tuple)):
+            return names(value(x) for x in v)
+        if isinstance(v, dict):
+            return ", ".join(f"{clean_line(str(k), 20)} {value(x)}" for k, x in v.items())
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        return clean_line(str(v), 40)
+
+    rest = "; ".join(f"{clean_line(str(k), 20).replace('_', ' ')} {value(v)}" for k, v in sorted(d.items())
+                     if v not in ("", None, [], {}))
+    return f"{actor}: {kind.replace('_', ' ')}" + (f" ({rest})" if rest else "")
+
+
+MAIL_PURPOSES = {"reply": "the reply", "receipt": "the receipt", "details": "the details request"}
+MAIL_WORDS = {
+    "queued": "{noun} to {to} was queued",
+    "sent": "{noun} went out ({reply})",
+    "delayed": "{noun} is delayed: {error}; retrying",
+    "failed": "{noun} FAILED: {error}; not resent",
+    "unknown": "{noun} was cut short: it may or may not have gone out; not resent",
+    "resent": "{actor} sent {noun} again",
+    "skipped": "{noun} was not sent: {reason}",
+}
+
+
+def mail_event_words(kind: str, actor: str, d: Mapping[str, Any]) -> str | None:
+    """The desk's own mail in the history: "ann replied to carl@x (cc dora@x)", "the reply went out
+    (250 ok)", "the reply FAILED: 550 ...; not resent". None for any other event."""
+    if kind == "note_added":
+        return f"{actor} added an internal note"
+    purpose, _, what = kind.rpartition("_")
+    if purpose not in MAIL_PURPOSES or what not in MAIL_WORDS:
+        return None
+
+    def field(key: str, n: int) -> str:  # text from mail and servers
+        return clean_line(str(d.get(key) or ""), n)
+
+    to = field("to", 60)
+    if (purpose, what) == ("reply", "queued"):
+        cc = f" (cc {', '.join(clean_line(str(a), 40) for a in d['cc'])})" if d.get("cc") else ""
+        tpl = f" with the template {field('template', 40)}" if d.get("template") else ""
+        return f"{actor} replied to {to}{cc}{tpl}"
+    return MAIL_WORDS[what].format(noun=MAIL_PURPOSES[purpose], to=to, actor=actor, reply=field("reply", 60),
+                                   error=field("error", 100), reason=field("reason", 80))
+
+
+def _cancelled(d: Mapping[str, Any]) -> str:
+    n = d.get("cancelled_pages") or 0
+    return f"; {plural(n, 'unsent page')} cancelled" if n else ""
+
+
+PAGE_STATES = {"pending": "waiting to go out", "sending": "going out now", "sent": "delivered",
+               "failed": "failed", "expired": "cut short: it may or may not have arrived",
+               "cancelled": "cancelled (no longer needed)"}
+
+
+def page_words(a: Mapping[str, Any]) -> str:
+    """One outbox row: "stand-down to cy: waiting to go out", "escalation page to ann: delivered",
+    "arrival page to bob: failed after 3 tries (timeout)"."""
+    state, tries = str(a["state"]), a.get("attempts") or 0
+    said = PAGE_STATES.get(state, clean_line(state, 40))
+    if state == "failed":
+        said = f"failed after {plural(tries, 'try', 'tries')}" if tries else "failed"
+        if a.get("next_attempt_at") and a.get("next_attempt_at") != NEVER:
+            said = f"{said}, will try again"
+    elif state == "pending" and tries:
+        said = f"waiting to try again ({plural(tries, 'try', 'tries')} so far)"
+    what = f"{page_noun(a.get('step'))} to {clean_line(str(a.get('target') or '?'), 20)}: {said}"
+    if a.get("last_error") and state not in ("sent", "cancelled"):
+        what += f" ({clean_line(str(a['last_error']), 80)})"
+    return what
+
+
+def callme_words(t: Mapping[str, Any]) -> str:
+    """How a call-me-only ticket is marked in lists: the customer asked for a call and gave no details."""
+    return "call-me only: no details yet" if t.get("needs_details") else ""
+
+
+def flags_words(t: Mapping[str, Any]) -> list[str]:
+    """A ticket's flags for `tickets` and `show`, in words."""
+    out = []
+    if t.get("breached"):
+        out.append("BREACHED")
+    if t.get("panic_mode"):
+        out.append("panic mode")
+    if t.get("needs_details"):
+        out.append(callme_words(t))
+    if t.get("quarantined"):
+        out.append("quarantined")
+    return out
