@@ -93,8 +93,8 @@ REGISTRY: tuple[Key, ...] = (
     Key("quit", "q", "app.quit", "Quit", (APP,), show=False),
     Key("palette", "ctrl+p", "app.command_palette", "Command palette", (APP,), display="^p",
         bind=False, palette=False),
-    # Dialogs: the list widgets handle Enter themselves; the rest is bound on the dialog.
-    Key("dialog.ok", "enter", "", "Choose / confirm", (M,), display="⏎", bind=False, palette=False),
+    # Dialogs: lists, fields and buttons handle Enter themselves; from anywhere else (a checkbox) it submits.
+    Key("dialog.ok", "enter", "submit", "Choose / confirm", (M,), display="⏎", show=False, palette=False),
     Key("dialog.down", "j,down", "list_down", "Next choice", (M,), display="j/↓", show=False, palette=False),
     Key("dialog.up", "k,up", "list_up", "Previous choice", (M,), display="k/↑", show=False, palette=False),
     Key("dialog.cancel", "escape", "cancel", "Cancel", (M,), display="esc", palette=False),
