@@ -138,7 +138,14 @@ class ConsoleApp(App[None]):
         self.role = person.role if person else None
         self._beats, self._outbox = self.data.health_inputs()
 
+    @property
+    def remap(self) -> dict[str, str]:
+        """The desk's [console.keys]: binding id -> keys (checked when the config loaded)."""
+        return dict(self.cfg.console.keys)
+
     def on_mount(self) -> None:
+        if self.cfg.console.keys:
+            self.set_keymap(self.remap)  # Textual's keymap API: every screen's binding with that id moves
         self.ensure_loaded()
         if self.page_sink is not None:
             self.page_sink.attach(lambda title, body, to: self.call_later(self._page_arrived, title, body, to))
