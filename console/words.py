@@ -118,12 +118,9 @@ def event_words(e: Mapping[str, Any]) -> str:
         return f"{actor} sent a page again" + (f" to {clean_line(str(d['target']), 20)}" if d.get("target") else "")
     if kind == "thread_refused":
         return f"not joined to an earlier ticket: {clean_line(str(d.get('reason') or ''), 80)}"
-    if kind == "merged":
-        return f"{actor} merged it into #{clean_line(str(d.get('into') or d.get('target') or '?'), 12)}"
-    if kind == "unmerged":
-        return f"{actor} undid the merge" + (f" from #{clean_line(str(d['from']), 12)}" if d.get("from") else "")
-    if kind == "split":
-        return f"{actor} split a message off" + (f" into #{clean_line(str(d['into']), 12)}" if d.get("into") else "")
+    shaped = shaping_event_words(kind, actor, d)
+    if shaped is not None:
+        return shaped
     mail = mail_event_words(kind, actor, d)
     if mail is not None:
         return mail
@@ -147,6 +144,32 @@ def _fallback(kind: str, actor: str, d: Mapping[str, Any]) -> str:
     rest = "; ".join(f"{clean_line(str(k), 20).replace('_', ' ')} {value(v)}" for k, v in sorted(d.items())
                      if v not in ("", None, [], {}))
     return f"{actor}: {kind.replace('_', ' ')}" + (f" ({rest})" if rest else "")
+
+
+def shaping_event_words(kind: str, actor: str, d: Mapping[str, Any]) -> str | None:
+    """Merges and splits in the history (issue 25 items 1 and 2): "ann merged #7, #9 into this ticket",
+    "ann split message 41 off into #12". None for any other event."""
+    def ids(v: object) -> str:
+        if isinstance(v, (list, tuple)):
+            return ", ".join(f"#{clean_line(str(i), 12)}" for i in v)
+        return f"#{clean_line(str(v), 12)}"
+
+    if kind == "merged":
+        return f"{actor} merged {ids(d.get('tickets') or [])} into this ticket"
+    if kind == "merged_into":
+        n = d.get("messages", 0)
+        moved = f"{plural(n, 'message')} moved there" if isinstance(n, int) else "its messages moved there"
+        return f"{actor} merged it into {ids(d.get('target'))} ({moved})" + _cancelled(d)
+    if kind == "unmerged":
+        return f"{actor} unmerged it from {ids(d.get('target'))}: its own mail, history and clock again"
+    if kind == "unmerged_from":
+        return f"{actor} unmerged {ids(d.get('ticket'))}: its mail went back to it"
+    if kind == "split_to":
+        return f"{actor} split message {clean_line(str(d.get('message')), 12)} off into {ids(d.get('ticket'))}"
+    if kind == "split_from":
+        return (f"{actor} split it from {ids(d.get('ticket'))} (message {clean_line(str(d.get('message')), 12)}), "
+                f"Class {clean_line(str(d.get('cls')), 4)}: {clean_line(str(d.get('reason') or ''), 80)}")
+    return None
 
 
 MAIL_PURPOSES = {"reply": "the reply", "receipt": "the receipt", "details": "the details request"}

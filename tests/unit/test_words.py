@@ -50,7 +50,7 @@ def test_events_are_sentences(event, said):
 def test_unknown_kinds_still_read_as_sentences():
     said = w.event_words(ev("weird_new_thing", "dee", into=12, tickets=[3, 4], ok=True, empty=""))
     assert said == "dee: weird new thing (into 12; ok yes; tickets 3 and 4)"
-    for e in (ev("merged", into=12), ev("unmerged"), ev("split", into=9), ev("x", a={"b": [1]})):
+    for e in (ev("merged", tickets=[7, 9]), ev("unmerged"), ev("split_to", ticket=9), ev("x", a={"b": [1]})):
         text = w.event_words(e)
         assert "{" not in text and "[" not in text and "'" not in text
     assert w.event_words({"kind": "odd", "actor": "ann", "detail": None}) == "ann: odd"
@@ -79,3 +79,15 @@ def test_flags_in_words():
     assert w.flags_words({"needs_details": 1}) == ["call-me only: no details yet"]
     assert w.flags_words({"breached": True, "panic_mode": 1}) == ["BREACHED", "panic mode"]
     assert w.flags_words({}) == []
+
+
+def test_merges_and_splits_in_words():
+    assert w.event_words(ev("merged", tickets=[7, 9], changed=["class"])) == "ann merged #7, #9 into this ticket"
+    assert w.event_words(ev("merged_into", target=3, messages=2, cancelled_pages=1)) == \
+        "ann merged it into #3 (2 messages moved there); 1 unsent page cancelled"
+    assert w.event_words(ev("unmerged", target=3, messages=2)) == \
+        "ann unmerged it from #3: its own mail, history and clock again"
+    assert w.event_words(ev("unmerged_from", ticket=7, messages=2)) == "ann unmerged #7: its mail went back to it"
+    assert w.event_words(ev("split_to", ticket=12, message=41, messages=1)) == "ann split message 41 off into #12"
+    assert w.event_words(ev("split_from", ticket=4, message=41, cls="II", reason="marked urgent")) == \
+        "ann split it from #4 (message 41), Class II: marked urgent"
