@@ -245,6 +245,7 @@ class ConsoleApp(App[None]):
     def _apply(self, ch: Changes) -> None:
         if not self._alive():
             return
+        outbox_moved = ch.outbox != self._outbox  # a page sent or failed changes the counts, not the tickets
         self._beats, self._outbox = ch.beats, ch.outbox
         reload = set(ch.details)
         if ch:
@@ -270,7 +271,7 @@ class ConsoleApp(App[None]):
                 screen.reload()
         self._announce_pages(ch.alerts)
         self.replies.announce_mail(ch.mail_failures)
-        if ch.alerts and self.dashboard.query_one("#pages").has_class("-shown"):
+        if (ch.alerts or outbox_moved) and self.dashboard.query_one("#pages").has_class("-shown"):
             self.load_pages()
         self._assess(self.clock.now())
         self._news_done()

@@ -170,3 +170,22 @@ async def test_call_me_tickets_are_marked_in_words_in_the_list(make_app, seeded,
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert "call-me only: Please call me" in screen_text(app)
+
+
+async def test_the_pages_panel_follows_a_page_being_sent(make_app, seeded):
+    """A page that goes from waiting to delivered (no new page row) reaches the open pages panel too."""
+    from textual.widgets import Static
+
+    path, ids = seeded
+    app = make_app("ann")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        await settle(pilot)
+        panel = app.dashboard.query_one("#pages", Static)
+        assert f"#{ids[0]} arrival page to ann: waiting to go out" in str(panel.content)
+        other = store.open_db(path)
+        with store.write(other):
+            for row in outbox.claim_due(other, NOW, send_deadline=NOW, claimed_by="test", max_attempts=5):
+                outbox.finish(other, row["id"], NOW, ok=True)
+        other.conn.close()
+        assert await _until(pilot, lambda: f"#{ids[0]} arrival page to ann: delivered" in str(panel.content))
