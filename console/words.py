@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from console.safe_text import clean_line
+from store.times import parse_iso
 
 NEVER = "9999-12-31T23:59:59Z"  # store.outbox.NEVER: a failed page that is not tried again
 
@@ -57,6 +58,8 @@ def page_noun(step: object) -> str:
 
 
 VIA_WORDS = {"page link": "from a page link", "email reply": "by answering an email page"}
+# What made first contact, when it was not a person pressing acknowledge (the report branch records it).
+CONTACT_WORDS = {"reply": ": first contact by a reply", "details": ": the call-me mail answered by a details request"}
 
 
 def event_words(e: Mapping[str, Any]) -> str:
@@ -87,8 +90,13 @@ def event_words(e: Mapping[str, Any]) -> str:
     if kind == "acknowledged":
         via = d.get("via")
         how = f" {VIA_WORDS.get(str(via), 'by ' + clean_line(str(via), 40))}" if via else ""
+        what = CONTACT_WORDS.get(str(d.get("contact")), "")
         extra = " (after the deadline)" if d.get("breached") else ""
-        return f"acknowledged by {actor}{how}{extra}" + _cancelled(d)
+        return f"acknowledged by {actor}{how}{what}{extra}" + _cancelled(d)
+    if kind == "clock_started":
+        due = parse_iso(d.get("due_at")) if isinstance(d.get("due_at"), str) else None
+        return (f"the customer answered the details request: a Class {clean_line(str(d.get('cls', '?')), 4)} "
+                "first-contact clock started" + (f", due {due:%Y-%m-%d %H:%M} UTC" if due else ""))
     if kind == "taken":
         return f"{actor} took it" + (f" (was {clean_line(d['previous'], 20)})" if d.get("previous") else "")
     if kind == "assigned":
@@ -103,7 +111,8 @@ def event_words(e: Mapping[str, Any]) -> str:
                 f"Class {clean_line(str(d.get('to')), 4)}{why}{panic}")
     if kind == "resolved":
         note = f": {clean_line(str(d['note']), 80)}" if d.get("note") else ""
-        return f"{actor} resolved it{note}" + _cancelled(d)
+        none = " without contact" if d.get("contact") == "none" else ""
+        return f"{actor} resolved it{none}{note}" + _cancelled(d)
     if kind == "reopened":
         by = f" by mail from {clean_line(str(d['by']), 60)}" if d.get("by") else ""
         return f"{actor} reopened it" + by if actor != "intake" else f"reopened{by}"
@@ -172,7 +181,8 @@ def shaping_event_words(kind: str, actor: str, d: Mapping[str, Any]) -> str | No
     return None
 
 
-MAIL_PURPOSES = {"reply": "the reply", "receipt": "the receipt", "details": "the details request"}
+MAIL_PURPOSES = {"reply": "the reply", "receipt": "the receipt", "details": "the details request",
+                 "digest": "the weekly SLA digest"}
 MAIL_WORDS = {
     "queued": "{noun} to {to} was queued",
     "sent": "{noun} went out ({reply})",

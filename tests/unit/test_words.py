@@ -91,3 +91,13 @@ def test_merges_and_splits_in_words():
     assert w.event_words(ev("split_to", ticket=12, message=41, messages=1)) == "ann split message 41 off into #12"
     assert w.event_words(ev("split_from", ticket=4, message=41, cls="II", reason="marked urgent")) == \
         "ann split it from #4 (message 41), Class II: marked urgent"
+
+
+def test_first_contact_in_words():
+    assert w.event_words(ev("acknowledged", "bob", contact="details", cancelled_pages=0)) == \
+        "acknowledged by bob: the call-me mail answered by a details request"
+    assert w.event_words(ev("acknowledged", "ann", contact="reply")) == "acknowledged by ann: first contact by a reply"
+    assert w.event_words(ev("resolved", contact="none")) == "ann resolved it without contact"
+    assert w.event_words(ev("clock_started", "intake", cls="I", due_at="2026-01-08T17:00:00Z")) == \
+        "the customer answered the details request: a Class I first-contact clock started, due 2026-01-08 17:00 UTC"
+    assert w.event_words(ev("digest_sent", "mail", reply="250 ok")) == "the weekly SLA digest went out (250 ok)"
