@@ -116,6 +116,10 @@ def event_words(e: Mapping[str, Any]) -> str:
     if kind == "reopened":
         by = f" by mail from {clean_line(str(d['by']), 60)}" if d.get("by") else ""
         return f"{actor} reopened it" + by if actor != "intake" else f"reopened{by}"
+    if kind == "imported":
+        return ("filed from the mailbox's history at its first sync: "
+                + ("already overdue, not paged (the supervisors got a summary)" if d.get("overdue")
+                   else "not paged on arrival; its later steps page as usual"))
     if kind == "page_reply_received":
         # A staff member's answer to an email page: it acknowledged, or it is kept as their message.
         person, by = clean_line(str(d.get("person") or "?"), 20), clean_line(str(d.get("by") or "no address"), 60)
@@ -191,6 +195,7 @@ MAIL_WORDS = {
     "unknown": "{noun} was cut short: it may or may not have gone out; not resent",
     "resent": "{actor} sent {noun} again",
     "skipped": "{noun} was not sent: {reason}",
+    "withheld": "{noun} was WITHHELD: {reason}",  # a cap, a sender not authenticated (issue 20)
 }
 
 
@@ -210,7 +215,8 @@ def mail_event_words(kind: str, actor: str, d: Mapping[str, Any]) -> str | None:
     if (purpose, what) == ("reply", "queued"):
         cc = f" (cc {', '.join(clean_line(str(a), 40) for a in d['cc'])})" if d.get("cc") else ""
         tpl = f" with the template {field('template', 40)}" if d.get("template") else ""
-        return f"{actor} replied to {to}{cc}{tpl}"
+        left = f"; Cc left off: {'; '.join(clean_line(str(x), 80) for x in d['left_off'])}" if d.get("left_off") else ""
+        return f"{actor} replied to {to}{cc}{tpl}{left}"
     return MAIL_WORDS[what].format(noun=MAIL_PURPOSES[purpose], to=to, actor=actor, reply=field("reply", 60),
                                    error=field("error", 100), reason=field("reason", 80))
 
@@ -250,6 +256,8 @@ def callme_words(t: Mapping[str, Any]) -> str:
 def flags_words(t: Mapping[str, Any]) -> list[str]:
     """A ticket's flags for `tickets` and `show`, in words."""
     out = []
+    if t.get("merged_into"):  # issue 25 item 1: its mail and clock went to the target
+        out.append(f"merged into #{clean_line(str(t['merged_into']), 12)}")
     if t.get("breached"):
         out.append("BREACHED")
     if t.get("panic_mode"):

@@ -68,7 +68,8 @@ def _print_ticket(cfg: Config, t: dict) -> None:
           f"due {common.local(cfg, t['due_at'])} ({common.left(t['seconds_left'])})")
     print(f"Subject:   {msgs[0]['subject'] if msgs else ''}")
     print(f"Requester: {t['requester']}   Assignee: {t['assignee'] or '-'}")
-    flags = [f for f in flags_words(t) if f != "BREACHED"]  # the first line says BREACHED already
+    # The first line says BREACHED already, and a merge has a line of its own.
+    flags = [f for f in flags_words(t) if f != "BREACHED" and not f.startswith("merged into")]
     if flags:
         print("Flags:     " + ", ".join(flags))
     for m in msgs:

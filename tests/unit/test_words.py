@@ -101,3 +101,16 @@ def test_first_contact_in_words():
     assert w.event_words(ev("clock_started", "intake", cls="I", due_at="2026-01-08T17:00:00Z")) == \
         "the customer answered the details request: a Class I first-contact clock started, due 2026-01-08 17:00 UTC"
     assert w.event_words(ev("digest_sent", "mail", reply="250 ok")) == "the weekly SLA digest went out (250 ok)"
+
+
+def test_words_from_the_other_branches_of_this_round():
+    assert w.event_words(ev("imported", "intake", overdue=True)) == (
+        "filed from the mailbox's history at its first sync: already overdue, not paged (the supervisors got a "
+        "summary)")
+    assert w.event_words(ev("receipt_withheld", "intake", cause="authentication",
+                            reason="sender not authenticated: dmarc=fail at mx.desk.example")) == \
+        "the receipt was WITHHELD: sender not authenticated: dmarc=fail at mx.desk.example"
+    assert w.event_words(ev("reply_queued", to="carl@x.example", cc=["dora@x.example"],
+                            left_off=["a b@x.example: cannot be written safely"])) == \
+        "ann replied to carl@x.example (cc dora@x.example); Cc left off: a b@x.example: cannot be written safely"
+    assert w.flags_words({"merged_into": 4, "breached": True}) == ["merged into #4", "BREACHED"]
