@@ -237,8 +237,15 @@ def _clashes(remap: Mapping[str, str], where: str) -> None:
 def key_label(k: Key, remap: Mapping[str, str] | None = None) -> str:
     """How help and the palette write a key: its registry label, or the remapped keys."""
     if remap and k.id in remap:
-        return "/".join(SHOWN.get(x, x) for x in remap[k.id].split(","))
+        return "/".join(_shown(x) for x in remap[k.id].split(","))
     return k.label
+
+
+def _shown(key: str) -> str:
+    """As the footer writes it: "?" for question_mark, "^r" for ctrl+r."""
+    if key.startswith("ctrl+") and key.count("+") == 1:
+        return "^" + SHOWN.get(key[5:], key[5:])
+    return SHOWN.get(key, key)
 
 
 SHOWN = {"question_mark": "?", "number_sign": "#", "slash": "/", "enter": "⏎", "escape": "esc"}

@@ -177,3 +177,29 @@ async def test_a_remapped_key_works_and_the_old_one_does_not(seeded, clock, db):
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)
         assert "A          Acknowledge" in text and "f1         Help" in text
+
+
+async def test_dialog_hints_name_the_remapped_keys(seeded, clock):
+    import copy
+
+    from console.config import from_dict
+    from console.ui.app import ConsoleApp
+    from tests.ui.conftest import CFG
+
+    data = copy.deepcopy(CFG)
+    data["console"] = {"keys": {"dialog": {"down": "ctrl+n", "up": "ctrl+k", "cancel": "ctrl+g"},
+                                "confirm": {"yes": "Y"}}}
+    path, ids = seeded
+    app = ConsoleApp(path, from_dict(data), "ann", clock, live=False)
+    async with app.run_test(size=SMALL) as pilot:
+        select(app, ids[0])
+        await pilot.press("f")
+        await settle(pilot)
+        assert isinstance(app.screen, FilterDialog)
+        assert "⏎ apply   ^n/^k move   ^g cancel" in screen_text(app)
+        await pilot.press("ctrl+n", "enter")
+        await settle(pilot)
+        assert not isinstance(app.screen, Dialog)
+        app.push_screen(_confirm(app))
+        await settle(pilot)
+        assert "Y yes   n/esc no" in screen_text(app)

@@ -46,7 +46,31 @@ class Dialog(ModalScreen):
     HINT = "⏎ choose   j/k move   esc cancel"
 
     def hint(self) -> Static:
-        return Static(self.HINT, classes="dialog-help")
+        return Static(self.hint_text(), classes="dialog-help")
+
+    def hint_text(self) -> str:
+        """HINT with the keys as the desk remapped them ([console.keys]): "⏎", "esc", "j/k", "y", "n/esc"."""
+        remap: dict[str, str] = getattr(self.app, "remap", {}) or {}
+        text = self.HINT
+        if not remap:
+            return text
+        registry = {k.id: k for k in keys.REGISTRY}
+
+        def shown(bid: str) -> str:
+            return keys.key_label(registry[bid], remap)
+
+        if "dialog.down" in remap or "dialog.up" in remap:
+            text = text.replace("j/k", f"{shown('dialog.down').split('/')[0]}/{shown('dialog.up').split('/')[0]}")
+        tokens = ((("confirm.yes", "y"), ("confirm.no", "n/esc")) if self.KEY_CONTEXT == keys.CONFIRM
+                  else (("dialog.ok", "⏎"), ("dialog.cancel", "esc")))
+        for bid, token in tokens:  # each token opens the hint or follows a three-space gap
+            if bid not in remap:
+                continue
+            if text.startswith(f"{token} "):
+                text = f"{shown(bid)} " + text[len(token) + 1:]
+            else:
+                text = text.replace(f"   {token} ", f"   {shown(bid)} ", 1)
+        return text
 
     def on_mount(self) -> None:
         self._fit()
