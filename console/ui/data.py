@@ -8,7 +8,9 @@ change check. Writes do not happen here: actions run in thread workers through `
 Change detection: `PRAGMA data_version` changes when another connection commits. Only then are the
 tickets that may have changed read (store.console_reads.changed_ticket_rows) and diffed against the
 cache by value, with any new pages and the heartbeat rows, and any mail of the desk's that failed (5xx)
-or was cut short since the last look (store.outgoing.failures_since), for the console's toasts.
+or was cut short since the last look (store.outgoing.failures_since), for the console's toasts. Tickets
+open in a detail screen are watched: their history and pages are compared by key at the same check, so
+a page the poller sends (which changes no ticket row) reaches the open detail without `R`.
 """
 from __future__ import annotations
 
