@@ -185,6 +185,8 @@ class ReplicateConfig:
 @dataclass(frozen=True)
 class ConsoleConfig:
     operator: str | None = _key(None)
+    # [console.keys]: binding id -> keys, checked against the console's keys (console.keymap) when loaded.
+    keys: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -679,6 +681,18 @@ TABLES: tuple[tuple[str, type, bool], ...] = (
 )
 
 
+def _console(data: dict, base: Path | None) -> ConsoleConfig:
+    from console import keymap
+
+    t = _table(data, "console")
+    out = _read(ConsoleConfig, t, "console.", base, extra_known=("keys",))
+    try:
+        remap = keymap.check(_table(t, "keys", "console."))
+    except keymap.KeymapError as exc:
+        raise ConfigError(str(exc)) from None
+    return ConsoleConfig(**out, keys=tuple(remap.items()))
+
+
 def from_dict(data: dict, *, path: Path | None = None, check_urls: bool = False) -> Config:
     _reject_unknown(data, ["timezone", "store", *(name for name, _, _ in TABLES)], "")
     base = path.parent if path is not None else None
@@ -700,7 +714,7 @@ def from_dict(data: dict, *, path: Path | None = None, check_urls: bool = False)
     cfg = Config(
         path=path, timezone=tz, store_path=store_path, imap=imap, routing=routing, sla=_sla(data, tz),
         staff=staff, oncall=_oncall(data, staff), alerts=_alerts(data),
-        console=ConsoleConfig(**_read(ConsoleConfig, _table(data, "console"), "console.", base)),
+        console=_console(data, base),
         smtp=_smtp(data, base, imap),
         replies=RepliesConfig(**_read(RepliesConfig, _table(data, "replies"), "replies.", base)),
         replicate=_replicate(data),

@@ -197,6 +197,7 @@ class Service:
         self.ready = False
         self._pinging = True
         self._next_ping = 0.0
+        self.stopped_by: str | None = None  # "SIGTERM" or "SIGINT" (Ctrl-C): the stop line says what was left
 
     # --- control, from signal handlers or tests --------------------------------------------------
 
@@ -212,7 +213,8 @@ class Service:
         if signum == signal.SIGHUP:
             self.request_reload()
         else:
-            log.info("signal %d: stopping", signum)
+            self.stopped_by = signal.Signals(signum).name
+            log.debug("signal %d: stopping", signum)  # one line is logged once stopped: what was left
             self.request_stop()
 
     # --- the loop ---------------------------------------------------------------------------------
@@ -361,3 +363,41 @@ class Service:
         if self.scheduler:
             self.scheduler.drain(5)
             self.scheduler.close()
+        if self.stopped_by is not None:
+            log.info("stopped by %s: %s", self.stopped_by, self.left_over())
+
+    def left_over(self) -> str:
+        """What a stop left for the next start, in words: pages and mail still to send, and intake's
+        unfinished work (a batch whose thread had not finished is not committed: SQLite rolls it back, and
+        its mail is fetched again; a backlog's later batches wait in the mailbox)."""
+        from console import status
+        from store import open_db
+
+        said = []
+        try:
+            db = open_db(self.cfg.store_path, migrate=False)
+            try:
+                _, counts = status.health_inputs(db, self.clock.now())
+            finally:
+                db.conn.close()
+            pages = counts.get("pending", 0) + counts.get("sending", 0) + counts.get("retrying", 0)
+            mail = counts.get("mail_pending", 0)
+            left = [f"{n} {noun}{'s' if n != 1 else ''}" for n, noun in ((pages, "page"), (mail, "outgoing mail")) if n]
+            said.append(f"{' and '.join(left)} still to send (at the next start)" if left
+                        else "no pages or mail waiting")
+        except Exception as exc:  # noqa: BLE001 - the stop line must be written whatever the database says
+            said.append(f"could not read the outbox ({type(exc).__name__})")
+        intake = next((c for c in self.components if c.name == "intake"), None)
+        if intake is not None and intake.thread.is_alive():
+            said.append("intake was mid-batch: that batch is rolled back and fetched again at the next start")
+        waiting = self.intake.status.get("waiting") if self.intake is not None else None
+        if waiting:
+            said.append(f"{waiting} message{'s' if waiting != 1 else ''} not yet filed stay in the mailbox")
+        late = [c.name for c in self.components if c.name != "intake" and c.thread.is_alive()]
+        sender = getattr(self.mail, "thread", None)  # delivery.start() gives the sender its thread
+        if isinstance(sender, threading.Thread) and sender.is_alive():
+            late.append("the mail sender")
+        if late:
+            said.append(f"{' and '.join(late)} cut short (a send under way is checked, not repeated, at the next "
+                        "start)")
+        return "; ".join(said)

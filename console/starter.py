@@ -65,6 +65,8 @@ OPTIONAL = frozenset({"replicate"})
 
 # After a table's keys (rules that tie keys together, or sub-tables the reader checks by hand).
 OUTROS = {
+    "console": "# [console.keys]                       # remap keys by binding id (a key does one thing per screen)\n"
+               "# acknowledge = \"a\"\n# refresh = \"R,f5\"",
     "sla": "# [sla.business_hours.I]              # off by default: the policy's clocks run around the clock\n"
            "# days = \"mon-fri\"\n# hours = \"09:00-17:00\"\n# holidays = [\"2026-12-25\"]",
 }

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING
 
@@ -16,6 +15,7 @@ if TYPE_CHECKING:
 def tickets(args: argparse.Namespace) -> int:
     from console.safe_text import clean_line
     from console.views import ticket_public
+    from console.words import flags_words
     from store import tickets as store_tickets
 
     cfg = common.setup(args)
@@ -30,12 +30,10 @@ def tickets(args: argparse.Namespace) -> int:
         return 0
     print(f"{'ID':>5}  {'CLASS':5} {'STATUS':12} {'DUE':16} {'LEFT':>8}  {'ASSIGNEE':10} {'REQUESTER':24} SUBJECT")
     for t in rows:
-        flags = ("!" if t["breached"] else "") + ("?" if t["needs_details"] else "") + ("P" if t["panic_mode"] else "")
-        if t.get("merged_into"):
-            flags = f"merged into #{t['merged_into']}" + (" " + flags if flags else "")
+        flags = ", ".join(flags_words(t))
         print(f"{t['id']:>5}  {t['class']:5} {t['status']:12} {common.local(cfg, t['due_at']):16} "
               f"{common.left(t['seconds_left']):>8}  {(t['assignee'] or '-')[:10]:10} "
-              f"{clean_line(t['requester'], 24):24} {flags + ' ' if flags else ''}{clean_line(t['subject'], 60)}")
+              f"{clean_line(t['requester'], 24):24} {f'({flags}) ' if flags else ''}{clean_line(t['subject'], 60)}")
     return 0
 
 
@@ -65,6 +63,7 @@ def show(args: argparse.Namespace) -> int:
 
 def _print_ticket(cfg: Config, t: dict) -> None:
     from console.cli.replies import print_delivery
+    from console.words import event_words, flags_words, page_words, plural
 
     msgs = t["messages"]
     print(f"#{t['id']}  Class {t['class']}  {t['status']}  {'BREACHED ' if t['breached'] else ''}"
@@ -78,22 +77,26 @@ def _print_ticket(cfg: Config, t: dict) -> None:
     shaped += [f"split into #{i}" for i in t.get("split_into", [])]
     if shaped:
         print("Shaped:    " + "; ".join(shaped))
-    flags = [f for f in ("needs_details", "panic_mode", "quarantined") if t[f]]
+    # The first line says BREACHED already, and a merge has a line of its own.
+    flags = [f for f in flags_words(t) if f != "BREACHED" and not f.startswith("merged into")]
     if flags:
         print("Flags:     " + ", ".join(flags))
     for m in msgs:
-        print(f"\n--- message {m['id']}: {m['kind']} from {m['from_name']} <{m['from_addr']}> "
+        who = f"{m['from_name']} <{m['from_addr']}>" if m["from_name"] else m["from_addr"]
+        print(f"\n--- message {m['id']}: {m['kind']} from {who} "
               f"at {common.local(cfg, m['received_at'])}")
         if m["defects"]:
             print("    defects: " + "; ".join(map(str, m["defects"]))[:300])
+        if m.get("attachments"):
+            print(f"    {plural(len(m['attachments']), 'attachment')}")
         print(m["body_text"][:4000])
     print("\nHistory:")
     for e in t["events"]:
-        print(f"  {common.local(cfg, e['at'])}  {e['actor']:10} {e['kind']}  {json.dumps(e['detail'])[:120]}")
+        print(f"  {common.local(cfg, e['at'])}  {event_words(e)}")
     if t["alerts"]:
         print("\nPages:")
         for a in t["alerts"]:
-            print(f"  {a['id']:>5} {a['state']:9} {a['step']:10} -> {a['target']}")
+            print(f"  {common.local(cfg, a.get('sent_at') or a['due_at'])}  {page_words(a)}  (page {a['id']})")
     print_delivery(msgs, lambda at: common.local(cfg, at))
 
 

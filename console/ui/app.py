@@ -142,7 +142,14 @@ class ConsoleApp(App[None]):
         # Is the database still the file we opened? A deleted or replaced one is said once, loudly.
         self._file_watch = FileWatch(self.db_path)
 
+    @property
+    def remap(self) -> dict[str, str]:
+        """The desk's [console.keys]: binding id -> keys (checked when the config loaded)."""
+        return dict(self.cfg.console.keys)
+
     def on_mount(self) -> None:
+        if self.cfg.console.keys:
+            self.set_keymap(self.remap)  # Textual's keymap API: every screen's binding with that id moves
         self.ensure_loaded()
         if self.page_sink is not None:
             self.page_sink.attach(lambda title, body, to: self.call_later(self._page_arrived, title, body, to))
@@ -243,13 +250,16 @@ class ConsoleApp(App[None]):
     def _apply(self, ch: Changes) -> None:
         if not self._alive():
             return
+        outbox_moved = ch.outbox != self._outbox  # a page sent or failed changes the counts, not the tickets
         self._beats, self._outbox = ch.beats, ch.outbox
+        reload = set(ch.details)
         if ch:
             self._counts = None
             for tid in ch.removed:
                 self.tickets.pop(tid, None)
                 self.marked.discard(tid)
             for tid, r in ch.upserts.items():
+                self._customer_news(self.tickets.get(tid), r)
                 self.tickets[tid] = prep(r)
                 self.resolved.pop(tid, None)
             if self.dashboard.view.resolved and (ch.removed or ch.upserts):
@@ -260,19 +270,34 @@ class ConsoleApp(App[None]):
                 if t and t["class"] == "III" and t["status"] == "new":
                     self.announce("New Class III ticket", f"#{tid} {t['_subject'][:80]} from {t['_requester']}",
                                   "error", bell=True)
-            for screen in self.screen_stack:
-                if isinstance(screen, DetailScreen) and (screen.ticket_id in ch.upserts
-                                                         or screen.ticket_id in ch.removed):
-                    screen.reload()
+            reload |= set(ch.upserts) | ch.removed
+        for screen in self.screen_stack:
+            if isinstance(screen, DetailScreen) and screen.ticket_id in reload:
+                screen.reload()
         self._announce_pages(ch.alerts)
         self.replies.announce_mail(ch.mail_failures)
-        if ch.alerts and self.dashboard.query_one("#pages").has_class("-shown"):
+        if (ch.alerts or outbox_moved) and self.dashboard.query_one("#pages").has_class("-shown"):
             self.load_pages()
         self._assess(self.clock.now())
         self._news_done()
         self.update_status()
 
     # -- news: toasts and the bell -----------------------------------------------------------------------
+    def mine(self, t: ListedTicket) -> bool:
+        """The operator's ticket: assigned to them, or acknowledged by them and assigned to nobody."""
+        return t.get("assignee") == self.operator or (t.get("assignee") is None
+                                                      and t.get("acknowledged_by") == self.operator)
+
+    def _customer_news(self, before: ShownTicket | None, now: ListedTicket) -> None:
+        """The customer wrote again on the operator's own ticket: say so (the list only shows a mark)."""
+        if before is None or not now.get("customer_wrote") or not self.mine(now):
+            return
+        if now.get("message_count", 0) <= before.get("message_count", 0) and before.get("customer_wrote"):
+            return
+        t = prep(now)
+        self.announce(f"#{t['id']}: the customer wrote again", f"{t['_subject'][:80]} from {t['_requester']}",
+                      "warning", bell=True)
+
     def announce(self, title: str, message: str, severity: Severity = "information", bell: bool = False) -> None:
         """A toast, gathered with others raised at about the same time (and all those of start-up) into
         one, so that they never pile up over the list."""

@@ -8,7 +8,9 @@ change check. Writes do not happen here: actions run in thread workers through `
 Change detection: `PRAGMA data_version` changes when another connection commits. Only then are the
 tickets that may have changed read (store.console_reads.changed_ticket_rows) and diffed against the
 cache by value, with any new pages and the heartbeat rows, and any mail of the desk's that failed (5xx)
-or was cut short since the last look (store.outgoing.failures_since), for the console's toasts.
+or was cut short since the last look (store.outgoing.failures_since), for the console's toasts. Tickets
+open in a detail screen are watched: their history and pages are compared by key at the same check, so
+a page the poller sends (which changes no ticket row) reaches the open detail without `R`.
 """
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ class Changes:
     beats: list[dict[str, Any]] = field(default_factory=list)
     outbox: dict[str, int] = field(default_factory=dict)
     mail_failures: list[dict[str, Any]] = field(default_factory=list)  # mail_outbox rows, failed or expired
+    details: set[int] = field(default_factory=set)  # watched tickets whose history or pages changed
 
     def __bool__(self) -> bool:
         return bool(self.upserts or self.removed)
@@ -81,6 +84,17 @@ class TicketData:
         self.closed = False
         self._mail_since = clock.now()
         self._mail_seen: dict[tuple[int, str], datetime] = {}
+        # Tickets open in a detail screen: their history and pages are compared at each change check, by
+        # key, so a page the poller sends (no change to the ticket row) reaches the open detail too.
+        self._watched: dict[int, tuple | None] = {}
+
+    def watch(self, ticket_id: int) -> None:
+        with self._lock:
+            self._watched.setdefault(ticket_id, None)
+
+    def unwatch(self, ticket_id: int) -> None:
+        with self._lock:
+            self._watched.pop(ticket_id, None)
 
     def close(self) -> None:
         with self._lock:
@@ -126,6 +140,11 @@ class TicketData:
             ch = Changes(alerts=alerts, beats=beats, outbox=counts, mail_failures=self._new_failures(failures))
             if alerts:
                 self.marks["alert"] = max(self.marks["alert"], alerts[-1]["id"])
+            for tid, before_stamp in list(self._watched.items()):
+                stamp = self._stamp(tid)
+                if stamp != before_stamp:
+                    self._watched[tid] = stamp
+                    ch.details.add(tid)  # the first look too: the detail may have been read before this commit
             for r in rows:
                 tid = r["id"]
                 if tid > old["ticket"]:
@@ -139,6 +158,13 @@ class TicketData:
                     self.cache[tid] = r
                     ch.upserts[tid] = r
             return ch
+
+    def _stamp(self, ticket_id: int) -> tuple:
+        """What the detail's history and pages sections show of a ticket, as a key to compare."""
+        events = audit.events_for(self._db, ticket_id)
+        pages = outbox.list_alerts(self._db, ticket_id=ticket_id)
+        return (len(events), events[-1]["id"] if events else 0,
+                tuple((a["id"], a["state"], a.get("attempts"), a.get("last_error")) for a in pages))
 
     def _new_failures(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each failure once: rows are read again within SLACK of the last one seen."""

@@ -10,7 +10,6 @@ ticket that needs no details, `S` without a failed mail) through Textual's `chec
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Protocol, runtime_checkable
 
@@ -18,111 +17,10 @@ from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
-APP = "app"
-DASHBOARD = "dashboard"
-DETAIL = "detail"
-DIALOG = "dialog"
-COMPOSER = "composer"
-REVIEW = "review"
-CONFIRM = "confirm"
-CONTEXT_TITLES = {APP: "Everywhere", DASHBOARD: "Ticket list", DETAIL: "Ticket detail", DIALOG: "Dialogs",
-                  COMPOSER: "Writing a reply or note", REVIEW: "Before it is sent", CONFIRM: "Questions"}
-
-
-@dataclass(frozen=True)
-class Key:
-    id: str
-    keys: str                    # Textual key names, comma separated ("j,down")
-    action: str                  # action on the screen (or app) that owns the context
-    description: str
-    contexts: tuple[str, ...]
-    display: str | None = None   # how the key is written in help and footer
-    show: bool = True            # shown in the footer
-    palette: bool = True         # offered in the command palette
-    bind: bool = True            # False: documented only (the key is bound elsewhere, e.g. by a widget)
-    priority: bool = False
-
-    @property
-    def label(self) -> str:
-        return self.display or self.keys.replace(",", "/")
-
-
-D, T, M = DASHBOARD, DETAIL, DIALOG
-W, V, Q = COMPOSER, REVIEW, CONFIRM
-REGISTRY: tuple[Key, ...] = (
-    # Open and Help come first, so that the footer shows them even at 80 columns.
-    Key("open", "enter", "open_detail", "Open", (D,), display="⏎"),
-    Key("close", "escape", "close", "Back", (T,), display="esc"),
-    Key("help", "question_mark", "app.help", "Help", (D, T), display="?"),
-    Key("reply", "r", "reply", "Reply", (D, T)),
-    Key("note", "n", "note", "Note", (D, T)),
-    # Shown only on a ticket that needs details (a call-me-only mail): the policy's canned request.
-    Key("details", "d", "details", "Ask for details", (D, T)),
-    Key("template", "T", "template_reply", "Reply with a template", (D, T), show=False),
-    # Shown only on a ticket with a failed or cut-short mail.
-    Key("resend", "S", "resend", "Send a failed mail again", (T,)),
-    Key("ack", "a", "ack", "Acknowledge", (D, T)),
-    Key("take", "t", "take", "Take", (D, T)),
-    Key("assign", "o", "assign", "Assign", (D, T)),
-    Key("reclassify", "c", "reclassify", "Reclassify", (D, T)),
-    Key("resolve", "x", "resolve", "Resolve", (D, T)),
-    Key("reopen", "u", "reopen", "Reopen", (D, T), show=False),
-    # Shaping tickets (console/ui/shaping.py): merge shows while tickets are marked, unmerge on a merged one.
-    Key("merge", "M", "merge", "Merge marked into this one", (D,)),
-    Key("unmerge", "U", "unmerge", "Unmerge", (D, T)),
-    Key("split", "b", "split", "Split a message off", (T,), show=False),
-    Key("search", "slash", "search", "Search", (D,), display="/"),
-    Key("goto", "number_sign", "app.goto", "Go to ticket #N", (D, T), display="#"),
-    Key("filter", "f", "filter", "Filter", (D,)),
-    Key("resolved", "v", "toggle_resolved", "Resolved / open tickets", (D,)),
-    Key("pages", "p", "pages", "Pages sent", (D,)),
-    Key("sort", "s", "sort", "Sort", (D,), show=False),
-    Key("more", "m", "more", "The next part of a long message", (T,)),
-    Key("save", "w", "save_attachment", "Save an attachment to a file", (T,)),
-    Key("down", "j,down", "cursor_down", "Next ticket", (D,), display="j/↓", show=False),
-    Key("up", "k,up", "cursor_up", "Previous ticket", (D,), display="k/↑", show=False),
-    Key("top", "g,home", "cursor_top", "First ticket", (D,), display="g/home", show=False),
-    Key("bottom", "G,end", "cursor_bottom", "Last ticket", (D,), display="G/end", show=False),
-    Key("scroll_down", "j,down", "scroll_down", "Scroll down", (T,), display="j/↓", show=False),
-    Key("scroll_up", "k,up", "scroll_up", "Scroll up", (T,), display="k/↑", show=False),
-    Key("scroll_top", "g,home", "scroll_top", "Top", (T,), display="g/home", show=False),
-    Key("scroll_bottom", "G,end", "scroll_bottom", "Bottom", (T,), display="G/end", show=False),
-    Key("class3", "3", "class_filter('III')", "Only Class III", (D,), show=False),
-    Key("class2", "2", "class_filter('II')", "Only Class II", (D,), show=False),
-    Key("class1", "1", "class_filter('I')", "Only Class I", (D,), show=False),
-    Key("clear_filter", "0", "class_filter('')", "Clear filters and search", (D,), show=False),
-    Key("mark", "space", "mark", "Mark (bulk reassign, merge)", (D,), display="space", show=False),
-    Key("unmark", "escape", "unmark", "Clear marks and search", (D,), display="esc", show=False),
-    Key("refresh", "R", "refresh", "Refresh now", (D, T), show=False),
-    Key("quit", "q", "app.quit", "Quit", (APP,), show=False),
-    Key("palette", "ctrl+p", "app.command_palette", "Command palette", (APP,), display="^p",
-        bind=False, palette=False),
-    # Dialogs: the list widgets handle Enter themselves; the rest is bound on the dialog.
-    Key("dialog.ok", "enter", "", "Choose / confirm", (M,), display="⏎", bind=False, palette=False),
-    Key("dialog.down", "j,down", "list_down", "Next choice", (M,), display="j/↓", show=False, palette=False),
-    Key("dialog.up", "k,up", "list_up", "Previous choice", (M,), display="k/↑", show=False, palette=False),
-    Key("dialog.cancel", "escape", "cancel", "Cancel", (M,), display="esc", palette=False),
-    # The built-in composer (where $EDITOR cannot run, as in a browser). Keys a browser keeps for
-    # itself (ctrl+t, ctrl+w, ctrl+n) are avoided: this composer is the one the browser gets.
-    Key("composer.review", "ctrl+s", "review", "Review and send", (W,), display="^s", priority=True),
-    Key("composer.template", "ctrl+o", "template", "Use a template", (W,), display="^o", priority=True),
-    Key("composer.discard", "escape", "discard", "Discard", (W,), display="esc"),
-    Key("composer.undo", "ctrl+z", "", "Undo", (W,), display="^z", bind=False, palette=False),
-    # Reviewing what will be sent (every reply and note passes here).
-    Key("review.send", "y", "send", "Send", (V,)),  # a reply; a note has the next one
-    Key("review.add", "y", "add", "Add the note", (V,)),
-    Key("review.edit", "e", "edit", "Edit", (V,)),
-    Key("review.discard", "escape", "discard", "Discard", (V,), display="esc"),
-    Key("review.down", "j,down", "scroll_down", "Scroll down", (V,), display="j/↓", show=False, palette=False),
-    Key("review.up", "k,up", "scroll_up", "Scroll up", (V,), display="k/↑", show=False, palette=False),
-    # A yes/no question (discard a draft, send a mail again).
-    Key("confirm.yes", "y", "yes", "Yes", (Q,), palette=False),
-    Key("confirm.no", "n,escape", "no", "No", (Q,), display="n/esc", palette=False),
-)
-
-
-def for_context(context: str) -> list[Key]:
-    return [k for k in REGISTRY if context in k.contexts]
+# The registry itself is plain data (console/keymap.py), so that the config can check `[console.keys]`
+# against it without Textual; this module makes it Textual bindings, help entries and palette commands.
+from console.keymap import (APP, COMPOSER, CONFIRM, CONTEXT_TITLES, DASHBOARD, DETAIL, DIALOG,  # noqa: E402,F401
+                            REGISTRY, REVIEW, Key, for_context, key_label)
 
 
 def bindings(context: str) -> list[BindingType]:
@@ -162,6 +60,9 @@ class KeyCommands(Provider):
                 out.append(k)
         return out
 
+    def _label(self, k: Key) -> str:
+        return key_label(k, getattr(self.app, "remap", None))
+
     def _runner(self, k: Key) -> Callable[[], object]:
         target = self.app if k.action.startswith("app.") else self.screen
         action = k.action.removeprefix("app.")
@@ -169,7 +70,7 @@ class KeyCommands(Provider):
 
     async def discover(self) -> Hits:
         for k in self._entries():
-            yield DiscoveryHit(f"{k.description}  ({k.label})", self._runner(k), help=f"key {k.label}")
+            yield DiscoveryHit(f"{k.description}  ({self._label(k)})", self._runner(k), help=f"key {self._label(k)}")
 
     async def search(self, query: str) -> Hits:
         number = query.strip().lstrip("#")
@@ -181,7 +82,7 @@ class KeyCommands(Provider):
                       partial(app.open_ticket, tid), help="jump to the ticket")
         matcher = self.matcher(query)
         for k in self._entries():
-            text = f"{k.description}  ({k.label})"
+            text = f"{k.description}  ({self._label(k)})"
             score = matcher.match(text)
             if score > 0:
-                yield Hit(score, matcher.highlight(text), self._runner(k), help=f"key {k.label}")
+                yield Hit(score, matcher.highlight(text), self._runner(k), help=f"key {self._label(k)}")

@@ -96,11 +96,11 @@ async def test_history_in_words_and_pages_with_their_result(make_app, seeded, db
     async with app.run_test(size=SIZE) as pilot:
         await _open(pilot, first)
         history = _text(app, "#detail-audit")
-        assert "paged ann, bob (arrival)" in history and "ticket opened as Class III" in history
+        assert "paged ann and bob (on arrival)" in history and "ticket opened as Class III" in history
         assert "{" not in history  # words, not JSON
         pages = _text(app, "#detail-pages")
-        assert "arrival to ann: sent" in pages and "arrival to bob: sent" in pages
-        assert "10:00:00 sent" in pages  # the time it went, in the desk's zone
+        assert "arrival page to ann: delivered" in pages and "arrival page to bob: delivered" in pages
+        assert "05 Jan 10:00:00  arrival page to ann: delivered" in pages  # the time it went, in the desk's zone
         assert "last try 10:00:00: json://127.0.0.1/ann success" in pages
 
 
@@ -200,6 +200,6 @@ async def test_a_staff_answer_to_a_page_that_is_not_an_ack_shows_as_their_messag
         assert "reply to bob's page (not an acknowledgement)" in thread and EMAILS["bob"] in thread
         assert text in thread
         history = _text(app, "#detail-audit")
-        assert f"bob's page answered by mail from {EMAILS['bob']}" in history
+        assert f"bob answered the email page from {EMAILS['bob']}" in history
         assert 'its first line is not "ack"' in history
         assert "Acked" not in _text(app, "#detail-info")

@@ -302,10 +302,10 @@ async def test_help_and_palette_come_from_the_registry(make_app):
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
         ids = {b.id for b in app.dashboard._bindings.key_to_bindings.get("a", [])}
-        assert ids == {"ack"}
+        assert ids == {"acknowledge"}
         provider = keys.KeyCommands(app.dashboard)
         hits = [h async for h in provider.discover()]
         texts = [str(h.display) for h in hits]
         assert any("Acknowledge" in t for t in texts) and any("Quit" in t for t in texts)
         shown = {b.id for (_, b, enabled, _) in app.screen.active_bindings.values() if b.show}
-        assert {"ack", "take", "assign", "reclassify", "resolve", "help"} <= shown
+        assert {"acknowledge", "take", "assign", "reclassify", "resolve", "help"} <= shown

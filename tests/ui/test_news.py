@@ -110,13 +110,14 @@ async def test_the_pages_panel_in_live_mode(make_app, seeded):
         panel = app.dashboard.query_one("#pages", Static)
         assert panel.has_class("-shown")
         text = str(panel.content)
-        assert f"#{ids[0]} arrival to ann: pending" in text and f"#{ids[0]} arrival to bob: pending" in text
+        assert f"#{ids[0]} arrival page to ann: waiting to go out" in text
+        assert f"#{ids[0]} arrival page to bob: waiting to go out" in text
         other = store.open_db(seeded[0])
         with store.write(other):
             _page(other, ids[1], "breach", "cy")
         other.conn.close()
         await pilot.pause(1.0)
         await settle(pilot)
-        assert f"#{ids[1]} breach to cy: pending" in str(panel.content)  # it follows the outbox
+        assert f"#{ids[1]} breach page to cy: waiting to go out" in str(panel.content)  # it follows the outbox
         await pilot.press("p")
         assert not panel.has_class("-shown")

@@ -62,11 +62,11 @@ def test_deadline_note_for_a_reclassification():
 def test_history_in_words():
     ev = lambda kind, actor="ann", **d: {"kind": kind, "actor": actor, "detail": d}  # noqa: E731
     assert f.event_words(ev("alert_due", "poller", step="arrival", targets=["bob", "cy"])) == \
-        "paged bob, cy (arrival)"
-    assert f.event_words(ev("alert_due", "poller", step="escalate", targets=["ann", "bob"])).startswith(
-        "escalated to the whole team")
+        "paged bob and cy (on arrival)"
+    assert f.event_words(ev("alert_due", "poller", step="escalate", targets=["ann", "bob"])) == \
+        "paged ann and bob (escalation to the team)"
     assert f.event_words(ev("alert_due", "poller", step="repeat-2", targets=["ann"])) == \
-        "still breached: paged ann again"
+        "paged ann again (still not acknowledged)"
     assert f.event_words(ev("assigned", assignee="dee", previous="bob")) == "ann assigned it to dee (was bob)"
     assert f.event_words(ev("reclassified", previous="III", to="I", reason="not urgent", panic=True)) == \
         "ann moved it from Class III to Class I: not urgent, panic mode recorded"
@@ -74,7 +74,7 @@ def test_history_in_words():
         "ann resolved it: done; 2 unsent pages cancelled"
     assert "{" not in f.event_words(ev("something_new", x=1))  # never JSON
     # issue 19: stand-downs, a first sync's history, answers to email pages
-    assert f.event_words(ev("stand_down_due", targets=["bob", "cy"])) == "ann told bob, cy to stand down"
+    assert f.event_words(ev("stand_down_due", targets=["bob", "cy"])) == "told bob and cy to stand down (after ann's change)"
     assert f.event_words(ev("imported", "intake", overdue=True)) == (
         "filed from the mailbox's history at its first sync: already overdue, not paged (the supervisors got a "
         "summary)")

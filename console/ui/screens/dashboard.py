@@ -59,10 +59,14 @@ def ticket_level(t: ShownTicket, now: datetime, warn_fraction: float) -> tuple[i
     return secs, fmt.level(secs, fmt.target_seconds(t["_received"], t["_due"]), warn_fraction)
 
 
+CALL_ME = "call-me only: "  # a ticket whose mail asks for a call and says nothing else (the policy's rule)
+
+
 def row_view(t: ShownTicket, now: datetime, warn_fraction: float, marked: bool) -> RowView:
     secs, lvl = ticket_level(t, now, warn_fraction)
     info = fmt.class_info(t["class"])
-    return RowView(info.css, info.badge, t["id"], fmt.left_cell(secs, lvl), lvl, t["_subject"], t["_requester"],
+    subject = f"{CALL_ME}{t['_subject']}" if t.get("needs_details") else t["_subject"]
+    return RowView(info.css, info.badge, t["id"], fmt.left_cell(secs, lvl), lvl, subject, t["_requester"],
                    t["_assignee"], fmt.status_word(t), marked, bool(t.get("customer_wrote")))
 
 

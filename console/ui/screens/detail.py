@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from console.safe_text import clean_block, clean_line
+from console.words import plural
 from console.ui import format as fmt
 from console.ui import keys
 from console.ui import styles as st
@@ -56,7 +57,7 @@ def flag_list(d: Detail) -> list[str]:
     if t["panic_mode"]:
         flags.append("PANIC MODE")
     if t["needs_details"]:
-        flags.append("NEEDS DETAILS (call-me only)")
+        flags.append("CALL-ME ONLY: NO DETAILS YET")
     if t["quarantined"]:
         flags.append("QUARANTINED")
     if any(m["unparseable"] for m in d.messages):
@@ -138,11 +139,11 @@ def thread_text(d: Detail, tz: tzinfo) -> Content:
         parts += _message_head(m, d, tz)
         tags = [k for k in ("unparseable", "oversize") if m[k]]
         if m["defects"]:
-            tags.append(f"{len(m['defects'])} defects")
+            tags.append(plural(len(m["defects"]), "defect"))
         if m["attachments"]:
-            tags.append(f"{len(m['attachments'])} attachments")
+            tags.append(plural(len(m["attachments"]), "attachment"))
         if tags:
-            parts.append(st.bold("  [" + ", ".join(tags) + "]"))
+            parts.append(st.bold("  (" + ", ".join(tags) + ")"))
         parts.append("\n\n")
         parts.append(clean_block(m["body_text"]) or "(no text)")
         if m["body_length"] > len(m["body_text"]):
@@ -197,9 +198,9 @@ def pages_text(d: Detail, tz: tzinfo) -> Content:
     if not d.alerts:
         parts.append(st.muted("none\n"))
     for a in sorted(d.alerts, key=lambda a: a["id"]):
-        sent = a.get("sent_at")
-        when = fmt.local_time(parse_iso(sent or a["due_at"]), tz, "%d %b %H:%M:%S")
-        parts.append(st.muted(f"{when} {'sent' if sent else 'due '}  "))
+        # The time it went out; a page not sent yet shows when it came due.
+        when = fmt.local_time(parse_iso(a.get("sent_at") or a["due_at"]), tz, "%d %b %H:%M:%S")
+        parts.append(st.muted(f"{when}  " if a.get("sent_at") else f"{when}  due, "))
         style = {"sent": "$success", "failed": "bold $error", "expired": "bold $error",
                  "cancelled": "$text-muted"}.get(a["state"], "")
         parts.append(Content.styled(fmt.page_words(a), style))
@@ -236,6 +237,9 @@ class DetailScreen(Screen[None]):
         self.ticket: ShownTicket | None = None
         self.refs: list[FileRef] = []
         self.start = 0  # the part of long bodies shown (`m` moves on by PREVIEW_CHARS)
+        self._loading = False  # a read is under way (a reload asked meanwhile sets _again)
+        self._again = False
+        self._shown: Rendered | None = None
 
     @property
     def loaded(self) -> bool:
@@ -253,6 +257,7 @@ class DetailScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.app.reads.watch(self.ticket_id)  # history and pages refresh as the outbox changes them
         known = self.app.tickets.get(self.ticket_id) or self.app.resolved.get(self.ticket_id)
         if known is not None:
             self.ticket = known
@@ -261,24 +266,43 @@ class DetailScreen(Screen[None]):
         self.app.update_status()  # paint the status line now, not at the next tick
         self.query_one("#detail-body").focus()
 
+    def on_unmount(self) -> None:
+        data = self.app.data
+        if data is not None and not any(isinstance(s, DetailScreen) and s is not self and s.ticket_id == self.ticket_id
+                                        for s in self.app.screen_stack):
+            data.unwatch(self.ticket_id)
+
     def reload(self) -> None:
+        """Read the ticket again; loads never overlap: one asked for during a load runs after it."""
+        if self._loading:
+            self._again = True
+            return
+        self._loading, self._again = True, False
         self._load(self.start)
 
-    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
+    def _loaded(self) -> None:
+        self._loading = False
+        if self._again and self.is_attached:
+            self.reload()
+
+    @work(thread=True, group="detail", exit_on_error=False)
     def _load(self, start: int) -> None:
         from store.errors import KNOWN_ERRORS
 
         app = self.app
         try:
-            d = app.reads.detail(self.ticket_id, PREVIEW_CHARS, start)
-        except KNOWN_ERRORS as exc:
-            app.call_from_thread(self._failed, str(exc))
-            return
-        tz = app.cfg.timezone
-        t = app.prep(d.ticket)
-        r = Rendered(t, info_text(d, tz), thread_text(d, tz), files_text(d), audit_text(d, tz), pages_text(d, tz),
-                     file_refs(d))
-        app.call_from_thread(self._show, d, r)
+            try:
+                d = app.reads.detail(self.ticket_id, PREVIEW_CHARS, start)
+            except KNOWN_ERRORS as exc:
+                app.call_from_thread(self._failed, str(exc))
+                return
+            tz = app.cfg.timezone
+            t = app.prep(d.ticket)
+            r = Rendered(t, info_text(d, tz), thread_text(d, tz), files_text(d), audit_text(d, tz),
+                         pages_text(d, tz), file_refs(d))
+            app.call_from_thread(self._show, d, r)
+        finally:
+            app.call_from_thread(self._loaded)
 
     def _failed(self, why: str) -> None:
         self.app.notify(why, severity="error", markup=False)
@@ -292,11 +316,13 @@ class DetailScreen(Screen[None]):
             return
         self.detail, self.ticket, self.refs = d, r.ticket, r.refs
         self.query_one("#detail-head", Static).update(head_text(r.ticket, self.app))
-        self.query_one("#detail-info", Static).update(r.info)
-        self.query_one("#detail-thread", Static).update(r.thread)
-        self.query_one("#detail-files", Static).update(r.files)
-        self.query_one("#detail-audit", Static).update(r.audit)
-        self.query_one("#detail-pages", Static).update(r.pages)
+        before = self._shown
+        for key in ("info", "thread", "files", "audit", "pages"):  # only the sections that changed are redrawn
+            new: Content = getattr(r, key)
+            old = getattr(before, key) if before is not None else None
+            if old is None or old.plain != new.plain or old.spans != new.spans:
+                self.query_one(f"#detail-{key}", Static).update(new)
+        self._shown = r
         self.set_class(True, f"class-{r.ticket['class']}")
         self.refresh_bindings()  # d and S show only when they apply to this ticket
         self.app.detail_painted()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -29,13 +30,67 @@ if TYPE_CHECKING:
     from console.alerts.oncall import OnCall
 
 
+SHORT_SCREEN = 32  # rows: on a shorter terminal (80x24) fields and buttons are drawn one line high
+SHORT_LIST = 7     # and lists show this many choices at a time
+
+
+class Toggle(Checkbox, inherit_bindings=False):
+    """A checkbox that space toggles; Enter is left to the dialog, which submits (as its hint says)."""
+
+    BINDINGS = [Binding("space", "toggle_button", "Toggle", show=False)]
+
+
 class Dialog(ModalScreen):
     KEY_CONTEXT = keys.DIALOG
     BINDINGS = keys.bindings(keys.DIALOG)
     HINT = "⏎ choose   j/k move   esc cancel"
 
     def hint(self) -> Static:
-        return Static(self.HINT, classes="dialog-help")
+        return Static(self.hint_text(), classes="dialog-help")
+
+    def hint_text(self) -> str:
+        """HINT with the keys as the desk remapped them ([console.keys]): "⏎", "esc", "j/k", "y", "n/esc"."""
+        remap: dict[str, str] = getattr(self.app, "remap", {}) or {}
+        text = self.HINT
+        if not remap:
+            return text
+        registry = {k.id: k for k in keys.REGISTRY}
+
+        def shown(bid: str) -> str:
+            return keys.key_label(registry[bid], remap)
+
+        if "dialog.down" in remap or "dialog.up" in remap:
+            text = text.replace("j/k", f"{shown('dialog.down').split('/')[0]}/{shown('dialog.up').split('/')[0]}")
+        tokens = ((("confirm.yes", "y"), ("confirm.no", "n/esc")) if self.KEY_CONTEXT == keys.CONFIRM
+                  else (("dialog.ok", "⏎"), ("dialog.cancel", "esc")))
+        for bid, token in tokens:  # each token opens the hint or follows a three-space gap
+            if bid not in remap:
+                continue
+            if text.startswith(f"{token} "):
+                text = f"{shown(bid)} " + text[len(token) + 1:]
+            else:
+                text = text.replace(f"   {token} ", f"   {shown(bid)} ", 1)
+        return text
+
+    def on_mount(self) -> None:
+        self._fit()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """Every dialog fits 80x24 with its buttons and hint: on a short terminal its fields, lists and
+        buttons lose their borders (Textual's compact style)."""
+        short = self.app.size.height < SHORT_SCREEN
+        for w in self.query("Input, Button, Checkbox, OptionList"):
+            if isinstance(w, (Input, Button, Checkbox, OptionList)):
+                w.compact = short
+            if isinstance(w, OptionList):  # a long list scrolls within fewer rows
+                w.styles.max_height = SHORT_LIST if short else None
+        self.set_class(short, "-short")
+
+    def action_submit(self) -> None:
+        """Enter where no field takes it (a checkbox, say): what the dialog's own ⏎ does."""
 
     def _list(self) -> OptionList | None:
         lists = self.query(OptionList)
@@ -102,6 +157,9 @@ class FilterPicker(Dialog):
         self.query_one(f"#{self.EMPTY_ID}", Static).update(Content(said))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_submit()
+
+    def action_submit(self) -> None:
         ol = self.query_one(OptionList)
         if ol.highlighted is not None:
             self.dismiss(ol.get_option_at_index(ol.highlighted).id)
@@ -273,7 +331,7 @@ class ReclassifyDialog(Dialog):
             yield Static("", id="deadline", classes="dialog-note")
             yield Input(placeholder="reason (recorded in the audit log)", id="reason")
             if self.allow_panic:
-                yield Checkbox(panic_label(False), id="panic")
+                yield Toggle(panic_label(False), id="panic")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Reclassify", variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")
@@ -320,6 +378,9 @@ class ReclassifyDialog(Dialog):
         else:
             self.dismiss(None)
 
+    def action_submit(self) -> None:
+        self._submit()
+
     def _submit(self) -> None:
         cls = self._chosen()
         if cls is None:
@@ -352,6 +413,9 @@ class ResolveDialog(Dialog):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip())
+
+    def action_submit(self) -> None:
+        self.dismiss(self.query_one(Input).value.strip())
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(self.query_one(Input).value.strip() if event.button.id == "ok" else None)
@@ -387,6 +451,11 @@ class FilterDialog(Dialog):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
 
+    def action_submit(self) -> None:
+        ol = self.query_one(OptionList)
+        if ol.highlighted is not None:
+            self.dismiss(ol.get_option_at_index(ol.highlighted).id)
+
 
 class GotoDialog(Dialog):
     """Ask for a ticket number. Returns it or None."""
@@ -405,7 +474,10 @@ class GotoDialog(Dialog):
         self.query_one(Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        text = event.value.strip().lstrip("#")
+        self.action_submit()
+
+    def action_submit(self) -> None:
+        text = self.query_one(Input).value.strip().lstrip("#")
         if not text.isdigit():
             self.query_one("#goto-error", Static).update("a ticket number, such as 42")
             return
@@ -448,9 +520,14 @@ class SaveDialog(Dialog):
         self.query_one("#path", Input).value = self.default_path(event.option_index)  # option i has id str(i)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.query_one("#path", Input).focus()
+        self.action_submit()  # Enter submits from any field: the file name shown is the one used
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        ol = self.query_one(OptionList)
-        if event.value.strip() and ol.highlighted is not None:
-            self.dismiss(SaveChoice(ol.highlighted, event.value.strip()))
+        self.action_submit()
+
+    def action_submit(self) -> None:
+        ol, path = self.query_one(OptionList), self.query_one("#path", Input).value.strip()
+        if not path:
+            self.query_one("#path", Input).focus()
+        elif ol.highlighted is not None:
+            self.dismiss(SaveChoice(ol.highlighted, path))

@@ -15,7 +15,7 @@ from console.ui import keys
 from console.ui import styles as st
 
 
-def _keys_table(contexts: tuple[str, ...]) -> Table:
+def _keys_table(contexts: tuple[str, ...], remap: dict[str, str] | None = None) -> Table:
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column("key", style="bold", width=9)
     table.add_column("what")
@@ -27,18 +27,18 @@ def _keys_table(contexts: tuple[str, ...]) -> Table:
         for k in keys.for_context(ctx):
             if k.id not in seen:
                 seen.add(k.id)
-                table.add_row(k.label, k.description)
+                table.add_row(keys.key_label(k, remap), k.description)
     return table
 
 
-def help_table() -> Table:
+def help_table(remap: dict[str, str] | None = None) -> Table:
     """Every registry entry: the ticket list and writing on the left; the detail, dialogs and everywhere on
     the right."""
     grid = Table.grid(expand=True, padding=(0, 3))
     grid.add_column(ratio=1)
     grid.add_column(ratio=1)
-    grid.add_row(_keys_table((keys.DASHBOARD, keys.COMPOSER, keys.REVIEW)),
-                 _keys_table((keys.DETAIL, keys.DIALOG, keys.CONFIRM, keys.APP)))
+    grid.add_row(_keys_table((keys.DASHBOARD, keys.COMPOSER, keys.REVIEW), remap),
+                 _keys_table((keys.DETAIL, keys.DIALOG, keys.CONFIRM, keys.APP), remap))
     return grid
 
 
@@ -62,7 +62,7 @@ class HelpScreen(ModalScreen):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help", classes="dialog"):
             yield Static(st.bold("Keys"), classes="dialog-title")
-            yield Static(help_table())
+            yield Static(help_table(getattr(self.app, "remap", None)))  # [console.keys] as the desk set them
             yield Static(legend(), id="legend")
             yield Static("esc close   ctrl+p command palette", classes="dialog-help")
         yield Footer()
