@@ -34,6 +34,9 @@ Ticket = TypedDict("Ticket", {
     "created_at": str,
     "updated_at": str,
     "last_message_at": str | None,
+    "first_contact": str | None,   # "reply" | "ack" | "details" | "none"; None while no clock has stopped
+    "clock_from": str | None,      # when the running first-contact clock started; None: at arrival
+    "clock_no": int,               # 1, or 2 once the customer answered a details request
 })
 
 

@@ -315,3 +315,30 @@ def m402_mail_outbox(db):
 def m403_mail_retry_since(db):
     # A person's resend of a failed mail gets its own give_up_after, counted from the resend.
     db.execute("ALTER TABLE mail_outbox ADD COLUMN retry_since TEXT")
+
+
+# --- report (issue 24): m2401-m2449 ---------------------------------------------------------------
+
+@migrations()
+def m2401_first_contact(db):
+    # What the first contact was: 'reply' (a mail), 'ack' (contact another way: a call, a chat),
+    # 'details' (the call-me mail answered by a details request) or 'none' (resolved without contact).
+    # clock_from/clock_no: when the running first-contact clock started (NULL: at arrival) and which clock
+    # it is (a customer's answer to a details request starts clock 2).
+    db.execute("ALTER TABLE tickets ADD COLUMN first_contact TEXT")
+    db.execute("ALTER TABLE tickets ADD COLUMN clock_from TEXT")
+    db.execute("ALTER TABLE tickets ADD COLUMN clock_no INTEGER NOT NULL DEFAULT 1")
+
+
+@migrations()
+def m2402_report_indexes(db):
+    # The SLA report reads a period's arrivals and the clocks started in it without scanning the year.
+    db.execute("CREATE INDEX IF NOT EXISTS tickets_received ON tickets(received_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS events_kind_at ON events(kind, at)")
+
+
+@migrations()
+def m2403_report_digests(db):
+    # One row per weekly digest: the week's key makes it once per week even across restarts.
+    db.execute("CREATE TABLE report_digests (week TEXT PRIMARY KEY, queued_at TEXT NOT NULL, sends TEXT NOT NULL"
+               " DEFAULT '[]')")

@@ -188,7 +188,8 @@ class Replies:
                     t = read_ticket(db, tid)
                     if t["version"] == d.version:
                         break
-                w = Writing("reply", t, d.body, d.body, to=d.to, cc=d.cc, subject=d.subject, template=template)
+                w = Writing("reply", t, d.body, d.body, to=d.to, cc=d.cc, subject=d.subject, template=template,
+                            templates_dir=self.cfg.replies.templates)
                 if template == templates.DETAILS:
                     asked = already_asked(audit.events_for(db, tid), self.cfg.timezone)
                     if asked:

@@ -95,7 +95,7 @@ async def test_the_built_in_composer_quotes_reviews_and_sends_to_the_server(make
         assert isinstance(app.screen, ReviewScreen)
         review = screen_text(app)
         assert "We have added it to the plan." in review
-        assert f"first contact: #{tid} becomes acknowledged by you" in review
+        assert f"first contact (a reply by mail): #{tid} becomes acknowledged by you" in review
         assert sends(db) == []  # nothing is stored before y
         await pilot.press("y")
         await settle(pilot)
@@ -218,7 +218,8 @@ async def test_the_template_pick_list_filters_as_you_type_and_sends_the_pick(mak
         assert isinstance(picker, TemplatePicker)
         ol = picker.query_one(OptionList)
         names = [ol.get_option_at_index(i).id for i in range(ol.option_count)]
-        assert names == ["details", "receipt", "thanks"]  # the shipped two and the desk's own
+        # the shipped five and the desk's own
+        assert names == ["details", "need-more-time", "receipt", "resolved", "thanks", "working-on-it"]
         await pilot.press("j")  # j moves, it does not filter
         assert ol.highlighted == 1
         await pilot.press(*"tha")
