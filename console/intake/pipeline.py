@@ -223,7 +223,7 @@ def _reply(db, cfg, item, a: Analysis, thread: threads.Thread, received, now, so
     if outcome == "reply" and t["needs_details"] and a.sender not in cfg.staff_addresses:
         from console.intake import details_answer
 
-        details_answer.maybe_start_clock(db, cfg, ticket_id, received, now, message=row)
+        details_answer.maybe_start_clock(db, cfg, t["id"], received, now, message=row)
     _source(db, mailbox_key, item, row, now)
     return Filed(outcome, ticket_id, row, item.uid)
 

@@ -17,13 +17,15 @@ from sqlite_utils import Database
 
 from console import policy as pol
 from store import reports as store_reports
+from store.errors import UsageError
+from store.outbox import STANDDOWN
 from store.times import iso, parse_iso
 
 CONTACTED = ("reply", "ack", "details")  # kinds of first contact that count as contact made
 
 
-class PeriodError(ValueError):
-    """A period that cannot be read; the message says why."""
+class PeriodError(UsageError):
+    """A period that cannot be read; the message says why (a usage error: exit 64)."""
 
 
 @dataclass(frozen=True)
@@ -249,9 +251,10 @@ def class_figures(cs: list[Clock], sla: pol.SlaPolicy, as_of: datetime) -> dict[
 def class_iii_figures(cs: list[Clock], pages: list[store_reports.Page], sla: pol.SlaPolicy) -> dict[str, Any]:
     iii = [c for c in cs if c.cls == "III"]
     ids = {c.ticket_id for c in iii}
-    # A page is one step of one ticket, however many people (or a bundle) it reached: counted once.
+    # A page is one step of one ticket, however many people (or a bundle) it reached: counted once. A
+    # stand-down notice asks nothing of anyone and is not a page.
     sent = {(p["ticket_id"], p["step"]) for p in pages
-            if p["ticket_id"] in ids and p["cls"] == "III" and p["state"] == "sent"}
+            if p["ticket_id"] in ids and p["cls"] == "III" and p["state"] == "sent" and p["step"] != STANDDOWN}
     acks = [t.total_seconds() for c in iii if (t := time_to_contact(c, sla)) is not None]
     return {"tickets_in": len(iii), "pages_sent": len(sent), "ack_median_seconds": median(acks),
             "ack_p90_seconds": p90(acks), "reached_team": sum(1 for c in iii if "escalate" in c.reached),
@@ -326,7 +329,8 @@ def _change(now: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
             "median_seconds": diff("median_seconds"), "breached": now["breached"] - before["breached"]}
 
 
-def weekly_compliance(db: Database, weeks: int, now: datetime, tz: ZoneInfo, sla: pol.SlaPolicy) -> list[dict[str, Any]]:
+def weekly_compliance(db: Database, weeks: int, now: datetime, tz: ZoneInfo,
+                      sla: pol.SlaPolicy) -> list[dict[str, Any]]:
     """The console's chart: each of the last `weeks` whole weeks (oldest first) with each class's met %
     and breaches."""
     last = last_week(now, tz)
