@@ -88,7 +88,8 @@ def events_for_tickets(db: Database, ticket_ids: Iterable[int], until: str) -> l
         marks = ",".join("?" * len(chunk))
         rows = db.execute(
             f"SELECT id, ticket_id, at, actor, kind, detail FROM events WHERE ticket_id IN ({marks})"
-            f" AND kind IN ({kinds}) AND at <= ?", [*chunk, *REPORT_EVENT_KINDS, until])
+            # "+kind", "+at": look the events up by ticket (events_ticket), never by scanning a kind's year
+            f" AND +kind IN ({kinds}) AND +at <= ?", [*chunk, *REPORT_EVENT_KINDS, until])
         out += [{"id": r[0], "ticket_id": r[1], "at": r[2], "actor": r[3], "kind": r[4], "detail": json.loads(r[5])}
                 for r in rows]
     out.sort(key=lambda e: e["id"])
@@ -103,7 +104,7 @@ def pages_for_tickets(db: Database, ticket_ids: Iterable[int], until: str) -> li
         marks = ",".join("?" * len(chunk))
         rows = db.execute(
             f"SELECT ticket_id, cls, step, state, created_at FROM alerts WHERE ticket_id IN ({marks})"
-            " AND created_at <= ?", [*chunk, until])
+            " AND +created_at <= ?", [*chunk, until])
         out += [{"ticket_id": r[0], "cls": r[1], "step": r[2], "state": r[3], "created_at": r[4]} for r in rows]
     return out
 

@@ -248,3 +248,17 @@ start = "2026-11-02"
     assert "bob,4,5400.0,1" in capsys.readouterr().out
     assert main(["--config", str(conf), "report", "sla", "--week", "2026-49"]) == 64
     assert "--week must look like 2026-W49" in capsys.readouterr().err
+
+
+def test_business_hours_count_only_working_time(tmp_path, http_receiver):
+    """Class I under mon-fri 09:00-17:00: a mail at Fri 16:00 answered Mon 10:00 took two working hours, and
+    its deadline was 72 working hours, so it is met."""
+    data = config_data(tmp_path, http_receiver, sla={"business_hours": {"I": {"days": "mon-fri",
+                                                                            "hours": "09:00-17:00"}}})
+    h = History(from_dict(data))
+    fri = datetime(2026, 11, 13, 23, 0, tzinfo=UTC)  # Fri 16:00 MST
+    tid = h.arrive(fri)
+    h.reply(tid, "bob", fri + timedelta(days=2, hours=18))  # Mon 10:00 MST
+    r = sla.build(h.db, sla.week_period("2026-W46", h.cfg.timezone), h.cfg.sla, AS_OF)
+    assert (r["classes"]["I"]["met"], r["classes"]["I"]["median_seconds"]) == (1, 7200)
+    h.db.close()
