@@ -144,7 +144,7 @@ def _checks(cmd: AddCommand) -> None:
                    help="put HANDLE on call as primary or secondary (supervisors)")
     s.add_argument("--until", help="end of the override: 'YYYY-MM-DD HH:MM' (desk time zone) or a duration like 8h")
     s.add_argument("--from", dest="start", help="start of the override (default: now)")
-    s = cmd("report", "reports: panic (billing), sla (is the promise kept?)", Lazy("checks", "report"))
+    s = cmd("report", "reports: panic (billing), sla (is the promise kept?)", Lazy("reports", "report"))
     s.add_argument("which", choices=["panic", "sla"])
     s.add_argument("--week", metavar="YYYY-Www", help="sla: that ISO week (default: last week), in the desk's zone")
     s.add_argument("--from", dest="date_from", metavar="DATE", help="sla: first day of the period (with --to)")

@@ -28,6 +28,14 @@ def period_of(args: argparse.Namespace, cfg: Config, now: datetime) -> Period:
     return sla.last_week(now, cfg.timezone)
 
 
+def report(args: argparse.Namespace) -> int:
+    if args.which != "sla":  # the panic report lives with the commands that load the pager's code
+        from console.cli import checks
+
+        return checks.report(args)
+    return sla(args)
+
+
 def sla(args: argparse.Namespace) -> int:
     from console.reports import render, sla as sla_report
 

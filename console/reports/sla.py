@@ -30,9 +30,10 @@ def parse_iso(text: str | None) -> datetime | None:
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text).astimezone(pol.UTC)
+        dt = datetime.fromisoformat(text)
     except ValueError:
         return _parse_iso(text)
+    return dt if dt.tzinfo is pol.UTC else dt.replace(tzinfo=pol.UTC) if dt.tzinfo is None else dt.astimezone(pol.UTC)
 
 
 class PeriodError(UsageError):
@@ -325,10 +326,22 @@ def build(db: Database, period: Period, sla: pol.SlaPolicy, as_of: datetime, *, 
         "change": {cls: _change(classes[cls], prev[cls]) for cls in pol.CLASSES},
     }
     if by == "week":
-        report["weeks"] = [{"week": w.label(), "from": w.start.isoformat(),
-                            "classes": _summary([c for c in cs if w.start_utc <= c.started_at < w.end_utc], sla,
-                                                as_of)} for w in period.weeks()]
+        report["weeks"] = [{"week": w.label(), "from": w.start.isoformat(), "classes": _summary(part, sla, as_of)}
+                           for w, part in _by_week(cs, period)]
     return report
+
+
+def _by_week(cs: list[Clock], period: Period) -> list[tuple[Period, list[Clock]]]:
+    """The clocks of each week of the period (weeks in order)."""
+    weeks = period.weeks()
+    bounds = [(w.start_utc, w.end_utc) for w in weeks]
+    parts: list[list[Clock]] = [[] for _ in weeks]
+    for c in cs:
+        for i, (a, b) in enumerate(bounds):
+            if a <= c.started_at < b:
+                parts[i].append(c)
+                break
+    return list(zip(weeks, parts, strict=True))
 
 
 def _change(now: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
@@ -348,8 +361,7 @@ def weekly_compliance(db: Database, weeks: int, now: datetime, tz: ZoneInfo,
     first = Period(last.start - timedelta(days=7 * (weeks - 1)), last.end, tz)
     cs = clocks(db, first, sla, now)
     out = []
-    for w in first.weeks():
-        part = [c for c in cs if w.start_utc <= c.started_at < w.end_utc]
+    for w, part in _by_week(cs, first):
         out.append({"week": w.label(), "from": w.start.isoformat(), "classes": _summary(part, sla, now),
                     "breaches": {cls: [c.ticket_id for c in part if c.cls == cls and c.breached(now)]
                                  for cls in pol.CLASSES}})

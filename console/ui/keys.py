@@ -25,8 +25,10 @@ DIALOG = "dialog"
 COMPOSER = "composer"
 REVIEW = "review"
 CONFIRM = "confirm"
+REPORT = "report"
 CONTEXT_TITLES = {APP: "Everywhere", DASHBOARD: "Ticket list", DETAIL: "Ticket detail", DIALOG: "Dialogs",
-                  COMPOSER: "Writing a reply or note", REVIEW: "Before it is sent", CONFIRM: "Questions"}
+                  COMPOSER: "Writing a reply or note", REVIEW: "Before it is sent", CONFIRM: "Questions",
+                  REPORT: "The SLA report"}
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ REGISTRY: tuple[Key, ...] = (
     Key("filter", "f", "filter", "Filter", (D,)),
     Key("resolved", "v", "toggle_resolved", "Resolved / open tickets", (D,)),
     Key("pages", "p", "pages", "Pages sent", (D,)),
+    Key("report", "W", "app.sla_report", "SLA report: is the promise kept?", (D,)),
     Key("sort", "s", "sort", "Sort", (D,), show=False),
     Key("more", "m", "more", "The next part of a long message", (T,)),
     Key("save", "w", "save_attachment", "Save an attachment to a file", (T,)),
@@ -111,6 +114,13 @@ REGISTRY: tuple[Key, ...] = (
     Key("review.discard", "escape", "discard", "Discard", (V,), display="esc"),
     Key("review.down", "j,down", "scroll_down", "Scroll down", (V,), display="j/↓", show=False, palette=False),
     Key("review.up", "k,up", "scroll_up", "Scroll up", (V,), display="k/↑", show=False, palette=False),
+    # The SLA report screen: Enter on a class's line lists its breaches (the list widget handles Enter).
+    Key("report.breaches", "enter", "", "The breaches behind the figure", (REPORT,), display="⏎", bind=False,
+        palette=False),
+    Key("report.down", "j,down", "cursor_down", "Next class", (REPORT,), display="j/↓", show=False, palette=False),
+    Key("report.up", "k,up", "cursor_up", "Previous class", (REPORT,), display="k/↑", show=False, palette=False),
+    Key("report.refresh", "R", "refresh", "Read the history again", (REPORT,)),
+    Key("report.close", "escape", "close", "Back", (REPORT,), display="esc"),
     # A yes/no question (discard a draft, send a mail again).
     Key("confirm.yes", "y", "yes", "Yes", (Q,), palette=False),
     Key("confirm.no", "n,escape", "no", "No", (Q,), display="n/esc", palette=False),

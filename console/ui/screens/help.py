@@ -38,7 +38,7 @@ def help_table() -> Table:
     grid.add_column(ratio=1)
     grid.add_column(ratio=1)
     grid.add_row(_keys_table((keys.DASHBOARD, keys.COMPOSER, keys.REVIEW)),
-                 _keys_table((keys.DETAIL, keys.DIALOG, keys.CONFIRM, keys.APP)))
+                 _keys_table((keys.DETAIL, keys.DIALOG, keys.CONFIRM, keys.REPORT, keys.APP)))
     return grid
 
 
