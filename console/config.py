@@ -7,6 +7,7 @@ together sit with the table they belong to (`_sla`, `_staff`, `_server`, `from_d
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import ipaddress
 import os
@@ -153,6 +154,13 @@ class RepliesConfig:
 
 
 @dataclass(frozen=True)
+class ReportsConfig:
+    weekly: str | None = _key(None)  # "mon 08:00": mail the supervisors last week's SLA report then (desk time)
+    weekly_weekday: int = 0  # derived from weekly
+    weekly_time: time = time(8, 0)
+
+
+@dataclass(frozen=True)
 class ConsoleConfig:
     operator: str | None = _key(None)
 
@@ -171,6 +179,7 @@ class Config:
     console: ConsoleConfig
     smtp: SmtpConfig | None = None
     replies: RepliesConfig = RepliesConfig()
+    reports: ReportsConfig = ReportsConfig()
 
     def person(self, handle: str) -> Staff | None:
         return next((s for s in self.staff if s.handle == handle), None)
@@ -562,6 +571,19 @@ def _oncall(d: dict, staff: tuple[Staff, ...]) -> OnCallConfig:
     return OnCallConfig(**v, handoff_weekday=wd, handoff_time=at)
 
 
+def _reports(d: dict, smtp: SmtpConfig | None) -> ReportsConfig:
+    v = _read(ReportsConfig, _table(d, "reports"), "reports.", None)
+    if v.get("weekly") is None:
+        return ReportsConfig(**v)
+    try:
+        wd, at = pol.parse_handoff(v["weekly"])
+    except ValueError as exc:
+        raise ConfigError(f"reports.weekly: {exc}") from None
+    if smtp is None:
+        raise ConfigError("reports.weekly: the digest is mailed: it needs an [smtp] table")
+    return ReportsConfig(**v, weekly_weekday=wd, weekly_time=at)
+
+
 def _alerts(d: dict) -> AlertsConfig:
     v = _read(AlertsConfig, _table(d, "alerts"), "alerts.", None)
     a = AlertsConfig(**v)
@@ -591,7 +613,7 @@ def _check_urls(cfg: Config) -> None:
 TABLES: tuple[tuple[str, type, bool], ...] = (
     ("imap", ImapConfig, False), ("smtp", SmtpConfig, False), ("routing", Routing, False), ("sla", _SlaKeys, False),
     ("staff", Staff, True), ("oncall", OnCallConfig, False), ("alerts", AlertsConfig, False),
-    ("replies", RepliesConfig, False), ("console", ConsoleConfig, False),
+    ("replies", RepliesConfig, False), ("reports", ReportsConfig, False), ("console", ConsoleConfig, False),
 )
 
 
@@ -620,6 +642,7 @@ def from_dict(data: dict, *, path: Path | None = None, check_urls: bool = False)
         smtp=_smtp(data, base, imap),
         replies=RepliesConfig(**_read(RepliesConfig, _table(data, "replies"), "replies.", base)),
     )
+    cfg = dataclasses.replace(cfg, reports=_reports(data, cfg.smtp))
     desk = cfg.desk_addresses
     for i, s in enumerate(staff):
         if s.email in desk:

@@ -54,6 +54,7 @@ INTROS = {
     "alerts": "Pages: retries, the dead-man's switch, and acknowledge links (a page carries a link only when\n"
               "ack_base_url is set; put a reverse proxy in front of ack_listen that passes the path unchanged).",
     "replies": "Automatic mail the desk sends by itself.",
+    "reports": "The weekly SLA report (support-console report sla), mailed to the supervisors.",
     "console": "The console.",
 }
 
@@ -144,6 +145,9 @@ WORDS: dict[str, Words] = {
     "replies.receipt_window": Words("at most one automatic mail per sender in this window"),
     "replies.details_request": Words('send the "we need details" request to call-me-only mail on arrival'),
     "replies.templates": Words("a directory of NAME.txt canned replies, relative to this file", "templates"),
+
+    "reports.weekly": Words("mail the supervisors last week's SLA report then (desk time; needs [smtp])",
+                            "mon 08:00"),
 
     "console.operator": Words("who acts when --as is not given (only without logins)", "ann"),
 }

@@ -137,3 +137,7 @@ def record_digest(db: Database, week: str, queued_at: str, sends: list[int]) -> 
     cur = db.execute("INSERT OR IGNORE INTO report_digests (week, queued_at, sends) VALUES (?, ?, ?)",
                      [week, queued_at, json.dumps(sends)])
     return cur.rowcount == 1
+
+
+def set_digest_sends(db: Database, week: str, sends: list[int]) -> None:
+    db.execute("UPDATE report_digests SET sends = ? WHERE week = ?", [json.dumps(sends), week])

@@ -172,7 +172,8 @@ def event_words(e: Event) -> str:
     return f"{actor} {kind.replace('_', ' ')}" + (f" ({rest})" if rest else "")
 
 
-MAIL_PURPOSES = {"reply": "the reply", "receipt": "the receipt", "details": "the details request"}
+MAIL_PURPOSES = {"reply": "the reply", "receipt": "the receipt", "details": "the details request",
+                 "digest": "the weekly SLA digest"}
 MAIL_WORDS = {
     "queued": "{noun} to {to} was queued",
     "sent": "{noun} went out ({reply})",

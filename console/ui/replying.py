@@ -494,9 +494,10 @@ class Replies:
                 continue
             to = clean_line(", ".join(r["rcpt_to"]), 80)
             noun = fmt.MAIL_PURPOSES.get(r["purpose"], "a mail").removeprefix("the ")
+            about = f"#{r['ticket_id']}" if r["ticket_id"] is not None else noun  # the digest has no ticket
             if r["state"] == "failed":
-                title, words = f"Mail FAILED: #{r['ticket_id']}", f"{clean_line(r['last_error'] or '', 160)}"
+                title, words = f"Mail FAILED: {about}", f"{clean_line(r['last_error'] or '', 160)}"
             else:
-                title, words = f"Mail cut short: #{r['ticket_id']}", "it may or may not have gone out"
+                title, words = f"Mail cut short: {about}", "it may or may not have gone out"
             self.desk.announce(title, f"the {noun} to {to}: {words}; not resent (S on the ticket sends it again)",
                                "error" if r["purpose"] == "reply" else "warning", bell=r["purpose"] == "reply")

@@ -135,7 +135,7 @@ def test_idle_is_reissued_at_least_every_ten_minutes():
     ("alerts.ack_base_url", "ftp://x/ack", "alerts.ack_base_url: expected an http:// or https:// URL, got 'ftp://x/ack'"),
     ("imap.ca_file", "/nonexistent/ca.pem", "imap.ca_file: no such file: /nonexistent/ca.pem"),
     ("frobnicate", 1, "frobnicate: unknown key (known keys: timezone, store, imap, smtp, routing, sla, staff, oncall, "
-                      "alerts, replies, console)"),
+                      "alerts, replies, reports, console)"),
 ])
 def test_mistakes_are_refused_with_the_exact_message(path, value, message):
     with pytest.raises(ConfigError) as exc:
@@ -258,3 +258,19 @@ def test_the_link_servers_defences_have_defaults_and_take_networks():
     assert (a.trusted_proxies, a.ack_request_timeout.total_seconds(), a.ack_max_connections) == ((), 10.0, 128)
     a = from_dict(with_("alerts.trusted_proxies", ["127.0.0.1", "10.0.0.0/8", "::1", "192.168.1.7/24"])).alerts
     assert a.trusted_proxies == ("127.0.0.1/32", "10.0.0.0/8", "::1/128", "192.168.1.0/24")
+
+
+def test_reports_weekly_is_a_weekday_and_a_time_and_needs_smtp(tmp_path):
+    from console.config import ConfigError
+    from tests.factories import desk_config
+
+    smtp = {"host": "127.0.0.1", "port": 25, "security": "none", "from": "Desk <support@desk.example>"}
+    cfg = desk_config(tmp_path, smtp=smtp, reports={"weekly": "mon 08:00"})
+    assert (cfg.reports.weekly_weekday, cfg.reports.weekly_time.hour) == (0, 8)
+    assert desk_config(tmp_path).reports.weekly is None  # off by default
+    with pytest.raises(ConfigError, match="reports.weekly: .*"):
+        desk_config(tmp_path, smtp=smtp, reports={"weekly": "someday"})
+    with pytest.raises(ConfigError, match=r"reports.weekly: the digest is mailed: it needs an \[smtp\] table"):
+        desk_config(tmp_path, reports={"weekly": "mon 08:00"})
+    with pytest.raises(ConfigError, match="reports.weekley: unknown key .did you mean weekly"):
+        desk_config(tmp_path, reports={"weekley": "mon 08:00"})
