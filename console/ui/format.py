@@ -16,6 +16,7 @@ from console import timefmt
 from console.timefmt import local_time  # noqa: F401 - the console's screens read it from here
 from console.safe_text import clean_line
 from store.rows import Event
+from store.times import parse_iso
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,12 @@ def event_words(e: Event) -> str:
         return f"ticket opened as Class {d.get('cls', '?')}{why}"
     if kind == "acknowledged":
         extra = " (after the deadline)" if d.get("breached") else ""
-        return f"{actor} acknowledged it{extra}" + _cancelled(d)
+        how = {"reply": ": first contact by a reply", "details": ": the call-me mail answered by a details request"}
+        return f"{actor} acknowledged it{how.get(str(d.get('contact')), '')}{extra}" + _cancelled(d)
+    if kind == "clock_started":
+        due = parse_iso(d.get("due_at"))
+        return (f"the customer answered the details request: a Class {d.get('cls', '?')} first-contact clock "
+                f"started" + (f", due {due:%Y-%m-%d %H:%M} UTC" if due else ""))
     if kind == "taken":
         return f"{actor} took it" + (f" (was {clean_line(d['previous'], 20)})" if d.get("previous") else "")
     if kind == "assigned":
@@ -150,7 +156,8 @@ def event_words(e: Event) -> str:
         return f"{actor} moved it from Class {d.get('previous')} to Class {d.get('to')}{why}{panic}"
     if kind == "resolved":
         note = f": {clean_line(str(d['note']), 80)}" if d.get("note") else ""
-        return f"{actor} resolved it{note}" + _cancelled(d)
+        none = " without contact" if d.get("contact") == "none" else ""
+        return f"{actor} resolved it{none}{note}" + _cancelled(d)
     if kind == "reopened":
         by = f" by mail from {clean_line(str(d['by']), 60)}" if d.get("by") else ""
         return f"{actor} reopened it" + by if actor != "intake" else f"reopened{by}"

@@ -103,3 +103,38 @@ def test_an_answer_without_a_details_request_does_not_restart_the_clock(db, cfg)
     file_messages(db, cfg, [Incoming(raw=raw)], T0 + timedelta(hours=1))
     t = tickets.get_ticket(db, tid)
     assert (t["needs_details"], t["clock_no"], t["clock_from"]) == (1, 1, None)
+
+
+def test_the_history_says_what_the_first_contact_was(db, cfg):
+    from console.ui.format import event_words
+
+    tid = new(db, cfg, subject="Please call me", body=CALL_ME, message_id="<c1@cust.example>")
+    desk.send_reply(db, cfg, tid, "Details please.", "bob", T0 + timedelta(minutes=5), template="details")
+    raw = mail(subject="Re: Please call me", body="The printer prints blank pages.", message_id="<c2@cust.example>",
+               extra="In-Reply-To: <c1@cust.example>\r\n")
+    file_messages(db, cfg, [Incoming(raw=raw)], T0 + timedelta(hours=1))
+    other = new(db, cfg, message_id="<o@cust.example>", subject="Spam")
+    actions.resolve(db, cfg, other, "ann", T0 + timedelta(hours=2))
+    words = [event_words(e) for e in audit.events_for(db, tid) + audit.events_for(db, other)]
+    assert "bob acknowledged it: the call-me mail answered by a details request" in words
+    assert any(w.startswith("the customer answered the details request: a Class I first-contact clock started, "
+                            "due 2026-11-05 17:00 UTC") for w in words)
+    assert "ann resolved it without contact" in words
+
+
+def test_an_answer_to_the_automatic_details_request_starts_the_clock_too(tmp_path):
+    c = desk_config(tmp_path, smtp=SMTP, replies={"details_request": True})
+    sync_staff(c)
+    d = open_db(c.store_path)
+    try:
+        tid = new(d, c, subject="Please call me", body=CALL_ME, message_id="<c1@cust.example>")
+        assert audit.has_event(d, tid, "details_queued")
+        assert tickets.get_ticket(d, tid)["status"] == "new"  # sent by itself: not first contact
+        answered = T0 + timedelta(hours=3)
+        raw = mail(subject="Re: Please call me", body="The printer prints blank pages.",
+                   message_id="<c2@cust.example>", extra="In-Reply-To: <c1@cust.example>\r\n")
+        file_messages(d, c, [Incoming(raw=raw, received_at=answered)], answered)
+        t = tickets.get_ticket(d, tid)
+        assert (t["needs_details"], t["clock_no"], t["due_at"]) == (0, 2, iso(answered + timedelta(hours=72)))
+    finally:
+        d.close()
