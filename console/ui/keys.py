@@ -74,7 +74,7 @@ REGISTRY: tuple[Key, ...] = (
     Key("filter", "f", "filter", "Filter", (D,)),
     Key("resolved", "v", "toggle_resolved", "Resolved / open tickets", (D,)),
     Key("pages", "p", "pages", "Pages sent", (D,)),
-    Key("report", "W", "app.sla_report", "SLA report: is the promise kept?", (D,)),
+    Key("report", "W", "app.sla_report", "SLA report", (D,)),
     Key("sort", "s", "sort", "Sort", (D,), show=False),
     Key("more", "m", "more", "The next part of a long message", (T,)),
     Key("save", "w", "save_attachment", "Save an attachment to a file", (T,)),

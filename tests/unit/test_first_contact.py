@@ -138,3 +138,12 @@ def test_an_answer_to_the_automatic_details_request_starts_the_clock_too(tmp_pat
         assert (t["needs_details"], t["clock_no"], t["due_at"]) == (0, 2, iso(answered + timedelta(hours=72)))
     finally:
         d.close()
+
+
+def test_a_ticket_resolved_without_contact_is_never_breached_afterwards(db, cfg):
+    from console.views import ticket_public
+
+    tid = new(db, cfg)
+    actions.resolve(db, cfg, tid, "ann", T0 + timedelta(hours=1))  # before its 72-hour deadline
+    out = ticket_public(tickets.get_ticket(db, tid), T0 + timedelta(days=30))
+    assert (out["breached"], out["first_contact"]) == (False, "none")
