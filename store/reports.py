@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 # The events the report reads: what changed a clock, its class, its owner, or paged someone for it.
 REPORT_EVENT_KINDS = ("clock_started", "acknowledged", "resolved", "reclassified", "taken", "assigned",
-                      "alert_due", "merged", "merged_into")
+                      "alert_due", "merged_into", "unmerged")
 
 
 # The parts of an event's detail the report reads, extracted by SQLite (a year's report reads hundreds of

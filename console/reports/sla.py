@@ -156,6 +156,7 @@ def _clock_from(start: store_reports.ClockStart, events: list[store_reports.Repo
     cls = start["cls"]
     due = parse_iso(start["due_at"]) or pol.deadline(cls, started, sla)
     c = Clock(start["ticket_id"], start["clock"], started, cls, due)
+    merged = False
     for e in events:
         at = parse_iso(e["at"])
         assert at is not None
@@ -183,8 +184,10 @@ def _clock_from(start: store_reports.ClockStart, events: list[store_reports.Repo
             if c.contact is None:  # resolved without contact: recorded as none (older events said nothing)
                 c.contact, c.contact_at = "none", at
                 c.due_at = parse_iso(d.get("due_at")) or c.due_at
-        elif kind in ("merged", "merged_into") and c.contact is None:
-            c.contact, c.contact_at = "none", at
+        elif kind == "merged_into" and c.contact is None:  # merged into another ticket: no contact of its own
+            c.contact, c.contact_at, merged = "none", at, True
+        elif kind == "unmerged" and merged:  # restored as it was: its clock runs on
+            c.contact, c.contact_at, merged = None, None, False
     c.assignee = c.owner_at(min(c.due_at, c.contact_at or c.due_at))
     if c.assignee is None and c.owners:
         c.assignee = c.owners[0][1]
@@ -262,11 +265,20 @@ def class_figures(cs: list[Clock], sla: pol.SlaPolicy, as_of: datetime) -> dict[
 
 def class_iii_figures(cs: list[Clock], pages: list[store_reports.Page], sla: pol.SlaPolicy) -> dict[str, Any]:
     iii = [c for c in cs if c.cls == "III"]
-    ids = {c.ticket_id for c in iii}
-    # A page is one step of one ticket, however many people (or a bundle) it reached: counted once. A
-    # stand-down notice asks nothing of anyone and is not a page.
-    sent = {(p["ticket_id"], p["step"]) for p in pages
-            if p["ticket_id"] in ids and p["cls"] == "III" and p["state"] == "sent" and p["step"] != STANDDOWN}
+    starts: dict[int, list[tuple[datetime, int]]] = {}
+    for c in iii:
+        starts.setdefault(c.ticket_id, []).append((c.started_at, c.clock))
+    # A page is one step of one clock of one ticket, however many people (or a bundle) it reached: counted
+    # once. It belongs to the ticket's latest clock started by then (a call-me ticket's second clock has
+    # steps of the same names). A stand-down notice asks nothing of anyone and is not a page.
+    sent = set()
+    for p in pages:
+        if p["cls"] != "III" or p["state"] != "sent" or p["step"] == STANDDOWN or p["ticket_id"] not in starts:
+            continue
+        at = parse_iso(p["created_at"])
+        owner = [n for start, n in sorted(starts[p["ticket_id"]]) if at is not None and start <= at]
+        if owner:
+            sent.add((p["ticket_id"], owner[-1], p["step"]))
     acks = [t.total_seconds() for c in iii if (t := time_to_contact(c, sla)) is not None]
     return {"tickets_in": len(iii), "pages_sent": len(sent), "ack_median_seconds": median(acks),
             "ack_p90_seconds": p90(acks), "reached_team": sum(1 for c in iii if "escalate" in c.reached),

@@ -262,3 +262,22 @@ def test_business_hours_count_only_working_time(tmp_path, http_receiver):
     r = sla.build(h.db, sla.week_period("2026-W46", h.cfg.timezone), h.cfg.sla, AS_OF)
     assert (r["classes"]["I"]["met"], r["classes"]["I"]["median_seconds"]) == (1, 7200)
     h.db.close()
+
+
+def test_a_ticket_merged_into_another_is_closed_without_contact_until_unmerged():
+    """Merging lives in another branch (shaping): its events, merged_into and unmerged, are read as they are
+    recorded there. Pure: the clock is built from events given here."""
+    from store.reports import ClockStart, ReportEvent
+
+    start: ClockStart = {"ticket_id": 7, "clock": 1, "started_at": "2026-11-09T16:00:00Z", "cls": "I",
+                         "due_at": "2026-11-12T16:00:00Z"}
+
+    def ev(i, kind, at, **d) -> ReportEvent:
+        return {"id": i, "ticket_id": 7, "at": at, "actor": "ann", "kind": kind, "detail": d}
+
+    merged = [ev(1, "merged_into", "2026-11-09T17:00:00Z", target=3)]
+    c = sla._clock_from(start, merged, sla.pol.SlaPolicy(), AS_OF)
+    assert (c.contact, c.breached(AS_OF)) == ("none", False)
+    back = merged + [ev(2, "unmerged", "2026-11-10T17:00:00Z", target=3)]
+    c = sla._clock_from(start, back, sla.pol.SlaPolicy(), AS_OF)
+    assert (c.contact, c.breached(AS_OF)) == (None, True)  # its own clock again, and nobody answered it
