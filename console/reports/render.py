@@ -29,6 +29,15 @@ def span(seconds: float | None) -> str:
     return sign + ("".join(f"{n}{u}" for n, u in parts[:2] if n) or "0s")
 
 
+def local(report: dict[str, Any], iso_utc: str) -> str:
+    """A stored UTC time in the desk's zone, as the report's reader reads a clock: Mon 07 Dec 2026 08:00 MST."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    at = datetime.fromisoformat(iso_utc).astimezone(ZoneInfo(report["period"]["timezone"]))
+    return at.strftime("%a %d %b %Y %H:%M %Z")
+
+
 def pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}%"
 
@@ -54,7 +63,7 @@ def _class_line(name: str, f: dict[str, Any]) -> str:
 
 def text(report: dict[str, Any]) -> str:
     p = report["period"]
-    out = [f"SLA report {p['label']}, {p['timezone']} (as of {report['as_of']})", ""]
+    out = [f"SLA report {p['label']}, {p['timezone']} (as of {local(report, report['as_of'])})", ""]
     head = f"{'class':<6}{'in':>5}{'met':>6}{'met %':>8}{'breached':>10}{'median':>9}{'p90':>9}{'open':>6}  oldest open"
     by = report["by"]
     if by == "week" and "weeks" in report:
@@ -186,7 +195,8 @@ def html_text(report: dict[str, Any], chart: str | None = None) -> str:
         "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}th{background:#eee}"
         "td:first-child{text-align:left}</style></head><body>",
         f"<h1>SLA report {e(p['label'])}</h1>",
-        f"<p>Time zone {e(p['timezone'])}; as of {e(report['as_of'])}. First contact within target, per class:</p>",
+        f"<p>Time zone {e(p['timezone'])}; as of {e(local(report, report['as_of']))}. First contact within target, "
+        "per class:</p>",
         f'<div class="chart">{chart or svg_chart(chart_series(report))}</div>',
         '<table id="classes">', row(head, "th"), *body, "</table>",
         f"<h2>Class III</h2><p id=\"class-iii\">{iii['tickets_in']} in, {iii['pages_sent']} pages sent; arrival to "
