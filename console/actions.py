@@ -87,10 +87,17 @@ def _own_or_super(person: dict, t: dict, verb: str) -> None:
         raise PermissionRefused(f"#{t['id']} is assigned to {t['assignee']}; only they or a supervisor may {verb} it")
 
 
+CONTACTS = ("reply", "ack", "details", "none")  # what a first contact can be (tickets.first_contact)
+
+
 def acknowledge(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime,
-                expected_version: int | None = None, via: dict | None = None) -> dict:
+                expected_version: int | None = None, via: dict | None = None, contact: str = "ack") -> dict:
     """First contact made: stops the SLA clock and every further page; those paged are told to stand down.
+    `contact` says what it was: "ack" (contact another way: a call, a chat), "reply" (a mail sent) or
+    "details" (a details request answering a call-me mail); it is kept on the ticket and in the event.
     `via` goes into the audit event (how it came: {"via": "page link", "page": alert id})."""
+    if contact not in CONTACTS[:3]:
+        raise ActionRefused(f"first contact must be one of {', '.join(CONTACTS[:3])}, not {contact!r}")
     with write(db):
         person = acting(db, cfg, actor)
         who = as_actor(actor)
@@ -99,14 +106,16 @@ def acknowledge(db: Database, cfg: Config, ticket_id: int, actor: str, now: date
         if t["status"] != "new":
             raise ActionRefused(f"#{ticket_id} is already {t['status']}")
         _own_or_super(person, t, "acknowledge")
-        changes = {"status": "acknowledged", "acknowledged_at": now, "acknowledged_by": actor}
+        changes = {"status": "acknowledged", "acknowledged_at": now, "acknowledged_by": actor, "first_contact": contact}
         if t["assignee"] is None:
             changes["assignee"] = actor  # whoever made first contact owns it
         t = tickets.update_ticket(db, ticket_id, changes, now, expected_version=t["version"])
         breached = pol.is_breached(parse_required(t["due_at"]), now, now)
         cancelled = escalation.stop(db, ticket_id, now, f"acknowledged by {who.recorded}")
+        # The SLA report reads what the contact was, against which deadline and clock, and who owned it.
         audit.add_event(db, ticket_id, "acknowledged", who.recorded, now, breached=breached, cancelled_pages=cancelled,
-                        **(via or {}))
+                        contact=contact, due_at=t["due_at"], clock=t.get("clock_no") or 1, assignee=t["assignee"],
+                        by=actor, **(via or {}))
         standdown.notify(db, cfg, t, actor, now)
         return t
 
@@ -166,7 +175,7 @@ def reclassify(db: Database, cfg: Config, ticket_id: int, cls: str, actor: str, 
         _own_or_super(person, t, "reclassify")
         if cls == t["class"] and not panic:
             raise ActionRefused(f"#{ticket_id} is already Class {cls}")
-        received = parse_required(t["received_at"])
+        received = escalation.clock_start(t)  # the running clock: arrival, or the answer to a details request
         changes = {"class": cls, "due_at": pol.deadline(cls, received, cfg.sla),
                    "class_reason": f"reclassified by {who.recorded}" + (f": {reason}" if reason else "")}
         if panic:
@@ -181,7 +190,7 @@ def reclassify(db: Database, cfg: Config, ticket_id: int, cls: str, actor: str, 
             cancelled = escalation.restart(db, t2, cfg, now, f"reclassified to Class {cls} by {who.recorded}",
                                            skip_arrival=out_of_iii and bool(outbox.paged_targets(db, ticket_id)))
         audit.add_event(db, ticket_id, "reclassified", who.recorded, now, previous=t["class"], to=cls,
-                        reason=reason or "",
+                        reason=reason or "", due_at=t2["due_at"],
                         panic=panic, cancelled_pages=cancelled)
         if out_of_iii:
             standdown.downgraded(db, cfg, tickets.get_ticket(db, ticket_id), t["class"], actor, now)
@@ -198,14 +207,20 @@ def resolve(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime
         if t["status"] == "resolved":
             raise ActionRefused(f"#{ticket_id} is already resolved")
         _own_or_super(person, t, "resolve")
-        changes = {"status": "resolved", "resolved_at": now}
-        if t["acknowledged_at"] is None:
-            changes.update(acknowledged_at=now, acknowledged_by=actor)  # resolving is contact too
+        changes: dict = {"status": "resolved", "resolved_at": now}
+        uncontacted = t["acknowledged_at"] is None
+        if uncontacted:
+            # Resolved without contact (spam, a duplicate, a problem gone by itself): the clock stops, but
+            # nobody made contact, so it is recorded as "none", never as an acknowledgement.
+            changes["first_contact"] = "none"
         if t["assignee"] is None:
             changes["assignee"] = actor
         t2 = tickets.update_ticket(db, ticket_id, changes, now, expected_version=t["version"])
         cancelled = escalation.stop(db, ticket_id, now, f"resolved by {who.recorded}")
-        audit.add_event(db, ticket_id, "resolved", who.recorded, now, note=note or "", cancelled_pages=cancelled)
+        contact = {"contact": "none", "due_at": t["due_at"], "clock": t.get("clock_no") or 1,
+                   "assignee": t2["assignee"]} if uncontacted else {}
+        audit.add_event(db, ticket_id, "resolved", who.recorded, now, note=note or "", cancelled_pages=cancelled,
+                        **contact)
         if t["acknowledged_at"] is None:  # resolving was the first contact: those paged stand down too
             standdown.notify(db, cfg, t2, actor, now, verb="resolved")
         return t2
@@ -213,8 +228,8 @@ def resolve(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime
 
 def reopen(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime, *,
            expected_version: int | None = None) -> dict:
-    """A resolved ticket goes back to the open list. First contact was made when it was resolved, so
-    its clock stays stopped (acknowledged); one never acknowledged comes back new, with its steps."""
+    """A resolved ticket goes back to the open list. One that had first contact stays acknowledged (its
+    clock stays stopped); one resolved without contact comes back new, with its clock and steps."""
     with write(db):
         person = acting(db, cfg, actor)
         who = as_actor(actor)
@@ -226,8 +241,10 @@ def reopen(db: Database, cfg: Config, ticket_id: int, actor: str, now: datetime,
                                 f"unmerge {ticket_id} to bring it back")
         _own_or_super(person, t, "reopen")
         status = "acknowledged" if t["acknowledged_at"] else "new"
-        t2 = tickets.update_ticket(db, ticket_id, {"status": status, "resolved_at": None}, now,
-                                   expected_version=t["version"])
+        back: dict = {"status": status, "resolved_at": None}
+        if status == "new":
+            back["first_contact"] = None  # resolved without contact: its clock runs again
+        t2 = tickets.update_ticket(db, ticket_id, back, now, expected_version=t["version"])
         if status == "new":
             escalation.restart(db, t2, cfg, now, f"reopened by {who.recorded}")
         audit.add_event(db, ticket_id, "reopened", who.recorded, now, previous="resolved", status=status)

@@ -7,6 +7,7 @@ together sit with the table they belong to (`_sla`, `_staff`, `_server`, `from_d
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import ipaddress
 import os
@@ -183,6 +184,13 @@ class ReplicateConfig:
 
 
 @dataclass(frozen=True)
+class ReportsConfig:
+    weekly: str | None = _key(None)  # "mon 08:00": mail the supervisors last week's SLA report then (desk time)
+    weekly_weekday: int = 0  # derived from weekly
+    weekly_time: time = time(8, 0)
+
+
+@dataclass(frozen=True)
 class ConsoleConfig:
     operator: str | None = _key(None)
     # [console.keys]: binding id -> keys, checked against the console's keys (console.keymap) when loaded.
@@ -204,6 +212,7 @@ class Config:
     smtp: SmtpConfig | None = None
     replies: RepliesConfig = RepliesConfig()
     replicate: ReplicateConfig | None = None
+    reports: ReportsConfig = ReportsConfig()
 
     def person(self, handle: str) -> Staff | None:
         return next((s for s in self.staff if s.handle == handle), None)
@@ -619,6 +628,19 @@ def _oncall(d: dict, staff: tuple[Staff, ...]) -> OnCallConfig:
     return OnCallConfig(**v, handoff_weekday=wd, handoff_time=at)
 
 
+def _reports(d: dict, smtp: SmtpConfig | None) -> ReportsConfig:
+    v = _read(ReportsConfig, _table(d, "reports"), "reports.", None)
+    if v.get("weekly") is None:
+        return ReportsConfig(**v)
+    try:
+        wd, at = pol.parse_handoff(v["weekly"])
+    except ValueError as exc:
+        raise ConfigError(f"reports.weekly: {exc}") from None
+    if smtp is None:
+        raise ConfigError("reports.weekly: the digest is mailed: it needs an [smtp] table")
+    return ReportsConfig(**v, weekly_weekday=wd, weekly_time=at)
+
+
 def _alerts(d: dict) -> AlertsConfig:
     v = _read(AlertsConfig, _table(d, "alerts"), "alerts.", None)
     a = AlertsConfig(**v)
@@ -677,7 +699,8 @@ def _check_urls(cfg: Config) -> None:
 TABLES: tuple[tuple[str, type, bool], ...] = (
     ("imap", ImapConfig, False), ("smtp", SmtpConfig, False), ("routing", Routing, False), ("sla", _SlaKeys, False),
     ("staff", Staff, True), ("oncall", OnCallConfig, False), ("alerts", AlertsConfig, False),
-    ("replies", RepliesConfig, False), ("console", ConsoleConfig, False), ("replicate", ReplicateConfig, False),
+    ("replies", RepliesConfig, False), ("reports", ReportsConfig, False), ("console", ConsoleConfig, False),
+    ("replicate", ReplicateConfig, False),
 )
 
 
@@ -719,6 +742,7 @@ def from_dict(data: dict, *, path: Path | None = None, check_urls: bool = False)
         replies=RepliesConfig(**_read(RepliesConfig, _table(data, "replies"), "replies.", base)),
         replicate=_replicate(data),
     )
+    cfg = dataclasses.replace(cfg, reports=_reports(data, cfg.smtp))
     desk = cfg.desk_addresses
     for i, s in enumerate(staff):
         if s.email in desk:

@@ -22,8 +22,10 @@ DIALOG = "dialog"
 COMPOSER = "composer"
 REVIEW = "review"
 CONFIRM = "confirm"
+REPORT = "report"
 CONTEXT_TITLES = {APP: "Everywhere", DASHBOARD: "Ticket list", DETAIL: "Ticket detail", DIALOG: "Dialogs",
-                  COMPOSER: "Writing a reply or note", REVIEW: "Before it is sent", CONFIRM: "Questions"}
+                  COMPOSER: "Writing a reply or note", REVIEW: "Before it is sent", CONFIRM: "Questions",
+                  REPORT: "The SLA report"}
 
 
 @dataclass(frozen=True)
@@ -91,9 +93,17 @@ REGISTRY: tuple[Key, ...] = (
     Key("mark", "space", "mark", "Mark (bulk reassign, merge)", (D,), display="space", show=False),
     Key("unmark", "escape", "unmark", "Clear marks and search", (D,), display="esc", show=False),
     Key("refresh", "R", "refresh", "Refresh now", (D, T), show=False),
+    Key("report", "W", "app.sla_report", "SLA report", (D,)),
     Key("quit", "q", "app.quit", "Quit", (APP,), show=False),
     Key("palette", "ctrl+p", "app.command_palette", "Command palette", (APP,), display="^p",
         bind=False, palette=False),
+    # The SLA report screen: Enter on a class's line lists its breaches (the list widget handles Enter).
+    Key("report.breaches", "enter", "", "The breaches behind the figure", (REPORT,), display="⏎", bind=False,
+        palette=False),
+    Key("report.down", "j,down", "cursor_down", "Next class", (REPORT,), display="j/↓", show=False, palette=False),
+    Key("report.up", "k,up", "cursor_up", "Previous class", (REPORT,), display="k/↑", show=False, palette=False),
+    Key("report.refresh", "R", "refresh", "Read the history again", (REPORT,)),
+    Key("report.close", "escape", "close", "Back", (REPORT,), display="esc"),
     # Dialogs: lists, fields and buttons handle Enter themselves; from anywhere else (a checkbox) it submits.
     Key("dialog.ok", "enter", "submit", "Choose / confirm", (M,), display="⏎", show=False, palette=False),
     Key("dialog.down", "j,down", "list_down", "Next choice", (M,), display="j/↓", show=False, palette=False),

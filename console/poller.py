@@ -88,11 +88,37 @@ def _run_once(cfg: Config, clock: Clock, owns_outbox: bool) -> int:
         Intake(cfg, clock, stop).once()
     if scheduler:
         scheduler.cycle()
+        weekly_digest(cfg, clock)  # queued before the mail outbox runs, so that it goes out in this cycle
         delivery.run_once(cfg, clock)  # replies: the mail outbox, under the same outbox lock
         scheduler.drain(cfg.alerts.send_timeout_seconds + 5)
         scheduler.beat(force=True)
         scheduler.close()
     return 0
+
+
+DIGEST_EVERY = 60.0  # seconds between looks at whether the weekly digest is due
+
+
+def weekly_digest(cfg: Config, clock: Clock) -> list[int]:
+    """Queue the weekly SLA digest if it is due ([reports] weekly); a failure is logged and tried again at
+    the next look. Only the process that owns the outbox calls this."""
+    if cfg.reports.weekly is None:
+        return []
+    import store
+    from console.reports import digest
+
+    try:
+        db = store.open_db(cfg.store_path)
+    except Exception as exc:  # noqa: BLE001 - the database busy: the next look tries again
+        log.error("weekly SLA digest: cannot open the database (%s); trying again later", type(exc).__name__)
+        return []
+    try:
+        return digest.send_weekly(db, cfg, clock.now())
+    except Exception as exc:  # noqa: BLE001 - never stop the poller over a report
+        log.error("weekly SLA digest failed (%s: %s); trying again later", type(exc).__name__, str(exc)[:200])
+        return []
+    finally:
+        db.close()
 
 
 class Beacon(threading.Event):
@@ -198,6 +224,7 @@ class Service:
         self._pinging = True
         self._next_ping = 0.0
         self.stopped_by: str | None = None  # "SIGTERM" or "SIGINT" (Ctrl-C): the stop line says what was left
+        self._next_digest = 0.0
 
     # --- control, from signal handlers or tests --------------------------------------------------
 
@@ -279,6 +306,9 @@ class Service:
                     log.error("%s stopped; stopping", c.name)
                 return
             self._check(time.monotonic())
+            if self.mail is not None and time.monotonic() >= self._next_digest:  # we own the outbox
+                self._next_digest = time.monotonic() + DIGEST_EVERY
+                weekly_digest(self.cfg, self.clock)
             self._wakeup.wait(self.tick)
             self._wakeup.clear()
 

@@ -94,6 +94,28 @@ async def _shoot(out_dir: Path, db_path: Path, cfg, clock) -> list[Path]:
     return written
 
 
+async def _shoot_report(out_dir: Path, tmp: Path, clock) -> list[Path]:
+    """The SLA report screen (W) over eight weeks of history filed and answered through the real code."""
+    import store
+    from console.demo import build_demo
+    from console.demo.history import seed_history
+    from console.ui.app import ConsoleApp
+
+    db_path, cfg = build_demo(tmp, clock)
+    db = store.open_db(db_path)
+    try:
+        seed_history(db, cfg, clock.now())
+    finally:
+        db.conn.close()
+    app = ConsoleApp(db_path, cfg, "ann", clock, live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(pilot)
+        await pilot.press("W")
+        await _settle(pilot)
+        app.save_screenshot("report.svg", str(out_dir))
+    return [out_dir / "report.svg"]
+
+
 def _ticket_with(app, fragment: str) -> int:
     return next(tid for tid, t in app.tickets.items() if fragment in t["subject"].lower())
 
@@ -106,4 +128,6 @@ def write_screenshots(out_dir: Path) -> list[Path]:
     clock = FrozenClock(AT)
     with tempfile.TemporaryDirectory(prefix="support-console-shots-") as tmp:
         db_path, cfg = _seed(Path(tmp), clock)
-        return asyncio.run(_shoot(out_dir, db_path, cfg, clock))
+        written = asyncio.run(_shoot(out_dir, db_path, cfg, clock))
+    with tempfile.TemporaryDirectory(prefix="support-console-shots-") as tmp:
+        return written + asyncio.run(_shoot_report(out_dir, Path(tmp), FrozenClock(AT)))

@@ -54,6 +54,7 @@ INTROS = {
     "alerts": "Pages: retries, the dead-man's switch, and acknowledge links (a page carries a link only when\n"
               "ack_base_url is set; put a reverse proxy in front of ack_listen that passes the path unchanged).",
     "replies": "Automatic mail the desk sends by itself.",
+    "reports": "The weekly SLA report (support-console report sla), mailed to the supervisors.",
     "console": "The console.",
     "replicate": "Optional: stream the database to a replica with Litestream "
                  "(pip install 'support-console[replicate]',\n"
@@ -162,6 +163,9 @@ WORDS: dict[str, Words] = {
     "replies.automatic_per_hour": Words("automatic mails (receipts, details requests) in any hour, at most"),
     "replies.automatic_per_domain_per_hour": Words("... and to any one domain"),
     "replies.max_cc": Words("a reply copies at most this many Cc addresses (reply --cc-all: all)"),
+
+    "reports.weekly": Words("mail the supervisors last week's SLA report then (desk time; needs [smtp])",
+                            "mon 08:00"),
 
     "console.operator": Words("who acts when --as is not given (only without logins)", "ann"),
 

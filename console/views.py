@@ -12,14 +12,15 @@ TICKET_FIELDS = (
     "id", "class", "status", "subject", "requester", "requester_name", "received_at", "due_at",
     "acknowledged_at", "acknowledged_by", "assignee", "breached", "panic_mode", "needs_details", "quarantined",
     "automated", "message_count", "resolved_at", "class_reason", "version", "seconds_left",
-    "merged_into", "split_from",
+    "merged_into", "split_from", "first_contact",
 )
 
 
 def ticket_public(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     due = parse_iso(row["due_at"])
     assert due is not None  # due_at is NOT NULL
-    acked = parse_iso(row["acknowledged_at"])
+    # the clock stopped at first contact, or (resolved without contact) when it was resolved
+    acked = parse_iso(row["acknowledged_at"]) or parse_iso(row.get("resolved_at"))
     out = {k: row.get(k) for k in TICKET_FIELDS if k in row}
     out["breached"] = pol.is_breached(due, now, acked)
     out["seconds_left"] = None if acked else int(pol.time_left(due, now).total_seconds())

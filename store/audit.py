@@ -31,3 +31,9 @@ def events_for(db: Database, ticket_id: int) -> list[Event]:
         {"id": r[0], "ticket_id": r[1], "at": r[2], "actor": r[3], "kind": r[4], "detail": json.loads(r[5])}
         for r in rows
     ]
+
+
+def has_event(db: Database, ticket_id: int, kind: str) -> bool:
+    """Whether the ticket has an event of this kind."""
+    return db.execute("SELECT 1 FROM events WHERE ticket_id = ? AND kind = ? LIMIT 1", [ticket_id, kind]).fetchone() \
+        is not None

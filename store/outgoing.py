@@ -41,7 +41,7 @@ def _row(values) -> dict[str, Any]:
     return d
 
 
-def add_message(db: Database, *, ticket_id: int, kind: str, raw: bytes, message_id: str | None, from_addr: str,
+def add_message(db: Database, *, ticket_id: int | None, kind: str, raw: bytes, message_id: str | None, from_addr: str,
                 from_name: str, recipients: Iterable[str], subject: str, body_text: str, in_reply_to: str | None,
                 refs: Iterable[str], now: datetime, source: str) -> int:
     """A messages row written by the desk ('outgoing' or 'note'). Its dedup key is the one intake computes
@@ -56,7 +56,7 @@ def add_message(db: Database, *, ticket_id: int, kind: str, raw: bytes, message_
                                    received_at=now, now=now, source=source, key=key)
 
 
-def add_send(db: Database, *, message_row: int, ticket_id: int, purpose: str, actor: str, automatic: bool,
+def add_send(db: Database, *, message_row: int, ticket_id: int | None, purpose: str, actor: str, automatic: bool,
              mail_from: str, to_addr: str, rcpt_to: list[str], now: datetime) -> int:
     """The outbox row of an outgoing message, due at once."""
     return inserted_id(db.execute(

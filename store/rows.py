@@ -36,6 +36,9 @@ Ticket = TypedDict("Ticket", {
     "last_message_at": str | None,
     "merged_into": int | None,     # the ticket this one was merged into (it is resolved meanwhile)
     "split_from": int | None,      # the ticket this one was split from
+    "first_contact": str | None,   # "reply" | "ack" | "details" | "none"; None while no clock has stopped
+    "clock_from": str | None,      # when the running first-contact clock started; None: at arrival
+    "clock_no": int,               # 1, or 2 once the customer answered a details request
 })
 
 

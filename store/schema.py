@@ -557,3 +557,71 @@ def m2502_merge_cancelled_pages(db):
     # The merged ticket's unsent pages that the merge cancelled: unmerge queues them again, so that the
     # ticket's own clock is back as it was (a cancelled step's dedup key would otherwise keep it from going out).
     db.execute("ALTER TABLE merges ADD COLUMN cancelled_alerts TEXT NOT NULL DEFAULT '[]'")
+
+
+# --- report (issue 24): m2401-m2449 ---------------------------------------------------------------
+
+@migrations()
+def m2401_first_contact(db):
+    # What the first contact was: 'reply' (a mail), 'ack' (contact another way: a call, a chat),
+    # 'details' (the call-me mail answered by a details request) or 'none' (resolved without contact).
+    # clock_from/clock_no: when the running first-contact clock started (NULL: at arrival) and which clock
+    # it is (a customer's answer to a details request starts clock 2).
+    db.execute("ALTER TABLE tickets ADD COLUMN first_contact TEXT")
+    db.execute("ALTER TABLE tickets ADD COLUMN clock_from TEXT")
+    db.execute("ALTER TABLE tickets ADD COLUMN clock_no INTEGER NOT NULL DEFAULT 1")
+
+
+@migrations()
+def m2402_report_indexes(db):
+    # The SLA report reads a period's arrivals and the clocks started in it without scanning the year.
+    db.execute("CREATE INDEX IF NOT EXISTS tickets_received ON tickets(received_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS events_kind_at ON events(kind, at)")
+
+
+@migrations()
+def m2403_report_digests(db):
+    # One row per weekly digest: the week's key makes it once per week even across restarts.
+    db.execute("CREATE TABLE report_digests (week TEXT PRIMARY KEY, queued_at TEXT NOT NULL, sends TEXT NOT NULL"
+               " DEFAULT '[]')")
+
+
+_PURPOSES_OLD = "CHECK (purpose IN ('reply', 'receipt', 'details'))"
+_PURPOSES_NEW = "CHECK (purpose IN ('reply', 'receipt', 'details', 'digest'))"
+
+
+@migrations(transactional=False)
+def m2404_mail_outbox_digest(db):
+    """The mail outbox also carries the weekly SLA digest to the supervisors (purpose 'digest', no ticket).
+
+    The CHECK is widened by rebuilding the table as m102 does (foreign keys off, outside a transaction).
+    Idempotent, and a no-op if the table no longer has that CHECK (another migration reshaped it)."""
+    conn = db.conn
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'mail_outbox'").fetchone()
+    if row is None or _PURPOSES_OLD not in row[0]:
+        return
+    indexes = [r[0] for r in conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'mail_outbox' AND sql IS NOT NULL")]
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            sql = conn.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'mail_outbox'").fetchone()[0]
+            if _PURPOSES_OLD in sql:  # another process may have done it while we waited for the lock
+                conn.execute(sql.replace(_PURPOSES_OLD, _PURPOSES_NEW)
+                             .replace("CREATE TABLE mail_outbox", "CREATE TABLE mail_outbox_new", 1))
+                conn.execute("INSERT INTO mail_outbox_new SELECT * FROM mail_outbox")
+                conn.execute("DROP TABLE mail_outbox")
+                conn.execute("ALTER TABLE mail_outbox_new RENAME TO mail_outbox")
+                for index in indexes:
+                    conn.execute(index)
+                bad = conn.execute("PRAGMA foreign_key_check").fetchall()
+                if bad:
+                    raise sqlite3.IntegrityError(f"foreign keys broken by the rebuild: {bad[:3]}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")

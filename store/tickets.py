@@ -15,7 +15,7 @@ COLUMNS = (
     "id", "class", "class_reason", "status", "subject", "requester", "requester_name", "received_at",
     "due_at", "acknowledged_at", "acknowledged_by", "assignee", "resolved_at", "panic_mode",
     "needs_details", "quarantined", "automated", "step_cursor", "next_step_at", "version", "created_at", "updated_at",
-    "last_message_at", "merged_into", "split_from",
+    "last_message_at", "merged_into", "split_from", "first_contact", "clock_from", "clock_no",
 )
 _SELECT = "SELECT " + ", ".join(f"t.{c}" for c in COLUMNS)
 

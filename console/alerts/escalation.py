@@ -15,7 +15,7 @@ from console.ack import texts
 from console.alerts import audience as aud
 from console.config import Config
 from store import audit, outbox, tickets
-from store.times import iso, parse_iso, parse_required
+from store.times import iso, parse_iso
 
 def page_text(ticket: dict, step: pol.Step, now: datetime, cfg: Config) -> tuple[str, str]:
     return texts.page_text(ticket, step, now, cfg)  # what a page says lives with acting on it: console.ack
@@ -30,7 +30,7 @@ def advance(db: Database, ticket: dict, cfg: Config, now: datetime) -> list[int]
     if ticket["status"] != "new":
         _set_steps(db, ticket["id"], ticket["step_cursor"], None)
         return []
-    received = parse_required(ticket["received_at"])
+    received = clock_start(ticket)
     cursor = parse_iso(ticket["step_cursor"])
     due = pol.due_steps(ticket["class"], received, cfg.sla, after=cursor, now=now)
     created: list[int] = []
@@ -44,13 +44,28 @@ def advance(db: Database, ticket: dict, cfg: Config, now: datetime) -> list[int]
     return created
 
 
+def clock_start(ticket: dict) -> datetime:
+    """When the ticket's running first-contact clock started: its arrival, or the customer's answer to a
+    details request (a call-me ticket's second clock)."""
+    start = parse_iso(ticket.get("clock_from") or ticket["received_at"])
+    assert start is not None
+    return start
+
+
+def _clock_tag(ticket: dict) -> str:
+    # A second clock's steps have the first one's names: its pages need keys of their own.
+    n = ticket.get("clock_no") or 1
+    return f"c{n}:" if n > 1 else ""
+
+
 def write_step(db: Database, ticket: dict, step: pol.Step, cfg: Config, now: datetime) -> list[int]:
     title, body = page_text(ticket, step, now, cfg)
     targets = aud.resolve(db, cfg, step.audience, ticket.get("assignee"), now)
     created = []
     for audience_name, handle in targets:
         alert_id = outbox.add_alert(
-            db, dedup_key=f"t{ticket['id']}:{ticket['class']}:{step.name}:{handle}", ticket_id=ticket["id"],
+            db, dedup_key=f"t{ticket['id']}:{_clock_tag(ticket)}{ticket['class']}:{step.name}:{handle}",
+            ticket_id=ticket["id"],
             cls=ticket["class"], step=step.name, audience=audience_name, target=handle, urgent=step.urgent,
             title=title, body=body, due_at=step.at, now=now,
         )
@@ -109,8 +124,7 @@ def restart(db: Database, ticket: dict, cfg: Config, now: datetime | None = None
     if ticket["status"] != "new":
         _set_steps(db, ticket["id"], ticket["step_cursor"], None)
         return cancelled
-    received = parse_iso(ticket["received_at"])
-    assert received is not None
+    received = clock_start(ticket)
     if skip_arrival:  # the cursor at the arrival: only later steps (the warning, the breach) are due
         _set_steps(db, ticket["id"], received, pol.next_step_at(ticket["class"], received, cfg.sla, after=received))
     else:

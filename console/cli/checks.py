@@ -36,6 +36,8 @@ def oncall(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
+    if args.week or args.date_from or args.date_to or args.csv or args.html or args.by != "class":
+        raise UsageError("report panic takes only --json")
     return panic_report(common.setup(args), as_json=args.json)
 
 

@@ -198,9 +198,16 @@ def _checks(cmd: AddCommand) -> None:
                    help="put HANDLE on call as primary or secondary (supervisors)")
     s.add_argument("--until", help="end of the override: 'YYYY-MM-DD HH:MM' (desk time zone) or a duration like 8h")
     s.add_argument("--from", dest="start", help="start of the override (default: now)")
-    s = cmd("report", "reports", Lazy("checks", "report"))
-    s.add_argument("which", choices=["panic"])
-    s.add_argument("--json", action="store_true")
+    s = cmd("report", "reports: panic (billing), sla (is the promise kept?)", Lazy("reports", "report"))
+    s.add_argument("which", choices=["panic", "sla"])
+    s.add_argument("--week", metavar="YYYY-Www", help="sla: that ISO week (default: last week), in the desk's zone")
+    s.add_argument("--from", dest="date_from", metavar="DATE", help="sla: first day of the period (with --to)")
+    s.add_argument("--to", dest="date_to", metavar="DATE", help="sla: last day of the period (included)")
+    s.add_argument("--by", choices=["class", "person", "week"], default="class", help="sla: rows per ...")
+    fmt = s.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--csv", action="store_true", help="sla: CSV")
+    fmt.add_argument("--html", action="store_true", help="sla: an HTML page with an inline SVG chart")
 
 
 def _app(cmd: AddCommand) -> None:

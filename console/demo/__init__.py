@@ -243,6 +243,18 @@ def demo_staff() -> list[str]:
     return [s["handle"] for s in demo_config_dict(Path("demo.db"))["staff"]]
 
 
+def _with_history(db_path: Path, cfg: Config, clock: Clock) -> None:
+    """Eight weeks of answered tickets before today, so that the SLA report (W) has weeks to show."""
+    import store
+    from console.demo.history import seed_history
+
+    db = store.open_db(db_path)
+    try:
+        seed_history(db, cfg, clock.now())
+    finally:
+        db.conn.close()
+
+
 def run_demo(operator: str | None = None) -> int:
     """The demo as `operator` (one of the demo's staff; default ann, a supervisor)."""
     import sys
@@ -260,6 +272,7 @@ def run_demo(operator: str | None = None) -> int:
     clock = SystemClock()
     with tempfile.TemporaryDirectory(prefix="support-console-demo-") as tmp:
         db_path, cfg = build_demo(Path(tmp), clock)
+        _with_history(db_path, cfg, clock)
         sink = PageSink()
         register_desk_channel(sink)
         escalator = Escalator(db_path, cfg, clock)

@@ -205,7 +205,7 @@ def _file_one(db, cfg, item: Incoming, a: Analysis, now, source, mailbox_key: tu
         _source(db, mailbox_key, item, row, now)
         return Filed(kind, thread.ticket_id, row, item.uid)
     if thread.ticket_id is not None:
-        return _reply(db, item, a, thread, thread.ticket_id, received, now, source, mailbox_key)
+        return _reply(db, cfg, item, a, thread, thread.ticket_id, received, now, source, mailbox_key)
     early = threads.find_early_reply(db, a.message_id, a.sender, staff)
     if early is not None:
         return _original_joins(db, cfg, item, a, early, received, now, source, mailbox_key)
@@ -234,6 +234,7 @@ def _new_ticket(db, cfg, item, a: Analysis, thread: threads.Thread, received, no
                                source=source, raw=item.raw, columns=a.columns)
     tickets.add_participants(db, ticket_id, a.participants)
     audit.add_event(db, ticket_id, "created", "intake", now, message=row, cls=a.cls, reason=a.reason,
+                    received_at=iso(received), due_at=iso(pol.deadline(a.cls, received, cfg.sla)),
                     **({"automated": a.auto} if a.auto else {}))
     if thread.reason in (threads.Reason.TAG_REFUSED, threads.Reason.HEADER_REFUSED):
         audit.add_event(db, ticket_id, "thread_refused", "intake", now, reason=thread.reason.value,
@@ -249,7 +250,7 @@ def _new_ticket(db, cfg, item, a: Analysis, thread: threads.Thread, received, no
     return Filed("new", ticket_id, row, item.uid)
 
 
-def _reply(db, item, a: Analysis, thread: threads.Thread, ticket_id: int, received, now, source,
+def _reply(db, cfg, item, a: Analysis, thread: threads.Thread, ticket_id: int, received, now, source,
            mailbox_key) -> Filed:
     row = messages.add_message(db, ticket_id=ticket_id, kind="reply", received_at=iso(received), now=iso(now),
                                source=source, raw=item.raw, columns=a.columns)
@@ -257,8 +258,11 @@ def _reply(db, item, a: Analysis, thread: threads.Thread, ticket_id: int, receiv
     changes: dict = {}
     outcome = "reply"
     if t["status"] == "resolved":
-        # A reply reopens: the first-contact clock is not restarted (contact was made).
+        # A reply reopens: the first-contact clock is not restarted (contact was made); one resolved
+        # without contact comes back new, its clock still running from where it started.
         changes.update(status="acknowledged" if t["acknowledged_at"] else "new", resolved_at=None)
+        if not t["acknowledged_at"]:
+            changes["first_contact"] = None
         outcome = "reopened"
         audit.add_event(db, ticket_id, "reopened", "intake", now, message=row, by=a.sender)
     if a.damaged:
@@ -272,6 +276,10 @@ def _reply(db, item, a: Analysis, thread: threads.Thread, ticket_id: int, receiv
         tickets.add_participants(db, ticket_id, [a.sender])  # someone our own mail reached answers it
     audit.add_event(db, ticket_id, "reply_received", "intake", now, message=row, matched=thread.reason.value,
                     by=a.sender)
+    if outcome == "reply" and t["needs_details"] and a.sender not in cfg.staff_addresses:
+        from console.intake import details_answer
+
+        details_answer.maybe_start_clock(db, cfg, t["id"], received, now, message=row)
     _source(db, mailbox_key, item, row, now)
     return Filed(outcome, ticket_id, row, item.uid)
 

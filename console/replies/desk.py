@@ -124,8 +124,30 @@ def template_text(cfg: Config, name: str, ticket: dict, actor: str) -> str:
 
 
 def _signature(cfg: Config, actor: str) -> str | None:
+    """The person's signature, else their name: templates end without one, so it is added once."""
     person = cfg.person(actor)
-    return person.signature if person else None
+    if person is not None and person.signature:
+        return person.signature
+    return _agent_name(cfg, actor)
+
+
+def contact_of(cfg: Config, template: str | None) -> str:
+    """What sending a reply records as first contact: "reply", "details" (a details request) or "none"
+    (a template that is not first contact, such as the receipt). A reply written by hand is a reply."""
+    return templates.contact_of(cfg.replies.templates, template)
+
+
+def what_sending_records(contact: str, ticket: dict) -> str:
+    """One sentence for the review screen: what sending this reply will record on the ticket."""
+    n = ticket["id"]
+    if ticket["status"] != "new":
+        return ""
+    if contact == "none":
+        return f"Sending it is not first contact: #{n} stays new, its clock runs on and its pages go on."
+    if contact == "details":
+        return (f"Sending it records a details request as first contact: #{n}'s call-me mail is answered and its "
+                "pages stop; the customer's answer starts a new first-contact clock.")
+    return f"Sending it makes first contact (a reply by mail): #{n} becomes acknowledged by you and its pages stop."
 
 
 def draft_reply(db: Database, cfg: Config, ticket_id: int, actor: str, *, template: str | None = None) -> Draft:
@@ -169,7 +191,8 @@ def _queue(db: Database, cfg: Config, t: dict, body: str, *, purpose: str, actor
 
 def send_reply(db: Database, cfg: Config, ticket_id: int, body: str, actor: str, now: datetime, *,
                template: str | None = None, expected_version: int | None = None, cc_all: bool = False) -> Queued:
-    """Queue a reply to the requester (and the customer's Cc) as first contact. `body` is sent as it is
+    """Queue a reply to the requester (and the customer's Cc) as first contact, recorded as the template
+    says (a reply, a details request, or none for a template such as the receipt). `body` is sent as it is
     (the draft already holds the signature). More Cc than [replies] max_cc is refused unless `cc_all`."""
     require_smtp(cfg)
     with write(db):
@@ -179,13 +202,21 @@ def send_reply(db: Database, cfg: Config, ticket_id: int, body: str, actor: str,
                                      source=f"desk:{actor}", cc_all=cc_all)
         except compose.ComposeError as exc:
             raise actions.ActionRefused(f"#{ticket_id}: {exc}") from None
+        try:
+            contact = contact_of(cfg, template)
+        except templates.TemplateError as exc:
+            raise actions.ActionRefused(f"#{ticket_id}: {exc}") from None
         audit.add_event(db, ticket_id, "reply_queued", as_actor(actor).recorded, now, message=row, send=send,
                         to=mail.to_addr, cc=list(mail.cc), subject=mail.subject, template=template or "",
+                        contact=contact,
                         **({"left_off": [f"{a}: {why}" for a, why in mail.left_off]} if mail.left_off else {}))
-        acknowledged = t["status"] == "new"
+        acknowledged = t["status"] == "new" and contact != "none"
         if acknowledged:
-            # A reply is first contact: the same acknowledgement as `ack`, in this same transaction.
-            t = actions.acknowledge(db, cfg, ticket_id, actor, now, expected_version=t["version"])
+            # A reply (or a details request) is first contact: the same acknowledgement as `ack`, in this
+            # same transaction, recorded for what it was.
+            t = actions.acknowledge(db, cfg, ticket_id, actor, now, expected_version=t["version"], contact=contact)
+        elif contact == "none":
+            t = tickets.get_ticket(db, ticket_id)
         return Queued(send_id=send, message_row=row, ticket=t, acknowledged=acknowledged, mail=mail)
 
 
@@ -228,7 +259,8 @@ def queue_automatic(db: Database, cfg: Config, ticket: dict, purpose: str, now: 
     smtp = require_smtp(cfg)
     name = templates.RECEIPT if purpose == "receipt" else templates.DETAILS
     t = templates.load(cfg.replies.templates, name)
-    body = templates.render(t, templates.values(ticket, smtp.from_name or "Support", cfg.timezone))
+    signer = smtp.from_name or "Support"
+    body = compose.with_signature(templates.render(t, templates.values(ticket, signer, cfg.timezone)), signer) + "\n"
     row, send, mail = _queue(db, cfg, ticket, body, purpose=purpose, actor="auto", automatic=True, now=now,
                              source="desk:auto")
     audit.add_event(db, ticket["id"], f"{purpose}_queued", "intake", now, message=row, send=send, to=mail.to_addr)

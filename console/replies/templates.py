@@ -1,9 +1,20 @@
 """Canned replies: NAME.txt files with the variables {ticket}, {subject}, {class}, {due},
 {requester_name} and {agent_name}.
 
-Two ship with the tool (in templates/ beside this file): "receipt" (sent on a new ticket when
-[replies] receipt = true) and "details" (the "we need details" request for call-me-only mail). A
-[replies] templates directory adds its own and may replace those two by name.
+Five ship with the tool (in templates/ beside this file): "receipt" (sent on a new ticket when
+[replies] receipt = true; not first contact), "details" (the "we need details" request for call-me-only
+mail), "working-on-it", "resolved" and "need-more-time". A [replies] templates directory adds its own and
+may replace those by name. None ends with a name: the sender's signature is added once, after them.
+
+A template may start with a small header that says what sending it records, between two `---` lines:
+
+    ---
+    contact: none
+    ---
+
+`contact` is "reply" (the default: sending it is first contact, a reply by mail), "details" (a details
+request: it answers a call-me mail, and the customer's answer starts the clock) or "none" (not first
+contact: the ticket's clock runs on, as after a receipt).
 
 Substitution is a plain search and replace of the names above, never str.format: `{{` and `}}` are
 literal braces, and any other name in braces is an error that names the file and the line.
@@ -30,11 +41,43 @@ class TemplateError(ValueError):
     """A template that is missing or cannot be used; the message names it."""
 
 
+CONTACT_KINDS = ("reply", "details", "none")
+_HEADER_KEYS = ("contact",)
+
+
 @dataclass(frozen=True)
 class Template:
     name: str
     path: Path
     text: str
+    contact: str = "reply"  # what sending it records: "reply" (first contact), "details" or "none"
+
+
+def _split_header(name: str, path: Path, text: str) -> tuple[str, str]:
+    """(contact, body) of a template's text: its `---` header read and taken off."""
+    # Without a header, a file that replaces the receipt or the details request keeps what those record.
+    default = {RECEIPT: "none", DETAILS: "details"}.get(name, "reply")
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != "---":
+        return default, text
+    try:
+        end = next(i for i in range(1, min(len(lines), 20)) if lines[i].strip() == "---")
+    except StopIteration:
+        raise TemplateError(f"template {name} ({path}): a header opened with --- is not closed with ---") from None
+    contact = default
+    for lineno, line in enumerate(lines[1:end], 2):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, sep, value = line.partition(":")
+        key, value = key.strip(), value.strip().strip('"')
+        if not sep or key not in _HEADER_KEYS:
+            raise TemplateError(f"template {name} ({path}), line {lineno}: unknown header "
+                                f"{clean_line(key, 40)!r} (known: {', '.join(_HEADER_KEYS)})")
+        if value not in CONTACT_KINDS:
+            raise TemplateError(f"template {name} ({path}), line {lineno}: contact must be one of "
+                                f"{', '.join(CONTACT_KINDS)}, not {clean_line(value, 40)!r}")
+        contact = value
+    return contact, "\n".join(lines[end + 1:]).lstrip("\n")
 
 
 def _files(directory: Path | None) -> dict[str, Path]:
@@ -69,8 +112,15 @@ def load(directory: Path | None, name: str) -> Template:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise TemplateError(f"template {name}: {path} is not UTF-8 text") from None
-    check(Template(name, path, text))
-    return Template(name, path, text)
+    contact, body = _split_header(name, path, text)
+    t = Template(name, path, body, contact)
+    check(t)
+    return t
+
+
+def contact_of(directory: Path | None, name: str | None) -> str:
+    """What sending this template records ("reply" for a reply written by hand, name None)."""
+    return "reply" if name is None else load(directory, name).contact
 
 
 def check(t: Template) -> None:

@@ -458,6 +458,12 @@ class ConsoleApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def action_sla_report(self) -> None:
+        from console.ui.screens.report import ReportScreen
+
+        if not isinstance(self.screen, ReportScreen):
+            self.push_screen(ReportScreen())
+
     def prep(self, row: ListedTicket) -> ShownTicket:
         return prep(row)
 

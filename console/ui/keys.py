@@ -20,7 +20,7 @@ from textual.content import Content
 # The registry itself is plain data (console/keymap.py), so that the config can check `[console.keys]`
 # against it without Textual; this module makes it Textual bindings, help entries and palette commands.
 from console.keymap import (APP, COMPOSER, CONFIRM, CONTEXT_TITLES, DASHBOARD, DETAIL, DIALOG,  # noqa: E402,F401
-                            REGISTRY, REVIEW, Key, for_context, key_label)
+                            REGISTRY, REPORT, REVIEW, Key, for_context, key_label)
 
 
 def bindings(context: str) -> list[BindingType]:

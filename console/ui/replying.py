@@ -188,7 +188,8 @@ class Replies:
                     t = read_ticket(db, tid)
                     if t["version"] == d.version:
                         break
-                w = Writing("reply", t, d.body, d.body, to=d.to, cc=d.cc, subject=d.subject, template=template)
+                w = Writing("reply", t, d.body, d.body, to=d.to, cc=d.cc, subject=d.subject, template=template,
+                            templates_dir=self.cfg.replies.templates)
                 w.warnings.extend(d.notes)  # Cc left off (cannot be written safely), too many Cc
                 if template == templates.DETAILS:
                     asked = already_asked(audit.events_for(db, tid), self.cfg.timezone)
@@ -495,9 +496,10 @@ class Replies:
                 continue
             to = clean_line(", ".join(r["rcpt_to"]), 80)
             noun = fmt.MAIL_PURPOSES.get(r["purpose"], "a mail").removeprefix("the ")
+            about = f"#{r['ticket_id']}" if r["ticket_id"] is not None else noun  # the digest has no ticket
             if r["state"] == "failed":
-                title, words = f"Mail FAILED: #{r['ticket_id']}", f"{clean_line(r['last_error'] or '', 160)}"
+                title, words = f"Mail FAILED: {about}", f"{clean_line(r['last_error'] or '', 160)}"
             else:
-                title, words = f"Mail cut short: #{r['ticket_id']}", "it may or may not have gone out"
+                title, words = f"Mail cut short: {about}", "it may or may not have gone out"
             self.desk.announce(title, f"the {noun} to {to}: {words}; not resent (S on the ticket sends it again)",
                                "error" if r["purpose"] == "reply" else "warning", bell=r["purpose"] == "reply")

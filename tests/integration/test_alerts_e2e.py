@@ -197,7 +197,8 @@ def test_reopen_from_the_cli_brings_back_a_resolved_ticket(desk, tmp_path):
     refused = h.cli(conf, "reopen", str(t["id"]), actor="cy", check=False)
     assert refused.returncode != 0 and "assigned to bob" in refused.stderr  # the same rules as the console
     r = h.cli(conf, "reopen", str(t["id"]), actor="bob")
-    assert r.stdout.strip() == f"#{t['id']} reopened (acknowledged)"  # contact was made when it was resolved
+    # resolving made no contact (issue 24): it comes back new, its first-contact clock running again
+    assert r.stdout.strip() == f"#{t['id']} reopened (new)"
     [t] = h.tickets(tmp_path / "support.db")
-    assert t["status"] == "acknowledged"
+    assert t["status"] == "new"
     assert h.cli(conf, "reopen", str(t["id"]), actor="bob", check=False).returncode != 0  # not resolved now

@@ -85,7 +85,8 @@ async def test_resolved_tickets_have_a_view_and_can_be_reopened(make_app, seeded
         await pilot.press("u")
         await settle(pilot)
         t = tickets.get_ticket(db, ids[4])
-        assert t["status"] == "acknowledged" and t["resolved_at"] is None  # first contact was made by resolving
+        # resolving made no contact (issue 24): the ticket comes back new, its clock running
+        assert (t["status"], t["first_contact"], t["resolved_at"]) == ("new", None, None)
         ev = audit.events_for(db, ids[4])[-1]
         assert (ev["kind"], ev["actor"], ev["detail"]["previous"]) == ("reopened", "ann", "resolved")
         assert row_ids(app) == []

@@ -96,7 +96,7 @@ async def test_the_built_in_composer_quotes_reviews_and_sends_to_the_server(make
         assert isinstance(app.screen, ReviewScreen)
         review = screen_text(app)
         assert "We have added it to the plan." in review
-        assert f"first contact: #{tid} becomes acknowledged by you" in review
+        assert f"first contact (a reply by mail): #{tid} becomes acknowledged by you" in review
         assert sends(db) == []  # nothing is stored before y
         await pilot.press("y")
         await settle(pilot)
@@ -209,6 +209,27 @@ async def test_a_note_is_added_from_the_detail_and_never_sent(make_app, seeded, 
 
 # -- templates and the "we need details" key --------------------------------------------------------------
 
+async def test_the_review_says_the_receipt_is_not_first_contact_and_sending_it_keeps_the_clock(make_app, seeded, db,
+                                                                                                smtp_sink):
+    """Issue 24: the receipt template's header says it is not first contact; the review says so, and after
+    y the ticket is still new, its pages still going."""
+    _, ids = seeded
+    tid = ids[4]
+    app = make_app("ann", live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_composer(pilot, tid, key="T")
+        await pilot.press(*"receipt", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewScreen)
+        note = str(app.screen.query_one("#review-note", Static).content)
+        assert f"Sending it is not first contact: #{tid} stays new" in note
+        await pilot.press("y")
+        await settle(pilot)
+        assert len(smtp_sink.records) == 1
+        t = tickets.get_ticket(db, tid)
+        assert (t["status"], t["first_contact"], t["acknowledged_at"]) == ("new", None, None)
+
+
 async def test_the_template_pick_list_filters_as_you_type_and_sends_the_pick(make_app, seeded, db, smtp_sink):
     _, ids = seeded
     tid = ids[4]
@@ -219,7 +240,8 @@ async def test_the_template_pick_list_filters_as_you_type_and_sends_the_pick(mak
         assert isinstance(picker, TemplatePicker)
         ol = picker.query_one(OptionList)
         names = [ol.get_option_at_index(i).id for i in range(ol.option_count)]
-        assert names == ["details", "receipt", "thanks"]  # the shipped two and the desk's own
+        # the shipped five and the desk's own
+        assert names == ["details", "need-more-time", "receipt", "resolved", "thanks", "working-on-it"]
         await pilot.press("j")  # j moves, it does not filter
         assert ol.highlighted == 1
         await pilot.press(*"tha")

@@ -135,7 +135,7 @@ def test_idle_is_reissued_at_least_every_ten_minutes():
     ("alerts.ack_base_url", "ftp://x/ack", "alerts.ack_base_url: expected an http:// or https:// URL, got 'ftp://x/ack'"),
     ("imap.ca_file", "/nonexistent/ca.pem", "imap.ca_file: no such file: /nonexistent/ca.pem"),
     ("xyzzy", 1, "xyzzy: unknown key (known keys: timezone, store, imap, smtp, routing, sla, staff, oncall, "
-                 "alerts, replies, console, replicate)"),
+                 "alerts, replies, reports, console, replicate)"),
 ])
 def test_mistakes_are_refused_with_the_exact_message(path, value, message):
     with pytest.raises(ConfigError) as exc:
@@ -276,3 +276,19 @@ def test_call_urls_are_checked_like_notify_urls_and_kept_secret():
     d["staff"][0]["calls"] = d["staff"][0].pop("call")
     with pytest.raises(ConfigError, match=r"calls: unknown key \(did you mean call\?\)"):
         from_dict(d)
+
+
+def test_reports_weekly_is_a_weekday_and_a_time_and_needs_smtp(tmp_path):
+    from console.config import ConfigError
+    from tests.factories import desk_config
+
+    smtp = {"host": "127.0.0.1", "port": 25, "security": "none", "from": "Desk <support@desk.example>"}
+    cfg = desk_config(tmp_path, smtp=smtp, reports={"weekly": "mon 08:00"})
+    assert (cfg.reports.weekly_weekday, cfg.reports.weekly_time.hour) == (0, 8)
+    assert desk_config(tmp_path).reports.weekly is None  # off by default
+    with pytest.raises(ConfigError, match="reports.weekly: .*"):
+        desk_config(tmp_path, smtp=smtp, reports={"weekly": "someday"})
+    with pytest.raises(ConfigError, match=r"reports.weekly: the digest is mailed: it needs an \[smtp\] table"):
+        desk_config(tmp_path, reports={"weekly": "mon 08:00"})
+    with pytest.raises(ConfigError, match="reports.weekley: unknown key .did you mean weekly"):
+        desk_config(tmp_path, reports={"weekley": "mon 08:00"})

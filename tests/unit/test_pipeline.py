@@ -48,13 +48,25 @@ def test_reply_joins_its_ticket_and_never_opens_one(db, cfg):
 
 def test_reply_to_resolved_ticket_reopens_with_audit(db, cfg):
     first = file1(db, cfg, mail(message_id="<root@c>"))
+    actions.acknowledge(db, cfg, first.ticket_id, "ann", T0)
     actions.resolve(db, cfg, first.ticket_id, "ann", T0)
     again = file1(db, cfg, mail(subject="Re: Help", message_id="<r1@c>", extra="In-Reply-To: <root@c>\r\n"))
     t = tickets.get_ticket(db, first.ticket_id)
     assert again.outcome == "reopened"
-    assert t["status"] == "acknowledged" and t["resolved_at"] is None
+    assert t["status"] == "acknowledged" and t["resolved_at"] is None  # contact was made: the clock stays stopped
     kinds = [e["kind"] for e in __import__("store").audit.events_for(db, first.ticket_id)]
     assert "reopened" in kinds
+
+
+def test_reply_to_a_ticket_resolved_without_contact_reopens_it_new(db, cfg):
+    first = file1(db, cfg, mail(message_id="<root@c>"))
+    actions.resolve(db, cfg, first.ticket_id, "ann", T0)
+    t = tickets.get_ticket(db, first.ticket_id)
+    assert (t["first_contact"], t["acknowledged_at"], t["acknowledged_by"]) == ("none", None, None)
+    again = file1(db, cfg, mail(subject="Re: Help", message_id="<r1@c>", extra="In-Reply-To: <root@c>\r\n"))
+    t = tickets.get_ticket(db, first.ticket_id)
+    assert again.outcome == "reopened"
+    assert (t["status"], t["first_contact"]) == ("new", None)  # nobody ever made contact: its clock shows again
 
 
 def test_subject_tag_counts_only_from_a_participant(db, cfg):

@@ -164,7 +164,8 @@ def test_the_shipped_templates_fill_in_every_variable():
 def test_a_templates_directory_adds_and_replaces(tmp_path):
     (tmp_path / "receipt.txt").write_text("Got #{ticket}, {{literally}}.\n")
     (tmp_path / "thanks.txt").write_text("Thanks {requester_name}, {agent_name}\n")
-    assert templates.names(tmp_path) == ["details", "receipt", "thanks"]
+    assert templates.names(tmp_path) == ["details", "need-more-time", "receipt", "resolved", "thanks",
+                                         "working-on-it"]
     values = templates.values(TICKET, "Ann", TZ)
     assert templates.render(templates.load(tmp_path, "receipt"), values) == "Got #42, {literally}.\n"
     assert templates.render(templates.load(tmp_path, "thanks"), values) == "Thanks Carl, Ann\n"
@@ -224,3 +225,29 @@ def test_refusal_rules():
     assert receipts.refusal(**ok | {"automated_reason": "List-Id"}) == "automated mail (List-Id)"
     assert receipts.refusal(**ok | {"sender": "ann@desk.example"}) == "our own address"
     assert receipts.refusal(**ok | {"sender": ""}) == "no sender address"
+
+
+def test_template_headers_say_what_sending_records(tmp_path):
+    assert [templates.load(None, n).contact for n in ("receipt", "details", "working-on-it", "resolved",
+                                                      "need-more-time")] == ["none", "details", "reply", "reply",
+                                                                             "reply"]
+    assert templates.load(None, "receipt").text.startswith("Hello {requester_name},")  # the header is not sent
+    (tmp_path / "receipt.txt").write_text("Got #{ticket}.\n")  # a replacement without a header keeps "none"
+    (tmp_path / "call.txt").write_text("---\ncontact: none\n---\nWe tried to call you.\n")
+    (tmp_path / "bad.txt").write_text("---\ncontact: maybe\n---\nHi\n")
+    (tmp_path / "open.txt").write_text("---\ncontact: none\nHi\n")
+    assert templates.load(tmp_path, "receipt").contact == "none"
+    assert (templates.load(tmp_path, "call").contact, templates.load(tmp_path, "call").text) == \
+        ("none", "We tried to call you.\n")
+    with pytest.raises(templates.TemplateError, match="bad .*line 2: contact must be one of reply, details, none"):
+        templates.load(tmp_path, "bad")
+    with pytest.raises(templates.TemplateError, match="not closed"):
+        templates.load(tmp_path, "open")
+
+
+def test_no_shipped_template_signs_itself():
+    """The signature is added once, after the template: a template that ended with {agent_name} printed the
+    agent's name twice."""
+    for name in templates.names(None):
+        t = templates.load(None, name)
+        assert "{agent_name}" not in t.text.strip().splitlines()[-1], name

@@ -74,13 +74,14 @@ def test_history_in_words():
         "ann resolved it: done; 2 unsent pages cancelled"
     assert "{" not in f.event_words(ev("something_new", x=1))  # never JSON
     # issue 19: stand-downs, a first sync's history, answers to email pages
-    assert f.event_words(ev("stand_down_due", targets=["bob", "cy"])) == "told bob and cy to stand down (after ann's change)"
+    assert f.event_words(ev("stand_down_due", targets=["bob", "cy"])) == \
+        "told bob and cy to stand down (after ann's change)"
     assert f.event_words(ev("imported", "intake", overdue=True)) == (
         "filed from the mailbox's history at its first sync: already overdue, not paged (the supervisors got a "
         "summary)")
     assert f.event_words(ev("page_reply_received", "intake", person="bob", by="bob@x.example", message=7,
                             acknowledged=False, note='kept as a message: its first line is not "ack"')) == (
-        'bob\'s page answered by mail from bob@x.example (message 7): kept as a message: its first line is not "ack"')
+        'bob answered the email page from bob@x.example (message 7): kept as a message: its first line is not "ack"')
 
 
 def test_the_desks_mail_in_words():

@@ -10,6 +10,8 @@ changed meanwhile leaves the review open with the new state, so they can look an
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +42,7 @@ class Writing:
     subject: str = ""
     template: str | None = None
     warnings: list[str] = field(default_factory=list)  # said on the review, e.g. "details were asked for ..."
+    templates_dir: Path | None = None  # [replies] templates: where the template's header says what it records
 
     @property
     def ticket_id(self) -> int:
@@ -199,8 +202,14 @@ class ReviewScreen(Screen[str | None]):
     def _notice(self) -> Content:
         w, parts = self.writing, []
         if w.is_reply and w.ticket["status"] == "new":
-            parts.append(f"Sending it makes first contact: #{w.ticket_id} becomes acknowledged by you and its "
-                         "pages stop.")
+            from console.replies.desk import what_sending_records
+            from console.replies.templates import TemplateError, contact_of
+
+            try:
+                contact = contact_of(w.templates_dir, w.template)
+            except TemplateError:
+                contact = "reply"  # the send refuses a template gone bad, with why
+            parts.append(what_sending_records(contact, dict(w.ticket)))
         parts += [clean_line(x, 200) for x in w.warnings]
         return Content("\n".join(parts))
 

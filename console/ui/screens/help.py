@@ -38,7 +38,7 @@ def help_table(remap: dict[str, str] | None = None) -> Table:
     grid.add_column(ratio=1)
     grid.add_column(ratio=1)
     grid.add_row(_keys_table((keys.DASHBOARD, keys.COMPOSER, keys.REVIEW), remap),
-                 _keys_table((keys.DETAIL, keys.DIALOG, keys.CONFIRM, keys.APP), remap))
+                 _keys_table((keys.DETAIL, keys.DIALOG, keys.CONFIRM, keys.REPORT, keys.APP), remap))
     return grid
 
 
