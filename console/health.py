@@ -32,6 +32,7 @@ from store.times import parse_iso
 
 SCHEDULER = "scheduler"
 INTAKE_PREFIX = "intake:"
+SIGNED_OUT = "signed_out"  # intake's state while its mailbox's OAuth2 sign-in is lost
 # The scheduler beats every 5 s; this much silence means it is gone or hung.
 SCHEDULER_STALE = timedelta(seconds=30)
 # Intake writes its row at least every liveness check (30 s) while it is alive.
@@ -118,6 +119,12 @@ def _assess_one(row: dict, now: datetime, stale_after: timedelta) -> Component:
               "waiting": d.get("waiting"), "ever_connected": bool(d.get("ever_connected"))}
     waiting = f", {d['waiting']} waiting" if d.get("waiting") else ""
     err = f": {d['last_error']}" if d.get("last_error") and state in ("error", "connecting") else ""
+    if d.get("label"):  # a named mailbox ([[imap]] name) is shown by its name
+        mailbox = detail["name"] = d["label"]
+    if state == SIGNED_OUT and seen_age is not None and seen_age <= INTAKE_SILENT.total_seconds():
+        # Its sign-in is gone (revoked, expired): no retry heals that, so it is degraded at once.
+        return Component("intake", False, "signed out", f"intake {mailbox}: SIGNED OUT, last sync {_ago(sync_age)}: "
+                         f"{d.get('last_error') or 'sign in again'}", detail)
     if seen_age is None or seen_age > INTAKE_SILENT.total_seconds():
         return Component("intake", False, "stale", f"intake {mailbox}: STALE, last seen {_ago(seen_age)}", detail)
     if sync_age is None or sync_age > stale_after.total_seconds():
@@ -137,6 +144,7 @@ class Outage:
     mailbox: str
     since: str  # ISO: the last sync, or intake's start when it never synced; names the outage
     summary: str
+    signed_out: bool = False  # its OAuth2 sign-in is lost: paged at once, saying what to run
 
 
 def intake_outages(beats: list[dict], now: datetime, stale_after: timedelta = DEFAULT_INTAKE_STALE_AFTER
@@ -146,8 +154,9 @@ def intake_outages(beats: list[dict], now: datetime, stale_after: timedelta = DE
         d = row.get("detail") or {}
         since = d.get("last_sync_at") or d.get("started_at") or row["at"]
         age = _age(now, since)
-        if age is not None and age > stale_after.total_seconds():  # as _assess_one judges it
-            out.append(Outage(row["name"][len(INTAKE_PREFIX):], since, _assess_one(row, now, stale_after).summary))
+        if d.get("state") == SIGNED_OUT or (age is not None and age > stale_after.total_seconds()):
+            out.append(Outage(row["name"][len(INTAKE_PREFIX):], since, _assess_one(row, now, stale_after).summary,
+                              d.get("state") == SIGNED_OUT))
     return out
 
 

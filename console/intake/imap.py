@@ -81,12 +81,18 @@ def connect(cfg: ImapConfig, password: str) -> IMAPClient:
         raise IntakeError(said or f"IMAP server {where}: cannot connect ({type(exc).__name__}: {exc})") from None
     client.normalise_times = False  # keep INTERNALDATE timezone-aware
     try:
-        client.login(cfg.username, password)
+        if cfg.auth == "oauth2":  # `password` is then a fresh access token (console.oauth)
+            client.oauth2_login(cfg.username, password)
+        else:
+            client.login(cfg.username, password)
     except LoginError as exc:
         _quietly(client.logout)
         if "[unavailable]" in str(exc).lower():
             # RFC 5530 [UNAVAILABLE]: the server's auth backend is down; the credentials may be fine.
             raise IntakeError(f"IMAP server {where}: login temporarily unavailable") from None
+        if cfg.auth == "oauth2":  # a token the provider just gave: the server's side (IMAP off, no access)
+            raise IntakeError(f"IMAP XOAUTH2 login refused for {cfg.username!r} at {where} (the sign-in works; "
+                              "check that IMAP is enabled for this mailbox and the account may open it)") from None
         raise IntakeError(f"IMAP login failed for user {cfg.username!r} at {where}: wrong username or password",
                           permanent=True) from None
     except (OSError, IMAPClientError) as exc:

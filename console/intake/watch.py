@@ -23,9 +23,11 @@ from collections.abc import Callable
 
 from console import health
 from console.clock import Clock
-from console.config import Config
+from console.config import Config, ImapConfig
 from console.intake import imap
 from console.intake.pipeline import Incoming, file_messages
+from console.oauth import SignInLost, TokenUnavailable, credential
+from console.oauth.session import REFRESH_MARGIN
 from store import heartbeat, mailbox, open_db, write
 from store.db import StoreError
 from store.errors import WillPass
@@ -46,6 +48,10 @@ def _news(responses) -> bool:
     return any(isinstance(r, tuple) and len(r) > 1 and r[1] in NEWS for r in responses or ())
 
 
+class Reauthenticate(Exception):
+    """The access token the connection logged in with is about to expire: log in again with a fresh one."""
+
+
 def _bye(responses) -> bool:
     return any(isinstance(r, tuple) and r and r[0] == b"BYE" for r in responses or ())
 
@@ -55,17 +61,24 @@ class Intake:
 
     def __init__(self, cfg: Config, clock: Clock, stop: threading.Event, on_commit=None, *,
                  liveness_seconds: float = LIVENESS_SECONDS, monotonic: Callable[[], float] = time.monotonic,
-                 connect: Callable = imap.connect):
+                 connect: Callable = imap.connect, mailbox: ImapConfig | None = None):
         assert cfg.imap is not None
-        self.cfg, self.imap, self.clock, self.stop = cfg, cfg.imap, clock, stop
+        self.cfg, self.imap, self.clock, self.stop = cfg, mailbox or cfg.imap, clock, stop
         self.on_commit = on_commit or (lambda n: None)
         self.liveness_seconds, self.monotonic, self.connect = liveness_seconds, monotonic, connect
         self.db = open_db(cfg.store_path)
-        self.password = imap.resolve_password(cfg.imap)
+        self.secret: Callable[[], str]  # the password, or a fresh access token before every (re)connect
+        if self.imap.auth == "oauth2":
+            self.credential = credential(cfg.store_path, self.imap.label, self.imap)
+            self.secret = self.credential.access_token
+        else:
+            password = imap.resolve_password(self.imap)
+            self.secret = lambda: password
         self.backoff = imap.Backoff()
         self.name = f"{health.INTAKE_PREFIX}{self.imap.account}/{self.imap.folder}"
         self.status = {"state": "connecting", "ever_connected": False, "started_at": iso(clock.now()),
-                       "last_sync_at": None, "last_error": None, "last_error_at": None, "waiting": None}
+                       "last_sync_at": None, "last_error": None, "last_error_at": None, "waiting": None,
+                       "label": self.imap.label}
         self.unannounced = 0  # messages found that no response had announced (diagnostics, tests)
 
     # --- the heartbeat row ---------------------------------------------------------------------
@@ -141,7 +154,12 @@ class Intake:
     # --- connecting ----------------------------------------------------------------------------
 
     def once(self) -> int:
-        client = self.connect(self.imap, self.password)
+        try:
+            client = self.connect(self.imap, self.secret())
+        except SignInLost as exc:
+            self._beat(state="signed_out", last_error=str(exc), last_error_at=iso(self.clock.now()))
+            log.error("%s", exc)
+            return 0
         try:
             self.status.update(ever_connected=True, state="polling")
             return self.sync(client)
@@ -154,7 +172,7 @@ class Intake:
         while not self.stop.is_set():
             client = None
             try:
-                client = self.connect(self.imap, self.password)
+                client = self.connect(self.imap, self.secret())
                 self.status["ever_connected"] = True
                 self._beat(state="syncing")
                 idle = self.imap.idle and b"IDLE" in client.capabilities()
@@ -170,6 +188,12 @@ class Intake:
                     self._idle_loop(client)
                 else:
                     self._poll_loop(client)
+            except SignInLost as exc:
+                self._signed_out(exc)
+            except Reauthenticate:
+                log.info("%s: the access token expires soon; logging in again with a fresh one", self.imap.label)
+            except TokenUnavailable as exc:
+                lost = self._pause(exc, what="sign-in provider unavailable")
             except imap.IntakeError as exc:
                 if exc.permanent:
                     self._beat(state="error", last_error=str(exc), last_error_at=iso(self.clock.now()))
@@ -184,6 +208,19 @@ class Intake:
             finally:
                 if client is not None:
                     _logout(client)
+
+    def _signed_out(self, exc: SignInLost) -> None:
+        """This mailbox stops (the others go on) with one line saying what to run, until someone signs in
+        again: the token file is watched, and intake resumes by itself."""
+        log.error("%s", exc)
+        self._beat(state="signed_out", last_error=str(exc), last_error_at=iso(self.clock.now()))
+        store = self.credential.store
+        seen = store.stamp()
+        while not self.stop.wait(1.0):
+            if store.stamp() != seen:
+                log.info("%s: signed in again; resuming", self.imap.label)
+                return
+            self._beat()
 
     def _pause(self, exc: Exception, what: str | None = None) -> bool:
         if what is None:
@@ -226,8 +263,16 @@ class Intake:
                 continue
             _, more = client.noop()
             self._look(client, announced or _news(more))
+            self._check_token()
             self._enter_idle(client)
         client.idle_done()
+
+    def _check_token(self) -> None:
+        """Before IDLE restarts: a token that would expire before the next look means logging in again now
+        (servers such as Exchange end a session whose token expired)."""
+        token = getattr(getattr(self, "credential", None), "last", None)
+        if token is not None and token.expires_at - time.time() < REFRESH_MARGIN + self.liveness_seconds:
+            raise Reauthenticate()
 
     def _enter_idle(self, client) -> None:
         client.idle()

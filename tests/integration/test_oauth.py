@@ -1,0 +1,207 @@
+"""XOAUTH2 end to end with real parts: a local identity provider over HTTPS (msal against it, as against
+Entra), a Dovecot 2.3 whose oauth2 passdb asks that provider's introspection endpoint, and the token file.
+
+Scenarios of issue 23: sign in, poll, rotate (the new refresh token on disk before its next use), an
+access token expiring while intake IDLEs (a fresh login, no mail lost), a revoked sign-in (that mailbox
+stops with one line; status degraded naming it) and its restoration.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from console import oauth
+from console.clock import SystemClock
+from console.config import load
+from console.intake import watch
+from console.oauth import login as oauth_login
+from console.oauth.providers import resolve
+from console.oauth.tokens import TokenStore, token_path
+from tests.integration.helpers import cli_env, run_cli, write_config
+from tests.servers.dovecot import Dovecot, dovecot_unavailable_reason
+from tests.servers.idp import IdentityProvider
+
+SCOPE = "https://mail.example.com/imap"
+
+
+@pytest.fixture
+def idp(tmp_path, monkeypatch):
+    server = IdentityProvider(tmp_path / "ca").start()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.certs.ca))  # msal's requests trusts the test CA
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def xdovecot(request, idp):
+    reason = dovecot_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    root = Path(tempfile.mkdtemp(prefix="support-console-dovecot-"))
+    server = Dovecot(root, introspection_url=idp.introspection_url)
+
+    def finish():
+        try:
+            server.stop(graceful=False)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+    request.addfinalizer(finish)
+    server.start()
+    return server
+
+
+def oauth_config(tmp_path: Path, dovecot: Dovecot, idp: IdentityProvider, **kw) -> Path:
+    extra = (f'auth = "oauth2"\nclient_id = "desk-app"\nauthority = "{idp.base}"\nscopes = ["{SCOPE}"]\n'
+             'name = "support"\n')
+    path = write_config(tmp_path, port=dovecot.port, imap_extra=extra, **kw)
+    path.write_text(path.read_text().replace('password_env = "SC_TEST_IMAP_PASSWORD"\n', ""))
+    return path
+
+
+def sign_in(cfg_path: Path) -> str:
+    cfg = load(cfg_path)
+    m = cfg.imaps[0]
+    provider = resolve(m.provider, m.client_id, m.authority, m.token_url, m.scopes)
+    said: list[str] = []
+    who = oauth_login.login(TokenStore.beside(cfg.store_path), m.label, provider, m.username, say=said.append)
+    assert said and "ABCD-EFGH" in said[0]  # the device code was shown
+    return who
+
+
+def mail(n: int) -> bytes:
+    return (f"From: c{n}@example.org\r\nTo: support@example.com\r\nSubject: oauth {n}\r\n"
+            f"Message-ID: <oauth-{n}-{time.time_ns()}@example.org>\r\n\r\nbody {n}\r\n").encode()
+
+
+def ticket_subjects(db_path: Path) -> set[str]:
+    import sqlite3
+
+    with sqlite3.connect(db_path) as db:
+        return {r[0] for r in db.execute("SELECT subject FROM tickets")}
+
+
+def wait(cond, timeout: float = 20.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def refresh_token_on_disk(store_path: Path) -> str:
+    entry = json.loads(token_path(store_path).read_text())["mailboxes"]["support"]
+    rts = json.loads(entry["msal_cache"])["RefreshToken"]
+    (rt,) = [v["secret"] for v in rts.values()]
+    return rt
+
+
+def test_sign_in_then_poll_over_xoauth2(tmp_path, idp, xdovecot):
+    conf = oauth_config(tmp_path, xdovecot, idp)
+    assert sign_in(conf) == "ann@example.com"
+    tokens = token_path(load(conf).store_path)
+    assert stat.S_IMODE(tokens.stat().st_mode) == 0o600
+    xdovecot.append(mail(1))
+    env = cli_env(password=None, REQUESTS_CA_BUNDLE=str(idp.certs.ca))
+    r = run_cli(conf, "poll", "--once", env=env)
+    assert r.returncode == 0, r.stderr
+    assert ticket_subjects(load(conf).store_path) == {"oauth 1"}
+    assert idp.introspections >= 1  # Dovecot asked about the token: a real XOAUTH2 login
+    out = r.stdout + r.stderr
+    secret = json.loads(tokens.read_text())
+    assert "ATOK" not in out and "RTOK" not in out and secret  # no token in any output
+    # auth status: who, when the access token expires, whether refresh works; never a token
+    st = run_cli(conf, "auth", "status", "--json", env=env)
+    assert st.returncode == 0, st.stderr
+    (row,) = json.loads(st.stdout)
+    assert row["mailbox"] == "support" and row["account"] == "ann@example.com" and row["refresh"] == "ok"
+    assert row["access_token_expires_at"] and "ATOK" not in st.stdout and "RTOK" not in st.stdout
+
+
+def test_a_rotated_refresh_token_is_on_disk_before_its_next_use(tmp_path, idp, xdovecot):
+    idp.expires_in = 301  # msal refreshes a token with under five minutes left: every use refreshes
+    conf = oauth_config(tmp_path, xdovecot, idp)
+    sign_in(conf)
+    store_path = load(conf).store_path
+    first = refresh_token_on_disk(store_path)
+    time.sleep(1.1)  # the provider's clock: the token now has under 300 s left
+    cfg = load(conf)
+    cred = oauth.credential(cfg.store_path, "support", cfg.imaps[0])
+    cred.access_token()
+    second = refresh_token_on_disk(store_path)
+    assert second != first and idp.refreshes == 1
+    # A new process (nothing in memory) uses what is on disk: the spent token would get invalid_grant.
+    time.sleep(1.1)
+    oauth.credential(cfg.store_path, "support", cfg.imaps[0]).access_token()
+    assert idp.refreshes == 2 and idp.refused == [] and refresh_token_on_disk(store_path) not in (first, second)
+
+
+def test_token_file_readable_by_others_is_refused(tmp_path, idp, xdovecot):
+    conf = oauth_config(tmp_path, xdovecot, idp)
+    sign_in(conf)
+    cfg = load(conf)
+    os.chmod(token_path(cfg.store_path), 0o644)
+    r = run_cli(conf, "auth", "status", env=cli_env(password=None, REQUESTS_CA_BUNDLE=str(idp.certs.ca)))
+    assert r.returncode != 0 and "chmod 600" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_access_token_expiring_during_idle_logs_in_again_and_loses_no_mail(tmp_path, idp, xdovecot):
+    idp.expires_in = 302
+    conf = oauth_config(tmp_path, xdovecot, idp)
+    sign_in(conf)
+    cfg = load(conf)
+    stop = threading.Event()
+    intake = watch.Intake(cfg, SystemClock(), stop, liveness_seconds=1.0, mailbox=cfg.imaps[0])
+    t = threading.Thread(target=intake.run, daemon=True)
+    t.start()
+    try:
+        wait(lambda: intake.status["state"] == "idle")
+        logins = idp.introspections
+        xdovecot.append(mail(1))
+        wait(lambda: "oauth 1" in ticket_subjects(cfg.store_path))
+        # The token runs out: the provider forgets it, intake refreshes and logs in again before IDLE resumes.
+        wait(lambda: idp.refreshes >= 1 and idp.introspections > logins)
+        idp.expire_access_tokens()
+        xdovecot.append(mail(2))
+        wait(lambda: "oauth 2" in ticket_subjects(cfg.store_path))
+        assert idp.refused == []
+    finally:
+        stop.set()
+        t.join(10)
+
+
+def test_revoked_sign_in_stops_that_mailbox_with_one_line_and_recovers(tmp_path, idp, xdovecot):
+    idp.expires_in = 301
+    conf = oauth_config(tmp_path, xdovecot, idp)
+    sign_in(conf)
+    cfg = load(conf)
+    idp.revoke()
+    time.sleep(1.1)
+    stop = threading.Event()
+    intake = watch.Intake(cfg, SystemClock(), stop, liveness_seconds=1.0, mailbox=cfg.imaps[0])
+    t = threading.Thread(target=intake.run, daemon=True)
+    t.start()
+    try:
+        wait(lambda: intake.status["state"] == "signed_out")
+        err = intake.status["last_error"]
+        assert "AADSTS50173" in err and "support-console auth login support" in err and "RTOK" not in err
+        st = run_cli(conf, "status", env=cli_env(password=None))
+        assert st.returncode == 1 and "support" in st.stdout and "signed out" in st.stdout.lower()
+        # A supervisor signs in again: intake sees the token file change and files mail again.
+        idp.restore()
+        sign_in(conf)
+        xdovecot.append(mail(3))
+        wait(lambda: "oauth 3" in ticket_subjects(cfg.store_path), timeout=30)
+        assert intake.status["state"] == "idle"
+    finally:
+        stop.set()
+        t.join(10)
