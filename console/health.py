@@ -102,10 +102,15 @@ def assess_intake(beats: list[dict], now: datetime, *, stale_after: timedelta = 
         if not expected:
             return Component("intake", True, "ingest only", "intake: no IMAP configured (MTA pipe only)")
         return Component("intake", False, "never run", "intake: no poller has connected yet")
-    # One poller per mailbox; with several rows the worst one speaks for intake.
+    # One intake per mailbox; with several rows the worst one speaks for intake, and each has its own line.
     parts = [_assess_one(r, now, stale_after) for r in rows]
     bad = [p for p in parts if not p.ok]
-    return (bad or parts)[0]
+    worst = (bad or parts)[0]
+    if len(parts) == 1:
+        return worst
+    summary = "; ".join(p.summary for p in [*bad, *(p for p in parts if p.ok)])
+    mailboxes = [{"ok": p.ok, "summary": p.summary, **p.detail} for p in parts]
+    return Component("intake", worst.ok, worst.state, summary, {**worst.detail, "mailboxes": mailboxes})
 
 
 def _assess_one(row: dict, now: datetime, stale_after: timedelta) -> Component:
@@ -145,6 +150,7 @@ class Outage:
     since: str  # ISO: the last sync, or intake's start when it never synced; names the outage
     summary: str
     signed_out: bool = False  # its OAuth2 sign-in is lost: paged at once, saying what to run
+    label: str | None = None  # the mailbox's name ([[imap]] name), for people
 
 
 def intake_outages(beats: list[dict], now: datetime, stale_after: timedelta = DEFAULT_INTAKE_STALE_AFTER
@@ -156,7 +162,7 @@ def intake_outages(beats: list[dict], now: datetime, stale_after: timedelta = DE
         age = _age(now, since)
         if d.get("state") == SIGNED_OUT or (age is not None and age > stale_after.total_seconds()):
             out.append(Outage(row["name"][len(INTAKE_PREFIX):], since, _assess_one(row, now, stale_after).summary,
-                              d.get("state") == SIGNED_OUT))
+                              d.get("state") == SIGNED_OUT, d.get("label")))
     return out
 
 

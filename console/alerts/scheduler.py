@@ -179,7 +179,7 @@ def intake_pages(db, cfg: Config, now) -> list[int]:
         outage = f"{o.mailbox}|{o.since}"
         stale_now.add(outage)
         what = "SIGN-IN LOST" if o.signed_out else "INTAKE STALE"
-        page(outbox.STALE_STEP, outage, f"[support-console] {what}: {clean_line(o.mailbox, 80)}",
+        page(outbox.STALE_STEP, outage, f"[support-console] {what}: {clean_line(o.label or o.mailbox, 80)}",
              f"{clean_line(o.summary, 300)}\nMail to the desk is not becoming tickets, and nobody is paged for it."
              "\nCheck the poller: support-console status", True)
     for outage in outbox.unrecovered_outages(db):

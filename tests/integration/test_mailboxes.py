@@ -1,0 +1,67 @@
+"""Several mailboxes ([[imap]]): each its own connection, IDLE loop, watermark and health; one whose server
+is down never delays another's Class III page. Real Dovecots, the real poller process, a real HTTP receiver."""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration import alerts_helpers as h
+from tests.integration.helpers import run_cli, wait_until
+from tests.servers.dovecot import Dovecot
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def dovecot2(request, dovecot):
+    root = Path(tempfile.mkdtemp(prefix="support-console-dovecot-"))
+    server = Dovecot(root)
+
+    def finish():
+        try:
+            server.stop(graceful=False)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+    request.addfinalizer(finish)
+    server.start()
+    return server
+
+
+def two_mailboxes(tmp_path: Path, a: Dovecot, b: Dovecot, notify: dict) -> Path:
+    data = h.config_dict(tmp_path / "support.db", notify=notify, dovecot=a)
+    one = data.pop("imap")
+    data["imap"] = [{**one, "name": "support", "account": "support-box"},
+                    {**one, "name": "urgent", "account": "urgent-box", "port": b.port, "class": "III"}]
+    path = tmp_path / "config.toml"
+    path.write_text(h.to_toml(data))
+    return path
+
+
+def test_one_mailbox_down_never_delays_the_others_class_iii(tmp_path, dovecot, dovecot2, http_receiver, pollers):
+    db = tmp_path / "support.db"
+    conf = two_mailboxes(tmp_path, dovecot, dovecot2, {x: [http_receiver.url(f"/{x}")] for x in h.HANDLES})
+    p = pollers.start(conf)
+    wait_until(lambda: p.log().count("watching") >= 2, 20, "both mailboxes watched")
+    dovecot2.stop(graceful=False)  # the urgent@ mailbox's server goes away
+    wait_until(lambda: "cannot connect" in p.log() or "connection lost" in p.log().lower(), 20, "the loss noticed")
+    sent = time.monotonic()
+    dovecot.append(h.mail(1, subject="DNS down on support@"))
+    records = http_receiver.wait_for(2, timeout=10)
+    assert time.monotonic() - sent < 10
+    assert sorted(h.path_of(r) for r in records) == [h.PRIMARY, h.SECONDARY]
+    st = run_cli(conf, "status", "--json")
+    intake = json.loads(st.stdout)["intake"]
+    names = {m["name"]: m for m in intake["mailboxes"]}
+    assert set(names) == {"support", "urgent"} and names["support"]["ok"]
+    # The server comes back: the other mailbox files its mail too, into its own watermark.
+    dovecot2.start()
+    dovecot2.append(h.mail(2, subject="urgent@ after the outage"))
+    wait_until(lambda: len(h.tickets(db)) == 2, 60, "the second mailbox's mail filed")
+    subjects = {t["subject"] for t in h.tickets(db)}
+    assert subjects == {"DNS down on support@", "urgent@ after the outage"}
