@@ -75,7 +75,8 @@ def _run_once(cfg: Config, clock: Clock, owns_outbox: bool) -> int:
         try:
             Intake(cfg, clock, stop, mailbox=m).once()
         except Exception as exc:  # noqa: BLE001 - reported after the others, as the run's failure
-            log.error("mailbox %s: %s", m.label, exc)
+            if len(cfg.imaps) > 1:  # the first is the run's error line; say which mailbox each was
+                log.error("mailbox %s: %s", m.label, exc)
             failed.append(exc)
     if scheduler:
         scheduler.cycle()

@@ -14,6 +14,7 @@ import re
 import ssl
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import datetime, UTC
 from typing import NamedTuple
 from collections.abc import Callable
@@ -52,6 +53,19 @@ def resolve_password(cfg: ImapConfig) -> str:
     try:
         return passwords.resolve("imap", cfg.password_env, cfg.password_command)
     except passwords.PasswordError as exc:
+        raise IntakeError(str(exc)) from None
+
+
+def secret(store_path: Path, cfg: ImapConfig) -> str:
+    """What this mailbox logs in with: its password, or (auth = "oauth2") an access token, fresh from the
+    token file (console.oauth) and refreshed first when due."""
+    if cfg.auth != "oauth2":
+        return resolve_password(cfg)
+    from console import oauth  # noqa: PLC0415 - msal is loaded only where a mailbox uses it
+
+    try:
+        return oauth.credential(store_path, cfg.label, cfg).access_token()
+    except (oauth.SignInLost, oauth.TokenUnavailable) as exc:
         raise IntakeError(str(exc)) from None
 
 

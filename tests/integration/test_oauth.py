@@ -205,3 +205,34 @@ def test_revoked_sign_in_stops_that_mailbox_with_one_line_and_recovers(tmp_path,
     finally:
         stop.set()
         t.join(10)
+
+
+def test_check_logs_in_to_imap_and_smtp_with_one_sign_in(tmp_path, idp, xdovecot):
+    from tests.servers.receivers import SMTPSink
+
+    sink = SMTPSink()
+    sink.token_check = lambda user, token: user == "desk" and idp.introspect(token).get("active") is True
+    sink.start()
+    try:
+        conf = oauth_config(tmp_path, xdovecot, idp)
+        conf.write_text(conf.read_text() + f"""
+[smtp]
+host = "127.0.0.1"
+port = {sink.port}
+security = "none"
+username = "desk"
+from = "Support <support@example.com>"
+auth = "oauth2"
+client_id = "desk-app"
+authority = "{idp.base}"
+scopes = ["{SCOPE}"]
+""")
+        sign_in(conf)  # one sign-in: the mailbox's; [smtp] has the same account and app, so it shares it
+        r = run_cli(conf, "check", env=cli_env(password=None, REQUESTS_CA_BUNDLE=str(idp.certs.ca)))
+        lines = r.stdout.splitlines()
+        assert any(x.startswith("imap: ok (") and "XOAUTH2" in x for x in lines), r.stdout
+        assert any(x.startswith("smtp: ok (") and "AUTH XOAUTH2 as desk" in x for x in lines), r.stdout
+        assert sink.logins == [("desk", True)]
+        assert "ATOK" not in r.stdout + r.stderr and "RTOK" not in r.stdout + r.stderr
+    finally:
+        sink.stop()
