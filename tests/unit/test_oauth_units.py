@@ -107,3 +107,27 @@ def test_a_lost_sign_in_is_degraded_and_paged_at_once_then_once_on_recovery(db, 
     again = pages(T0 + timedelta(minutes=4))
     assert [(s, t) for s, t, _ in again] == [("intake-stale", "ann"), ("intake-recovered", "ann")]
     assert pages(T0 + timedelta(minutes=5)) == again
+
+
+def test_a_reply_goes_out_from_the_mailbox_its_ticket_came_in_on(tmp_path):
+    from console.actions import sync_staff
+    from console.intake.pipeline import Incoming, file_messages
+    from console.replies.desk import desk_from
+    from store import open_db
+
+    box = {"host": "127.0.0.1", "security": "none", "username": "desk", "password_env": "X"}
+    cfg = from_dict({**BASE, "store": {"path": str(tmp_path / "s.db")},
+                     "staff": [{"handle": "ann", "role": "supervisor", "notify": ["json://127.0.0.1:9/a"]}],
+                     "smtp": {"host": "127.0.0.1", "security": "none", "from": "Support <support@example.com>"},
+                     "imap": [{**box, "name": "support", "account": "a"},
+                              {**box, "name": "urgent", "account": "b", "from": "Urgent <urgent@example.com>"}]})
+    sync_staff(cfg)
+    db = open_db(cfg.store_path)
+    raw = b"From: c@example.org\r\nTo: x@example.com\r\nSubject: s%d\r\nMessage-ID: <m%d@x>\r\n\r\nhi\r\n"
+    [one] = file_messages(db, cfg, [Incoming(raw % (1, 1), uid=1)], T0, source="imap", mailbox_key=("a", "INBOX", 1))
+    [two] = file_messages(db, cfg, [Incoming(raw % (2, 2), uid=1)], T0, source="imap", mailbox_key=("b", "INBOX", 1))
+    [three] = file_messages(db, cfg, [Incoming(raw % (3, 3))], T0)  # by ingest: no mailbox
+    assert desk_from(db, cfg, one.ticket_id) == "Support <support@example.com>"
+    assert desk_from(db, cfg, two.ticket_id) == "Urgent <urgent@example.com>"
+    assert desk_from(db, cfg, three.ticket_id) == "Support <support@example.com>"
+    db.close()
