@@ -166,6 +166,12 @@ def intake_outages(beats: list[dict], now: datetime, stale_after: timedelta = DE
     return out
 
 
+def label(beats: list[dict], mailbox: str) -> str | None:
+    """The mailbox's name for people ([[imap]] name), as its intake last wrote it."""
+    row = next((r for r in intake_rows(beats) if r["name"] == INTAKE_PREFIX + mailbox), None)
+    return (row.get("detail") or {}).get("label") if row else None
+
+
 def last_sync(beats: list[dict], mailbox: str) -> str | None:
     row = next((r for r in intake_rows(beats) if r["name"] == INTAKE_PREFIX + mailbox), None)
     return (row.get("detail") or {}).get("last_sync_at") if row else None

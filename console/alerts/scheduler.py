@@ -186,8 +186,9 @@ def intake_pages(db, cfg: Config, now) -> list[int]:
         mailbox, since = outage.rsplit("|", 1)
         synced = health.last_sync(beats, mailbox)
         if outage not in stale_now and synced and synced > since:
-            page(outbox.RECOVERED_STEP, outage, f"[support-console] intake recovered: {clean_line(mailbox, 80)}",
-                 f"Intake of {clean_line(mailbox, 80)} synced again at {local(synced)} (last sync before that: "
+            name = clean_line(health.label(beats, mailbox) or mailbox, 80)
+            page(outbox.RECOVERED_STEP, outage, f"[support-console] intake recovered: {name}",
+                 f"Intake of {name} synced again at {local(synced)} (last sync before that: "
                  f"{local(since)}).",
                  False)
     return created

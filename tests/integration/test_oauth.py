@@ -201,7 +201,7 @@ def test_revoked_sign_in_stops_that_mailbox_with_one_line_and_recovers(tmp_path,
         sign_in(conf)
         xdovecot.append(mail(3))
         wait(lambda: "oauth 3" in ticket_subjects(cfg.store_path), timeout=30)
-        assert intake.status["state"] == "idle"
+        wait(lambda: intake.status["state"] == "idle")  # watching again (it logs in afresh every second here)
     finally:
         stop.set()
         t.join(10)
@@ -236,3 +236,48 @@ scopes = ["{SCOPE}"]
         assert "ATOK" not in r.stdout + r.stderr and "RTOK" not in r.stdout + r.stderr
     finally:
         sink.stop()
+
+
+def test_revoked_mailbox_is_paged_once_while_the_other_files_and_once_on_recovery(
+        tmp_path, idp, xdovecot, dovecot, http_receiver, pollers):
+    from tests.integration import alerts_helpers as h
+    from tests.integration.helpers import wait_until
+
+    idp.expires_in = 301  # every (re)connect refreshes: a revoked grant is noticed at the next one
+    db = tmp_path / "support.db"
+    data = h.config_dict(db, notify={x: [http_receiver.url(f"/{x}")] for x in h.HANDLES}, dovecot=dovecot)
+    plain = data.pop("imap")
+    data["imap"] = [
+        {**plain, "name": "support", "account": "support-box", "port": xdovecot.port, "auth": "oauth2",
+         "client_id": "desk-app", "authority": idp.base, "scopes": [SCOPE], "password_env": None},
+        {**plain, "name": "urgent", "account": "urgent-box"},
+    ]
+    del data["imap"][0]["password_env"]
+    conf = tmp_path / "config.toml"
+    conf.write_text(h.to_toml(data))
+    sign_in(conf)
+    env = cli_env(REQUESTS_CA_BUNDLE=str(idp.certs.ca))
+    p = pollers.start(conf, env=env)
+    wait_until(lambda: p.log().count("watching") >= 2, 20, "both mailboxes watched")
+
+    idp.revoke()  # a password change: the refresh token is dead
+    xdovecot.kick()  # the connection drops; the reconnect needs a fresh token
+    wait_until(lambda: any(h.path_of(r) == "ann" for r in http_receiver.records), 20, "the supervisor paged")
+    [page] = [r for r in http_receiver.records if h.path_of(r) == "ann"]
+    assert "SIGN-IN LOST: support" in page.body["title"] and "auth login support" in page.body["message"]
+    assert p.log().count("sign-in lost") == 1  # one line, not one per retry
+    assert "RTOK" not in p.log() and "ATOK" not in p.log()
+    st = run_cli(conf, "status", env=env)
+    assert st.returncode == 1 and "intake support: SIGNED OUT" in st.stdout
+
+    dovecot.append(h.mail(1, subject="urgent while support is signed out"))  # the other mailbox files and pages
+    wait_until(lambda: {h.path_of(r) for r in http_receiver.records} >= {h.PRIMARY, h.SECONDARY}, 15,
+               "the other mailbox's Class III paged")
+
+    idp.restore()
+    sign_in(conf)  # a supervisor signs in again; the poller sees the token file change
+    xdovecot.append(mail(7))
+    wait_until(lambda: "oauth 7" in ticket_subjects(db), 30, "the mailbox filing again")
+    wait_until(lambda: sum(h.path_of(r) == "ann" for r in http_receiver.records) == 2, 20, "the recovery page")
+    titles = [r.body["title"] for r in http_receiver.records if h.path_of(r) == "ann"]
+    assert titles[1].endswith("intake recovered: support") and len(titles) == 2
