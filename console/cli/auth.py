@@ -39,6 +39,17 @@ def _pick(cfg: Config, name: str | None) -> tuple[str, Any]:
     raise UsageError(f"no mailbox {name!r} signs in with OAuth2 (these do: {', '.join(n for n, _ in found)})")
 
 
+def _supervisor(args: argparse.Namespace, cfg: Config) -> None:
+    """Signing a mailbox in or out is a supervisor's (the issue: "a supervisor's account runs it")."""
+    from console import actions
+
+    actions.sync_staff(cfg)  # the staff list as the config says it now
+    person = actions.acting(common.db(cfg), cfg, common.actor(args, cfg))
+    if person["role"] != "supervisor":
+        raise actions.PermissionRefused(f"only a supervisor may sign a mailbox in or out ({person['handle']} is "
+                                        f"{person['role']})")
+
+
 def usage(args: argparse.Namespace) -> int:
     raise UsageError("auth needs a command: login [MAILBOX], status [--json] or logout MAILBOX")
 
@@ -50,6 +61,7 @@ def login(args: argparse.Namespace) -> int:
 
     cfg = common.setup(args)
     name, server = _pick(cfg, args.mailbox)
+    _supervisor(args, cfg)
     provider = resolve(server.provider, server.client_id, server.authority, server.token_url, server.scopes)
     who = flows.login(TokenStore.beside(cfg.store_path), name, provider, server.username or name,
                       say=lambda line: print(line, flush=True), client_secret=server.client_secret,
@@ -101,6 +113,7 @@ def logout(args: argparse.Namespace) -> int:
 
     cfg = common.setup(args)
     name, _ = _pick(cfg, args.mailbox)
+    _supervisor(args, cfg)
     if flows.logout(TokenStore.beside(cfg.store_path), name):
         print(f"{name}: signed out (tokens removed; revoke the app's access at the provider to end the grant)")
     else:

@@ -216,11 +216,14 @@ class Intake:
         self._beat(state="signed_out", last_error=str(exc), last_error_at=iso(self.clock.now()))
         store = self.credential.store
         seen = store.stamp()
-        while not self.stop.wait(1.0):
+        beaten = self.monotonic()
+        while not self.stop.wait(1.0):  # the token file is looked at every second, the heartbeat kept fresh
             if store.stamp() != seen:
                 log.info("%s: signed in again; resuming", self.imap.label)
                 return
-            self._beat()
+            if self.monotonic() - beaten >= self.liveness_seconds:
+                beaten = self.monotonic()
+                self._beat()
 
     def _pause(self, exc: Exception, what: str | None = None) -> bool:
         if what is None:

@@ -281,3 +281,23 @@ def test_revoked_mailbox_is_paged_once_while_the_other_files_and_once_on_recover
     wait_until(lambda: sum(h.path_of(r) == "ann" for r in http_receiver.records) == 2, 20, "the recovery page")
     titles = [r.body["title"] for r in http_receiver.records if h.path_of(r) == "ann"]
     assert titles[1].endswith("intake recovered: support") and len(titles) == 2
+
+
+def test_auth_login_and_logout_on_the_command_line_are_a_supervisors(tmp_path, idp, xdovecot):
+    conf = oauth_config(tmp_path, xdovecot, idp)
+    env = cli_env(password=None, REQUESTS_CA_BUNDLE=str(idp.certs.ca))
+    refused = run_cli(conf, "auth", "login", actor="bob", env=env)
+    assert refused.returncode == 77 and "only a supervisor" in refused.stderr
+    assert not token_path(load(conf).store_path).exists()
+    r = run_cli(conf, "auth", "login", "support", actor="ann", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "ABCD-EFGH" in r.stdout and "support: signed in as ann@example.com" in r.stdout
+    assert "ATOK" not in r.stdout + r.stderr and "RTOK" not in r.stdout + r.stderr
+    st = run_cli(conf, "auth", "status", env=env)
+    assert st.returncode == 0 and st.stdout.startswith("support: signed in as ann@example.com, access token until ")
+    assert st.stdout.rstrip().endswith("refresh ok")
+    out = run_cli(conf, "auth", "logout", "support", actor="ann", env=env)
+    assert out.returncode == 0 and "signed out" in out.stdout
+    st = run_cli(conf, "auth", "status", "--json", env=env)
+    assert st.returncode == 1 and json.loads(st.stdout)[0]["refresh"].startswith("lost: not signed in")
+    assert "support-console auth login" in st.stderr
