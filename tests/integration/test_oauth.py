@@ -301,3 +301,27 @@ def test_auth_login_and_logout_on_the_command_line_are_a_supervisors(tmp_path, i
     st = run_cli(conf, "auth", "status", "--json", env=env)
     assert st.returncode == 1 and json.loads(st.stdout)[0]["refresh"].startswith("lost: not signed in")
     assert "support-console auth login" in st.stderr
+
+
+def test_a_token_url_provider_refreshes_rotates_and_reports_a_lost_grant(tmp_path, idp):
+    from console.oauth.session import Credential, SignInLost
+
+    store = TokenStore.beside(tmp_path / "support.db")
+    issued = idp.token({"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "client_id": "app"})[1]
+    with store.locked():  # as a sign-in elsewhere would leave it: a refresh token, no access token yet
+        store.put("support", {"refresh_token": issued["refresh_token"], "account": "ann@example.com"})
+    cred = Credential(store, "support", resolve(None, "app", None, f"{idp.base}/token", (SCOPE,)))
+    token = cred.access_token()
+    entry = store.entry("support")
+    assert entry["access_token"] == token and entry["refresh_token"] != issued["refresh_token"]  # rotated, saved
+    assert cred.access_token() == token and idp.refreshes == 1  # still fresh: not asked again
+    idp.revoke()
+    with store.locked():
+        store.put("support", {**store.entry("support"), "expires_at": 0})
+    with pytest.raises(SignInLost, match="AADSTS50173"):
+        cred.access_token()
+    assert "AADSTS50173" in store.entry("support")["lost"]
+    refreshes = idp.refreshes
+    with pytest.raises(SignInLost):  # remembered: the provider is not asked again until someone signs in
+        cred.access_token()
+    assert idp.refreshes == refreshes and len(idp.refused) == 1
