@@ -37,13 +37,38 @@ def token_path(store_path: Path) -> Path:
 
 
 class TokenStore:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, owner_of: Path | None = None):
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        # The file belongs to the account that runs the poller: the one owning the database (else its directory).
+        self.owner_of = owner_of
 
     @classmethod
     def beside(cls, store_path: Path) -> TokenStore:
-        return cls(token_path(store_path))
+        return cls(token_path(store_path), owner_of=Path(store_path))
+
+    def _owner(self) -> tuple[int, int] | None:
+        """(uid, gid) the file must have, or None when there is nothing to go by."""
+        if self.owner_of is None:
+            return None
+        for p in (self.owner_of, self.owner_of.parent):
+            try:
+                st = os.stat(p)
+            except OSError:
+                continue
+            return st.st_uid, st.st_gid
+        return None
+
+    def _hand_over(self, fd: int, what: Path) -> None:
+        """root (a supervisor with sudo) writes the file for the poller's account; anyone else must be it."""
+        owner = self._owner()
+        if owner is None or owner[0] == os.geteuid():
+            return
+        if os.geteuid() == 0:
+            os.fchown(fd, *owner)
+            return
+        raise TokenFileError(f"{what} must belong to the account that runs the poller (uid {owner[0]}, the owner "
+                             f"of {self.owner_of}); run this command as that account (sudo -u ...)")
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -67,6 +92,7 @@ class TokenStore:
                 chunks.append(chunk)
         finally:
             os.close(fd)
+        # (A file another account owns is read all the same when we may: root checking a desk's status.)
         try:
             data = json.loads(b"".join(chunks).decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
@@ -97,6 +123,7 @@ class TokenStore:
         except OSError as exc:
             raise TokenFileError(f"cannot open {self.lock_path}: {exc.strerror}") from None
         try:
+            self._hand_over(fd, self.lock_path)
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
@@ -120,6 +147,7 @@ class TokenStore:
         try:
             try:
                 os.fchmod(fd, 0o600)  # whatever the umask
+                self._hand_over(fd, self.path)
                 payload = json.dumps(data, indent=1, sort_keys=True).encode("utf-8")
                 view = memoryview(payload)
                 while view:
@@ -128,9 +156,11 @@ class TokenStore:
             finally:
                 os.close(fd)
             os.replace(tmp, self.path)
-        except OSError as exc:
+        except (OSError, TokenFileError) as exc:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            if isinstance(exc, TokenFileError):
+                raise
             raise TokenFileError(f"cannot write the token file {self.path}: {exc.strerror}") from None
         with contextlib.suppress(OSError):  # the rename itself survives a crash once the directory is synced
             dfd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,14 @@ from console.oauth.tokens import TokenFileError, TokenStore
 from store import heartbeat, outbox, write
 from store.times import iso
 from tests.factories import T0
+
+@pytest.fixture
+def request_cleanup():
+    done: list = []
+    yield done
+    for f in done:
+        f()
+
 
 BASE = {"timezone": "UTC", "routing": {"urgent": ["urgent@example.com"]}}
 BOX = {"host": "outlook.office365.com", "username": "support@example.com", "auth": "oauth2",
@@ -131,3 +140,40 @@ def test_a_reply_goes_out_from_the_mailbox_its_ticket_came_in_on(tmp_path):
     assert desk_from(db, cfg, two.ticket_id) == "Urgent <urgent@example.com>"
     assert desk_from(db, cfg, three.ticket_id) == "Support <support@example.com>"
     db.close()
+
+
+def test_root_writes_the_token_file_for_the_pollers_account_and_others_are_refused(request_cleanup):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to own files as another account")
+    import shutil
+    import tempfile
+
+    desk = Path(tempfile.mkdtemp(prefix="support-console-tokens-"))  # not tmp_path: its parents are 0700
+    os.chmod(desk, 0o755)
+    request_cleanup.append(lambda: shutil.rmtree(desk, ignore_errors=True))
+    db = desk / "support.db"
+    db.write_bytes(b"")
+    os.chown(db, 65534, 65534)  # the poller's account owns the database
+    store = TokenStore.beside(db)
+    with store.locked():  # root, as a supervisor with sudo: the files go to the poller's account
+        store.put("support", {"refresh_token": "r1"})
+    for p in (store.path, store.lock_path):
+        st = p.stat()
+        assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (65534, 65534, 0o600)
+    os.chown(db, 12345, 12345)  # an account that is neither root nor the database's owner cannot write it
+    pid = os.fork()
+    if pid == 0:  # the child drops to uid 65534
+        code = 1
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                with store.locked():
+                    store.put("support", None)
+            except TokenFileError as exc:
+                code = 0 if "must belong to the account that runs the poller" in str(exc) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert store.read() == {"support": {"refresh_token": "r1"}}
