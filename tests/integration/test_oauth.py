@@ -325,3 +325,38 @@ def test_a_token_url_provider_refreshes_rotates_and_reports_a_lost_grant(tmp_pat
     with pytest.raises(SignInLost):  # remembered: the provider is not asked again until someone signs in
         cred.access_token()
     assert idp.refreshes == refreshes and len(idp.refused) == 1
+
+
+def test_google_style_sign_in_loopback_redirect_with_pkce_then_refresh(tmp_path, idp, monkeypatch):
+    """The installed-app flow as Gmail needs it (google-auth-oauthlib), against the local provider: the
+    browser (the only stand-in here) follows the consent page's redirect to the one-shot loopback listener;
+    the provider checks the PKCE verifier and the client secret before it gives tokens."""
+    import webbrowser
+
+    import requests
+
+    from console.oauth.providers import Provider
+    from console.oauth.session import Credential
+
+    opened: list[str] = []
+
+    class Browser:
+        def open(self, url: str, new: int = 0, autoraise: bool = True) -> bool:
+            opened.append(url)
+            threading.Thread(target=lambda: requests.get(url, timeout=10), daemon=True).start()
+            return True
+
+    monkeypatch.setattr(webbrowser, "get", lambda using=None: Browser())
+    provider = Provider("google", "desk-app", ("https://mail.google.com/",), token_url=f"{idp.base}/token",
+                        auth_uri=f"{idp.base}/authorize")
+    store = TokenStore.beside(tmp_path / "support.db")
+    said: list[str] = []
+    oauth_login.login(store, "gmail", provider, "support@example.com", say=said.append, client_secret="not-secret")
+    assert idp.pkce_logins == 1 and "code_challenge=" in opened[0] and "code_challenge_method=S256" in opened[0]
+    assert "redirect_uri=http%3A%2F%2F127.0.0.1%3A" in opened[0]  # the loopback listener
+    entry = store.entry("gmail")
+    assert entry["kind"] == "google" and entry["refresh_token"].startswith("RTOK")
+    with store.locked():
+        store.put("gmail", {**entry, "expires_at": 0})  # due: the next use refreshes, with the client secret
+    token = Credential(store, "gmail", provider, client_secret="not-secret").access_token()
+    assert token != entry["access_token"] and idp.refreshes == 1

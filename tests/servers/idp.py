@@ -12,6 +12,7 @@ Beside it, plain HTTP, the introspection endpoint Dovecot's oauth2 passdb asks (
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import secrets
 import ssl
@@ -45,6 +46,8 @@ class IdentityProvider:
         self.refreshes = 0  # refresh grants answered with tokens
         self.refused: list[str] = []  # refresh tokens refused
         self.introspections = 0
+        self.codes: dict[str, tuple[str, str, str]] = {}  # authorization code -> (PKCE challenge, redirect_uri, scope)
+        self.pkce_logins = 0
         self._servers: list[ThreadingHTTPServer] = []
 
     # --- what tests change ----------------------------------------------------------------------
@@ -65,7 +68,7 @@ class IdentityProvider:
 
     # --- tokens -----------------------------------------------------------------------------------
 
-    def _issue(self, client_id: str) -> dict:
+    def _issue(self, client_id: str, scope: str = "https://mail.example.com/imap offline_access") -> dict:
         at, rt = "ATOK" + secrets.token_urlsafe(16), "RTOK" + secrets.token_urlsafe(16)
         self.access_tokens[at] = time.time() + self.expires_in
         self.refresh_tokens.add(rt)
@@ -75,11 +78,35 @@ class IdentityProvider:
                   "exp": now + 3600}
         id_token = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}.sig"
         return {"token_type": "Bearer", "access_token": at, "refresh_token": rt, "expires_in": self.expires_in,
-                "scope": "https://mail.example.com/imap offline_access", "id_token": id_token}
+                "scope": scope, "id_token": id_token}
+
+    def authorize(self, query: dict[str, str]) -> str:
+        """The consent page, approved at once: where the browser is sent back (the app's loopback listener)."""
+        code = "code-" + secrets.token_hex(8)
+        with self.lock:
+            self.codes[code] = (query.get("code_challenge", ""), query.get("redirect_uri", ""), query.get("scope", ""))
+        sep = "&" if "?" in query.get("redirect_uri", "") else "?"
+        back = urllib.parse.urlencode({"code": code, "state": query.get("state", "")})
+        return f"{query.get('redirect_uri')}{sep}{back}"
+
+    def _pkce_scope(self, form: dict[str, str]) -> str | None:
+        """The scope granted when the code, its PKCE verifier, redirect and client secret all match."""
+        challenge, redirect, scope = self.codes.pop(form.get("code", ""), ("", "", ""))
+        verifier = form.get("code_verifier", "")
+        made = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        ok = bool(challenge) and made == challenge and form.get("redirect_uri") == redirect \
+            and bool(form.get("client_secret"))
+        return scope if ok else None
 
     def token(self, form: dict[str, str]) -> tuple[int, dict]:
         grant = form.get("grant_type", "")
         with self.lock:
+            if grant == "authorization_code":
+                scope = self._pkce_scope(form)
+                if scope is None:
+                    return 400, {"error": "invalid_grant", "error_description": "bad code, verifier or client"}
+                self.pkce_logins += 1
+                return 200, self._issue(form.get("client_id", ""), scope)
             if grant.endswith("device_code"):
                 if not self.approve:
                     return 400, {"error": "authorization_pending", "error_description": "waiting"}
@@ -130,7 +157,13 @@ class IdentityProvider:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
-                if self.path.endswith("/.well-known/openid-configuration"):
+                if "/authorize?" in self.path:
+                    query = {k: v[0] for k, v in urllib.parse.parse_qs(self.path.split("?", 1)[1]).items()}
+                    self.send_response(302)
+                    self.send_header("Location", idp.authorize(query))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                elif self.path.endswith("/.well-known/openid-configuration"):
                     self._send(200, idp.discovery())
                 elif self.path.endswith("/keys"):
                     self._send(200, {"keys": []})
@@ -140,6 +173,11 @@ class IdentityProvider:
             def do_POST(self) -> None:
                 n = int(self.headers.get("Content-Length") or 0)
                 form = {k: v[0] for k, v in urllib.parse.parse_qs(self.rfile.read(n).decode()).items()}
+                basic = self.headers.get("Authorization", "")
+                if basic.startswith("Basic "):  # client credentials in the header (RFC 6749 2.3.1)
+                    cid, _, secret = base64.b64decode(basic[6:]).decode().partition(":")
+                    form.setdefault("client_id", urllib.parse.unquote_plus(cid))
+                    form.setdefault("client_secret", urllib.parse.unquote_plus(secret))
                 if self.path.endswith("/devicecode"):
                     self._send(200, {"device_code": "dc-" + secrets.token_hex(4), "user_code": "ABCD-EFGH",
                                      "verification_uri": f"{idp.base}/device", "expires_in": 600, "interval": 1,
