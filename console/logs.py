@@ -17,6 +17,9 @@ from typing import TextIO
 from console.redact import Redactor
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# An OAuth2 token that found its way into a message anyway (a library's debug line, an exception's text).
+_BEARER = re.compile(r"(?i)(bearer\s+|access_token[\"']?\s*[:=]\s*[\"']?|refresh_token[\"']?\s*[:=]\s*[\"']?|"
+                     r"XOAUTH2\s+)[A-Za-z0-9._~+/=-]{8,}")
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
 
 
@@ -45,7 +48,7 @@ class LineFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)  # with the traceback, if any
-        text = self.redact(text)
+        text = _BEARER.sub(r"\1[token]", self.redact(text))
         text = text.replace("\r\n", "\n").replace("\n", " | ").replace("\t", " ")
         text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
         if self.journald:
@@ -71,6 +74,7 @@ def setup(level: int, *, stream: TextIO | None = None, env: Mapping[str, str] = 
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("apprise").setLevel(logging.WARNING)
+    logging.getLogger("msal").setLevel(logging.WARNING)  # OAuth2 chatter; tokens are masked below all the same
     return _formatter
 
 
