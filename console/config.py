@@ -200,6 +200,10 @@ class Config:
     replies: RepliesConfig = RepliesConfig()
     imaps: tuple[ImapConfig, ...] = ()  # every mailbox ([[imap]]); `imap` is the first (or the one [imap])
 
+    def __post_init__(self) -> None:
+        if self.imap is not None and not self.imaps:  # built with only `imap` (a test, a replace()): one mailbox
+            object.__setattr__(self, "imaps", (self.imap,))
+
     def mailbox(self, name: str) -> ImapConfig | None:
         return next((m for m in self.imaps if m.label == name), None)
 
