@@ -38,14 +38,29 @@ def _key(default: Any = MISSING, kind: str = "str", *, key: str | None = None, c
     return field(default=default, metadata=md, repr=not secret)
 
 
+AUTH_CHOICES = ("password", "oauth2")
+PROVIDERS = ("microsoft", "google")
+
+
 @dataclass(frozen=True)
 class ImapConfig:
     host: str = _key()
     username: str = _key()
+    name: str | None = _key(None)  # shown in status, the header and `auth`; None: username
     security: str = _key("tls", choices=("tls", "starttls", "none"))
     port: int = _key(0, "int", lo=1, hi=65535)  # absent: 993 for tls, else 143 (_server fills it in)
+    auth: str = _key("password", choices=AUTH_CHOICES)
     password_env: str | None = _key(None)
     password_command: str | None = _key(None)
+    # OAuth2 (auth = "oauth2"): a known provider, or the endpoints of any other (console/oauth/providers.py)
+    provider: str | None = _key(None, choices=PROVIDERS)
+    client_id: str | None = _key(None)
+    client_secret: str | None = _key(None, secret=True)  # Google's Desktop clients have one (not a secret there)
+    authority: str | None = _key(None, "url")
+    token_url: str | None = _key(None, "url")
+    scopes: tuple[str, ...] = _key((), "strings")
+    mail_class: str | None = _key(None, key="class", choices=pol.CLASSES)  # every mail here is this class
+    from_header: str | None = _key(None, key="from")  # replies to its tickets go out from this address
     folder: str = _key("INBOX")
     account: str = _key("")  # absent: username@host (_imap fills it in)
     idle: bool = _key(True, "bool")
@@ -56,6 +71,11 @@ class ImapConfig:
     max_message_bytes: int = _key(25 * 1024 * 1024, "size", key="max_message_size")
     processed_keyword: str | None = _key(None)  # optional cosmetic IMAP keyword set after commit
     ca_file: Path | None = _key(None, "file")  # a private CA or self-signed server
+
+    @property
+    def label(self) -> str:
+        """The mailbox's name for people and for `auth login NAME`."""
+        return self.name or self.username
 
     def __repr__(self) -> str:  # credentials are never in here, but keep reprs short in logs
         return f"ImapConfig({self.username}@{self.host}:{self.port}/{self.folder}, {self.security})"
@@ -68,8 +88,15 @@ class SmtpConfig:
     security: str = _key("starttls", choices=("tls", "starttls", "none"))
     port: int = _key(0, "int", lo=1, hi=65535)  # absent: 465 for tls, 587 for starttls, 25 for none (_server)
     username: str | None = _key(None)
+    auth: str = _key("password", choices=AUTH_CHOICES)
     password_env: str | None = _key(None)
     password_command: str | None = _key(None)
+    provider: str | None = _key(None, choices=PROVIDERS)
+    client_id: str | None = _key(None)
+    client_secret: str | None = _key(None, secret=True)  # Google's Desktop clients have one (not a secret there)
+    authority: str | None = _key(None, "url")
+    token_url: str | None = _key(None, "url")
+    scopes: tuple[str, ...] = _key((), "strings")
     save_to: str | None = _key(None)  # APPEND a copy of each sent mail to this IMAP folder
     timeout_seconds: float = _key(30.0, "float", lo=1)
     ca_file: Path | None = _key(None, "file")  # default: [imap] ca_file
@@ -213,6 +240,14 @@ class Config:
     replies: RepliesConfig = RepliesConfig()
     replicate: ReplicateConfig | None = None
     reports: ReportsConfig = ReportsConfig()
+    imaps: tuple[ImapConfig, ...] = ()  # every mailbox ([[imap]]); `imap` is the first (or the one [imap])
+
+    def __post_init__(self) -> None:
+        if self.imap is not None and not self.imaps:  # built with only `imap` (a test, a replace()): one mailbox
+            object.__setattr__(self, "imaps", (self.imap,))
+
+    def mailbox(self, name: str) -> ImapConfig | None:
+        return next((m for m in self.imaps if m.label == name), None)
 
     def person(self, handle: str) -> Staff | None:
         return next((s for s in self.staff if s.handle == handle), None)
@@ -237,6 +272,7 @@ class Config:
     def desk_addresses(self) -> frozenset[str]:
         """Every address that is the desk itself (mail from one of these is our own)."""
         own = {*self.routing.urgent, *self.routing.support}
+        own.update(parseaddr(m.from_header)[1].lower() for m in self.imaps if m.from_header)
         if self.smtp is not None:
             own.add(self.smtp.from_addr)
         return frozenset(own)
@@ -498,21 +534,75 @@ def _server(cls, t: dict, w: str, base: Path | None, ports: dict[str, int]) -> d
     return v
 
 
-def _imap(d: dict, base: Path | None) -> ImapConfig | None:
-    if "imap" not in d:
-        return None
-    v = _server(ImapConfig, _table(d, "imap"), "imap.", base, {"tls": 993, "starttls": 143, "none": 143})
-    if not v.get("password_env") and not v.get("password_command"):
-        raise ConfigError("imap.password_env: set password_env (an environment variable name) or password_command")
+def _oauth(v: dict, w: str) -> None:
+    """oauth2 needs a provider or the endpoints of one, and a client id; password keys make no sense there."""
+    if v.get("auth", "password") != "oauth2":
+        return  # the OAuth2 keys wait, unused, until auth = "oauth2"
+    if v.get("password_env") or v.get("password_command"):
+        raise ConfigError(f"{w}password_env: with auth = \"oauth2\" there is no password (run support-console "
+                          "auth login)")
+    if not v.get("client_id"):
+        raise ConfigError(f"{w}client_id: auth = \"oauth2\" needs the application (client) id of the desk's "
+                          "app registration")
+    if not v.get("provider") and not (v.get("authority") or v.get("token_url")):
+        raise ConfigError(f"{w}provider: auth = \"oauth2\" needs provider = \"microsoft\" or \"google\", or "
+                          "authority (or token_url) and scopes for another provider")
+    if not v.get("provider") and not v.get("scopes"):
+        raise ConfigError(f"{w}scopes: without a known provider, say which scopes to ask for")
+
+
+def _one_imap(t: Any, w: str, base: Path | None) -> ImapConfig:
+    if not isinstance(t, dict):
+        raise ConfigError(f"{w[:-1]}: expected a table")
+    v = _server(ImapConfig, t, w, base, {"tls": 993, "starttls": 143, "none": 143})
+    _oauth(v, w)
+    if v.get("auth", "password") == "password" and not v.get("password_env") and not v.get("password_command"):
+        raise ConfigError(f"{w}password_env: set password_env (an environment variable name) or password_command")
+    if v.get("from_header") is not None and "@" not in parseaddr(v["from_header"])[1]:
+        raise ConfigError(f"{w}from: expected an address, e.g. \"Urgent <urgent@example.com>\", "
+                          f"got {v['from_header']!r}")
     v.setdefault("account", f"{v['username']}@{v['host']}")
     return ImapConfig(**v)
+
+
+def _imaps(d: dict, base: Path | None) -> tuple[ImapConfig, ...]:
+    """[imap] as one table (the original form) or [[imap]], a list of mailboxes."""
+    if "imap" not in d:
+        return ()
+    raw = d["imap"]
+    if isinstance(raw, dict):
+        return (_one_imap(raw, "imap.", base),)
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("imap: expected an [imap] table or [[imap]] tables")
+    out: list[ImapConfig] = []
+    for i, t in enumerate(raw):
+        w = f"imap[{i}]."
+        if len(raw) > 1 and isinstance(t, dict) and "name" not in t:
+            raise ConfigError(f"{w}name: with several mailboxes each needs a name (e.g. \"support\")")
+        m = _one_imap(t, w, base)
+        for other in out:
+            if m.label == other.label:
+                raise ConfigError(f"{w}name: {m.label!r} is already another mailbox's name")
+            if (m.account, m.folder) == (other.account, other.folder):
+                raise ConfigError(f"{w}folder: {m.account}/{m.folder} is already mailbox {other.label!r}")
+        out.append(m)
+    return tuple(out)
+
+
+def _imap(d: dict, base: Path | None) -> ImapConfig | None:
+    found = _imaps(d, base)
+    return found[0] if found else None
 
 
 def _smtp(d: dict, base: Path | None, imap: ImapConfig | None) -> SmtpConfig | None:
     if "smtp" not in d:
         return None
     v = _server(SmtpConfig, _table(d, "smtp"), "smtp.", base, {"tls": 465, "starttls": 587, "none": 25})
-    if v.get("username") and not v.get("password_env") and not v.get("password_command"):
+    _oauth(v, "smtp.")
+    if v.get("auth", "password") == "oauth2" and not v.get("username"):
+        raise ConfigError("smtp.username: auth = \"oauth2\" needs the account that sends (e.g. support@example.com)")
+    if v.get("auth", "password") == "password" and v.get("username") and not v.get("password_env") \
+            and not v.get("password_command"):
         raise ConfigError("smtp.password_env: with smtp.username set, set password_env or password_command")
     name, addr = parseaddr(v["from_header"])
     if "@" not in addr:
@@ -733,7 +823,8 @@ def from_dict(data: dict, *, path: Path | None = None, check_urls: bool = False)
     if both:
         raise ConfigError(f"routing.support: {both[0]} is also in routing.urgent; an address has one class")
     staff = _staff(data)
-    imap = _imap(data, base)
+    imaps = _imaps(data, base)
+    imap = imaps[0] if imaps else None
     cfg = Config(
         path=path, timezone=tz, store_path=store_path, imap=imap, routing=routing, sla=_sla(data, tz),
         staff=staff, oncall=_oncall(data, staff), alerts=_alerts(data),
@@ -741,6 +832,7 @@ def from_dict(data: dict, *, path: Path | None = None, check_urls: bool = False)
         smtp=_smtp(data, base, imap),
         replies=RepliesConfig(**_read(RepliesConfig, _table(data, "replies"), "replies.", base)),
         replicate=_replicate(data),
+        imaps=imaps,
     )
     cfg = dataclasses.replace(cfg, reports=_reports(data, cfg.smtp))
     desk = cfg.desk_addresses

@@ -37,6 +37,7 @@ from store.times import iso, parse_iso
 
 SCHEDULER = "scheduler"
 INTAKE_PREFIX = "intake:"
+SIGNED_OUT = "signed_out"  # intake's state while its mailbox's OAuth2 sign-in is lost
 # The scheduler beats every 5 s; this much silence means it is gone or hung.
 SCHEDULER_STALE = timedelta(seconds=30)
 # Intake writes its row at least every liveness check (30 s) while it is alive.
@@ -106,10 +107,15 @@ def assess_intake(beats: list[dict], now: datetime, *, stale_after: timedelta = 
         if not expected:
             return Component("intake", True, "ingest only", "intake: no IMAP configured (MTA pipe only)")
         return Component("intake", False, "never run", "intake: no poller has connected yet")
-    # One poller per mailbox; with several rows the worst one speaks for intake.
+    # One intake per mailbox; with several rows the worst one speaks for intake, and each has its own line.
     parts = [_assess_one(r, now, stale_after) for r in rows]
     bad = [p for p in parts if not p.ok]
-    return (bad or parts)[0]
+    worst = (bad or parts)[0]
+    if len(parts) == 1:
+        return worst
+    summary = "; ".join(p.summary for p in [*bad, *(p for p in parts if p.ok)])
+    mailboxes = [{"ok": p.ok, "summary": p.summary, **p.detail} for p in parts]
+    return Component("intake", worst.ok, worst.state, summary, {**worst.detail, "mailboxes": mailboxes})
 
 
 def _assess_one(row: dict, now: datetime, stale_after: timedelta) -> Component:
@@ -123,6 +129,12 @@ def _assess_one(row: dict, now: datetime, stale_after: timedelta) -> Component:
               "waiting": d.get("waiting"), "ever_connected": bool(d.get("ever_connected"))}
     waiting = f", {d['waiting']} waiting" if d.get("waiting") else ""
     err = f": {d['last_error']}" if d.get("last_error") and state in ("error", "connecting", "stopped") else ""
+    if d.get("label"):  # a named mailbox ([[imap]] name) is shown by its name
+        mailbox = detail["name"] = d["label"]
+    if state == SIGNED_OUT and seen_age is not None and seen_age <= INTAKE_SILENT.total_seconds():
+        # Its sign-in is gone (revoked, expired): no retry heals that, so it is degraded at once.
+        return Component("intake", False, "signed out", f"intake {mailbox}: SIGNED OUT, last sync {_ago(sync_age)}: "
+                         f"{d.get('last_error') or 'sign in again'}", detail)
     if seen_age is None or seen_age > INTAKE_SILENT.total_seconds():
         return Component("intake", False, "stale", f"intake {mailbox}: STALE, last seen {_ago(seen_age)}", detail)
     if sync_age is None or sync_age > stale_after.total_seconds():
@@ -142,6 +154,8 @@ class Outage:
     mailbox: str
     since: str  # ISO: the last sync, or intake's start when it never synced; names the outage
     summary: str
+    signed_out: bool = False  # its OAuth2 sign-in is lost: paged at once, saying what to run
+    label: str | None = None  # the mailbox's name ([[imap]] name), for people
 
 
 def carried_over(previous: dict | None, now: datetime) -> dict:
@@ -171,9 +185,17 @@ def intake_outages(beats: list[dict], now: datetime, stale_after: timedelta = DE
     for row in intake_rows(beats):
         since = outage_since(row)
         age = _age(now, since)
-        if age is not None and age > stale_after.total_seconds():  # as _assess_one judges it
-            out.append(Outage(row["name"][len(INTAKE_PREFIX):], since, _assess_one(row, now, stale_after).summary))
+        d = row.get("detail") or {}
+        if d.get("state") == SIGNED_OUT or (age is not None and age > stale_after.total_seconds()):
+            out.append(Outage(row["name"][len(INTAKE_PREFIX):], since, _assess_one(row, now, stale_after).summary,
+                              d.get("state") == SIGNED_OUT, d.get("label")))
     return out
+
+
+def label(beats: list[dict], mailbox: str) -> str | None:
+    """The mailbox's name for people ([[imap]] name), as its intake last wrote it."""
+    row = next((r for r in intake_rows(beats) if r["name"] == INTAKE_PREFIX + mailbox), None)
+    return (row.get("detail") or {}).get("label") if row else None
 
 
 def last_sync(beats: list[dict], mailbox: str) -> str | None:

@@ -20,6 +20,9 @@ from console.redact import Redactor, mask_urls
 # drives, whose debug lines name the URL they fetch.
 THIRD_PARTY = ("apprise", "urllib3", "requests", "slixmpp", "paho")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# An OAuth2 token that found its way into a message anyway (a library's debug line, an exception's text).
+_BEARER = re.compile(r"(?i)(bearer\s+|access_token[\"']?\s*[:=]\s*[\"']?|refresh_token[\"']?\s*[:=]\s*[\"']?|"
+                     r"XOAUTH2\s+)[A-Za-z0-9._~+/=-]{8,}")
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
 
 
@@ -48,7 +51,7 @@ class LineFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)  # with the traceback, if any
-        text = self.redact(text) or ""
+        text = _BEARER.sub(r"\1[token]", self.redact(text) or "")
         text = text.replace("\r\n", "\n").replace("\n", " | ").replace("\t", " ")
         text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
         if self.journald:
@@ -116,6 +119,7 @@ def setup(level: int, *, stream: TextIO | None = None, env: Mapping[str, str] = 
     root.setLevel(level)
     logging.getLogger("apprise").setLevel(logging.WARNING)
     _install_factory()
+    logging.getLogger("msal").setLevel(logging.WARNING)  # OAuth2 chatter; tokens are masked below all the same
     return _formatter
 
 

@@ -63,8 +63,8 @@ def _ownership(cfg: Config) -> Iterator[bool]:
     """Hold the mailbox lock (with IMAP) and, if free, the outbox lock; yields whether we own the outbox."""
     locks = []
     try:
-        if cfg.imap is not None:
-            locks.append(mailbox_lock(cfg.store_path, cfg.imap.account, cfg.imap.folder).acquire())
+        for m in cfg.imaps:  # one intake per mailbox, each owned by one poller
+            locks.append(mailbox_lock(cfg.store_path, m.account, m.folder).acquire())
         try:
             locks.append(outbox_lock(cfg.store_path).acquire())
             owns_outbox = True
@@ -84,8 +84,14 @@ def _run_once(cfg: Config, clock: Clock, owns_outbox: bool) -> int:
     scheduler = Scheduler(cfg, clock, stop) if owns_outbox else None
     if scheduler:
         scheduler.start_up()
-    if cfg.imap is not None:
-        Intake(cfg, clock, stop).once()
+    failed: list[Exception] = []
+    for m in cfg.imaps:  # each mailbox on its own: one that fails does not keep the others' mail out
+        try:
+            Intake(cfg, clock, stop, mailbox=m).once()
+        except Exception as exc:  # noqa: BLE001 - reported after the others, as the run's failure
+            if len(cfg.imaps) > 1:  # the first is the run's error line; say which mailbox each was
+                log.error("mailbox %s: %s", m.label, exc)
+            failed.append(exc)
     if scheduler:
         scheduler.cycle()
         weekly_digest(cfg, clock)  # queued before the mail outbox runs, so that it goes out in this cycle
@@ -93,6 +99,8 @@ def _run_once(cfg: Config, clock: Clock, owns_outbox: bool) -> int:
         scheduler.drain(cfg.alerts.send_timeout_seconds + 5)
         scheduler.beat(force=True)
         scheduler.close()
+    if failed:
+        raise failed[0]
     return 0
 
 
@@ -218,7 +226,8 @@ class Service:
         self.mail: delivery.MailSender | None = None  # its own thread: retried mail is not paging's critical path
         self.links: AckServer | None = None  # the acknowledge-link server, when ack_base_url is set
         self.scheduler: Scheduler | None = None
-        self.intake: Intake | None = None
+        self.intake: Intake | None = None  # the first mailbox's
+        self.intakes: list[Intake] = []
         self.guard: Guard | None = None
         self.ready = False
         self._pinging = True
@@ -259,12 +268,16 @@ class Service:
                     self.scheduler = Scheduler(self.cfg, self.clock, beacon)
                     self.scheduler.start_up()
                     self.components.append(Component("scheduler", self.scheduler.run, beacon, self._wakeup.set))
-                if self.cfg.imap is not None:
+                scheduler = self.scheduler
+                several = len(self.cfg.imaps) > 1
+                for m in self.cfg.imaps:  # each mailbox its own connection, IDLE loop and heartbeat row
                     beacon = Beacon()
-                    scheduler = self.scheduler
-                    self.intake = Intake(self.cfg, self.clock, beacon,
-                                         on_commit=(lambda n: scheduler.wake.set()) if scheduler else None)
-                    self.components.append(Component("intake", self.intake.run, beacon, self._wakeup.set))
+                    intake = Intake(self.cfg, self.clock, beacon, mailbox=m,
+                                    on_commit=(lambda n: scheduler.wake.set()) if scheduler else None)
+                    self.intakes.append(intake)
+                    name = f"intake {m.label}" if several else "intake"
+                    self.components.append(Component(name, intake.run, beacon, self._wakeup.set))
+                self.intake = self.intakes[0] if self.intakes else None
                 for c in self.components:
                     c.thread.start()
                 if owns_outbox:
@@ -350,12 +363,12 @@ class Service:
         except ConfigError as exc:
             log.error("config reload failed: %s; keeping the running config", exc)
             return False
-        kept = [name for name, a, b in (("[imap]", old.imap, new.imap), ("[store]", old.store_path, new.store_path))
+        kept = [name for name, a, b in (("[imap]", old.imaps, new.imaps), ("[store]", old.store_path, new.store_path))
                 if a != b]
         if kept:
             log.warning("config reload: %s changes need a restart; running with the old %s", ", ".join(kept),
                         " and ".join(kept))
-            new = dataclasses.replace(new, imap=old.imap, store_path=old.store_path)
+            new = dataclasses.replace(new, imap=old.imap, imaps=old.imaps, store_path=old.store_path)
         try:
             sync_staff(new)
         except Exception as exc:  # noqa: BLE001 - e.g. the database busy: keep running as we were
@@ -368,7 +381,7 @@ class Service:
             self.scheduler.cfg = new
             self.scheduler.wake.set()
         # Everyone who reads staff, on-call, routing or SLA takes the new config at their next step.
-        for follower in (self.intake, self.mail, self.links):
+        for follower in (*self.intakes, self.mail, self.links):
             if follower is not None:
                 follower.cfg = new
         log.info("config reloaded from %s (staff %d, rotation %s)", old.path, len(new.staff),

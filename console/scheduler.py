@@ -185,15 +185,17 @@ def intake_pages(db, cfg: Config, now) -> list[int]:
     for o in outages:
         outage = f"{o.mailbox}|{o.since}"
         stale_now.add(outage)
-        page(outbox.STALE_STEP, outage, f"[support-console] INTAKE STALE: {clean_line(o.mailbox, 80)}",
+        what = "SIGN-IN LOST" if o.signed_out else "INTAKE STALE"
+        page(outbox.STALE_STEP, outage, f"[support-console] {what}: {clean_line(o.label or o.mailbox, 80)}",
              f"{clean_line(o.summary, 300)}\nMail to the desk is not becoming tickets, and nobody is paged for it."
              "\nCheck the poller: support-console status", True)
     for outage in outbox.unrecovered_outages(db):
         mailbox, since = outage.rsplit("|", 1)
         synced = health.last_sync(beats, mailbox)
         if outage not in stale_now and synced and synced > since:
-            page(outbox.RECOVERED_STEP, outage, f"[support-console] intake recovered: {clean_line(mailbox, 80)}",
-                 f"Intake of {clean_line(mailbox, 80)} synced again at {local(synced)} (last sync before that: "
+            name = clean_line(health.label(beats, mailbox) or mailbox, 80)
+            page(outbox.RECOVERED_STEP, outage, f"[support-console] intake recovered: {name}",
+                 f"Intake of {name} synced again at {local(synced)} (last sync before that: "
                  f"{local(since)}).",
                  False)
     return created

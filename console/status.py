@@ -72,7 +72,12 @@ def report(cfg: Config, now: datetime, *, as_json: bool = False) -> tuple[bool, 
     lines = [f"status: {'healthy' if healthy else 'DEGRADED'}"]
     if note:
         lines.append(note)
-    lines += [clean_line(c.summary, 300) for c in h.components]
+    for c in h.components:
+        boxes = c.detail.get("mailboxes") if c.name == "intake" else None
+        if boxes:  # several mailboxes: one line each, the failing ones first
+            lines += [clean_line(m["summary"], 300) for m in sorted(boxes, key=lambda m: m["ok"])]
+        else:
+            lines.append(clean_line(c.summary, 300))
     if replica is not None:
         lines.append(clean_line(replica.summary, 300))
     return healthy, "\n".join(lines)

@@ -72,3 +72,12 @@ def close_unreadable(db: Database, account: str, folder: str, uidvalidity: int, 
         " attempts = attempts + 1 WHERE account = ? AND folder = ? AND uidvalidity = ? AND uid = ?",
         [state, message_row, iso(now), account, folder, uidvalidity, uid],
     )
+
+
+def ticket_source(db: Database, ticket_id: int) -> tuple[str, str] | None:
+    """(account, folder) of the mailbox the ticket's first fetched message came from; None for a ticket
+    born from `ingest` or the console."""
+    row = db.execute(
+        "SELECT s.account, s.folder FROM message_sources s JOIN messages m ON m.id = s.message_row "
+        "WHERE m.ticket_id = ? ORDER BY m.id, s.seen_at LIMIT 1", [ticket_id]).fetchone()
+    return (row[0], row[1]) if row else None

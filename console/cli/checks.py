@@ -73,20 +73,22 @@ def run_check(cfg: Config) -> int:
         problems += 1
     if cfg.imap is None:
         print("imap: not configured (mail arrives through `support-console ingest`)")
-    else:
+    for m in cfg.imaps:  # every mailbox, one line each (password or token)
         from console.intake import imap
 
+        where = "imap" if len(cfg.imaps) == 1 else f"imap {m.label}"
         try:
-            client = imap.connect(cfg.imap, imap.resolve_password(cfg.imap))
+            client = imap.connect(m, imap.secret(cfg.store_path, m))
             try:
-                uidvalidity = imap.select(client, cfg.imap)
+                uidvalidity = imap.select(client, m)
                 idle = b"IDLE" in client.capabilities()
-                print(f"imap: ok ({cfg.imap.username}@{cfg.imap.host}:{cfg.imap.port} {cfg.imap.folder}, "
+                how = ", XOAUTH2" if m.auth == "oauth2" else ""
+                print(f"{where}: ok ({m.username}@{m.host}:{m.port} {m.folder}{how}, "
                       f"UIDVALIDITY {uidvalidity}, {'IDLE push' if idle else 'no IDLE: polling'})")
             finally:
                 client.logout()
         except imap.IntakeError as exc:
-            print(f"imap: FAILED: {exc}")
+            print(f"{where}: FAILED: {exc}")
             problems += 1
     problems += check_smtp(cfg)  # replies (issue 14): EHLO, STARTTLS, AUTH; sends nothing
     if not cfg.staff:

@@ -97,8 +97,24 @@ def _build(wanted: str | None) -> tuple[argparse.ArgumentParser, list[str]]:
     _shaping(cmd)
     _replies(cmd)
     _checks(cmd)
+    _auth(cmd, common)
     _app(cmd)
     return p, built
+
+
+def _auth(cmd: AddCommand, common: argparse.ArgumentParser) -> None:
+    s = cmd("auth", "OAuth2 sign-in for a mailbox or the SMTP identity (Microsoft 365, Gmail)", Lazy("auth", "usage"))
+    sub = s.add_subparsers(dest="auth_command", metavar="login|status|logout")
+    a = sub.add_parser("login", help="sign in and keep the tokens beside the database (supervisors)", parents=[common])
+    a.add_argument("mailbox", nargs="?", metavar="MAILBOX", help="a [[imap]] name, or smtp (default: the only one)")
+    a.set_defaults(func=Lazy("auth", "login"))
+    a = sub.add_parser("status", help="who is signed in, when the access token expires, whether refresh works",
+                       parents=[common])
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(func=Lazy("auth", "status"))
+    a = sub.add_parser("logout", help="forget a mailbox's tokens (supervisors)", parents=[common])
+    a.add_argument("mailbox", metavar="MAILBOX")
+    a.set_defaults(func=Lazy("auth", "logout"))
 
 
 def _service(cmd: AddCommand) -> None:

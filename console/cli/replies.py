@@ -179,7 +179,8 @@ def check_line(cfg: Config) -> int:
         print(said)
 
     try:
-        print(f"smtp: ok ({smtp.check(cfg.smtp)})")
+        said = smtp.check(cfg.smtp, smtp.secret_for(cfg)) if cfg.smtp.auth == "oauth2" else smtp.check(cfg.smtp)
+        print(f"smtp: ok ({said})")
         return 0
     except smtp.SmtpError as exc:
         print(f"smtp: FAILED: {exc}")

@@ -14,6 +14,7 @@ import re
 import ssl
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import datetime, UTC
 from typing import NamedTuple
 from collections.abc import Callable
@@ -56,6 +57,19 @@ def resolve_password(cfg: ImapConfig) -> str:
         raise IntakeError(str(exc)) from None
 
 
+def secret(store_path: Path, cfg: ImapConfig) -> str:
+    """What this mailbox logs in with: its password, or (auth = "oauth2") an access token, fresh from the
+    token file (console.oauth) and refreshed first when due."""
+    if cfg.auth != "oauth2":
+        return resolve_password(cfg)
+    from console import oauth  # noqa: PLC0415 - msal is loaded only where a mailbox uses it
+
+    try:
+        return oauth.credential(store_path, cfg.label, cfg).access_token()
+    except (oauth.SignInLost, oauth.TokenUnavailable) as exc:
+        raise IntakeError(str(exc)) from None
+
+
 def tls_context(cfg: ImapConfig) -> ssl.SSLContext:
     """Verified TLS: the system's CAs, or only `[imap] ca_file` (a desk's private CA, a self-signed server)."""
     try:
@@ -83,12 +97,18 @@ def connect(cfg: ImapConfig, password: str) -> IMAPClient:
         raise IntakeError(said) from None
     client.normalise_times = False  # keep INTERNALDATE timezone-aware
     try:
-        client.login(cfg.username, password)
+        if cfg.auth == "oauth2":  # `password` is then a fresh access token (console.oauth)
+            client.oauth2_login(cfg.username, password)
+        else:
+            client.login(cfg.username, password)
     except LoginError as exc:
         _quietly(client.logout)
         if "[unavailable]" in str(exc).lower():
             # RFC 5530 [UNAVAILABLE]: the server's auth backend is down; the credentials may be fine.
             raise IntakeError(f"IMAP server {where}: login temporarily unavailable") from None
+        if cfg.auth == "oauth2":  # a token the provider just gave: the server's side (IMAP off, no access)
+            raise IntakeError(f"IMAP XOAUTH2 login refused for {cfg.username!r} at {where} (the sign-in works; "
+                              "check that IMAP is enabled for this mailbox and the account may open it)") from None
         raise IntakeError(f"IMAP login failed for user {cfg.username!r} at {where}: wrong username or password",
                           permanent=True) from None
     except (OSError, IMAPClientError) as exc:

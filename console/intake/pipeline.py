@@ -8,6 +8,8 @@ infrastructure failures (disk, locks, permissions) stop the batch, to be retried
 """
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 import sqlite3
 from collections.abc import Sequence
@@ -90,7 +92,7 @@ def file_messages(db: Database, cfg: Config, items: list[Incoming], now: datetim
     placeholder ticket, retried later (RETRY_UNREADABLE), and the watermark moves past it.
     `move_watermark=False`: these messages are filed ahead of others below them (urgent mail first); their
     sources are recorded, the watermark stays."""
-    analyses = [_analyze(item.raw, cfg) for item in items]
+    analyses = _mailbox_class(cfg, mailbox_key, [_analyze(item.raw, cfg) for item in items])
     staff = cfg.staff_addresses
     out: list[Filed] = []
     with write(db):
@@ -117,6 +119,22 @@ def file_messages(db: Database, cfg: Config, items: list[Incoming], now: datetim
             if move_watermark and top and (current is None or current[0] != uidvalidity or current[1] < top):
                 mailbox.set_watermark(db, account, folder, uidvalidity, top, now)
     return out
+
+
+def _mailbox_class(cfg: Config, mailbox_key: tuple[str, str, int] | None,
+                   analyses: list[Analysis | BaseException]) -> list[Analysis | BaseException]:
+    """A mailbox with `class` set ([[imap]] class = "III": a mailbox that is urgent@) makes every new mail
+    in it that class, whatever address it was sent to."""
+    if mailbox_key is None:
+        return analyses
+    box = next((m for m in cfg.imaps if (m.account, m.folder) == mailbox_key[:2]), None)
+    if box is None or box.mail_class is None:
+        return analyses
+    cls = box.mail_class
+    return [a if isinstance(a, BaseException) else
+            dataclasses.replace(a, cls=cls, urgent=a.urgent or cls == "III",
+                                reason=f"every mail in mailbox {box.label} is Class {cls}")
+            for a in analyses]
 
 
 def _analyze(raw: bytes, cfg: Config) -> Analysis | BaseException:

@@ -23,10 +23,12 @@ from collections.abc import Callable
 
 from console import health
 from console.clock import Clock
-from console.config import Config
+from console.config import Config, ImapConfig
 from console.intake import first_sync as history, imap
 from console.intake.parse import routed_in_headers
 from console.intake.pipeline import Incoming, file_messages, retry_delay
+from console.oauth import SignInLost, TokenUnavailable, credential
+from console.oauth.session import REFRESH_MARGIN
 from store import audit, first_sync, heartbeat, mailbox, open_db, write
 from store.db import StoreError
 from store.errors import WillPass
@@ -58,6 +60,10 @@ def _news(responses) -> bool:
     return any(isinstance(r, tuple) and len(r) > 1 and r[1] in NEWS for r in responses or ())
 
 
+class Reauthenticate(Exception):
+    """The access token the connection logged in with is about to expire: log in again with a fresh one."""
+
+
 def _bye(responses) -> bool:
     return any(isinstance(r, tuple) and r and r[0] == b"BYE" for r in responses or ())
 
@@ -67,9 +73,10 @@ class Intake:
 
     def __init__(self, cfg: Config, clock: Clock, stop: threading.Event, on_commit=None, *,
                  liveness_seconds: float = LIVENESS_SECONDS, monotonic: Callable[[], float] = time.monotonic,
-                 connect: Callable = imap.connect, ask_seconds: float | None = None):
+                 connect: Callable = imap.connect, ask_seconds: float | None = None,
+                 mailbox: ImapConfig | None = None):
         assert cfg.imap is not None
-        self.cfg, self.imap, self.clock, self.stop = cfg, cfg.imap, clock, stop
+        self.cfg, self.imap, self.clock, self.stop = cfg, mailbox or cfg.imap, clock, stop
         self.on_commit = on_commit or (lambda n: None)
         self.liveness_seconds, self.monotonic, self.connect = liveness_seconds, monotonic, connect
         self.ask_seconds = ask_seconds if ask_seconds is not None else ASK_SECONDS
@@ -79,11 +86,18 @@ class Intake:
         self._idle_since = self._looked_at = self._asked_at = 0.0
         self._probed = False
         self.db = open_db(cfg.store_path)
-        self.password = imap.resolve_password(cfg.imap)
+        self.secret: Callable[[], str]  # the password, or a fresh access token before every (re)connect
+        if self.imap.auth == "oauth2":
+            self.credential = credential(cfg.store_path, self.imap.label, self.imap)
+            self.secret = self.credential.access_token
+        else:
+            password = imap.resolve_password(self.imap)
+            self.secret = lambda: password
         self.backoff = imap.Backoff()
         self.name = f"{health.INTAKE_PREFIX}{self.imap.account}/{self.imap.folder}"
         self.status = {"state": "connecting", "ever_connected": False, "started_at": iso(clock.now()),
                        "last_sync_at": None, "last_error": None, "last_error_at": None, "waiting": None,
+                       "label": self.imap.label,
                        **health.carried_over(heartbeat.get(self.db, self.name), clock.now())}
         self.unannounced = 0  # messages found that no response had announced (diagnostics, tests)
         self._view: int | None = None  # the UIDVALIDITY being synced, which a renewed connection must show
@@ -355,10 +369,10 @@ class Intake:
 
     def _open(self) -> _Session:
         """A logged-in connection that can be renewed in place (see _Session)."""
-        return _Session(self.connect(self.imap, self.password), self._renewed)
+        return _Session(self.connect(self.imap, self.secret()), self._renewed)
 
     def _renewed(self):
-        client = self.connect(self.imap, self.password)
+        client = self.connect(self.imap, self.secret())
         try:
             view = imap.select_state(client, self.imap)
             if self._view is not None and view.uidvalidity != self._view:
@@ -371,6 +385,10 @@ class Intake:
     def once(self) -> int:
         try:
             client = self._open()
+        except SignInLost as exc:
+            self._beat(state="signed_out", last_error=str(exc), last_error_at=iso(self.clock.now()))
+            log.error("%s", exc)
+            return 0
         except imap.IntakeError as exc:  # recorded: run from a timer, failures must show as staleness too
             self._beat(state="error", last_error=str(exc), last_error_at=iso(self.clock.now()))
             raise
@@ -406,6 +424,12 @@ class Intake:
                     self._idle_loop(client)
                 else:
                     self._poll_loop(client)
+            except SignInLost as exc:
+                self._signed_out(exc)
+            except Reauthenticate:
+                log.info("%s: the access token expires soon; logging in again with a fresh one", self.imap.label)
+            except TokenUnavailable as exc:
+                lost = self._pause(exc, what="sign-in provider unavailable")
             except imap.IntakeError as exc:
                 if exc.permanent:
                     self._beat(state="error", last_error=str(exc), last_error_at=iso(self.clock.now()))
@@ -423,6 +447,22 @@ class Intake:
         # Told to stop: the next start of this mailbox counts a possible outage from then, not from the last
         # sync (a poller stopped for maintenance is not stale the moment it starts again).
         self._beat(state="stopped")
+
+    def _signed_out(self, exc: SignInLost) -> None:
+        """This mailbox stops (the others go on) with one line saying what to run, until someone signs in
+        again: the token file is watched, and intake resumes by itself."""
+        log.error("%s", exc)
+        self._beat(state="signed_out", last_error=str(exc), last_error_at=iso(self.clock.now()))
+        store = self.credential.store
+        seen = store.stamp()
+        beaten = self.monotonic()
+        while not self.stop.wait(1.0):  # the token file is looked at every second, the heartbeat kept fresh
+            if store.stamp() != seen:
+                log.info("%s: signed in again; resuming", self.imap.label)
+                return
+            if self.monotonic() - beaten >= self.liveness_seconds:
+                beaten = self.monotonic()
+                self._beat()
 
     def _pause(self, exc: Exception, what: str | None = None) -> bool:
         if what is None:
@@ -484,8 +524,16 @@ class Intake:
             _, more = client.noop()
             said = said or _news(more)
             self._look(client, pushed or said, held_back=said and not pushed)
+            self._check_token()
             self._enter_idle(client)
         client.idle_done()
+
+    def _check_token(self) -> None:
+        """Before IDLE restarts: a token that would expire before the next look means logging in again now
+        (servers such as Exchange end a session whose token expired)."""
+        token = getattr(getattr(self, "credential", None), "last", None)
+        if token is not None and token.expires_at - time.time() < REFRESH_MARGIN + self.liveness_seconds:
+            raise Reauthenticate()
 
     def _enter_idle(self, client) -> None:
         client.idle()

@@ -166,7 +166,7 @@ def _record_failure(db: Database, cfg: Config, send: dict, claimed_by: str, now:
 def _password(db: Database, cfg: Config, sends: list[dict], claimed_by: str, now: datetime) -> tuple[bool, str | None]:
     """(ok, password); when it cannot be had, every claimed row goes back to wait (a temporary failure)."""
     try:
-        return True, smtp.resolve_password(_smtp(cfg))
+        return True, smtp.secret_for(cfg)  # a password, or an access token fresh for this batch
     except smtp.SmtpError as exc:
         for s in sends:
             _record_failure(db, cfg, s, claimed_by, now, exc)
@@ -204,7 +204,7 @@ def save_copy(cfg: Config, raw: bytes, now: datetime) -> str:
     if cfg.imap is None:
         return "failed: no [imap] mailbox to append to"
     try:
-        client = imap.connect(cfg.imap, imap.resolve_password(cfg.imap))
+        client = imap.connect(cfg.imap, imap.secret(cfg.store_path, cfg.imap))
     except imap.IntakeError as exc:
         return f"failed: {exc}"
     try:

@@ -26,7 +26,7 @@ from console.config import Config, SmtpConfig
 from console.identity import as_actor
 from console.replies import compose, templates
 from console.safe_text import clean_block, clean_line
-from store import audit, messages, outgoing, tickets, write
+from store import audit, mailbox, messages, outgoing, tickets, write
 from store.times import parse_iso
 
 MAX_HEADER_BYTES = 2 * 1024 * 1024  # enough for thousands of Cc addresses, so that their count is told right
@@ -64,6 +64,16 @@ def require_smtp(cfg: Config) -> SmtpConfig:
     if cfg.smtp is None:
         raise NotSetUp("replies are not set up: add an [smtp] table (host, from, ...) to the config")
     return cfg.smtp
+
+
+def desk_from(db: Database, cfg: Config, ticket_id: int) -> str:
+    """Who the desk writes as on this ticket: the From of the mailbox it came in on ([[imap]] from), else
+    [smtp] from."""
+    assert cfg.smtp is not None
+    source = mailbox.ticket_source(db, ticket_id) if len(cfg.imaps) > 1 or any(m.from_header for m in cfg.imaps) \
+        else None
+    box = next((m for m in cfg.imaps if source and (m.account, m.folder) == source), None)
+    return box.from_header if box is not None and box.from_header else cfg.smtp.from_header
 
 
 def own_addresses(cfg: Config) -> frozenset[str]:
@@ -177,7 +187,7 @@ def _queue(db: Database, cfg: Config, t: dict, body: str, *, purpose: str, actor
            now: datetime, source: str, cc_all: bool = False) -> tuple[int, int, compose.Outgoing]:
     own = own_addresses(cfg)
     mail = compose.build(ticket_id=t["id"], subject=t["subject"], thread=thread(db, t["id"], own),
-                         to_addr=t["requester"], to_name=t["requester_name"], desk_from=require_smtp(cfg).from_header,
+                         to_addr=t["requester"], to_name=t["requester_name"], desk_from=desk_from(db, cfg, t["id"]),
                          body=body, now=now, tz=cfg.timezone, own=own, automatic=automatic, cc=not automatic,
                          max_cc=None if cc_all else cfg.replies.max_cc)
     row = outgoing.add_message(db, ticket_id=t["id"], kind="outgoing", raw=mail.raw, message_id=mail.message_id,

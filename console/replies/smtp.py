@@ -18,6 +18,7 @@ import smtplib
 import socket
 import ssl
 from dataclasses import dataclass, field
+from typing import Any
 
 from console import connect_errors, passwords
 from console.config import SmtpConfig
@@ -50,6 +51,22 @@ def resolve_password(cfg: SmtpConfig) -> str | None:
         return passwords.resolve("smtp", cfg.password_env, cfg.password_command)
     except passwords.PasswordError as exc:
         raise SmtpError(str(exc)) from None
+
+
+def secret_for(desk: Any) -> str | None:
+    """What [smtp] logs in with: its password, an access token (auth = "oauth2": the sign-in of the mailbox
+    with the same account, else the token file's "smtp" entry, refreshed when due), or None without a login."""
+    cfg = desk.smtp
+    if cfg.auth != "oauth2":
+        return resolve_password(cfg)
+    from console import oauth  # noqa: PLC0415 - msal is loaded only where it is used
+
+    name = oauth.smtp_token_name(desk)
+    server = desk.mailbox(name) if name != "smtp" else cfg
+    try:
+        return oauth.credential(desk.store_path, name, server).access_token()
+    except (oauth.SignInLost, oauth.TokenUnavailable) as exc:
+        raise SmtpError(f"smtp: {exc}") from None
 
 
 def _ehlo_name() -> str:
@@ -91,7 +108,10 @@ def connect(cfg: SmtpConfig, password: str | None) -> smtplib.SMTP:
         _hello(client, cfg, ctx, where)
         if cfg.username:
             try:
-                _login(client, cfg.username, password or "")
+                if cfg.auth == "oauth2":
+                    _xoauth2(client, cfg.username, password or "")
+                else:
+                    _login(client, cfg.username, password or "")
             except smtplib.SMTPAuthenticationError as exc:
                 raise SmtpError(f"SMTP login failed for user {cfg.username!r} at {cfg.host}:{cfg.port}: "
                                 f"{exc.smtp_code} {_text(exc.smtp_error)}") from None
@@ -104,6 +124,14 @@ def connect(cfg: SmtpConfig, password: str | None) -> smtplib.SMTP:
         _close(client)
         raise SmtpError(f"{where}: connection lost while logging in ({type(exc).__name__})") from None
     return client
+
+
+def _xoauth2(client: smtplib.SMTP, user: str, token: str) -> None:
+    """AUTH XOAUTH2 (Microsoft 365, Gmail): the user and a bearer token in one initial response."""
+    if not client.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("no AUTH")
+    client.auth("XOAUTH2", lambda challenge=None: f"user={user}\x01auth=Bearer {token}\x01\x01",
+                initial_response_ok=True)
 
 
 def _login(client: smtplib.SMTP, user: str, password: str) -> None:
@@ -146,14 +174,15 @@ def _close(client: smtplib.SMTP) -> None:
             client.close()
 
 
-def check(cfg: SmtpConfig) -> str:
-    """Log in as a send would (EHLO, STARTTLS, AUTH) and log out, sending nothing. A one-line summary."""
-    client = connect(cfg, resolve_password(cfg))
+def check(cfg: SmtpConfig, password: str | None = None) -> str:
+    """Log in as a send would (EHLO, STARTTLS, AUTH) and log out, sending nothing. A one-line summary.
+    `password`: what to log in with when not the configured password (an access token)."""
+    client = connect(cfg, password if password is not None else resolve_password(cfg))
     try:
         extras = [x for x in ("starttls", "8bitmime", "smtputf8", "size") if client.has_extn(x)]
     finally:
         _close(client)
-    login = f"AUTH as {cfg.username}" if cfg.username else "no login"
+    login = (f"AUTH {'XOAUTH2 ' if cfg.auth == 'oauth2' else ''}as {cfg.username}") if cfg.username else "no login"
     return f"{cfg.host}:{cfg.port} {cfg.security}, {login}, from {cfg.from_addr}" + \
         (f" (offers {', '.join(e.upper() for e in extras)})" if extras else "")
 

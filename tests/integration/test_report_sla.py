@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from console import actions
-from console.alerts import dispatch, escalation
+from console.alerts import escalation
+from console.outbox import pages as dispatch
 from console.config import from_dict
 from console.intake.pipeline import Incoming, file_messages
 from console.poller import sync_staff

@@ -154,8 +154,40 @@ userdb passwd-file {{
 """ + _COMMON_SERVICES
 
 
-def render_config(version: tuple[int, int], root: Path, port: int, host: str = LOOPBACK) -> str:
-    """Return dovecot.conf text for the given Dovecot (major, minor) version."""
+# XOAUTH2 (Dovecot 2.3): the oauth2 passdb asks a local introspection endpoint about each token (shared/NOTES.md,
+# third round); the passwd-file passdb stays for PLAIN, so the tests' own APPENDs still log in with the password.
+OAUTH2_2_3 = """\
+auth_mechanisms = plain login xoauth2 oauthbearer
+default_login_user = dovenull
+first_valid_uid = 1
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {root}/oauth2.conf
+}}
+"""
+
+OAUTH2_ARGS = """\
+introspection_mode = post
+introspection_url = {url}
+username_attribute = username
+active_attribute = active
+active_value = true
+force_introspection = yes
+"""
+
+
+def render_config(version: tuple[int, int], root: Path, port: int, host: str = LOOPBACK,
+                  introspection_url: str | None = None) -> str:
+    """Return dovecot.conf text for the given Dovecot (major, minor) version (with an oauth2 passdb that
+    asks `introspection_url` about tokens, when given: Dovecot 2.3 only)."""
+    if introspection_url is not None:
+        if version >= (2, 4) or version < (2, 3):
+            raise RuntimeError("the XOAUTH2 test server needs Dovecot 2.3")
+        plain = CONFIG_2_3.format(root=root, port=port, host=host, listener_address=f"    address = {host}\n")
+        plain = plain.replace("auth_mechanisms = plain login\n", OAUTH2_2_3.format(root=root))
+        return plain.replace("passdb {\n  driver = passwd-file\n",
+                             "passdb {\n  driver = passwd-file\n  mechanisms = plain login\n")
     if version >= (2, 4):
         return CONFIG_2_4.format(root=root, port=port, host=host, listener_address="")
     if version >= (2, 3):
@@ -207,7 +239,9 @@ class Dovecot:
     user = "desk"
     password = "secret"
 
-    def __init__(self, root: Path, port: int | None = None, timeout: float = 10.0):
+    def __init__(self, root: Path, port: int | None = None, timeout: float = 10.0,
+                 introspection_url: str | None = None):
+        self.introspection_url = introspection_url  # XOAUTH2 mode: tokens checked there
         self.root = Path(root).resolve()
         self.port: int = port or 0
         self.timeout = timeout
@@ -245,7 +279,11 @@ class Dovecot:
             self.version = dovecot_version()
         if not self.port:
             self.port = free_port(self.host)
-        self.conf.write_text(render_config(self.version, self.root, self.port, self.host))
+        self.conf.write_text(render_config(self.version, self.root, self.port, self.host, self.introspection_url))
+        if self.introspection_url is not None:
+            args = self.root / "oauth2.conf"
+            args.write_text(OAUTH2_ARGS.format(url=self.introspection_url))
+            os.chmod(args, 0o644)
 
     def start(self) -> None:
         if self._proc is not None:

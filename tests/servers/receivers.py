@@ -187,6 +187,24 @@ class _SMTPHandler:
     def __init__(self, sink: SMTPSink) -> None:
         self.sink = sink
 
+    async def auth_XOAUTH2(self, server, args):  # noqa: N802 - aiosmtpd finds mechanisms by this name
+        """AUTH XOAUTH2 <base64 "user=U^Aauth=Bearer T^A^A">: accepted when sink.token_check(U, T) says so."""
+        import base64
+
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        user, token = "", ""
+        try:
+            fields = base64.b64decode(args[1]).decode().split("\x01")
+            user = next(f[5:] for f in fields if f.startswith("user="))
+            token = next(f[len("auth=Bearer "):] for f in fields if f.startswith("auth=Bearer "))
+        except Exception:  # noqa: BLE001 - malformed: refused below
+            pass
+        check = self.sink.token_check
+        ok = bool(user and token and check is not None and check(user, token))
+        self.sink.logins.append((user, ok))
+        return AuthResult(success=ok, handled=False, auth_data=LoginPassword(user.encode(), b""))
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
         answer = self.sink.rcpt_replies.get(address.lower())
         if answer is not None and not answer.startswith("2"):
@@ -260,6 +278,7 @@ class SMTPSink(_Recorder):
         self.drop_after_data = False
         self.transactions: list[SMTPRecord] = []
         self.logins: list[tuple[str, bool]] = []  # (user name, accepted) for every AUTH
+        self.token_check: Any = None  # (user, bearer token) -> bool: AUTH XOAUTH2 accepted when it says so
         self._controller = None
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data):

@@ -121,3 +121,25 @@ async def test_the_pages_panel_in_live_mode(make_app, seeded):
         assert f"#{ids[1]} breach page to cy: waiting to go out" in str(panel.content)  # it follows the outbox
         await pilot.press("p")
         assert not panel.has_class("-shown")
+
+
+async def test_a_signed_out_mailbox_is_named_in_the_header_while_the_other_is_fine(make_app, seeded, clock):
+    """Issue 23: several mailboxes; the one whose sign-in is lost is named, with SIGNED OUT, and rings."""
+    app = make_app("ann", live=False)
+    rung = _bells(app)
+    other = store.open_db(seeded[0])
+    with store.write(other):
+        heartbeat.beat(other, "scheduler", NOW, pid=1, host="desk")
+        heartbeat.beat(other, "intake:support-box/INBOX", NOW, pid=2, host="desk", state="idle", ever_connected=True,
+                       last_sync_at=iso(NOW), waiting=0, label="support")
+        heartbeat.beat(other, "intake:urgent-box/INBOX", NOW, pid=2, host="desk", state="signed_out",
+                       ever_connected=True, last_sync_at=iso(NOW), waiting=0, label="urgent",
+                       last_error="mailbox urgent: sign-in lost (invalid_grant); "
+                                  "run: support-console auth login urgent")
+    other.conn.close()
+    async with app.run_test(size=SIZE) as pilot:
+        app.update_status()
+        await pilot.pause()
+        header = screen_text(app).splitlines()[1]
+        assert "intake urgent SIGNED OUT" in header, header
+        assert any("Intake" in n for n in notifications(app)) and rung

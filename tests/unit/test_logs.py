@@ -108,3 +108,13 @@ def test_an_apprise_traceback_is_masked_too():
     rec = logs.scrub(rec)
     assert rec.exc_info is None and "TGSECRETTOKEN" not in rec.getMessage()
     assert "ValueError: bad URL tgram://" in rec.getMessage()
+
+
+def test_an_oauth2_token_in_a_line_is_masked():
+    """Issue 23: tokens never reach the logs, even in a library's message or an exception's text."""
+    f = logs.LineFormatter()
+    for text, token in (("Authorization: Bearer eyJ0eXAi.payload-part_123", "eyJ0eXAi.payload-part_123"),
+                        ("> AUTHENTICATE XOAUTH2 dXNlcj1kZXNrAWF1dGg9QmVhcmVy", "dXNlcj1kZXNrAWF1dGg9QmVhcmVy"),
+                        ('cache {"refresh_token": "0.AXoA-rotated.secret"}', "0.AXoA-rotated.secret")):
+        line = f.format(logging.LogRecord("msal", logging.WARNING, "p", 1, text, (), None))
+        assert token not in line and "[token]" in line

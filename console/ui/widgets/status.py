@@ -27,6 +27,9 @@ def intake_words(h: Health, now: datetime) -> Content:
     if not c.ok:
         words = {"never run": "intake never ran", "stale": "intake STALE", "error": "intake FAILING"}.get(
             c.state, f"intake {c.state.upper()}")
+        name = (c.detail or {}).get("name")  # the failing mailbox, when the desk names its mailboxes
+        if name and words.startswith("intake "):
+            words = f"intake {clean_line(str(name), 20)} {words[len('intake '):]}"
         return st.alarm(f" {words}" + (f" {age}" if age else "") + " ")
     return st.good(f"intake {clean_line(c.state, 14)}" + (f" {age}" if age else ""))
 

@@ -1,0 +1,170 @@
+"""The OAuth2 token file: kept like the ack key, beside the database, never in it.
+
+`<database>.tokens` (for `support.db`: `support.db.tokens`) holds one entry per mailbox or SMTP identity,
+as JSON: what the provider's library needs to refresh (msal's serialized cache, or a refresh token), who
+signed in and when. Mode 0600, owned by the account that runs the poller; a file others can read is refused
+(chmod 600 it), never silently used. A backup or copy of the database alone carries no token.
+
+Every change is written whole to a temporary file, fsynced, and renamed over the old one (then the
+directory is fsynced), so a crash leaves the old file or the new one, never half of either. Changes are
+made under an exclusive lock on `<database>.tokens.lock`: the poller refreshing and a supervisor's
+`auth login` never interleave, and a refresh token a provider rotates is saved before anyone uses it.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from store.errors import NeedsFixing
+
+VERSION = 1
+
+
+class TokenFileError(NeedsFixing):
+    """The token file exists but cannot be used; the message says why and what to do (never a token)."""
+
+
+def token_path(store_path: Path) -> Path:
+    store_path = Path(store_path)
+    return store_path.with_name(store_path.name + ".tokens")
+
+
+class TokenStore:
+    def __init__(self, path: Path, owner_of: Path | None = None):
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        # The file belongs to the account that runs the poller: the one owning the database (else its directory).
+        self.owner_of = owner_of
+
+    @classmethod
+    def beside(cls, store_path: Path) -> TokenStore:
+        return cls(token_path(store_path), owner_of=Path(store_path))
+
+    def _owner(self) -> tuple[int, int] | None:
+        """(uid, gid) the file must have, or None when there is nothing to go by."""
+        if self.owner_of is None:
+            return None
+        for p in (self.owner_of, self.owner_of.parent):
+            try:
+                st = os.stat(p)
+            except OSError:
+                continue
+            return st.st_uid, st.st_gid
+        return None
+
+    def _hand_over(self, fd: int, what: Path) -> None:
+        """root (a supervisor with sudo) writes the file for the poller's account; anyone else must be it."""
+        owner = self._owner()
+        if owner is None or owner[0] == os.geteuid():
+            return
+        if os.geteuid() == 0:
+            os.fchown(fd, *owner)
+            return
+        raise TokenFileError(f"{what} must belong to the account that runs the poller (uid {owner[0]}, the owner "
+                             f"of {self.owner_of}); run this command as that account (sudo -u ...)")
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def read(self) -> dict[str, dict[str, Any]]:
+        """Every entry by name; {} when there is no file yet."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise TokenFileError(f"cannot read the token file {self.path}: {exc.strerror}") from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise TokenFileError(f"the token file {self.path} is not a regular file")
+            if st.st_mode & 0o077:
+                raise TokenFileError(f"the token file {self.path} is readable by others (mode "
+                                     f"{stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {self.path}")
+            chunks = []
+            while chunk := os.read(fd, 65536):
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
+        # (A file another account owns is read all the same when we may: root checking a desk's status.)
+        try:
+            data = json.loads(b"".join(chunks).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            data = None
+        if not isinstance(data, dict) or not isinstance(data.get("mailboxes"), dict):
+            raise TokenFileError(f"the token file {self.path} is damaged; delete it and sign in again "
+                                 "(support-console auth login)")
+        return data["mailboxes"]
+
+    def entry(self, name: str) -> dict[str, Any] | None:
+        return self.read().get(name)
+
+    def stamp(self) -> tuple[int, int] | None:
+        """Changes when the file is replaced (each write renames a new file into place)."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns)
+
+    # --- writing ---------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Exclusive against every other process that changes or refreshes tokens of this desk."""
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise TokenFileError(f"cannot open {self.lock_path}: {exc.strerror}") from None
+        try:
+            self._hand_over(fd, self.lock_path)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def put(self, name: str, entry: dict[str, Any] | None) -> None:
+        """Replace (or with None remove) one entry. Call under locked()."""
+        entries = self.read()
+        if entry is None:
+            entries.pop(name, None)
+        else:
+            entries[name] = entry
+        self._write({"version": VERSION, "mailboxes": entries})
+
+    def _write(self, data: dict[str, Any]) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise TokenFileError(f"cannot write the token file in {self.path.parent}: {exc.strerror}") from None
+        try:
+            try:
+                os.fchmod(fd, 0o600)  # whatever the umask
+                self._hand_over(fd, self.path)
+                payload = json.dumps(data, indent=1, sort_keys=True).encode("utf-8")
+                view = memoryview(payload)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path)
+        except (OSError, TokenFileError) as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            if isinstance(exc, TokenFileError):
+                raise
+            raise TokenFileError(f"cannot write the token file {self.path}: {exc.strerror}") from None
+        with contextlib.suppress(OSError):  # the rename itself survives a crash once the directory is synced
+            dfd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
