@@ -327,10 +327,7 @@ class PagesChannel:
         return outbox.expire_orphans(db, now)
 
     def claim(self, db: Database, now: datetime, me: str, limit: int) -> list[dict[str, Any]]:
-        rows = _claim(db, self.cfg, now, me, limit)
-        if rows and self.cfg.replicate is not None:  # the claims reach the replica before the pages go out
-            self._replicated()
-        return rows
+        return _claim(db, self.cfg, now, me, limit)
 
     def _replicated(self) -> None:
         """Wait (briefly) until the replica holds the claims: a standby restored after a failover then knows
@@ -352,5 +349,9 @@ class PagesChannel:
         return self.cfg.alerts.backoff_max_seconds + 1
 
     def send(self, db: Database, rows: list[dict[str, Any]], me: str, now: Clock, stop: threading.Event) -> None:
+        # The claims (committed by now: the runner claims in a transaction of its own) reach the replica
+        # before the pages go out.
+        if rows and self.cfg.replicate is not None:
+            self._replicated()
         for alert in rows:
             deliver(db, self.cfg, alert, now)
