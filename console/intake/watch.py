@@ -184,9 +184,6 @@ class Intake:
     def _file_early(self, client, key: tuple[str, str, int], fs: first_sync.FirstSync, not_before) -> int:
         """During a first sync, mail that arrived after it began is filed (and paged) before the rest of the
         history, out of order like urgent mail (the in-order pass skips it; the watermark moves only there)."""
-        if self.monotonic() - self._checked < RECHECK_SECONDS:
-            return 0
-        self._checked = self.monotonic()
         client.noop()  # lets the server bring this session's view up to date (a SEARCH alone may not)
         fresh = [u for u in imap.new_uids(client, fs.history_top)
                  if u > fs.history_top and (key[2], u) not in self._early]
