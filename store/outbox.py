@@ -19,7 +19,7 @@ from store.times import iso
 COLUMNS = (
     "id", "dedup_key", "ticket_id", "cls", "step", "audience", "target", "urgent", "title", "body", "state",
     "due_at", "created_at", "next_attempt_at", "attempts", "send_deadline", "sent_at", "last_error",
-    "claimed_by", "updated_at", "carried_by",
+    "claimed_by", "updated_at", "carried_by", "silenced_by",
 )
 # A 'failed' row that gets no more tries (given up, or nobody to page) waits until queue.NEVER: a time
 # rather than a flag, so `attempts` stays the true number of tries the console shows.
@@ -244,7 +244,8 @@ def standdown_targets(db: Database, ticket_id: int) -> list[str]:
     """paged_targets() less those already told to stand down since their last page: a person stood down by a
     downgrade is told again at the acknowledgement only if paged again in between."""
     rows = db.execute(
-        "SELECT target FROM alerts a WHERE ticket_id = ? AND step != ? AND (state IN ('sent', 'sending', 'expired')"
+        "SELECT target FROM alerts a WHERE ticket_id = ? AND step != ?"
+        " AND (state IN ('sent', 'sending', 'expired', 'bundled')"
         " OR EXISTS (SELECT 1 FROM alert_results r WHERE r.alert_id = a.id AND r.ok = 1))"
         " AND a.id > coalesce((SELECT max(s.id) FROM alerts s WHERE s.ticket_id = a.ticket_id AND s.step = ?"
         " AND s.target = a.target AND s.state != 'cancelled'), 0)"

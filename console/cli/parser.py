@@ -68,13 +68,19 @@ def _named_command(argv: Sequence[str] | None) -> str | None:
     return None
 
 
-def _build(wanted: str | None) -> tuple[argparse.ArgumentParser, list[str]]:
+def _common_options() -> argparse.ArgumentParser:
+    """--config and --as, which every command (and a command's own subcommands) takes."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
                         help="config file (else $SUPPORT_CONSOLE_CONFIG, else the user config dir)")
     common.add_argument("--as", dest="actor", metavar="HANDLE", default=argparse.SUPPRESS,
                         help="act as HANDLE: with [[staff]] logins only for supervisors and root; without, the "
                              "default is [console] operator, else $USER")
+    return common
+
+
+def _build(wanted: str | None) -> tuple[argparse.ArgumentParser, list[str]]:
+    common = _common_options()
     p = argparse.ArgumentParser(prog="support-console", parents=[common],
                                 description="Email support desk: intake, SLA clocks, pages and a console.")
     p.add_argument("--version", action=_Version, help="print the version and exit")
@@ -96,6 +102,7 @@ def _build(wanted: str | None) -> tuple[argparse.ArgumentParser, list[str]]:
     _actions(cmd)
     _replies(cmd)
     _checks(cmd)
+    _silences(cmd)
     _app(cmd)
     return p, built
 
@@ -184,6 +191,29 @@ def _checks(cmd: AddCommand) -> None:
     s = cmd("report", "reports", Lazy("checks", "report"))
     s.add_argument("which", choices=["panic"])
     s.add_argument("--json", action="store_true")
+
+
+def _silences(cmd: AddCommand) -> None:
+    s = cmd("silence", "hold pages for a sender, a domain or a subject for a while (supervisors; at most 24h)",
+            Lazy("silences", "listing"))
+    sub = s.add_subparsers(dest="silence_command", metavar="add|list|end", required=True)
+    a = sub.add_parser("add", parents=[_common_options()],
+                       help="hold pages of matching tickets; they are paged as one bundle when it ends")
+    a.set_defaults(func=Lazy("silences", "add"))
+    what = a.add_mutually_exclusive_group(required=True)
+    what.add_argument("--sender", metavar="ADDRESS")
+    what.add_argument("--domain", metavar="DOMAIN", help="the domain and every domain below it")
+    what.add_argument("--subject", metavar="PATTERN", help="a case-insensitive part of the subject, or a pattern "
+                                                           "with * and ?")
+    a.add_argument("--for", dest="length", required=True, metavar="DURATION", help="how long, e.g. 2h (at most 24h)")
+    a.add_argument("--reason", required=True, metavar="TEXT")
+    ls = sub.add_parser("list", parents=[_common_options()], help="active silences, then recent ended ones")
+    ls.set_defaults(func=Lazy("silences", "listing"))
+    ls.add_argument("--json", action="store_true")
+    e = sub.add_parser("end", parents=[_common_options()],
+                       help="end a silence now: its held pages go out, one bundle per person")
+    e.set_defaults(func=Lazy("silences", "end"))
+    e.add_argument("id", type=int, metavar="ID")
 
 
 def _app(cmd: AddCommand) -> None:

@@ -29,7 +29,7 @@ from console import policy as pol
 from console import redact
 from console.ack import links, texts
 from console.config import Config
-from console.outbox import lifecycle
+from console.outbox import lifecycle, silences
 from console.safe_text import clean_line
 from store import outbox, tickets, write
 from store.times import parse_iso
@@ -218,6 +218,7 @@ def claim(db: Database, cfg: Config, now: datetime, claimed_by: str, limit: int 
 
 
 def _claim(db: Database, cfg: Config, now: datetime, claimed_by: str, limit: int) -> list[dict]:
+    silences.hold_due(db, now)  # what an active silence matches is held, never claimed
     rows = outbox.claim_due(db, now, send_deadline=now + timedelta(seconds=cfg.alerts.send_timeout_seconds + 30),
                             claimed_by=claimed_by, max_attempts=cfg.alerts.max_attempts, limit=limit,
                             horizon=lifecycle.horizon(now, cfg.alerts.backoff_max_seconds))
@@ -226,6 +227,11 @@ def _claim(db: Database, cfg: Config, now: datetime, claimed_by: str, limit: int
     out = []
     for r in rows:
         if r["id"] in carried_now:
+            continue
+        if r.get("silenced_by") is not None and r.get("first_try"):  # a silence ended: one page per person
+            write_text(db, cfg, r, now)
+            carried_now.update(c["id"] for c in silences.bundle_released(db, cfg, r, now, batch))
+            out.append(r)
             continue
         if _bundles(cfg, r):
             window = cfg.alerts.bundle_window
