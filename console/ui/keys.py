@@ -67,6 +67,7 @@ REGISTRY: tuple[Key, ...] = (
     Key("reclassify", "c", "reclassify", "Reclassify", (D, T)),
     Key("resolve", "x", "resolve", "Resolve", (D, T)),
     Key("reopen", "u", "reopen", "Reopen", (D, T), show=False),
+    Key("silence", "z", "silence", "Silence this sender for…", (D, T), show=False),
     Key("search", "slash", "search", "Search", (D,), display="/"),
     Key("goto", "number_sign", "app.goto", "Go to ticket #N", (D, T), display="#"),
     Key("filter", "f", "filter", "Filter", (D,)),

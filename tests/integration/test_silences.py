@@ -9,7 +9,7 @@ from __future__ import annotations
 import collections
 import json
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,10 +18,11 @@ from console.cli import main
 from console.actions import acknowledge
 from console.alerts.scheduler import Scheduler
 from console.clock import FrozenClock
-from console.config import from_dict
+from console.config import from_dict, load
 from console.intake.pipeline import Incoming, file_messages
 from console.poller import sync_staff
-from store import audit, open_db, outbox, silences
+from console.outbox.silences import hold_due
+from store import audit, open_db, outbox, silences, write
 from tests.integration import alerts_helpers as h
 
 pytestmark = pytest.mark.integration
@@ -148,9 +149,19 @@ def test_the_cli_adds_lists_and_ends_silences_for_supervisors_only(tmp_path, cap
     [row] = json.loads(out)
     assert (row["id"], row["kind"], row["pattern"], row["active"], row["reason"]) == (
         1, "domain", "cust.example", True, "planned work")
+    cfg = load(conf)  # a Class III from the silenced domain: its pages are held, and `alerts` says by what
+    db = open_db(cfg.store_path)
+    now = datetime.now(UTC)
+    file_messages(db, cfg, [Incoming(raw=h.mail(1, frm="nagios@cust.example", date_=now), received_at=now)], now)
+    with write(db):
+        assert hold_due(db, now) == 2
+    assert cli(conf, "alerts", capsys=capsys)[1].count("held by silence 1") == 2
     assert cli(conf, "silence", "end", "1", actor="bob", capsys=capsys)[0] == 77
     code, out, _ = cli(conf, "silence", "end", "1", actor="ann", capsys=capsys)
-    assert code == 0 and out.startswith("silence 1 ended; 0 held")
+    assert code == 0 and out.startswith("silence 1 ended; 2 held")
+    assert cli(conf, "alerts", capsys=capsys)[1].count("released from silence 1") == 2
+    assert {(r["state"], r["silenced_by"]) for r in json.loads(cli(conf, "alerts", "--json", capsys=capsys)[1])} == {
+        ("pending", 1)}
     code, _, err = cli(conf, "silence", "end", "1", actor="ann", capsys=capsys)
     assert code == 1 and "already ended" in err
     assert cli(conf, "silence", "end", "7", actor="ann", capsys=capsys)[0] == 1

@@ -422,6 +422,10 @@ class DashboardScreen(Screen[None]):
         if (tid := self._one()) is not None:
             self.app.start_action("reopen", [tid])
 
+    def action_silence(self) -> None:
+        if (tid := self._one()) is not None:
+            self.app.open_silence(tid)
+
     def action_reply(self) -> None:
         if (tid := self._one()) is not None:
             self.app.replies.reply_to(tid)
