@@ -147,6 +147,13 @@ def carry(db: Database, carrier: dict[str, Any], now: datetime, batch: list[int]
     return [dict(zip(("id", "ticket_id", "cls", "due_at", "requester"), r, strict=True)) for r in rows]
 
 
+def carried_tickets(db: Database, alert_id: int) -> list[int]:
+    """The tickets a bundle page carried besides its own (answered by the alerts_carried index)."""
+    rows = db.execute("SELECT DISTINCT ticket_id FROM alerts WHERE carried_by = ? AND ticket_id IS NOT NULL"
+                      " ORDER BY ticket_id", [alert_id]).fetchall()
+    return [r[0] for r in rows]
+
+
 def set_text(db: Database, alert_id: int, title: str, body: str) -> None:
     """The words of a page as it is sent (its ages and countdowns are those of the moment it goes out)."""
     db.execute("UPDATE alerts SET title = ?, body = ? WHERE id = ?", [title, body, alert_id])

@@ -273,8 +273,8 @@ def bundle_text(carrier: dict, carried: list[dict], cfg: Config) -> tuple[str, s
     title = texts.fit_title(f"{len(carried)} more {cls} in {pol.format_duration(cfg.alerts.bundle_window)}: ", shown,
                             suffix)
     body = (f"{carrier['title']}\n{carrier['body']}\n\nThis page also carries {len(carried)} more page(s) for you"
-            f" from the same senders: {' '.join(f'#{i}' for i in ids)}.\nEach ticket is acknowledged on its own"
-            f" (support-console ack N, or 'a' in the console).")
+            f" from the same senders: {' '.join(f'#{i}' for i in ids)}.\nThis page's link lists them all and"
+            f" acknowledges every one you may; or one by one: support-console ack N, or marks and 'A' in the console.")
     return title, body
 
 

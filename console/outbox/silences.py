@@ -120,7 +120,8 @@ def release_text(carrier: Mapping[str, Any], carried: Sequence[Mapping[str, Any]
     body = (f"The silence on {what} ({reason}) has ended. Its pages were held, not lost; these tickets are still"
             f" unacknowledged: {' '.join(f'#{i}' for i in ids)}. Oldest page due {oldest}.\n"
             f"{carrier['title']}\n{carrier['body']}\n"
-            "Each ticket is acknowledged on its own (support-console ack N, or 'a' in the console).")
+            "This page's link lists them all and acknowledges every one you may; or one by one: support-console"
+            " ack N, or marks and 'A' in the console.")
     return title, body
 
 

@@ -533,7 +533,7 @@ class ConsoleApp(App[None]):
             elif kind == "reclassify":
                 extra = f" as Class {params['cls']}" + (" (panic mode)" if params.get("panic") else "")
             self.notify(f"{VERBS.get(kind, kind)} {ids}{extra}", markup=False, timeout=4)
-            if kind == "assign":
+            if kind in ("assign", "acknowledge"):
                 self.marked.difference_update(done)
         for tid, why in refused:
             self.notify(clean_line(why, 300), title=f"Refused: {kind} #{tid}", severity="error", markup=False,

@@ -62,6 +62,7 @@ REGISTRY: tuple[Key, ...] = (
     # Shown only on a ticket with a failed or cut-short mail.
     Key("resend", "S", "resend", "Send a failed mail again", (T,)),
     Key("ack", "a", "ack", "Acknowledge", (D, T)),
+    Key("ack_marked", "A", "ack_marked", "Acknowledge the marked tickets", (D,), show=False),
     Key("take", "t", "take", "Take", (D, T)),
     Key("assign", "o", "assign", "Assign", (D, T)),
     Key("reclassify", "c", "reclassify", "Reclassify", (D, T)),
@@ -88,7 +89,7 @@ REGISTRY: tuple[Key, ...] = (
     Key("class2", "2", "class_filter('II')", "Only Class II", (D,), show=False),
     Key("class1", "1", "class_filter('I')", "Only Class I", (D,), show=False),
     Key("clear_filter", "0", "class_filter('')", "Clear filters and search", (D,), show=False),
-    Key("mark", "space", "mark", "Mark (bulk reassign)", (D,), display="space", show=False),
+    Key("mark", "space", "mark", "Mark (bulk reassign or acknowledge)", (D,), display="space", show=False),
     Key("unmark", "escape", "unmark", "Clear marks and search", (D,), display="esc", show=False),
     Key("refresh", "R", "refresh", "Refresh now", (D, T), show=False),
     Key("quit", "q", "app.quit", "Quit", (APP,), show=False),
