@@ -114,7 +114,7 @@ def _why(a: dict) -> str:
     if a.get("carried_by"):
         return f"  carried by page {a['carried_by']}"
     if a.get("silenced_by"):
-        return f"  {'held by' if a['state'] == 'silenced' else 'released from'} silence {a['silenced_by']}"
+        return f"  {'held by' if a['state'] == 'silenced' else 'released by'} silence {a['silenced_by']}"
     return ""
 
 

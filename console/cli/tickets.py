@@ -82,7 +82,10 @@ def _print_ticket(cfg: Config, t: dict) -> None:
     if t["alerts"]:
         print("\nPages:")
         for a in t["alerts"]:
-            print(f"  {a['id']:>5} {a['state']:9} {a['step']:10} -> {a['target']}")
+            how = (f"  carried by page {a['carried_by']}" if a.get("carried_by") else
+                   f"  {'held by' if a['state'] == 'silenced' else 'released by'} silence {a['silenced_by']}"
+                   if a.get("silenced_by") else "")
+            print(f"  {a['id']:>5} {a['state']:9} {a['step']:10} -> {a['target']}{how}")
     print_delivery(msgs, lambda at: common.local(cfg, at))
 
 

@@ -242,6 +242,10 @@ def page_words(a: dict[str, Any]) -> str:
         what += f" after {tries} tr{'ies' if tries != 1 else 'y'}"
     if a.get("last_error") and state != "sent":
         what += f" ({clean_line(a['last_error'], 80)})"
+    if a.get("carried_by"):
+        what += f" (carried by page {a['carried_by']})"
+    elif a.get("silenced_by"):
+        what += f" ({'held by' if state == 'silenced' else 'released by'} silence {a['silenced_by']})"
     return what
 
 

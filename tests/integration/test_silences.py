@@ -159,7 +159,7 @@ def test_the_cli_adds_lists_and_ends_silences_for_supervisors_only(tmp_path, cap
     assert cli(conf, "silence", "end", "1", actor="bob", capsys=capsys)[0] == 77
     code, out, _ = cli(conf, "silence", "end", "1", actor="ann", capsys=capsys)
     assert code == 0 and out.startswith("silence 1 ended; 2 held")
-    assert cli(conf, "alerts", capsys=capsys)[1].count("released from silence 1") == 2
+    assert cli(conf, "alerts", capsys=capsys)[1].count("released by silence 1") == 2
     assert {(r["state"], r["silenced_by"]) for r in json.loads(cli(conf, "alerts", "--json", capsys=capsys)[1])} == {
         ("pending", 1)}
     code, _, err = cli(conf, "silence", "end", "1", actor="ann", capsys=capsys)

@@ -49,3 +49,13 @@ def test_refusals_are_one_line(kind, pattern, length, reason, words):
 
 def test_a_day_is_allowed_and_a_domain_is_kept_lower_case():
     assert validate("domain", "@Cust.Example", timedelta(hours=24), "work") == "cust.example"
+
+
+def test_a_page_says_what_carried_or_held_it():
+    from console.ui.format import page_words
+
+    base = {"step": "arrival", "target": "bob", "attempts": 0, "last_error": None}
+    assert page_words({**base, "state": "bundled", "carried_by": 7}) == "arrival to bob: bundled (carried by page 7)"
+    assert page_words({**base, "state": "silenced", "silenced_by": 3}) == "arrival to bob: silenced (held by silence 3)"
+    assert page_words({**base, "state": "sent", "silenced_by": 3}) == "arrival to bob: sent (released by silence 3)"
+    assert page_words({**base, "state": "sent"}) == "arrival to bob: sent"
