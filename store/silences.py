@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from store import outbox, queue
 from store.times import iso
 
 KINDS = ("sender", "domain", "subject")
@@ -75,7 +76,8 @@ def to_release(db: Database, now: datetime) -> list[dict[str, Any]]:
 
 def release(db: Database, silence_id: int, now: datetime) -> int:
     """Mark the silence released; its held pages of tickets still unacknowledged wait again, due now, and
-    keep naming it. Held pages of tickets answered meanwhile stay 'silenced' (they were never needed).
+    keep naming it. Held pages of tickets answered meanwhile, or of a class the ticket no longer has (it was
+    reclassified), stay 'silenced' (they were never needed).
     Returns the number of pages released. Call inside store.write()."""
     if db.execute("UPDATE silences SET released_at = ? WHERE id = ? AND released_at IS NULL",
                   [iso(now), silence_id]).rowcount != 1:
@@ -84,16 +86,16 @@ def release(db: Database, silence_id: int, now: datetime) -> int:
         "UPDATE alerts SET state = 'pending', next_attempt_at = ?, updated_at = ?, claimed_by = NULL"
         " WHERE silenced_by = ?"
         " AND state = 'silenced' AND EXISTS (SELECT 1 FROM tickets t WHERE t.id = alerts.ticket_id"
-        " AND t.status = 'new')", [iso(now), iso(now), silence_id]).rowcount
+        " AND t.status = 'new' AND t.class = alerts.cls)", [iso(now), iso(now), silence_id]).rowcount
 
 
-def due_ticket_pages(db: Database, now: datetime) -> list[dict[str, Any]]:
-    """Pages of tickets (not stand-downs) waiting and due now, with their ticket's requester and subject: what
-    an active silence may hold before the claim."""
+def due_ticket_pages(db: Database, now: datetime, horizon: datetime | None = None) -> list[dict[str, Any]]:
+    """Pages of tickets (not stand-downs) waiting and due now (as the claim counts due: store.queue), with their
+    ticket's requester and subject: what an active silence may hold before the claim."""
     rows = db.execute(
         "SELECT a.id, a.ticket_id, t.requester, t.subject FROM alerts a JOIN tickets t ON t.id = a.ticket_id"
-        " WHERE a.state IN ('pending', 'failed') AND a.next_attempt_at <= ? AND a.step != 'standdown'",
-        [iso(now)]).fetchall()
+        f" WHERE {queue.due_condition(outbox.PAGES, 'a')} AND a.step != 'standdown'",
+        queue.due_params(now, horizon)).fetchall()
     return [dict(zip(("id", "ticket_id", "requester", "subject"), r, strict=True)) for r in rows]
 
 

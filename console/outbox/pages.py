@@ -219,10 +219,11 @@ def claim(db: Database, cfg: Config, now: datetime, claimed_by: str, limit: int 
 
 
 def _claim(db: Database, cfg: Config, now: datetime, claimed_by: str, limit: int) -> list[dict]:
-    silences.hold_due(db, now)  # what an active silence matches is held, never claimed
+    horizon = lifecycle.horizon(now, cfg.alerts.backoff_max_seconds)
+    silences.hold_due(db, now, horizon)  # what an active silence matches is held, never claimed
     rows = outbox.claim_due(db, now, send_deadline=now + timedelta(seconds=cfg.alerts.send_timeout_seconds + 30),
                             claimed_by=claimed_by, max_attempts=cfg.alerts.max_attempts, limit=limit,
-                            horizon=lifecycle.horizon(now, cfg.alerts.backoff_max_seconds))
+                            horizon=horizon)
     batch = [r["id"] for r in rows]
     carried_now: set[int] = set()
     out = []

@@ -83,14 +83,14 @@ def describe(silence: Mapping[str, Any]) -> str:
     return f"{KIND_WORDS.get(str(silence['kind']), silence['kind'])} {clean_line(str(silence['pattern']), 80)}"
 
 
-def hold_due(db: Database, now: datetime) -> int:
+def hold_due(db: Database, now: datetime, horizon: datetime | None = None) -> int:
     """Hold the due pages that an active silence matches (call in the claiming transaction). Reads only the
     silences table when none is active."""
     active = store.active(db, now)
     if not active:
         return 0
     held = 0
-    for page in store.due_ticket_pages(db, now):
+    for page in store.due_ticket_pages(db, now, horizon):
         silence_id = first_match(active, page["requester"], page["subject"])
         if silence_id is not None:
             store.hold(db, page["id"], silence_id, now)

@@ -168,3 +168,26 @@ def test_the_cli_adds_lists_and_ends_silences_for_supervisors_only(tmp_path, cap
     [row] = json.loads(cli(conf, "silence", "list", "--json", capsys=capsys)[1])
     assert row["active"] is False and row["ended_by"] == "ann"
     assert " ended " in cli(conf, "silence", "list", capsys=capsys)[1]
+
+
+def test_pages_of_a_class_the_ticket_no_longer_has_stay_held(tmp_path, http_receiver):
+    """A Class III downgraded during the silence: its held Class III pages are not sent when the silence ends."""
+    from console.actions import reclassify
+
+    cfg, db = desk(tmp_path, http_receiver)
+    clock = FrozenClock(T0)
+    s = Scheduler(cfg, clock, threading.Event(), workers=1)
+    try:
+        s.start_up()
+        silence = silencing.add(db, cfg, kind="sender", pattern="nagios@monitor.example",
+                                length=timedelta(minutes=5), reason="planned work", actor="ann", now=clock.now())
+        tid = file(db, cfg, clock, 1, "nagios@monitor.example")
+        step(s)
+        reclassify(db, cfg, tid, "I", "ann", clock.now(), reason="monitoring noise")
+        step(s)
+        _, released = silencing.end(db, cfg, silence["id"], "ann", clock.now())
+        step(s)
+    finally:
+        s.close()
+    assert released == 0 and http_receiver.records == []
+    assert {r["state"] for r in outbox.list_alerts(db, ticket_id=tid) if r["cls"] == "III"} == {"silenced"}
