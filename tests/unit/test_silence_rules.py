@@ -59,3 +59,35 @@ def test_a_page_says_what_carried_or_held_it():
     assert page_words({**base, "state": "silenced", "silenced_by": 3}) == "arrival to bob: silenced (held by silence 3)"
     assert page_words({**base, "state": "sent", "silenced_by": 3}) == "arrival to bob: sent (released by silence 3)"
     assert page_words({**base, "state": "sent"}) == "arrival to bob: sent"
+
+
+def test_the_silences_migration_keeps_every_page_and_allows_silenced(tmp_path):
+    import sqlite3
+
+    from sqlite_utils import Database
+
+    from store import open_db, write
+    from store.schema import migrations
+
+    path = tmp_path / "old.db"
+    old = Database(sqlite3.connect(path))
+    migrations.apply(old, stop_before="m1951_silences")
+    with write(old):
+        for i, state in enumerate(("sent", "bundled", "pending"), 1):
+            old.execute("INSERT INTO alerts (dedup_key, step, target, title, body, state, due_at, created_at,"
+                        " next_attempt_at, updated_at, carried_by) VALUES (?, 'arrival', 'bob', 't', 'b', ?, 'x', 'x',"
+                        " 'x', 'x', ?)", [f"k{i}", state, 1 if state == "bundled" else None])
+    with pytest.raises(sqlite3.IntegrityError), write(old):
+        old.execute("UPDATE alerts SET state = 'silenced' WHERE id = 3")
+    indexes = {r[0] for r in old.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'alerts'")}
+    old.conn.close()
+    db = open_db(path)
+    assert [m.name for m in migrations.pending(db)] == []
+    assert [tuple(r) for r in db.execute("SELECT id, state, carried_by, silenced_by FROM alerts ORDER BY id")] == [
+        (1, "sent", None, None), (2, "bundled", 1, None), (3, "pending", None, None)]
+    now = db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'alerts'").fetchall()
+    assert indexes | {"alerts_silenced"} == {r[0] for r in now}
+    with write(db):
+        db.execute("INSERT INTO silences (kind, pattern, reason, created_by, created_at, ends_at)"
+                   " VALUES ('domain', 'x.example', 'r', 'ann', 'x', 'y')")
+        db.execute("UPDATE alerts SET state = 'silenced', silenced_by = 1 WHERE id = 3")
