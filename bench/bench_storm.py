@@ -1,6 +1,7 @@
 """Benchmark: a page storm. Prints figures; not a test.
 
     .venv/bin/python bench/bench_storm.py [--runs 10] [--storm 300] [--history 100000] [--speed 10]
+                                          [--bundling-only]
 
 Priority (issue 19 item 3): 300 Class III mails from one monitoring sender are filed within one minute
 (4 staff; primary and secondary are paged for each: 600 pages), then a genuine Class III from another
@@ -18,7 +19,8 @@ The priority part runs with bundling off ([alerts] bundle_window = "0s"), so tha
 up: the worst case for the genuine ticket. The bundling part runs with the default window: the same
 storm on a stepped clock through half an hour (escalations, breaches, repeats; nobody acknowledges), and
 prints how many pages each person got by 2, 10, 15 and 30 minutes (targets: at most 5 in the first two
-minutes, at most 30 in the first thirty).
+minutes, at most 30 in the first thirty); then bob acknowledges every ticket and it prints the stand-down
+notices each other person got (issue 19 item 8: one "stand down: #14-#313 acknowledged by bob", not 300).
 """
 from __future__ import annotations
 
@@ -138,9 +140,13 @@ def one_run(work: Path, base: Path, receiver: HTTPReceiver, storm: int, speed: f
         shutil.rmtree(run, ignore_errors=True)
 
 
-def bundling(work: Path, receiver: HTTPReceiver, storm: int) -> dict[int, dict[str, int]]:
-    """Pages per person by 2, 10, 15 and 30 minutes of a storm, with the default bundle window."""
+def bundling(work: Path, receiver: HTTPReceiver, storm: int) -> tuple[dict[int, dict[str, int]], dict[str, int]]:
+    """Pages per person by 2, 10, 15 and 30 minutes of a storm, with the default bundle window; then bob
+    acknowledges every ticket of it (as a bundle link does, one after another) and the stand-down notices
+    each other person gets in the next 3 minutes."""
     from collections import Counter
+
+    from console.actions import acknowledge
 
     from console.clock import FrozenClock
     from console.config import AlertsConfig
@@ -169,11 +175,19 @@ def bundling(work: Path, receiver: HTTPReceiver, storm: int) -> dict[int, dict[s
             if second in (120, 600, 900, 1800):
                 marks[second // 60] = dict(Counter(h.path_of(r) for r in receiver.records))
             clock.advance(1)
+        before = len(receiver.records)
+        for (tid,) in db.execute("SELECT id FROM tickets WHERE status = 'new' ORDER BY id").fetchall():
+            acknowledge(db, cfg, tid, "bob", clock.now())
+        for _ in range(180):
+            s.cycle()
+            s.pages.drain(60)
+            clock.advance(1)
+        standdowns = dict(Counter(h.path_of(r) for r in receiver.records[before:]))
     finally:
         receiver.delay = delay
         s.close()
         db.close()
-    return marks
+    return marks, standdowns
 
 
 def main() -> int:
@@ -182,6 +196,7 @@ def main() -> int:
     ap.add_argument("--storm", type=int, default=300)
     ap.add_argument("--history", type=int, default=100_000)
     ap.add_argument("--speed", type=float, default=10.0)
+    ap.add_argument("--bundling-only", action="store_true", help="skip the priority runs (the slow part)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-storm-"))
     receiver = HTTPReceiver()
@@ -189,7 +204,8 @@ def main() -> int:
     receiver.delay = 0.5
     try:
         at = datetime.now(UTC)
-        for name, history in (("fresh desk", 0), (f"{args.history:,} old pages", args.history)):
+        for name, history in () if args.bundling_only else (("fresh desk", 0),
+                                                              (f"{args.history:,} old pages", args.history)):
             t0 = time.monotonic()
             base = template(work, receiver, at, history)
             made = time.monotonic() - t0
@@ -203,13 +219,15 @@ def main() -> int:
                   f"p50={pct(times, 50):.2f}s  p95={pct(times, 95):.2f}s  max={max(times):.2f}s  "
                   f"(target <= 2 s: {verdict}); pages/s during the storm: p50={pct(rates, 50):.1f} "
                   f"(4 senders, 0.5 s per page); desk made in {made:.1f}s")
-        marks = bundling(work, receiver, args.storm)
+        marks, standdowns = bundling(work, receiver, args.storm)
         for minute, counts in marks.items():
             worst = max(counts.values()) if counts else 0
             limit = {2: 5, 30: 30}.get(minute)
             verdict = f" (target <= {limit}: {'OK' if worst <= limit else 'MISSED'})" if limit else ""
             print(f"bundling, {args.storm} Class III in one minute, 4 staff: pages per person by {minute} min: "
                   f"{', '.join(f'{p} {n}' for p, n in sorted(counts.items()))}{verdict}")
+        print(f"stand-downs, bob acknowledges all {args.storm} at 30 min: notices per person in the next 3 min: "
+              f"{', '.join(f'{p} {n}' for p, n in sorted(standdowns.items())) or 'none'}")
     finally:
         receiver.stop()
         shutil.rmtree(work, ignore_errors=True)

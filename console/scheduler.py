@@ -21,10 +21,12 @@ from console.alerts import audience as aud
 from console.alerts import escalation
 from console.clock import Clock
 from console.config import Config
+from console.outbox import silences
 from console.outbox.pages import PagesChannel
 from console.outbox.runner import Runner
 from console.safe_text import clean_line
-from store import heartbeat, open_db, outbox, tickets, write
+from store import audit, heartbeat, open_db, outbox, tickets, write
+from store import silences as silence_store
 from store.db import data_version
 from store.times import iso, parse_iso
 
@@ -69,6 +71,8 @@ class Scheduler:
             with write(self.db):
                 escalation.run_due(self.db, self.cfg, now)
                 intake_pages(self.db, self.cfg, now)
+        if self._silence_ended(now):
+            release_silences(self.db, now)
         self.pages.wake.set()  # what intake filed (its first pages) is due too
         if self.pages.thread is None:  # `poll --once`: no sender thread, so send from here
             self.pages.dispatch()
@@ -82,6 +86,10 @@ class Scheduler:
         beats = heartbeat.heartbeats(self.db)
         return bool(health.intake_outages(beats, now, self.cfg.alerts.intake_stale_after)
                     or outbox.unrecovered_outages(self.db))
+
+    def _silence_ended(self, now) -> bool:
+        end = silence_store.next_end(self.db)
+        return end is not None and end <= (iso(now) or "")
 
     def beat(self, force: bool = False) -> None:
         if not force and time.monotonic() - self._last_beat < HEARTBEAT_SECONDS:
@@ -105,9 +113,11 @@ class Scheduler:
 
     def seconds_until_next(self) -> float:
         """Until the next step; at most RECHECK_SECONDS (a safety net, e.g. for clock jumps)."""
-        due = parse_iso(tickets.next_step_due(self.db))
-        if due is None:
+        dues = [d for d in (parse_iso(tickets.next_step_due(self.db)), parse_iso(silence_store.next_end(self.db)))
+                if d is not None]
+        if not dues:
             return RECHECK_SECONDS
+        due = min(dues)
         return max(0.0, min((due - self.clock.now()).total_seconds(), RECHECK_SECONDS))
 
     def run(self) -> None:
@@ -161,6 +171,20 @@ class Scheduler:
         self.pages.stop.set()
         self.pages.close()
         self.ping_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def release_silences(db, now) -> int:
+    """Release the silences that have ended, each once, with an audit event: their held pages of tickets still
+    unacknowledged go out as one page per person (console.outbox.silences)."""
+    released = 0
+    with write(db):
+        for silence, pages in silences.release_ended(db, now):
+            audit.add_event(db, None, "silence_released", "support-console", now, silence=silence["id"],
+                            pages=pages, ended_by=silence["ended_by"] or "time")
+            released += pages
+    if released:
+        log.info("%d held page(s) released by ended silence(s)", released)
+    return released
 
 
 def intake_pages(db, cfg: Config, now) -> list[int]:

@@ -228,7 +228,8 @@ def _cancelled(d: Mapping[str, Any]) -> str:
 
 PAGE_STATES = {"pending": "waiting to go out", "sending": "going out now", "sent": "delivered",
                "failed": "failed", "expired": "cut short: it may or may not have arrived",
-               "cancelled": "cancelled (no longer needed)"}
+               "cancelled": "cancelled (no longer needed)", "bundled": "carried by another page",
+               "silenced": "held by a silence"}
 
 
 def page_words(a: Mapping[str, Any]) -> str:
@@ -245,6 +246,14 @@ def page_words(a: Mapping[str, Any]) -> str:
     what = f"{page_noun(a.get('step'))} to {clean_line(str(a.get('target') or '?'), 20)}: {said}"
     if a.get("last_error") and state not in ("sent", "cancelled"):
         what += f" ({clean_line(str(a['last_error']), 80)})"
+    if state == "bundled" and a.get("carried_by"):
+        what = f"{page_noun(a.get('step'))} to {clean_line(str(a.get('target') or '?'), 20)}: carried by page " \
+               f"{a['carried_by']}"
+    elif state == "silenced" and a.get("silenced_by"):
+        what = f"{page_noun(a.get('step'))} to {clean_line(str(a.get('target') or '?'), 20)}: held by silence " \
+               f"{a['silenced_by']}"
+    elif a.get("silenced_by"):
+        what += f" (released by silence {a['silenced_by']})"
     return what
 
 

@@ -94,7 +94,7 @@ def changed_ticket_rows(db: Database, marks: dict[str, Any], updated_since: str)
 
 
 ALERT_COLUMNS = ("id", "ticket_id", "cls", "step", "audience", "target", "urgent", "title", "state", "due_at",
-                 "created_at", "sent_at", "attempts", "last_error")
+                 "created_at", "sent_at", "attempts", "last_error", "carried_by", "silenced_by")
 
 
 def alerts_after(db: Database, after_id: int, limit: int = 500) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from store.times import iso
 COLUMNS = (
     "id", "dedup_key", "ticket_id", "cls", "step", "audience", "target", "urgent", "title", "body", "state",
     "due_at", "created_at", "next_attempt_at", "attempts", "send_deadline", "sent_at", "last_error",
-    "claimed_by", "updated_at", "carried_by",
+    "claimed_by", "updated_at", "carried_by", "silenced_by",
 )
 # A 'failed' row that gets no more tries (given up, or nobody to page) waits until queue.NEVER: a time
 # rather than a flag, so `attempts` stays the true number of tries the console shows.
@@ -147,6 +147,66 @@ def carry(db: Database, carrier: dict[str, Any], now: datetime, batch: list[int]
     return [dict(zip(("id", "ticket_id", "cls", "due_at", "requester"), r, strict=True)) for r in rows]
 
 
+def due_groups(db: Database, target: str, now: datetime, batch: list[int]) -> int:
+    """How many sender groups the person's ticket pages due now come from: waiting and never tried, or
+    claimed in this `batch`."""
+    return db.execute(
+        f"SELECT count(DISTINCT {_TICKET_GROUP}) FROM alerts a JOIN tickets t ON t.id = a.ticket_id"
+        f" WHERE a.target = ? AND a.step != ? AND ((a.state IN ('pending', 'failed') AND a.next_attempt_at <= ?"
+        f" AND a.claimed_by IS NULL) OR (a.state = 'sending' AND a.id IN ({','.join('?' * len(batch)) or 'NULL'})))",
+        [target, STANDDOWN, iso(now), *batch]).fetchone()[0]
+
+
+def carry_all(db: Database, carrier: dict[str, Any], now: datetime, batch: list[int]) -> list[dict[str, Any]]:
+    """Every other ticket page to the carrier's person that is due now (waiting and never tried, or claimed in
+    this `batch`), whatever its sender, becomes 'bundled', carried by `carrier`. Returns those rows with their
+    tickets' requester."""
+    ids = [i for i in batch if i != carrier["id"]]
+    rows = db.execute(
+        f"SELECT a.id, a.ticket_id, a.cls, a.due_at, t.requester FROM alerts a JOIN tickets t ON t.id = a.ticket_id"
+        f" WHERE a.target = ? AND a.id != ? AND a.step != ?"
+        f" AND ((a.state IN ('pending', 'failed') AND a.claimed_by IS NULL AND a.next_attempt_at <= ?)"
+        f"      OR (a.state = 'sending' AND a.id IN ({','.join('?' * len(ids)) or 'NULL'})))"
+        " ORDER BY a.ticket_id",
+        [carrier["target"], carrier["id"], STANDDOWN, iso(now), *ids],
+    ).fetchall()
+    for r in rows:
+        db.execute("UPDATE alerts SET state = 'bundled', carried_by = ?, sent_at = ?, updated_at = ? WHERE id = ?",
+                   [carrier["id"], iso(now), iso(now), r[0]])
+    return [dict(zip(("id", "ticket_id", "cls", "due_at", "requester"), r, strict=True)) for r in rows]
+
+
+def last_standdown(db: Database, target: str, since: datetime, batch: list[int]) -> str | None:
+    """When the person was last sent a stand-down notice (after `since`; not counting the rows of `batch`)."""
+    return db.execute(
+        f"SELECT max(updated_at) FROM alerts WHERE state IN ('sent', 'sending') AND updated_at > ? AND target = ?"
+        f" AND step = ? AND id NOT IN ({','.join('?' * len(batch)) or 'NULL'})",
+        [iso(since), target, STANDDOWN, *batch]).fetchone()[0]
+
+
+def carry_standdowns(db: Database, carrier: dict[str, Any], now: datetime, batch: list[int]) -> list[dict[str, Any]]:
+    """Every other stand-down notice to the carrier's person that is due now (waiting and never tried, or claimed
+    in this `batch`) becomes 'bundled', carried by `carrier`. Returns those rows (id, ticket_id, title)."""
+    ids = [i for i in batch if i != carrier["id"]]
+    rows = db.execute(
+        f"SELECT id, ticket_id, title FROM alerts WHERE target = ? AND id != ? AND step = ?"
+        f" AND ((state IN ('pending', 'failed') AND claimed_by IS NULL AND next_attempt_at <= ?)"
+        f"      OR (state = 'sending' AND id IN ({','.join('?' * len(ids)) or 'NULL'})))"
+        " ORDER BY ticket_id",
+        [carrier["target"], carrier["id"], STANDDOWN, iso(now), *ids]).fetchall()
+    for r in rows:
+        db.execute("UPDATE alerts SET state = 'bundled', carried_by = ?, sent_at = ?, updated_at = ? WHERE id = ?",
+                   [carrier["id"], iso(now), iso(now), r[0]])
+    return [dict(zip(("id", "ticket_id", "title"), r, strict=True)) for r in rows]
+
+
+def carried_tickets(db: Database, alert_id: int) -> list[int]:
+    """The tickets a bundle page carried besides its own (answered by the alerts_carried index)."""
+    rows = db.execute("SELECT DISTINCT ticket_id FROM alerts WHERE carried_by = ? AND ticket_id IS NOT NULL"
+                      " ORDER BY ticket_id", [alert_id]).fetchall()
+    return [r[0] for r in rows]
+
+
 def set_text(db: Database, alert_id: int, title: str, body: str) -> None:
     """The words of a page as it is sent (its ages and countdowns are those of the moment it goes out)."""
     db.execute("UPDATE alerts SET title = ?, body = ? WHERE id = ?", [title, body, alert_id])
@@ -244,7 +304,8 @@ def standdown_targets(db: Database, ticket_id: int) -> list[str]:
     """paged_targets() less those already told to stand down since their last page: a person stood down by a
     downgrade is told again at the acknowledgement only if paged again in between."""
     rows = db.execute(
-        "SELECT target FROM alerts a WHERE ticket_id = ? AND step != ? AND (state IN ('sent', 'sending', 'expired')"
+        "SELECT target FROM alerts a WHERE ticket_id = ? AND step != ?"
+        " AND (state IN ('sent', 'sending', 'expired', 'bundled')"
         " OR EXISTS (SELECT 1 FROM alert_results r WHERE r.alert_id = a.id AND r.ok = 1))"
         " AND a.id > coalesce((SELECT max(s.id) FROM alerts s WHERE s.ticket_id = a.ticket_id AND s.step = ?"
         " AND s.target = a.target AND s.state != 'cancelled'), 0)"

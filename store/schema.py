@@ -1,6 +1,7 @@
 """The schema, one sqlite-utils migration per change. Never edit an applied one; add another."""
 from __future__ import annotations
 
+import re
 import sqlite3
 
 from sqlite_utils import Migrations
@@ -616,6 +617,64 @@ def m2404_mail_outbox_digest(db):
                 conn.execute("ALTER TABLE mail_outbox_new RENAME TO mail_outbox")
                 for index in indexes:
                     conn.execute(index)
+                bad = conn.execute("PRAGMA foreign_key_check").fetchall()
+                if bad:
+                    raise sqlite3.IntegrityError(f"foreign keys broken by the rebuild: {bad[:3]}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
+# --- silences (issue 19 item 4): m1951-m1999 -------------------------------------------------------
+
+_ALERT_STATES_BUNDLED = _ALERT_STATES_NEW
+_ALERT_STATES_SILENCED = ("CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'expired', 'cancelled', 'bundled',"
+                          " 'silenced'))")
+
+
+@migrations(transactional=False)
+def m1951_silences(db):
+    """Silences (maintenance windows): a supervisor holds the pages of tickets from a sender, a domain or a
+    subject pattern until a time at most a day ahead. A held page is 'silenced' and names its silence
+    (silenced_by); a page released when the silence ended keeps the name. The CHECK on alerts changes, so
+    the table is rebuilt as in m1803."""
+    conn = db.conn
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("""CREATE TABLE IF NOT EXISTS silences (
+                id INTEGER PRIMARY KEY,
+                kind TEXT NOT NULL CHECK (kind IN ('sender', 'domain', 'subject')),
+                pattern TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                created_by TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                ends_at TEXT NOT NULL,
+                ended_at TEXT,
+                ended_by TEXT,
+                released_at TEXT
+            )""")
+            conn.execute("CREATE INDEX IF NOT EXISTS silences_unreleased ON silences(ends_at)"
+                         " WHERE released_at IS NULL")
+            sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'alerts'").fetchone()[0]
+            if _ALERT_STATES_BUNDLED in sql:  # another process may have done it while we waited for the lock
+                indexes = [r[0] for r in conn.execute(
+                    "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'alerts' AND sql IS NOT NULL")]
+                # After m1803's rename, SQLite keeps the name quoted: CREATE TABLE "alerts".
+                new = re.sub(r'^CREATE TABLE "?alerts"?', "CREATE TABLE alerts_new",
+                             sql.replace(_ALERT_STATES_BUNDLED, _ALERT_STATES_SILENCED), count=1)
+                conn.execute(new)
+                conn.execute("INSERT INTO alerts_new SELECT * FROM alerts")
+                conn.execute("DROP TABLE alerts")
+                conn.execute("ALTER TABLE alerts_new RENAME TO alerts")
+                for index in indexes:
+                    conn.execute(index)
+                conn.execute("ALTER TABLE alerts ADD COLUMN silenced_by INTEGER REFERENCES silences(id)")
+                conn.execute("CREATE INDEX alerts_silenced ON alerts(silenced_by) WHERE silenced_by IS NOT NULL")
                 bad = conn.execute("PRAGMA foreign_key_check").fetchall()
                 if bad:
                     raise sqlite3.IntegrityError(f"foreign keys broken by the rebuild: {bad[:3]}")

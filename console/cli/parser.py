@@ -68,24 +68,30 @@ def _named_command(argv: Sequence[str] | None) -> str | None:
     return None
 
 
-def _build(wanted: str | None) -> tuple[argparse.ArgumentParser, list[str]]:
+def _common_options() -> argparse.ArgumentParser:
+    """--config and --as, which every command (and a command's own subcommands) takes."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
                         help="config file (else $SUPPORT_CONSOLE_CONFIG, else the user config dir)")
     common.add_argument("--as", dest="actor", metavar="HANDLE", default=argparse.SUPPRESS,
                         help="act as HANDLE: with [[staff]] logins only for supervisors and root; without, the "
                              "default is [console] operator, else $USER")
+    return common
+
+
+def _build(wanted: str | None) -> tuple[argparse.ArgumentParser, list[str]]:
+    common = _common_options()
     p = argparse.ArgumentParser(prog="support-console", parents=[common],
                                 description="Email support desk: intake, SLA clocks, pages and a console.")
     p.add_argument("--version", action=_Version, help="print the version and exit")
     p.set_defaults(func=Lazy("app", "console"))
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     built: list[str] = []
-    unused = argparse.ArgumentParser(add_help=False, conflict_handler="resolve")  # arguments of those not built
 
     def cmd(name: str, help_: str, func: Command) -> argparse.ArgumentParser:
         if wanted is not None and name != wanted:
-            return unused
+            # A throwaway for a command not built: its arguments (and subcommands) go nowhere.
+            return argparse.ArgumentParser(add_help=False, conflict_handler="resolve")
         s = sub.add_parser(name, help=help_, parents=[common], description=help_)
         s.set_defaults(func=func)
         built.append(name)
@@ -98,6 +104,7 @@ def _build(wanted: str | None) -> tuple[argparse.ArgumentParser, list[str]]:
     _replies(cmd)
     _checks(cmd)
     _auth(cmd, common)
+    _silences(cmd)
     _app(cmd)
     return p, built
 
@@ -224,6 +231,29 @@ def _checks(cmd: AddCommand) -> None:
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true", help="sla: CSV")
     fmt.add_argument("--html", action="store_true", help="sla: an HTML page with an inline SVG chart")
+
+
+def _silences(cmd: AddCommand) -> None:
+    s = cmd("silence", "hold pages for a sender, a domain or a subject for a while (supervisors; at most 24h)",
+            Lazy("silences", "listing"))
+    sub = s.add_subparsers(dest="silence_command", metavar="add|list|end", required=True)
+    a = sub.add_parser("add", parents=[_common_options()],
+                       help="hold pages of matching tickets; they are paged as one bundle when it ends")
+    a.set_defaults(func=Lazy("silences", "add"))
+    what = a.add_mutually_exclusive_group(required=True)
+    what.add_argument("--sender", metavar="ADDRESS")
+    what.add_argument("--domain", metavar="DOMAIN", help="the domain and every domain below it")
+    what.add_argument("--subject", metavar="PATTERN", help="a case-insensitive part of the subject, or a pattern "
+                                                           "with * and ?")
+    a.add_argument("--for", dest="length", required=True, metavar="DURATION", help="how long, e.g. 2h (at most 24h)")
+    a.add_argument("--reason", required=True, metavar="TEXT")
+    ls = sub.add_parser("list", parents=[_common_options()], help="active silences, then recent ended ones")
+    ls.set_defaults(func=Lazy("silences", "listing"))
+    ls.add_argument("--json", action="store_true")
+    e = sub.add_parser("end", parents=[_common_options()],
+                       help="end a silence now: its held pages go out, one bundle per person")
+    e.set_defaults(func=Lazy("silences", "end"))
+    e.add_argument("id", type=int, metavar="ID")
 
 
 def _app(cmd: AddCommand) -> None:

@@ -105,8 +105,17 @@ def alerts(args: argparse.Namespace) -> int:
     for a in rows:
         res = "; ".join(f"{r['service']}={r['status']}" for r in a["results"][-3:])
         print(f"{a['id']:>5} {a['state']:9} #{a['ticket_id'] or '-':<5} {a['step']:10} -> {a['target']:10} "
-              f"tries {a['attempts']:<3} {res}{'  ' + a['last_error'] if a['last_error'] else ''}")
+              f"tries {a['attempts']:<3} {res}{'  ' + a['last_error'] if a['last_error'] else ''}{_why(a)}")
     return 0
+
+
+def _why(a: dict) -> str:
+    """What carried or held a page: a bundle's page, or a silence (held, or released when it ended)."""
+    if a.get("carried_by"):
+        return f"  carried by page {a['carried_by']}"
+    if a.get("silenced_by"):
+        return f"  {'held by' if a['state'] == 'silenced' else 'released by'} silence {a['silenced_by']}"
+    return ""
 
 
 def _resend(args: argparse.Namespace, cfg: Config, db: Database) -> int:

@@ -12,6 +12,7 @@ with per-service results.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import urllib.parse
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from console import policy as pol
 from console import redact
 from console.ack import links, texts
 from console.config import Config
-from console.outbox import lifecycle
+from console.outbox import lifecycle, silences
 from console.safe_text import clean_line
 from store import outbox, tickets, write
 from store.times import parse_iso
@@ -218,14 +219,44 @@ def claim(db: Database, cfg: Config, now: datetime, claimed_by: str, limit: int 
 
 
 def _claim(db: Database, cfg: Config, now: datetime, claimed_by: str, limit: int) -> list[dict]:
+    horizon = lifecycle.horizon(now, cfg.alerts.backoff_max_seconds)
+    silences.hold_due(db, now, horizon)  # what an active silence matches is held, never claimed
     rows = outbox.claim_due(db, now, send_deadline=now + timedelta(seconds=cfg.alerts.send_timeout_seconds + 30),
                             claimed_by=claimed_by, max_attempts=cfg.alerts.max_attempts, limit=limit,
-                            horizon=lifecycle.horizon(now, cfg.alerts.backoff_max_seconds))
+                            horizon=horizon)
     batch = [r["id"] for r in rows]
     carried_now: set[int] = set()
     out = []
     for r in rows:
         if r["id"] in carried_now:
+            continue
+        if r.get("silenced_by") is not None and r.get("first_try"):  # a silence ended: one page per person
+            write_text(db, cfg, r, now)
+            carried_now.update(c["id"] for c in silences.bundle_released(db, cfg, r, now, batch))
+            out.append(r)
+            continue
+        if _stands_down(cfg, r):  # the first notice at once; more within the window go as one
+            last = parse_iso(outbox.last_standdown(db, r["target"], now - cfg.alerts.bundle_window, batch))
+            if last is not None:
+                outbox.hold(db, r, lifecycle.ceil_second(last + cfg.alerts.bundle_window))
+                continue
+            carried = outbox.carry_standdowns(db, r, now, batch)
+            carried_now.update(c["id"] for c in carried)
+            if carried:
+                title, body = standdown_bundle_text(r, carried)
+                outbox.set_text(db, r["id"], title, body)
+                r.update(title=title, body=body)
+            out.append(r)
+            continue
+        if _bundles(cfg, r) and _burst(db, r, now, batch):  # many groups at once: one page for the person
+            write_text(db, cfg, r, now)
+            carried = outbox.carry_all(db, r, now, batch)
+            carried_now.update(c["id"] for c in carried)
+            if carried:
+                title, body = burst_text(r, carried, cfg)
+                outbox.set_text(db, r["id"], title, body)
+                r.update(title=title, body=body)
+            out.append(r)
             continue
         if _bundles(cfg, r):
             window = cfg.alerts.bundle_window
@@ -247,10 +278,73 @@ def _claim(db: Database, cfg: Config, now: datetime, claimed_by: str, limit: int
     return out
 
 
+def _stands_down(cfg: Config, alert: dict) -> bool:
+    return bool(cfg.alerts.bundle_window) and alert["step"] == outbox.STANDDOWN and bool(alert.get("first_try"))
+
+
+def id_ranges(ids: list[int]) -> str:
+    """"#14-#20 #25 #30-#31": ticket numbers with runs written as ranges. Pure."""
+    runs: list[tuple[int, int]] = []
+    for i in sorted(set(ids)):
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return " ".join(f"#{a}" if a == b else f"#{a}-#{b}" for a, b in runs)
+
+
+_STANDDOWN_TITLE = re.compile(r"^#\d+ (.*), stand down$")
+
+
+def standdown_bundle_text(carrier: dict, carried: list[dict]) -> tuple[str, str]:
+    """One notice for many stand-downs to one person: "stand down: #14-#313 acknowledged by Bob". Pure: the
+    words of each come from its own notice ("#14 acknowledged by Bob, stand down")."""
+    by_words: dict[str, list[int]] = {}
+    for row in [carrier, *carried]:
+        m = _STANDDOWN_TITLE.match(str(row["title"]))
+        by_words.setdefault(m.group(1) if m else "answered", []).append(int(row["ticket_id"]))
+    tickets_ = sorted({i for ids in by_words.values() for i in ids})
+    if len(by_words) == 1:
+        [(words, _)] = by_words.items()
+        title = texts.fit_title(f"stand down: {id_ranges(tickets_)}", "", f" {words}")
+    else:
+        title = texts.fit_title(f"stand down: {len(tickets_)} tickets answered: ", id_ranges(tickets_), "")
+    lines = [f"{id_ranges(ids)} {words}" for words, ids in by_words.items()]
+    body = ("No action needed from you: the pages for these tickets have stopped.\n" + "\n".join(lines))
+    return title, body
+
+
 def _bundles(cfg: Config, alert: dict) -> bool:
     """Whether this page may wait for, or carry, a bundle: a ticket's page (not a stand-down) on its first try."""
     return (bool(cfg.alerts.bundle_window) and alert.get("ticket_id") is not None and alert["step"] != outbox.STANDDOWN
             and bool(alert.get("first_try")))
+
+
+# More sender groups than this due at once for one person (a forward clock jump, a poller that was down, a
+# wave of mail from many senders, forged or not): the first page carries them all, a per-person budget on
+# top of the bundling per group.
+BURST_GROUPS = 3
+
+
+def _burst(db: Database, alert: dict, now: datetime, batch: list[int]) -> bool:
+    return outbox.due_groups(db, alert["target"], now, batch) > BURST_GROUPS
+
+
+def burst_text(carrier: dict, carried: list[dict], cfg: Config) -> tuple[str, str]:
+    """One page for every late page of a person, whatever the senders: "9 more pages came due at once: #14 #15 …
+    (6 from nagios@cust.example); oldest due 14:05". Pure."""
+    ids = sorted({c["ticket_id"] for c in carried} - {carrier["ticket_id"]})
+    top, k = Counter(c["requester"] for c in carried).most_common(1)[0]
+    oldest = min(filter(None, (parse_iso(c["due_at"]) for c in [carrier, *carried])))
+    shown = " ".join(f"#{i}" for i in ids[:10]) + (" …" if len(ids) > 10 else "")
+    suffix = f" ({k} from {clean_line(top, 60)}); oldest due {oldest.astimezone(cfg.timezone).strftime('%H:%M')}"
+    title = texts.fit_title(f"{len(carried)} more pages came due at once: ", shown, suffix)
+    body = (f"{carrier['title']}\n{carrier['body']}\n\nThis page also carries {len(carried)} more page(s) for you that"
+            f" came due at the same time, from many senders (or after the desk's clock jumped, or the poller was"
+            " down):"
+            f" {' '.join(f'#{i}' for i in ids)}.\nThis page's link lists them all and acknowledges every one you may;"
+            " or one by one: support-console ack N, or marks and 'A' in the console.")
+    return title, body
 
 
 def bundle_text(carrier: dict, carried: list[dict], cfg: Config) -> tuple[str, str]:
@@ -267,8 +361,8 @@ def bundle_text(carrier: dict, carried: list[dict], cfg: Config) -> tuple[str, s
     title = texts.fit_title(f"{len(carried)} more {cls} in {pol.format_duration(cfg.alerts.bundle_window)}: ", shown,
                             suffix)
     body = (f"{carrier['title']}\n{carrier['body']}\n\nThis page also carries {len(carried)} more page(s) for you"
-            f" from the same senders: {' '.join(f'#{i}' for i in ids)}.\nEach ticket is acknowledged on its own"
-            f" (support-console ack N, or 'a' in the console).")
+            f" from the same senders: {' '.join(f'#{i}' for i in ids)}.\nThis page's link lists them all and"
+            f" acknowledges every one you may; or one by one: support-console ack N, or marks and 'A' in the console.")
     return title, body
 
 

@@ -98,6 +98,7 @@ class ConsoleApp(App[None]):
         self.health: desk_health.Health | None = None
         self._beats: list[dict[str, Any]] = []
         self._outbox: dict[str, int] = {}
+        self._silences: tuple[int, int] = (0, 0)
         self.oncall: OnCall | None = None
         self._oncall_at: datetime | None = None
         self.role: str | None = None
@@ -139,6 +140,7 @@ class ConsoleApp(App[None]):
         person = next((p for p in self.people if p.handle == self.operator), None)
         self.role = person.role if person else None
         self._beats, self._outbox = self.data.health_inputs()
+        self._silences = self.data.silences()
         # Is the database still the file we opened? A deleted or replaced one is said once, loudly.
         self._file_watch = FileWatch(self.db_path)
 
@@ -251,7 +253,7 @@ class ConsoleApp(App[None]):
         if not self._alive():
             return
         outbox_moved = ch.outbox != self._outbox  # a page sent or failed changes the counts, not the tickets
-        self._beats, self._outbox = ch.beats, ch.outbox
+        self._beats, self._outbox, self._silences = ch.beats, ch.outbox, ch.silences
         reload = set(ch.details)
         if ch:
             self._counts = None
@@ -400,7 +402,7 @@ class ConsoleApp(App[None]):
             self._dues = sorted(t["_due"] for t in self.tickets.values() if not t["acknowledged_at"])
         breached = bisect.bisect_left(self._dues, now)  # due strictly before now: breached
         text = status_text(operator=self.operator, counts=self._counts, breached=breached, oncall=self.oncall,
-                           health=self.health, now=now, tz=self.cfg.timezone, role=self.role)
+                           health=self.health, now=now, tz=self.cfg.timezone, role=self.role, silences=self._silences)
         for screen in self.screen_stack:  # the screens under a dialog keep time too
             for bar in screen.query(StatusBar):
                 bar.set_status(text)
@@ -562,7 +564,7 @@ class ConsoleApp(App[None]):
             elif kind == "reclassify":
                 extra = f" as Class {params['cls']}" + (" (panic mode)" if params.get("panic") else "")
             self.notify(f"{VERBS.get(kind, kind)} {ids}{extra}", markup=False, timeout=4)
-            if kind == "assign":
+            if kind in ("assign", "acknowledge"):
                 self.marked.difference_update(done)
         for tid, why in refused:
             self.notify(clean_line(why, 300), title=f"Refused: {kind} #{tid}", severity="error", markup=False,
@@ -652,6 +654,52 @@ class ConsoleApp(App[None]):
 
         self.push_screen(ReclassifyDialog(self.dialog_title("Reclassify", tid), t["class"], note_for,
                                           allow_panic=self._is_super() and t["class"] == "III"), chosen)
+
+    def open_silence(self, tid: int) -> None:
+        """"Silence this sender for…" (supervisors): the dialog, then console.silencing in a worker."""
+        t = self.known(tid)
+        if t is None:
+            return
+        if not self._is_super():
+            self.refuse_early("silence", tid, "only a supervisor may silence pages")
+            return
+        from console.ui.screens.silence import SilenceDialog, SilenceRequest
+
+        def chosen(r: SilenceRequest | None) -> None:
+            if r is not None:
+                self._run_silence(tid, r)
+
+        self.push_screen(SilenceDialog(self.dialog_title("Silence pages like", tid), str(t.get("requester") or "")),
+                         chosen)
+
+    @work(thread=True, group="actions", exit_on_error=False)
+    def _run_silence(self, tid: int, r: Any) -> None:
+        import store
+        from console import policy as pol, silencing
+        from store.errors import UsageError
+
+        try:
+            try:
+                length = pol.parse_duration(r.length)
+            except ValueError as exc:
+                raise UsageError(f"how long: {exc}") from None
+            db = store.open_db(self.db_path)
+            try:
+                s = silencing.add(db, self.cfg, kind=r.kind, pattern=r.pattern, length=length, reason=r.reason,
+                                  actor=self.operator, now=self.clock.now(), ticket_id=tid)
+            finally:
+                db.conn.close()
+        except KNOWN_ERRORS as exc:
+            self.call_from_thread(self.notify, clean_line(str(exc), 300), title="Refused: silence",
+                                  severity="error", markup=False, timeout=8)
+            return
+        from store.times import parse_iso
+
+        until = fmt.local_time(parse_iso(s["ends_at"]), self.cfg.timezone, "%H:%M %Z")
+        self.call_from_thread(self.notify, f"Pages for {s['kind']} {clean_line(s['pattern'], 60)} are held until "
+                              f"{until} (silence {s['id']}; support-console silence end {s['id']})", markup=False,
+                              timeout=6)
+        self.call_from_thread(self.refresh_soon)
 
     def open_resolve(self, tid: int) -> None:
         if (t := self._changeable("resolve", tid)) is None:

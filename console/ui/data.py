@@ -24,7 +24,7 @@ import store
 from console import status
 from console.clock import Clock
 from console.config import Config
-from store import audit, console_reads, outbox, outgoing, staff as store_staff
+from store import audit, console_reads, outbox, outgoing, silences, staff as store_staff
 from store.rows import Event, LatestMessage, ListedTicket, MessagePreview, StaffRow
 from store.times import iso, parse_iso
 
@@ -50,6 +50,7 @@ class Changes:
     outbox: dict[str, int] = field(default_factory=dict)
     mail_failures: list[dict[str, Any]] = field(default_factory=list)  # mail_outbox rows, failed or expired
     details: set[int] = field(default_factory=set)  # watched tickets whose history or pages changed
+    silences: tuple[int, int] = (0, 0)  # active silences, and the unacknowledged tickets whose pages they hold
 
     def __bool__(self) -> bool:
         return bool(self.upserts or self.removed)
@@ -137,7 +138,8 @@ class TicketData:
             failures = outgoing.failures_since(self._db, self._mail_since - SLACK)
             # The diff too, under the lock: two checks (the timer's, one after an action) never interleave.
             self.marks = marks
-            ch = Changes(alerts=alerts, beats=beats, outbox=counts, mail_failures=self._new_failures(failures))
+            ch = Changes(alerts=alerts, beats=beats, outbox=counts, mail_failures=self._new_failures(failures),
+                         silences=silences.quiet(self._db, self._clock.now()))
             if alerts:
                 self.marks["alert"] = max(self.marks["alert"], alerts[-1]["id"])
             for tid, before_stamp in list(self._watched.items()):
@@ -183,6 +185,12 @@ class TicketData:
     def health_inputs(self) -> tuple[list[dict[str, Any]], dict[str, int]]:
         with self._lock:
             return status.health_inputs(self._db, self._clock.now())
+
+    def silences(self) -> tuple[int, int]:
+        """(active silences, unacknowledged tickets whose pages they hold): the header's "1 silence, 41 tickets
+        quiet"."""
+        with self._lock:
+            return silences.quiet(self._db, self._clock.now())
 
     # -- everything else (own connections: callers are workers) ---------------------------------------
     def detail(self, ticket_id: int, chars: int = PREVIEW_CHARS, start: int = 0) -> Detail:

@@ -3,6 +3,10 @@
     GET  <path of ack_base_url>/<token>   shows the ticket's summary and a button; changes nothing
     POST <path of ack_base_url>/<token>   acknowledges as the person paged, through console.actions
 
+A bundle page's link (a page that carried others, console.outbox.pages) shows every ticket it carried
+and acknowledges each one still waiting, one by one through console.actions with its own audit event;
+a ticket the person may not acknowledge is listed as refused and the others still go through.
+
 Link previewers and mail scanners fetch every link they see, so only a POST acts. A used or expired
 link says so (410); a token this desk did not sign, or that was altered, gets 403 and changes nothing.
 The page shows the ticket's summary and nothing else from the database; all text from mail is
@@ -139,6 +143,26 @@ def _expired(cfg: Config, r: verify.Resolved) -> Page:
                 f"#{tid} is still waiting: acknowledge it in the console or with `support-console ack {tid}`.")
 
 
+def _bundle_line(cfg: Config, t: dict, now: datetime) -> str:
+    subject = clean_line(t["subject"], 80) or "(no subject)"
+    who = clean_line(t["requester"], 60)
+    if t["status"] != "new":
+        by = texts.person_name(cfg, t["acknowledged_by"]) if t["acknowledged_by"] else "someone"
+        return f"{subject}, from {who}: already {t['status']} by {by}"
+    due_at = parse_iso(t["due_at"])
+    if due_at is None:
+        return f"{subject}, from {who}: waiting"
+    left = due_at - now
+    due = f"due in {timefmt.span(left)}" if left.total_seconds() >= 0 else f"OVERDUE by {timefmt.span(left)}"
+    return f"{subject}, from {who}: waiting, {due}"
+
+
+def _bundle_done(r: verify.Resolved, bundle: list[dict]) -> Page:
+    return Page(410, f"All {len(bundle)} tickets of this page were already answered",
+                [("Tickets", " ".join(f"#{t['id']}" for t in bundle))],
+                "This link has been used up: nothing more to do here.")
+
+
 class Handlers:
     """The two routes. Database work runs on a small thread pool (sqlite waits for locks; the event loop
     must not), each thread with its own connection."""
@@ -229,17 +253,63 @@ class Handlers:
         except keyfile.KeyFileError as exc:
             log.error("acknowledge links cannot be checked: %s", exc)
             return Page(503, "Links cannot be checked right now", [], "Nothing was changed. Use the console.")
-        if r.state == "used":
-            return _done(self.cfg, r)
-        if r.state == "expired":
+        bundle = self._bundle(db, r)
+        waiting = [t for t in bundle if t["status"] == "new"]
+        if r.state == "used" and not waiting:
+            return _bundle_done(r, bundle) if bundle else _done(self.cfg, r)
+        if r.state == "expired" or r.claim.expired(now):
             return _expired(self.cfg, r)
-        return db, now, r
+        return db, now, r, bundle
+
+    def _bundle(self, db, r: verify.Resolved) -> list[dict]:
+        """A bundle page's tickets, its own first (empty for a page of one ticket)."""
+        carried = [i for i in outbox.carried_tickets(db, r.alert["id"]) if i != r.ticket["id"]]
+        if not carried:
+            return []
+        from store import tickets
+
+        return [r.ticket, *(tickets.get_ticket(db, i) for i in carried)]
+
+    def show_bundle(self, r: verify.Resolved, bundle: list[dict], now: datetime) -> Page:
+        waiting = [t for t in bundle if t["status"] == "new"]
+        name = texts.person_name(self.cfg, r.claim.handle)
+        return Page(200, f"{len(waiting)} of {len(bundle)} tickets need first contact",
+                    [(f"#{t['id']} Class {t['class']}", _bundle_line(self.cfg, t, now)) for t in bundle],
+                    "One press acknowledges each waiting ticket as you, one by one, as the console would.",
+                    button=f"Acknowledge all {len(waiting)} as {name}")
+
+    def act_bundle(self, db, r: verify.Resolved, bundle: list[dict], now: datetime) -> Page:
+        """Each waiting ticket through console.actions, as the person paged, each with its own audit event."""
+        from console import actions
+
+        handle, done, refused = r.claim.handle, [], []
+        for t in bundle:
+            if t["status"] != "new":
+                continue
+            try:
+                actions.acknowledge(db, self.cfg, t["id"], handle, now,
+                                    via={"via": "bundle link", "page": r.claim.alert_id})
+                done.append(t["id"])
+            except actions.ActionRefused as exc:
+                refused.append(f"#{t['id']}: {exc}")
+            except StoreError as exc:
+                log.error("bundle link: #%s not acknowledged: %s", t["id"], exc)
+                refused.append(f"#{t['id']}: the desk's database is busy; try again")
+        facts = [("Acknowledged", " ".join(f"#{i}" for i in done) or "none")]
+        if refused:
+            facts.append(("Not acknowledged", "; ".join(refused)))
+        name = texts.person_name(self.cfg, handle)
+        return Page(200 if done else 409, f"{len(done)} of {len(bundle)} acknowledged by {name}", facts,
+                    "The pages for these have stopped; the others paged are told to stand down."
+                    if done else "Nothing was acknowledged.")
 
     def show(self, token: str) -> Page:
         live = self._live(token)
         if isinstance(live, Page):
             return live
-        db, now, r = live
+        db, now, r, bundle = live
+        if bundle:
+            return self.show_bundle(r, bundle, now)
         name = texts.person_name(self.cfg, r.claim.handle)
         return Page(200, f"#{r.ticket['id']} needs first contact", summary(db, self.cfg, r, now),
                     button=f"Acknowledge as {name}")
@@ -250,7 +320,9 @@ class Handlers:
         live = self._live(token)
         if isinstance(live, Page):
             return live
-        db, now, r = live
+        db, now, r, bundle = live
+        if bundle:
+            return self.act_bundle(db, r, bundle, now)
         tid, handle = r.claim.ticket_id, r.claim.handle
         try:
             actions.acknowledge(db, self.cfg, tid, handle, now, via={"via": "page link", "page": r.claim.alert_id})

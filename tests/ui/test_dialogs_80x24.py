@@ -140,7 +140,7 @@ async def test_an_empty_file_name_is_not_submitted(make_app, seeded):
 
 
 async def test_a_remapped_key_works_and_the_old_one_does_not(seeded, clock, db):
-    """[console.keys] acknowledge = "A", help = "f1": through Textual's keymap, on the list and the detail;
+    """[console.keys] acknowledge = "K", help = "f1": through Textual's keymap, on the list and the detail;
     the footer's bindings and the help screen show the new keys."""
     import copy
 
@@ -151,7 +151,7 @@ async def test_a_remapped_key_works_and_the_old_one_does_not(seeded, clock, db):
     from tests.ui.conftest import CFG
 
     data = copy.deepcopy(CFG)
-    data["console"] = {"keys": {"acknowledge": "A", "help": "f1"}}
+    data["console"] = {"keys": {"acknowledge": "K", "help": "f1"}}
     path, ids = seeded
     app = ConsoleApp(path, from_dict(data), "ann", clock, live=False)
     async with app.run_test(size=(120, 36)) as pilot:
@@ -160,13 +160,13 @@ async def test_a_remapped_key_works_and_the_old_one_does_not(seeded, clock, db):
         await settle(pilot)
         assert tickets.get_ticket(db, ids[0])["status"] == "new"  # a does nothing now
         shown = {key: b.id for key, (_, b, _, _) in app.screen.active_bindings.items() if b.show}
-        assert shown.get("A") == "acknowledge" and "a" not in shown  # what the footer draws (at its end)
-        await pilot.press("A")
+        assert shown.get("K") == "acknowledge" and "a" not in shown  # what the footer draws (at its end)
+        await pilot.press("K")
         await settle(pilot)
         assert tickets.get_ticket(db, ids[0])["status"] == "acknowledged"
         app.open_ticket(ids[1])
         await settle(pilot)
-        await pilot.press("A")
+        await pilot.press("K")
         await settle(pilot)
         assert tickets.get_ticket(db, ids[1])["status"] == "acknowledged"
         await pilot.press("question_mark")
@@ -176,7 +176,7 @@ async def test_a_remapped_key_works_and_the_old_one_does_not(seeded, clock, db):
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)
-        assert "A          Acknowledge" in text and "f1         Help" in text
+        assert "K          Acknowledge" in text and "f1         Help" in text
 
 
 async def test_dialog_hints_name_the_remapped_keys(seeded, clock):

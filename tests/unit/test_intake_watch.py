@@ -188,8 +188,9 @@ def test_mail_arriving_while_a_backlog_is_fetched_is_taken_before_idling_again(i
     intake = watch.Intake(imap_cfg, clock, stop, liveness_seconds=LIVENESS, monotonic=script.monotonic,
                           connect=lambda c, p: script)
     intake.run()
-    # (NOOP: a first sync looks for mail that arrived meanwhile before each batch of its history)
-    assert [e for _, e in script.log if e not in ("SEARCH", "NOOP")][:3] == ["FETCH [1]", "FETCH [2]", "IDLE"]
+    # (NOOP: a first sync looks for mail that arrived meanwhile before each batch of its history; mail 2 landed
+    # while the sizes of the history were read, so it is new mail, filed before the history it overtook)
+    assert [e for _, e in script.log if e not in ("SEARCH", "NOOP")][:3] == ["FETCH [2]", "FETCH [1]", "IDLE"]
 
 
 def _row(cfg):

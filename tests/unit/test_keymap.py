@@ -17,8 +17,8 @@ def _cfg(keys: dict):
 
 
 def test_a_remapping_loads_with_keys_as_textual_names_them():
-    cfg = _cfg({"acknowledge": "A", "help": "?,f1", "composer": {"review": "ctrl+r"}, "refresh": ["R", "f5"]})
-    assert dict(cfg.console.keys) == {"acknowledge": "A", "help": "question_mark,f1", "composer.review": "ctrl+r",
+    cfg = _cfg({"acknowledge": "K", "help": "?,f1", "composer": {"review": "ctrl+r"}, "refresh": ["R", "f5"]})
+    assert dict(cfg.console.keys) == {"acknowledge": "K", "help": "question_mark,f1", "composer.review": "ctrl+r",
                                       "refresh": "R,f5"}
     assert from_dict(copy.deepcopy(CFG)).console.keys == ()
 
@@ -30,7 +30,7 @@ def test_a_remapping_loads_with_keys_as_textual_names_them():
     ({"palette": "f2"}, "console.keys.palette: unknown binding id"),  # a key Textual binds, not the console
     ({"acknowledge": "t"}, "console.keys.acknowledge: t is also 'Take' (take) in ticket list; a key does one "
                            "thing per screen (move take too)"),
-    ({"acknowledge": "z", "take": "z"}, "console.keys.acknowledge: z is also 'Take' (take)"),
+    ({"acknowledge": "y", "take": "y"}, "console.keys.acknowledge: y is also 'Take' (take)"),
     ({"acknowledge": "q"}, "console.keys.acknowledge: q is also 'Quit' (quit)"),
     ({"acknowledge": "a,a"}, "console.keys.acknowledge: a is given twice"),
     ({"acknowledge": "tab"}, "console.keys.acknowledge: tab is kept for moving between fields"),
@@ -53,7 +53,7 @@ def test_swapping_two_keys_is_allowed_and_shared_defaults_are_left_alone():
 
 def test_unknown_keys_in_console_are_still_refused():
     data = copy.deepcopy(CFG)
-    data["console"] = {"kyes": {"acknowledge": "A"}}
+    data["console"] = {"kyes": {"acknowledge": "K"}}
     with pytest.raises(ConfigError, match=r"console.kyes: unknown key \(did you mean keys\?\)"):
         from_dict(data)
 

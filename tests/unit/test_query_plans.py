@@ -15,7 +15,7 @@ import pytest
 
 from console import actions
 from console.intake.pipeline import Incoming, file_messages
-from store import console_reads, messages, reports, tickets
+from store import console_reads, messages, reports, silences, tickets, write
 from tests.factories import T0, mail
 
 HISTORY_TABLES = {"tickets", "messages", "events", "alerts", "message_raw"}
@@ -37,6 +37,11 @@ def _desk(db, cfg, n: int = 40) -> None:
                           now + timedelta(minutes=2))
         if i < n - 10:
             actions.resolve(db, cfg, tid, "bob", now + timedelta(minutes=3))
+    with write(db):  # an active silence holding a page, so the header's count reads what it reads in use
+        sid = silences.add(db, kind="domain", pattern="cust.example", reason="work", by="ann", now=T0,
+                           ends_at=T0 + timedelta(days=30))
+        db.execute("UPDATE alerts SET state = 'silenced', silenced_by = ? WHERE id = (SELECT max(id) FROM alerts)",
+                   [sid])
 
 
 def _traced(db, call) -> list[str]:
@@ -113,6 +118,11 @@ def timer_queries(db) -> dict[str, object]:
         "tickets_with_text": lambda: console_reads.tickets_with_text(db, "Müller printer"),
         "tickets_with_text(within)": lambda: console_reads.tickets_with_text(db, "Müller printer", [31, 32, 33]),
         "resolved_ticket_ids": lambda: console_reads.resolved_ticket_ids(db, 500),
+        # The console's header and the scheduler's wake-up: silences (issue 19 item 4).
+        "silences.quiet": lambda: silences.quiet(db, T0),
+        "silences.next_end": lambda: silences.next_end(db),
+        "silences.active": lambda: silences.active(db, T0),
+        "silences.to_release": lambda: silences.to_release(db, T0),
     }
 
 

@@ -416,6 +416,14 @@ class DashboardScreen(Screen[None]):
         if (tid := self._one()) is not None:
             self.app.start_action("acknowledge", [tid])
 
+    def action_ack_marked(self) -> None:
+        """Each marked ticket through the same action as `a`, one by one, each with its own audit event."""
+        ids = sorted(self.app.marked)
+        if not ids:
+            self.app.notify("No tickets marked (space marks one)", severity="warning")
+            return
+        self.app.start_action("acknowledge", ids)
+
     def action_take(self) -> None:
         if (tid := self._one()) is not None:
             self.app.start_action("take", [tid])
@@ -447,6 +455,10 @@ class DashboardScreen(Screen[None]):
 
         if (tid := self._one()) is not None:
             shaping.unmerge(self.app, tid)
+
+    def action_silence(self) -> None:
+        if (tid := self._one()) is not None:
+            self.app.open_silence(tid)
 
     def action_reply(self) -> None:
         if (tid := self._one()) is not None:

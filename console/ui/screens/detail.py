@@ -375,6 +375,9 @@ class DetailScreen(Screen[None]):
     def action_reclassify(self) -> None:
         self.app.open_reclassify(self.ticket_id)
 
+    def action_silence(self) -> None:
+        self.app.open_silence(self.ticket_id)
+
     def action_resolve(self) -> None:
         self.app.open_resolve(self.ticket_id)
 

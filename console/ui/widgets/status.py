@@ -52,7 +52,8 @@ def outbox_words(h: Health) -> Content:
 
 
 def status_text(*, operator: str, counts: dict[str, int], breached: int, oncall: OnCall | None,
-                health: Health | None, now: datetime, tz: tzinfo, role: str | None) -> Content:
+                health: Health | None, now: datetime, tz: tzinfo, role: str | None,
+                silences: tuple[int, int] = (0, 0)) -> Content:
     parts: list[Content | str] = [st.bold(" " + now.astimezone(tz).strftime("%H:%M:%S %Z")),
                                   f"  {clean_line(operator, 20)}" + (f" ({role})" if role else "") + "   "]
     for cls in fmt.CLASSES:
@@ -65,7 +66,14 @@ def status_text(*, operator: str, counts: dict[str, int], breached: int, oncall:
         parts += [st.bold(clean_line(oncall.primary or "-", 20)), " / " + clean_line(oncall.secondary or "-", 20)]
     if health is not None:
         parts += [" │ ", intake_words(health, now), " / ", scheduler_words(health), " / ", outbox_words(health)]
+    if silences[0]:
+        parts += [" │ ", silence_words(*silences)]
     return st.join(*parts)
+
+
+def silence_words(active: int, quiet: int) -> Content:
+    """"1 silence, 41 tickets quiet": pages are being held (a supervisor's silence), said while it lasts."""
+    return st.alarm(f" {active} silence{'' if active == 1 else 's'}, {quiet} ticket{'' if quiet == 1 else 's'} quiet ")
 
 
 class StatusBar(Static):
