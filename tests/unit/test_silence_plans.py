@@ -1,21 +1,61 @@
 """The queries that silences, bursts and stand-down bundles add to every claim (console/outbox/pages.py,
 console/outbox/silences.py) are answered by indexes too: none scans the alerts table, which keeps every
 page ever sent. The statements are collected as the real scheduler and pages sender run them (sqlite3's
-trace callback) on a real SQLite file with a page history, as in test_outbox_plans."""
+trace callback) on a real SQLite file with a page history, as test_outbox_plans does (its helpers are copied,
+not imported: importing that module would register its apprise plugin twice)."""
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
+
+from apprise.decorators import notify
 
 from console import actions, silencing
 from console.scheduler import Scheduler
 from console.clock import FrozenClock
 from console.intake.pipeline import Incoming, file_messages
 from console.poller import sync_staff
-from store import open_db, outbox
+from store import open_db, outbox, write
+from store.times import iso
 from tests.factories import T0, desk_config
 from tests.factories import mail as a_mail
-from tests.unit.test_outbox_plans import SENT, SMTP, STAFF, TABLE, history, plans
+
+SENT: list[str] = []
+
+
+@notify(on="silenceplan")
+def _ok(body, title, notify_type, *args, **kwargs):
+    SENT.append(title)
+    return True
+
+
+STAFF = [{"handle": h, "name": h.title(), "role": "supervisor" if h == "ann" else "staff",
+          "notify": [f"silenceplan://{h}"]} for h in ("ann", "bob", "cy")]
+SMTP = {"host": "127.0.0.1", "port": 9, "security": "none", "from": "Support <support@desk.example>"}
+TABLE = re.compile(r"\bSCAN (alerts|a|b)\b")  # the aliases the store's queries give the table
+
+
+def history(db, n: int) -> None:
+    """n old pages, sent long ago, of one old resolved ticket."""
+    with write(db):
+        db.execute("INSERT INTO tickets (id, class, received_at, due_at, created_at, updated_at, status)"
+                   " VALUES (900000, 'III', ?, ?, ?, ?, 'resolved')", [iso(T0 - timedelta(days=90))] * 4)
+        old = iso(T0 - timedelta(days=60))
+        db.conn.executemany(
+            "INSERT INTO alerts (dedup_key, ticket_id, cls, step, target, title, body, state, due_at, created_at,"
+            " next_attempt_at, attempts, sent_at, updated_at) VALUES (?, 900000, 'III', 'arrival', 'bob', 't', 'b',"
+            " 'sent', ?, ?, ?, 1, ?, ?)", [(f"old{i}", old, old, old, old, old) for i in range(n)])
+
+
+def plans(db, statements: list[str]) -> dict[str, list[str]]:
+    out = {}
+    for sql in statements:
+        head = sql.lstrip().split(None, 1)[0].upper()
+        if head not in ("SELECT", "UPDATE", "WITH", "DELETE") or not re.search(r"\balerts\b", sql):
+            continue
+        out[sql] = [r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql).fetchall()]
+    return out
 
 
 def test_silence_burst_and_stand_down_queries_use_indexes(tmp_path):
