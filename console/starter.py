@@ -144,10 +144,11 @@ WORDS: dict[str, Words] = {
     "alerts.ack_listen": Words("where the poller serves acknowledge links"),
     "alerts.ack_base_url": Words("the links' prefix, as phones reach them", "https://desk.example.com/ack"),
     "alerts.ack_link_lifetime": Words("a link stops working after this"),
+    "alerts.bundle_window": Words("more pages of one sender's tickets to one person within this long go as\n"
+                                  "one bundle at its end (\"0s\": every page alone)"),
     "alerts.trusted_proxies": Words("the reverse proxies whose X-Forwarded-For is believed", ["127.0.0.1"]),
     "alerts.ack_request_timeout": Words("a connection must send its request within this"),
     "alerts.ack_max_connections": Words("open connections to the link server at most"),
-    "alerts.bundle_window": Words("more pages of one sender group for one person within this long: one bundle"),
 
     "replies.receipt": on('"we have your request #N" on a new ticket (never to automated mail)'),
     "replies.receipt_window": Words("at most one automatic mail per sender in this window"),
