@@ -179,8 +179,7 @@ def restore(cfg: Config, url: str, now: datetime) -> Restored:
     is renamed into place whole. Then the pages the old host was sending are marked expired, never re-fired
     blindly: the on-call people see them in `alerts` and resend what did not arrive."""
     from console.locks import LockHeld, outbox_lock
-    from store import fileguard, open_db
-    from store import failover
+    from store import fileguard
 
     if cfg.replicate is None and not url:
         raise ReplicationError("restore needs --from URL")
@@ -196,31 +195,8 @@ def restore(cfg: Config, url: str, now: datetime) -> Restored:
         raise ReplicationError(f"a poller is running for {path} on this host ({exc}); stop it first") from None
     tmp = path.with_name(f".{path.name}.restoring-{os.getpid()}")
     try:
-        exe = binary()
-        for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
-            p.unlink(missing_ok=True)
-        conf = write_config(_as_replica(cfg, url), db_path=tmp, url=url,
-                            where=path.with_name(f".{path.name}.restore.yml"))
-        try:
-            proc = subprocess.run([exe, "restore", "-config", str(conf), "-o", str(tmp), str(tmp.absolute())],
-                                  capture_output=True, text=True, timeout=3600)
-        finally:
-            conf.unlink(missing_ok=True)
-        if proc.returncode != 0 or not tmp.exists():
-            why = _last_line(proc.stderr) or _last_line(proc.stdout) or f"exit {proc.returncode}"
-            raise ReplicationError(f"litestream could not restore from {url}: {why}")
-        os.chmod(tmp, 0o660)
-        db = open_db(tmp, create=True)  # migrates a replica of an older version, too
-        try:
-            expired = failover.expire_pages_in_flight(
-                db, now, "failover: the old host was sending it when the replica was taken; not resent (use "
-                         "`alerts --resend ID` if it did not arrive)")
-            tickets = failover.ticket_count(db)
-            last = failover.last_write(db)
-            failover.record_restore(db, url, now)
-            db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            db.close()
+        _litestream_restore(cfg, url, tmp, path.with_name(f".{path.name}.restore.yml"))
+        expired, tickets, last = _take_over(tmp, url, now)
         for p in (Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
             p.unlink(missing_ok=True)
         # Leftovers of an earlier database here (a WAL SQLite would replay into this one, Litestream's
@@ -234,6 +210,42 @@ def restore(cfg: Config, url: str, now: datetime) -> Restored:
             p.unlink(missing_ok=True)
         lock.release()
     return Restored(path, tickets, last, expired, ack_key_path(path).exists())
+
+
+def _litestream_restore(cfg: Config, url: str, tmp: Path, conf_path: Path) -> None:
+    """The replica at `url` into the file `tmp` (which nothing else uses), readable by the desk's group."""
+    exe = binary()
+    for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+        p.unlink(missing_ok=True)
+    conf = write_config(_as_replica(cfg, url), db_path=tmp, url=url, where=conf_path)
+    try:
+        proc = subprocess.run([exe, "restore", "-config", str(conf), "-o", str(tmp), str(tmp.absolute())],
+                              capture_output=True, text=True, timeout=3600)
+    finally:
+        conf.unlink(missing_ok=True)
+    if proc.returncode != 0 or not tmp.exists():
+        why = _last_line(proc.stderr) or _last_line(proc.stdout) or f"exit {proc.returncode}"
+        raise ReplicationError(f"litestream could not restore from {url}: {why}")
+    os.chmod(tmp, 0o660)
+
+
+def _take_over(tmp: Path, url: str, now: datetime) -> tuple[list[int], int, str | None]:
+    """The restored file made this host's: migrated, the old host's pages in flight expired, the restore
+    recorded, the WAL folded in. Returns (expired page ids, tickets, the last write's time)."""
+    from store import failover, open_db
+
+    db = open_db(tmp, create=True)  # migrates a replica of an older version, too
+    try:
+        expired = failover.expire_pages_in_flight(
+            db, now, "failover: the old host was sending it when the replica was taken; not resent (use "
+                     "`alerts --resend ID` if it did not arrive)")
+        tickets = failover.ticket_count(db)
+        last = failover.last_write(db)
+        failover.record_restore(db, url, now)
+        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
+    return expired, tickets, last
 
 
 def _as_replica(cfg: Config, url: str) -> Config:

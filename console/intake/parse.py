@@ -530,18 +530,7 @@ def _parse(raw: bytes, max_size: int, ctx: _Ctx | None = None, *, route_to: Coll
         pieces = _extract(msg, 0, ctx)
         if ctx.truncated_walk:
             ctx.notes.append("MIME structure too deep or too large; only part of it was read")
-
-    texts: list[str] = []
-    for kind, text in pieces:
-        if kind == "html":
-            text = html_to_text(text, ctx.notes)
-        if text.strip():
-            texts.append(text.strip("\r\n"))
-    body = "\n\n".join(texts)
-    if len(body) > MAX_BODY_CHARS:
-        ctx.notes.append(f"body text over {MAX_BODY_CHARS} characters: the rest is in the raw message only")
-        body = body[:MAX_BODY_CHARS]
-    body_text = clean_block(body)
+    body_text = _body_text(pieces, ctx)
 
     from_pairs = _addresses(h.raw_all("from"), ctx.notes) or _addresses(h.raw_all("sender"), ctx.notes)
     from_name, from_addr = from_pairs[0] if from_pairs else ("", "")
@@ -552,14 +541,7 @@ def _parse(raw: bytes, max_size: int, ctx: _Ctx | None = None, *, route_to: Coll
     references = _keep_references([i for v in h.all("references") for i in _msgid_list(v)], ctx.notes)
 
     own = normalize_msgid(h.first("message-id"))
-    original: str | None = None
-    if _looks_like_bounce(h, top_type, from_addr):
-        if ctx.original_ids:
-            original = ctx.original_ids[0]
-        elif m := _BODY_MSGID.search(body_text):
-            original = m.group(1)
-        if original == own:
-            original = None
+    original = _bounced(h, top_type, from_addr, body_text, own, ctx)
 
     unparseable = not h.decoded
     if unparseable and not oversize and not body_text:
@@ -576,6 +558,33 @@ def _parse(raw: bytes, max_size: int, ctx: _Ctx | None = None, *, route_to: Coll
         headers=h.mapping(), original_message_id=original, size=size, oversize=oversize, unparseable=unparseable,
         routed=routed,
     )
+
+
+def _body_text(pieces: list[tuple[str, str]], ctx: _Ctx) -> str:
+    """The text parts, HTML as text, joined and cut at MAX_BODY_CHARS, cleaned."""
+    texts: list[str] = []
+    for kind, text in pieces:
+        if kind == "html":
+            text = html_to_text(text, ctx.notes)
+        if text.strip():
+            texts.append(text.strip("\r\n"))
+    body = "\n\n".join(texts)
+    if len(body) > MAX_BODY_CHARS:
+        ctx.notes.append(f"body text over {MAX_BODY_CHARS} characters: the rest is in the raw message only")
+        body = body[:MAX_BODY_CHARS]
+    return clean_block(body)
+
+
+def _bounced(h: _Headers, top_type: str, from_addr: str, body_text: str, own: str | None, ctx: _Ctx) -> str | None:
+    """For a bounce, the Message-ID of the mail it returns (from its attached headers, else its text)."""
+    if not _looks_like_bounce(h, top_type, from_addr):
+        return None
+    original: str | None = None
+    if ctx.original_ids:
+        original = ctx.original_ids[0]
+    elif m := _BODY_MSGID.search(body_text):
+        original = m.group(1)
+    return None if original == own else original
 
 
 def _fallback(raw: bytes, max_size: int, note: str) -> ParsedMail:
