@@ -172,10 +172,9 @@ async def test_attachments_are_listed_and_saved_never_opened(make_app, seeded, d
 async def test_a_staff_answer_to_a_page_that_is_not_an_ack_shows_as_their_message(tmp_path):
     """Issue 19 item 5: bob's "Sorry, I can't ack this" to his email page acknowledges nothing and is shown
     on the ticket as bob's answer to his page, with its text and a line in the history."""
-    from console.ack import links
-    from console.outbox.pages import SendReport
     from console.clock import FrozenClock
     from console.intake.pipeline import Incoming, file_messages
+    from console.outbox import pages
     from console.ui.app import ConsoleApp
     from tests.ack_helpers import EMAILS, ack_cfg, mark_sent, reply_to_page
     from tests.integration.alerts_helpers import T0, URGENT, mail
@@ -186,8 +185,8 @@ async def test_a_staff_answer_to_a_page_that_is_not_an_ack_shows_as_their_messag
     mark_sent(db, T0, f.ticket_id)
     row = next(r for r in outbox.list_alerts(db, ticket_id=f.ticket_id) if r["target"] == "bob")
     sent: list[str] = []
-    links.send_page(row, ["mailto://127.0.0.1?to=x%40phone.example"], cfg,
-                    lambda t, b, u: sent.append(t) or SendReport("sent", []))
+    pages.send_page(row, ["mailto://127.0.0.1?to=x%40phone.example"], cfg,
+                    lambda t, b, u: sent.append(t) or pages.SendReport("sent", []))
     text = "Sorry, I can't ack this, I'm boarding a plane"
     file_messages(db, cfg, [Incoming(raw=reply_to_page(sent[0], frm=EMAILS["bob"], body=text),
                                      received_at=T0 + timedelta(minutes=2))], T0 + timedelta(minutes=2))
