@@ -97,7 +97,7 @@ class Intake:
         self.name = f"{health.INTAKE_PREFIX}{self.imap.account}/{self.imap.folder}"
         self.status = {"state": "connecting", "ever_connected": False, "started_at": iso(clock.now()),
                        "last_sync_at": None, "last_error": None, "last_error_at": None, "waiting": None,
-                       "label": self.imap.label,
+                       "label": self.imap.name,  # shown instead of account/folder when the mailbox is named
                        **health.carried_over(heartbeat.get(self.db, self.name), clock.now())}
         self.unannounced = 0  # messages found that no response had announced (diagnostics, tests)
         self._view: int | None = None  # the UIDVALIDITY being synced, which a renewed connection must show
