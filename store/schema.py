@@ -489,6 +489,26 @@ _ALERT_STATES_OLD = "CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'e
 _ALERT_STATES_NEW = "CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'expired', 'cancelled', 'bundled'))"
 
 
+def _rebuild_alerts(conn, old_check: str, new_check: str) -> bool:
+    """Rebuild `alerts` with `new_check` in place of `old_check` (SQLite cannot change a CHECK in place: the
+    "12 steps" of m102), keeping every row and index. Inside the caller's transaction, with foreign keys off.
+    False when the table no longer holds `old_check`: another process did it while we waited for the lock."""
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'alerts'").fetchone()[0]
+    if old_check not in sql:
+        return False
+    indexes = [r[0] for r in conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'alerts' AND sql IS NOT NULL")]
+    # After a rebuild's rename, SQLite keeps the name quoted: CREATE TABLE "alerts".
+    conn.execute(re.sub(r'^CREATE TABLE "?alerts"?', "CREATE TABLE alerts_new", sql.replace(old_check, new_check),
+                        count=1))
+    conn.execute("INSERT INTO alerts_new SELECT * FROM alerts")
+    conn.execute("DROP TABLE alerts")
+    conn.execute("ALTER TABLE alerts_new RENAME TO alerts")
+    for index in indexes:
+        conn.execute(index)
+    return True
+
+
 @migrations(transactional=False)
 def m1803_alert_bundles(db):
     """A page may be 'bundled': carried by another page (carried_by) that told the person about it with
@@ -498,18 +518,7 @@ def m1803_alert_bundles(db):
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'alerts'").fetchone()[0]
-            if _ALERT_STATES_OLD in sql:  # another process may have done it while we waited for the lock
-                indexes = [r[0] for r in conn.execute(
-                    "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'alerts' AND sql IS NOT NULL")]
-                new = sql.replace(_ALERT_STATES_OLD, _ALERT_STATES_NEW).replace(
-                    "CREATE TABLE alerts", "CREATE TABLE alerts_new", 1)
-                conn.execute(new)
-                conn.execute("INSERT INTO alerts_new SELECT * FROM alerts")
-                conn.execute("DROP TABLE alerts")
-                conn.execute("ALTER TABLE alerts_new RENAME TO alerts")
-                for index in indexes:
-                    conn.execute(index)
+            if _rebuild_alerts(conn, _ALERT_STATES_OLD, _ALERT_STATES_NEW):
                 conn.execute("ALTER TABLE alerts ADD COLUMN carried_by INTEGER REFERENCES alerts(id)")
                 conn.execute("CREATE INDEX alerts_carried ON alerts(carried_by) WHERE carried_by IS NOT NULL")
                 bad = conn.execute("PRAGMA foreign_key_check").fetchall()
@@ -660,19 +669,7 @@ def m1951_silences(db):
             )""")
             conn.execute("CREATE INDEX IF NOT EXISTS silences_unreleased ON silences(ends_at)"
                          " WHERE released_at IS NULL")
-            sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'alerts'").fetchone()[0]
-            if _ALERT_STATES_BUNDLED in sql:  # another process may have done it while we waited for the lock
-                indexes = [r[0] for r in conn.execute(
-                    "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'alerts' AND sql IS NOT NULL")]
-                # After m1803's rename, SQLite keeps the name quoted: CREATE TABLE "alerts".
-                new = re.sub(r'^CREATE TABLE "?alerts"?', "CREATE TABLE alerts_new",
-                             sql.replace(_ALERT_STATES_BUNDLED, _ALERT_STATES_SILENCED), count=1)
-                conn.execute(new)
-                conn.execute("INSERT INTO alerts_new SELECT * FROM alerts")
-                conn.execute("DROP TABLE alerts")
-                conn.execute("ALTER TABLE alerts_new RENAME TO alerts")
-                for index in indexes:
-                    conn.execute(index)
+            if _rebuild_alerts(conn, _ALERT_STATES_BUNDLED, _ALERT_STATES_SILENCED):
                 conn.execute("ALTER TABLE alerts ADD COLUMN silenced_by INTEGER REFERENCES silences(id)")
                 conn.execute("CREATE INDEX alerts_silenced ON alerts(silenced_by) WHERE silenced_by IS NOT NULL")
                 bad = conn.execute("PRAGMA foreign_key_check").fetchall()
