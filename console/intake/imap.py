@@ -193,13 +193,12 @@ class FetchRefused(Exception):
         self.answer, self.hung_up = answer, hung_up
 
 
-def fetch_batch(client: IMAPClient, uids: list[int]) -> list[Fetched]:
-    """Fetch raw bytes without touching \\Seen. Unrequested keys in the reply are ignored.
-
-    Raises FetchRefused when the server refuses the FETCH; a refusal that says the server is busy or
-    unavailable (RFC 5530) is an IntakeError instead, retried whole like a dropped connection."""
+def _fetch(client: IMAPClient, uids: list[int], keys: list) -> dict:
+    """client.fetch, its refusals sorted: FetchRefused when the server will not give these messages (a
+    dropped connection with "fetch failed", as Dovecot says for a file it cannot read, hung up as well);
+    IntakeError when it says it is busy or unavailable (RFC 5530), to be retried whole."""
     try:
-        data = client.fetch(list(uids), FETCH_KEYS)
+        return client.fetch(list(uids), keys)
     except IMAPClientAbortError as exc:
         if "fetch failed" not in str(exc).lower():
             raise  # the connection dropped: nothing to do with the messages
@@ -209,6 +208,14 @@ def fetch_batch(client: IMAPClient, uids: list[int]) -> list[Fetched]:
         if any(code in answer.lower() for code in _TRANSIENT_CODES):
             raise IntakeError(f"the server cannot give mail now: {answer}") from None
         raise FetchRefused(answer) from None
+
+
+def fetch_batch(client: IMAPClient, uids: list[int]) -> list[Fetched]:
+    """Fetch raw bytes without touching \\Seen. Unrequested keys in the reply are ignored.
+
+    Raises FetchRefused when the server refuses the FETCH; a refusal that says the server is busy or
+    unavailable (RFC 5530) is an IntakeError instead, retried whole like a dropped connection."""
+    data = _fetch(client, uids, FETCH_KEYS)
     out = []
     for uid in uids:
         item = data.get(uid)
@@ -224,17 +231,7 @@ def fetch_batch(client: IMAPClient, uids: list[int]) -> list[Fetched]:
 def fetch_sizes(client: IMAPClient, uids: list[int]) -> dict[int, int]:
     """RFC822.SIZE of each message (cheap: from the server's index), so batches can be bounded by bytes.
     Raises FetchRefused like fetch_batch (a server may read a file to learn its size)."""
-    try:
-        data = client.fetch(list(uids), [b"RFC822.SIZE"])
-    except IMAPClientAbortError as exc:
-        if "fetch failed" not in str(exc).lower():
-            raise
-        raise FetchRefused(clean_answer(exc), hung_up=True) from None
-    except IMAPClientError as exc:
-        answer = clean_answer(exc)
-        if any(code in answer.lower() for code in _TRANSIENT_CODES):
-            raise IntakeError(f"the server cannot give mail now: {answer}") from None
-        raise FetchRefused(answer) from None
+    data = _fetch(client, uids, [b"RFC822.SIZE"])
     out = {}
     for uid, item in data.items():
         size = item.get(b"RFC822.SIZE")
@@ -249,17 +246,7 @@ RECIPIENT_HEADERS = b"BODY.PEEK[HEADER.FIELDS (TO CC DELIVERED-TO X-ORIGINAL-TO)
 def fetch_recipients(client: IMAPClient, uids: list[int]) -> list[tuple[int, bytes, int | None]]:
     """[(uid, its recipient header fields, its size)] without the bodies: what routing needs to find urgent
     mail in a backlog. Raises FetchRefused like fetch_batch."""
-    try:
-        data = client.fetch(list(uids), [b"RFC822.SIZE", RECIPIENT_HEADERS])
-    except IMAPClientAbortError as exc:
-        if "fetch failed" not in str(exc).lower():
-            raise
-        raise FetchRefused(clean_answer(exc), hung_up=True) from None
-    except IMAPClientError as exc:
-        answer = clean_answer(exc)
-        if any(code in answer.lower() for code in _TRANSIENT_CODES):
-            raise IntakeError(f"the server cannot give mail now: {answer}") from None
-        raise FetchRefused(answer) from None
+    data = _fetch(client, uids, [b"RFC822.SIZE", RECIPIENT_HEADERS])
     out = []
     for uid in uids:
         item = data.get(uid)
