@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import os
 import secrets
-import stat
 from pathlib import Path
 import contextlib
 
+from console.private_file import read_private
 from store.errors import NeedsFixing
 from store.fileguard import ack_key_path
 
@@ -33,22 +33,9 @@ def key_path(store_path: Path) -> Path:
 
 def load(path: Path) -> bytes | None:
     """The key, or None when there is no key file yet."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
+    text = read_private(path, "the ack key file", KeyFileError, limit=4096)
+    if text is None:
         return None
-    except OSError as exc:
-        raise KeyFileError(f"cannot read the ack key file {path}: {exc.strerror}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise KeyFileError(f"the ack key file {path} is not a regular file")
-        if st.st_mode & 0o077:
-            raise KeyFileError(f"the ack key file {path} is readable by others (mode {stat.S_IMODE(st.st_mode):04o}); "
-                               f"run: chmod 600 {path}")
-        text = os.read(fd, 4096)
-    finally:
-        os.close(fd)
     try:
         key = bytes.fromhex(text.decode("ascii").strip())
     except (UnicodeDecodeError, ValueError):

@@ -17,11 +17,11 @@ import fcntl
 import json
 import os
 import secrets
-import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from console.private_file import read_private
 from store.errors import NeedsFixing
 
 VERSION = 1
@@ -74,27 +74,12 @@ class TokenStore:
 
     def read(self) -> dict[str, dict[str, Any]]:
         """Every entry by name; {} when there is no file yet."""
-        try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except FileNotFoundError:
+        raw = read_private(self.path, "the token file", TokenFileError)
+        if raw is None:
             return {}
-        except OSError as exc:
-            raise TokenFileError(f"cannot read the token file {self.path}: {exc.strerror}") from None
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise TokenFileError(f"the token file {self.path} is not a regular file")
-            if st.st_mode & 0o077:
-                raise TokenFileError(f"the token file {self.path} is readable by others (mode "
-                                     f"{stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {self.path}")
-            chunks = []
-            while chunk := os.read(fd, 65536):
-                chunks.append(chunk)
-        finally:
-            os.close(fd)
         # (A file another account owns is read all the same when we may: root checking a desk's status.)
         try:
-            data = json.loads(b"".join(chunks).decode("utf-8"))
+            data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             data = None
         if not isinstance(data, dict) or not isinstance(data.get("mailboxes"), dict):
