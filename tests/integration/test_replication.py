@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from console import replication
+from console.config import load
 from console.locks import outbox_lock
 from tests.integration.failover_drill import litestream_unavailable
 from tests.integration.helpers import CLI, REPO, cli_env, mail, query, run_cli, wait_until
@@ -81,6 +83,9 @@ def test_replicate_status_and_restore_on_a_standby(tmp_path, replicators):
     wait_until(lambda: any(replica.rglob("*.ltx")), 20, "the first snapshot in the replica")
     assert rep.proc.poll() is None, rep.log.read_text()
     ingest(conf, 2)
+    # Ticket 2 is in the replica (what the senders wait for before a page goes out: `litestream sync -wait`):
+    # the lag below reads whole seconds, so "0" alone could come a moment before the replica has it.
+    assert replication.barrier(load(conf)) is None
     wait_until(lambda: status(conf)[1]["replica"]["lag_seconds"] == 0, 20, "the replica to catch up")
     _, data = status(conf)
     assert data["replica"]["ok"] is True and "up to date" in data["replica"]["summary"]
