@@ -18,6 +18,9 @@ from collections.abc import Iterable
 from typing import overload
 
 MASK = "***"
+# apprise's options whose values are settings from a short fixed list, never a credential.
+SETTING_OPTIONS = frozenset({"method", "mode", "format", "overflow", "priority", "retry", "wait", "verify", "cto",
+                             "rto", "image", "discovery"})
 MIN_SECRET = 4  # shorter parts ("v1", "api"... and "bob") are not worth garbling every log line for
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _TLD = re.compile(r"^[a-z]{2,63}$")
@@ -83,7 +86,9 @@ def secret_parts(url: str) -> set[str]:
         out.add(bare)
     out.update(x for x in (parts.username, parts.password, parts.fragment) if x)
     out.update(parts.path.split("/"))
-    for values in urllib.parse.parse_qs(parts.query, keep_blank_values=True).values():
+    for key, values in urllib.parse.parse_qs(parts.query, keep_blank_values=True).items():
+        if key.lower() in SETTING_OPTIONS:
+            continue  # "method=call": masking "call" would garble "who is on call" in every line
         for v in values:
             out.add(v)
             out.update(v.split(","))

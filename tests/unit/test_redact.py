@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from console.config import ConfigError, from_dict
-from console.redact import Redactor, config_secrets, host_of, is_network_host, redact, secret_parts, target_name
+from console.redact import (Redactor, config_secrets, host_of, is_network_host, redact, secret_parts, secrets_of,
+                            target_name)
 from store import open_db
 from store.schema import migrations
 
@@ -50,6 +51,16 @@ def test_secret_parts_cover_path_query_userinfo_and_fake_hosts():
     assert {"PassWord1", "hook%2Dtoken", "hook-token", "QueryTok", "user"} <= parts
     assert not parts & {"127.0.0.1", "8080", "token", "mode"}  # host, port and option names are not secrets
     assert "ann-pager-topic" in secret_parts("ntfy://ann-pager-topic")
+
+
+def test_an_option_that_is_a_setting_is_not_masked():
+    """A Twilio call URL's method=call: its token is masked, the word "call" everywhere else is not."""
+    url = "twilio://AC0123456789abcdef0123456789abcdef:5ec4e7ffffffffffffffffffffffffff@+15205550100/+15205550123" \
+          "?method=call&format=text"
+    parts = secret_parts(url)
+    assert "5ec4e7ffffffffffffffffffffffffff" in parts and not parts & {"call", "text", "method"}
+    assert Redactor(secrets_of([url]))("only a supervisor may change who is on call") == \
+        "only a supervisor may change who is on call"
 
 
 def test_redaction_masks_whole_parts_only():
