@@ -1,8 +1,10 @@
 """The schema, one sqlite-utils migration per change. Never edit an applied one; add another."""
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
+from collections.abc import Iterator
 
 from sqlite_utils import Migrations
 
@@ -489,21 +491,41 @@ _ALERT_STATES_OLD = "CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'e
 _ALERT_STATES_NEW = "CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'expired', 'cancelled', 'bundled'))"
 
 
-def _rebuild_alerts(conn, old_check: str, new_check: str) -> bool:
-    """Rebuild `alerts` with `new_check` in place of `old_check` (SQLite cannot change a CHECK in place: the
-    "12 steps" of m102), keeping every row and index. Inside the caller's transaction, with foreign keys off.
-    False when the table no longer holds `old_check`: another process did it while we waited for the lock."""
-    sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'alerts'").fetchone()[0]
-    if old_check not in sql:
+@contextlib.contextmanager
+def _rebuilding(conn) -> Iterator[None]:
+    """The frame of a table rebuild (SQLite's "12 steps", as m102): foreign keys off, one immediate
+    transaction, the foreign keys checked before the commit, rolled back whole on any error."""
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            bad = conn.execute("PRAGMA foreign_key_check").fetchall()
+            if bad:
+                raise sqlite3.IntegrityError(f"foreign keys broken by the rebuild: {bad[:3]}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _rebuild(conn, table: str, old_check: str, new_check: str) -> bool:
+    """Rebuild `table` with `new_check` in place of `old_check` (SQLite cannot change a CHECK in place),
+    keeping every row and index; inside _rebuilding(). False when the table no longer holds `old_check`:
+    another process did it while we waited for the lock."""
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone()
+    if row is None or old_check not in row[0]:
         return False
     indexes = [r[0] for r in conn.execute(
-        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'alerts' AND sql IS NOT NULL")]
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", [table])]
     # After a rebuild's rename, SQLite keeps the name quoted: CREATE TABLE "alerts".
-    conn.execute(re.sub(r'^CREATE TABLE "?alerts"?', "CREATE TABLE alerts_new", sql.replace(old_check, new_check),
-                        count=1))
-    conn.execute("INSERT INTO alerts_new SELECT * FROM alerts")
-    conn.execute("DROP TABLE alerts")
-    conn.execute("ALTER TABLE alerts_new RENAME TO alerts")
+    conn.execute(re.sub(rf'^CREATE TABLE "?{table}"?', f"CREATE TABLE {table}_new",
+                        row[0].replace(old_check, new_check), count=1))
+    conn.execute(f"INSERT INTO {table}_new SELECT * FROM {table}")
+    conn.execute(f"DROP TABLE {table}")
+    conn.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
     for index in indexes:
         conn.execute(index)
     return True
@@ -513,23 +535,10 @@ def _rebuild_alerts(conn, old_check: str, new_check: str) -> bool:
 def m1803_alert_bundles(db):
     """A page may be 'bundled': carried by another page (carried_by) that told the person about it with
     others of its sender group. SQLite cannot change a CHECK in place: the table is rebuilt as in m102."""
-    conn = db.conn
-    conn.execute("PRAGMA foreign_keys = OFF")
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if _rebuild_alerts(conn, _ALERT_STATES_OLD, _ALERT_STATES_NEW):
-                conn.execute("ALTER TABLE alerts ADD COLUMN carried_by INTEGER REFERENCES alerts(id)")
-                conn.execute("CREATE INDEX alerts_carried ON alerts(carried_by) WHERE carried_by IS NOT NULL")
-                bad = conn.execute("PRAGMA foreign_key_check").fetchall()
-                if bad:
-                    raise sqlite3.IntegrityError(f"foreign keys broken by the rebuild: {bad[:3]}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-    finally:
-        conn.execute("PRAGMA foreign_keys = ON")
+    with _rebuilding(db.conn):
+        if _rebuild(db.conn, "alerts", _ALERT_STATES_OLD, _ALERT_STATES_NEW):
+            db.conn.execute("ALTER TABLE alerts ADD COLUMN carried_by INTEGER REFERENCES alerts(id)")
+            db.conn.execute("CREATE INDEX alerts_carried ON alerts(carried_by) WHERE carried_by IS NOT NULL")
 
 
 # --- shaping (issue 25: merge and split): m2501-m2549 ---------------------------------------------
@@ -606,35 +615,11 @@ def m2404_mail_outbox_digest(db):
 
     The CHECK is widened by rebuilding the table as m102 does (foreign keys off, outside a transaction).
     Idempotent, and a no-op if the table no longer has that CHECK (another migration reshaped it)."""
-    conn = db.conn
-    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'mail_outbox'").fetchone()
+    row = db.conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'mail_outbox'").fetchone()
     if row is None or _PURPOSES_OLD not in row[0]:
         return
-    indexes = [r[0] for r in conn.execute(
-        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'mail_outbox' AND sql IS NOT NULL")]
-    conn.execute("PRAGMA foreign_keys = OFF")
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            sql = conn.execute(
-                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'mail_outbox'").fetchone()[0]
-            if _PURPOSES_OLD in sql:  # another process may have done it while we waited for the lock
-                conn.execute(sql.replace(_PURPOSES_OLD, _PURPOSES_NEW)
-                             .replace("CREATE TABLE mail_outbox", "CREATE TABLE mail_outbox_new", 1))
-                conn.execute("INSERT INTO mail_outbox_new SELECT * FROM mail_outbox")
-                conn.execute("DROP TABLE mail_outbox")
-                conn.execute("ALTER TABLE mail_outbox_new RENAME TO mail_outbox")
-                for index in indexes:
-                    conn.execute(index)
-                bad = conn.execute("PRAGMA foreign_key_check").fetchall()
-                if bad:
-                    raise sqlite3.IntegrityError(f"foreign keys broken by the rebuild: {bad[:3]}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-    finally:
-        conn.execute("PRAGMA foreign_keys = ON")
+    with _rebuilding(db.conn):
+        _rebuild(db.conn, "mail_outbox", _PURPOSES_OLD, _PURPOSES_NEW)
 
 
 # --- silences (issue 19 item 4): m1951-m1999 -------------------------------------------------------
@@ -651,33 +636,21 @@ def m1951_silences(db):
     (silenced_by); a page released when the silence ended keeps the name. The CHECK on alerts changes, so
     the table is rebuilt as in m1803."""
     conn = db.conn
-    conn.execute("PRAGMA foreign_keys = OFF")
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute("""CREATE TABLE IF NOT EXISTS silences (
-                id INTEGER PRIMARY KEY,
-                kind TEXT NOT NULL CHECK (kind IN ('sender', 'domain', 'subject')),
-                pattern TEXT NOT NULL,
-                reason TEXT NOT NULL,
-                created_by TEXT NOT NULL,
-                created_at TEXT NOT NULL,
-                ends_at TEXT NOT NULL,
-                ended_at TEXT,
-                ended_by TEXT,
-                released_at TEXT
-            )""")
-            conn.execute("CREATE INDEX IF NOT EXISTS silences_unreleased ON silences(ends_at)"
-                         " WHERE released_at IS NULL")
-            if _rebuild_alerts(conn, _ALERT_STATES_BUNDLED, _ALERT_STATES_SILENCED):
-                conn.execute("ALTER TABLE alerts ADD COLUMN silenced_by INTEGER REFERENCES silences(id)")
-                conn.execute("CREATE INDEX alerts_silenced ON alerts(silenced_by) WHERE silenced_by IS NOT NULL")
-                bad = conn.execute("PRAGMA foreign_key_check").fetchall()
-                if bad:
-                    raise sqlite3.IntegrityError(f"foreign keys broken by the rebuild: {bad[:3]}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-    finally:
-        conn.execute("PRAGMA foreign_keys = ON")
+    with _rebuilding(conn):
+        conn.execute("""CREATE TABLE IF NOT EXISTS silences (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('sender', 'domain', 'subject')),
+            pattern TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            ends_at TEXT NOT NULL,
+            ended_at TEXT,
+            ended_by TEXT,
+            released_at TEXT
+        )""")
+        conn.execute("CREATE INDEX IF NOT EXISTS silences_unreleased ON silences(ends_at)"
+                     " WHERE released_at IS NULL")
+        if _rebuild(conn, "alerts", _ALERT_STATES_BUNDLED, _ALERT_STATES_SILENCED):
+            conn.execute("ALTER TABLE alerts ADD COLUMN silenced_by INTEGER REFERENCES silences(id)")
+            conn.execute("CREATE INDEX alerts_silenced ON alerts(silenced_by) WHERE silenced_by IS NOT NULL")
