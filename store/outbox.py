@@ -64,6 +64,8 @@ def next_attempt_due(db: Database, max_attempts: int | None = None) -> str | Non
 # counting the pages of that group the person got in the last RECENT: a monitoring storm that has
 # already paged bob 100 times waits while a customer's first ticket pages him; then mail from people
 # before machine mail; then people in turn; then time.
+# The recent pages are read through alerts_recent by name: left to itself, SQLite reads them through
+# alerts_state, which holds every page ever sent (INDEXED BY fails loudly if the index goes).
 RECENT = timedelta(minutes=10)
 _GROUP = """CASE WHEN t.id IS NULL THEN 'step:' || a.step
                  ELSE lower(substr(t.requester, instr(t.requester, '@') + 1)) || ':' || t.automated END"""
@@ -77,7 +79,7 @@ _PRIORITY = f"""
         WHERE {queue.due_condition(PAGES, "a")} AND a.attempts < ?
     ), recent AS (
         SELECT a.target, {_GROUP} AS grp, count(*) AS n
-        FROM alerts a LEFT JOIN tickets t ON t.id = a.ticket_id
+        FROM alerts a INDEXED BY alerts_recent LEFT JOIN tickets t ON t.id = a.ticket_id
         WHERE a.state IN ('sent', 'sending') AND a.updated_at >= ?
         GROUP BY 1, 2
     )

@@ -654,3 +654,11 @@ def m1951_silences(db):
         if _rebuild(conn, "alerts", _ALERT_STATES_BUNDLED, _ALERT_STATES_SILENCED):
             conn.execute("ALTER TABLE alerts ADD COLUMN silenced_by INTEGER REFERENCES silences(id)")
             conn.execute("CREATE INDEX alerts_silenced ON alerts(silenced_by) WHERE silenced_by IS NOT NULL")
+
+
+@migrations()
+def m1804_alerts_per_person(db):
+    # (Registered last: m1803 and m1951 rebuild the alerts table.)
+    # When a person was last paged for a sender group, or sent a stand-down: asked for each page claimed.
+    # Without it SQLite answers these from alerts_state, every sent page the desk has kept.
+    db.execute("CREATE INDEX alerts_person_recent ON alerts(target, updated_at) WHERE state IN ('sent', 'sending')")

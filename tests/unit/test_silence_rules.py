@@ -87,7 +87,7 @@ def test_the_silences_migration_keeps_every_page_and_allows_silenced(tmp_path):
     assert [tuple(r) for r in db.execute("SELECT id, state, carried_by, silenced_by FROM alerts ORDER BY id")] == [
         (1, "sent", None, None), (2, "bundled", 1, None), (3, "pending", None, None)]
     now = db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'alerts'").fetchall()
-    assert indexes | {"alerts_silenced"} == {r[0] for r in now}
+    assert indexes | {"alerts_silenced", "alerts_person_recent"} == {r[0] for r in now}  # and m1804's, after it
     with write(db):
         db.execute("INSERT INTO silences (kind, pattern, reason, created_by, created_at, ends_at)"
                    " VALUES ('domain', 'x.example', 'r', 'ann', 'x', 'y')")
