@@ -92,6 +92,8 @@ def event_words(e: Mapping[str, Any]) -> str:
         how = f" {VIA_WORDS.get(str(via), 'by ' + clean_line(str(via), 40))}" if via else ""
         what = CONTACT_WORDS.get(str(d.get("contact")), "")
         extra = " (after the deadline)" if d.get("breached") else ""
+        if isinstance(d.get("merged_from"), int):
+            extra += f", from a page for #{d['merged_from']} (merged into this one)"
         return f"acknowledged by {actor}{how}{what}{extra}" + _cancelled(d)
     if kind == "clock_started":
         due = parse_iso(d.get("due_at")) if isinstance(d.get("due_at"), str) else None

@@ -25,6 +25,11 @@ class Resolved:
     alert: dict
     ticket: dict
     state: str  # "valid" | "used" (acknowledged or resolved) | "expired"
+    merged_from: int | None = None  # the page was for this ticket, since merged into `ticket`
+
+
+# Merging into a merged ticket is refused, but the ticket merged into can be merged on later: a few steps.
+_MERGE_STEPS = 8
 
 
 def resolve(db: Database, cfg: Config, token: str, now: datetime) -> Resolved:
@@ -43,10 +48,19 @@ def resolve(db: Database, cfg: Config, token: str, now: datetime) -> Resolved:
         ticket = store_tickets.get_ticket(db, claim.ticket_id)
     except store_tickets.NoSuchTicket:
         raise InvalidToken from None
+    # A page for a ticket merged since acknowledges the ticket its mail went to, which pages on.
+    merged_from = ticket["id"] if ticket.get("merged_into") else None
+    for _ in range(_MERGE_STEPS):
+        if not ticket.get("merged_into"):
+            break
+        try:
+            ticket = store_tickets.get_ticket(db, ticket["merged_into"])
+        except store_tickets.NoSuchTicket:
+            break
     if ticket["status"] != "new":
         state = "used"
     elif claim.expired(now):
         state = "expired"
     else:
         state = "valid"
-    return Resolved(claim, alert, ticket, state)
+    return Resolved(claim, alert, ticket, state, merged_from)

@@ -107,20 +107,22 @@ def intercept(db: Database, cfg: Config, *, raw: bytes, subject: str, columns: t
         return None
     automatic = autoreply.why_automatic(mail)  # intake's one judgement of machine mail
     kind = automatic[0] if automatic else "reply"
-    ticket_id = resolved.claim.ticket_id if resolved else None
+    # The reply joins the ticket the page's ticket was merged into, if it was: its mail and pages are there.
+    ticket_id = resolved.ticket["id"] if resolved else None
     row = messages.add_message(db, ticket_id=ticket_id, kind=kind, received_at=iso(received_at), now=iso(now),
                                source=source, raw=raw, columns=columns)
     if resolved is None:
         audit.add_event(db, None, "page_reply_unverified", "intake", now, message=row, by=sender, why=why)
         return PageReply(None, row, False, why)
 
-    claim, acknowledged = resolved.claim, False
+    claim, tid, acknowledged = resolved.claim, resolved.ticket["id"], False
+    merged = f"#{resolved.merged_from} was merged into #{tid}; " if resolved.merged_from else ""
     if automatic is not None:
         note = f"an automatic {'reply' if kind == 'autoreply' else 'bounce'} ({automatic[1]}), not an acknowledgement"
     elif staff is None or staff.handle != claim.handle:
         note = f"sent from {sender or 'no address'}, not from {claim.handle}'s own address: not an acknowledgement"
     elif resolved.state == "used":
-        note = f"#{claim.ticket_id} was already {resolved.ticket['status']}"
+        note = f"{merged}#{tid} was already {resolved.ticket['status']}"
     elif resolved.state == "expired":
         note = "the page's token had expired: acknowledge in the console or with `support-console ack`"
     elif not says_ack(mail.body_text):
@@ -129,11 +131,12 @@ def intercept(db: Database, cfg: Config, *, raw: bytes, subject: str, columns: t
         from console import actions  # actions -> standdown -> outbox: imported only when acting
 
         try:
-            actions.acknowledge(db, cfg, claim.ticket_id, claim.handle, now,
-                                via={"via": "email reply", "page": claim.alert_id, "message": row})
-            acknowledged, note = True, "acknowledged"
+            actions.acknowledge(db, cfg, tid, claim.handle, now,
+                                via={"via": "email reply", "page": claim.alert_id, "message": row,
+                                     **({"merged_from": resolved.merged_from} if resolved.merged_from else {})})
+            acknowledged, note = True, f"{merged}acknowledged"
         except (actions.ActionRefused, StoreError) as exc:  # the reason, recorded
             note = str(exc)
-    audit.add_event(db, claim.ticket_id, "page_reply_received", "intake", now, message=row, by=sender,
+    audit.add_event(db, tid, "page_reply_received", "intake", now, message=row, by=sender,
                     page=claim.alert_id, person=claim.handle, acknowledged=acknowledged, note=note)
-    return PageReply(claim.ticket_id, row, acknowledged, note)
+    return PageReply(tid, row, acknowledged, note)

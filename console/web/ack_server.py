@@ -113,7 +113,9 @@ def summary(db, cfg: Config, r: verify.Resolved, now: datetime) -> list[tuple[st
     when = (f"due in {timefmt.span(left)}" if left.total_seconds() >= 0
             else f"OVERDUE by {timefmt.span(left)}") + f" ({_when(cfg, t['due_at'])})"
     others = [texts.person_name(cfg, h) for h in outbox.paged_targets(db, t["id"]) if h != handle]
+    merged = [("Paged for", f"#{r.merged_from}, since merged into #{t['id']}")] if r.merged_from else []
     return [
+        *merged,
         ("Class", t["class"]),
         ("Subject", clean_line(t["subject"], 200) or "(no subject)"),
         ("From", clean_line(f"{t['requester_name']} <{t['requester']}>".strip(), 200)),
@@ -133,7 +135,8 @@ def _done(cfg: Config, r: verify.Resolved) -> Page:
     who = texts.person_name(cfg, t["acknowledged_by"]) or "someone"
     verb = "resolved" if t["status"] == "resolved" else "acknowledged"
     at = _when(cfg, t["resolved_at"] if verb == "resolved" else t["acknowledged_at"])
-    return Page(410, f"#{t['id']} was already {verb}", [("By", who), ("At", at)],
+    merged = [("Paged for", f"#{r.merged_from}, since merged into #{t['id']}")] if r.merged_from else []
+    return Page(410, f"#{t['id']} was already {verb}", [*merged, ("By", who), ("At", at)],
                 "This link has been used up: nothing more to do here.")
 
 
@@ -323,9 +326,11 @@ class Handlers:
         db, now, r, bundle = live
         if bundle:
             return self.act_bundle(db, r, bundle, now)
-        tid, handle = r.claim.ticket_id, r.claim.handle
+        tid, handle = r.ticket["id"], r.claim.handle  # the ticket merged into, for a page of a merged one
+        via = {"via": "page link", "page": r.claim.alert_id,
+               **({"merged_from": r.merged_from} if r.merged_from else {})}
         try:
-            actions.acknowledge(db, self.cfg, tid, handle, now, via={"via": "page link", "page": r.claim.alert_id})
+            actions.acknowledge(db, self.cfg, tid, handle, now, via=via)
         except actions.ActionRefused as exc:
             return Page(409, f"#{tid} was not acknowledged", [], str(exc))
         except StoreError as exc:

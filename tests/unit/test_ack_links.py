@@ -121,3 +121,32 @@ def test_one_report_for_a_row_sent_in_two_calls(tmp_path):
 def test_links_are_served_at_the_path_of_the_base_url(tmp_path):
     for url, prefix in (("https://d.example", "/"), ("https://d.example/", "/"), ("http://d.example/a/b", "/a/b/")):
         assert links.route_prefix(ack_cfg(tmp_path, base_url=url)) == prefix
+
+
+def test_a_link_for_a_page_of_a_ticket_merged_since_acknowledges_the_ticket_it_went_into(db, cfg):
+    from datetime import timedelta
+
+    from console import shaping
+    from console.clock import FrozenClock
+    from console.web.ack_server import Handlers
+    from store import tickets
+
+    row = page_row(db, cfg)
+    send = Recorder()
+    pages.send_page(row, ["json://127.0.0.1:9/bob"], cfg, send)
+    token = token_of(send.calls[0][1].splitlines()[-1])
+    [other] = file_messages(db, cfg, [Incoming(raw=mail(2, to=URGENT, date_=T0), received_at=T0)], T0)
+    shaping.merge(db, cfg, other.ticket_id, [row["ticket_id"]], "ann", T0, confirmed=True)
+    handlers = Handlers(cfg, FrozenClock(T0 + timedelta(minutes=2)))
+    try:
+        shown = handlers.show(token)
+        assert (shown.status, shown.title) == (200, f"#{other.ticket_id} needs first contact")
+        assert ("Paged for", f"#{row['ticket_id']}, since merged into #{other.ticket_id}") in shown.facts
+        done = handlers.act(token)
+        assert (done.status, done.title) == (200, f"#{other.ticket_id} acknowledged by Bob Example")
+        t = tickets.get_ticket(db, other.ticket_id)
+        assert (t["status"], t["acknowledged_by"]) == ("acknowledged", "bob")
+        again = handlers.show(token)
+        assert (again.status, again.title) == (410, f"#{other.ticket_id} was already acknowledged")
+    finally:
+        handlers.pool.shutdown()

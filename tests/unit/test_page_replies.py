@@ -176,3 +176,27 @@ def test_own_text_stops_at_the_quoted_page():
     assert not page_replies.says_ack("no\n-----Original Message-----\nReply with ack")
     assert not page_replies.says_ack("later\n\nSent from my phone\nack")
     assert not page_replies.says_ack("hackathon tonight")
+
+
+def test_an_ack_for_a_page_of_a_ticket_merged_since_acknowledges_the_ticket_it_went_into(db, cfg):
+    from console import shaping
+    from console.words import event_words
+
+    tid, subject = page_subject(db, cfg)
+    [other] = file_messages(db, cfg, [Incoming(raw=mail(2, to=URGENT, date_=T0), received_at=T0)], T0)
+    shaping.merge(db, cfg, other.ticket_id, [tid], "ann", T0 + M, confirmed=True)
+    f = file_one(db, cfg, reply_to_page(subject, frm=EMAILS["bob"], body="ack"), T0 + 2 * M)
+    assert (f.outcome, f.ticket_id) == ("page-reply", other.ticket_id)
+    t = tickets.get_ticket(db, other.ticket_id)
+    assert (t["status"], t["acknowledged_by"]) == ("acknowledged", "bob")
+    assert tickets.get_ticket(db, tid)["merged_into"] == other.ticket_id  # the merged one is left as it was
+    ev = {e["kind"]: e for e in audit.events_for(db, other.ticket_id)}
+    assert ev["acknowledged"]["detail"]["merged_from"] == tid
+    assert f"from a page for #{tid}" in event_words(ev["acknowledged"])
+    assert ev["page_reply_received"]["detail"]["note"] == f"#{tid} was merged into #{other.ticket_id}; acknowledged"
+    # A second "ack" says what happened to the ticket it went into.
+    g = file_one(db, cfg, reply_to_page(subject, frm=EMAILS["bob"], body="ack"), T0 + 3 * M)
+    assert g.ticket_id == other.ticket_id
+    [*_, last] = [e for e in audit.events_for(db, other.ticket_id) if e["kind"] == "page_reply_received"]
+    assert last["detail"]["note"] == (f"#{tid} was merged into #{other.ticket_id};"
+                                      f" #{other.ticket_id} was already acknowledged")
