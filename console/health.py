@@ -210,8 +210,8 @@ def assess_outbox(counts: dict[str, int]) -> Component:
     mail_pending, mail_failed = counts.get("mail_pending", 0), counts.get("mail_failed", 0)
     withheld = counts.get("mail_withheld", 0)
     detail = {"pending": pending, "retrying": retrying, "failed": failed, "expired": expired,
-              "sent": counts.get("sent", 0), "mail_pending": mail_pending, "mail_failed": mail_failed,
-              "mail_withheld": withheld}
+              "mail_pending": mail_pending, "mail_failed": mail_failed, "mail_withheld": withheld,
+              **({"sent": counts["sent"]} if "sent" in counts else {})}  # not counted on a timer
     again = f", {retrying} retrying" if retrying else ""
     mail = f"; mail: {mail_pending} pending, {mail_failed} failed" if mail_pending or mail_failed else ""
     # Automatic mail held back by a cap or an unauthenticated sender: the guards working, told, not alarming.

@@ -420,7 +420,7 @@ class Service:
         try:
             db = open_db(self.cfg.store_path, migrate=False)
             try:
-                _, counts = status.health_inputs(db, self.clock.now())
+                _, counts = status.health_inputs(db, self.clock.now(), sent_total=False)
             finally:
                 db.conn.close()
             pages = counts.get("pending", 0) + counts.get("sending", 0) + counts.get("retrying", 0)

@@ -15,11 +15,12 @@ from store import automatic, heartbeat, outbox, outgoing
 from store.times import iso
 
 
-def health_inputs(db, now: datetime) -> tuple[list[dict], dict[str, int]]:
+def health_inputs(db, now: datetime, *, sent_total: bool = True) -> tuple[list[dict], dict[str, int]]:
     """What console.health judges, read from an open database: the heartbeat rows, and the counts of
-    pages and mail as the outbox's health sees them. The console's header reads the same."""
+    pages and mail as the outbox's health sees them. The console's header reads the same, on a timer:
+    without `sent_total` (the pages ever sent, which grows with the history and is shown by `status`)."""
     since = now - health.OUTBOX_WINDOW
-    counts = outbox.health_counts(db, since) | outgoing.health_counts(db, since)
+    counts = outbox.health_counts(db, since, sent_total=sent_total) | outgoing.health_counts(db, since)
     counts["mail_withheld"] = automatic.withheld_since(db, since)
     return heartbeat.heartbeats(db), counts
 

@@ -358,12 +358,13 @@ def list_alerts(db: Database, *, ticket_id: int | None = None, states: Iterable[
     return rows
 
 
-def health_counts(db: Database, since: datetime) -> dict[str, int]:
+def health_counts(db: Database, since: datetime, *, sent_total: bool = True) -> dict[str, int]:
     """What the health assessment needs: rows per state, with 'failed' and 'expired' counting only the
     pages that still matter (given up on a ticket nobody has acknowledged yet, or without a ticket and
     changed since `since`), and 'retrying' the failed rows that will be tried again. An old failed page
     whose ticket has been answered since is history, not a degraded desk. Each count is answered by
-    an index (the console asks every few seconds, and the table keeps every page ever sent)."""
+    an index (the console asks every few seconds, and the table keeps every page ever sent), but for
+    `sent_total`, every page ever sent, counted one by one: for `status`, not for a timer."""
     matters = ("(ticket_id IS NULL AND updated_at >= ?"
                " OR EXISTS (SELECT 1 FROM tickets t WHERE t.id = ticket_id AND t.status = 'new'))")
     return {
@@ -373,7 +374,7 @@ def health_counts(db: Database, since: datetime) -> dict[str, int]:
         "failed": queue.count(db, PAGES, "failed", where=f"next_attempt_at = ? AND {matters}",
                               params=[NEVER, iso(since)]),
         "expired": queue.count(db, PAGES, "expired", where=matters, params=[iso(since)]),
-        "sent": queue.count(db, PAGES, "sent"),
+        **({"sent": queue.count(db, PAGES, "sent")} if sent_total else {}),
     }
 
 

@@ -134,7 +134,7 @@ class TicketData:
             since = iso(last - SLACK) if last is not None else ""
             rows = cast(list[ListedTicket], console_reads.changed_ticket_rows(self._db, old, since))
             alerts = console_reads.alerts_after(self._db, old["alert"])
-            beats, counts = status.health_inputs(self._db, self._clock.now())
+            beats, counts = status.health_inputs(self._db, self._clock.now(), sent_total=False)
             failures = outgoing.failures_since(self._db, self._mail_since - SLACK)
             # The diff too, under the lock: two checks (the timer's, one after an action) never interleave.
             self.marks = marks
@@ -184,7 +184,7 @@ class TicketData:
 
     def health_inputs(self) -> tuple[list[dict[str, Any]], dict[str, int]]:
         with self._lock:
-            return status.health_inputs(self._db, self._clock.now())
+            return status.health_inputs(self._db, self._clock.now(), sent_total=False)
 
     def silences(self) -> tuple[int, int]:
         """(active silences, unacknowledged tickets whose pages they hold): the header's "1 silence, 41 tickets
