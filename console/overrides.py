@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlite_utils import Database
+from store.db import Database
 
 from console.actions import ActionRefused, PermissionRefused, acting, person_now
 from console.config import Config

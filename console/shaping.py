@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
+from store.db import Database
 
 from console import policy as pol
 from console.ack import standdown, texts

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlite_utils import Database
+from store.db import Database
 
 from console.actions import PermissionRefused, acting
 from console.config import Config

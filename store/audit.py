@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlite_utils import Database
+from store.db import Database
 
 from store.db import inserted_id
 from store.rows import Event

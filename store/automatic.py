@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlite_utils import Database
+from store.db import Database
 
 from store import messages
 

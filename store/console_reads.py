@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
-from sqlite_utils import Database
+from store.db import Database
 
 from store import messages, tickets
 

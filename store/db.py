@@ -7,15 +7,18 @@ write lock can fail with SQLITE_BUSY without waiting).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sqlite3
 import stat
 from pathlib import Path
 from collections.abc import Iterator
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from store.errors import NeedsFixing, WillPass
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 BUSY_TIMEOUT_S = 15.0
 # The database holds customer mail: its owner and the desk's group (consoles of staff accounts, an MTA's
@@ -142,6 +145,47 @@ class Connection(sqlite3.Connection):
         return self.db_path
 
 
+class Database:
+    """The desk's database: one SQLite connection, in SQLite's own autocommit mode (a write outside write()
+    commits at once, as sqlite-utils' execute() makes it; write() opens every transaction itself).
+
+    The store's functions run their SQL on it directly. sqlite-utils does the rest (the migrations, setting up
+    the full-text index, tables by name: `db["messages"]`, `db.query(...)`) on the same connection, and is
+    imported the first time one of those is used: filing a mail needs only SQL, and importing sqlite-utils is
+    about half of an `ingest` process's work (bench/bench_intake.py)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self._utils: sqlite_utils.Database | None = None
+
+    @property
+    def utils(self) -> sqlite_utils.Database:
+        """sqlite-utils' Database on this connection (no plugins: the desk uses none, and finding them reads
+        every installed package's entry points)."""
+        if self._utils is None:
+            import sqlite_utils
+
+            self._utils = sqlite_utils.Database(self.conn, execute_plugins=False)
+        return self._utils
+
+    def execute(self, sql: str, parameters: Any = None) -> sqlite3.Cursor:
+        return self.conn.execute(sql) if parameters is None else self.conn.execute(sql, parameters)
+
+    def executescript(self, sql: str) -> sqlite3.Cursor:
+        return self.utils.executescript(sql)  # sqlite-utils' keeps an open transaction open
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __getitem__(self, table: str) -> Any:
+        return self.utils[table]
+
+    def __getattr__(self, name: str) -> Any:  # the rest of sqlite-utils' Database: query, table_names, ...
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.utils, name)
+
+
 def open_db(path: str | Path, *, migrate: bool = True, create: bool = False) -> Database:
     """Open (and migrate) the desk's database. A missing one is created only for a new desk: when the desk's
     other files (ack key, locks, WAL) are beside it, it was deleted or moved, and DatabaseMissing says how
@@ -159,7 +203,8 @@ def open_db(path: str | Path, *, migrate: bool = True, create: bool = False) -> 
         _last_opened = str(path)
     with _setup_lock(path):
         try:
-            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False, factory=Connection)
+            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False, factory=Connection,
+                                   isolation_level=None)
             if isinstance(conn, Connection):
                 conn.db_path = str(path)
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
@@ -167,6 +212,9 @@ def open_db(path: str | Path, *, migrate: bool = True, create: bool = False) -> 
             # FULL: a committed message survives power loss, not only a crash.
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
+            # As sqlite-utils sets it: a row replaced by INSERT OR REPLACE fires its delete triggers (the
+            # full-text index's among them).
+            conn.execute("PRAGMA recursive_triggers = ON")
         except DatabaseUnavailable:
             raise
         except sqlite3.Error as exc:
@@ -174,15 +222,13 @@ def open_db(path: str | Path, *, migrate: bool = True, create: bool = False) -> 
             if known is not None:
                 raise known from None
             raise StoreError(f"cannot open database {path}: {exc}") from None
-        # No sqlite-utils plugins: the desk uses none, and finding them scans every installed package's
-        # entry points (importlib.metadata) in each process, one `ingest` per mail included.
-        db = Database(conn, execute_plugins=False)
+        db = Database(conn)
         if migrate:
-            from store.schema import migrations
+            from store import schema
 
             with _retry_locked():
-                if migrations.pending(db):
-                    migrations.apply(db)
+                if schema.pending(conn):  # read without sqlite-utils: up to date, it is not imported
+                    schema.migrations.apply(db.utils)
     return db
 
 
@@ -312,7 +358,7 @@ def write(db: Database) -> Iterator[Database]:
     """
     conn = db.conn
     if conn.in_transaction:
-        with db.atomic():
+        with _savepoint(conn):
             yield db
         return
     conn.execute("BEGIN IMMEDIATE")
@@ -324,6 +370,24 @@ def write(db: Database) -> Iterator[Database]:
         raise
     else:
         conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
+    name = f"nested_{next(_savepoints)}"
+    conn.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:  # an error may have ended the whole transaction, savepoints and all
+            conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            conn.execute(f"RELEASE SAVEPOINT {name}")
+        raise
+    else:
+        conn.execute(f"RELEASE SAVEPOINT {name}")
+
+
+_savepoints = itertools.count()
 
 
 def data_version(db: Database) -> int:

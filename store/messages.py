@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from collections.abc import Iterable
 
 if TYPE_CHECKING:
-    from sqlite_utils import Database
+    from store.db import Database
 
 from store.db import inserted_id
 from store.times import iso

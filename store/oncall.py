@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlite_utils import Database
+from store.db import Database
 
 from store.db import inserted_id
 from store.times import iso, parse_iso

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from collections.abc import Iterable
 
-from sqlite_utils import Database
+from store.db import Database
 
 from store import queue
 from store.queue import NEVER

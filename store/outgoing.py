@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from collections.abc import Iterable
 
-from sqlite_utils import Database
+from store.db import Database
 
 from store.db import StoreError, inserted_id
 from store import messages, queue

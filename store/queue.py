@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
+from store.db import Database
 
 from store.db import StoreError
 from store.times import iso

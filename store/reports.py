@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable
 from typing import Any, TypedDict
 
-from sqlite_utils import Database
+from store.db import Database
 
 # The events the report reads: what changed a clock, its class, its owner, or paged someone for it.
 REPORT_EVENT_KINDS = ("clock_started", "acknowledged", "resolved", "reclassified", "taken", "assigned",

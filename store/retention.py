@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlite_utils import Database
+from store.db import Database
 
 from store.db import write
 from store.times import iso

@@ -1,14 +1,55 @@
-"""The schema, one sqlite-utils migration per change. Never edit an applied one; add another."""
+"""The schema, one sqlite-utils migration per change. Never edit an applied one; add another.
+
+The migrations are registered here in order and handed to sqlite-utils' Migrations when some are to be
+applied (`migrations`, built on first use): a process that finds the database up to date (`pending`, one
+SQL read) never imports sqlite-utils."""
 from __future__ import annotations
 
 import contextlib
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Migrations
+if TYPE_CHECKING:
+    import sqlite_utils
 
-migrations = Migrations("support-console")
+SET = "support-console"  # sqlite-utils' migration set: the names applied are in _sqlite_migrations
+_STEPS: list[tuple[Callable[[Any], None], bool]] = []  # (migration, transactional), in the order they apply
+
+
+def _migration(*, transactional: bool = True) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
+    def register(fn: Callable[[Any], None]) -> Callable[[Any], None]:
+        _STEPS.append((fn, transactional))
+        return fn
+
+    return register
+
+
+def pending(conn: sqlite3.Connection) -> list[str]:
+    """The names of the migrations this database has not had, in order (all of them for a new database)."""
+    try:
+        done = {r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [SET])}
+    except sqlite3.OperationalError:  # no such table: a new database
+        done = set()
+    return [fn.__name__ for fn, _ in _STEPS if fn.__name__ not in done]
+
+
+_built: sqlite_utils.Migrations | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """`migrations`: sqlite-utils' Migrations holding every migration here, made on first use."""
+    global _built
+    if name != "migrations":
+        raise AttributeError(name)
+    if _built is None:
+        from sqlite_utils import Migrations
+
+        _built = Migrations(SET)
+        for fn, transactional in _STEPS:
+            _built(transactional=transactional)(fn)
+    return _built
 
 
 def _run_script(db, script: str) -> None:
@@ -21,7 +62,7 @@ def _run_script(db, script: str) -> None:
             statement = ""
 
 
-@migrations()
+@_migration()
 def m001_initial(db):
     _run_script(db, """
         CREATE TABLE tickets (
@@ -184,7 +225,7 @@ def m001_initial(db):
 
 # --- intake (issue 11): m101-m199 -----------------------------------------------------------------
 
-@migrations()
+@_migration()
 def m101_ticket_automated(db):
     # Mail to an urgent address from a machine (monitoring, a bounce) opens a ticket flagged as such.
     db.execute("ALTER TABLE tickets ADD COLUMN automated INTEGER NOT NULL DEFAULT 0")
@@ -194,7 +235,7 @@ _KINDS_OLD = "CHECK (kind IN ('new', 'reply', 'autoreply', 'bounce'))"
 _KINDS_NEW = "CHECK (kind IN ('new', 'reply', 'autoreply', 'bounce', 'outgoing', 'note'))"
 
 
-@migrations(transactional=False)
+@_migration(transactional=False)
 def m102_message_kinds(db):
     """Messages may also be 'outgoing' (mail the desk sent) and 'note' (internal, never sent).
 
@@ -231,7 +272,7 @@ def m102_message_kinds(db):
         conn.execute("PRAGMA foreign_keys = ON")
 
 
-@migrations()
+@_migration()
 def m103_content_dedup_keys(db):
     # The dedup key now ignores trace fields (Received, Delivered-To, ...) and line endings.
     from store.messages import rekey_all
@@ -241,14 +282,14 @@ def m103_content_dedup_keys(db):
 
 # --- trust (issue 12): m301-m399 ------------------------------------------------------------------
 
-@migrations()
+@_migration()
 def m301_staff_active(db):
     # A person removed from the config stays in the table (old tickets and events name them) but may
     # no longer act: every process that loads the config marks who is gone.
     db.execute("ALTER TABLE staff ADD COLUMN active INTEGER NOT NULL DEFAULT 1")
 
 
-@migrations()
+@_migration()
 def m302_target_names(db):
     """Pager targets are stored by a stable name (scheme, host and a keyed hash), never by URL.
 
@@ -279,7 +320,7 @@ def m302_target_names(db):
 
 # --- replies (issue 14): m401-m499 ----------------------------------------------------------------
 
-@migrations()
+@_migration()
 def m402_mail_outbox(db):
     # One row per mail the desk sends (a reply, a receipt, a "we need details" request), written in the
     # transaction that stores the mail itself as a messages row of kind 'outgoing'.
@@ -314,7 +355,7 @@ def m402_mail_outbox(db):
         """)
 
 
-@migrations()
+@_migration()
 def m403_mail_retry_since(db):
     # A person's resend of a failed mail gets its own give_up_after, counted from the resend.
     db.execute("ALTER TABLE mail_outbox ADD COLUMN retry_since TEXT")
@@ -323,7 +364,7 @@ def m403_mail_retry_since(db):
 # --- mailsafe (issue 20): m2001-m2099 -------------------------------------------------------------
 
 
-@migrations()
+@_migration()
 def m2001_automatic_mail_caps(db):
     # The caps on automatic mail count the last hour's rows; status counts the automatic mail withheld.
     db.executescript("""
@@ -334,7 +375,7 @@ def m2001_automatic_mail_caps(db):
 
 # ---- pager (issue 19) ------------------------------------------------------------------------------
 
-@migrations()
+@_migration()
 def m1901_first_syncs(db):
     # A mailbox's first sync (a new desk, a new mailbox, a database started afresh): the UIDs that were
     # already in it are its history, filed without a page each. Kept until the history is filed (a restart
@@ -355,7 +396,7 @@ def m1901_first_syncs(db):
 
 # --- history (issue 22): m2201-m2299 --------------------------------------------------------------
 
-@migrations()
+@_migration()
 def m2201_history_indexes(db):
     """Indexes for what the console, `status` and the scheduler re-read on a timer, so that each costs the
     same with years of history as on the first day: "changed since" (and the newest update), the resolved
@@ -367,7 +408,7 @@ def m2201_history_indexes(db):
         """)
 
 
-@migrations(transactional=False)
+@_migration(transactional=False)
 def m2202_message_search(db):
     """Search through SQLite's full-text index: messages_fts (FTS5, sqlite-utils' enable_fts with its triggers)
     over subject, sender and body, plus search_extra, the folded spellings unicode61 does not make itself
@@ -401,7 +442,7 @@ def m2202_message_search(db):
         db["messages"].rebuild_fts()
 
 
-@migrations()
+@_migration()
 def m2203_raw_apart(db):
     """Raw mail moves out of messages into message_raw, zlib-compressed when that is smaller: a messages row
     with its ~2 kB of raw bytes beside the parsed fields no longer fits a page, so each spilled onto an
@@ -437,7 +478,7 @@ def m2203_raw_apart(db):
 # --- intake (issue 21): m2101-m2199 ---------------------------------------------------------------
 
 
-@migrations()
+@_migration()
 def m2101_unreadable(db):
     # Mail the server would not give (a FETCH answered NO): a placeholder ticket now, retried later.
     _run_script(db, """
@@ -460,7 +501,7 @@ def m2101_unreadable(db):
         """)
 
 
-@migrations()
+@_migration()
 def m2102_messages_in_reply_to(db):
     # An original that arrives after its reply finds the reply's ticket by the reply's In-Reply-To.
     db.execute("CREATE INDEX IF NOT EXISTS messages_in_reply_to ON messages(in_reply_to) WHERE in_reply_to IS NOT NULL")
@@ -468,7 +509,7 @@ def m2102_messages_in_reply_to(db):
 
 # --- outbox (issues 18, 19): m1801-m1899 ----------------------------------------------------------
 
-@migrations()
+@_migration()
 def m1801_outbox_timer_indexes(db):
     # Every query the senders and the scheduler run on a timer is answered by an index, however many
     # pages the table has kept: the rows waiting for a try (a small part of the table), and the desk's
@@ -481,7 +522,7 @@ def m1801_outbox_timer_indexes(db):
         """)
 
 
-@migrations()
+@_migration()
 def m1802_alerts_recent(db):
     # The pages of the last minutes, which the claim's priority counts per sender group and person.
     db.execute("CREATE INDEX alerts_recent ON alerts(updated_at) WHERE state IN ('sent', 'sending')")
@@ -531,7 +572,7 @@ def _rebuild(conn, table: str, old_check: str, new_check: str) -> bool:
     return True
 
 
-@migrations(transactional=False)
+@_migration(transactional=False)
 def m1803_alert_bundles(db):
     """A page may be 'bundled': carried by another page (carried_by) that told the person about it with
     others of its sender group. SQLite cannot change a CHECK in place: the table is rebuilt as in m102."""
@@ -543,7 +584,7 @@ def m1803_alert_bundles(db):
 
 # --- shaping (issue 25: merge and split): m2501-m2549 ---------------------------------------------
 
-@migrations()
+@_migration()
 def m2501_merge_and_split(db):
     # A merged ticket points at the one it joined (it is resolved meanwhile, and unmerge restores it); a
     # split ticket at the one it came from. Each merge keeps what it moved and what it changed, so that
@@ -571,7 +612,7 @@ def m2501_merge_and_split(db):
         """)
 
 
-@migrations()
+@_migration()
 def m2502_merge_cancelled_pages(db):
     # The merged ticket's unsent pages that the merge cancelled: unmerge queues them again, so that the
     # ticket's own clock is back as it was (a cancelled step's dedup key would otherwise keep it from going out).
@@ -580,7 +621,7 @@ def m2502_merge_cancelled_pages(db):
 
 # --- report (issue 24): m2401-m2449 ---------------------------------------------------------------
 
-@migrations()
+@_migration()
 def m2401_first_contact(db):
     # What the first contact was: 'reply' (a mail), 'ack' (contact another way: a call, a chat),
     # 'details' (the call-me mail answered by a details request) or 'none' (resolved without contact).
@@ -591,14 +632,14 @@ def m2401_first_contact(db):
     db.execute("ALTER TABLE tickets ADD COLUMN clock_no INTEGER NOT NULL DEFAULT 1")
 
 
-@migrations()
+@_migration()
 def m2402_report_indexes(db):
     # The SLA report reads a period's arrivals and the clocks started in it without scanning the year.
     db.execute("CREATE INDEX IF NOT EXISTS tickets_received ON tickets(received_at)")
     db.execute("CREATE INDEX IF NOT EXISTS events_kind_at ON events(kind, at)")
 
 
-@migrations()
+@_migration()
 def m2403_report_digests(db):
     # One row per weekly digest: the week's key makes it once per week even across restarts.
     db.execute("CREATE TABLE report_digests (week TEXT PRIMARY KEY, queued_at TEXT NOT NULL, sends TEXT NOT NULL"
@@ -609,7 +650,7 @@ _PURPOSES_OLD = "CHECK (purpose IN ('reply', 'receipt', 'details'))"
 _PURPOSES_NEW = "CHECK (purpose IN ('reply', 'receipt', 'details', 'digest'))"
 
 
-@migrations(transactional=False)
+@_migration(transactional=False)
 def m2404_mail_outbox_digest(db):
     """The mail outbox also carries the weekly SLA digest to the supervisors (purpose 'digest', no ticket).
 
@@ -629,7 +670,7 @@ _ALERT_STATES_SILENCED = ("CHECK (state IN ('pending', 'sending', 'sent', 'faile
                           " 'silenced'))")
 
 
-@migrations(transactional=False)
+@_migration(transactional=False)
 def m1951_silences(db):
     """Silences (maintenance windows): a supervisor holds the pages of tickets from a sender, a domain or a
     subject pattern until a time at most a day ahead. A held page is 'silenced' and names its silence
@@ -656,7 +697,7 @@ def m1951_silences(db):
             conn.execute("CREATE INDEX alerts_silenced ON alerts(silenced_by) WHERE silenced_by IS NOT NULL")
 
 
-@migrations()
+@_migration()
 def m1804_alerts_per_person(db):
     # (Registered last: m1803 and m1951 rebuild the alerts table.)
     # When a person was last paged for a sender group, or sent a stand-down: asked for each page claimed.

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlite_utils import Database
+from store.db import Database
 
 from store import messages
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
+from store.db import Database
 
 from store import outbox, queue
 from store.times import iso

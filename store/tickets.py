@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from collections.abc import Iterable
 
-from sqlite_utils import Database
+from store.db import Database
 
 from store.db import StaleWrite, StoreError, inserted_id
 from store.times import iso

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlite_utils import Database
+from store.db import Database
 
 from console.ack import keyfile, tokens
 from console.ack.tokens import InvalidToken

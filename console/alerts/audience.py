@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlite_utils import Database
+from store.db import Database
 
 from console.alerts import oncall
 from console.config import Config

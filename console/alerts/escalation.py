@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlite_utils import Database
+from store.db import Database
 
 from console import policy as pol
 from console.ack import texts

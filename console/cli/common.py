@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from console.cli.errors import UsageError
 
 if TYPE_CHECKING:
-    from sqlite_utils import Database
+    from store.db import Database
 
     from console.clock import Clock
     from console.config import Config

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from console.cli import common
 
 if TYPE_CHECKING:
-    from sqlite_utils import Database
+    from store.db import Database
 
     from console.config import Config
     from console.identity import Actor

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sqlite_utils import Database
+    from store.db import Database
 
     from console.clock import Clock
     from console.config import Config, SmtpConfig

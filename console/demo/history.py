@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from sqlite_utils import Database
+from store.db import Database
 
 from console import actions
 from console.config import Config

@@ -16,7 +16,7 @@ import logging
 import re
 from datetime import datetime
 
-from sqlite_utils import Database
+from store.db import Database
 
 from console.config import Config
 from store import audit, outgoing, tickets, write

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlite_utils import Database
+from store.db import Database
 
 from console import policy as pol
 from console.alerts import escalation

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlite_utils import Database
+from store.db import Database
 
 from console.ack import keyfile, tokens, verify
 from console.config import Config

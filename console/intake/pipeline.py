@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlite_utils import Database
+from store.db import Database
 
 from console import policy as pol
 from console.config import Config

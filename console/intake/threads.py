@@ -17,7 +17,7 @@ import enum
 from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
-from sqlite_utils import Database
+from store.db import Database
 
 from store import messages, shaping, tickets
 

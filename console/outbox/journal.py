@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from sqlite_utils import Database
+from store.db import Database
 
 from store import outgoing, write
 from store.db import FILE_MODE

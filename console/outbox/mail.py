@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlite_utils import Database
+from store.db import Database
 
 from console import timefmt
 from console.clock import Clock

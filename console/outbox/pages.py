@@ -22,7 +22,7 @@ from typing import Any
 
 import apprise
 from apprise import AppriseResultStatus
-from sqlite_utils import Database
+from store.db import Database
 
 from collections import Counter
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlite_utils import Database
+from store.db import Database
 
 from console.clock import Clock
 from console.config import Config

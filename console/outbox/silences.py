@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlite_utils import Database
+from store.db import Database
 
 from console import policy as pol
 from console.ack import texts

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import getaddresses
 
-from sqlite_utils import Database
+from store.db import Database
 
 from console import actions
 from console.config import Config, SmtpConfig

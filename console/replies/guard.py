@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlite_utils import Database
+from store.db import Database
 
 from console.config import Config
 from console.replies import authres, receipts

@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid
 
-from sqlite_utils import Database
+from store.db import Database
 
 from console.config import Config
 from console.reports import render, sla

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlite_utils import Database
+from store.db import Database
 
 from console import policy as pol
 from store import reports as store_reports

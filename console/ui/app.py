@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from sqlite_utils import Database
+from store.db import Database
 from textual import work
 from textual.app import App, SystemCommand
 from textual.content import Content

@@ -29,7 +29,7 @@ from store.rows import Event, LatestMessage, ListedTicket, MessagePreview, Staff
 from store.times import iso, parse_iso
 
 if TYPE_CHECKING:
-    from sqlite_utils import Database
+    from store.db import Database
 
     from console.alerts.oncall import OnCall
 

@@ -26,7 +26,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
-from sqlite_utils import Database
+from store.db import Database
 from textual.app import App, SuspendNotSupported
 from textual.content import Content
 
