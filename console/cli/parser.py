@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 from collections.abc import Callable, Sequence
+from typing import cast
 
 
 Command = Callable[[argparse.Namespace], int]
@@ -42,6 +43,15 @@ class _Version(argparse.Action):
 
 
 AddCommand = Callable[[str, str, Command], argparse.ArgumentParser]
+
+
+class _Unbuilt:
+    """Stands in for the parser of a command that is not built: whatever is added to it (arguments, groups,
+    subcommands) goes nowhere. Cheaper than a throwaway ArgumentParser, which makes a help formatter for
+    each argument added."""
+
+    def __getattr__(self, name: str) -> Callable[..., _Unbuilt]:
+        return lambda *args, **kwargs: self
 
 
 def build(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -90,8 +100,7 @@ def _build(wanted: str | None) -> tuple[argparse.ArgumentParser, list[str]]:
 
     def cmd(name: str, help_: str, func: Command) -> argparse.ArgumentParser:
         if wanted is not None and name != wanted:
-            # A throwaway for a command not built: its arguments (and subcommands) go nowhere.
-            return argparse.ArgumentParser(add_help=False, conflict_handler="resolve")
+            return cast(argparse.ArgumentParser, _Unbuilt())
         s = sub.add_parser(name, help=help_, parents=[common], description=help_)
         s.set_defaults(func=func)
         built.append(name)
