@@ -1,8 +1,7 @@
 """The queries that silences, bursts and stand-down bundles add to every claim (console/outbox/pages.py,
 console/outbox/silences.py) are answered by indexes too: none scans the alerts table, which keeps every
 page ever sent. The statements are collected as the real scheduler and pages sender run them (sqlite3's
-trace callback) on a real SQLite file with a page history, as test_outbox_plans does (its helpers are copied,
-not imported: importing that module would register its apprise plugin twice)."""
+trace callback) on a real SQLite file with a page history, as test_outbox_plans does (tests/plan_helpers.py)."""
 from __future__ import annotations
 
 import re
@@ -20,6 +19,7 @@ from store import open_db, outbox, write
 from store.times import iso
 from tests.factories import T0, desk_config
 from tests.factories import mail as a_mail
+from tests.plan_helpers import grown_with_history, old_pages, plans
 
 SENT: list[str] = []
 
@@ -41,21 +41,7 @@ def history(db, n: int) -> None:
     with write(db):
         db.execute("INSERT INTO tickets (id, class, received_at, due_at, created_at, updated_at, status)"
                    " VALUES (900000, 'III', ?, ?, ?, ?, 'resolved')", [iso(T0 - timedelta(days=90))] * 4)
-        old = iso(T0 - timedelta(days=60))
-        db.conn.executemany(
-            "INSERT INTO alerts (dedup_key, ticket_id, cls, step, target, title, body, state, due_at, created_at,"
-            " next_attempt_at, attempts, sent_at, updated_at) VALUES (?, 900000, 'III', 'arrival', 'bob', 't', 'b',"
-            " 'sent', ?, ?, ?, 1, ?, ?)", [(f"old{i}", old, old, old, old, old) for i in range(n)])
-
-
-def plans(db, statements: list[str]) -> dict[str, list[str]]:
-    out = {}
-    for sql in statements:
-        head = sql.lstrip().split(None, 1)[0].upper()
-        if head not in ("SELECT", "UPDATE", "WITH", "DELETE") or not re.search(r"\balerts\b", sql):
-            continue
-        out[sql] = [r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql).fetchall()]
-    return out
+    old_pages(db, n, ["bob"], key="old", days=60)
 
 
 def test_silence_burst_and_stand_down_queries_use_indexes(tmp_path):
@@ -97,9 +83,10 @@ def test_silence_burst_and_stand_down_queries_use_indexes(tmp_path):
     assert {"bundled", "sent"} <= states  # the burst and the release went through these queries for real
     released = [r for r in outbox.list_alerts(db) if r["silenced_by"] == silence["id"]]
     assert released and {r["state"] for r in released} <= {"sent", "bundled"}
-    found = plans(db, statements)
+    found = plans(db, statements, "alerts")
     for words in ("silenced", "count(DISTINCT", "state = 'bundled'", "SELECT id, ticket_id, title FROM alerts",
                   "SELECT max(updated_at) FROM alerts"):
         assert any(words in sql for sql in found), words
     scans = {sql: plan for sql, plan in found.items() if any(TABLE.search(line) for line in plan)}
     assert scans == {}
+    assert grown_with_history(db, found, lambda: old_pages(db, 30_000, [s["handle"] for s in STAFF])) == {}
