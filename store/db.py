@@ -372,6 +372,9 @@ def write(db: Database) -> Iterator[Database]:
         conn.execute("COMMIT")
 
 
+_savepoints = itertools.count()  # savepoint names, unique in the process
+
+
 @contextlib.contextmanager
 def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
     name = f"nested_{next(_savepoints)}"
@@ -385,9 +388,6 @@ def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
         raise
     else:
         conn.execute(f"RELEASE SAVEPOINT {name}")
-
-
-_savepoints = itertools.count()
 
 
 def data_version(db: Database) -> int:

@@ -30,8 +30,10 @@ def pending(conn: sqlite3.Connection) -> list[str]:
     """The names of the migrations this database has not had, in order (all of them for a new database)."""
     try:
         done = {r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [SET])}
-    except sqlite3.OperationalError:  # no such table: a new database
-        done = set()
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):  # a busy or unreadable database says so, as anywhere else
+            raise
+        done = set()  # a new database
     return [fn.__name__ for fn, _ in _STEPS if fn.__name__ not in done]
 
 
