@@ -8,7 +8,6 @@ together sit with the table they belong to (`_sla`, `_staff`, `_server`, `from_d
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import ipaddress
 import os
 import tomllib
@@ -320,6 +319,8 @@ def _reject_unknown(t: dict, known, where: str) -> None:
     for k in t:
         if k in known:
             continue
+        import difflib  # only for the "did you mean" of a refused key
+
         close = difflib.get_close_matches(k, known, n=1, cutoff=0.6) or \
             [c for c in known if c.lower() == str(k).lower()]
         hint = f"did you mean {close[0]}?" if close else "known keys: " + ", ".join(known)
@@ -795,12 +796,15 @@ TABLES: tuple[tuple[str, type, bool], ...] = (
 
 
 def _console(data: dict, base: Path | None) -> ConsoleConfig:
-    from console import keymap
-
     t = _table(data, "console")
     out = _read(ConsoleConfig, t, "console.", base, extra_known=("keys",))
+    keys = _table(t, "keys", "console.")
+    if not keys:  # the console's key registry is read only for a remapping to check (not by `ingest`)
+        return ConsoleConfig(**out, keys=())
+    from console import keymap
+
     try:
-        remap = keymap.check(_table(t, "keys", "console."))
+        remap = keymap.check(keys)
     except keymap.KeymapError as exc:
         raise ConfigError(str(exc)) from None
     return ConsoleConfig(**out, keys=tuple(remap.items()))
