@@ -24,7 +24,6 @@ from typing import Any
 
 from console.decoding import FOLD as _FOLD
 from console.decoding import decode_bytes, decode_header_value, raw_to_str
-from console.intake.html_text import html_to_text
 from console.safe_text import clean_block, clean_line
 
 __all__ = ["DEFAULT_MAX_SIZE", "Attachment", "ParsedMail", "attachment_payloads", "normalize_msgid", "parse_message"]
@@ -565,6 +564,8 @@ def _body_text(pieces: list[tuple[str, str]], ctx: _Ctx) -> str:
     texts: list[str] = []
     for kind, text in pieces:
         if kind == "html":
+            from console.intake.html_text import html_to_text  # most mail has a text part: not imported for it
+
             text = html_to_text(text, ctx.notes)
         if text.strip():
             texts.append(text.strip("\r\n"))
