@@ -244,34 +244,8 @@ def m102_message_kinds(db):
     SQLite cannot change a CHECK in place: the table is rebuilt (SQLite's documented "12 steps") with
     foreign keys off, which a transaction cannot do, hence transactional=False. Idempotent: a run cut
     short is rolled back by SQLite and simply runs again."""
-    conn = db.conn
-    sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'messages'").fetchone()[0]
-    if _KINDS_OLD not in sql:
-        return
-    indexes = [r[0] for r in conn.execute(
-        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL")]
-    conn.execute("PRAGMA foreign_keys = OFF")
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'messages'").fetchone()[0]
-            if _KINDS_OLD in sql:  # another process may have done it while we waited for the lock
-                new = sql.replace(_KINDS_OLD, _KINDS_NEW).replace("CREATE TABLE messages", "CREATE TABLE messages_new", 1)  # noqa: E501
-                conn.execute(new)
-                conn.execute("INSERT INTO messages_new SELECT * FROM messages")
-                conn.execute("DROP TABLE messages")
-                conn.execute("ALTER TABLE messages_new RENAME TO messages")
-                for index in indexes:
-                    conn.execute(index)
-                bad = conn.execute("PRAGMA foreign_key_check").fetchall()
-                if bad:
-                    raise sqlite3.IntegrityError(f"foreign keys broken by the rebuild: {bad[:3]}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-    finally:
-        conn.execute("PRAGMA foreign_keys = ON")
+    with _rebuilding(db.conn):
+        _rebuild(db.conn, "messages", _KINDS_OLD, _KINDS_NEW)
 
 
 @_migration()
@@ -536,7 +510,7 @@ _ALERT_STATES_NEW = "CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'e
 
 @contextlib.contextmanager
 def _rebuilding(conn) -> Iterator[None]:
-    """The frame of a table rebuild (SQLite's "12 steps", as m102): foreign keys off, one immediate
+    """The frame of a table rebuild (SQLite's "12 steps"): foreign keys off, one immediate
     transaction, the foreign keys checked before the commit, rolled back whole on any error."""
     conn.execute("PRAGMA foreign_keys = OFF")
     try:
