@@ -11,12 +11,10 @@ treats every token as unverifiable and says so.
 """
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
-import contextlib
 
-from console.private_file import read_private
+from console.private_file import read_private, write_private
 from store.errors import NeedsFixing
 from store.fileguard import ack_key_path
 
@@ -53,27 +51,9 @@ def load_or_create(path: Path) -> bytes:
     if key is not None:
         return key
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    except OSError as exc:
-        raise KeyFileError(f"cannot create the ack key file in {path.parent}: {exc.strerror}") from None
-    try:
-        try:
-            os.fchmod(fd, 0o600)  # whatever the umask
-            os.write(fd, (secrets.token_bytes(KEY_BYTES).hex() + "\n").encode("ascii"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass  # another process made it first: use theirs
-        except OSError as exc:
-            raise KeyFileError(f"cannot create the ack key file {path}: {exc.strerror}") from None
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    # link(), not replace(): a key another process made first stays, and both use it.
+    write_private(path, (secrets.token_bytes(KEY_BYTES).hex() + "\n").encode("ascii"), "the ack key file",
+                  KeyFileError, replace=False, doing="create")
     key = load(path)
     if key is None:
         raise KeyFileError(f"the ack key file {path} vanished while it was created")

@@ -16,12 +16,11 @@ import contextlib
 import fcntl
 import json
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from console.private_file import read_private
+from console.private_file import read_private, write_private
 from store.errors import NeedsFixing
 
 VERSION = 1
@@ -124,32 +123,5 @@ class TokenStore:
         self._write({"version": VERSION, "mailboxes": entries})
 
     def _write(self, data: dict[str, Any]) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise TokenFileError(f"cannot write the token file in {self.path.parent}: {exc.strerror}") from None
-        try:
-            try:
-                os.fchmod(fd, 0o600)  # whatever the umask
-                self._hand_over(fd, self.path)
-                payload = json.dumps(data, indent=1, sort_keys=True).encode("utf-8")
-                view = memoryview(payload)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
-        except (OSError, TokenFileError) as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            if isinstance(exc, TokenFileError):
-                raise
-            raise TokenFileError(f"cannot write the token file {self.path}: {exc.strerror}") from None
-        with contextlib.suppress(OSError):  # the rename itself survives a crash once the directory is synced
-            dfd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+        write_private(self.path, json.dumps(data, indent=1, sort_keys=True).encode("utf-8"), "the token file",
+                      TokenFileError, replace=True, prepare=lambda fd: self._hand_over(fd, self.path))
