@@ -9,12 +9,14 @@ The desk: ann (supervisor), bob and cy (staff). The rotation is bob, cy, ann, ha
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
 from datetime import date, datetime, timedelta, UTC
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from tests.integration import helpers
 from tests.integration.helpers import PASSWORD_ENV, query, run_cli
@@ -192,3 +194,38 @@ def parse_iso(text: str) -> datetime:
 def path_of(record) -> str:
     """The handle a receiver record was for (URLs are json://host:port/<handle>)."""
     return record.path.strip("/").split("?")[0]
+
+
+def receiver_config(directory: Path, receiver, **kw: Any):
+    """The desk's config (at T0) with every person's pages to `receiver` (an HTTPReceiver), path /handle."""
+    from console.config import from_dict
+
+    return from_dict(config_dict(directory / "support.db", at=T0,
+                                 notify={x: [receiver.url(f"/{x}")] for x in HANDLES}, **kw))
+
+
+@contextlib.contextmanager
+def paging(cfg) -> Iterator[tuple[Any, Any, Any]]:
+    """(db, clock, scheduler): the desk's database, a FrozenClock at T0, and the real scheduler with its pages
+    sender in this thread (one worker), started; closed afterwards."""
+    from console.clock import FrozenClock
+    from console.poller import sync_staff
+    from console.scheduler import Scheduler
+    from store import open_db
+
+    sync_staff(cfg)
+    db = open_db(cfg.store_path)
+    clock = FrozenClock(T0)
+    scheduler = Scheduler(cfg, clock, threading.Event(), workers=1)
+    try:
+        scheduler.start_up()
+        yield db, clock, scheduler
+    finally:
+        scheduler.close()
+
+
+def turn(scheduler, clock, seconds: float = 0) -> None:
+    """One turn: the scheduler writes what is due, the pages sender sends it; then `seconds` pass."""
+    scheduler.cycle()
+    scheduler.pages.drain(30)
+    clock.advance(seconds)

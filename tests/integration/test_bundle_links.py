@@ -5,7 +5,6 @@ the real aiohttp link server answers on 127.0.0.1; a real HTTP receiver takes th
 from __future__ import annotations
 
 import re
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -13,12 +12,10 @@ import urllib.request
 import pytest
 
 from console import actions
-from console.scheduler import Scheduler
-from console.clock import FrozenClock
 from console.config import from_dict
 from console.intake.pipeline import Incoming, file_messages
 from console.web.ack_server import AckServer
-from store import audit, open_db, outbox, tickets
+from store import audit, outbox, tickets
 from tests.ack_helpers import ack_dict
 from tests.integration import alerts_helpers as h
 from tests.servers import free_port
@@ -40,23 +37,14 @@ def test_a_bundle_link_lists_its_tickets_and_acknowledges_each_one_it_may(tmp_pa
     cfg = from_dict(ack_dict(tmp_path / "support.db", at=h.T0, listen=f"127.0.0.1:{port}",
                              base_url=f"http://127.0.0.1:{port}/desk/ack", emails=False,
                              notify={x: [http_receiver.url(f"/{x}")] for x in h.HANDLES}))
-    actions.sync_staff(cfg)
-    db = open_db(cfg.store_path)
-    clock = FrozenClock(h.T0)
-    s = Scheduler(cfg, clock, threading.Event(), workers=1)
     ids = []
-    try:
-        s.start_up()
+    with h.paging(cfg) as (db, clock, s):
         for second in range(150):  # five mails of one monitoring sender, then the bundle window's end
             if second < 5:
                 raw = h.mail(second + 1, frm="nagios@monitor.example", date_=clock.now())
                 [f] = file_messages(db, cfg, [Incoming(raw=raw, received_at=clock.now())], clock.now())
                 ids.append(f.ticket_id)
-            s.cycle()
-            s.pages.drain(30)
-            clock.advance(1)
-    finally:
-        s.close()
+            h.turn(s, clock, 1)
     [bundle] = [r for r in http_receiver.records if h.path_of(r) == "bob" and "more Class III" in r.body["title"]]
     link = re.search(r"Acknowledge from your phone: (\S+)", bundle.body["message"]).group(1)
     carried = ids[1:]

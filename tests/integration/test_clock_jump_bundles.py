@@ -4,16 +4,11 @@ a real HTTP receiver, a real SQLite file, an injected clock that jumps an hour."
 from __future__ import annotations
 
 import collections
-import threading
 
 import pytest
 
-from console.scheduler import Scheduler
-from console.clock import FrozenClock
-from console.config import from_dict
 from console.intake.pipeline import Incoming, file_messages
-from console.poller import sync_staff
-from store import open_db, outbox
+from store import outbox
 from tests.integration import alerts_helpers as h
 
 pytestmark = pytest.mark.integration
@@ -21,30 +16,19 @@ pytestmark = pytest.mark.integration
 
 def test_an_hour_jump_is_one_page_per_person_and_every_page_is_accounted_for(tmp_path, http_receiver):
     """Eight customers' Class III, one a second, each paged at once; then the clock jumps an hour."""
-    cfg = from_dict(h.config_dict(tmp_path / "support.db", at=h.T0,
-                                  notify={x: [http_receiver.url(f"/{x}")] for x in h.HANDLES}))
-    sync_staff(cfg)
-    db = open_db(cfg.store_path)
-    clock = FrozenClock(h.T0)
-    s = Scheduler(cfg, clock, threading.Event(), workers=1)
-    try:
-        s.start_up()
+    cfg = h.receiver_config(tmp_path, http_receiver)
+    with h.paging(cfg) as (db, clock, s):
         ids = []
         for i in range(1, 9):  # eight customers of eight domains: each is a first page of its own group
             raw = h.mail(i, frm=f"ops@cust{i}.example", date_=clock.now())
             [f] = file_messages(db, cfg, [Incoming(raw=raw, received_at=clock.now())], clock.now())
             ids.append(f.ticket_id)
-            s.cycle()
-            s.pages.drain(30)
-            clock.advance(1)
+            h.turn(s, clock, 1)
         before = len(http_receiver.records)
         assert before == 16  # primary and secondary, once per ticket: a customer's first page goes at once
         clock.advance(3600)  # the wall clock jumps an hour: the team step, the breach and repeats, all due
         for _ in range(3):
-            s.cycle()
-            s.pages.drain(30)
-    finally:
-        s.close()
+            h.turn(s, clock)
     after = http_receiver.records[before:]
     per_person = collections.Counter(h.path_of(r) for r in after)
     assert per_person == {"ann": 1, "bob": 1, "cy": 1}, [r.body["title"] for r in after]
@@ -62,22 +46,12 @@ def test_an_hour_jump_is_one_page_per_person_and_every_page_is_accounted_for(tmp
 
 def test_many_senders_at_once_are_one_page_per_person_but_a_few_are_not(tmp_path, http_receiver):
     """The per-person budget: up to BURST_GROUPS senders at once page one by one; a wave of more is one page."""
-    cfg = from_dict(h.config_dict(tmp_path / "support.db", at=h.T0,
-                                  notify={x: [http_receiver.url(f"/{x}")] for x in h.HANDLES}))
-    sync_staff(cfg)
-    db = open_db(cfg.store_path)
-    clock = FrozenClock(h.T0)
-    s = Scheduler(cfg, clock, threading.Event(), workers=1)
-    try:
-        s.start_up()
+    cfg = h.receiver_config(tmp_path, http_receiver)
+    with h.paging(cfg) as (db, clock, s):
         for wave, size in enumerate((3, 12)):
             raws = [h.mail(100 * wave + i, frm=f"ops@wave{wave}-{i}.example", date_=clock.now()) for i in range(size)]
             file_messages(db, cfg, [Incoming(raw=r, received_at=clock.now()) for r in raws], clock.now())
-            s.cycle()
-            s.pages.drain(30)
-            clock.advance(60)
-    finally:
-        s.close()
+            h.turn(s, clock, 60)
     titles = collections.defaultdict(list)
     for r in http_receiver.records:
         titles[h.path_of(r)].append(r.body["title"])

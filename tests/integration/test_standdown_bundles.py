@@ -3,50 +3,33 @@ and once more for the rest ("stand down: #2-#30 acknowledged by Bob Example"), n
 scheduler and pages sender, a real HTTP receiver, a real SQLite file, a stepped clock."""
 from __future__ import annotations
 
-import threading
 
 import pytest
 
 from console.actions import acknowledge
-from console.scheduler import Scheduler
-from console.clock import FrozenClock
-from console.config import from_dict
 from console.intake.pipeline import Incoming, file_messages
 from console.outbox.pages import id_ranges, standdown_bundle_text
-from console.poller import sync_staff
-from store import open_db, outbox
+from store import outbox
 from tests.integration import alerts_helpers as h
 
 pytestmark = pytest.mark.integration
 
 
 def test_acknowledging_a_storm_is_two_stand_downs_per_person_not_thirty(tmp_path, http_receiver):
-    cfg = from_dict(h.config_dict(tmp_path / "support.db", at=h.T0,
-                                  notify={x: [http_receiver.url(f"/{x}")] for x in h.HANDLES}))
-    sync_staff(cfg)
-    db = open_db(cfg.store_path)
-    clock = FrozenClock(h.T0)
-    s = Scheduler(cfg, clock, threading.Event(), workers=1)
+    cfg = h.receiver_config(tmp_path, http_receiver)
     ids = []
-    try:
-        s.start_up()
+    with h.paging(cfg) as (db, clock, s):
         for second in range(150):
             if second < 30:
                 raw = h.mail(second + 1, frm="nagios@monitor.example", date_=clock.now())
                 [f] = file_messages(db, cfg, [Incoming(raw=raw, received_at=clock.now())], clock.now())
                 ids.append(f.ticket_id)
-            s.cycle()
-            s.pages.drain(30)
-            clock.advance(1)
+            h.turn(s, clock, 1)
         before = len(http_receiver.records)
         for second in range(150):  # bob answers the storm, a ticket a second
             if second < len(ids):
                 acknowledge(db, cfg, ids[second], "bob", clock.now())
-            s.cycle()
-            s.pages.drain(30)
-            clock.advance(1)
-    finally:
-        s.close()
+            h.turn(s, clock, 1)
     after = [r for r in http_receiver.records[before:]]
     assert [h.path_of(r) for r in after] == ["cy", "cy"]
     assert after[0].body["title"] == f"#{ids[0]} acknowledged by Bob Example, stand down"
