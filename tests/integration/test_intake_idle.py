@@ -16,24 +16,30 @@ pytestmark = pytest.mark.integration
 LIVENESS = 4.0
 
 
+def timing(times: list[float], method: str):
+    """intake's connect, with each call of the client's `method` ("idle", "noop") timed into `times`."""
+
+    def connect(icfg, password):
+        client = imap.connect(icfg, password)
+        real = getattr(client, method)
+
+        def timed(*args, **kwargs):
+            times.append(time.monotonic())
+            return real(*args, **kwargs)
+
+        setattr(client, method, timed)
+        return client
+
+    return connect
+
+
 def test_mail_appended_just_before_the_liveness_done_becomes_a_ticket_promptly(dovecot, tmp_path, monkeypatch):
     # Dovecot announces an APPEND ~0.5 s later; inside that window before DONE the EXISTS comes in the reply
     # to DONE. Before the fix such mail waited for the next mail or a reconnect (minutes).
     monkeypatch.setenv(PASSWORD_ENV, DESK_PASSWORD)
     cfg = load(write_config(tmp_path, port=dovecot.port))
     idle_started: list[float] = []
-
-    def connect(icfg, password):
-        client = imap.connect(icfg, password)
-        real_idle = client.idle
-
-        def idle():
-            idle_started.append(time.monotonic())
-            return real_idle()
-
-        client.idle = idle
-        return client
-
+    connect = timing(idle_started, "idle")
     stop = threading.Event()
     intake = watch.Intake(cfg, SystemClock(), stop, liveness_seconds=LIVENESS, connect=connect)
     t = threading.Thread(target=intake.run, name="intake", daemon=True)
@@ -63,18 +69,7 @@ def test_intake_asks_often_until_dovecot_shows_it_pushes_then_only_at_the_livene
     monkeypatch.setenv(PASSWORD_ENV, DESK_PASSWORD)
     cfg = load(write_config(tmp_path, port=dovecot.port))
     noops: list[float] = []
-
-    def connect(icfg, password):
-        client = imap.connect(icfg, password)
-        real_noop = client.noop
-
-        def noop():
-            noops.append(time.monotonic())
-            return real_noop()
-
-        client.noop = noop
-        return client
-
+    connect = timing(noops, "noop")
     stop = threading.Event()
     intake = watch.Intake(cfg, SystemClock(), stop, liveness_seconds=30.0, ask_seconds=1.0, connect=connect)
     t = threading.Thread(target=intake.run, name="intake", daemon=True)
