@@ -40,6 +40,8 @@ import threading
 import time
 from datetime import datetime, timedelta, UTC
 from pathlib import Path
+from collections.abc import Iterator
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -123,22 +125,52 @@ def send_mail(db, now: datetime) -> None:
             outgoing.mark_sent(db, s["id"], "bench", now, reply="250 2.0.0 Ok: queued")
 
 
-def build(path: Path, n: int, end: datetime) -> float:
+class Customer(NamedTuple):
+    """The i-th ticket of a desk of n over three years: when it came, from whom, about what."""
+    i: int
+    rec: datetime
+    who: str
+    word: str
+    name: str
+    frm: str
+    body: str
+
+
+def customers(n: int, end: datetime) -> Iterator[Customer]:
+    step = timedelta(days=365 * YEARS) / n
+    start = end - timedelta(days=365 * YEARS)
+    for i in range(n):
+        word, name = WORDS[i % len(WORDS)], f"Customer{i} Example"
+        yield Customer(i, (start + step * i).replace(microsecond=0), HANDLES[i % len(HANDLES)], word, name,
+                       f"customer{i % (n // 3 + 1)}@company{i % 997}.example",
+                       BODY.format(w=word, name=name, city=CITIES[i % len(CITIES)], company=f"Company {i % 997}"))
+
+
+def open_for_build(path: Path):
+    """The desk's config and database, written with synchronous=OFF (a build; the figures are reads)."""
     cfg = config(path)
     sync_staff(cfg)
     db = store.open_db(path)
     db.execute("PRAGMA synchronous = OFF")
+    return cfg, db
+
+
+def progress(i: int, t0: float) -> None:
+    if i and i % 10_000 == 0:
+        print(f"    {i} tickets, {time.perf_counter() - t0:.0f}s", flush=True)
+
+
+def done(db, t0: float) -> float:
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    return time.perf_counter() - t0
+
+
+def build(path: Path, n: int, end: datetime) -> float:
+    cfg, db = open_for_build(path)
     t0 = time.perf_counter()
-    step = timedelta(days=365 * YEARS) / n
-    start = end - timedelta(days=365 * YEARS)
-    for i in range(n):
-        rec = (start + step * i).replace(microsecond=0)
-        who = HANDLES[i % len(HANDLES)]
-        word = WORDS[i % len(WORDS)]
-        name = f"Customer{i} Example"
-        frm = f"customer{i % (n // 3 + 1)}@company{i % 997}.example"
+    for i, rec, who, word, name, frm, body in customers(n, end):
         urgent = i % 10 == 0
-        body = BODY.format(w=word, name=name, city=CITIES[i % len(CITIES)], company=f"Company {i % 997}")
         subject = f"Our {word} is broken ({i})"
         if i % 10 == 5:
             subject = "Class II: " + subject
@@ -165,11 +197,8 @@ def build(path: Path, n: int, end: datetime) -> float:
         file_messages(db, cfg, [Incoming(answer, received_at=at)], at, source="bench")
         if i < n - OPEN:
             actions.resolve(db, cfg, tid, who, rec + timedelta(days=1), note="fixed")
-        if i and i % 10_000 == 0:
-            print(f"    {i} tickets, {time.perf_counter() - t0:.0f}s", flush=True)
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close()
-    return time.perf_counter() - t0
+        progress(i, t0)
+    return done(db, t0)
 
 
 def build_fast(path: Path, n: int, end: datetime) -> float:
@@ -181,21 +210,10 @@ def build_fast(path: Path, n: int, end: datetime) -> float:
     from console import policy as pol
     from store import audit, messages, tickets
 
-    cfg = config(path)
-    sync_staff(cfg)
-    db = store.open_db(path)
-    db.execute("PRAGMA synchronous = OFF")
+    cfg, db = open_for_build(path)
     t0 = time.perf_counter()
-    step = timedelta(days=365 * YEARS) / n
-    start = end - timedelta(days=365 * YEARS)
-    for i in range(n):
-        rec = (start + step * i).replace(microsecond=0)
-        who = HANDLES[i % len(HANDLES)]
-        word = WORDS[i % len(WORDS)]
-        name = f"Customer{i} Example"
-        frm = f"customer{i % (n // 3 + 1)}@company{i % 997}.example"
+    for i, rec, who, word, name, frm, body in customers(n, end):
         cls = "III" if i % 10 == 0 else "II" if i % 10 == 5 else "I"
-        body = BODY.format(w=word, name=name, city=CITIES[i % len(CITIES)], company=f"Company {i % 997}")
         subject = f"Our {word} is broken ({i})"
         to = "urgent@desk.example" if cls == "III" else "support@desk.example"
         msgid = f"n{i}@cust.example"
@@ -252,11 +270,8 @@ def build_fast(path: Path, n: int, end: datetime) -> float:
             audit.add_event(db, tid, "reply_received", "intake", at, message=row, matched="tag", by=frm)
         if i < n - OPEN:
             actions.resolve(db, cfg, tid, who, rec + timedelta(days=1), note="fixed")
-        if i and i % 10_000 == 0:
-            print(f"    {i} tickets, {time.perf_counter() - t0:.0f}s", flush=True)
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close()
-    return time.perf_counter() - t0
+        progress(i, t0)
+    return done(db, t0)
 
 
 def median_ms(fn, runs: int) -> float:
