@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
+from textual.widgets.button import ButtonVariant
 from textual.widgets import Button, Checkbox, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -47,6 +48,11 @@ class Dialog(ModalScreen):
 
     def hint(self) -> Static:
         return Static(self.hint_text(), classes="dialog-help")
+
+    def ok_cancel(self, label: str, variant: ButtonVariant = "primary") -> Horizontal:
+        """The dialog's two buttons: `label` (id "ok") and Cancel."""
+        return Horizontal(Button(label, variant=variant, id="ok"), Button("Cancel", id="cancel"),
+                          classes="dialog-buttons")
 
     def hint_text(self) -> str:
         """HINT with the keys as the desk remapped them ([console.keys]): "⏎", "esc", "j/k", "y", "n/esc"."""
@@ -332,9 +338,7 @@ class ReclassifyDialog(Dialog):
             yield Input(placeholder="reason (recorded in the audit log)", id="reason")
             if self.allow_panic:
                 yield Toggle(panic_label(False), id="panic")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Reclassify", variant="primary", id="ok")
-                yield Button("Cancel", id="cancel")
+            yield self.ok_cancel("Reclassify")
             yield self.hint()
         yield Footer()
 
@@ -402,9 +406,7 @@ class ResolveDialog(Dialog):
         with Vertical(id="dialog", classes="dialog"):
             yield Static(self.title_text, classes="dialog-title")
             yield Input(placeholder="note (optional)", id="note")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Resolve", variant="error", id="ok")
-                yield Button("Cancel", id="cancel")
+            yield self.ok_cancel("Resolve", "error")
             yield self.hint()
         yield Footer()
 

@@ -7,7 +7,7 @@ from datetime import tzinfo
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Button, Checkbox, Footer, OptionList, Static
 from textual.widgets.option_list import Option
@@ -58,9 +58,7 @@ class SplitDialog(Dialog):
             yield OptionList(*(Option(message_words(m, self.tz), id=str(m["id"])) for m in self.messages),
                              id="messages")
             yield Checkbox("also the customer's later messages of this ticket", id="later")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Split", variant="primary", id="ok")
-                yield Button("Cancel", id="cancel")
+            yield self.ok_cancel("Split")
             yield self.hint()
         yield Footer()
 

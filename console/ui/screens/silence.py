@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Button, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
@@ -46,9 +46,7 @@ class SilenceDialog(Dialog):
             yield Input(placeholder="reason (shown to the desk and recorded in the audit log)", id="reason")
             yield Static("Tickets still open with their clocks; their pages are held, and paged as one bundle "
                          "when the silence ends.", classes="dialog-note")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Silence", variant="primary", id="ok")
-                yield Button("Cancel", id="cancel")
+            yield self.ok_cancel("Silence")
             yield self.hint()
         yield Footer()
 
