@@ -49,6 +49,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, UTC
 from collections.abc import Iterator, Mapping
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 __all__ = [
@@ -265,8 +266,7 @@ class SlaPolicy:
         return bh.add(start, delta) if bh is not None else _utc(start) + delta
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     name: str  # unique within (ticket, class): "arrival", "warn", "escalate", "breach", "repeat-1", ...
     cls: str
     at: datetime  # UTC

@@ -16,9 +16,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from dataclasses import dataclass
 from datetime import datetime, UTC
 from pathlib import Path
+from typing import NamedTuple
 
 from store.db import DatabaseFault, DatabaseMissing, DatabaseUnavailable
 
@@ -75,8 +75,7 @@ def set_aside(path: Path, stamp: str | None = None) -> list[Path]:
     return moved
 
 
-@dataclass(frozen=True)
-class _FileId:
+class _FileId(NamedTuple):
     dev: int
     ino: int
 

@@ -15,9 +15,8 @@ partial indexes of migration m1801 answer every query a sender runs on a timer.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from store.db import Database
 
@@ -29,8 +28,7 @@ from store.times import iso
 NEVER = "9999-12-31T23:59:59Z"
 
 
-@dataclass(frozen=True)
-class Queue:
+class Queue(NamedTuple):
     table: str
     columns: tuple[str, ...]
     waiting: tuple[str, ...]  # the states a row waits in for its next try

@@ -2,10 +2,8 @@
 flags and threading keys. Pure."""
 from __future__ import annotations
 
-import dataclasses
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from console.intake import autoreply, callme, classify
 from console.intake.parse import ParsedMail, parse_message
@@ -38,12 +36,11 @@ def _fields(mail: ParsedMail) -> dict:
         "subject": mail.subject, "body_text": mail.body_text, "in_reply_to": mail.in_reply_to,
         "sent_date": iso(mail.date) if mail.date else None, "recipients": mail.recipients,
         "refs": mail.references, "defects": mail.defects, "oversize": mail.oversize,
-        "unparseable": mail.unparseable, "attachments": [dataclasses.asdict(a) for a in mail.attachments],
+        "unparseable": mail.unparseable, "attachments": [a._asdict() for a in mail.attachments],
     }
 
 
-@dataclass(frozen=True)
-class Analysis:
+class Analysis(NamedTuple):
     key: str  # dedup key: content without trace fields, plus Message-ID
     auto: str | None  # "autoreply" | "bounce" | None
     urgent: bool  # sent to one of routing.urgent

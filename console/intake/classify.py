@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from console.safe_text import has_word_prefix
 
@@ -20,8 +20,7 @@ _RANK = {c: i for i, c in enumerate(CLASSES)}
 _BODY_LINES = 5
 
 
-@dataclass(frozen=True)
-class Classification:
+class Classification(NamedTuple):
     cls: str  # "I" | "II" | "III"
     reason: str  # short, human: "sent to urgent@example.com"
 

@@ -16,11 +16,10 @@ from __future__ import annotations
 import email.utils
 import re
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser
-from typing import Any
+from typing import Any, NamedTuple
 
 from console.decoding import FOLD as _FOLD
 from console.decoding import decode_bytes, decode_header_value, raw_to_str
@@ -58,15 +57,13 @@ class _BoundedMessage(Message):
 _PARAM_HEADERS = ("content-type", "content-disposition")
 
 
-@dataclass(frozen=True)
-class Attachment:
+class Attachment(NamedTuple):
     filename: str  # decoded and clean_line()'d; "" when the part has no name
     content_type: str  # lower-cased "type/subtype"
     size: int  # bytes of the decoded payload
 
 
-@dataclass(frozen=True)
-class ParsedMail:
+class ParsedMail(NamedTuple):
     message_id: str | None
     in_reply_to: str | None
     references: tuple[str, ...]
@@ -78,7 +75,7 @@ class ParsedMail:
     body_text: str
     attachments: tuple[Attachment, ...]
     defects: tuple[str, ...]
-    headers: Mapping[str, str] = field(hash=False)
+    headers: Mapping[str, str]
     original_message_id: str | None
     size: int
     oversize: bool

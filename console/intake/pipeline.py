@@ -8,13 +8,11 @@ infrastructure failures (disk, locks, permissions) stop the batch, to be retried
 """
 from __future__ import annotations
 
-import dataclasses
-
 import logging
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from store.db import Database
 
@@ -40,8 +38,7 @@ RETRY_UNREADABLE = timedelta(minutes=2)
 RETRY_UNREADABLE_MAX = timedelta(hours=1)
 
 
-@dataclass
-class Incoming:
+class Incoming(NamedTuple):
     raw: bytes
     received_at: datetime | None = None  # INTERNALDATE; None means "now"
     uid: int | None = None
@@ -50,8 +47,7 @@ class Incoming:
     not_before: datetime | None = None  # it arrived after this (clock_skew); None: not known
 
 
-@dataclass
-class Filed:
+class Filed(NamedTuple):
     # "new" | "reply" | "reopened" | "autoreply" | "bounce" | "duplicate" | "quarantined" | "page-reply" |
     # "unreadable" (a placeholder) | "joined" (an original that arrived after its reply)
     outcome: str
@@ -132,7 +128,7 @@ def _mailbox_class(cfg: Config, mailbox_key: tuple[str, str, int] | None,
         return analyses
     cls = box.mail_class
     return [a if isinstance(a, BaseException) else
-            dataclasses.replace(a, cls=cls, urgent=a.urgent or cls == "III",
+            a._replace(cls=cls, urgent=a.urgent or cls == "III",
                                 reason=f"every mail in mailbox {box.label} is Class {cls}")
             for a in analyses]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-import dataclasses
 import re
 import threading
 from datetime import timedelta
@@ -126,7 +125,7 @@ async def test_attachments_are_listed_and_saved_never_opened(make_app, seeded, d
     with store.write(db):
         fields = message_fields("Report attached", "lee@small.example", "See the report.")
         # what intake records of this mail (its own walk of the MIME structure)
-        fields["attachments"] = [dataclasses.asdict(a) for a in parse_message(raw).attachments]
+        fields["attachments"] = [a._asdict() for a in parse_message(raw).attachments]
         messages.insert_message(db, raw=raw, raw_sha256=messages.sha256(raw), ticket_id=ids[3], kind="reply",
                                 fields=fields, received_at=NOW, now=NOW, source="test")
     app = make_app("ann", live=False)
