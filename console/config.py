@@ -1,21 +1,21 @@
-"""TOML config -> frozen dataclasses. Strict: every error names its key, and unknown keys are refused.
+"""TOML config -> read-only records. Strict: every error names its key, and unknown keys are refused.
 
-Each dataclass field that comes from the file carries its TOML key, its kind and its default, so
-the defaults are written once (here; the SLA's come from console.policy, which is the policy).
-One generic reader (`_read`) checks every table against its dataclass; the few rules that tie keys
-together sit with the table they belong to (`_sla`, `_staff`, `_server`, `from_dict`).
+Each field that comes from the file carries its `Key` (kind, TOML name, bounds, choices) in its annotation
+and its default beside it, so the defaults are written once (here; the SLA's come from console.policy,
+which is the policy). One generic reader (`_read`) checks every table against its record; the few rules
+that tie keys together sit with the table they belong to (`_sla`, `_staff`, `_server`, `from_dict`).
+
+The records are NamedTuples, not dataclasses: an MTA starts `ingest` once per mail, and a dataclass
+writes and compiles its methods anew in every process (about a millisecond a table).
 """
-from __future__ import annotations
-
-import dataclasses
 import ipaddress
 import os
 import tomllib
-from dataclasses import MISSING, dataclass, field, fields
 from datetime import date, time, timedelta
 from email.utils import parseaddr
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from console import policy as pol
@@ -30,46 +30,79 @@ class ConfigError(NeedsFixing):
     exit_code = EX_CONFIG
 
 
-def _key(default: Any = MISSING, kind: str = "str", *, key: str | None = None, choices: tuple = (),
-         lo: float | None = None, hi: float | None = None, secret: bool = False):
-    """A field read from the file: its kind, its TOML name (when not the field's) and its default."""
-    md = {"kind": kind, "key": key, "choices": choices, "lo": lo, "hi": hi, "secret": secret}
-    return field(default=default, metadata=md, repr=not secret)
+class Key(NamedTuple):
+    """How a field is read from the file, given in its annotation: `port: Annotated[int, Key("int")] = 0`."""
+    kind: str = "str"
+    key: str | None = None  # its TOML name, when not the field's
+    choices: tuple = ()
+    lo: float | None = None
+    hi: float | None = None
+    secret: bool = False  # never shown: not in repr(), not in an error about its value
+
+
+MISSING: Any = object()  # a Field's default when the key is required
+
+
+class Field(NamedTuple):
+    """A key a table reads: the record's field, its default (MISSING: required) and its Key as a dict."""
+    name: str
+    default: Any
+    metadata: dict[str, Any]
+
+
+@cache
+def table_keys(cls: Any) -> tuple[tuple[str, Field], ...]:
+    """(TOML key, Field) of every key a table reads, in definition order."""
+    out = []
+    defaults = getattr(cls, "_field_defaults", {})
+    for name, hint in cls.__annotations__.items():
+        spec = next((m for m in getattr(hint, "__metadata__", ()) if isinstance(m, Key)), None)
+        if spec is not None:
+            out.append((spec.key or name, Field(name, defaults.get(name, MISSING), spec._asdict())))
+    return tuple(out)
+
+
+def _hide_secrets(record: Any) -> str:
+    """repr() without the secret fields (pager URLs hold tokens; a repr reaches tracebacks and logs)."""
+    secret = {f.name for _, f in table_keys(record.__class__) if f.metadata["secret"]}
+    shown = ", ".join(f"{name}={value!r}" for name, value in zip(record._fields, record, strict=True)
+                      if name not in secret)
+    return f"{type(record).__name__}({shown})"
 
 
 AUTH_CHOICES = ("password", "oauth2")
 PROVIDERS = ("microsoft", "google")
 
 
-@dataclass(frozen=True)
-class ImapConfig:
-    host: str = _key()
-    username: str = _key()
-    name: str | None = _key(None)  # shown in status, the header and `auth`; None: username
-    security: str = _key("tls", choices=("tls", "starttls", "none"))
-    port: int = _key(0, "int", lo=1, hi=65535)  # absent: 993 for tls, else 143 (_server fills it in)
-    auth: str = _key("password", choices=AUTH_CHOICES)
-    password_env: str | None = _key(None)
-    password_command: str | None = _key(None)
+class ImapConfig(NamedTuple):
+    host: Annotated[str, Key()]
+    username: Annotated[str, Key()]
+    name: Annotated[str | None, Key()] = None  # shown in status, the header and `auth`; None: username
+    security: Annotated[str, Key(choices=("tls", "starttls", "none"))] = "tls"
+    port: Annotated[int, Key("int", lo=1, hi=65535)] = 0  # absent: 993 for tls, else 143 (_server fills it in)
+    auth: Annotated[str, Key(choices=AUTH_CHOICES)] = "password"
+    password_env: Annotated[str | None, Key()] = None
+    password_command: Annotated[str | None, Key()] = None
     # OAuth2 (auth = "oauth2"): a known provider, or the endpoints of any other (console/oauth/providers.py)
-    provider: str | None = _key(None, choices=PROVIDERS)
-    client_id: str | None = _key(None)
-    client_secret: str | None = _key(None, secret=True)  # Google's Desktop clients have one (not a secret there)
-    authority: str | None = _key(None, "url")
-    token_url: str | None = _key(None, "url")
-    scopes: tuple[str, ...] = _key((), "strings")
-    mail_class: str | None = _key(None, key="class", choices=pol.CLASSES)  # every mail here is this class
-    from_header: str | None = _key(None, key="from")  # replies to its tickets go out from this address
-    folder: str = _key("INBOX")
-    account: str = _key("")  # absent: username@host (_imap fills it in)
-    idle: bool = _key(True, "bool")
-    poll_seconds: float = _key(60.0, "float", lo=1)
-    idle_refresh_seconds: float = _key(540.0, "seconds", key="idle_refresh", lo=1, hi=600)
-    batch_size: int = _key(500, "int", lo=1, hi=5000)
-    timeout_seconds: float = _key(30.0, "float", lo=1)
-    max_message_bytes: int = _key(25 * 1024 * 1024, "size", key="max_message_size")
-    processed_keyword: str | None = _key(None)  # optional cosmetic IMAP keyword set after commit
-    ca_file: Path | None = _key(None, "file")  # a private CA or self-signed server
+    provider: Annotated[str | None, Key(choices=PROVIDERS)] = None
+    client_id: Annotated[str | None, Key()] = None
+    # Google's Desktop clients have one (not a secret there)
+    client_secret: Annotated[str | None, Key(secret=True)] = None
+    authority: Annotated[str | None, Key("url")] = None
+    token_url: Annotated[str | None, Key("url")] = None
+    scopes: Annotated[tuple[str, ...], Key("strings")] = ()
+    mail_class: Annotated[str | None, Key(key="class", choices=pol.CLASSES)] = None  # every mail here is this class
+    from_header: Annotated[str | None, Key(key="from")] = None  # replies to its tickets go out from this address
+    folder: Annotated[str, Key()] = "INBOX"
+    account: Annotated[str, Key()] = ""  # absent: username@host (_imap fills it in)
+    idle: Annotated[bool, Key("bool")] = True
+    poll_seconds: Annotated[float, Key("float", lo=1)] = 60.0
+    idle_refresh_seconds: Annotated[float, Key("seconds", key="idle_refresh", lo=1, hi=600)] = 540.0
+    batch_size: Annotated[int, Key("int", lo=1, hi=5000)] = 500
+    timeout_seconds: Annotated[float, Key("float", lo=1)] = 30.0
+    max_message_bytes: Annotated[int, Key("size", key="max_message_size")] = 25 * 1024 * 1024
+    processed_keyword: Annotated[str | None, Key()] = None  # optional cosmetic IMAP keyword set after commit
+    ca_file: Annotated[Path | None, Key("file")] = None  # a private CA or self-signed server
 
     @property
     def label(self) -> str:
@@ -80,30 +113,30 @@ class ImapConfig:
         return f"ImapConfig({self.username}@{self.host}:{self.port}/{self.folder}, {self.security})"
 
 
-@dataclass(frozen=True)
-class SmtpConfig:
-    host: str = _key()
-    from_header: str = _key(key="from")  # "Example Support <support@example.com>"
-    security: str = _key("starttls", choices=("tls", "starttls", "none"))
-    port: int = _key(0, "int", lo=1, hi=65535)  # absent: 465 for tls, 587 for starttls, 25 for none (_server)
-    username: str | None = _key(None)
-    auth: str = _key("password", choices=AUTH_CHOICES)
-    password_env: str | None = _key(None)
-    password_command: str | None = _key(None)
-    provider: str | None = _key(None, choices=PROVIDERS)
-    client_id: str | None = _key(None)
-    client_secret: str | None = _key(None, secret=True)  # Google's Desktop clients have one (not a secret there)
-    authority: str | None = _key(None, "url")
-    token_url: str | None = _key(None, "url")
-    scopes: tuple[str, ...] = _key((), "strings")
-    save_to: str | None = _key(None)  # APPEND a copy of each sent mail to this IMAP folder
-    timeout_seconds: float = _key(30.0, "float", lo=1)
-    ca_file: Path | None = _key(None, "file")  # default: [imap] ca_file
+class SmtpConfig(NamedTuple):
+    host: Annotated[str, Key()]
+    from_header: Annotated[str, Key(key="from")]  # "Example Support <support@example.com>"
+    security: Annotated[str, Key(choices=("tls", "starttls", "none"))] = "starttls"
+    port: Annotated[int, Key("int", lo=1, hi=65535)] = 0  # absent: 465 for tls, 587 for starttls, 25 for none (_server)
+    username: Annotated[str | None, Key()] = None
+    auth: Annotated[str, Key(choices=AUTH_CHOICES)] = "password"
+    password_env: Annotated[str | None, Key()] = None
+    password_command: Annotated[str | None, Key()] = None
+    provider: Annotated[str | None, Key(choices=PROVIDERS)] = None
+    client_id: Annotated[str | None, Key()] = None
+    # Google's Desktop clients have one (not a secret there)
+    client_secret: Annotated[str | None, Key(secret=True)] = None
+    authority: Annotated[str | None, Key("url")] = None
+    token_url: Annotated[str | None, Key("url")] = None
+    scopes: Annotated[tuple[str, ...], Key("strings")] = ()
+    save_to: Annotated[str | None, Key()] = None  # APPEND a copy of each sent mail to this IMAP folder
+    timeout_seconds: Annotated[float, Key("float", lo=1)] = 30.0
+    ca_file: Annotated[Path | None, Key("file")] = None  # default: [imap] ca_file
     # While the server is unreachable or answers 4xx: retry after this, doubling up to the maximum;
     # a mail that has not gone out after give_up_after is marked failed.
-    backoff_seconds: float = _key(30.0, "float", lo=0.1)
-    backoff_max_seconds: float = _key(600.0, "float", lo=0.1)
-    give_up_after: timedelta = _key(timedelta(days=2), "duration")
+    backoff_seconds: Annotated[float, Key("float", lo=0.1)] = 30.0
+    backoff_max_seconds: Annotated[float, Key("float", lo=0.1)] = 600.0
+    give_up_after: Annotated[timedelta, Key("duration")] = timedelta(days=2)
 
     @property
     def from_addr(self) -> str:
@@ -117,56 +150,59 @@ class SmtpConfig:
         return f"SmtpConfig({self.username or '-'}@{self.host}:{self.port}, {self.security})"
 
 
-@dataclass(frozen=True)
-class Routing:
-    urgent: tuple[str, ...] = _key((), "addresses")
-    support: tuple[str, ...] = _key((), "addresses")
-    default_class: str = _key("I", choices=pol.CLASSES)
+class Routing(NamedTuple):
+    urgent: Annotated[tuple[str, ...], Key("addresses")] = ()
+    support: Annotated[tuple[str, ...], Key("addresses")] = ()
+    default_class: Annotated[str, Key(choices=pol.CLASSES)] = "I"
 
 
-@dataclass(frozen=True)
-class Staff:
-    handle: str = _key()
-    name: str = _key("")  # absent from the file: the handle (_staff fills it in)
-    role: str = _key("staff", choices=("staff", "supervisor"))
-    notify: tuple[str, ...] = _key((), "urls", secret=True)  # apprise URLs may hold tokens
+class Staff(NamedTuple):
+    handle: Annotated[str, Key()]
+    name: Annotated[str, Key()] = ""  # absent from the file: the handle (_staff fills it in)
+    role: Annotated[str, Key(choices=("staff", "supervisor"))] = "staff"
+    notify: Annotated[tuple[str, ...], Key("urls", secret=True)] = ()  # apprise URLs may hold tokens
     # apprise URLs that ring a phone (twilio://...?method=call): added for Class III pages from the team step
     # on (the escalation, the breach, its repeats), the policy's "a lot of phones ring" (dispatch.rings)
-    call: tuple[str, ...] = _key((), "urls", secret=True)
-    login: str | None = _key(None)  # the operating-system account that acts as this person
-    email: str | None = _key(None, "address")  # their own address: their mail threads as staff
-    signature: str | None = _key(None)  # appended to their replies
+    call: Annotated[tuple[str, ...], Key("urls", secret=True)] = ()
+    login: Annotated[str | None, Key()] = None  # the operating-system account that acts as this person
+    email: Annotated[str | None, Key("address")] = None  # their own address: their mail threads as staff
+    signature: Annotated[str | None, Key()] = None  # appended to their replies
+
+    def __repr__(self) -> str:
+        return _hide_secrets(self)
 
 
-@dataclass(frozen=True)
-class OnCallConfig:
-    rotation: tuple[str, ...] = _key((), "strings")
-    handoff: str = _key("mon 09:00")
-    anchor: str = _key("2024-01-01", "date", key="start")
+class OnCallConfig(NamedTuple):
+    rotation: Annotated[tuple[str, ...], Key("strings")] = ()
+    handoff: Annotated[str, Key()] = "mon 09:00"
+    anchor: Annotated[str, Key("date", key="start")] = "2024-01-01"
     handoff_weekday: int = 0  # derived from handoff
     handoff_time: time = time(9, 0)
 
 
-@dataclass(frozen=True)
-class AlertsConfig:
-    heartbeat_url: str | None = _key(None, "url", secret=True)
-    max_attempts: int = _key(8, "int", lo=1)
-    send_timeout_seconds: float = _key(20.0, "float", lo=0.1)
-    backoff_seconds: float = _key(5.0, "float", lo=0)
-    backoff_max_seconds: float = _key(300.0, "float", lo=0)
-    channels: tuple[str, ...] = _key((), "urls", secret=True)  # desk-wide targets that get every page (tag "desk")
-    intake_stale_after: timedelta = _key(timedelta(minutes=5), "duration")
-    ack_listen: str = _key("127.0.0.1:8025", "hostport")
-    ack_base_url: str | None = _key(None, "url")  # the links' prefix, as phones reach them
-    ack_link_lifetime: timedelta = _key(timedelta(hours=24), "duration")
+class AlertsConfig(NamedTuple):
+    heartbeat_url: Annotated[str | None, Key("url", secret=True)] = None
+    max_attempts: Annotated[int, Key("int", lo=1)] = 8
+    send_timeout_seconds: Annotated[float, Key("float", lo=0.1)] = 20.0
+    backoff_seconds: Annotated[float, Key("float", lo=0)] = 5.0
+    backoff_max_seconds: Annotated[float, Key("float", lo=0)] = 300.0
+    # desk-wide targets that get every page (tag "desk")
+    channels: Annotated[tuple[str, ...], Key("urls", secret=True)] = ()
+    intake_stale_after: Annotated[timedelta, Key("duration")] = timedelta(minutes=5)
+    ack_listen: Annotated[str, Key("hostport")] = "127.0.0.1:8025"
+    ack_base_url: Annotated[str | None, Key("url")] = None  # the links' prefix, as phones reach them
+    ack_link_lifetime: Annotated[timedelta, Key("duration")] = timedelta(hours=24)
     # The link server under abuse (console.web.ack_server): whose X-Forwarded-For it believes, how long a
     # connection may take to send its request, and how many may be open at once.
-    trusted_proxies: tuple[str, ...] = _key((), "networks")
-    ack_request_timeout: timedelta = _key(timedelta(seconds=10), "duration", lo=0.1, hi=300)
-    ack_max_connections: int = _key(128, "int", lo=4, hi=100_000)
+    trusted_proxies: Annotated[tuple[str, ...], Key("networks")] = ()
+    ack_request_timeout: Annotated[timedelta, Key("duration", lo=0.1, hi=300)] = timedelta(seconds=10)
+    ack_max_connections: Annotated[int, Key("int", lo=4, hi=100_000)] = 128
     # More pages of one sender group's tickets for one person within this long of the last are sent as
     # one bundle at its end ("0s": every page alone).
-    bundle_window: timedelta = _key(timedelta(minutes=2), "duration", lo=0)
+    bundle_window: Annotated[timedelta, Key("duration", lo=0)] = timedelta(minutes=2)
+
+    def __repr__(self) -> str:
+        return _hide_secrets(self)
 
     @property
     def ack_host(self) -> str:
@@ -177,54 +213,52 @@ class AlertsConfig:
         return int(self.ack_listen.rpartition(":")[2])
 
 
-@dataclass(frozen=True)
-class RepliesConfig:
-    receipt: bool = _key(False, "bool")  # "we have your request #N" on a new ticket
-    receipt_window: timedelta = _key(timedelta(hours=1), "duration")  # one receipt per sender per window
-    details_request: bool = _key(False, "bool")  # send "we need details" to call-me-only mail on arrival
-    templates: Path | None = _key(None, "dir")  # NAME.txt canned replies (None: the bundled ones)
+class RepliesConfig(NamedTuple):
+    receipt: Annotated[bool, Key("bool")] = False  # "we have your request #N" on a new ticket
+    receipt_window: Annotated[timedelta, Key("duration")] = timedelta(hours=1)  # one receipt per sender per window
+    details_request: Annotated[bool, Key("bool")] = False  # send "we need details" to call-me-only mail on arrival
+    templates: Annotated[Path | None, Key("dir")] = None  # NAME.txt canned replies (None: the bundled ones)
     # The receiving MTA's authserv-id in Authentication-Results: automatic mail goes only to senders that
     # pass DMARC (or an aligned SPF/DKIM where the domain has no DMARC policy) by its verdict. None: no check.
-    trusted_authserv_id: str | None = _key(None)
+    trusted_authserv_id: Annotated[str | None, Key()] = None
     # Desk-wide caps on automatic mail (receipts, details requests) in any hour: all of it, and to one domain.
-    automatic_per_hour: int = _key(30, "int", lo=0)
-    automatic_per_domain_per_hour: int = _key(10, "int", lo=0)
-    max_cc: int = _key(20, "int", lo=0)  # a reply copies at most this many Cc addresses (reply --cc-all: all)
+    automatic_per_hour: Annotated[int, Key("int", lo=0)] = 30
+    automatic_per_domain_per_hour: Annotated[int, Key("int", lo=0)] = 10
+    max_cc: Annotated[int, Key("int", lo=0)] = 20  # a reply copies at most this many Cc addresses (reply --cc-all: all)
 
 
-@dataclass(frozen=True)
-class ReplicateConfig:
+class ReplicateConfig(NamedTuple):
     """[replicate]: Litestream streams the database to `url` (console.replication). Credentials come from
     the environment only: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY for S3, `password_env` for SFTP."""
-    url: str = _key()  # s3://bucket/path, sftp://user@host/path or file:///dir
-    max_lag: timedelta = _key(timedelta(minutes=1), "duration")  # `status` is degraded when the replica lags more
-    sync_interval: timedelta = _key(timedelta(seconds=1), "duration")  # how often Litestream ships new changes
-    endpoint: str | None = _key(None)  # an S3-compatible service's URL (MinIO, R2, ...)
-    region: str | None = _key(None)
-    key_path: str | None = _key(None)  # SFTP: the private key's file
-    password_env: str | None = _key(None)  # SFTP: the variable holding the password
+    url: Annotated[str, Key()]  # s3://bucket/path, sftp://user@host/path or file:///dir
+    # `status` is degraded when the replica lags more
+    max_lag: Annotated[timedelta, Key("duration")] = timedelta(minutes=1)
+    # how often Litestream ships new changes
+    sync_interval: Annotated[timedelta, Key("duration")] = timedelta(seconds=1)
+    endpoint: Annotated[str | None, Key()] = None  # an S3-compatible service's URL (MinIO, R2, ...)
+    region: Annotated[str | None, Key()] = None
+    key_path: Annotated[str | None, Key()] = None  # SFTP: the private key's file
+    password_env: Annotated[str | None, Key()] = None  # SFTP: the variable holding the password
 
     @property
     def scheme(self) -> str:
         return self.url.split("://", 1)[0]
 
 
-@dataclass(frozen=True)
-class ReportsConfig:
-    weekly: str | None = _key(None)  # "mon 08:00": mail the supervisors last week's SLA report then (desk time)
+class ReportsConfig(NamedTuple):
+    # "mon 08:00": mail the supervisors last week's SLA report then (desk time)
+    weekly: Annotated[str | None, Key()] = None
     weekly_weekday: int = 0  # derived from weekly
     weekly_time: time = time(8, 0)
 
 
-@dataclass(frozen=True)
-class ConsoleConfig:
-    operator: str | None = _key(None)
+class ConsoleConfig(NamedTuple):
+    operator: Annotated[str | None, Key()] = None
     # [console.keys]: binding id -> keys, checked against the console's keys (console.keymap) when loaded.
     keys: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     path: Path | None
     timezone: ZoneInfo
     store_path: Path
@@ -240,10 +274,6 @@ class Config:
     replicate: ReplicateConfig | None = None
     reports: ReportsConfig = ReportsConfig()
     imaps: tuple[ImapConfig, ...] = ()  # every mailbox ([[imap]]); `imap` is the first (or the one [imap])
-
-    def __post_init__(self) -> None:
-        if self.imap is not None and not self.imaps:  # built with only `imap` (a test, a replace()): one mailbox
-            object.__setattr__(self, "imaps", (self.imap,))
 
     def mailbox(self, name: str) -> ImapConfig | None:
         return next((m for m in self.imaps if m.label == name), None)
@@ -332,11 +362,6 @@ def _table(d: dict, key: str, where: str = "") -> dict:
     if not isinstance(v, dict):
         raise ConfigError(f"{where}{key}: expected a table ([{where}{key}])")
     return v
-
-
-def table_keys(cls: type) -> list[tuple[str, Any]]:
-    """(TOML key, dataclass field) of every key a table reads, in definition order."""
-    return [(f.metadata.get("key") or f.name, f) for f in fields(cls) if "kind" in f.metadata]
 
 
 def _read(cls, t: dict, where: str, base: Path | None, extra_known: tuple[str, ...] = ()) -> dict:
@@ -525,7 +550,7 @@ def _server(cls, t: dict, w: str, base: Path | None, ports: dict[str, int]) -> d
         raise ConfigError(f"{w}password: plain passwords are not read from the config; use password_env or "
                           "password_command")
     v = _read(cls, t, w, base)
-    security = v.get("security", cls.security)  # the dataclass holds the default
+    security = v.get("security", cls._field_defaults["security"])
     host = v["host"]
     if security == "none" and not is_loopback(host):
         raise ConfigError(f"{w}security: \"none\" is only allowed for a loopback host, not {host!r}")
@@ -622,14 +647,13 @@ def _smtp(d: dict, base: Path | None, imap: ImapConfig | None) -> SmtpConfig | N
 _POLICY = pol.SlaPolicy()  # the policy's own values are the defaults
 
 
-@dataclass(frozen=True)
-class _SlaKeys:
-    I: timedelta = _key(_POLICY.targets["I"], "duration")  # noqa: E741 - the policy names its classes I, II and III
-    II: timedelta = _key(_POLICY.targets["II"], "duration")
-    III: timedelta = _key(_POLICY.targets["III"], "duration")
-    III_escalate_after: timedelta = _key(_POLICY.escalate_after, "duration")
-    III_repeat_every: timedelta = _key(_POLICY.repeat_every, "duration")
-    warn_fraction: float = _key(_POLICY.warn_fraction, "float")
+class _SlaKeys(NamedTuple):
+    I: Annotated[timedelta, Key("duration")] = _POLICY.targets["I"]  # noqa: E741 - the policy's class names
+    II: Annotated[timedelta, Key("duration")] = _POLICY.targets["II"]
+    III: Annotated[timedelta, Key("duration")] = _POLICY.targets["III"]
+    III_escalate_after: Annotated[timedelta, Key("duration")] = _POLICY.escalate_after
+    III_repeat_every: Annotated[timedelta, Key("duration")] = _POLICY.repeat_every
+    warn_fraction: Annotated[float, Key("float")] = _POLICY.warn_fraction
 
 
 def _sla(d: dict, tz: ZoneInfo) -> pol.SlaPolicy:
@@ -713,7 +737,7 @@ def _oncall(d: dict, staff: tuple[Staff, ...]) -> OnCallConfig:
         if h not in known:
             raise ConfigError(f"oncall.rotation: {h!r} is not a [[staff]] handle")
     try:
-        wd, at = pol.parse_handoff(v.get("handoff", OnCallConfig.handoff))
+        wd, at = pol.parse_handoff(v["handoff"] if "handoff" in v else OnCallConfig._field_defaults["handoff"])
     except ValueError as exc:
         raise ConfigError(f"oncall.handoff: {exc}") from None
     return OnCallConfig(**v, handoff_weekday=wd, handoff_time=at)
@@ -786,7 +810,7 @@ def _check_urls(cfg: Config) -> None:
 
 
 # The tables a config file may hold besides timezone and [store], in the order `init` writes them:
-# (name, the dataclass that defines its keys, whether it is a list of tables).
+# (name, the record that defines its keys, whether it is a list of tables).
 TABLES: tuple[tuple[str, type, bool], ...] = (
     ("imap", ImapConfig, False), ("smtp", SmtpConfig, False), ("routing", Routing, False), ("sla", _SlaKeys, False),
     ("staff", Staff, True), ("oncall", OnCallConfig, False), ("alerts", AlertsConfig, False),
@@ -838,7 +862,7 @@ def from_dict(data: dict, *, path: Path | None = None, check_urls: bool = False)
         replicate=_replicate(data),
         imaps=imaps,
     )
-    cfg = dataclasses.replace(cfg, reports=_reports(data, cfg.smtp))
+    cfg = cfg._replace(reports=_reports(data, cfg.smtp))
     desk = cfg.desk_addresses
     for i, s in enumerate(staff):
         if s.email in desk:

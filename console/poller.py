@@ -9,7 +9,6 @@ No Textual here: this runs on servers without a terminal.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import math
 import signal
@@ -368,7 +367,7 @@ class Service:
         if kept:
             log.warning("config reload: %s changes need a restart; running with the old %s", ", ".join(kept),
                         " and ".join(kept))
-            new = dataclasses.replace(new, imap=old.imap, imaps=old.imaps, store_path=old.store_path)
+            new = new._replace(imap=old.imap, imaps=old.imaps, store_path=old.store_path)
         try:
             sync_staff(new)
         except Exception as exc:  # noqa: BLE001 - e.g. the database busy: keep running as we were

@@ -249,10 +249,8 @@ def _take_over(tmp: Path, url: str, now: datetime) -> tuple[list[int], int, str 
 
 
 def _as_replica(cfg: Config, url: str) -> Config:
-    import dataclasses
-
     r = cfg.replicate or ReplicateConfig(url=url)
-    return dataclasses.replace(cfg, replicate=dataclasses.replace(r, url=url))
+    return cfg._replace(replicate=r._replace(url=url))
 
 
 def _last_line(text: str | None) -> str:

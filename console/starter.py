@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import Field, dataclass
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -204,7 +204,7 @@ SECOND_PERSON = {"handle": "bob", "name": "Bob Example", "role": "staff",
                  "notify": ["ntfy://ntfy.example.com/bob-pager"]}
 
 
-def _toml(value: Any, f: Field) -> str:
+def _toml(value: Any, f: c.Field) -> str:
     kind = f.metadata["kind"]
     if kind == "seconds" and isinstance(value, (int, float)):
         return _toml(timedelta(seconds=value), f)
@@ -239,7 +239,7 @@ def _line(text: str, comment: str, *, commented: bool) -> list[str]:
     return out
 
 
-def _value(table: str, key: str, f: Field, words: Words, today: date) -> Any:
+def _value(table: str, key: str, f: c.Field, words: Words, today: date) -> Any:
     if table == "oncall" and key == "start":
         return today.isoformat()
     if words.example is not DEFAULT:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -57,14 +56,14 @@ def test_ca_file_trusts_a_self_signed_server_and_nothing_else_does(tls_dovecot, 
     cfg = load(write_config(tmp_path, port=tls_dovecot.port, security="starttls")).imap
     with pytest.raises(imap.IntakeError, match="TLS certificate not trusted .*set \\[imap\\] ca_file"):
         imap.connect(cfg, DESK_PASSWORD)
-    client = imap.connect(replace(cfg, ca_file=tls_dovecot.cert), DESK_PASSWORD)
+    client = imap.connect(cfg._replace(ca_file=tls_dovecot.cert), DESK_PASSWORD)
     try:
         assert imap.select(client, cfg) > 0
     finally:
         client.logout()
     missing = tmp_path / "nope.pem"
     with pytest.raises(imap.IntakeError, match="imap.ca_file: cannot read CA certificates from .*nope.pem"):
-        imap.connect(replace(cfg, ca_file=missing), DESK_PASSWORD)
+        imap.connect(cfg._replace(ca_file=missing), DESK_PASSWORD)
 
 
 def test_ca_file_is_read_from_the_config(tmp_path):

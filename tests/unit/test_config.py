@@ -1,4 +1,4 @@
-"""Config: the fixed keys load into dataclasses, and every error names its key."""
+"""Config: the fixed keys load into read-only records, and every error names its key."""
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -90,6 +90,26 @@ def test_password_never_kept_in_config(monkeypatch):
     monkeypatch.setenv("IMAP_PASSWORD", "s3cret-value")
     cfg = from_dict(GOOD)
     assert "s3cret-value" not in repr(cfg)
+
+
+def test_no_table_shows_a_secret_key_in_its_repr():
+    # A repr reaches tracebacks and logs: every key marked secret (pager URLs, client secrets) stays out of it.
+    from console import config
+
+    checked = []
+    for _, cls, _ in config.TABLES:
+        keys = [f for _, f in config.table_keys(cls)]
+        secret = {f.name for f in keys if f.metadata["secret"]}
+        if not secret:
+            continue
+        values = {f.name: "x" for f in keys if f.default is config.MISSING}
+        values |= {n: ("tok-SECRET",) if isinstance(cls._field_defaults.get(n), tuple) else "tok-SECRET"
+                   for n in secret}
+        record = cls(**values)
+        assert all("tok-SECRET" in str(getattr(record, n)) for n in secret)
+        assert "tok-SECRET" not in repr(record), cls.__name__
+        checked.append(cls.__name__)
+    assert sorted(checked) == ["AlertsConfig", "ImapConfig", "SmtpConfig", "Staff"]
 
 
 def test_load_reports_missing_file_and_bad_toml(tmp_path):

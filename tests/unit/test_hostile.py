@@ -2,7 +2,6 @@
 hijacked or stuck behind a bad one."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 import time
@@ -209,8 +208,8 @@ def test_participants_staff_and_desk_ids_may_join(db, cfg, monkeypatch):
     assert (cc.outcome, cc.ticket_id) == ("reply", first.ticket_id)
     stranger = file1(db, cfg, H.reply_from("Bob <bob@desk.example>", "<b0@desk.example>", "<v1@cust.example>"))
     assert stranger.outcome == "new"  # before bob's address is in the config, he is a stranger
-    cfg = dataclasses.replace(cfg, staff=tuple(dataclasses.replace(s, email="bob@desk.example") if s.handle == "bob"
-                                               else s for s in cfg.staff))
+    cfg = cfg._replace(staff=tuple(s._replace(email="bob@desk.example") if s.handle == "bob" else s
+                                   for s in cfg.staff))
     staff = file1(db, cfg, H.reply_from("Bob <bob@desk.example>", "<b1@desk.example>", "<v1@cust.example>"))
     assert (staff.outcome, staff.ticket_id) == ("reply", first.ticket_id)
     assert events(db, first.ticket_id, "reply_received")[-1]["matched"] == "header-staff"
