@@ -46,9 +46,9 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, UTC
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -97,8 +97,33 @@ def _check_class(cls: str) -> str:
 # ---------------------------------------------------------------- business hours
 
 
-@dataclass(frozen=True)
-class BusinessHours:
+def _check_weekly(weekly: Mapping[int, tuple[time, time]]) -> None:
+    if not weekly:
+        raise ValueError("business hours need at least one open weekday")
+    for day, window in weekly.items():
+        if not isinstance(day, int) or not 0 <= day <= 6:
+            raise ValueError(f"business hours weekday must be 0 (Mon) to 6 (Sun), got {day!r}")
+        try:
+            start, end = window
+        except (TypeError, ValueError):
+            raise ValueError(f"business hours for weekday {day} must be a (start, end) pair") from None
+        if not isinstance(start, time) or not isinstance(end, time):
+            raise ValueError(f"business hours for weekday {day} must be datetime.time values")
+        if start.tzinfo is not None or end.tzinfo is not None:
+            raise ValueError("business hours are local times; give them without tzinfo")
+        if not (start < end or end == time(0)):
+            raise ValueError(
+                f"business hours for weekday {day}: end {end:%H:%M} must be after start {start:%H:%M}"
+            )
+
+
+class _HoursFields(NamedTuple):
+    tz: ZoneInfo
+    weekly: Mapping[int, tuple[time, time]]
+    holidays: frozenset[date] = frozenset()
+
+
+class BusinessHours(_HoursFields):
     """Weekly opening hours in a time zone, minus holidays.
 
     ``weekly`` maps a weekday (0 = Monday) to a local ``(start, end)``; a
@@ -113,30 +138,12 @@ class BusinessHours:
     an hour shorter or longer in working time.
     """
 
-    tz: ZoneInfo
-    weekly: Mapping[int, tuple[time, time]]
-    holidays: frozenset[date] = frozenset()
+    __slots__ = ()
 
-    def __post_init__(self) -> None:
-        if not self.weekly:
-            raise ValueError("business hours need at least one open weekday")
-        for day, window in self.weekly.items():
-            if not isinstance(day, int) or not 0 <= day <= 6:
-                raise ValueError(f"business hours weekday must be 0 (Mon) to 6 (Sun), got {day!r}")
-            try:
-                start, end = window
-            except (TypeError, ValueError):
-                raise ValueError(f"business hours for weekday {day} must be a (start, end) pair") from None
-            if not isinstance(start, time) or not isinstance(end, time):
-                raise ValueError(f"business hours for weekday {day} must be datetime.time values")
-            if start.tzinfo is not None or end.tzinfo is not None:
-                raise ValueError("business hours are local times; give them without tzinfo")
-            if not (start < end or end == time(0)):
-                raise ValueError(
-                    f"business hours for weekday {day}: end {end:%H:%M} must be after start {start:%H:%M}"
-                )
-        if not isinstance(self.holidays, frozenset):
-            object.__setattr__(self, "holidays", frozenset(self.holidays))
+    def __new__(cls, tz: ZoneInfo, weekly: Mapping[int, tuple[time, time]],
+                holidays: Iterable[date] = frozenset()) -> BusinessHours:
+        _check_weekly(weekly)
+        return super().__new__(cls, tz, weekly, frozenset(holidays))
 
     def _local(self, d: date, t: time) -> datetime:
         # A wall-clock time that falls into a DST gap is taken with fold=0 and
@@ -216,12 +223,21 @@ class BusinessHours:
 # ---------------------------------------------------------------- policy
 
 
-def _default_targets() -> dict[str, timedelta]:
-    return {"I": timedelta(hours=72), "II": timedelta(hours=8), "III": timedelta(minutes=15)}
+# Read-only, so that every policy built without targets can share them.
+_DEFAULT_TARGETS: Mapping[str, timedelta] = MappingProxyType(
+    {"I": timedelta(hours=72), "II": timedelta(hours=8), "III": timedelta(minutes=15)})
+_NO_HOURS: Mapping[str, BusinessHours | None] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class SlaPolicy:
+class _SlaFields(NamedTuple):
+    targets: Mapping[str, timedelta]
+    escalate_after: timedelta
+    repeat_every: timedelta
+    warn_fraction: float
+    business_hours: Mapping[str, BusinessHours | None]
+
+
+class SlaPolicy(_SlaFields):
     """First-contact targets and Class III escalation timing.
 
     If ``escalate_after`` is not earlier than the Class III target, the
@@ -229,30 +245,30 @@ class SlaPolicy:
     whole team.
     """
 
-    targets: Mapping[str, timedelta] = field(default_factory=_default_targets)
-    escalate_after: timedelta = timedelta(minutes=10)
-    repeat_every: timedelta = timedelta(minutes=5)
-    warn_fraction: float = 0.8
-    business_hours: Mapping[str, BusinessHours | None] = field(default_factory=dict)
+    __slots__ = ()
 
-    def __post_init__(self) -> None:
-        missing = [c for c in CLASSES if c not in self.targets]
+    def __new__(cls, targets: Mapping[str, timedelta] = _DEFAULT_TARGETS,
+                escalate_after: timedelta = timedelta(minutes=10), repeat_every: timedelta = timedelta(minutes=5),
+                warn_fraction: float = 0.8,
+                business_hours: Mapping[str, BusinessHours | None] = _NO_HOURS) -> SlaPolicy:
+        missing = [c for c in CLASSES if c not in targets]
         if missing:
             raise ValueError(f"SLA targets missing for class {', '.join(missing)}")
-        for cls, target in self.targets.items():
-            _check_class(cls)
+        for cls_, target in targets.items():
+            _check_class(cls_)
             if not isinstance(target, timedelta) or target <= timedelta(0):
-                raise ValueError(f"SLA target for class {cls} must be a positive duration, got {target!r}")
-        if self.escalate_after <= timedelta(0):
-            raise ValueError(f"escalate_after must be positive, got {self.escalate_after}")
-        if self.repeat_every <= timedelta(0):
-            raise ValueError(f"repeat_every must be positive, got {self.repeat_every}")
-        if not 0 < self.warn_fraction < 1:
-            raise ValueError(f"warn_fraction must be between 0 and 1 (exclusive), got {self.warn_fraction}")
-        for cls, bh in self.business_hours.items():
-            _check_class(cls)
+                raise ValueError(f"SLA target for class {cls_} must be a positive duration, got {target!r}")
+        if escalate_after <= timedelta(0):
+            raise ValueError(f"escalate_after must be positive, got {escalate_after}")
+        if repeat_every <= timedelta(0):
+            raise ValueError(f"repeat_every must be positive, got {repeat_every}")
+        if not 0 < warn_fraction < 1:
+            raise ValueError(f"warn_fraction must be between 0 and 1 (exclusive), got {warn_fraction}")
+        for cls_, bh in business_hours.items():
+            _check_class(cls_)
             if bh is not None and not isinstance(bh, BusinessHours):
-                raise ValueError(f"business_hours[{cls!r}] must be BusinessHours or None")
+                raise ValueError(f"business_hours[{cls_!r}] must be BusinessHours or None")
+        return super().__new__(cls, targets, escalate_after, repeat_every, warn_fraction, business_hours)
 
     def target(self, cls: str) -> timedelta:
         return self.targets[_check_class(cls)]
