@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from store.db import Database
-
-from store.db import inserted_id
-from store.rows import Event
+from store.db import Database, inserted_id
 from store.times import iso
+
+if TYPE_CHECKING:  # the row shapes are for the type checker; filing a mail need not build them
+    from store.rows import Event
 
 
 _INSERT_EVENT = "INSERT INTO events (ticket_id, at, actor, kind, detail) VALUES (?, ?, ?, ?, ?)"
