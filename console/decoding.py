@@ -75,7 +75,7 @@ def raw_to_str(value: Any) -> str:
 
 FOLD = re.compile(r"\r\n|\r|\n")
 # One encoded word. Its parts cannot hold "?" or blanks, so each try stops at the next "?": linear.
-_ENCODED_WORD = re.compile(r"=\?([^?\s]*)\?([bBqQ])\?([^?\s]*)\?=")
+_ENCODED_WORD = r"=\?([^?\s]*)\?([bBqQ])\?([^?\s]*)\?="
 
 
 def decode_header_value(value: Any, notes: list[str] | None = None) -> str:
@@ -96,7 +96,7 @@ def decode_header_value(value: Any, notes: list[str] | None = None) -> str:
 def _decode_words(s: str, notes: list[str] | None) -> str:
     pieces: list[tuple[bytes | str, str | None]] = []  # (bytes, charset) of a word, or (text, None)
     pos, last_was_word = 0, False
-    for words, m in enumerate(_ENCODED_WORD.finditer(s)):
+    for words, m in enumerate(re.finditer(_ENCODED_WORD, s)):
         if words >= MAX_ENCODED_WORDS:
             if notes is not None:
                 notes.append(f"header has more than {MAX_ENCODED_WORDS} encoded words; the rest is shown as written")

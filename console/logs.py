@@ -19,10 +19,10 @@ from console.redact import Redactor, mask_urls
 # Loggers of the libraries that see notify URLs: apprise itself (and its children) and the HTTP clients it
 # drives, whose debug lines name the URL they fetch.
 THIRD_PARTY = ("apprise", "urllib3", "requests", "slixmpp", "paho")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = r"[\x00-\x08\x0b-\x1f\x7f]"
 # An OAuth2 token that found its way into a message anyway (a library's debug line, an exception's text).
-_BEARER = re.compile(r"(?i)(bearer\s+|access_token[\"']?\s*[:=]\s*[\"']?|refresh_token[\"']?\s*[:=]\s*[\"']?|"
-                     r"XOAUTH2\s+)[A-Za-z0-9._~+/=-]{8,}")
+_BEARER = (r"(?i)(bearer\s+|access_token[\"']?\s*[:=]\s*[\"']?|refresh_token[\"']?\s*[:=]\s*[\"']?|"
+           r"XOAUTH2\s+)[A-Za-z0-9._~+/=-]{8,}")
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
 
 
@@ -51,9 +51,9 @@ class LineFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)  # with the traceback, if any
-        text = _BEARER.sub(r"\1[token]", self.redact(text) or "")
+        text = re.sub(_BEARER, r"\1[token]", self.redact(text) or "")
         text = text.replace("\r\n", "\n").replace("\n", " | ").replace("\t", " ")
-        text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+        text = re.sub(_CONTROL, lambda m: f"\\x{ord(m.group()):02x}", text)
         if self.journald:
             text = f"<{_PRIORITY.get(record.levelno, 6)}>{text}"
         return text

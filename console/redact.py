@@ -22,8 +22,8 @@ MASK = "***"
 SETTING_OPTIONS = frozenset({"method", "mode", "format", "overflow", "priority", "retry", "wait", "verify", "cto",
                              "rto", "image", "discovery"})
 MIN_SECRET = 4  # shorter parts ("v1", "api"... and "bob") are not worth garbling every log line for
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_TLD = re.compile(r"^[a-z]{2,63}$")
+_LABEL = r"^(?!-)[a-z0-9-]{1,63}(?<!-)$"
+_TLD = r"^[a-z]{2,63}$"
 
 
 def scheme_of(url: str) -> str:
@@ -43,7 +43,7 @@ def is_network_host(host: str) -> bool:
     except ValueError:
         pass
     labels = host.split(".")
-    return len(labels) >= 2 and all(_LABEL.match(x) for x in labels) and bool(_TLD.match(labels[-1]))
+    return len(labels) >= 2 and all(re.match(_LABEL, x) for x in labels) and bool(re.match(_TLD, labels[-1]))
 
 
 def host_of(url: str) -> str:
@@ -132,7 +132,7 @@ class Redactor:
 
 
 # Anything that reads as a URL in a third party's words: scheme://, then up to a blank, a quote or a bracket.
-_URL = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s'\"<>()\[\]{}]*")
+_URL = r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s'\"<>()\[\]{}]*"
 
 
 def mask_urls(text: str) -> str:
@@ -145,7 +145,7 @@ def mask_urls(text: str) -> str:
         url = m.group(0).rstrip(".,;:")  # a full stop after a URL is the sentence's
         return target_name(url, None) + m.group(0)[len(url):]
 
-    return _URL.sub(short, text)
+    return re.sub(_URL, short, text)
 
 
 def redact(text: str | None, urls: Iterable[str]) -> str | None:

@@ -27,22 +27,22 @@ _STRING_SEQ = r"(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c\n\r]*(?:\x
 _CSI_SEQ = r"(?:\x1b\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"
 # Other escape sequences: ESC, intermediates, one final byte (e.g. ESC ( B, ESC c, ESC 7).
 _ESC_SEQ = r"\x1b[\x20-\x2f]*[\x30-\x7e]?"
-_ESCAPES = re.compile("|".join((_STRING_SEQ, _CSI_SEQ, _ESC_SEQ)))
+_ESCAPES = "|".join((_STRING_SEQ, _CSI_SEQ, _ESC_SEQ))
 
 _BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 # All C0 except \t \n \r (handled by the callers), DEL, all C1, bidi controls.
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + _BIDI + "]")
-_SURROGATES = re.compile("[\ud800-\udfff]")
-_LINE_BREAKS = re.compile("\r\n|\r|\n|\x0b|\x0c|\x85|\u2028|\u2029")
-_WS = re.compile(r"\s+")
+_SURROGATES = "[\ud800-\udfff]"
+_LINE_BREAKS = "\r\n|\r|\n|\x0b|\x0c|\x85|\u2028|\u2029"
+_WS = r"\s+"
 
 
 def _strip_escapes(s: str) -> str:
     if s.isascii():  # no 8-bit introducers, no surrogates
-        return _ESCAPES.sub("", s) if "\x1b" in s else s
+        return re.sub(_ESCAPES, "", s) if "\x1b" in s else s
     if "\x1b" in s or any(c in s for c in "\x90\x98\x9b\x9d\x9e\x9f"):
-        s = _ESCAPES.sub("", s)
-    return _SURROGATES.sub("\ufffd", s)
+        s = re.sub(_ESCAPES, "", s)
+    return re.sub(_SURROGATES, "\ufffd", s)
 
 
 def strip_controls(s: str) -> str:
@@ -100,16 +100,16 @@ def clean_line(s: str, limit: int | None = None) -> str:
         # Fast path (most headers): printable ASCII has no controls, escapes or bidi marks.
         return s if limit is None else _truncate(s, limit)
     s = _strip_escapes(s)
-    s = _LINE_BREAKS.sub(" ", s)
+    s = re.sub(_LINE_BREAKS, " ", s)
     s = _CONTROLS.sub("", s)
-    s = _WS.sub(" ", s).strip()
+    s = re.sub(_WS, " ", s).strip()
     return _truncate(s, limit)
 
 
 def _unify_line_breaks(s: str) -> str:
     if s.isascii():  # only \r\n, \r, \v and \f can occur: str.replace() is quicker than the regex
         return s.replace("\r\n", "\n").replace("\r", "\n").replace("\x0b", "\n").replace("\x0c", "\n")
-    return _LINE_BREAKS.sub("\n", s)
+    return re.sub(_LINE_BREAKS, "\n", s)
 
 
 def clean_block(s: str) -> str:

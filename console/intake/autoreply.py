@@ -15,9 +15,9 @@ _BULK_PRECEDENCE = {"bulk", "junk", "list", "auto_reply", "auto-reply"}
 _BOUNCE_LOCALPARTS = {"mailer-daemon", "postmaster"}
 _AUTOREPLY_FLAGS = ("x-autoreply", "x-autorespond", "x-auto-response-suppress")
 _DSN_TYPE = re.compile(r"multipart/report\b", re.IGNORECASE)
-_DSN_REPORT = re.compile(r"report-type\s*=\s*\"?\s*delivery-status\b", re.IGNORECASE)
-_TOKEN_END = re.compile(r"[;(\s]")
-_SPACE = re.compile(r"\s+")
+_DSN_REPORT = r"(?i)report-type\s*=\s*\"?\s*delivery-status\b"
+_TOKEN_END = r"[;(\s]"
+_SPACE = r"\s+"
 # What mail programs put before the subject of an out-of-office or vacation answer that sends none of the
 # headers above (older Exchange and Notes, some web mailers). Only as the subject's first word(s) and with
 # the colon: a person's "Re: out of office next week?" is a person's.
@@ -30,13 +30,13 @@ _AUTO_SUBJECT = re.compile(
 def _token(value: str | None) -> str:
     """First token of a header value, lower-cased, without comments or parameters."""
     v = (value or "").strip().lower()
-    v = _TOKEN_END.split(v, maxsplit=1)[0] if v else ""
+    v = re.split(_TOKEN_END, v, maxsplit=1)[0] if v else ""
     return v.strip("\"'")
 
 
 def _is_dsn(content_type: str | None) -> bool:
     ct = content_type or ""
-    return bool(_DSN_TYPE.search(ct) and _DSN_REPORT.search(ct))
+    return bool(_DSN_TYPE.search(ct) and re.search(_DSN_REPORT, ct))
 
 
 def auto_kind(mail: ParsedMail) -> str | None:
@@ -65,7 +65,7 @@ def why_automatic(mail: ParsedMail) -> tuple[str, str] | None:
     return_path = h.get("return-path")
     if local in _BOUNCE_LOCALPARTS:
         return "bounce", f"sender {local}"
-    if return_path is not None and _SPACE.sub("", return_path) == "<>":
+    if return_path is not None and re.sub(_SPACE, "", return_path) == "<>":
         return "bounce", "empty Return-Path"
     if _is_dsn(h.get("content-type")):
         return "bounce", "a delivery status report"

@@ -29,9 +29,9 @@ _NUMERAL = {"iii": "III", "ii": "II", "i": "I", "3": "III", "2": "II", "1": "I",
             "three": "III", "two": "II", "one": "I"}
 # "Class II", "class-2", "Class: III", "CLASS THREE". Word boundaries on both sides: "classic",
 # "Class 12" and "Class IIb" do not match, and "Class III" is never read as "Class I"/"II".
-_CLASS_WORD = re.compile(r"(?<![\w])class[\s:#-]*(iii|ii|i|3|2|1|three|two|one)(?![\w])", re.IGNORECASE)
+_CLASS_WORD = r"(?i)(?<![\w])class[\s:#-]*(iii|ii|i|3|2|1|three|two|one)(?![\w])"
 # "[II]", "[ III ]": the whole bracket, so "[II]" is never found inside "[III]".
-_BRACKET = re.compile(r"\[\s*(iii|ii|i)\s*\]", re.IGNORECASE)
+_BRACKET = r"(?i)\[\s*(iii|ii|i)\s*\]"
 
 
 def _may_have_mark(text: str) -> bool:
@@ -41,8 +41,8 @@ def _may_have_mark(text: str) -> bool:
 
 def _marks(text: str) -> list[str]:
     # re.IGNORECASE also matches "İ", "ı" and "ſ"; their lower() is no numeral we know, so they are skipped
-    found = [_NUMERAL.get(m.group(1).lower()) for m in _CLASS_WORD.finditer(text)]
-    found += [_NUMERAL.get(m.group(1).lower()) for m in _BRACKET.finditer(text)]
+    found = [_NUMERAL.get(m.group(1).lower()) for m in re.finditer(_CLASS_WORD, text)]
+    found += [_NUMERAL.get(m.group(1).lower()) for m in re.finditer(_BRACKET, text)]
     return [f for f in found if f is not None]
 
 

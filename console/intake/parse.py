@@ -125,7 +125,7 @@ def _keep_references(refs: list[str], notes: list[str]) -> tuple[str, ...]:
 # local@domain, or the bare local parts bounces come from
 _PLAUSIBLE_ADDR = re.compile(r"[^@\s<>]+@[^@\s<>]+|mailer-daemon|postmaster")
 # bounded repeats: a long run without "@" must not make this quadratic
-_BARE_ADDR = re.compile(r"[^\s<>()\[\],;:\"'@]{1,64}@[^\s<>()\[\],;:\"'@]{1,255}")
+_BARE_ADDR = r"[^\s<>()\[\],;:\"'@]{1,64}@[^\s<>()\[\],;:\"'@]{1,255}"
 
 
 _RECIPIENT_FIELDS = ("to", "cc", "delivered-to", "x-original-to")
@@ -145,14 +145,14 @@ def _routed(values: Iterable[str], route_to: Collection[str]) -> tuple[str, ...]
     return tuple(sorted(found))
 
 
-_CONTINUATION = re.compile(r"(?:\r\n|\r|\n)(?=[ \t])")  # a line break that folds a field onto the next line
+_CONTINUATION = r"(?:\r\n|\r|\n)(?=[ \t])"  # a line break that folds a field onto the next line
 
 
 def routed_in_headers(block: bytes, route_to: Collection[str]) -> tuple[str, ...]:
     """Which of route_to a header block (such as BODY[HEADER.FIELDS (TO CC ...)]) names in its recipient
     fields: the cheap look at a backlog that finds urgent mail before its bodies are fetched. Never raises."""
     try:
-        text = _CONTINUATION.sub("", block.decode("latin-1"))
+        text = re.sub(_CONTINUATION, "", block.decode("latin-1"))
     except Exception:  # noqa: BLE001
         return ()
     values = []
@@ -182,7 +182,7 @@ def _addresses(values: Iterable[str], notes: list[str] | None = None, *,
                     found.append((name or "", addr))
         if not any("@" in a for _, a in found) and "@" in v:
             # too long to parse, or getaddresses found only junk: pick out what looks like an address
-            found = [("", a.strip(".").lower()) for a in _BARE_ADDR.findall(clean_line(v))]
+            found = [("", a.strip(".").lower()) for a in re.findall(_BARE_ADDR, clean_line(v))]
         if cap is not None and len(found) > cap:
             if notes is not None:
                 notes.append(f"{len(found)} addresses in one header field; kept the first {cap}")
@@ -434,7 +434,7 @@ _BOUNCE_SUBJECT = re.compile(
     r"(?i)undeliver|delivery (status|failure|has failed)|failure notice|returned mail|mail delivery (failed|system)|"
     r"non[- ]?delivery|could not be delivered|delivery notification"
 )
-_BODY_MSGID = re.compile(r"(?im)^[ \t>]{0,20}message-id:[ \t]{0,20}<([^<>\s]{1,2000})>")
+_BODY_MSGID = r"(?im)^[ \t>]{0,20}message-id:[ \t]{0,20}<([^<>\s]{1,2000})>"
 
 
 def _looks_like_bounce(h: _Headers, top_type: str, from_addr: str) -> bool:
@@ -580,7 +580,7 @@ def _bounced(h: _Headers, top_type: str, from_addr: str, body_text: str, own: st
     original: str | None = None
     if ctx.original_ids:
         original = ctx.original_ids[0]
-    elif m := _BODY_MSGID.search(body_text):
+    elif m := re.search(_BODY_MSGID, body_text):
         original = m.group(1)
     return None if original == own else original
 

@@ -90,6 +90,8 @@ def test_ingest_files_a_real_mail_without_the_pager_library(tmp_path):
     # sqlite-utils' plugin scan (importlib.metadata), replies to pages, the reply commands and their mail.
     assert not {"importlib.metadata", "console.intake.page_replies", "console.cli.replies", "console.replies.desk",
                 "console.replies.compose", "console.actions"} & mods
+    # Nor the call-me reading for mail that mentions no call, or the row shapes kept for the type checker.
+    assert not {"console.intake.call_request", "store.rows"} & mods
 
 
 def test_reading_commands_skip_the_pager_library_and_check_does_not(tmp_path):
