@@ -6,13 +6,12 @@ clear line and a non-zero exit, never a traceback (set SUPPORT_CONSOLE_DEBUG=1 t
 """
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from console import logs
+    from console import log_later
     from console.cli.parser import build
 
     argv = sys.argv[1:] if argv is None else argv
@@ -20,7 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     # --config/--as may come before or after the command; SUPPRESS keeps a subparser from resetting them.
     args.config = getattr(args, "config", None)
     args.actor = getattr(args, "actor", None)
-    logs.setup(logging.INFO if getattr(args, "verbose", False) or args.command == "poll" else logging.WARNING)
+    level = log_later.INFO if getattr(args, "verbose", False) or args.command == "poll" else log_later.WARNING
+    # `ingest`: one process per mail, and most mail logs nothing (console.log_later).
+    log_later.set_up(level, later=args.command == "ingest")
     try:
         return args.func(args)
     except KeyboardInterrupt:
@@ -28,8 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # noqa: BLE001 - turned into one line below
+        from console import logs
         from console.cli.errors import explain
 
+        log_later.now()  # the config's secrets are masked in the line below too
         code, message = explain(exc, args.command)
         if os.environ.get("SUPPORT_CONSOLE_DEBUG"):
             # More to read, the same exit status: an MTA must still see 75 (retry), not 1 (bounce).

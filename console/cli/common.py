@@ -20,10 +20,10 @@ if TYPE_CHECKING:
 def config(args: argparse.Namespace, *, check_urls: bool = False) -> Config:
     """The config named by --config (else the default path), its secrets kept out of every log line.
     `check_urls`: let apprise check the notify URLs (about 0.2 s), only where pages are sent."""
-    from console import config as config_module, logs, redact
+    from console import config as config_module, log_later
 
     cfg = config_module.load(config_module.resolve_path(args.config), check_urls=check_urls)
-    logs.set_secrets(redact.config_secrets(cfg))
+    log_later.keep_secrets_of(cfg)
     return cfg
 
 

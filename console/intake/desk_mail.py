@@ -12,18 +12,18 @@ the outgoing messages (kind 'outgoing'), which intake's reference lookup finds (
 """
 from __future__ import annotations
 
-import logging
 import re
 from datetime import datetime
 
 from store.db import Database
 
+from console import log_later
 from console.config import Config
 from store import audit, outgoing, tickets, write
 from store.db import file_of
 from store.times import parse_iso
 
-log = logging.getLogger("support_console.mail")
+log = log_later.Logger("support_console.mail")  # logging is loaded at the first line (an MTA's ingest)
 
 _HEADER_SCAN = 64 * 1024
 _LOOP = re.compile(rb"^x-loop:[ \t]*([^\r\n]*)", re.IGNORECASE | re.MULTILINE)

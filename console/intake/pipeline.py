@@ -8,7 +8,6 @@ infrastructure failures (disk, locks, permissions) stop the batch, to be retried
 """
 from __future__ import annotations
 
-import logging
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -16,7 +15,7 @@ from typing import NamedTuple
 
 from store.db import Database
 
-from console import policy as pol
+from console import log_later, policy as pol
 from console.config import Config
 from console.intake import desk_mail, threads
 from console.intake.analysis import Analysis, analyze
@@ -25,7 +24,7 @@ from store import audit, mailbox, messages, tickets, write
 from store.db import StoreError
 from store.times import iso, parse_iso, parse_required
 
-log = logging.getLogger("support_console.intake")
+log = log_later.Logger("support_console.intake")  # logging is loaded at the first line (an MTA's ingest)
 
 # SQLite primary result codes that say the database, not the message, is the problem: retry the batch.
 # PERM, BUSY, LOCKED, NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB
