@@ -6,15 +6,30 @@ clear line and a non-zero exit, never a traceback (set SUPPORT_CONSOLE_DEBUG=1 t
 """
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    # `ingest` files one mail and exits: the cycle collector would only run during its imports and once more
+    # as the process ends. Off from here when the words say ingest (a guess, put right once they are parsed).
+    # Called with argv (a test runs commands in its own process), it is put back as it was at the end.
+    in_process, argv = argv is not None, sys.argv[1:] if argv is None else argv
+    collecting = gc.isenabled()
+    if "ingest" in argv:
+        gc.disable()
+    try:
+        return _run(argv, collecting)
+    finally:
+        if collecting and in_process:
+            gc.enable()
+
+
+def _run(argv: list[str], collecting: bool) -> int:
     from console import log_later
     from console.cli.parser import build
 
-    argv = sys.argv[1:] if argv is None else argv
     args = build(argv).parse_args(argv)
     # --config/--as may come before or after the command; SUPPRESS keeps a subparser from resetting them.
     args.config = getattr(args, "config", None)
@@ -22,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     level = log_later.INFO if getattr(args, "verbose", False) or args.command == "poll" else log_later.WARNING
     # `ingest`: one process per mail, and most mail logs nothing (console.log_later).
     log_later.set_up(level, later=args.command == "ingest")
+    if collecting and args.command != "ingest":
+        gc.enable()
     try:
         return args.func(args)
     except KeyboardInterrupt:

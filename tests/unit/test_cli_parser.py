@@ -58,3 +58,21 @@ def test_version_is_read_only_when_asked():
             "print('importlib.metadata' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["support-console", out.stdout.split()[1], "True"], out.stderr
+
+
+@pytest.mark.parametrize("argv, collecting", [
+    (["--config", "c.toml", "ingest"], False),  # one mail, then the process ends: no cycle collector
+    (["--config", "ingest", "status"], True),  # the word in a path is only a guess, put right once parsed
+])
+def test_only_ingest_runs_without_the_cycle_collector_and_main_puts_it_back(monkeypatch, argv, collecting):
+    import gc
+
+    from console import cli
+
+    seen = []
+    module = "console.cli.ingest" if argv[-1] == "ingest" else "console.cli.service"
+    monkeypatch.setattr(f"{module}.{argv[-1]}", lambda args: seen.append(gc.isenabled()) or 0)
+    assert gc.isenabled()
+    assert cli.main(argv) == 0
+    assert seen == [collecting]
+    assert gc.isenabled()  # called with argv (in this process), as it was
