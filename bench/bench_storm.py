@@ -204,8 +204,8 @@ def main() -> int:
     receiver.delay = 0.5
     try:
         at = datetime.now(UTC)
-        for name, history in () if args.bundling_only else (("fresh desk", 0),
-                                                              (f"{args.history:,} old pages", args.history)):
+        desks = [("fresh desk", 0)] + ([(f"{args.history:,} old pages", args.history)] if args.history else [])
+        for name, history in () if args.bundling_only else desks:
             t0 = time.monotonic()
             base = template(work, receiver, at, history)
             made = time.monotonic() - t0
