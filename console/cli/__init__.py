@@ -35,9 +35,9 @@ def _run(argv: list[str], collecting: bool) -> int:
     args.config = getattr(args, "config", None)
     args.actor = getattr(args, "actor", None)
     level = log_later.INFO if getattr(args, "verbose", False) or args.command == "poll" else log_later.WARNING
-    # `ingest`: one process per mail, and most mail logs nothing (console.log_later).
-    log_later.set_up(level, later=args.command == "ingest")
-    if collecting and args.command != "ingest":
+    one_mail = args.command == "ingest"  # one process per mail, and most mail logs nothing (console.log_later)
+    log_later.set_up(level, later=one_mail)
+    if collecting and not one_mail:  # main() guessed from the words; the poller and the console run for days
         gc.enable()
     try:
         return args.func(args)
