@@ -6,7 +6,7 @@ which is the policy). One generic reader (`_read`) checks every table against it
 that tie keys together sit with the table they belong to (`_sla`, `_staff`, `_server`, `from_dict`).
 
 The records are NamedTuples, not dataclasses: an MTA starts `ingest` once per mail, and a dataclass
-writes and compiles its methods anew in every process (about a millisecond a table).
+writes and compiles its methods anew in every process.
 """
 import ipaddress
 import os
