@@ -54,7 +54,7 @@ class Field(NamedTuple):
 def table_keys(cls: Any) -> tuple[tuple[str, Field], ...]:
     """(TOML key, Field) of every key a table reads, in definition order."""
     out = []
-    defaults = getattr(cls, "_field_defaults", {})
+    defaults = cls._field_defaults
     for name, hint in cls.__annotations__.items():
         spec = next((m for m in getattr(hint, "__metadata__", ()) if isinstance(m, Key)), None)
         if spec is not None:

@@ -151,8 +151,8 @@ class Database:
 
     The store's functions run their SQL on it directly. sqlite-utils does the rest (the migrations, setting up
     the full-text index, tables by name: `db["messages"]`, `db.query(...)`) on the same connection, and is
-    imported the first time one of those is used: filing a mail needs only SQL, and importing sqlite-utils is
-    about half of an `ingest` process's work (bench/bench_intake.py)."""
+    imported the first time one of those is used: filing a mail needs only SQL, and an MTA starts an `ingest`
+    process for each mail (bench/bench_intake.py measures it)."""
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
