@@ -201,3 +201,17 @@ async def test_a_staff_answer_to_a_page_that_is_not_an_ack_shows_as_their_messag
         assert f"bob answered the email page from {EMAILS['bob']}" in history
         assert 'its first line is not "ack"' in history
         assert "Acked" not in _text(app, "#detail-info")
+
+
+async def test_a_tick_while_the_detail_is_taken_down_does_nothing(make_app, seeded):
+    # The app's once-a-second tick can reach a detail screen whose widgets are already gone (it was just
+    # closed): it must pass, not stop the console with NoMatches.
+    _, ids = seeded
+    app = make_app("ann")
+    async with app.run_test(size=SIZE) as pilot:
+        await _open(pilot, ids[0])
+        detail = pilot.app.screen
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(pilot.app.screen, DetailScreen) and not detail.query("#detail-head")
+        detail.tick()

@@ -328,8 +328,9 @@ class DetailScreen(Screen[None]):
         self.app.detail_painted()
 
     def tick(self) -> None:
-        if self.ticket is not None:
-            self.query_one("#detail-head", Static).update(head_text(self.ticket, self.app))
+        heads = self.query("#detail-head")  # none while the screen is being taken down (just closed)
+        if self.ticket is not None and heads:
+            heads.first(Static).update(head_text(self.ticket, self.app))
 
     def action_close(self) -> None:
         self.app.pop_screen()
