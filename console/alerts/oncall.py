@@ -23,9 +23,9 @@ the one later in the sequence).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, UTC
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 __all__ = ["Rotation", "Override", "OnCall", "POSITIONS", "on_call", "handoffs"]
@@ -41,26 +41,34 @@ def _utc(dt: datetime, what: str) -> datetime:
     return dt.astimezone(UTC)
 
 
-@dataclass(frozen=True)
-class Rotation:
+class _RotationFields(NamedTuple):
     handles: tuple[str, ...]
     handoff_weekday: int  # 0 = Monday
     handoff_time: time  # local, in tz
     tz: ZoneInfo
     anchor: date = date(2024, 1, 1)  # the shift that covers this whole local day has handles[0] as primary
 
-    def __post_init__(self) -> None:
-        if isinstance(self.handles, str):
+
+# Read-only records that check their values when made. NamedTuples rather than frozen dataclasses: a
+# dataclass writes and compiles its methods in every process that defines one, and a Class III `ingest`
+# defines these before it pages.
+class Rotation(_RotationFields):
+    __slots__ = ()
+
+    def __new__(cls, handles: Iterable[str], handoff_weekday: int, handoff_time: time, tz: ZoneInfo,
+                anchor: date = date(2024, 1, 1)) -> Rotation:
+        if isinstance(handles, str):
             raise ValueError("rotation handles must be a sequence of handles, not one string")
-        object.__setattr__(self, "handles", tuple(self.handles))
-        if not self.handles:
+        handles = tuple(handles)
+        if not handles:
             raise ValueError("on-call rotation needs at least one handle")
-        if any(not isinstance(h, str) or not h for h in self.handles):
-            raise ValueError(f"on-call rotation handles must be non-empty strings, got {self.handles!r}")
-        if not isinstance(self.handoff_weekday, int) or not 0 <= self.handoff_weekday <= 6:
-            raise ValueError(f"handoff weekday must be 0 (Mon) to 6 (Sun), got {self.handoff_weekday!r}")
-        if not isinstance(self.handoff_time, time) or self.handoff_time.tzinfo is not None:
+        if any(not isinstance(h, str) or not h for h in handles):
+            raise ValueError(f"on-call rotation handles must be non-empty strings, got {handles!r}")
+        if not isinstance(handoff_weekday, int) or not 0 <= handoff_weekday <= 6:
+            raise ValueError(f"handoff weekday must be 0 (Mon) to 6 (Sun), got {handoff_weekday!r}")
+        if not isinstance(handoff_time, time) or handoff_time.tzinfo is not None:
             raise ValueError("handoff time must be a local datetime.time without tzinfo")
+        return super().__new__(cls, handles, handoff_weekday, handoff_time, tz, anchor)
 
     def _regular(self, j: int) -> datetime:
         """UTC time of the j-th weekly handoff counted from the handoff weekday on or before ``anchor``."""
@@ -102,27 +110,30 @@ class Rotation:
         return self.handles[k % n], (self.handles[(k + 1) % n] if n > 1 else None)
 
 
-@dataclass(frozen=True)
-class Override:
+class _OverrideFields(NamedTuple):
     start: datetime
     end: datetime
     position: str  # "primary" | "secondary"
     handle: str
 
-    def __post_init__(self) -> None:
-        if self.position not in POSITIONS:
-            raise ValueError(f"override position must be 'primary' or 'secondary', got {self.position!r}")
-        if not isinstance(self.handle, str) or not self.handle:
+
+class Override(_OverrideFields):
+    __slots__ = ()
+
+    def __new__(cls, start: datetime, end: datetime, position: str, handle: str) -> Override:
+        if position not in POSITIONS:
+            raise ValueError(f"override position must be 'primary' or 'secondary', got {position!r}")
+        if not isinstance(handle, str) or not handle:
             raise ValueError("override handle must be a non-empty string")
-        if _utc(self.end, "override end") <= _utc(self.start, "override start"):
+        if _utc(end, "override end") <= _utc(start, "override start"):
             raise ValueError("override end must be after its start")
+        return super().__new__(cls, start, end, position, handle)
 
     def active(self, now: datetime) -> bool:
         return _utc(self.start, "start") <= now < _utc(self.end, "end")
 
 
-@dataclass(frozen=True)
-class OnCall:
+class OnCall(NamedTuple):
     primary: str | None
     secondary: str | None
     since: datetime  # UTC

@@ -59,19 +59,25 @@ def test_what_is_pending_is_read_as_sqlite_utils_reads_it(tmp_path):
     assert schema.pending(done.conn) == [] == schema.migrations.pending(done.utils)
 
 
-def test_ingest_into_an_up_to_date_desk_never_imports_sqlite_utils(db, cfg, tmp_path):
+@pytest.mark.parametrize("to", ["support@desk.example", "urgent@desk.example"])
+def test_ingest_into_an_up_to_date_desk_never_imports_sqlite_utils(db, cfg, tmp_path, to):
     conf = tmp_path / "config.toml"
     conf.write_text(f'[store]\npath = "{cfg.store_path}"\n[routing]\nsupport = ["support@desk.example"]\n'
+                    'urgent = ["urgent@desk.example"]\n'
                     '[[staff]]\nhandle = "ann"\nrole = "supervisor"\nnotify = ["json://127.0.0.1:9/ann"]\n'
                     '[oncall]\nrotation = ["ann"]\n')
     # Nor dataclasses (a dataclass writes and compiles its methods in every process that defines it), nor
-    # logging for a mail that logs nothing (console.log_later).
+    # logging for a mail that logs nothing (console.log_later). A Class III is filed and paged (its pages
+    # queued in the outbox) the same way: it is the mail whose seconds count.
     probe = ("import sys; from console.cli import main; code = main(sys.argv[1:]);"
              " print(*(m in sys.modules for m in ('sqlite_utils', 'click', 'dataclasses', 'logging')));"
              " sys.exit(code)")
-    r = subprocess.run([sys.executable, "-c", probe, "--config", str(conf), "ingest"], input=mail(subject="hello"),
-                       capture_output=True, cwd=REPO, timeout=60)
+    r = subprocess.run([sys.executable, "-c", probe, "--config", str(conf), "ingest"],
+                       input=mail(to=to, subject="hello"), capture_output=True, cwd=REPO, timeout=60)
     assert r.returncode == 0, r.stderr.decode()
     assert r.stdout.decode().split() == ["new", "(ticket", "#1)", "False", "False", "False", "False"]
+    urgent = to.startswith("urgent")
+    assert db.execute("SELECT class FROM tickets").fetchone()[0] == ("III" if urgent else "I")
+    assert (db.execute("SELECT count(*) FROM alerts").fetchone()[0] > 0) == urgent
     # What it filed is there, in the full-text index too.
     assert db.execute("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'hello'").fetchone()[0] == 1
