@@ -45,6 +45,19 @@ class _Version(argparse.Action):
 AddCommand = Callable[[str, str, Command], argparse.ArgumentParser]
 
 
+class _CommandParser(argparse.ArgumentParser):
+    """A command's parser (and its subcommands'): words it does not know are reported under its own usage,
+    "support-console alerts: error: unrecognized arguments: --bogus", not under the top level's, which
+    names no command. argparse hands every word after the command to it, so nothing else could take them."""
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override] # one of its overloads
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extra = super().parse_known_args(args, namespace)
+        if extra:
+            self.error(f"unrecognized arguments: {' '.join(extra)}")
+        return parsed, extra
+
+
 class _Unbuilt:
     """Stands in for the parser of a command that is not built: whatever is added to it (arguments, groups,
     subcommands) goes nowhere. Cheaper than a throwaway ArgumentParser, which makes a help formatter for
@@ -78,9 +91,9 @@ def _named_command(argv: Sequence[str] | None) -> str | None:
     return None
 
 
-def _common_options() -> argparse.ArgumentParser:
+def _common_options() -> _CommandParser:
     """--config and --as, which every command (and a command's own subcommands) takes."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = _CommandParser(add_help=False)
     common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
                         help="config file (else $SUPPORT_CONSOLE_CONFIG, else the user config dir)")
     common.add_argument("--as", dest="actor", metavar="HANDLE", default=argparse.SUPPRESS,
@@ -95,7 +108,7 @@ def _build(wanted: str | None) -> tuple[argparse.ArgumentParser, list[str]]:
                                 description="Email support desk: intake, SLA clocks, pages and a console.")
     p.add_argument("--version", action=_Version, help="print the version and exit")
     p.set_defaults(func=Lazy("app", "console"))
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
     built: list[str] = []
 
     def cmd(name: str, help_: str, func: Command) -> argparse.ArgumentParser:

@@ -52,6 +52,21 @@ def test_help_and_a_mistyped_command_list_every_command(capsys):
     assert "invalid choice: 'tickts'" in err and "'ingest'" in err and "'serve'" in err
 
 
+@pytest.mark.parametrize(("argv", "prog", "unknown"), [
+    (["alerts", "--state", "bogus"], "support-console alerts", "--state bogus"),
+    (["--config", "c.toml", "unfiled", "9"], "support-console unfiled", "9"),
+    (["silence", "list", "--bogus"], "support-console silence list", "--bogus"),
+])
+def test_words_a_command_does_not_know_are_reported_under_its_own_usage(capsys, argv, prog, unknown):
+    for parser in (build(argv), build(None)):
+        with pytest.raises(SystemExit) as stop:
+            parser.parse_args(argv)
+        assert stop.value.code == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert lines[0].startswith(f"usage: {prog} ")
+        assert lines[-1] == f"{prog}: error: unrecognized arguments: {unknown}"
+
+
 def test_version_is_read_only_when_asked():
     code = ("import sys; from console.cli import main\n"
             "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
