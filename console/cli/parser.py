@@ -192,7 +192,7 @@ def _actions(cmd: AddCommand) -> None:
     s = cmd("reclassify", "change a ticket's class; the deadline counts from the original arrival",
             Lazy("ticket_actions", "reclassify"))
     s.add_argument("ticket")
-    s.add_argument("cls", metavar="CLASS", help="I, II or III")
+    s.add_argument("cls", metavar="CLASS", type=str.upper, choices=["I", "II", "III"], help="I, II or III")
     s.add_argument("--reason")
     s.add_argument("--panic", action="store_true", help="record a misused Class III for billing (supervisors)")
     s = cmd("resolve", "resolve a ticket", Lazy("ticket_actions", "resolve"))

@@ -67,6 +67,14 @@ def test_words_a_command_does_not_know_are_reported_under_its_own_usage(capsys, 
         assert lines[-1] == f"{prog}: error: unrecognized arguments: {unknown}"
 
 
+def test_a_class_is_checked_where_it_is_typed(capsys):
+    assert build(["reclassify", "4", "iii"]).parse_args(["reclassify", "4", "iii"]).cls == "III"
+    with pytest.raises(SystemExit) as stop:
+        build(["reclassify", "4", "IV"]).parse_args(["reclassify", "4", "IV"])
+    assert stop.value.code == 2
+    assert "argument CLASS: invalid choice: 'IV'" in capsys.readouterr().err
+
+
 def test_version_is_read_only_when_asked():
     code = ("import sys; from console.cli import main\n"
             "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
