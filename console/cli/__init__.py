@@ -55,6 +55,7 @@ def _run(argv: list[str], collecting: bool) -> int:
             # More to read, the same exit status: an MTA must still see 75 (retry), not 1 (bounce).
             import traceback
 
-            traceback.print_exc()
+            # Masked like the line below: the exception's text, and the frames' source lines, may quote a URL.
+            print(logs.redact(traceback.format_exc()), file=sys.stderr, end="")
         print(f"support-console: {logs.redact(message)}", file=sys.stderr)  # an exception may quote a URL
         return code
