@@ -147,4 +147,4 @@ def _apply() -> None:
 
 def redact(text: str) -> str:
     """`text` with the secrets set by set_secrets masked (for what is printed outside a log record)."""
-    return (_formatter.redact(text) or "") if _formatter is not None else text
+    return _redactor(text) or ""  # kept in step with the formatter's (_apply), and there before logging is set up

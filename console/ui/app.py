@@ -26,7 +26,7 @@ from textual.timer import Timer
 from textual.widgets import TextArea
 from textual.worker import Worker, WorkerState
 
-from console import actions, health as desk_health, status
+from console import actions, health as desk_health, logs, status
 from store.fileguard import FileWatch
 from console.clock import Clock
 from console.config import Config
@@ -412,7 +412,9 @@ class ConsoleApp(App[None]):
         if event.state != WorkerState.ERROR:
             return
         err = event.worker.error
-        self.notify(f"{type(err).__name__}: {clean_line(str(err), 200)}", title=f"Internal error ({event.worker.name})",
+        # Masked like every line the desk prints: an exception's text may quote a notify URL (apprise's do).
+        said = clean_line(logs.redact(str(err)), 200)
+        self.notify(f"{type(err).__name__}: {said}", title=f"Internal error ({event.worker.name})",
                     severity="error", markup=False, timeout=10)
         if event.worker.group == "poll":
             self._polled_then_rearm()
